@@ -1,0 +1,1 @@
+"""Pure decisions: no I/O library is imported anywhere under this package."""

@@ -1,0 +1,465 @@
+"""The sync configuration: what `stripe2sf.toml` holds, validated, with working defaults.
+
+An empty file gives DESIGN.md's data model. Every error names the setting and says what
+is expected, e.g. ``failed_payments.record: expected one of 'task', 'case'; got 'email'``.
+
+Layout of `stripe2sf.toml` (every table optional)::
+
+    [objects]            Salesforce object and structural field names
+    [matching]           how a Stripe customer finds its Account/Contact
+    [subscriptions]      status rule, per-subscription records
+    [failed_payments]    Task or Case, owner, queue, priority
+    [disputes]           Case for charge.dispute.created
+    [sync]               refetch policy, Bulk API threshold
+    [ownership]          "Object.Field" = "stripe" | "salesforce" | "create_only"
+    [[mappings]]         source = "charge.amount", target = "Stripe_Payment__c.Amount__c",
+                         transform = "money", values = { ... } (picklists)
+    replace_default_mappings = false   # true: only the [[mappings]] listed are used
+"""
+
+from __future__ import annotations
+
+import tomllib
+from collections.abc import Mapping
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from stripe2sf.domain.allowlist import is_forbidden_path, source_object, source_spec
+from stripe2sf.domain.transforms import Transform
+
+Owner = Literal["stripe", "salesforce", "create_only"]
+
+SUBSCRIPTION_STATUS_VALUES: dict[str, str] = {
+    "active": "Active",
+    "trialing": "Trialing",
+    "past_due": "Past Due",
+    "unpaid": "Unpaid",
+    "canceled": "Canceled",
+    "incomplete": "Incomplete",
+    "incomplete_expired": "Canceled",
+    "paused": "Paused",
+}
+PAYMENT_STATUS_VALUES: dict[str, str] = {
+    v: v for v in ("Succeeded", "Failed", "Pending", "Refunded", "Partially Refunded", "Disputed")
+}
+BILLING_CURRENT = "Current"
+BILLING_OVERDUE = "Payment Overdue"
+BILLING_AT_RISK = "At Risk"
+BILLING_STATUS_VALUES = (BILLING_CURRENT, BILLING_OVERDUE, BILLING_AT_RISK)
+
+DEFAULT_FREE_EMAIL_DOMAINS = (
+    "gmail.com",
+    "googlemail.com",
+    "yahoo.com",
+    "hotmail.com",
+    "outlook.com",
+    "live.com",
+    "icloud.com",
+    "me.com",
+    "aol.com",
+    "proton.me",
+    "protonmail.com",
+    "gmx.com",
+    "gmx.de",
+    "web.de",
+    "mail.ru",
+    "yandex.ru",
+    "qq.com",
+    "163.com",
+)
+
+
+class ConfigError(ValueError):
+    """The configuration is invalid; `problems` lists one message per bad setting."""
+
+    def __init__(self, problems: list[str]) -> None:
+        self.problems = problems
+        super().__init__("invalid stripe2sf configuration:\n  " + "\n  ".join(problems))
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ObjectsConfig(_Strict):
+    """Salesforce names of the objects and of the fields the planner wires itself."""
+
+    customer_id_field: str = "Stripe_Customer_Id__c"
+    payment_object: str = "Stripe_Payment__c"
+    payment_key_field: str = "Stripe_Charge_Id__c"
+    payment_account_field: str = "Account__c"
+    payment_contact_field: str = "Contact__c"
+    subscription_object: str = "Stripe_Subscription__c"
+    subscription_key_field: str = "Stripe_Subscription_Id__c"
+    subscription_account_field: str = "Account__c"
+    subscription_status_field: str = "Subscription_Status__c"
+    billing_status_field: str = "Billing_Status__c"
+    dedupe_key_field: str = "Stripe_Dedupe_Key__c"
+    resolved_at_field: str = "Stripe_Resolved_At__c"
+    resolution_minutes_field: str = "Stripe_Resolution_Minutes__c"
+
+    @field_validator("*")
+    @classmethod
+    def _api_name(cls, value: str) -> str:
+        if not value or not value.replace("_", "").isalnum() or value[0].isdigit():
+            raise ValueError(f"expected a Salesforce API name, got {value!r}")
+        return value
+
+
+class MatchingConfig(_Strict):
+    """Find an Account for a Stripe customer: linked id, then Contact email, then domain."""
+
+    by_email: bool = True
+    by_domain: bool = False
+    domain_field: str = "Website"
+    free_email_domains: tuple[str, ...] = DEFAULT_FREE_EMAIL_DOMAINS
+    multiple_contacts: Literal["oldest", "most_recently_active", "review"] = "review"
+    review_owner_id: str | None = None
+    create_missing: bool = True
+
+
+class SubscriptionsConfig(_Strict):
+    """`status_order`: with several subscriptions, the Account shows the first status of this
+    list that any of them has. Default: money at risk first (past_due, unpaid), then paying
+    (active), then trialing, paused, incomplete, canceled."""
+
+    status_order: tuple[str, ...] = (
+        "past_due",
+        "unpaid",
+        "active",
+        "trialing",
+        "paused",
+        "incomplete",
+        "incomplete_expired",
+        "canceled",
+    )
+    per_subscription_records: bool = False
+
+    @field_validator("status_order")
+    @classmethod
+    def _known(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        unknown = [s for s in value if s not in SUBSCRIPTION_STATUS_VALUES]
+        if unknown:
+            raise ValueError(
+                f"unknown Stripe subscription statuses {unknown}; "
+                f"expected some of {sorted(SUBSCRIPTION_STATUS_VALUES)}"
+            )
+        return value
+
+
+class FailedPaymentsConfig(_Strict):
+    """invoice.payment_failed -> Task or Case, one per invoice attempt."""
+
+    record: Literal["task", "case"] = "task"
+    owner: Literal["account_owner", "queue"] = "account_owner"
+    queue: str | None = None
+    priority: str = "High"
+    final_attempt_priority: str = "High"
+    due_in_days: int = Field(default=1, ge=0, le=365)
+    close_on_paid: bool = True
+    task_closed_status: str = "Completed"
+    case_closed_status: str = "Closed"
+    case_origin: str = "Stripe"
+
+
+class DisputesConfig(_Strict):
+    enabled: bool = True
+    priority: str = "High"
+    owner: Literal["account_owner", "queue"] = "account_owner"
+    queue: str | None = None
+    case_origin: str = "Stripe"
+
+
+class SyncOptions(_Strict):
+    """`refetch`: when the planner asks I/O to refetch an event's object from Stripe.
+    `when_mutable` refetches objects that can still change (not canceled/deleted/paid)."""
+
+    refetch: Literal["never", "when_mutable", "always"] = "when_mutable"
+    bulk_threshold: int = Field(default=2000, ge=1)
+    payment_intent_without_charge: bool = True
+
+
+class FieldMapping(_Strict):
+    source: str
+    target: str
+    transform: Transform | None = None
+    values: dict[str, str] | None = None
+    note: str = ""
+
+    @property
+    def target_object(self) -> str:
+        return self.target.split(".", 1)[0]
+
+    @property
+    def target_field(self) -> str:
+        return self.target.split(".", 1)[1]
+
+    @property
+    def source_object(self) -> str:
+        return source_object(self.source)
+
+    @property
+    def effective_transform(self) -> Transform:
+        """The transform given, else the natural one for the source kind."""
+        if self.transform is not None:
+            return self.transform
+        spec = source_spec(self.source)
+        kind = spec.kind if spec else "string"
+        if kind in ("money", "decimal_money"):
+            return "money"
+        if kind == "timestamp":
+            return "datetime"
+        if self.values:
+            return "picklist"
+        return "none"
+
+
+def _m(source: str, target: str, transform: Transform | None = None, **kw: Any) -> FieldMapping:
+    return FieldMapping(source=source, target=target, transform=transform, **kw)
+
+
+def default_mappings(objects: ObjectsConfig | None = None) -> tuple[FieldMapping, ...]:
+    """DESIGN.md's data model as field mappings."""
+    o = objects or ObjectsConfig()
+    pay, sub = o.payment_object, o.subscription_object
+    sub_fields = (
+        _m("subscription.status", f"Account.{o.subscription_status_field}", "picklist",
+           values=SUBSCRIPTION_STATUS_VALUES),
+        _m("subscription.plan_name", "Account.Subscription_Plan__c"),
+        _m("subscription.quantity", "Account.Subscription_Quantity__c"),
+        _m("subscription.mrr", "Account.MRR__c", "money"),
+        _m("subscription.current_period_end", "Account.Current_Period_End__c", "date"),
+        _m("subscription.cancel_at_period_end", "Account.Cancel_At_Period_End__c", "boolean"),
+    )  # fmt: skip
+    per_sub = tuple(
+        _m(m.source, f"{sub}.{m.target_field}", m.transform, values=m.values) for m in sub_fields
+    )
+    return (
+        _m("charge.amount", f"{pay}.Amount__c", "money"),
+        _m("charge.currency", f"{pay}.Currency__c", "upper"),
+        _m("charge.created", f"{pay}.Paid_At__c", "datetime"),
+        _m("charge.status", f"{pay}.Status__c", "picklist", values=PAYMENT_STATUS_VALUES),
+        _m("charge.invoice_id", f"{pay}.Invoice_Id__c"),
+        _m("charge.card_brand", f"{pay}.Card_Brand__c"),
+        _m("charge.card_last4", f"{pay}.Card_Last4__c"),
+        _m("charge.amount_refunded", f"{pay}.Amount_Refunded__c", "money"),
+        _m("charge.failure_message", f"{pay}.Failure_Message__c"),
+        _m("customer.display_name", "Account.Name"),
+        _m("customer.email", "Contact.Email"),
+        _m("customer.first_name", "Contact.FirstName"),
+        _m("customer.last_name", "Contact.LastName"),
+        _m("customer.deleted", "Account.Stripe_Customer_Deleted__c", "boolean"),
+        *sub_fields,
+        *per_sub,
+        _m("payment_method.card_brand", "Account.Card_Brand__c"),
+        _m("payment_method.card_last4", "Account.Card_Last4__c"),
+        _m("payment_method.card_exp_month", "Account.Card_Exp_Month__c"),
+        _m("payment_method.card_exp_year", "Account.Card_Exp_Year__c"),
+    )
+
+
+DEFAULT_OWNERSHIP: dict[str, Owner] = {
+    "Account.Name": "create_only",
+    "Contact.FirstName": "create_only",
+    "Contact.LastName": "create_only",
+    "Account.OwnerId": "salesforce",
+    "Contact.OwnerId": "salesforce",
+    "Account.Type": "salesforce",
+    "Account.Industry": "salesforce",
+    "Account.Description": "salesforce",
+    "Account.Website": "salesforce",
+    "Account.Rating": "salesforce",
+    "Contact.Title": "salesforce",
+    "Contact.Phone": "salesforce",
+    "Contact.Description": "salesforce",
+    "Opportunity.StageName": "salesforce",
+}
+
+
+class SyncConfig(_Strict):
+    objects: ObjectsConfig = ObjectsConfig()
+    matching: MatchingConfig = MatchingConfig()
+    subscriptions: SubscriptionsConfig = SubscriptionsConfig()
+    failed_payments: FailedPaymentsConfig = FailedPaymentsConfig()
+    disputes: DisputesConfig = DisputesConfig()
+    sync: SyncOptions = SyncOptions()
+    ownership: dict[str, Owner] = Field(default_factory=dict)
+    mappings: tuple[FieldMapping, ...] = ()
+    replace_default_mappings: bool = False
+
+    @property
+    def effective_ownership(self) -> dict[str, Owner]:
+        merged = dict(DEFAULT_OWNERSHIP)
+        merged.update(self.ownership)
+        return merged
+
+    @property
+    def effective_mappings(self) -> tuple[FieldMapping, ...]:
+        """Defaults (unless replaced) overridden by configured mappings with the same target;
+        per-subscription mappings only when per-subscription records are on."""
+        chosen: dict[str, FieldMapping] = {}
+        if not self.replace_default_mappings:
+            for m in default_mappings(self.objects):
+                chosen[m.target] = m
+        for m in self.mappings:
+            chosen[m.target] = m
+        sub_obj = self.objects.subscription_object
+        return tuple(
+            m
+            for m in chosen.values()
+            if self.subscriptions.per_subscription_records or m.target_object != sub_obj
+        )
+
+    def owner_of(self, sobject: str, field: str) -> Owner:
+        return self.effective_ownership.get(f"{sobject}.{field}", "stripe")
+
+    def can_write(self, sobject: str, field: str, *, creating: bool) -> bool:
+        """Whether stripe2sf may write this field (create_only fields only on creation)."""
+        owner = self.owner_of(sobject, field)
+        return owner == "stripe" or (owner == "create_only" and creating)
+
+    def mappings_for(self, source_obj: str, target_obj: str) -> tuple[FieldMapping, ...]:
+        return tuple(
+            m
+            for m in self.effective_mappings
+            if m.source_object == source_obj and m.target_object == target_obj
+        )
+
+    def dunning_object(self) -> str:
+        return "Task" if self.failed_payments.record == "task" else "Case"
+
+    def structural_fields(self) -> dict[str, set[str]]:
+        """Fields the planner writes itself (keys, lookups, statuses), per object."""
+        o = self.objects
+        dunning = {o.dedupe_key_field, o.resolved_at_field, o.resolution_minutes_field}
+        return {
+            "Account": {o.customer_id_field, o.billing_status_field},
+            "Contact": {o.customer_id_field, "AccountId"},
+            o.payment_object: {o.payment_key_field, o.payment_account_field,
+                               o.payment_contact_field},
+            o.subscription_object: {o.subscription_key_field, o.subscription_account_field},
+            "Task": dunning | {"Subject", "Description", "Priority", "Status", "OwnerId",
+                               "WhatId", "WhoId", "ActivityDate"},
+            "Case": dunning | {"Subject", "Description", "Priority", "Status", "OwnerId",
+                               "AccountId", "ContactId", "Origin"},
+        }  # fmt: skip
+
+
+def _target_objects(config: SyncConfig, source_obj: str) -> set[str]:
+    o = config.objects
+    return {
+        "charge": {o.payment_object},
+        "customer": {"Account", "Contact"},
+        "subscription": {"Account", o.subscription_object},
+        "payment_method": {"Account"},
+        "invoice": {"Task", "Case"},
+        "dispute": {"Case"},
+    }.get(source_obj, set())
+
+
+def check_config(config: SyncConfig) -> list[str]:
+    """Cross-setting rules pydantic cannot express; returns one message per problem."""
+    problems: list[str] = []
+    ownership = config.effective_ownership
+    for i, m in enumerate(config.mappings):
+        where = f"mappings[{i}] ({m.source} -> {m.target})"
+        if "." not in m.target or m.target.count(".") != 1:
+            problems.append(f"{where}: target: expected 'Object.Field', got {m.target!r}")
+            continue
+        if is_forbidden_path(m.source) or is_forbidden_path(m.target_field):
+            problems.append(
+                f"{where}: refused: looks like card data (card number, CVC, fingerprint); "
+                "only card brand, last 4 and expiry may leave Stripe"
+            )
+            continue
+        spec = source_spec(m.source)
+        if spec is None:
+            problems.append(
+                f"{where}: source: {m.source!r} is not an allow-listed Stripe path; expected "
+                "one of the documented sources (see `stripe2sf mapping export`) or "
+                "<charge|customer|subscription|invoice>.metadata.<key>"
+            )
+            continue
+        allowed = _target_objects(config, m.source_object)
+        if m.target_object not in allowed:
+            problems.append(
+                f"{where}: target: {m.source_object} values can only go to "
+                f"{sorted(allowed)}, not {m.target_object}"
+            )
+        if ownership.get(m.target) == "salesforce":
+            problems.append(
+                f"{where}: target: {m.target} is owned by Salesforce "
+                f"([ownership] \"{m.target}\" = \"salesforce\"); stripe2sf never writes it. "
+                "Remove the mapping or change the ownership."
+            )
+        transform = m.effective_transform
+        if transform == "money" and spec.kind not in ("money", "decimal_money"):
+            problems.append(f"{where}: transform: 'money' needs an amount source, got {spec.kind}")
+        if transform in ("datetime", "date") and spec.kind != "timestamp":
+            problems.append(
+                f"{where}: transform: {transform!r} needs a timestamp source, got {spec.kind}"
+            )
+        if transform == "picklist" and not m.values:
+            problems.append(f"{where}: values: a picklist transform needs a values table")
+    for name, structural in config.structural_fields().items():
+        for field in sorted(structural):
+            if ownership.get(f"{name}.{field}") == "salesforce" and field not in (
+                "OwnerId",
+                "Subject",
+                "Description",
+                "Priority",
+                "Status",
+            ):
+                problems.append(
+                    f"ownership.\"{name}.{field}\": stripe2sf needs to write {name}.{field} "
+                    "(a key, lookup or status field); it cannot be owned by Salesforce"
+                )
+    fp = config.failed_payments
+    if fp.owner == "queue" and not fp.queue:
+        problems.append("failed_payments.queue: expected a queue name when owner = 'queue'")
+    if fp.owner == "queue" and fp.record == "task":
+        problems.append(
+            "failed_payments.owner: Salesforce cannot assign a Task to a queue; "
+            "use record = 'case' or owner = 'account_owner'"
+        )
+    if config.disputes.owner == "queue" and not config.disputes.queue:
+        problems.append("disputes.queue: expected a queue name when owner = 'queue'")
+    return problems
+
+
+def _format_pydantic(error: ValidationError) -> list[str]:
+    problems = []
+    for item in error.errors():
+        loc = ".".join(str(p) for p in item["loc"]) or "(top level)"
+        if item["type"] == "extra_forbidden":
+            problems.append(f"{loc}: unknown setting")
+            continue
+        msg = item["msg"].replace("Input should be", "expected")
+        problems.append(f"{loc}: {msg}; got {item.get('input')!r}")
+    return problems
+
+
+def from_mapping(data: Mapping[str, Any]) -> SyncConfig:
+    """Validate a parsed TOML document; raises ConfigError listing every problem."""
+    try:
+        config = SyncConfig.model_validate(dict(data))
+    except ValidationError as exc:
+        raise ConfigError(_format_pydantic(exc)) from None
+    problems = check_config(config)
+    if problems:
+        raise ConfigError(problems)
+    return config
+
+
+def from_toml_text(text: str) -> SyncConfig:
+    """Parse and validate `stripe2sf.toml` text; an empty text gives the default config."""
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError([f"stripe2sf.toml is not valid TOML: {exc}"]) from None
+    return from_mapping(data)
+
+
+def default_config() -> SyncConfig:
+    return SyncConfig()

@@ -1,0 +1,1 @@
+"""Orchestration: the worker and what it calls (hydrate, execute), alerts, backfill, reconcile."""

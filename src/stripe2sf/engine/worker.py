@@ -1,0 +1,160 @@
+"""The worker: claims lanes, applies each lane's events in order, retries or dead-letters.
+
+One `Worker` runs `concurrency` threads; several worker processes may share a PostgreSQL inbox.
+A lease must outlast the slowest handler call: Salesforce and Stripe calls time out well within
+the default 60 s.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import socket
+import threading
+import uuid
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+
+import structlog
+
+from stripe2sf.domain.errors import SyncError
+from stripe2sf.domain.retry import DeadLetter, RetryPolicy, decide
+from stripe2sf.engine.alerts import Alerter
+from stripe2sf.engine.handlers import Registry
+from stripe2sf.store.inbox import Inbox, StoredEvent
+
+log = structlog.get_logger(__name__)
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def _error_kind(exc: BaseException) -> str:
+    return exc.kind if isinstance(exc, SyncError) else type(exc).__name__
+
+
+class Worker:
+    def __init__(
+        self,
+        inbox: Inbox,
+        registry: Registry,
+        *,
+        alerter: Alerter | None = None,
+        policy: RetryPolicy | None = None,
+        lease: timedelta = timedelta(seconds=60),
+        concurrency: int = 4,
+        poll_interval: float = 0.2,
+        max_events_per_claim: int = 100,
+        clock: Callable[[], datetime] = utcnow,
+        name: str | None = None,
+    ) -> None:
+        self.inbox = inbox
+        self.registry = registry
+        self.alerter = alerter
+        self.policy = policy or RetryPolicy()
+        self.lease = lease
+        self.concurrency = concurrency
+        self.poll_interval = poll_interval
+        self.max_events_per_claim = max_events_per_claim
+        self.clock = clock
+        self.name = name or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+        self._rng = random.Random()
+
+    # -- one unit of work ------------------------------------------------------------------
+
+    def run_once(self, owner: str | None = None) -> bool:
+        """Claim one due lane and apply its due events; False when nothing was due."""
+        owner = owner or self.name
+        lane = self.inbox.claim_lane(owner, self.clock(), self.lease)
+        if lane is None:
+            return False
+        try:
+            self._drain(lane, owner)
+        finally:
+            self.inbox.release(lane, owner)
+        return True
+
+    def _drain(self, lane: str, owner: str) -> None:
+        for _ in range(self.max_events_per_claim):
+            event, due = self.inbox.next_due(lane)
+            if event is None or (due is not None and due > self.clock()):
+                return
+            if not self._apply(event, owner):
+                return
+
+    def _apply(self, event: StoredEvent, owner: str) -> bool:
+        """Apply one event; True when the lane may go on to its next event."""
+        started = self.clock()
+        handler = self.registry.get(event.type)
+        bound = log.bind(event_id=event.event_id, event_type=event.type, lane=event.lane)
+        try:
+            if handler is not None:
+                handler(event)
+        except Exception as exc:
+            return self._failed(event, owner, started, exc, bound)
+        if not self.inbox.complete(event, owner, started, self.clock(), self.lease):
+            bound.warning("lease_lost", worker=owner)
+            return False
+        bound.info("event_applied", attempt=event.attempts + 1)
+        return True
+
+    def _failed(
+        self,
+        event: StoredEvent,
+        owner: str,
+        started: datetime,
+        exc: BaseException,
+        bound: structlog.typing.FilteringBoundLogger,
+    ) -> bool:
+        now = self.clock()
+        kind = _error_kind(exc)
+        decision = decide(
+            attempt=event.attempts + 1,
+            error=exc,
+            first_seen=event.received_at,
+            now=now,
+            policy=self.policy,
+            rng=self._rng,
+        )
+        if isinstance(decision, DeadLetter):
+            self.inbox.dead_letter(event, owner, started, now, decision.reason, kind)
+            bound.error("event_dead_lettered", reason=decision.reason, error_kind=kind)
+            if self.alerter is not None:
+                self.alerter.notify(
+                    f"dead_letter:{kind}",
+                    f"Event {event.event_id} ({event.type}) moved to the dead letters",
+                    f"Reason: {decision.reason}\nKind: {kind}\nLane: {event.lane}\n"
+                    f"Attempts: {event.attempts + 1}\n"
+                    f"Fix the cause, then: stripe2sf replay {event.event_id}",
+                )
+            return True
+        self.inbox.retry_later(event, owner, started, now, decision.at, decision.reason, kind)
+        bound.warning("event_retry_scheduled", at=decision.at.isoformat(), error_kind=kind)
+        return False
+
+    # -- the loop ---------------------------------------------------------------------------
+
+    def run(self, stop: threading.Event) -> None:
+        """Run `concurrency` threads until `stop` is set; returns when all have finished."""
+        threads = [
+            threading.Thread(
+                target=self._loop, args=(stop, f"{self.name}/{i}"), name=f"worker-{i}", daemon=True
+            )
+            for i in range(self.concurrency)
+        ]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+
+    def _loop(self, stop: threading.Event, owner: str) -> None:
+        while not stop.is_set():
+            try:
+                worked = self.run_once(owner)
+            except Exception as exc:  # database outage: keep the worker alive, try again
+                log.error("worker_loop_error", error=str(exc), worker=owner)
+                worked = False
+                stop.wait(min(5.0, self.poll_interval * 10))
+            if not worked:
+                stop.wait(self.poll_interval)

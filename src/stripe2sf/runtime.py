@@ -1,0 +1,64 @@
+"""The composition root: builds the store, registry, alerter and worker from settings."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+from sqlalchemy import Engine
+
+from stripe2sf.domain.retry import RetryPolicy
+from stripe2sf.engine.alerts import Alerter
+from stripe2sf.engine.handlers import Registry, default_registry
+from stripe2sf.engine.worker import Worker
+from stripe2sf.settings import Settings
+from stripe2sf.store import db
+from stripe2sf.store.alert_log import AlertLog
+from stripe2sf.store.inbox import Inbox
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    engine: Engine
+    inbox: Inbox
+    alerter: Alerter
+    registry: Registry = field(default_factory=default_registry)
+
+    @classmethod
+    def build(
+        cls, settings: Settings, registry: Registry | None = None, migrate: bool = True
+    ) -> Runtime:
+        if migrate:
+            db.upgrade(settings.database_url)
+        engine = db.make_engine(settings.database_url)
+        return cls(
+            settings=settings,
+            engine=engine,
+            inbox=Inbox(engine),
+            alerter=Alerter(settings, AlertLog(engine)),
+            registry=registry or default_registry(),
+        )
+
+    def retry_policy(self) -> RetryPolicy:
+        s = self.settings
+        return RetryPolicy(
+            base_seconds=s.retry_base_seconds,
+            max_attempts=s.max_attempts,
+            max_age=timedelta(hours=s.max_age_hours),
+        )
+
+    def worker(self, concurrency: int | None = None) -> Worker:
+        s = self.settings
+        return Worker(
+            self.inbox,
+            self.registry,
+            alerter=self.alerter,
+            policy=self.retry_policy(),
+            lease=timedelta(seconds=s.lease_seconds),
+            concurrency=concurrency or s.worker_concurrency,
+            poll_interval=s.poll_interval_seconds,
+        )
+
+    def close(self) -> None:
+        self.engine.dispose()

@@ -1,0 +1,311 @@
+"""Typed settings: environment variables, then the `[settings]` table of `stripe2sf.toml`, then
+defaults. A bad value stops start-up with `SettingsError`, naming the variable and what it expects.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from pathlib import Path
+from typing import Annotated, Any
+
+from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, NoDecode, PydanticBaseSettingsSource, SettingsConfigDict
+
+DEFAULT_CONFIG_FILE = "stripe2sf.toml"
+
+
+def _env(name: str, field: str, default: Any, description: str) -> Any:
+    """A setting read from env var `name`, or from key `field` of the TOML `[settings]` table."""
+    return Field(
+        default=default, validation_alias=AliasChoices(name, field), description=description
+    )
+
+
+class SettingsError(Exception):
+    """Start-up refused because a setting is missing or malformed; the message says which."""
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_file=None, extra="ignore", case_sensitive=False, populate_by_name=True
+    )
+
+    # Stripe
+    stripe_api_key: SecretStr | None = _env(
+        "STRIPE_API_KEY", "stripe_api_key", None, "a Stripe secret key, sk_test_... or sk_live_..."
+    )
+    stripe_webhook_secrets: Annotated[list[str], NoDecode] = _env(
+        "STRIPE_WEBHOOK_SECRET",
+        "stripe_webhook_secrets",
+        [],
+        "webhook signing secrets whsec_..., comma-separated (several while rotating)",
+    )
+    stripe_api_base: str | None = _env(
+        "STRIPE_API_BASE", "stripe_api_base", None, "a URL such as http://127.0.0.1:8702"
+    )
+    webhook_tolerance_seconds: int = _env(
+        "STRIPE2SF_WEBHOOK_TOLERANCE",
+        "webhook_tolerance_seconds",
+        300,
+        "seconds a signature timestamp may be old (or ahead), an integer from 1 to 86400",
+    )
+
+    # Salesforce
+    salesforce_login_url: str | None = _env(
+        "SALESFORCE_LOGIN_URL", "salesforce_login_url", None, "e.g. https://test.salesforce.com"
+    )
+    salesforce_instance_url: str | None = _env(
+        "SALESFORCE_INSTANCE_URL",
+        "salesforce_instance_url",
+        None,
+        "e.g. https://x.my.salesforce.com",
+    )
+    salesforce_username: str | None = _env(
+        "SALESFORCE_USERNAME", "salesforce_username", None, "the integration user's username"
+    )
+    salesforce_password: SecretStr | None = _env(
+        "SALESFORCE_PASSWORD", "salesforce_password", None, "the integration user's password"
+    )
+    salesforce_security_token: SecretStr | None = _env(
+        "SALESFORCE_SECURITY_TOKEN", "salesforce_security_token", None, "the user's security token"
+    )
+    salesforce_client_id: str | None = _env(
+        "SALESFORCE_CLIENT_ID", "salesforce_client_id", None, "the connected app's consumer key"
+    )
+    salesforce_client_secret: SecretStr | None = _env(
+        "SALESFORCE_CLIENT_SECRET", "salesforce_client_secret", None, "the consumer secret"
+    )
+    salesforce_jwt_key_file: Path | None = _env(
+        "SALESFORCE_JWT_KEY_FILE", "salesforce_jwt_key_file", None, "a PEM private key file"
+    )
+    salesforce_api_version: str = _env(
+        "SALESFORCE_API_VERSION", "salesforce_api_version", "62.0", "a version such as 62.0"
+    )
+    salesforce_ca_bundle: Path | None = _env(
+        "SALESFORCE_CA_BUNDLE", "salesforce_ca_bundle", None, "a PEM file of trusted CAs"
+    )
+
+    # Our own store and behaviour
+    database_url: str = _env(
+        "STRIPE2SF_DATABASE_URL",
+        "database_url",
+        "sqlite:///var/stripe2sf.db",
+        "an SQLAlchemy URL: sqlite:///path.db or postgresql+psycopg://user@host/db",
+    )
+    config_path: Path | None = _env(
+        "STRIPE2SF_CONFIG", "config_path", None, "the path of stripe2sf.toml"
+    )
+    lease_seconds: float = _env(
+        "STRIPE2SF_LEASE_SECONDS",
+        "lease_seconds",
+        60.0,
+        "seconds a worker holds a lane before another may take it, a number > 0",
+    )
+    worker_concurrency: int = _env(
+        "STRIPE2SF_WORKER_CONCURRENCY",
+        "worker_concurrency",
+        4,
+        "lanes a worker process applies at once, an integer from 1 to 64",
+    )
+    poll_interval_seconds: float = _env(
+        "STRIPE2SF_POLL_INTERVAL", "poll_interval_seconds", 0.2, "seconds between idle polls"
+    )
+    max_attempts: int = _env(
+        "STRIPE2SF_MAX_ATTEMPTS",
+        "max_attempts",
+        10,
+        "attempts before an event goes to the dead letters, an integer >= 1",
+    )
+    max_age_hours: float = _env(
+        "STRIPE2SF_MAX_AGE_HOURS",
+        "max_age_hours",
+        72.0,
+        "hours of retrying before an event goes to the dead letters, a number > 0",
+    )
+    retry_base_seconds: float = _env(
+        "STRIPE2SF_RETRY_BASE_SECONDS",
+        "retry_base_seconds",
+        2.0,
+        "the first retry delay in seconds, doubled at each attempt, a number > 0",
+    )
+
+    # Alerts
+    alert_email_to: Annotated[list[str], NoDecode] = _env(
+        "STRIPE2SF_ALERT_EMAIL_TO", "alert_email_to", [], "administrator addresses, comma-separated"
+    )
+    alert_email_from: str = _env(
+        "STRIPE2SF_ALERT_EMAIL_FROM", "alert_email_from", "stripe2sf@localhost", "the sender"
+    )
+    smtp_host: str | None = _env("STRIPE2SF_SMTP_HOST", "smtp_host", None, "the SMTP server host")
+    smtp_port: int = _env("STRIPE2SF_SMTP_PORT", "smtp_port", 25, "the SMTP port, e.g. 25 or 587")
+    smtp_username: str | None = _env(
+        "STRIPE2SF_SMTP_USERNAME", "smtp_username", None, "the SMTP login"
+    )
+    smtp_password: SecretStr | None = _env(
+        "STRIPE2SF_SMTP_PASSWORD", "smtp_password", None, "the SMTP password"
+    )
+    smtp_starttls: bool = _env(
+        "STRIPE2SF_SMTP_STARTTLS", "smtp_starttls", False, "true to upgrade with STARTTLS"
+    )
+    alert_slack_webhook_url: str | None = _env(
+        "STRIPE2SF_ALERT_SLACK_URL",
+        "alert_slack_webhook_url",
+        None,
+        "a Slack-compatible incoming webhook URL",
+    )
+    alert_period_seconds: float = _env(
+        "STRIPE2SF_ALERT_PERIOD_SECONDS",
+        "alert_period_seconds",
+        3600.0,
+        "at most one alert per kind of failure in this many seconds, a number >= 0",
+    )
+
+    @field_validator("stripe_webhook_secrets", "alert_email_to", mode="before")
+    @classmethod
+    def _split_commas(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("stripe_webhook_secrets")
+    @classmethod
+    def _check_secrets(cls, value: list[str]) -> list[str]:
+        for secret in value:
+            if not secret.startswith("whsec_"):
+                raise ValueError("each secret must start with whsec_ (Stripe's signing secret)")
+        return value
+
+    @field_validator("stripe_api_key")
+    @classmethod
+    def _check_key(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and not value.get_secret_value().startswith(("sk_", "rk_")):
+            raise ValueError("must be a secret or restricted key: sk_test_, sk_live_, rk_...")
+        return value
+
+    @field_validator("database_url")
+    @classmethod
+    def _check_url(cls, value: str) -> str:
+        if not value.startswith(("sqlite", "postgresql")):
+            raise ValueError("only sqlite:/// and postgresql+psycopg:// URLs are supported")
+        return value
+
+    @field_validator("webhook_tolerance_seconds")
+    @classmethod
+    def _check_tolerance(cls, value: int) -> int:
+        if not 1 <= value <= 86400:
+            raise ValueError("must be from 1 to 86400 seconds")
+        return value
+
+    @field_validator("worker_concurrency")
+    @classmethod
+    def _check_concurrency(cls, value: int) -> int:
+        if not 1 <= value <= 64:
+            raise ValueError("must be from 1 to 64")
+        return value
+
+    @field_validator("max_attempts")
+    @classmethod
+    def _check_attempts(cls, value: int) -> int:
+        if value < 1:
+            raise ValueError("must be at least 1")
+        return value
+
+    @field_validator(
+        "lease_seconds", "max_age_hours", "retry_base_seconds", "poll_interval_seconds"
+    )
+    @classmethod
+    def _check_positive(cls, value: float) -> float:
+        if value <= 0:
+            raise ValueError("must be greater than 0")
+        return value
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return (init_settings, env_settings)
+
+    @property
+    def stripe_key(self) -> str | None:
+        return self.stripe_api_key.get_secret_value() if self.stripe_api_key else None
+
+
+def config_file_path(env: dict[str, str] | None = None) -> Path | None:
+    """The stripe2sf.toml in use: $STRIPE2SF_CONFIG, else ./stripe2sf.toml if it exists."""
+    env = dict(os.environ) if env is None else env
+    explicit = env.get("STRIPE2SF_CONFIG")
+    if explicit:
+        return Path(explicit)
+    default = Path(DEFAULT_CONFIG_FILE)
+    return default if default.exists() else None
+
+
+def read_config_file(path: Path | None) -> dict[str, Any]:
+    """The parsed TOML document, or {} without a file. Errors name the file and the line."""
+    if path is None:
+        return {}
+    try:
+        return tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError as exc:
+        raise SettingsError(
+            f"STRIPE2SF_CONFIG: {path} does not exist; create it or unset STRIPE2SF_CONFIG"
+        ) from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise SettingsError(f"{path}: not valid TOML ({exc}); fix the file") from exc
+
+
+def _field_of(name: str) -> str:
+    """The field behind an env var name or a field name, as pydantic reports either."""
+    for field, info in Settings.model_fields.items():
+        alias = info.validation_alias
+        names = [str(c).lower() for c in alias.choices] if isinstance(alias, AliasChoices) else []
+        if name.lower() in names or name == field:
+            return field
+    return name
+
+
+def _describe(error: dict[str, Any]) -> str:
+    loc = [str(part) for part in error.get("loc", ())]
+    field = _field_of(loc[0]) if loc else "?"
+    info = Settings.model_fields.get(field)
+    env_name = field
+    expected = ""
+    if info is not None:
+        alias = info.validation_alias
+        if isinstance(alias, AliasChoices) and alias.choices:
+            env_name = str(alias.choices[0])
+        expected = info.description or ""
+    got = error.get("input")
+    shown = "***" if "secret" in field or "password" in field or "key" in field else repr(got)
+    message = str(error.get("msg", "invalid")).removeprefix("Value error, ")
+    return f"{env_name} ({field}): {message}; got {shown}; expected {expected}"
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Settings from overrides > environment > the TOML `[settings]` table > defaults."""
+    path = overrides.pop("config_path", None) or config_file_path()
+    table = read_config_file(Path(path) if path else None).get("settings", {})
+    if not isinstance(table, dict):
+        raise SettingsError(f"{path}: [settings] must be a table of key = value")
+    unknown = sorted(set(table) - set(Settings.model_fields))
+    if unknown:
+        raise SettingsError(
+            f"{path}: unknown keys in [settings]: {', '.join(unknown)}; "
+            f"known keys: {', '.join(sorted(Settings.model_fields))}"
+        )
+    try:
+        from_env = Settings(**overrides)  # environment and overrides win over the file
+        rest = {k: v for k, v in table.items() if k not in from_env.model_fields_set}
+        settings = Settings(**rest, **overrides) if rest else from_env
+    except ValidationError as exc:
+        lines = [_describe(dict(err)) for err in exc.errors()]
+        raise SettingsError("invalid settings:\n  " + "\n  ".join(lines)) from exc
+    if path is not None and settings.config_path is None:
+        settings.config_path = Path(path)
+    return settings

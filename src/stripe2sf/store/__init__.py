@@ -1,0 +1,1 @@
+"""Our database: the inbox of Stripe events, lanes and leases, attempts, alerts (SQLAlchemy)."""

@@ -1,0 +1,365 @@
+"""The inbox: durable Stripe events, claimed a lane at a time under a lease.
+
+A lane holds one Stripe customer's events (see `domain.lanes`). A worker leases a whole lane,
+applies its head event (oldest `created` first), and keeps or drops the lease; a lane whose head
+waits for a retry is not due, so later events of that customer wait behind it. A crashed worker's
+lease simply expires. On PostgreSQL the claim skips rows other workers hold (`FOR UPDATE SKIP
+LOCKED`); on SQLite one process runs, and every write transaction begins IMMEDIATE. In both the
+final compare-and-set on the lease is what makes a claim exclusive.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Engine, case, func, insert, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Connection
+
+from stripe2sf.store.tables import attempts, events, lanes
+
+PENDING, DONE, IGNORED, DEAD = "pending", "done", "ignored", "dead"
+STATES = (PENDING, DONE, IGNORED, DEAD)
+
+
+@dataclass(frozen=True)
+class StoredEvent:
+    """An inbox row as the worker sees it."""
+
+    id: int
+    event_id: str
+    type: str
+    lane: str
+    created: int
+    attempts: int
+    received_at: datetime
+    payload_text: str
+    state: str = PENDING
+
+    @property
+    def payload(self) -> dict[str, Any]:
+        value: dict[str, Any] = json.loads(self.payload_text)
+        return value
+
+
+@dataclass(frozen=True)
+class NewEvent:
+    """What the webhook endpoint (or catch-up) hands the inbox."""
+
+    event_id: str
+    type: str
+    lane: str
+    created: int
+    livemode: bool
+    api_version: str | None
+    payload_text: str
+    handled: bool
+    source: str = "webhook"
+
+
+def dialect_insert(conn: Connection) -> Any:
+    return postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
+
+
+def _row_to_event(row: Any) -> StoredEvent:
+    return StoredEvent(
+        id=row.id,
+        event_id=row.event_id,
+        type=row.type,
+        lane=row.lane,
+        created=row.created,
+        attempts=row.attempts,
+        received_at=row.received_at,
+        payload_text=row.payload,
+        state=row.state,
+    )
+
+
+class Inbox:
+    """All inbox reads and writes; one instance per process, shared by its threads."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    # -- intake -----------------------------------------------------------------------------
+
+    def add(self, event: NewEvent, now: datetime) -> bool:
+        """Store an event once; True when it is new. Commits before returning."""
+        with self.engine.begin() as conn:
+            ins = dialect_insert(conn)(events).values(
+                event_id=event.event_id,
+                type=event.type,
+                lane=event.lane,
+                created=event.created,
+                livemode=event.livemode,
+                api_version=event.api_version,
+                payload=event.payload_text,
+                source=event.source,
+                state=PENDING if event.handled else IGNORED,
+                attempts=0,
+                received_at=now,
+                next_attempt_at=now if event.handled else None,
+            )
+            result = conn.execute(ins.on_conflict_do_nothing(index_elements=["event_id"]))
+            is_new = bool(result.rowcount)
+            if is_new and event.handled:
+                self._wake_lane(conn, event.lane, event.created, now)
+            return is_new
+
+    def _wake_lane(self, conn: Connection, lane: str, created: int, now: datetime) -> None:
+        """Make a lane due now, and earlier in the queue if this event is older than its head."""
+        ins = dialect_insert(conn)(lanes).values(lane=lane, next_due_at=now, head_created=created)
+        head = lanes.c.head_created
+        conn.execute(
+            ins.on_conflict_do_update(
+                index_elements=["lane"],
+                set_={
+                    "next_due_at": now,
+                    "head_created": case(
+                        (or_(head.is_(None), head > created), created), else_=head
+                    ),
+                },
+            )
+        )
+
+    # -- claiming ---------------------------------------------------------------------------
+
+    def claim_lane(self, owner: str, now: datetime, lease: timedelta) -> str | None:
+        """Lease the due lane whose head event is oldest, or None when nothing is due."""
+        free = or_(lanes.c.lease_expires_at.is_(None), lanes.c.lease_expires_at < now)
+        with self.engine.begin() as conn:
+            candidate = conn.execute(
+                select(lanes.c.lane)
+                .where(lanes.c.next_due_at <= now, free)
+                .order_by(lanes.c.head_created, lanes.c.next_due_at)
+                .limit(1)
+                .with_for_update(skip_locked=True)
+            ).scalar_one_or_none()
+            if candidate is None:
+                return None
+            won = conn.execute(
+                update(lanes)
+                .where(lanes.c.lane == candidate, free)
+                .values(lease_owner=owner, lease_expires_at=now + lease)
+            ).rowcount
+            return candidate if won == 1 else None
+
+    def next_due(self, lane: str) -> tuple[StoredEvent | None, datetime | None]:
+        """The head event and when it is due."""
+        with self.engine.connect() as conn:
+            row = conn.execute(
+                select(events)
+                .where(events.c.lane == lane, events.c.state == PENDING)
+                .order_by(events.c.created, events.c.id)
+                .limit(1)
+            ).first()
+        if row is None:
+            return None, None
+        return _row_to_event(row), row.next_attempt_at
+
+    def renew(self, lane: str, owner: str, now: datetime, lease: timedelta) -> bool:
+        """Extend a lease we hold; False if it was lost (expired and taken)."""
+        with self.engine.begin() as conn:
+            return self._renew(conn, lane, owner, now, lease)
+
+    def _renew(
+        self, conn: Connection, lane: str, owner: str, now: datetime, lease: timedelta
+    ) -> bool:
+        return (
+            conn.execute(
+                update(lanes)
+                .where(lanes.c.lane == lane, lanes.c.lease_owner == owner)
+                .values(lease_expires_at=now + lease)
+            ).rowcount
+            == 1
+        )
+
+    def release(self, lane: str, owner: str) -> None:
+        """Give a lane back, recording when it is next due (None when empty)."""
+        with self.engine.begin() as conn:
+            # Lock the lane row first: an event stored meanwhile then either is seen below or
+            # wakes the lane after we commit, never in between (no lost wake-up).
+            conn.execute(select(lanes.c.lane).where(lanes.c.lane == lane).with_for_update())
+            head = conn.execute(
+                select(events.c.created, events.c.next_attempt_at)
+                .where(events.c.lane == lane, events.c.state == PENDING)
+                .order_by(events.c.created, events.c.id)
+                .limit(1)
+            ).first()
+            conn.execute(
+                update(lanes)
+                .where(lanes.c.lane == lane, lanes.c.lease_owner == owner)
+                .values(
+                    lease_owner=None,
+                    lease_expires_at=None,
+                    next_due_at=head.next_attempt_at if head else None,
+                    head_created=head.created if head else None,
+                )
+            )
+
+    # -- outcomes ---------------------------------------------------------------------------
+
+    def _finish(
+        self,
+        conn: Connection,
+        event: StoredEvent,
+        owner: str,
+        started: datetime,
+        now: datetime,
+        outcome: str,
+        error: str | None = None,
+        kind: str | None = None,
+    ) -> None:
+        conn.execute(
+            insert(attempts).values(
+                event_id=event.event_id,
+                attempt=event.attempts + 1,
+                worker=owner,
+                started_at=started,
+                finished_at=now,
+                outcome=outcome,
+                error=error,
+                error_kind=kind,
+            )
+        )
+
+    def complete(
+        self, event: StoredEvent, owner: str, started: datetime, now: datetime, lease: timedelta
+    ) -> bool:
+        """Mark done if we still hold the lane; False (and nothing written) if we lost it."""
+        with self.engine.begin() as conn:
+            if not self._renew(conn, event.lane, owner, now, lease):
+                return False
+            conn.execute(
+                update(events)
+                .where(events.c.id == event.id, events.c.state == PENDING)
+                .values(
+                    state=DONE,
+                    attempts=events.c.attempts + 1,
+                    processed_at=now,
+                    next_attempt_at=None,
+                    last_error=None,
+                    error_kind=None,
+                )
+            )
+            self._finish(conn, event, owner, started, now, "done")
+            return True
+
+    def retry_later(
+        self,
+        event: StoredEvent,
+        owner: str,
+        started: datetime,
+        now: datetime,
+        at: datetime,
+        error: str,
+        kind: str,
+    ) -> None:
+        """Record a failed attempt; the lane waits until `at`. Nothing if the lease was lost."""
+        with self.engine.begin() as conn:
+            if not self._renew(conn, event.lane, owner, now, timedelta(0)):
+                return
+            conn.execute(
+                update(events)
+                .where(events.c.id == event.id, events.c.state == PENDING)
+                .values(
+                    attempts=events.c.attempts + 1,
+                    next_attempt_at=at,
+                    last_error=error,
+                    error_kind=kind,
+                )
+            )
+            self._finish(conn, event, owner, started, now, "retry", error, kind)
+
+    def dead_letter(
+        self,
+        event: StoredEvent,
+        owner: str,
+        started: datetime,
+        now: datetime,
+        error: str,
+        kind: str,
+    ) -> None:
+        """Move an event to the dead letters; its lane moves on. Nothing if the lease was lost."""
+        with self.engine.begin() as conn:
+            if not self._renew(conn, event.lane, owner, now, timedelta(0)):
+                return
+            conn.execute(
+                update(events)
+                .where(events.c.id == event.id, events.c.state == PENDING)
+                .values(
+                    state=DEAD,
+                    attempts=events.c.attempts + 1,
+                    processed_at=now,
+                    next_attempt_at=None,
+                    last_error=error,
+                    error_kind=kind,
+                )
+            )
+            self._finish(conn, event, owner, started, now, "dead", error, kind)
+
+    # -- operator actions -------------------------------------------------------------------
+
+    def replay(self, event_ids: Sequence[str], now: datetime) -> list[str]:
+        """Put events (dead, done or ignored) back in line; returns the ids found."""
+        found: list[str] = []
+        with self.engine.begin() as conn:
+            rows = conn.execute(
+                select(events.c.event_id, events.c.lane, events.c.created).where(
+                    events.c.event_id.in_(list(event_ids))
+                )
+            ).all()
+            for row in rows:
+                conn.execute(
+                    update(events)
+                    .where(events.c.event_id == row.event_id)
+                    .values(state=PENDING, attempts=0, next_attempt_at=now, last_error=None)
+                )
+                self._wake_lane(conn, row.lane, row.created, now)
+                found.append(row.event_id)
+        return found
+
+    def dead_letter_ids(self) -> list[str]:
+        with self.engine.connect() as conn:
+            return list(
+                conn.execute(
+                    select(events.c.event_id).where(events.c.state == DEAD).order_by(events.c.id)
+                ).scalars()
+            )
+
+    # -- reading ----------------------------------------------------------------------------
+
+    def get(self, event_id: str) -> StoredEvent | None:
+        with self.engine.connect() as conn:
+            row = conn.execute(select(events).where(events.c.event_id == event_id)).first()
+        return _row_to_event(row) if row is not None else None
+
+    def row(self, event_id: str) -> Mapping[str, Any] | None:
+        with self.engine.connect() as conn:
+            row = conn.execute(select(events).where(events.c.event_id == event_id)).first()
+        return dict(row._mapping) if row is not None else None
+
+    def counts(self) -> dict[str, int]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(events.c.state, func.count()).group_by(events.c.state)).all()
+        result = dict.fromkeys(STATES, 0)
+        result.update({state: count for state, count in rows})
+        return result
+
+    def oldest_pending_received(self) -> datetime | None:
+        with self.engine.connect() as conn:
+            value: datetime | None = conn.execute(
+                select(func.min(events.c.received_at)).where(events.c.state == PENDING)
+            ).scalar()
+        return value
+
+    def attempts_of(self, event_id: str) -> list[Mapping[str, Any]]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(attempts).where(attempts.c.event_id == event_id).order_by(attempts.c.id)
+            ).all()
+        return [dict(r._mapping) for r in rows]

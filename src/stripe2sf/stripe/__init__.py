@@ -1,0 +1,1 @@
+"""Stripe boundary: webhook signature checks and the API reader (official `stripe` SDK)."""

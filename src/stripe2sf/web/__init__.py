@@ -1,0 +1,1 @@
+"""ASGI app: webhook endpoint, health, metrics, dashboard."""

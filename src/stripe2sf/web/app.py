@@ -1,0 +1,106 @@
+"""The ASGI app of `stripe2sf serve`: webhook intake, health, and (optionally) the worker."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime
+
+import structlog
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+from starlette.concurrency import run_in_threadpool
+
+from stripe2sf.runtime import Runtime
+from stripe2sf.store.db import ping
+from stripe2sf.stripe.signature import SignatureRefused, verify
+from stripe2sf.web.intake import NotAnEvent, parse_event, to_new_event
+
+MAX_BODY_BYTES = 1024 * 1024
+
+log = structlog.get_logger(__name__)
+
+
+class BodyTooLarge(Exception):
+    pass
+
+
+async def _read_limited(request: Request, limit: int) -> bytes:
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise BodyTooLarge
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise BodyTooLarge
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _refuse(status: int, reason: str) -> JSONResponse:
+    return JSONResponse({"error": reason}, status_code=status)
+
+
+def create_app(runtime: Runtime, run_worker: bool = False) -> FastAPI:
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        stop = threading.Event()
+        thread: threading.Thread | None = None
+        if run_worker:
+            worker = runtime.worker()
+            thread = threading.Thread(target=worker.run, args=(stop,), name="worker", daemon=True)
+            thread.start()
+        try:
+            yield
+        finally:
+            stop.set()
+            if thread is not None:
+                thread.join(timeout=30)
+
+    app = FastAPI(title="stripe2sf", lifespan=lifespan, docs_url=None, redoc_url=None)
+    app.state.runtime = runtime
+    settings = runtime.settings
+
+    @app.post("/webhooks/stripe")
+    async def stripe_webhook(request: Request) -> JSONResponse:
+        try:
+            body = await _read_limited(request, MAX_BODY_BYTES)
+        except BodyTooLarge:
+            return _refuse(413, f"body larger than {MAX_BODY_BYTES} bytes")
+        try:
+            verify(
+                body,
+                request.headers.get("stripe-signature"),
+                settings.stripe_webhook_secrets,
+                settings.webhook_tolerance_seconds,
+            )
+        except SignatureRefused as exc:
+            log.warning("webhook_refused", reason=str(exc))
+            return _refuse(400, f"signature refused: {exc}")
+        try:
+            doc = parse_event(body)
+        except NotAnEvent as exc:
+            return _refuse(400, f"not a Stripe event: {exc}")
+        handled = runtime.registry.handles(doc["type"])
+        new = to_new_event(doc, body.decode("utf-8"), handled, source="webhook")
+        is_new = await run_in_threadpool(runtime.inbox.add, new, datetime.now(UTC))
+        return JSONResponse(
+            {"received": True, "id": new.event_id, "duplicate": not is_new, "ignored": not handled}
+        )
+
+    @app.get("/healthz")
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.get("/readyz")
+    async def readyz() -> JSONResponse:
+        try:
+            await run_in_threadpool(ping, runtime.engine)
+        except Exception as exc:
+            return JSONResponse({"status": "unavailable", "database": str(exc)}, status_code=503)
+        return JSONResponse({"status": "ready"})
+
+    return app
