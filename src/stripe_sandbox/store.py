@@ -285,7 +285,10 @@ def _where(
         clauses.append("type = ?")
         args.append(object_type)
     for expr, value in filters:
-        if value is None:
+        if "?" in expr:
+            clauses.append(expr)
+            args.extend(value if isinstance(value, (list, tuple)) else [value])
+        elif value is None:
             clauses.append(f"{expr} IS NULL")
         elif isinstance(value, (list, tuple)):
             clauses.append(f"{expr} IN ({','.join('?' * len(value))})")

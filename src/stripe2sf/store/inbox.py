@@ -104,8 +104,10 @@ class Inbox:
                 received_at=now,
                 next_attempt_at=now if event.handled else None,
             )
-            result = conn.execute(ins.on_conflict_do_nothing(index_elements=["event_id"]))
-            is_new = bool(result.rowcount)
+            inserted = conn.execute(
+                ins.on_conflict_do_nothing(index_elements=["event_id"]).returning(events.c.id)
+            ).first()
+            is_new = inserted is not None
             if is_new and event.handled:
                 self._wake_lane(conn, event.lane, event.created, now)
             return is_new

@@ -1,0 +1,309 @@
+"""Standard objects: Account, Contact, Opportunity, Case, Task, User, Group, Organization.
+
+Only standard fields live here; stripe2sf's custom fields come from SFDX metadata.
+"""
+
+from __future__ import annotations
+
+from salesforce_sandbox.schema.model import FieldDef, ObjectDef, PicklistValue
+
+
+def picklist(*values: str, default: str | None = None) -> list[PicklistValue]:
+    return [PicklistValue(v, v, v == default) for v in values]
+
+
+def system_fields(obj: ObjectDef, owner: bool = True, owner_to: list[str] | None = None) -> None:
+    """Id, IsDeleted, audit fields and (optionally) OwnerId, as every object has them."""
+    ro = {"createable": False, "updateable": False}
+    obj.add(FieldDef("Id", "id", f"{obj.label} ID", length=18, **ro))
+    obj.add(FieldDef("IsDeleted", "boolean", "Deleted", **ro))
+    if owner:
+        obj.add(
+            FieldDef(
+                "OwnerId",
+                "reference",
+                "Owner ID",
+                length=18,
+                reference_to=owner_to or ["User"],
+                relationship_name="Owner",
+            )
+        )
+    obj.add(FieldDef("CreatedDate", "datetime", "Created Date", **ro))
+    obj.add(
+        FieldDef(
+            "CreatedById",
+            "reference",
+            "Created By ID",
+            length=18,
+            reference_to=["User"],
+            relationship_name="CreatedBy",
+            **ro,
+        )
+    )
+    obj.add(FieldDef("LastModifiedDate", "datetime", "Last Modified Date", **ro))
+    obj.add(
+        FieldDef(
+            "LastModifiedById",
+            "reference",
+            "Last Modified By ID",
+            length=18,
+            reference_to=["User"],
+            relationship_name="LastModifiedBy",
+            **ro,
+        )
+    )
+    obj.add(FieldDef("SystemModstamp", "datetime", "System Modstamp", **ro))
+
+
+def lookup(name: str, to: list[str], rel: str, child: str | None = None, **kw: object) -> FieldDef:
+    return FieldDef(
+        name,
+        "reference",
+        length=18,
+        reference_to=to,
+        relationship_name=rel,
+        child_relationship=child,
+        **kw,  # type: ignore[arg-type]
+    )
+
+
+def text(name: str, length: int = 255, label: str = "", **kw: object) -> FieldDef:
+    return FieldDef(name, "string", label, length=length, **kw)  # type: ignore[arg-type]
+
+
+def address(obj: ObjectDef, prefix: str) -> None:
+    obj.add(FieldDef(f"{prefix}Street", "textarea", length=255))
+    obj.add(text(f"{prefix}City", 40))
+    obj.add(text(f"{prefix}State", 80))
+    obj.add(text(f"{prefix}PostalCode", 20))
+    obj.add(text(f"{prefix}Country", 80))
+
+
+def account() -> ObjectDef:
+    obj = ObjectDef("Account", "001", "Account", "Accounts")
+    system_fields(obj)
+    obj.add(text("Name", 255, "Account Name", required=True, indexed=True))
+    obj.add(
+        FieldDef(
+            "Type",
+            "picklist",
+            "Account Type",
+            length=255,
+            picklist=picklist("Prospect", "Customer - Direct", "Customer - Channel", "Partner"),
+        )
+    )
+    obj.add(lookup("ParentId", ["Account"], "Parent", "ChildAccounts", label="Parent Account ID"))
+    address(obj, "Billing")
+    address(obj, "Shipping")
+    obj.add(FieldDef("Phone", "phone", "Account Phone", length=40))
+    obj.add(FieldDef("Website", "url", length=255))
+    obj.add(
+        FieldDef(
+            "Industry",
+            "picklist",
+            length=255,
+            picklist=picklist("Banking", "Education", "Media", "Retail", "Technology", "Other"),
+        )
+    )
+    obj.add(FieldDef("AnnualRevenue", "currency", "Annual Revenue", precision=18, scale=0))
+    obj.add(FieldDef("NumberOfEmployees", "int", "Employees", precision=8))
+    obj.add(FieldDef("Description", "textarea", "Account Description", length=32000))
+    obj.add(text("AccountNumber", 40, "Account Number"))
+    return obj
+
+
+def contact() -> ObjectDef:
+    obj = ObjectDef("Contact", "003", "Contact", "Contacts")
+    system_fields(obj)
+    obj.add(lookup("AccountId", ["Account"], "Account", "Contacts", label="Account ID"))
+    obj.add(text("LastName", 80, "Last Name", required=True))
+    obj.add(text("FirstName", 40, "First Name"))
+    obj.add(
+        FieldDef(
+            "Salutation",
+            "picklist",
+            length=40,
+            picklist=picklist("Mr.", "Ms.", "Mrs.", "Dr.", "Prof."),
+        )
+    )
+    obj.add(
+        FieldDef(
+            "Name", "string", "Full Name", length=121, createable=False, updateable=False,
+            calculated=True, indexed=True,
+        )
+    )
+    obj.add(FieldDef("Email", "email", length=80, indexed=True))
+    obj.add(FieldDef("Phone", "phone", "Business Phone", length=40))
+    obj.add(FieldDef("MobilePhone", "phone", "Mobile Phone", length=40))
+    obj.add(text("Title", 128))
+    obj.add(text("Department", 80))
+    address(obj, "Mailing")
+    obj.add(FieldDef("Birthdate", "date"))
+    obj.add(FieldDef("Description", "textarea", "Contact Description", length=32000))
+    obj.add(FieldDef("HasOptedOutOfEmail", "boolean", "Email Opt Out", default=False))
+    return obj
+
+
+def opportunity() -> ObjectDef:
+    obj = ObjectDef("Opportunity", "006", "Opportunity", "Opportunities")
+    system_fields(obj)
+    obj.add(lookup("AccountId", ["Account"], "Account", "Opportunities", label="Account ID"))
+    obj.add(text("Name", 120, required=True, indexed=True))
+    obj.add(FieldDef("Description", "textarea", length=32000))
+    obj.add(
+        FieldDef(
+            "StageName",
+            "picklist",
+            "Stage",
+            length=255,
+            required=True,
+            picklist=picklist(
+                "Prospecting", "Qualification", "Needs Analysis", "Proposal/Price Quote",
+                "Negotiation/Review", "Closed Won", "Closed Lost",
+            ),
+        )
+    )
+    obj.add(FieldDef("Amount", "currency", precision=18, scale=2))
+    obj.add(FieldDef("Probability", "percent", "Probability (%)", precision=3, scale=0))
+    obj.add(FieldDef("CloseDate", "date", "Close Date", required=True))
+    obj.add(
+        FieldDef(
+            "Type",
+            "picklist",
+            "Opportunity Type",
+            length=255,
+            picklist=picklist("New Customer", "Existing Customer - Upgrade",
+                              "Existing Customer - Renewal"),
+        )
+    )
+    obj.add(FieldDef("IsClosed", "boolean", "Closed", createable=False, updateable=False))
+    obj.add(FieldDef("IsWon", "boolean", "Won", createable=False, updateable=False))
+    return obj
+
+
+def case() -> ObjectDef:
+    obj = ObjectDef("Case", "500", "Case", "Cases")
+    system_fields(obj, owner_to=["Group", "User"])
+    obj.add(
+        FieldDef(
+            "CaseNumber", "string", "Case Number", length=30, createable=False,
+            updateable=False, auto_number="{00000000}", indexed=True,
+        )
+    )
+    obj.add(lookup("AccountId", ["Account"], "Account", "Cases", label="Account ID"))
+    obj.add(lookup("ContactId", ["Contact"], "Contact", "Cases", label="Contact ID"))
+    obj.add(text("Subject", 255))
+    obj.add(FieldDef("Description", "textarea", length=32000))
+    obj.add(
+        FieldDef(
+            "Status", "picklist", length=255, default="New",
+            picklist=picklist("New", "Working", "Escalated", "Closed", default="New"),
+        )
+    )
+    obj.add(
+        FieldDef(
+            "Priority", "picklist", length=255, default="Medium",
+            picklist=picklist("High", "Medium", "Low", default="Medium"),
+        )
+    )
+    obj.add(
+        FieldDef(
+            "Origin", "picklist", "Case Origin", length=255,
+            picklist=picklist("Phone", "Email", "Web"),
+        )
+    )
+    obj.add(
+        FieldDef(
+            "Type", "picklist", "Case Type", length=255,
+            picklist=picklist("Question", "Problem", "Feature Request"),
+        )
+    )
+    obj.add(text("Reason", 255, "Case Reason"))
+    obj.add(FieldDef("IsClosed", "boolean", "Closed", createable=False, updateable=False))
+    obj.add(FieldDef("IsEscalated", "boolean", "Escalated", default=False))
+    return obj
+
+
+def task() -> ObjectDef:
+    obj = ObjectDef("Task", "00T", "Task", "Tasks")
+    system_fields(obj, owner_to=["Group", "User"])
+    obj.add(
+        lookup(
+            "WhatId", ["Account", "Opportunity", "Case"], "What", "Tasks", label="Related To ID"
+        )
+    )
+    obj.add(lookup("WhoId", ["Contact"], "Who", "Tasks", label="Name ID"))
+    obj.add(FieldDef("Subject", "combobox", length=255))
+    obj.add(FieldDef("ActivityDate", "date", "Due Date Only"))
+    obj.add(
+        FieldDef(
+            "Status", "picklist", length=255, required=True, default="Not Started",
+            restricted=False,
+            picklist=picklist("Not Started", "In Progress", "Completed", "Waiting on someone else",
+                              "Deferred", default="Not Started"),
+        )
+    )
+    obj.add(
+        FieldDef(
+            "Priority", "picklist", length=40, required=True, default="Normal",
+            picklist=picklist("High", "Normal", "Low", default="Normal"),
+        )
+    )
+    obj.add(FieldDef("Description", "textarea", "Description", length=32000))
+    obj.add(FieldDef("IsClosed", "boolean", "Closed", createable=False, updateable=False))
+    obj.add(FieldDef("Type", "picklist", length=40, picklist=picklist("Call", "Email", "Other")))
+    return obj
+
+
+def user() -> ObjectDef:
+    obj = ObjectDef("User", "005", "User", "Users")
+    system_fields(obj, owner=False)
+    obj.add(text("Username", 80, required=True, unique=True))
+    obj.add(text("LastName", 80, "Last Name", required=True))
+    obj.add(text("FirstName", 40, "First Name"))
+    obj.add(
+        FieldDef("Name", "string", "Full Name", length=121, createable=False, updateable=False,
+                 calculated=True)
+    )
+    obj.add(FieldDef("Email", "email", length=128, required=True))
+    obj.add(text("Alias", 8, required=True))
+    obj.add(FieldDef("IsActive", "boolean", "Active", default=True))
+    obj.add(text("TimeZoneSidKey", 40, "Time Zone", default="America/Los_Angeles"))
+    obj.add(text("Title", 80))
+    obj.add(lookup("ManagerId", ["User"], "Manager", "ManagedUsers", label="Manager ID"))
+    return obj
+
+
+def group() -> ObjectDef:
+    obj = ObjectDef("Group", "00G", "Group", "Groups")
+    system_fields(obj, owner_to=["User"])
+    obj.add(text("Name", 40, required=True))
+    obj.add(text("DeveloperName", 80, "Developer Name", indexed=True))
+    obj.add(
+        FieldDef(
+            "Type", "picklist", length=40, default="Regular", restricted=True,
+            picklist=picklist("Regular", "Queue", "Role", "Organization", default="Regular"),
+        )
+    )
+    obj.add(FieldDef("Email", "email", length=255))
+    return obj
+
+
+def organization() -> ObjectDef:
+    obj = ObjectDef(
+        "Organization", "00D", "Organization", "Organizations",
+        createable=False, updateable=False, deletable=False,
+    )
+    system_fields(obj, owner=False)
+    ro = {"createable": False, "updateable": False}
+    obj.add(text("Name", 80, **ro))
+    obj.add(text("InstanceName", 5, **ro))
+    obj.add(FieldDef("IsSandbox", "boolean", **ro))  # type: ignore[arg-type]
+    obj.add(text("OrganizationType", 40, **ro))
+    obj.add(text("NamespacePrefix", 15, **ro))
+    obj.add(FieldDef("TrialExpirationDate", "datetime", **ro))  # type: ignore[arg-type]
+    return obj
+
+
+def standard_objects() -> list[ObjectDef]:
+    return [account(), contact(), opportunity(), case(), task(), user(), group(), organization()]

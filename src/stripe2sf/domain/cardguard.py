@@ -1,0 +1,123 @@
+"""Last line of defence: no card number or CVC ever goes to Salesforce.
+
+Every value the planner is about to send is scanned. A string holding 13-19 digits (single
+spaces or dashes allowed between groups) that passes the Luhn check is a card number; a
+field whose name looks like a CVC or card-number field is refused whatever it holds. A hit
+removes the field from the write, and is reported as a `Refusal` (with the value redacted)
+for the audit trail and the logs.
+
+Only strings are scanned: numeric fields come from typed sources (amounts, counts,
+timestamps) and a 13-digit millisecond timestamp would otherwise pass Luhn one time in ten.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+_RUN = re.compile(r"\d+(?:[ -]\d+)*")
+_CVC_NAME = re.compile(
+    r"(cvc|cvv|cvn|csc|cid_?code|security_?code|card_?code|card_?number|cc_?number|"
+    r"card_?num|pan_?number|track_?[12])",
+    re.IGNORECASE,
+)
+REDACTED = "[REDACTED]"
+
+
+def luhn_ok(digits: str) -> bool:
+    """The Luhn (mod 10) check used by every card number."""
+    total = 0
+    for i, ch in enumerate(reversed(digits)):
+        d = ord(ch) - 48
+        if i % 2 == 1:
+            d *= 2
+            if d > 9:
+                d -= 9
+        total += d
+    return total % 10 == 0
+
+
+def _card_spans(text: str) -> list[tuple[int, int]]:
+    """Character spans of card numbers in `text`, aligned to digit-group boundaries."""
+    spans: list[tuple[int, int]] = []
+    for run in _RUN.finditer(text):
+        groups = [(m.start() + run.start(), m.end() + run.start()) for m in
+                  re.finditer(r"\d+", run.group())]  # fmt: skip
+        for i in range(len(groups)):
+            digits = ""
+            for j in range(i, len(groups)):
+                digits += text[groups[j][0] : groups[j][1]]
+                if len(digits) > 19:
+                    break
+                if len(digits) >= 13 and luhn_ok(digits):
+                    spans.append((groups[i][0], groups[j][1]))
+    return spans
+
+
+def contains_card_number(text: str) -> bool:
+    return bool(_card_spans(text))
+
+
+def redact(text: str) -> str:
+    """`text` with every card number replaced by [REDACTED] (safe for logs)."""
+    spans = _card_spans(text)
+    if not spans:
+        return text
+    out, pos = [], 0
+    for start, end in sorted(spans):
+        if start < pos:
+            start = pos
+        if end <= pos:
+            continue
+        out.append(text[pos:start])
+        out.append(REDACTED)
+        pos = end
+    out.append(text[pos:])
+    return "".join(out)
+
+
+def is_cvc_like_name(name: str) -> bool:
+    return bool(_CVC_NAME.search(name))
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """A value stripe2sf refused to send; `value` is redacted."""
+
+    sobject: str
+    field: str
+    reason: str
+    value: str
+    external_id: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "sobject": self.sobject,
+            "field": self.field,
+            "reason": self.reason,
+            "value": self.value,
+            "external_id": self.external_id,
+        }
+
+
+def scan_fields(
+    sobject: str, fields: Mapping[str, Any], external_id: str | None = None
+) -> tuple[dict[str, Any], list[Refusal]]:
+    """Split `fields` into what may be sent and what is refused."""
+    clean: dict[str, Any] = {}
+    refused: list[Refusal] = []
+    for name, value in fields.items():
+        if is_cvc_like_name(name):
+            refused.append(
+                Refusal(sobject, name, "card-data field name", REDACTED, external_id)
+            )
+            continue
+        if isinstance(value, str) and contains_card_number(value):
+            refused.append(
+                Refusal(sobject, name, "card number in value", redact(value), external_id)
+            )
+            continue
+        clean[name] = value
+    return clean, refused

@@ -1,0 +1,211 @@
+"""What the I/O code found out for one event, as typed values the planner reads.
+
+The worker asks `lookups.lookups_needed(event, config, context)` what to fetch, performs
+those reads (Stripe API, SOQL, the sync ledger), folds each answer in with
+`context.with_result(lookup, raw)` and asks again until nothing is needed. Raw answers are
+what the boundaries naturally return: a Stripe object dict (or None when not found), the
+`records` list of a SOQL answer, an int (ledger timestamp) or None.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any
+
+from stripe2sf.domain.paths import as_str, list_data
+
+
+class LookupKind(StrEnum):
+    STRIPE_CUSTOMER = "stripe.customer"  # key: customer id -> customer dict | None
+    STRIPE_CHARGE = "stripe.charge"  # key: charge id -> charge dict | None
+    STRIPE_PRODUCT = "stripe.product"  # key: product id -> product dict | None
+    STRIPE_PAYMENT_METHOD = "stripe.payment_method"  # key: pm id -> payment method dict | None
+    STRIPE_SUBSCRIPTIONS = "stripe.customer_subscriptions"  # key: customer id -> list (status=all)
+    STRIPE_REFETCH = "stripe.refetch"  # key: "<object type>:<id>" -> fresh object dict | None
+    SF_ACCOUNT_BY_CUSTOMER = "salesforce.account_by_customer"  # SOQL -> records
+    SF_CONTACT_BY_CUSTOMER = "salesforce.contact_by_customer"  # SOQL -> records
+    SF_CONTACTS_BY_EMAIL = "salesforce.contacts_by_email"  # SOQL -> records
+    SF_ACCOUNTS_BY_DOMAIN = "salesforce.accounts_by_domain"  # SOQL -> records
+    SF_QUEUE = "salesforce.queue"  # SOQL -> records (Group)
+    SF_OPEN_DUNNING = "salesforce.open_dunning"  # SOQL -> records (Task or Case)
+    LEDGER = "ledger"  # key: Stripe object id -> last Stripe timestamp written (int) | None
+
+
+@dataclass(frozen=True)
+class Lookup:
+    """One read the I/O code must do. Salesforce kinds carry the SOQL to run."""
+
+    kind: LookupKind
+    key: str
+    soql: str | None = None
+
+    @property
+    def is_stripe(self) -> bool:
+        return self.kind.value.startswith("stripe.")
+
+    @property
+    def is_salesforce(self) -> bool:
+        return self.kind.value.startswith("salesforce.")
+
+
+def parse_sf_datetime(value: Any) -> datetime | None:
+    """Salesforce `2024-05-01T12:00:00.000+0000` (or a Date) -> aware datetime."""
+    text = as_str(value)
+    if text is None:
+        return None
+    text = text.replace("Z", "+00:00")
+    if len(text) >= 5 and text[-5] in "+-" and text[-3] != ":":
+        text = text[:-2] + ":" + text[-2:]
+    try:
+        parsed = datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=UTC)
+    return parsed
+
+
+@dataclass(frozen=True)
+class AccountRecord:
+    id: str
+    owner_id: str | None = None
+    name: str | None = None
+    created: datetime | None = None
+    last_activity: datetime | None = None
+    customer_id: str | None = None
+    billing_status: str | None = None
+    website: str | None = None
+
+
+@dataclass(frozen=True)
+class ContactRecord:
+    id: str
+    email: str | None = None
+    account_id: str | None = None
+    owner_id: str | None = None
+    created: datetime | None = None
+    last_activity: datetime | None = None
+    customer_id: str | None = None
+
+
+@dataclass(frozen=True)
+class DunningRecord:
+    id: str
+    dedupe_key: str
+    created: datetime | None = None
+
+
+def account_from_row(row: Mapping[str, Any], customer_id_field: str) -> AccountRecord:
+    return AccountRecord(
+        id=str(row.get("Id")),
+        owner_id=as_str(row.get("OwnerId")),
+        name=as_str(row.get("Name")),
+        created=parse_sf_datetime(row.get("CreatedDate")),
+        last_activity=parse_sf_datetime(row.get("LastActivityDate")),
+        customer_id=as_str(row.get(customer_id_field)),
+        billing_status=as_str(row.get("Billing_Status__c")),
+        website=as_str(row.get("Website")),
+    )
+
+
+def contact_from_row(row: Mapping[str, Any], customer_id_field: str) -> ContactRecord:
+    return ContactRecord(
+        id=str(row.get("Id")),
+        email=as_str(row.get("Email")),
+        account_id=as_str(row.get("AccountId")),
+        owner_id=as_str(row.get("OwnerId")),
+        created=parse_sf_datetime(row.get("CreatedDate")),
+        last_activity=parse_sf_datetime(row.get("LastActivityDate")),
+        customer_id=as_str(row.get(customer_id_field)),
+    )
+
+
+def _rows(raw: Any) -> list[Mapping[str, Any]]:
+    if isinstance(raw, Mapping) and "records" in raw:
+        raw = raw["records"]
+    return list_data(raw)
+
+
+@dataclass(frozen=True)
+class PlanContext:
+    """Answers to lookups, keyed by (kind, key). Missing key = lookup not done."""
+
+    results: Mapping[tuple[LookupKind, str], Any] = field(default_factory=dict)
+    customer_id_field: str = "Stripe_Customer_Id__c"
+    dedupe_key_field: str = "Stripe_Dedupe_Key__c"
+
+    def has(self, kind: LookupKind, key: str) -> bool:
+        return (kind, key) in self.results
+
+    def get(self, kind: LookupKind, key: str) -> Any:
+        return self.results.get((kind, key))
+
+    def with_result(self, lookup: Lookup, raw: Any) -> PlanContext:
+        """A new context with the raw answer to `lookup` parsed in."""
+        value: Any = raw
+        if lookup.kind in (LookupKind.SF_ACCOUNT_BY_CUSTOMER, LookupKind.SF_ACCOUNTS_BY_DOMAIN):
+            value = tuple(account_from_row(r, self.customer_id_field) for r in _rows(raw))
+        elif lookup.kind in (LookupKind.SF_CONTACTS_BY_EMAIL, LookupKind.SF_CONTACT_BY_CUSTOMER):
+            value = tuple(contact_from_row(r, self.customer_id_field) for r in _rows(raw))
+        elif lookup.kind == LookupKind.SF_QUEUE:
+            rows = _rows(raw)
+            value = as_str(rows[0].get("Id")) if rows else None
+        elif lookup.kind == LookupKind.SF_OPEN_DUNNING:
+            value = tuple(
+                DunningRecord(
+                    id=str(r.get("Id")),
+                    dedupe_key=str(r.get(self.dedupe_key_field)),
+                    created=parse_sf_datetime(r.get("CreatedDate")),
+                )
+                for r in _rows(raw)
+            )
+        elif lookup.kind == LookupKind.STRIPE_SUBSCRIPTIONS:
+            value = tuple(list_data(raw))
+        elif lookup.kind == LookupKind.LEDGER:
+            value = int(raw) if isinstance(raw, int | float) and not isinstance(raw, bool) else None
+        elif raw is not None and not isinstance(raw, Mapping):
+            raise TypeError(f"{lookup.kind}: expected a Stripe object dict or None")
+        merged = dict(self.results)
+        merged[(lookup.kind, lookup.key)] = value
+        return replace(self, results=merged)
+
+    def with_results(self, answers: Mapping[Lookup, Any]) -> PlanContext:
+        ctx = self
+        for lookup, raw in answers.items():
+            ctx = ctx.with_result(lookup, raw)
+        return ctx
+
+    # typed readers ---------------------------------------------------------------
+    def account_for(self, customer_id: str) -> AccountRecord | None:
+        found = self.get(LookupKind.SF_ACCOUNT_BY_CUSTOMER, customer_id) or ()
+        return found[0] if found else None
+
+    def linked_contact(self, customer_id: str) -> ContactRecord | None:
+        found = self.get(LookupKind.SF_CONTACT_BY_CUSTOMER, customer_id) or ()
+        return found[0] if found else None
+
+    def contacts_for(self, email: str) -> tuple[ContactRecord, ...]:
+        found = self.get(LookupKind.SF_CONTACTS_BY_EMAIL, email.strip().lower()) or ()
+        # exact, case-insensitive: SOQL `=` is case-insensitive, but be sure
+        return tuple(c for c in found if (c.email or "").strip().lower() == email.strip().lower())
+
+    def accounts_for_domain(self, domain: str) -> tuple[AccountRecord, ...]:
+        return tuple(self.get(LookupKind.SF_ACCOUNTS_BY_DOMAIN, domain) or ())
+
+    def stripe(self, kind: LookupKind, key: str) -> Mapping[str, Any] | None:
+        value = self.get(kind, key)
+        return value if isinstance(value, Mapping) else None
+
+    def ledger(self, object_id: str) -> int | None:
+        value = self.get(LookupKind.LEDGER, object_id)
+        return value if isinstance(value, int) else None
+
+    def open_dunning(self, invoice_id: str) -> tuple[DunningRecord, ...]:
+        return tuple(self.get(LookupKind.SF_OPEN_DUNNING, invoice_id) or ())
+
+    def queue_id(self, name: str) -> str | None:
+        value = self.get(LookupKind.SF_QUEUE, name)
+        return value if isinstance(value, str) else None

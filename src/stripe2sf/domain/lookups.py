@@ -1,0 +1,140 @@
+"""Which reads the I/O code must do before an event can be planned.
+
+Call repeatedly: some reads depend on earlier answers (the Contact search needs the
+customer's email, which may need the Stripe customer first). Each call returns only the
+lookups whose answers are missing *and* needed given what is already known; an empty
+answer means `planner.plan` has everything. Typical worker loop::
+
+    ctx = PlanContext()
+    while needed := lookups_needed(event, config, ctx):
+        ctx = ctx.with_results({lookup: io.read(lookup) for lookup in needed})
+    plan = planner.plan(event, ctx, config)
+"""
+
+from __future__ import annotations
+
+from stripe2sf.domain import soql
+from stripe2sf.domain.config import SyncConfig
+from stripe2sf.domain.context import Lookup, LookupKind, PlanContext
+from stripe2sf.domain.events import EventView
+from stripe2sf.domain.handled import CREATING_FLOWS, Flow, flow_of
+from stripe2sf.domain.paths import get_path, id_of
+from stripe2sf.domain.stripe_views import subscription_view
+from stripe2sf.domain.subjects import (
+    customer_for,
+    customer_id_for,
+    effective_object,
+    payload_may_be_stale,
+    refetch_key,
+)
+
+
+def _is_free_domain(domain: str, config: SyncConfig) -> bool:
+    return domain in {d.lower() for d in config.matching.free_email_domains}
+
+
+def default_pm_changed(event: EventView) -> bool:
+    """customer.updated whose default payment method (or old default source) changed."""
+    prev = event.previous_attributes or {}
+    return "default_source" in prev or (
+        isinstance(prev.get("invoice_settings"), dict)
+        and "default_payment_method" in prev["invoice_settings"]
+    )
+
+
+def lookups_needed(event: EventView, config: SyncConfig, ctx: PlanContext) -> tuple[Lookup, ...]:
+    flow = flow_of(event.type)
+    if flow is None:
+        return ()
+    needed: list[Lookup] = []
+    o = config.objects
+
+    def need(kind: LookupKind, key: str, query: str | None = None) -> None:
+        if key and not ctx.has(kind, key) and all(n.key != key or n.kind != kind for n in needed):
+            needed.append(Lookup(kind, key, query))
+
+    if event.object_id:
+        need(LookupKind.LEDGER, event.object_id)
+        if payload_may_be_stale(event, config):
+            need(LookupKind.STRIPE_REFETCH, refetch_key(event))
+    obj = effective_object(event, ctx)
+
+    if flow == Flow.DISPUTE and not event.customer_id:
+        charge_id = id_of(obj.get("charge"))
+        if charge_id:
+            need(LookupKind.STRIPE_CHARGE, charge_id)
+
+    cid = customer_id_for(event, ctx)
+    if cid:
+        need(
+            LookupKind.SF_ACCOUNT_BY_CUSTOMER,
+            cid,
+            soql.account_by_customer(o.customer_id_field, cid),
+        )
+        need(
+            LookupKind.SF_CONTACT_BY_CUSTOMER,
+            cid,
+            soql.contact_by_customer(o.customer_id_field, cid),
+        )
+        account_known = ctx.has(LookupKind.SF_ACCOUNT_BY_CUSTOMER, cid)
+        may_create = flow in CREATING_FLOWS and event.type != "customer.deleted"
+        if account_known and ctx.account_for(cid) is None and may_create:
+            customer = customer_for(event, ctx)
+            if customer is None and event.object_type != "customer":
+                need(LookupKind.STRIPE_CUSTOMER, cid)
+            elif customer is not None and customer.email and config.matching.by_email:
+                email = customer.email.strip().lower()
+                need(
+                    LookupKind.SF_CONTACTS_BY_EMAIL,
+                    email,
+                    soql.contacts_by_email(o.customer_id_field, email),
+                )
+                domain = customer.email_domain
+                if (
+                    config.matching.by_domain
+                    and domain
+                    and not _is_free_domain(domain, config)
+                    and ctx.has(LookupKind.SF_CONTACTS_BY_EMAIL, email)
+                    and not ctx.contacts_for(email)
+                ):
+                    need(
+                        LookupKind.SF_ACCOUNTS_BY_DOMAIN,
+                        domain,
+                        soql.accounts_by_domain(config.matching.domain_field, domain),
+                    )
+
+    if flow == Flow.SUBSCRIPTION and cid:
+        need(LookupKind.STRIPE_SUBSCRIPTIONS, cid)
+        subs = [obj, *(ctx.get(LookupKind.STRIPE_SUBSCRIPTIONS, cid) or ())]
+        for sub in subs:
+            for product_id in subscription_view(sub).product_ids():
+                need(LookupKind.STRIPE_PRODUCT, product_id)
+
+    if flow == Flow.INVOICE_FAILED and config.failed_payments.owner == "queue":
+        need(
+            LookupKind.SF_QUEUE,
+            config.failed_payments.queue or "",
+            soql.queue_by_name(config.failed_payments.queue or ""),
+        )
+    if flow == Flow.DISPUTE and config.disputes.owner == "queue":
+        need(
+            LookupKind.SF_QUEUE,
+            config.disputes.queue or "",
+            soql.queue_by_name(config.disputes.queue or ""),
+        )
+    if flow == Flow.INVOICE_PAID and event.object_id and config.failed_payments.close_on_paid:
+        need(
+            LookupKind.SF_OPEN_DUNNING,
+            event.object_id,
+            soql.open_dunning(config.dunning_object(), o.dedupe_key_field, event.object_id),
+        )
+
+    if flow == Flow.PAYMENT_METHOD and cid:
+        need(LookupKind.STRIPE_CUSTOMER, cid)
+    if event.type == "customer.updated" and default_pm_changed(event):
+        pm = id_of(get_path(obj, "invoice_settings.default_payment_method")) or id_of(
+            obj.get("default_source")
+        )
+        if pm:
+            need(LookupKind.STRIPE_PAYMENT_METHOD, pm)
+    return tuple(needed)

@@ -1,0 +1,358 @@
+"""Find the Salesforce Account/Contact of a Stripe customer, and the writes that link it.
+
+Order (first hit wins):
+1. an Account already linked by `Stripe_Customer_Id__c`;
+2. Contacts whose Email equals the customer's email (case-insensitive, exact). One: link
+   it and its Account. Several: the configured rule - `oldest` (earliest CreatedDate),
+   `most_recently_active` (latest LastActivityDate, ties to the oldest) or `review` (link
+   nothing; a Task asks a person to choose);
+3. optionally Accounts whose Website host equals the email's domain (free-mail domains
+   never match); several follow the same rule;
+4. otherwise create Account + Contact (upsert by external id, so a retry cannot duplicate).
+Never a silent guess: every resolution carries a reason that ends up in the plan.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+from stripe2sf.domain.config import SyncConfig
+from stripe2sf.domain.context import AccountRecord, ContactRecord, LookupKind, PlanContext
+from stripe2sf.domain.operations import Operation, RecordRef
+from stripe2sf.domain.sources import customer_sources, mapped_fields
+from stripe2sf.domain.stripe_views import CustomerView
+
+Kind = Literal["linked", "contact_match", "domain_match", "create", "review", "unmatched"]
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+@dataclass(frozen=True)
+class Resolution:
+    kind: Kind
+    reason: str
+    account: AccountRecord | None = None
+    contact: ContactRecord | None = None
+    candidates: tuple[str, ...] = ()
+    assumed: tuple[str, ...] = field(default=())
+
+
+def _oldest(records: list[Any]) -> Any:
+    return min(records, key=lambda r: (r.created or _EPOCH, r.id))
+
+
+def _most_recent(records: list[Any]) -> Any:
+    return min(
+        records,
+        key=lambda r: (-(r.last_activity or _EPOCH).timestamp(), r.created or _EPOCH, r.id),
+    )
+
+
+def choose(records: list[Any], rule: str) -> Any | None:
+    """Apply the several-matches rule; None means 'review'."""
+    if rule == "oldest":
+        return _oldest(records)
+    if rule == "most_recently_active":
+        return _most_recent(records)
+    return None
+
+
+def website_host(website: str | None) -> str | None:
+    if not website:
+        return None
+    host = website.strip().lower()
+    for prefix in ("https://", "http://"):
+        if host.startswith(prefix):
+            host = host[len(prefix) :]
+    host = host.split("/", 1)[0].split(":", 1)[0]
+    return host.removeprefix("www.") or None
+
+
+def resolve(
+    customer_id: str, customer: CustomerView | None, ctx: PlanContext, config: SyncConfig
+) -> Resolution:
+    assumed: list[str] = []
+    if not ctx.has(LookupKind.SF_ACCOUNT_BY_CUSTOMER, customer_id):
+        assumed.append(f"no Account is linked to {customer_id} (lookup not done)")
+    account = ctx.account_for(customer_id)
+    if account is not None:
+        return Resolution("linked", f"Account {account.id} is linked to {customer_id}", account)
+    if customer is None:
+        return Resolution(
+            "create",
+            f"Stripe customer {customer_id} not fetched; Account keyed by its id",
+            assumed=tuple(assumed),
+        )
+    rule = config.matching.multiple_contacts
+    if customer.email and config.matching.by_email:
+        email = customer.email.strip().lower()
+        if not ctx.has(LookupKind.SF_CONTACTS_BY_EMAIL, email):
+            assumed.append(f"no Contact has email {email} (lookup not done)")
+        contacts = list(ctx.contacts_for(email))
+        if contacts:
+            pick = contacts[0] if len(contacts) == 1 else choose(contacts, rule)
+            if pick is None:
+                return Resolution(
+                    "review",
+                    f"{len(contacts)} Contacts have email {email}; a person must choose",
+                    candidates=tuple(c.id for c in contacts),
+                    assumed=tuple(assumed),
+                )
+            how = "the only" if len(contacts) == 1 else f"{rule} of {len(contacts)}"
+            return Resolution(
+                "contact_match",
+                f"Contact {pick.id} ({how} Contact with email {email})",
+                contact=pick,
+                assumed=tuple(assumed),
+            )
+    domain = customer.email_domain
+    free = {d.lower() for d in config.matching.free_email_domains}
+    if config.matching.by_domain and domain and domain not in free:
+        accounts = [a for a in ctx.accounts_for_domain(domain) if website_host(a.website) == domain]
+        if accounts:
+            pick = accounts[0] if len(accounts) == 1 else choose(accounts, rule)
+            if pick is None:
+                return Resolution(
+                    "review",
+                    f"{len(accounts)} Accounts match domain {domain}; a person must choose",
+                    candidates=tuple(a.id for a in accounts),
+                    assumed=tuple(assumed),
+                )
+            return Resolution(
+                "domain_match",
+                f"Account {pick.id} matches domain {domain}",
+                account=pick,
+                assumed=tuple(assumed),
+            )
+    if not config.matching.create_missing:
+        return Resolution("unmatched", f"no match for {customer_id}; creation is disabled")
+    return Resolution(
+        "create", f"no Account or Contact matches {customer_id}", assumed=tuple(assumed)
+    )
+
+
+@dataclass
+class CustomerWrites:
+    """Operations linking/creating the customer's records, and references to them."""
+
+    operations: list[Operation] = field(default_factory=list)
+    account_ref: RecordRef | None = None
+    contact_ref: RecordRef | None = None
+    account_owner_id: str | None = None
+    account_op: str | None = None
+    notes: list[str] = field(default_factory=list)
+
+
+def customer_writes(
+    customer_id: str,
+    customer: CustomerView | None,
+    resolution: Resolution,
+    ctx: PlanContext,
+    config: SyncConfig,
+    *,
+    sync_fields: bool,
+    customer_raw: dict[str, Any] | None = None,
+) -> CustomerWrites:
+    """Writes for a resolution. `sync_fields`: also write Stripe-owned customer fields
+    (customer.* events); payments only link or create."""
+    key = config.objects.customer_id_field
+    out = CustomerWrites()
+    acc_ref = RecordRef("Account", key, customer_id)
+    con_ref = RecordRef("Contact", key, customer_id)
+    values = customer_sources(customer, customer_raw) if customer else {}
+    notes = out.notes
+
+    def fields(target: str, creating: bool) -> dict[str, Any]:
+        if not values:
+            return {}
+        return mapped_fields(config, "customer", target, values, creating=creating, notes=notes)
+
+    linked_contact = ctx.linked_contact(customer_id)
+    kind = resolution.kind
+    if kind == "linked":
+        assert resolution.account is not None
+        out.account_ref, out.account_owner_id = acc_ref, resolution.account.owner_id
+        if sync_fields and (acc_fields := fields("Account", False)):
+            out.operations.append(
+                Operation(
+                    "account",
+                    "upsert",
+                    "Account",
+                    key,
+                    customer_id,
+                    acc_fields,
+                    reason=f"Stripe-owned fields of {customer_id}",
+                )
+            )
+            out.account_op = "account"
+        if linked_contact is not None:
+            out.contact_ref = con_ref
+            if sync_fields and (con_fields := fields("Contact", False)):
+                out.operations.append(
+                    Operation(
+                        "contact",
+                        "upsert",
+                        "Contact",
+                        key,
+                        customer_id,
+                        con_fields,
+                        reason=f"Stripe-owned fields of {customer_id}",
+                    )
+                )
+        elif customer is not None and sync_fields:
+            out.operations.append(
+                Operation(
+                    "contact",
+                    "upsert",
+                    "Contact",
+                    key,
+                    customer_id,
+                    fields("Contact", True),
+                    refs={"AccountId": acc_ref},
+                    reason="linked Account has no Contact yet",
+                )
+            )
+            out.contact_ref = con_ref
+        return out
+    if kind == "contact_match":
+        contact = resolution.contact
+        assert contact is not None
+        if contact.account_id:
+            out.operations.append(
+                Operation(
+                    "link_account",
+                    "update",
+                    "Account",
+                    "Id",
+                    contact.account_id,
+                    {key: customer_id, **(fields("Account", False) if sync_fields else {})},
+                    reason=f"link: Account of {resolution.reason}",
+                )
+            )
+            out.account_ref = acc_ref
+            out.account_op = "link_account"
+            contact_refs: dict[str, RecordRef] = {}
+            deps: tuple[str, ...] = ()
+        else:
+            out.operations.append(
+                Operation(
+                    "account",
+                    "upsert",
+                    "Account",
+                    key,
+                    customer_id,
+                    fields("Account", True),
+                    reason="matched Contact has no Account",
+                )
+            )
+            out.account_ref, out.account_op = acc_ref, "account"
+            contact_refs, deps = {"AccountId": acc_ref}, ("account",)
+        out.account_owner_id = contact.owner_id
+        out.operations.append(
+            Operation(
+                "link_contact",
+                "update",
+                "Contact",
+                "Id",
+                contact.id,
+                {key: customer_id, **(fields("Contact", False) if sync_fields else {})},
+                refs=contact_refs,
+                depends_on=deps,
+                reason=f"link: {resolution.reason}",
+            )
+        )
+        out.contact_ref = con_ref
+        return out
+    if kind == "domain_match":
+        account = resolution.account
+        assert account is not None
+        out.operations.append(
+            Operation(
+                "link_account",
+                "update",
+                "Account",
+                "Id",
+                account.id,
+                {key: customer_id, **(fields("Account", False) if sync_fields else {})},
+                reason=f"link: {resolution.reason}",
+            )
+        )
+        out.account_ref, out.account_op, out.account_owner_id = (
+            acc_ref,
+            "link_account",
+            account.owner_id,
+        )
+        if customer is not None:
+            out.operations.append(
+                Operation(
+                    "contact",
+                    "upsert",
+                    "Contact",
+                    key,
+                    customer_id,
+                    fields("Contact", True),
+                    refs={"AccountId": acc_ref},
+                    depends_on=("link_account",),
+                    reason="new Contact under the matched Account",
+                )
+            )
+            out.contact_ref = con_ref
+        return out
+    if kind == "create":
+        acc_fields = fields("Account", True) or {"Name": customer_id}
+        out.operations.append(
+            Operation(
+                "account",
+                "upsert",
+                "Account",
+                key,
+                customer_id,
+                acc_fields,
+                reason=f"create: {resolution.reason}",
+            )
+        )
+        out.account_ref, out.account_op = acc_ref, "account"
+        if customer is not None:
+            out.operations.append(
+                Operation(
+                    "contact",
+                    "upsert",
+                    "Contact",
+                    key,
+                    customer_id,
+                    fields("Contact", True),
+                    refs={"AccountId": acc_ref},
+                    depends_on=("account",),
+                    reason=f"create: Contact for {customer_id}",
+                )
+            )
+            out.contact_ref = con_ref
+        return out
+    if kind == "review":
+        task_fields: dict[str, Any] = {
+            "Subject": f"Review Stripe customer match for {customer_id}",
+            "Description": (
+                f"{resolution.reason}. Candidates: {', '.join(resolution.candidates)}. "
+                f"Set {key} = {customer_id} on the right Contact and its Account."
+            ),
+            "Priority": "Normal",
+            "Status": "Not Started",
+        }
+        if config.matching.review_owner_id:
+            task_fields["OwnerId"] = config.matching.review_owner_id
+        out.operations.append(
+            Operation(
+                "review",
+                "upsert",
+                "Task",
+                config.objects.dedupe_key_field,
+                f"review:{customer_id}",
+                task_fields,
+                reason=resolution.reason,
+            )
+        )
+        out.notes.append(f"customer {customer_id} is in the review queue; nothing linked")
+        return out
+    out.notes.append(resolution.reason)
+    return out

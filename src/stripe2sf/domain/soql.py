@@ -1,0 +1,61 @@
+"""SOQL text for the planner's lookups, with literals escaped (never string-concatenated raw)."""
+
+from __future__ import annotations
+
+
+def quote(value: str) -> str:
+    """A SOQL string literal: backslash and quote escaped, control characters refused."""
+    if any(ord(ch) < 32 for ch in value):
+        raise ValueError("control characters are not allowed in a SOQL literal")
+    escaped = value.replace("\\", "\\\\").replace("'", "\\'")
+    return f"'{escaped}'"
+
+
+def like_contains(value: str) -> str:
+    """A LIKE pattern literal matching `value` anywhere (% and _ in value escaped)."""
+    escaped = value.replace("\\", "\\\\").replace("'", "\\'")
+    escaped = escaped.replace("%", "\\%").replace("_", "\\_")
+    return f"'%{escaped}%'"
+
+
+def account_by_customer(field: str, customer_id: str) -> str:
+    return (
+        "SELECT Id, Name, OwnerId, CreatedDate, LastActivityDate, Billing_Status__c, "
+        f"{field} FROM Account WHERE {field} = {quote(customer_id)} LIMIT 2"
+    )
+
+
+def contact_by_customer(field: str, customer_id: str) -> str:
+    return (
+        f"SELECT Id, Email, AccountId, OwnerId, CreatedDate, LastActivityDate, {field} "
+        f"FROM Contact WHERE {field} = {quote(customer_id)} LIMIT 2"
+    )
+
+
+def contacts_by_email(field: str, email: str) -> str:
+    return (
+        f"SELECT Id, Email, AccountId, OwnerId, CreatedDate, LastActivityDate, {field} "
+        f"FROM Contact WHERE Email = {quote(email)} ORDER BY CreatedDate LIMIT 50"
+    )
+
+
+def accounts_by_domain(domain_field: str, domain: str) -> str:
+    return (
+        f"SELECT Id, Name, OwnerId, CreatedDate, LastActivityDate, {domain_field} "
+        f"FROM Account WHERE {domain_field} LIKE {like_contains(domain)} LIMIT 50"
+    )
+
+
+def queue_by_name(name: str) -> str:
+    return (
+        "SELECT Id, Name, DeveloperName FROM Group WHERE Type = 'Queue' AND "
+        f"(Name = {quote(name)} OR DeveloperName = {quote(name)}) LIMIT 1"
+    )
+
+
+def open_dunning(sobject: str, field: str, invoice_id: str) -> str:
+    prefix = invoice_id.replace("\\", "\\\\").replace("'", "\\'").replace("_", "\\_")
+    return (
+        f"SELECT Id, {field}, CreatedDate FROM {sobject} "
+        f"WHERE {field} LIKE '{prefix}:%' AND IsClosed = false"
+    )
