@@ -38,6 +38,29 @@ class SalesforceError(Exception):
         return f"{self.code}:{self.message}:{','.join(self.fields)} --"
 
 
+class MultipleRecords(SalesforceError):
+    """HTTP 300 of an upsert whose external id matches several records."""
+
+    def __init__(self, urls: list[str], ids: list[str]) -> None:
+        super().__init__(
+            "MULTIPLE_CHOICES",
+            f"More than one record found for external id field: {ids}",
+            300,
+        )
+        self.urls = urls
+        self.ids = ids
+
+    def rest_body(self) -> list[Any]:
+        return list(self.urls)
+
+    def record_error(self) -> dict[str, Any]:
+        return {
+            "statusCode": "DUPLICATE_EXTERNAL_ID",
+            "message": f"Duplicate external id specified: more than one record matched {self.ids}",
+            "fields": self.fields,
+        }
+
+
 def not_found(message: str = "The requested resource does not exist") -> SalesforceError:
     return SalesforceError("NOT_FOUND", message, 404)
 

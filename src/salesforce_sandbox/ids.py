@@ -12,9 +12,6 @@ BASE62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 _SUFFIX_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZ012345"
 _ID_RE = re.compile(r"^[a-zA-Z0-9]{15}(?:[A-Z0-5]{3})?$")
 
-ORG_ID = "00D000000000001AAA"
-ORG_ID_15 = ORG_ID[:15]
-
 
 def suffix(id15: str) -> str:
     """The 3-character case-safe suffix of a 15-character id."""
@@ -47,6 +44,10 @@ def normalize(value: str) -> str | None:
     if not looks_like_id(value):
         return None
     return to18(value[:15])
+
+
+ORG_ID_15 = "00D000000000001"
+ORG_ID = to18(ORG_ID_15)
 
 
 def encode_counter(number: int, width: int = 9) -> str:

@@ -66,7 +66,9 @@ def coerce_value(definition: FieldDef, value: Any, source: Source = "json") -> A
             match = next((p.value for p in definition.picklist if p.value == text), None)
             if match is None:
                 lowered = text.lower()
-                match = next((p.value for p in definition.picklist if p.value.lower() == lowered), None)
+                match = next(
+                    (p.value for p in definition.picklist if p.value.lower() == lowered), None
+                )
             if match is None and definition.restricted:
                 raise SalesforceError(
                     "INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST",
@@ -199,7 +201,7 @@ def coerce_payload(
                 )
             continue
         allowed = definition.createable if op == "create" else definition.updateable
-        if not allowed and not (system and definition.lower in SYSTEM_SETTABLE):
+        if not allowed and not system:
             verb = "create" if op == "create" else "update"
             raise SalesforceError(
                 "INVALID_FIELD_FOR_INSERT_UPDATE",

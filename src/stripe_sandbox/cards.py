@@ -93,9 +93,7 @@ def luhn_ok(number: str) -> bool:
 
 def check_number(number: str) -> None:
     if not luhn_ok(number):
-        raise CardError(
-            "Your card number is incorrect.", code="incorrect_number", param="number"
-        )
+        raise CardError("Your card number is incorrect.", code="incorrect_number", param="number")
 
 
 DECLINE_MESSAGES = {

@@ -16,8 +16,15 @@ Obj = dict[str, Any]
 
 OMITTED: dict[str, frozenset[str]] = {
     "customer": frozenset(
-        {"cash_balance", "invoice_credit_balance", "sources", "subscriptions", "tax", "tax_ids",
-         "deleted"}
+        {
+            "cash_balance",
+            "invoice_credit_balance",
+            "sources",
+            "subscriptions",
+            "tax",
+            "tax_ids",
+            "deleted",
+        }
     ),
     "invoice": frozenset({"deleted", "payments", "confirmation_secret"}),
     "invoiceitem": frozenset({"deleted"}),
@@ -31,7 +38,24 @@ OMITTED: dict[str, frozenset[str]] = {
 }
 
 ZERO_DECIMAL = frozenset(
-    "bif clp djf gnf jpy kmf krw mga pyg rwf ugx vnd vuv xaf xof xpf".split()
+    [
+        "bif",
+        "clp",
+        "djf",
+        "gnf",
+        "jpy",
+        "kmf",
+        "krw",
+        "mga",
+        "pyg",
+        "rwf",
+        "ugx",
+        "vnd",
+        "vuv",
+        "xaf",
+        "xof",
+        "xpf",
+    ]
 )
 
 
@@ -95,8 +119,11 @@ def card_details(brand: str, last4: str, exp_month: int, exp_year: int, fp: str)
     """``payment_method.card``."""
     return {
         "brand": brand,
-        "checks": {"address_line1_check": None, "address_postal_code_check": None,
-                   "cvc_check": "pass"},
+        "checks": {
+            "address_line1_check": None,
+            "address_postal_code_check": None,
+            "cvc_check": "pass",
+        },
         "country": "US",
         "description": None,
         "display_brand": brand,
@@ -120,8 +147,13 @@ def payment_method(id: str, created: int, card: Obj) -> Obj:
         "id": id,
         "object": "payment_method",
         "allow_redisplay": "unspecified",
-        "billing_details": {"address": address(), "email": None, "name": None, "phone": None,
-                            "tax_id": None},
+        "billing_details": {
+            "address": address(),
+            "email": None,
+            "name": None,
+            "phone": None,
+            "tax_id": None,
+        },
         "card": card,
         "created": created,
         "customer": None,
@@ -208,8 +240,13 @@ def charge(id: str, created: int, amount: int, currency: str) -> Obj:
         "application_fee_amount": None,
         "authorization_code": None,
         "balance_transaction": None,
-        "billing_details": {"address": address(), "email": None, "name": None, "phone": None,
-                            "tax_id": None},
+        "billing_details": {
+            "address": address(),
+            "email": None,
+            "name": None,
+            "phone": None,
+            "tax_id": None,
+        },
         "calculated_statement_descriptor": "STRIPE SANDBOX",
         "captured": False,
         "created": created,
@@ -285,8 +322,12 @@ def payment_intent(id: str, created: int, amount: int, currency: str, secret: st
         "payment_method": None,
         "payment_method_configuration_details": None,
         "payment_method_options": {
-            "card": {"installments": None, "mandate_options": None, "network": None,
-                     "request_three_d_secure": "automatic"}
+            "card": {
+                "installments": None,
+                "mandate_options": None,
+                "network": None,
+                "request_three_d_secure": "automatic",
+            }
         },
         "payment_method_types": ["card"],
         "payment_record": None,
@@ -306,7 +347,12 @@ def payment_intent(id: str, created: int, amount: int, currency: str, secret: st
 
 
 def payment_error(
-    *, code: str, decline_code: str | None, message: str, charge: str | None, pm: Obj | None,
+    *,
+    code: str,
+    decline_code: str | None,
+    message: str,
+    charge: str | None,
+    pm: Obj | None,
     advice_code: str | None = None,
 ) -> Obj:
     """``payment_intent.last_payment_error`` / the body of a card_error."""
@@ -343,8 +389,12 @@ def refund(id: str, created: int, amount: int, currency: str) -> Obj:
         "customer_account": None,
         "description": None,
         "destination_details": {
-            "card": {"reference": None, "reference_status": "pending",
-                     "reference_type": "acquirer_reference_number", "type": "refund"},
+            "card": {
+                "reference": None,
+                "reference_status": "pending",
+                "reference_type": "acquirer_reference_number",
+                "type": "refund",
+            },
             "type": "card",
         },
         "failure_balance_transaction": None,
@@ -365,16 +415,36 @@ def refund(id: str, created: int, amount: int, currency: str) -> Obj:
 
 
 def dispute(id: str, created: int, amount: int, currency: str, charge_id: str) -> Obj:
-    evidence_keys = (
-        "access_activity_log appeal billing_address cancellation_policy "
-        "cancellation_policy_disclosure cancellation_rebuttal customer_communication "
-        "customer_email_address customer_name customer_purchase_ip customer_signature "
-        "duplicate_charge_documentation duplicate_charge_explanation duplicate_charge_id "
-        "product_description receipt refund_policy refund_policy_disclosure "
-        "refund_refusal_explanation service_date service_documentation shipping_address "
-        "shipping_carrier shipping_date shipping_documentation shipping_tracking_number "
-        "uncategorized_file uncategorized_text"
-    ).split()
+    evidence_keys = [
+        "access_activity_log",
+        "appeal",
+        "billing_address",
+        "cancellation_policy",
+        "cancellation_policy_disclosure",
+        "cancellation_rebuttal",
+        "customer_communication",
+        "customer_email_address",
+        "customer_name",
+        "customer_purchase_ip",
+        "customer_signature",
+        "duplicate_charge_documentation",
+        "duplicate_charge_explanation",
+        "duplicate_charge_id",
+        "product_description",
+        "receipt",
+        "refund_policy",
+        "refund_policy_disclosure",
+        "refund_refusal_explanation",
+        "service_date",
+        "service_documentation",
+        "shipping_address",
+        "shipping_carrier",
+        "shipping_date",
+        "shipping_documentation",
+        "shipping_tracking_number",
+        "uncategorized_file",
+        "uncategorized_text",
+    ]
     evidence: Obj = dict.fromkeys(evidence_keys)
     evidence["enhanced_evidence"] = {}
     return {
@@ -528,8 +598,12 @@ def subscription(id: str, created: int, customer_id: str, currency: str) -> Obj:
         "cancel_at": None,
         "cancel_at_period_end": False,
         "canceled_at": None,
-        "cancellation_details": {"comment": None, "feedback": None, "feedback_option": None,
-                                 "reason": None},
+        "cancellation_details": {
+            "comment": None,
+            "feedback": None,
+            "feedback_option": None,
+            "reason": None,
+        },
         "collection_method": "charge_automatically",
         "created": created,
         "currency": currency,
@@ -542,11 +616,20 @@ def subscription(id: str, created: int, customer_id: str, currency: str) -> Obj:
         "description": None,
         "discounts": [],
         "ended_at": None,
-        "invoice_settings": {"account_tax_ids": None, "custom_fields": None,
-                             "description": None, "footer": None,
-                             "issuer": {"account": None, "type": "self"}},
-        "items": {"object": "list", "data": [], "has_more": False, "total_count": 0,
-                  "url": f"/v1/subscription_items?subscription={id}"},
+        "invoice_settings": {
+            "account_tax_ids": None,
+            "custom_fields": None,
+            "description": None,
+            "footer": None,
+            "issuer": {"account": None, "type": "self"},
+        },
+        "items": {
+            "object": "list",
+            "data": [],
+            "has_more": False,
+            "total_count": 0,
+            "url": f"/v1/subscription_items?subscription={id}",
+        },
         "latest_invoice": None,
         "livemode": False,
         "managed_payments": None,
@@ -554,8 +637,11 @@ def subscription(id: str, created: int, customer_id: str, currency: str) -> Obj:
         "next_pending_invoice_item_invoice": None,
         "on_behalf_of": None,
         "pause_collection": None,
-        "payment_settings": {"payment_method_options": None, "payment_method_types": None,
-                             "save_default_payment_method": "off"},
+        "payment_settings": {
+            "payment_method_options": None,
+            "payment_method_types": None,
+            "save_default_payment_method": "off",
+        },
         "pending_invoice_item_interval": None,
         "pending_setup_intent": None,
         "pending_update": None,
@@ -567,8 +653,12 @@ def subscription(id: str, created: int, customer_id: str, currency: str) -> Obj:
         "test_clock": None,
         "transfer_data": None,
         "trial_end": None,
-        "trial_settings": {"end_behavior": {"billing_cycle_anchor": None,
-                                            "missing_payment_method": "create_invoice"}},
+        "trial_settings": {
+            "end_behavior": {
+                "billing_cycle_anchor": None,
+                "missing_payment_method": "create_invoice",
+            }
+        },
         "trial_start": None,
     }
 
@@ -590,8 +680,13 @@ def invoice(id: str, created: int, cust: Obj, currency: str) -> Obj:
         "attempt_count": 0,
         "attempted": False,
         "auto_advance": True,
-        "automatic_tax": {"disabled_reason": None, "enabled": False, "liability": None,
-                          "provider": None, "status": None},
+        "automatic_tax": {
+            "disabled_reason": None,
+            "enabled": False,
+            "liability": None,
+            "provider": None,
+            "status": None,
+        },
         "automatically_finalizes_at": None,
         "billing_reason": "manual",
         "collection_method": "charge_automatically",
@@ -622,16 +717,24 @@ def invoice(id: str, created: int, cust: Obj, currency: str) -> Obj:
         "issuer": {"account": None, "type": "self"},
         "last_finalization_error": None,
         "latest_revision": None,
-        "lines": {"object": "list", "data": [], "has_more": False, "total_count": 0,
-                  "url": f"/v1/invoices/{id}/lines"},
+        "lines": {
+            "object": "list",
+            "data": [],
+            "has_more": False,
+            "total_count": 0,
+            "url": f"/v1/invoices/{id}/lines",
+        },
         "livemode": False,
         "metadata": {},
         "next_payment_attempt": None,
         "number": None,
         "on_behalf_of": None,
         "parent": None,
-        "payment_settings": {"default_mandate": None, "payment_method_options": None,
-                             "payment_method_types": None},
+        "payment_settings": {
+            "default_mandate": None,
+            "payment_method_options": None,
+            "payment_method_types": None,
+        },
         "period_end": created,
         "period_start": created,
         "post_payment_credit_notes_amount": 0,
@@ -644,8 +747,12 @@ def invoice(id: str, created: int, cust: Obj, currency: str) -> Obj:
         "statement_descriptor": None,
         "status": "draft",
         "status_details": None,
-        "status_transitions": {"finalized_at": None, "marked_uncollectible_at": None,
-                               "paid_at": None, "voided_at": None},
+        "status_transitions": {
+            "finalized_at": None,
+            "marked_uncollectible_at": None,
+            "paid_at": None,
+            "voided_at": None,
+        },
         "subtotal": 0,
         "subtotal_excluding_tax": 0,
         "test_clock": cust.get("test_clock"),
@@ -660,8 +767,16 @@ def invoice(id: str, created: int, cust: Obj, currency: str) -> Obj:
 
 
 def line_item(
-    id: str, invoice_id: str, amount: int, currency: str, description: str | None,
-    quantity: int, start: int, end: int, parent: Obj, price_obj: Obj | None,
+    id: str,
+    invoice_id: str,
+    amount: int,
+    currency: str,
+    description: str | None,
+    quantity: int,
+    start: int,
+    end: int,
+    parent: Obj,
+    price_obj: Obj | None,
     subscription_id: str | None,
 ) -> Obj:
     return {
@@ -714,8 +829,11 @@ def invoiceitem(id: str, created: int, customer_id: str, amount: int, currency: 
         "net_amount": amount,
         "parent": None,
         "period": {"end": created, "start": created},
-        "pricing": {"price_details": None, "type": "price_details",
-                    "unit_amount_decimal": str(amount)},
+        "pricing": {
+            "price_details": None,
+            "type": "price_details",
+            "unit_amount_decimal": str(amount),
+        },
         "proration": False,
         "proration_details": {"credited_items": None, "discount_amounts": []},
         "quantity": 1,
@@ -738,8 +856,12 @@ def invoice_payment(
         "invoice": invoice_id,
         "is_default": True,
         "livemode": False,
-        "payment": {"charge": None, "payment_intent": pi_id, "payment_record": None,
-                    "type": "payment_intent"},
+        "payment": {
+            "charge": None,
+            "payment_intent": pi_id,
+            "payment_record": None,
+            "type": "payment_intent",
+        },
         "status": "open",
         "status_transitions": {"canceled_at": None, "paid_at": None},
     }
@@ -776,8 +898,14 @@ def webhook_endpoint(id: str, created: int, url: str, events: list[str]) -> Obj:
 
 
 def event(
-    id: str, created: int, type: str, obj: Obj, previous: Obj | None,
-    request_id: str | None, idempotency_key: str | None, pending: int,
+    id: str,
+    created: int,
+    type: str,
+    obj: Obj,
+    previous: Obj | None,
+    request_id: str | None,
+    idempotency_key: str | None,
+    pending: int,
 ) -> Obj:
     data: Obj = {"object": obj}
     if previous is not None:

@@ -79,8 +79,8 @@ class Sandbox:
             for callback in self.on_commit:
                 callback(tx.events)
         if tx.schedule_changed:
-            for callback in self.on_due:
-                callback()
+            for wake in self.on_due:
+                wake()
 
     def reset(self) -> None:
         with self.lock:
@@ -106,9 +106,7 @@ class Tx:
             return self.sb.wall_now()
         if clock not in self._clock_cache:
             rec = self.store.get(clock)
-            self._clock_cache[clock] = (
-                int(rec.data["frozen_time"]) if rec else self.sb.wall_now()
-            )
+            self._clock_cache[clock] = int(rec.data["frozen_time"]) if rec else self.sb.wall_now()
         return self._clock_cache[clock]
 
     def set_clock_time(self, clock: str, frozen_time: int) -> None:
@@ -142,7 +140,12 @@ class Tx:
         meta: Obj | None = None,
     ) -> Record:
         rec = Record(
-            data["id"], object_type, data, meta or {}, customer=customer, parent=parent,
+            data["id"],
+            object_type,
+            data,
+            meta or {},
+            customer=customer,
+            parent=parent,
             clock=clock,
         )
         self.store.put(rec)
@@ -152,7 +155,8 @@ class Tx:
     def endpoints(self) -> list[Obj]:
         if self._endpoints is None:
             self._endpoints = [
-                r.data for r in self.store.find("webhook_endpoint")
+                r.data
+                for r in self.store.find("webhook_endpoint")
                 if r.data.get("status") == "enabled"
             ]
         return self._endpoints

@@ -91,7 +91,9 @@ class Store:
     def __init__(self, path: str = ":memory:") -> None:
         self.path = path
         self.conn = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
-        self.conn.execute("PRAGMA journal_mode=WAL" if path != ":memory:" else "PRAGMA journal_mode=MEMORY")
+        self.conn.execute(
+            "PRAGMA journal_mode=WAL" if path != ":memory:" else "PRAGMA journal_mode=MEMORY"
+        )
         self.conn.execute("PRAGMA synchronous=NORMAL")
         self.conn.execute("PRAGMA cache_size=-65536")
         self.conn.executescript(SCHEMA)
@@ -227,8 +229,7 @@ class Store:
                 order = "ASC"
             args.extend(cursor)
         rows = self.conn.execute(
-            f"SELECT data FROM {table} WHERE {where} ORDER BY created {order}, seq {order}"
-            " LIMIT ?",
+            f"SELECT data FROM {table} WHERE {where} ORDER BY created {order}, seq {order} LIMIT ?",
             [*args, limit + 1],
         ).fetchall()
         has_more = len(rows) > limit
@@ -245,7 +246,12 @@ class Store:
     def put_event(self, event: dict[str, Any]) -> None:
         self.conn.execute(
             "INSERT INTO events (id, type, created, data) VALUES (?, ?, ?, ?)",
-            (event["id"], event["type"], event["created"], json.dumps(event, separators=(",", ":"))),
+            (
+                event["id"],
+                event["type"],
+                event["created"],
+                json.dumps(event, separators=(",", ":")),
+            ),
         )
 
     def get_event(self, event_id: str) -> dict[str, Any] | None:
@@ -268,7 +274,9 @@ class Store:
         ).fetchone()
         return None if row is None else (str(row[0]), int(row[1]), str(row[2]))
 
-    def put_idempotent(self, key: str, fingerprint: str, status: int, body: str, now: float) -> None:
+    def put_idempotent(
+        self, key: str, fingerprint: str, status: int, body: str, now: float
+    ) -> None:
         self.conn.execute(
             "INSERT OR REPLACE INTO idempotency (key, fingerprint, status, body, created)"
             " VALUES (?, ?, ?, ?, ?)",

@@ -13,6 +13,7 @@ AutoNumber.
 
 from __future__ import annotations
 
+import copy
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -220,8 +221,14 @@ def new_custom_object(spec: ObjectSpec, prefix: str) -> ObjectDef:
     if spec.name_type == "AutoNumber":
         obj.add(
             FieldDef(
-                "Name", "string", spec.name_label, length=80, createable=False,
-                updateable=False, auto_number=spec.display_format or "{0}", indexed=True,
+                "Name",
+                "string",
+                spec.name_label,
+                length=80,
+                createable=False,
+                updateable=False,
+                auto_number=spec.display_format or "{0}",
+                indexed=True,
             )
         )
     else:
@@ -254,8 +261,16 @@ def apply(schema: Schema, bundle: Bundle, next_prefix: int) -> list[str]:
             if spec.label_plural:
                 existing.label_plural = spec.label_plural
         changed.append(spec.name)
+    expanded: list[tuple[str, FieldDef]] = []
     for object_name, definition in bundle.fields:
+        if object_name.lower() == "activity":  # Task and Event fields live on Activity
+            expanded.extend((name, copy.deepcopy(definition)) for name in ("Task", "Event"))
+        else:
+            expanded.append((object_name, definition))
+    for object_name, definition in expanded:
         obj = schema.get(object_name)
+        if obj is None and object_name == "Event":
+            continue
         if obj is None:
             raise _invalid(f"{object_name}.{definition.name}: object {object_name} does not exist")
         targets = []

@@ -14,9 +14,8 @@ def picklist(*values: str, default: str | None = None) -> list[PicklistValue]:
 
 def system_fields(obj: ObjectDef, owner: bool = True, owner_to: list[str] | None = None) -> None:
     """Id, IsDeleted, audit fields and (optionally) OwnerId, as every object has them."""
-    ro = {"createable": False, "updateable": False}
-    obj.add(FieldDef("Id", "id", f"{obj.label} ID", length=18, **ro))
-    obj.add(FieldDef("IsDeleted", "boolean", "Deleted", **ro))
+    obj.add(FieldDef("Id", "id", f"{obj.label} ID", length=18, createable=False, updateable=False))
+    obj.add(FieldDef("IsDeleted", "boolean", "Deleted", createable=False, updateable=False))
     if owner:
         obj.add(
             FieldDef(
@@ -28,7 +27,7 @@ def system_fields(obj: ObjectDef, owner: bool = True, owner_to: list[str] | None
                 relationship_name="Owner",
             )
         )
-    obj.add(FieldDef("CreatedDate", "datetime", "Created Date", **ro))
+    obj.add(FieldDef("CreatedDate", "datetime", "Created Date", createable=False, updateable=False))
     obj.add(
         FieldDef(
             "CreatedById",
@@ -37,10 +36,15 @@ def system_fields(obj: ObjectDef, owner: bool = True, owner_to: list[str] | None
             length=18,
             reference_to=["User"],
             relationship_name="CreatedBy",
-            **ro,
+            createable=False,
+            updateable=False,
         )
     )
-    obj.add(FieldDef("LastModifiedDate", "datetime", "Last Modified Date", **ro))
+    obj.add(
+        FieldDef(
+            "LastModifiedDate", "datetime", "Last Modified Date", createable=False, updateable=False
+        )
+    )
     obj.add(
         FieldDef(
             "LastModifiedById",
@@ -49,10 +53,15 @@ def system_fields(obj: ObjectDef, owner: bool = True, owner_to: list[str] | None
             length=18,
             reference_to=["User"],
             relationship_name="LastModifiedBy",
-            **ro,
+            createable=False,
+            updateable=False,
         )
     )
-    obj.add(FieldDef("SystemModstamp", "datetime", "System Modstamp", **ro))
+    obj.add(
+        FieldDef(
+            "SystemModstamp", "datetime", "System Modstamp", createable=False, updateable=False
+        )
+    )
 
 
 def lookup(name: str, to: list[str], rel: str, child: str | None = None, **kw: object) -> FieldDef:
@@ -128,8 +137,14 @@ def contact() -> ObjectDef:
     )
     obj.add(
         FieldDef(
-            "Name", "string", "Full Name", length=121, createable=False, updateable=False,
-            calculated=True, indexed=True,
+            "Name",
+            "string",
+            "Full Name",
+            length=121,
+            createable=False,
+            updateable=False,
+            calculated=True,
+            indexed=True,
         )
     )
     obj.add(FieldDef("Email", "email", length=80, indexed=True))
@@ -158,8 +173,13 @@ def opportunity() -> ObjectDef:
             length=255,
             required=True,
             picklist=picklist(
-                "Prospecting", "Qualification", "Needs Analysis", "Proposal/Price Quote",
-                "Negotiation/Review", "Closed Won", "Closed Lost",
+                "Prospecting",
+                "Qualification",
+                "Needs Analysis",
+                "Proposal/Price Quote",
+                "Negotiation/Review",
+                "Closed Won",
+                "Closed Lost",
             ),
         )
     )
@@ -172,8 +192,9 @@ def opportunity() -> ObjectDef:
             "picklist",
             "Opportunity Type",
             length=255,
-            picklist=picklist("New Customer", "Existing Customer - Upgrade",
-                              "Existing Customer - Renewal"),
+            picklist=picklist(
+                "New Customer", "Existing Customer - Upgrade", "Existing Customer - Renewal"
+            ),
         )
     )
     obj.add(FieldDef("IsClosed", "boolean", "Closed", createable=False, updateable=False))
@@ -186,8 +207,14 @@ def case() -> ObjectDef:
     system_fields(obj, owner_to=["Group", "User"])
     obj.add(
         FieldDef(
-            "CaseNumber", "string", "Case Number", length=30, createable=False,
-            updateable=False, auto_number="{00000000}", indexed=True,
+            "CaseNumber",
+            "string",
+            "Case Number",
+            length=30,
+            createable=False,
+            updateable=False,
+            auto_number="{00000000}",
+            indexed=True,
         )
     )
     obj.add(lookup("AccountId", ["Account"], "Account", "Cases", label="Account ID"))
@@ -196,25 +223,37 @@ def case() -> ObjectDef:
     obj.add(FieldDef("Description", "textarea", length=32000))
     obj.add(
         FieldDef(
-            "Status", "picklist", length=255, default="New",
+            "Status",
+            "picklist",
+            length=255,
+            default="New",
             picklist=picklist("New", "Working", "Escalated", "Closed", default="New"),
         )
     )
     obj.add(
         FieldDef(
-            "Priority", "picklist", length=255, default="Medium",
+            "Priority",
+            "picklist",
+            length=255,
+            default="Medium",
             picklist=picklist("High", "Medium", "Low", default="Medium"),
         )
     )
     obj.add(
         FieldDef(
-            "Origin", "picklist", "Case Origin", length=255,
+            "Origin",
+            "picklist",
+            "Case Origin",
+            length=255,
             picklist=picklist("Phone", "Email", "Web"),
         )
     )
     obj.add(
         FieldDef(
-            "Type", "picklist", "Case Type", length=255,
+            "Type",
+            "picklist",
+            "Case Type",
+            length=255,
             picklist=picklist("Question", "Problem", "Feature Request"),
         )
     )
@@ -228,24 +267,36 @@ def task() -> ObjectDef:
     obj = ObjectDef("Task", "00T", "Task", "Tasks")
     system_fields(obj, owner_to=["Group", "User"])
     obj.add(
-        lookup(
-            "WhatId", ["Account", "Opportunity", "Case"], "What", "Tasks", label="Related To ID"
-        )
+        lookup("WhatId", ["Account", "Opportunity", "Case"], "What", "Tasks", label="Related To ID")
     )
     obj.add(lookup("WhoId", ["Contact"], "Who", "Tasks", label="Name ID"))
     obj.add(FieldDef("Subject", "combobox", length=255))
     obj.add(FieldDef("ActivityDate", "date", "Due Date Only"))
     obj.add(
         FieldDef(
-            "Status", "picklist", length=255, required=True, default="Not Started",
+            "Status",
+            "picklist",
+            length=255,
+            required=True,
+            default="Not Started",
             restricted=False,
-            picklist=picklist("Not Started", "In Progress", "Completed", "Waiting on someone else",
-                              "Deferred", default="Not Started"),
+            picklist=picklist(
+                "Not Started",
+                "In Progress",
+                "Completed",
+                "Waiting on someone else",
+                "Deferred",
+                default="Not Started",
+            ),
         )
     )
     obj.add(
         FieldDef(
-            "Priority", "picklist", length=40, required=True, default="Normal",
+            "Priority",
+            "picklist",
+            length=40,
+            required=True,
+            default="Normal",
             picklist=picklist("High", "Normal", "Low", default="Normal"),
         )
     )
@@ -262,8 +313,15 @@ def user() -> ObjectDef:
     obj.add(text("LastName", 80, "Last Name", required=True))
     obj.add(text("FirstName", 40, "First Name"))
     obj.add(
-        FieldDef("Name", "string", "Full Name", length=121, createable=False, updateable=False,
-                 calculated=True)
+        FieldDef(
+            "Name",
+            "string",
+            "Full Name",
+            length=121,
+            createable=False,
+            updateable=False,
+            calculated=True,
+        )
     )
     obj.add(FieldDef("Email", "email", length=128, required=True))
     obj.add(text("Alias", 8, required=True))
@@ -281,7 +339,11 @@ def group() -> ObjectDef:
     obj.add(text("DeveloperName", 80, "Developer Name", indexed=True))
     obj.add(
         FieldDef(
-            "Type", "picklist", length=40, default="Regular", restricted=True,
+            "Type",
+            "picklist",
+            length=40,
+            default="Regular",
+            restricted=True,
             picklist=picklist("Regular", "Queue", "Role", "Organization", default="Regular"),
         )
     )
@@ -291,17 +353,21 @@ def group() -> ObjectDef:
 
 def organization() -> ObjectDef:
     obj = ObjectDef(
-        "Organization", "00D", "Organization", "Organizations",
-        createable=False, updateable=False, deletable=False,
+        "Organization",
+        "00D",
+        "Organization",
+        "Organizations",
+        createable=False,
+        updateable=False,
+        deletable=False,
     )
     system_fields(obj, owner=False)
-    ro = {"createable": False, "updateable": False}
-    obj.add(text("Name", 80, **ro))
-    obj.add(text("InstanceName", 5, **ro))
-    obj.add(FieldDef("IsSandbox", "boolean", **ro))  # type: ignore[arg-type]
-    obj.add(text("OrganizationType", 40, **ro))
-    obj.add(text("NamespacePrefix", 15, **ro))
-    obj.add(FieldDef("TrialExpirationDate", "datetime", **ro))  # type: ignore[arg-type]
+    obj.add(text("Name", 80, createable=False, updateable=False))
+    obj.add(text("InstanceName", 5, createable=False, updateable=False))
+    obj.add(FieldDef("IsSandbox", "boolean", createable=False, updateable=False))
+    obj.add(text("OrganizationType", 40, createable=False, updateable=False))
+    obj.add(text("NamespacePrefix", 15, createable=False, updateable=False))
+    obj.add(FieldDef("TrialExpirationDate", "datetime", createable=False, updateable=False))
     return obj
 
 

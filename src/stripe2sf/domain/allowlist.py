@@ -90,7 +90,7 @@ METADATA_OBJECTS = frozenset({"charge", "customer", "subscription", "invoice"})
 
 # Names that smell of card data; refused as mapping sources and as outgoing field names.
 _FORBIDDEN = re.compile(
-    r"(card_?number|cc_?num|\bpan\b|(^|[_.\s-])pan($|[_.\s-])|cvc|cvv|cvn|csc|security_?code"
+    r"(card[._]?number|cc_?num|\bpan\b|(^|[_.\s-])pan($|[_.\s-])|cvc|cvv|cvn|csc|security_?code"
     r"|fingerprint|track_?[12]|magstripe|exp_?date_?full)",
     re.IGNORECASE,
 )

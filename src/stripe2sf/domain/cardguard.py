@@ -39,19 +39,27 @@ def luhn_ok(digits: str) -> bool:
     return total % 10 == 0
 
 
+def _plausible(digits: str) -> bool:
+    """Card numbers start with 1-9 and are never one repeated digit (ids full of zeros
+    pass Luhn but are not cards)."""
+    return digits[0] != "0" and len(set(digits)) > 1
+
+
 def _card_spans(text: str) -> list[tuple[int, int]]:
     """Character spans of card numbers in `text`, aligned to digit-group boundaries."""
     spans: list[tuple[int, int]] = []
     for run in _RUN.finditer(text):
-        groups = [(m.start() + run.start(), m.end() + run.start()) for m in
-                  re.finditer(r"\d+", run.group())]  # fmt: skip
+        groups = [
+            (m.start() + run.start(), m.end() + run.start())
+            for m in re.finditer(r"\d+", run.group())
+        ]
         for i in range(len(groups)):
             digits = ""
             for j in range(i, len(groups)):
                 digits += text[groups[j][0] : groups[j][1]]
                 if len(digits) > 19:
                     break
-                if len(digits) >= 13 and luhn_ok(digits):
+                if len(digits) >= 13 and _plausible(digits) and luhn_ok(digits):
                     spans.append((groups[i][0], groups[j][1]))
     return spans
 
@@ -110,9 +118,7 @@ def scan_fields(
     refused: list[Refusal] = []
     for name, value in fields.items():
         if is_cvc_like_name(name):
-            refused.append(
-                Refusal(sobject, name, "card-data field name", REDACTED, external_id)
-            )
+            refused.append(Refusal(sobject, name, "card-data field name", REDACTED, external_id))
             continue
         if isinstance(value, str) and contains_card_number(value):
             refused.append(

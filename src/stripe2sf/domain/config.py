@@ -102,7 +102,7 @@ class ObjectsConfig(_Strict):
     @field_validator("*")
     @classmethod
     def _api_name(cls, value: str) -> str:
-        if not value or not value.replace("_", "").isalnum() or value[0].isdigit():
+        if not _is_api_name(value):
             raise ValueError(f"expected a Salesforce API name, got {value!r}")
         return value
 
@@ -224,14 +224,18 @@ def default_mappings(objects: ObjectsConfig | None = None) -> tuple[FieldMapping
     o = objects or ObjectsConfig()
     pay, sub = o.payment_object, o.subscription_object
     sub_fields = (
-        _m("subscription.status", f"Account.{o.subscription_status_field}", "picklist",
-           values=SUBSCRIPTION_STATUS_VALUES),
+        _m(
+            "subscription.status",
+            f"Account.{o.subscription_status_field}",
+            "picklist",
+            values=SUBSCRIPTION_STATUS_VALUES,
+        ),
         _m("subscription.plan_name", "Account.Subscription_Plan__c"),
         _m("subscription.quantity", "Account.Subscription_Quantity__c"),
         _m("subscription.mrr", "Account.MRR__c", "money"),
         _m("subscription.current_period_end", "Account.Current_Period_End__c", "date"),
         _m("subscription.cancel_at_period_end", "Account.Cancel_At_Period_End__c", "boolean"),
-    )  # fmt: skip
+    )
     per_sub = tuple(
         _m(m.source, f"{sub}.{m.target_field}", m.transform, values=m.values) for m in sub_fields
     )
@@ -336,14 +340,39 @@ class SyncConfig(_Strict):
         return {
             "Account": {o.customer_id_field, o.billing_status_field},
             "Contact": {o.customer_id_field, "AccountId"},
-            o.payment_object: {o.payment_key_field, o.payment_account_field,
-                               o.payment_contact_field},
+            o.payment_object: {
+                o.payment_key_field,
+                o.payment_account_field,
+                o.payment_contact_field,
+            },
             o.subscription_object: {o.subscription_key_field, o.subscription_account_field},
-            "Task": dunning | {"Subject", "Description", "Priority", "Status", "OwnerId",
-                               "WhatId", "WhoId", "ActivityDate"},
-            "Case": dunning | {"Subject", "Description", "Priority", "Status", "OwnerId",
-                               "AccountId", "ContactId", "Origin"},
-        }  # fmt: skip
+            "Task": dunning
+            | {
+                "Subject",
+                "Description",
+                "Priority",
+                "Status",
+                "OwnerId",
+                "WhatId",
+                "WhoId",
+                "ActivityDate",
+            },
+            "Case": dunning
+            | {
+                "Subject",
+                "Description",
+                "Priority",
+                "Status",
+                "OwnerId",
+                "AccountId",
+                "ContactId",
+                "Origin",
+            },
+        }
+
+
+def _is_api_name(value: str) -> bool:
+    return bool(value) and value.replace("_", "").isalnum() and not value[0].isdigit()
 
 
 def _target_objects(config: SyncConfig, source_obj: str) -> set[str]:
@@ -381,7 +410,12 @@ def check_config(config: SyncConfig) -> list[str]:
                 "<charge|customer|subscription|invoice>.metadata.<key>"
             )
             continue
+        if not all(_is_api_name(part) for part in (m.target_object, m.target_field)):
+            problems.append(f"{where}: target: expected Salesforce API names, got {m.target!r}")
+            continue
         allowed = _target_objects(config, m.source_object)
+        if m.source_object == "invoice":
+            allowed = {config.dunning_object()}
         if m.target_object not in allowed:
             problems.append(
                 f"{where}: target: {m.source_object} values can only go to "
@@ -390,7 +424,7 @@ def check_config(config: SyncConfig) -> list[str]:
         if ownership.get(m.target) == "salesforce":
             problems.append(
                 f"{where}: target: {m.target} is owned by Salesforce "
-                f"([ownership] \"{m.target}\" = \"salesforce\"); stripe2sf never writes it. "
+                f'([ownership] "{m.target}" = "salesforce"); stripe2sf never writes it. '
                 "Remove the mapping or change the ownership."
             )
         transform = m.effective_transform
@@ -412,7 +446,7 @@ def check_config(config: SyncConfig) -> list[str]:
                 "Status",
             ):
                 problems.append(
-                    f"ownership.\"{name}.{field}\": stripe2sf needs to write {name}.{field} "
+                    f'ownership."{name}.{field}": stripe2sf needs to write {name}.{field} '
                     "(a key, lookup or status field); it cannot be owned by Salesforce"
                 )
     fp = config.failed_payments

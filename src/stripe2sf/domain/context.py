@@ -89,6 +89,7 @@ class ContactRecord:
     created: datetime | None = None
     last_activity: datetime | None = None
     customer_id: str | None = None
+    account_customer_id: str | None = None  # the Stripe customer its Account is linked to
 
 
 @dataclass(frozen=True)
@@ -98,20 +99,31 @@ class DunningRecord:
     created: datetime | None = None
 
 
-def account_from_row(row: Mapping[str, Any], customer_id_field: str) -> AccountRecord:
+@dataclass(frozen=True)
+class FieldNames:
+    """Salesforce field names the context reads rows with (from `config.objects`)."""
+
+    customer_id: str = "Stripe_Customer_Id__c"
+    dedupe_key: str = "Stripe_Dedupe_Key__c"
+    billing_status: str = "Billing_Status__c"
+    domain: str = "Website"
+
+
+def account_from_row(row: Mapping[str, Any], names: FieldNames) -> AccountRecord:
     return AccountRecord(
         id=str(row.get("Id")),
         owner_id=as_str(row.get("OwnerId")),
         name=as_str(row.get("Name")),
         created=parse_sf_datetime(row.get("CreatedDate")),
         last_activity=parse_sf_datetime(row.get("LastActivityDate")),
-        customer_id=as_str(row.get(customer_id_field)),
-        billing_status=as_str(row.get("Billing_Status__c")),
-        website=as_str(row.get("Website")),
+        customer_id=as_str(row.get(names.customer_id)),
+        billing_status=as_str(row.get(names.billing_status)),
+        website=as_str(row.get(names.domain)),
     )
 
 
-def contact_from_row(row: Mapping[str, Any], customer_id_field: str) -> ContactRecord:
+def contact_from_row(row: Mapping[str, Any], names: FieldNames) -> ContactRecord:
+    parent = row.get("Account")
     return ContactRecord(
         id=str(row.get("Id")),
         email=as_str(row.get("Email")),
@@ -119,7 +131,10 @@ def contact_from_row(row: Mapping[str, Any], customer_id_field: str) -> ContactR
         owner_id=as_str(row.get("OwnerId")),
         created=parse_sf_datetime(row.get("CreatedDate")),
         last_activity=parse_sf_datetime(row.get("LastActivityDate")),
-        customer_id=as_str(row.get(customer_id_field)),
+        customer_id=as_str(row.get(names.customer_id)),
+        account_customer_id=(
+            as_str(parent.get(names.customer_id)) if isinstance(parent, Mapping) else None
+        ),
     )
 
 
@@ -134,8 +149,7 @@ class PlanContext:
     """Answers to lookups, keyed by (kind, key). Missing key = lookup not done."""
 
     results: Mapping[tuple[LookupKind, str], Any] = field(default_factory=dict)
-    customer_id_field: str = "Stripe_Customer_Id__c"
-    dedupe_key_field: str = "Stripe_Dedupe_Key__c"
+    names: FieldNames = FieldNames()
 
     def has(self, kind: LookupKind, key: str) -> bool:
         return (kind, key) in self.results
@@ -147,9 +161,9 @@ class PlanContext:
         """A new context with the raw answer to `lookup` parsed in."""
         value: Any = raw
         if lookup.kind in (LookupKind.SF_ACCOUNT_BY_CUSTOMER, LookupKind.SF_ACCOUNTS_BY_DOMAIN):
-            value = tuple(account_from_row(r, self.customer_id_field) for r in _rows(raw))
+            value = tuple(account_from_row(r, self.names) for r in _rows(raw))
         elif lookup.kind in (LookupKind.SF_CONTACTS_BY_EMAIL, LookupKind.SF_CONTACT_BY_CUSTOMER):
-            value = tuple(contact_from_row(r, self.customer_id_field) for r in _rows(raw))
+            value = tuple(contact_from_row(r, self.names) for r in _rows(raw))
         elif lookup.kind == LookupKind.SF_QUEUE:
             rows = _rows(raw)
             value = as_str(rows[0].get("Id")) if rows else None
@@ -157,7 +171,7 @@ class PlanContext:
             value = tuple(
                 DunningRecord(
                     id=str(r.get("Id")),
-                    dedupe_key=str(r.get(self.dedupe_key_field)),
+                    dedupe_key=str(r.get(self.names.dedupe_key)),
                     created=parse_sf_datetime(r.get("CreatedDate")),
                 )
                 for r in _rows(raw)

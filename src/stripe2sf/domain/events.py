@@ -45,14 +45,38 @@ class EventView:
         return self.object_id
 
 
-def _customer_of(obj: Mapping[str, Any]) -> str | None:
+def _customer_of(obj: Mapping[str, Any], object_type: str) -> str | None:
     """Customer id, also for objects that only reach the customer through their charge."""
+    if object_type == "customer":
+        return id_of(obj.get("id"))
     found = customer_id_of(obj)
     if found:
         return found
     charge = obj.get("charge")
     if isinstance(charge, Mapping):
         return customer_id_of(charge)
+    return None
+
+
+_TYPE_PREFIXES = (
+    ("charge.dispute.", "dispute"),
+    ("charge.refund.", "refund"),
+    ("customer.subscription.", "subscription"),
+    ("customer.source.", "card"),
+    ("customer.discount.", "discount"),
+    ("charge.", "charge"),
+    ("customer.", "customer"),
+    ("invoice.", "invoice"),
+    ("payment_intent.", "payment_intent"),
+    ("payment_method.", "payment_method"),
+)
+
+
+def _infer_object_type(event_type: str) -> str | None:
+    """Some hand-written payloads omit `object`; the event type names it."""
+    for prefix, object_type in _TYPE_PREFIXES:
+        if event_type.startswith(prefix):
+            return object_type
     return None
 
 
@@ -74,7 +98,7 @@ def parse_event(raw: Mapping[str, Any], *, event_type: str | None = None) -> Eve
     etype = as_str(envelope.get("type")) or event_type
     if not etype:
         raise EventParseError("event has no type (pass event_type for a bare data part)")
-    object_type = as_str(obj.get("object"))
+    object_type = as_str(obj.get("object")) or _infer_object_type(etype)
     if object_type is None:
         raise EventParseError(f"{etype}: data.object has no 'object' type")
     created = as_int(envelope.get("created"))
@@ -90,7 +114,7 @@ def parse_event(raw: Mapping[str, Any], *, event_type: str | None = None) -> Eve
         api_version=as_str(envelope.get("api_version")),
         object_type=object_type,
         object_id=object_id,
-        customer_id=_customer_of(obj),
+        customer_id=_customer_of(obj, object_type),
         object=obj,
         previous_attributes=previous if isinstance(previous, Mapping) else None,
     )

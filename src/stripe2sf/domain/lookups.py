@@ -15,9 +15,10 @@ from __future__ import annotations
 
 from stripe2sf.domain import soql
 from stripe2sf.domain.config import SyncConfig
-from stripe2sf.domain.context import Lookup, LookupKind, PlanContext
+from stripe2sf.domain.context import FieldNames, Lookup, LookupKind, PlanContext
 from stripe2sf.domain.events import EventView
 from stripe2sf.domain.handled import CREATING_FLOWS, Flow, flow_of
+from stripe2sf.domain.ordering import late_event_reason
 from stripe2sf.domain.paths import get_path, id_of
 from stripe2sf.domain.stripe_views import subscription_view
 from stripe2sf.domain.subjects import (
@@ -27,6 +28,10 @@ from stripe2sf.domain.subjects import (
     payload_may_be_stale,
     refetch_key,
 )
+
+
+def _searchable(email: str | None) -> bool:
+    return bool(email) and "@" in (email or "") and not any(ord(ch) < 32 for ch in email or "")
 
 
 def _is_free_domain(domain: str, config: SyncConfig) -> bool:
@@ -42,6 +47,19 @@ def default_pm_changed(event: EventView) -> bool:
     )
 
 
+def context_for(config: SyncConfig) -> PlanContext:
+    """An empty context that reads Salesforce rows with this config's field names."""
+    o = config.objects
+    return PlanContext(
+        names=FieldNames(
+            customer_id=o.customer_id_field,
+            dedupe_key=o.dedupe_key_field,
+            billing_status=o.billing_status_field,
+            domain=config.matching.domain_field,
+        )
+    )
+
+
 def lookups_needed(event: EventView, config: SyncConfig, ctx: PlanContext) -> tuple[Lookup, ...]:
     flow = flow_of(event.type)
     if flow is None:
@@ -54,7 +72,11 @@ def lookups_needed(event: EventView, config: SyncConfig, ctx: PlanContext) -> tu
             needed.append(Lookup(kind, key, query))
 
     if event.object_id:
-        need(LookupKind.LEDGER, event.object_id)
+        # The ledger is local and read first: a late event then costs no API call.
+        if not ctx.has(LookupKind.LEDGER, event.object_id):
+            return (Lookup(LookupKind.LEDGER, event.object_id),)
+        if late_event_reason(event, ctx):
+            return ()
         if payload_may_be_stale(event, config):
             need(LookupKind.STRIPE_REFETCH, refetch_key(event))
     obj = effective_object(event, ctx)
@@ -69,20 +91,24 @@ def lookups_needed(event: EventView, config: SyncConfig, ctx: PlanContext) -> tu
         need(
             LookupKind.SF_ACCOUNT_BY_CUSTOMER,
             cid,
-            soql.account_by_customer(o.customer_id_field, cid),
+            soql.account_by_customer(o.customer_id_field, o.billing_status_field, cid),
         )
         need(
             LookupKind.SF_CONTACT_BY_CUSTOMER,
             cid,
             soql.contact_by_customer(o.customer_id_field, cid),
         )
-        account_known = ctx.has(LookupKind.SF_ACCOUNT_BY_CUSTOMER, cid)
+        known = ctx.has(LookupKind.SF_ACCOUNT_BY_CUSTOMER, cid) and ctx.has(
+            LookupKind.SF_CONTACT_BY_CUSTOMER, cid
+        )
+        unlinked = ctx.account_for(cid) is None and ctx.linked_contact(cid) is None
         may_create = flow in CREATING_FLOWS and event.type != "customer.deleted"
-        if account_known and ctx.account_for(cid) is None and may_create:
+        if known and unlinked and may_create:
             customer = customer_for(event, ctx)
             if customer is None and event.object_type != "customer":
                 need(LookupKind.STRIPE_CUSTOMER, cid)
-            elif customer is not None and customer.email and config.matching.by_email:
+            elif customer is not None and _searchable(customer.email) and config.matching.by_email:
+                assert customer.email is not None
                 email = customer.email.strip().lower()
                 need(
                     LookupKind.SF_CONTACTS_BY_EMAIL,

@@ -78,6 +78,11 @@ def resolve(
     account = ctx.account_for(customer_id)
     if account is not None:
         return Resolution("linked", f"Account {account.id} is linked to {customer_id}", account)
+    linked = ctx.linked_contact(customer_id)
+    if linked is not None:
+        return Resolution(
+            "contact_match", f"Contact {linked.id} is linked to {customer_id}", contact=linked
+        )
     if customer is None:
         return Resolution(
             "create",
@@ -138,10 +143,20 @@ class CustomerWrites:
 
     operations: list[Operation] = field(default_factory=list)
     account_ref: RecordRef | None = None
+    account_id: str | None = None  # Salesforce Id, when already known
+    contact_id: str | None = None
     contact_ref: RecordRef | None = None
     account_owner_id: str | None = None
     account_op: str | None = None
     notes: list[str] = field(default_factory=list)
+
+    def polymorphic_refs(self) -> tuple[RecordRef | None, RecordRef | None]:
+        """(What, Who) for a Task: by Salesforce Id when known, since external-id
+        references on polymorphic fields are not accepted everywhere; by external id
+        only for records this very plan creates."""
+        what = RecordRef("Account", "Id", self.account_id) if self.account_id else self.account_ref
+        who = RecordRef("Contact", "Id", self.contact_id) if self.contact_id else self.contact_ref
+        return what, who
 
 
 def customer_writes(
@@ -173,6 +188,8 @@ def customer_writes(
     if kind == "linked":
         assert resolution.account is not None
         out.account_ref, out.account_owner_id = acc_ref, resolution.account.owner_id
+        out.account_id = resolution.account.id
+        out.contact_id = linked_contact.id if linked_contact else None
         if sync_fields and (acc_fields := fields("Account", False)):
             out.operations.append(
                 Operation(
@@ -218,7 +235,19 @@ def customer_writes(
     if kind == "contact_match":
         contact = resolution.contact
         assert contact is not None
-        if contact.account_id:
+        out.account_id, out.contact_id = contact.account_id, contact.id
+        shared = contact.account_customer_id not in (None, customer_id)
+        if contact.account_id and shared:
+            # The Account already belongs to another Stripe customer (several people of one
+            # company): keep that link, point this customer's records at it by Id.
+            out.account_ref = RecordRef("Account", "Id", contact.account_id)
+            out.notes.append(
+                f"Account {contact.account_id} is linked to {contact.account_customer_id}; "
+                f"{customer_id} is linked through its Contact only"
+            )
+            contact_refs: dict[str, RecordRef] = {}
+            deps: tuple[str, ...] = ()
+        elif contact.account_id:
             out.operations.append(
                 Operation(
                     "link_account",
@@ -232,8 +261,7 @@ def customer_writes(
             )
             out.account_ref = acc_ref
             out.account_op = "link_account"
-            contact_refs: dict[str, RecordRef] = {}
-            deps: tuple[str, ...] = ()
+            contact_refs, deps = {}, ()
         else:
             out.operations.append(
                 Operation(
@@ -278,6 +306,7 @@ def customer_writes(
                 reason=f"link: {resolution.reason}",
             )
         )
+        out.account_id = account.id
         out.account_ref, out.account_op, out.account_owner_id = (
             acc_ref,
             "link_account",

@@ -100,8 +100,10 @@ class Operation:
             "key_field": self.key_field,
             "key_value": self.key_value,
             "fields": {k: json_value(v) for k, v in self.fields.items()},
-            "refs": {k: {"sobject": r.sobject, "field": r.field, "value": r.value}
-                     for k, r in self.refs.items()},
+            "refs": {
+                k: {"sobject": r.sobject, "field": r.field, "value": r.value}
+                for k, r in self.refs.items()
+            },
             "depends_on": list(self.depends_on),
             "reason": self.reason,
         }
@@ -119,6 +121,7 @@ class Plan:
     event_id: str
     event_type: str
     operations: tuple[Operation, ...] = ()
+    customer_id: str | None = None
     refusals: tuple[Refusal, ...] = ()
     ledger_updates: Mapping[str, int] = field(default_factory=dict)
     skipped: tuple[str, ...] = ()
@@ -133,6 +136,7 @@ class Plan:
         return {
             "event_id": self.event_id,
             "event_type": self.event_type,
+            "customer_id": self.customer_id,
             "operations": [op.to_dict() for op in self.operations],
             "refusals": [r.to_dict() for r in self.refusals],
             "ledger_updates": dict(self.ledger_updates),
@@ -147,6 +151,8 @@ class Plan:
     def render(self) -> str:
         """The human-readable plan `stripe2sf plan EVENT.json` prints."""
         lines = [f"Plan for {self.event_type} ({self.event_id})"]
+        if self.customer_id:
+            lines[0] += f", Stripe customer {self.customer_id}"
         if not self.operations:
             lines.append("  no Salesforce writes")
         for i, op in enumerate(self.operations, 1):

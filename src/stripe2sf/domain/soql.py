@@ -18,9 +18,9 @@ def like_contains(value: str) -> str:
     return f"'%{escaped}%'"
 
 
-def account_by_customer(field: str, customer_id: str) -> str:
+def account_by_customer(field: str, billing_field: str, customer_id: str) -> str:
     return (
-        "SELECT Id, Name, OwnerId, CreatedDate, LastActivityDate, Billing_Status__c, "
+        f"SELECT Id, Name, OwnerId, CreatedDate, LastActivityDate, {billing_field}, "
         f"{field} FROM Account WHERE {field} = {quote(customer_id)} LIMIT 2"
     )
 
@@ -33,8 +33,10 @@ def contact_by_customer(field: str, customer_id: str) -> str:
 
 
 def contacts_by_email(field: str, email: str) -> str:
+    """Also reads the Stripe customer the Contact's Account is linked to (a parent field)."""
     return (
-        f"SELECT Id, Email, AccountId, OwnerId, CreatedDate, LastActivityDate, {field} "
+        f"SELECT Id, Email, AccountId, OwnerId, CreatedDate, LastActivityDate, {field}, "
+        f"Account.{field} "
         f"FROM Contact WHERE Email = {quote(email)} ORDER BY CreatedDate LIMIT 50"
     )
 

@@ -82,7 +82,6 @@ def subscription_sources(
             item.product_name
             or (names.get(item.product_id) if item.product_id else None)
             or item.nickname
-            or item.product_id
         )
     values = {
         "subscription.id": s.id,

@@ -89,28 +89,52 @@ class Inbox:
 
     def add(self, event: NewEvent, now: datetime) -> bool:
         """Store an event once; True when it is new. Commits before returning."""
+        return self.add_many([event], now)[0]
+
+    def add_many(self, batch: Sequence[NewEvent], now: datetime) -> list[bool]:
+        """Store events in one transaction (one fsync); for each, whether it was new.
+
+        Group commit is what lets the webhook endpoint acknowledge hundreds of events a second
+        with every acknowledged one on disk.
+        """
+        if not batch:
+            return []
+        rows = [
+            {
+                "event_id": e.event_id,
+                "type": e.type,
+                "lane": e.lane,
+                "created": e.created,
+                "livemode": e.livemode,
+                "api_version": e.api_version,
+                "payload": e.payload_text,
+                "source": e.source,
+                "state": PENDING if e.handled else IGNORED,
+                "attempts": 0,
+                "received_at": now,
+                "next_attempt_at": now if e.handled else None,
+            }
+            for e in batch
+        ]
         with self.engine.begin() as conn:
-            ins = dialect_insert(conn)(events).values(
-                event_id=event.event_id,
-                type=event.type,
-                lane=event.lane,
-                created=event.created,
-                livemode=event.livemode,
-                api_version=event.api_version,
-                payload=event.payload_text,
-                source=event.source,
-                state=PENDING if event.handled else IGNORED,
-                attempts=0,
-                received_at=now,
-                next_attempt_at=now if event.handled else None,
+            stmt = (
+                dialect_insert(conn)(events)
+                .on_conflict_do_nothing(index_elements=["event_id"])
+                .returning(events.c.event_id, sort_by_parameter_order=True)
             )
-            inserted = conn.execute(
-                ins.on_conflict_do_nothing(index_elements=["event_id"]).returning(events.c.id)
-            ).first()
-            is_new = inserted is not None
-            if is_new and event.handled:
-                self._wake_lane(conn, event.lane, event.created, now)
-            return is_new
+            inserted = set(conn.execute(stmt, rows).scalars())
+            wake: dict[str, int] = {}
+            for e in batch:
+                if e.handled and e.event_id in inserted:
+                    wake[e.lane] = min(wake.get(e.lane, e.created), e.created)
+            for lane, created in sorted(wake.items()):
+                self._wake_lane(conn, lane, created, now)
+        seen: set[str] = set()
+        result = []
+        for e in batch:
+            result.append(e.event_id in inserted and e.event_id not in seen)
+            seen.add(e.event_id)
+        return result
 
     def _wake_lane(self, conn: Connection, lane: str, created: int, now: datetime) -> None:
         """Make a lane due now, and earlier in the queue if this event is older than its head."""

@@ -5,7 +5,6 @@ from __future__ import annotations
 import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from datetime import UTC, datetime
 
 import structlog
 from fastapi import FastAPI, Request
@@ -15,6 +14,7 @@ from starlette.concurrency import run_in_threadpool
 from stripe2sf.runtime import Runtime
 from stripe2sf.store.db import ping
 from stripe2sf.stripe.signature import SignatureRefused, verify
+from stripe2sf.web.group_commit import GroupCommitter
 from stripe2sf.web.intake import NotAnEvent, parse_event, to_new_event
 
 MAX_BODY_BYTES = 1024 * 1024
@@ -47,6 +47,7 @@ def _refuse(status: int, reason: str) -> JSONResponse:
 def create_app(runtime: Runtime, run_worker: bool = False) -> FastAPI:
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        committer.start()
         stop = threading.Event()
         thread: threading.Thread | None = None
         if run_worker:
@@ -59,7 +60,9 @@ def create_app(runtime: Runtime, run_worker: bool = False) -> FastAPI:
             stop.set()
             if thread is not None:
                 thread.join(timeout=30)
+            committer.stop()
 
+    committer = GroupCommitter(runtime.inbox)
     app = FastAPI(title="stripe2sf", lifespan=lifespan, docs_url=None, redoc_url=None)
     app.state.runtime = runtime
     settings = runtime.settings
@@ -86,7 +89,11 @@ def create_app(runtime: Runtime, run_worker: bool = False) -> FastAPI:
             return _refuse(400, f"not a Stripe event: {exc}")
         handled = runtime.registry.handles(doc["type"])
         new = to_new_event(doc, body.decode("utf-8"), handled, source="webhook")
-        is_new = await run_in_threadpool(runtime.inbox.add, new, datetime.now(UTC))
+        try:
+            is_new = await committer.add(new)
+        except Exception as exc:
+            log.error("webhook_store_failed", error=str(exc), event_id=new.event_id)
+            return _refuse(503, "could not store the event; Stripe will retry the delivery")
         return JSONResponse(
             {"received": True, "id": new.event_id, "duplicate": not is_new, "ignored": not handled}
         )

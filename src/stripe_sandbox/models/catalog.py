@@ -16,8 +16,14 @@ from stripe_sandbox.models.common import (
 from stripe_sandbox.params import Params, get_bool, get_dict, get_int
 from stripe_sandbox.state import Tx
 
-PRODUCT_FIELDS = ("description", "statement_descriptor", "unit_label", "url", "tax_code",
-                  "shippable")
+PRODUCT_FIELDS = (
+    "description",
+    "statement_descriptor",
+    "unit_label",
+    "url",
+    "tax_code",
+    "shippable",
+)
 INTERVALS = ("day", "week", "month", "year")
 
 
@@ -30,8 +36,9 @@ def create_product(tx: Tx, params: Params) -> Obj:
         data["images"] = [str(i) for i in params["images"]]
     apply_metadata(data, params)
     if tx.find("product", data["id"]) is not None:
-        raise InvalidRequestError("Product already exists.", code="resource_already_exists",
-                                  param="id")
+        raise InvalidRequestError(
+            "Product already exists.", code="resource_already_exists", param="id"
+        )
     rec = tx.new_record("product", data)
     tx.emit("product.created", data)
     dpd = get_dict(params, "default_price_data")
@@ -89,7 +96,8 @@ def _create_price(tx: Tx, params: Params) -> Obj:
     if unit is None:
         raise InvalidRequestError(
             "You must pass either `unit_amount`, `unit_amount_decimal`, or `custom_unit_amount`.",
-            code="parameter_missing", param="unit_amount",
+            code="parameter_missing",
+            param="unit_amount",
         )
     data = shapes.price(ids.id_for("price"), tx.now(), str(product_id), cur, unit)
     rec_params = get_dict(params, "recurring")

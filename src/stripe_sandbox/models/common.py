@@ -34,8 +34,9 @@ def currency(params: Params, name: str = "currency", required: bool = True) -> s
         return None
     value = value.lower()
     if len(value) != 3 or not value.isalpha():
-        raise InvalidRequestError(f"Invalid currency: {value}", code="parameter_invalid",
-                                  param=name)
+        raise InvalidRequestError(
+            f"Invalid currency: {value}", code="parameter_invalid", param=name
+        )
     return value
 
 
@@ -56,11 +57,12 @@ def amount(params: Params, name: str, required: bool = True, minimum: int = 0) -
 
 def check_minimum_charge(value: int, cur: str) -> None:
     """Stripe refuses charges below 50 cents (or about that in other currencies)."""
-    minimum = 50 if cur not in ZERO_DECIMAL else 50
+    minimum = 50
     if value < minimum:
         raise InvalidRequestError(
-            "Amount must be at least 50 cents" if cur not in ZERO_DECIMAL else
-            f"Amount must be at least {minimum} {cur}",
+            "Amount must be at least 50 cents"
+            if cur not in ZERO_DECIMAL
+            else f"Amount must be at least {minimum} {cur}",
             code="amount_too_small",
             param="amount",
         )

@@ -8,8 +8,18 @@ from stripe_sandbox.models.common import Obj, apply_metadata, apply_simple, snap
 from stripe_sandbox.params import Params, get_dict
 from stripe_sandbox.state import Tx
 
-SIMPLE = ("email", "name", "description", "phone", "balance", "preferred_locales",
-          "tax_exempt", "invoice_prefix", "business_name", "individual_name")
+SIMPLE = (
+    "email",
+    "name",
+    "description",
+    "phone",
+    "balance",
+    "preferred_locales",
+    "tax_exempt",
+    "invoice_prefix",
+    "business_name",
+    "individual_name",
+)
 
 
 def _apply(tx: Tx, data: Obj, params: Params) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+
 from stripe_sandbox import cards, ids, shapes
 from stripe_sandbox.errors import CardError, InvalidRequestError, param_invalid, param_required
 from stripe_sandbox.models.common import (
@@ -71,8 +72,11 @@ def create_payment_method(tx: Tx, params: Params) -> Obj:
         if year < 100:
             year += 2000
         if not 1 <= month <= 12:
-            raise CardError("Your card's expiration month is invalid.",
-                            code="invalid_expiry_month", param="exp_month")
+            raise CardError(
+                "Your card's expiration month is invalid.",
+                code="invalid_expiry_month",
+                param="exp_month",
+            )
         rec = _card_record(tx, number, month, year, cards.behaviour_for_number(number).name)
     if "billing_details" in params and isinstance(params["billing_details"], dict):
         bd = params["billing_details"]
@@ -91,7 +95,8 @@ def create_payment_method(tx: Tx, params: Params) -> Obj:
 def check_attachable(pm: Record) -> None:
     if behaviour(pm).attach_fails:
         raise CardError(
-            "Your card was declined.", code="card_declined",
+            "Your card was declined.",
+            code="card_declined",
             extra={"decline_code": "generic_decline"},
         )
 
@@ -127,7 +132,8 @@ def detach(tx: Tx, pm_id: str) -> Obj:
     if not customer_id:
         raise InvalidRequestError(
             "The payment method you provided is not attached to a customer so detachment is "
-            "impossible.", param="payment_method",
+            "impossible.",
+            param="payment_method",
         )
     before = snapshot(pm.data)
     pm.data["customer"] = None
@@ -183,9 +189,18 @@ def create_payment_intent(tx: Tx, params: Params) -> Obj:
         ids.id_for("payment_intent"), tx.now(clock), value, cur, ids.random_token(25)
     )
     pi["customer"] = customer_id
-    apply_simple(pi, params, ("description", "receipt_email", "statement_descriptor",
-                              "statement_descriptor_suffix", "setup_future_usage",
-                              "transfer_group"))
+    apply_simple(
+        pi,
+        params,
+        (
+            "description",
+            "receipt_email",
+            "statement_descriptor",
+            "statement_descriptor_suffix",
+            "setup_future_usage",
+            "transfer_group",
+        ),
+    )
     if params.get("capture_method") in ("manual", "automatic", "automatic_async"):
         pi["capture_method"] = params["capture_method"]
     if "shipping" in params:
@@ -244,7 +259,8 @@ def confirm(tx: Tx, rec: Record, params: Params, *, raise_on_failure: bool) -> O
     if not pi.get("payment_method"):
         raise InvalidRequestError(
             "You cannot confirm this PaymentIntent because it's missing a payment method.",
-            code="payment_intent_unexpected_state", param="payment_method",
+            code="payment_intent_unexpected_state",
+            param="payment_method",
         )
     pm = tx.get("payment_method", pi["payment_method"], "payment_method")
     ch = charge_payment(tx, rec, pm)
@@ -253,25 +269,31 @@ def confirm(tx: Tx, rec: Record, params: Params, *, raise_on_failure: bool) -> O
         raise CardError(
             err["message"],
             code=err["code"],
-            extra={"decline_code": err["decline_code"], "charge": ch["id"],
-                   "payment_intent": pi, "payment_method": pm.data,
-                   "doc_url": err["doc_url"]},
+            extra={
+                "decline_code": err["decline_code"],
+                "charge": ch["id"],
+                "payment_intent": pi,
+                "payment_method": pm.data,
+                "doc_url": err["doc_url"],
+            },
         )
     return pi
 
 
-def charge_payment(
-    tx: Tx, pi_rec: Record, pm: Record, *, extra_events: bool = True
-) -> Obj:
+def charge_payment(tx: Tx, pi_rec: Record, pm: Record, *, extra_events: bool = True) -> Obj:
     """Charge ``pm`` for the payment intent; emits charge.* and payment_intent.* events."""
     pi = pi_rec.data
     now = tx.now(pi_rec.clock)
     how = behaviour(pm)
     ch = shapes.charge(ids.id_for("charge"), now, pi["amount"], pi["currency"])
     ch.update(
-        customer=pi["customer"], description=pi["description"], payment_intent=pi["id"],
-        payment_method=pm.id, receipt_email=pi["receipt_email"],
-        metadata=dict(pi["metadata"]), shipping=pi["shipping"],
+        customer=pi["customer"],
+        description=pi["description"],
+        payment_intent=pi["id"],
+        payment_method=pm.id,
+        receipt_email=pi["receipt_email"],
+        metadata=dict(pi["metadata"]),
+        shipping=pi["shipping"],
         billing_details=snapshot(pm.data["billing_details"]),
         payment_method_details=shapes.charge_card_details(
             pm.data["card"], pi["amount"], ids.random_token(15)
@@ -282,18 +304,25 @@ def charge_payment(
     if how.charge_fails:
         message = cards.DECLINE_MESSAGES.get(how.decline_code, "Your card was declined.")
         ch.update(
-            status="failed", failure_code="card_declined", failure_message=message,
-            outcome=shapes.outcome(type="issuer_declined", network_status="declined_by_network",
-                                   reason=how.decline_code,
-                                   seller_message="The bank did not return any further details "
-                                                  "with this decline."),
+            status="failed",
+            failure_code="card_declined",
+            failure_message=message,
+            outcome=shapes.outcome(
+                type="issuer_declined",
+                network_status="declined_by_network",
+                reason=how.decline_code,
+                seller_message="The bank did not return any further details with this decline.",
+            ),
         )
         pi.update(
             status="requires_payment_method",
             payment_method=None,
             last_payment_error=shapes.payment_error(
-                code="card_declined", decline_code=how.decline_code, message=message,
-                charge=ch["id"], pm=snapshot(pm.data),
+                code="card_declined",
+                decline_code=how.decline_code,
+                message=message,
+                charge=ch["id"],
+                pm=snapshot(pm.data),
             ),
         )
         tx.new_record("charge", ch, customer=pi["customer"], parent=pi["id"], clock=pi_rec.clock)
@@ -303,11 +332,17 @@ def charge_payment(
         return ch
     captured = pi["capture_method"] != "manual"
     ch.update(
-        status="succeeded", paid=True, captured=captured,
+        status="succeeded",
+        paid=True,
+        captured=captured,
         amount_captured=pi["amount"] if captured else 0,
         balance_transaction=ids.id_for("balance_transaction") if captured else None,
-        outcome=shapes.outcome(type="authorized", network_status="approved_by_network",
-                               reason=None, seller_message="Payment complete."),
+        outcome=shapes.outcome(
+            type="authorized",
+            network_status="approved_by_network",
+            reason=None,
+            seller_message="Payment complete.",
+        ),
         receipt_url=f"https://pay.stripe.com/receipts/payment/{ids.random_token(60)}",
     )
     pi["last_payment_error"] = None
@@ -315,8 +350,14 @@ def charge_payment(
         pi.update(status="succeeded", amount_received=pi["amount"])
     else:
         pi.update(status="requires_capture", amount_capturable=pi["amount"])
-    tx.new_record("charge", ch, customer=pi["customer"], parent=pi["id"], clock=pi_rec.clock,
-                  meta={"behaviour": how.name})
+    tx.new_record(
+        "charge",
+        ch,
+        customer=pi["customer"],
+        parent=pi["id"],
+        clock=pi_rec.clock,
+        meta={"behaviour": how.name},
+    )
     tx.save(pi_rec)
     tx.emit("charge.succeeded", ch)
     if captured:
@@ -335,20 +376,22 @@ def capture(tx: Tx, pi_id: str, params: Params) -> Obj:
         raise InvalidRequestError(
             f"This PaymentIntent could not be captured because it has a status of "
             f"{pi['status']}. Only a PaymentIntent with one of the following statuses may be "
-            "captured: requires_capture.", code="payment_intent_unexpected_state",
+            "captured: requires_capture.",
+            code="payment_intent_unexpected_state",
         )
     value = amount(params, "amount_to_capture", required=False) or pi["amount_capturable"]
     ch_rec = tx.get("charge", pi["latest_charge"])
     before = snapshot(ch_rec.data)
-    ch_rec.data.update(captured=True, amount_captured=value,
-                       balance_transaction=ids.id_for("balance_transaction"))
+    ch_rec.data.update(
+        captured=True, amount_captured=value, balance_transaction=ids.id_for("balance_transaction")
+    )
     if value < ch_rec.data["amount"]:
         ch_rec.data["amount_refunded"] = ch_rec.data["amount"] - value
     tx.save(ch_rec)
     pi.update(status="succeeded", amount_received=value, amount_capturable=0)
     tx.save(rec)
-    tx.emit("charge.captured", ch_rec.data)
-    tx.emit_update("charge.updated", before, ch_rec.data)
+    tx.emit("charge.captured", ch_rec.data, {k: before[k] for k in ("captured",
+                                                                   "amount_captured")})
     tx.emit("payment_intent.succeeded", pi)
     return pi
 
@@ -361,8 +404,11 @@ def cancel_payment_intent(tx: Tx, pi_id: str, params: Params) -> Obj:
             f"You cannot cancel this PaymentIntent because it has a status of {pi['status']}.",
             code="payment_intent_unexpected_state",
         )
-    pi.update(status="canceled", canceled_at=tx.now(rec.clock),
-              cancellation_reason=params.get("cancellation_reason") or None)
+    pi.update(
+        status="canceled",
+        canceled_at=tx.now(rec.clock),
+        cancellation_reason=params.get("cancellation_reason") or None,
+    )
     tx.save(rec)
     tx.emit("payment_intent.canceled", pi)
     return pi
@@ -389,34 +435,44 @@ def create_refund(tx: Tx, params: Params) -> Obj:
     charge_id = get_str(params, "charge")
     pi_id = get_str(params, "payment_intent")
     if not charge_id and not pi_id:
-        raise InvalidRequestError("One of `charge` or `payment_intent` is required.",
-                                  code="parameter_missing", param="charge")
+        raise InvalidRequestError(
+            "One of `charge` or `payment_intent` is required.",
+            code="parameter_missing",
+            param="charge",
+        )
     if pi_id and not charge_id:
         pi = tx.get("payment_intent", pi_id, "payment_intent").data
         charge_id = pi.get("latest_charge")
         if not charge_id or pi["status"] != "succeeded":
             raise InvalidRequestError(
                 f"This PaymentIntent ({pi_id}) does not have a successful charge to refund.",
-                code="charge_not_refundable", param="payment_intent",
+                code="charge_not_refundable",
+                param="payment_intent",
             )
     ch_rec = tx.get("charge", charge_id, "charge")
     ch = ch_rec.data
     refundable = ch["amount_captured"] - ch["amount_refunded"]
     if ch["status"] != "succeeded" or refundable <= 0:
         raise InvalidRequestError(
-            f"Charge {ch['id']} has already been refunded.", code="charge_already_refunded",
+            f"Charge {ch['id']} has already been refunded.",
+            code="charge_already_refunded",
             param="charge",
         )
     value = amount(params, "amount", required=False, minimum=1) or refundable
     if value > refundable:
         raise InvalidRequestError(
-            f"Refund amount ({value}) is greater than unrefunded amount on charge "
-            f"({refundable})", code="amount_too_large", param="amount",
+            f"Refund amount ({value}) is greater than unrefunded amount on charge ({refundable})",
+            code="amount_too_large",
+            param="amount",
         )
     re = shapes.refund(ids.id_for("refund"), tx.now(ch_rec.clock), value, ch["currency"])
-    re.update(charge=ch["id"], payment_intent=ch["payment_intent"], customer=ch["customer"],
-              payment_method=ch["payment_method"],
-              balance_transaction=ids.id_for("balance_transaction"))
+    re.update(
+        charge=ch["id"],
+        payment_intent=ch["payment_intent"],
+        customer=ch["customer"],
+        payment_method=ch["payment_method"],
+        balance_transaction=ids.id_for("balance_transaction"),
+    )
     reason = get_str(params, "reason")
     if reason:
         if reason not in ("duplicate", "fraudulent", "requested_by_customer"):
@@ -428,11 +484,19 @@ def create_refund(tx: Tx, params: Params) -> Obj:
     ch["amount_refunded"] += value
     ch["refunded"] = ch["amount_refunded"] >= ch["amount_captured"]
     refunds = [r.data for r in tx.store.find("refund", [("parent", ch["id"])], order="DESC")]
-    ch["refunds"] = {"object": "list", "data": refunds[:10], "has_more": len(refunds) > 10,
-                     "total_count": len(refunds), "url": f"/v1/charges/{ch['id']}/refunds"}
+    ch["refunds"] = {
+        "object": "list",
+        "data": refunds[:10],
+        "has_more": len(refunds) > 10,
+        "total_count": len(refunds),
+        "url": f"/v1/charges/{ch['id']}/refunds",
+    }
     tx.save(ch_rec)
-    tx.emit("charge.refunded", ch, {k: before[k] for k in ("amount_refunded", "refunded",
-                                                           "refunds") if before[k] != ch[k]})
+    tx.emit(
+        "charge.refunded",
+        ch,
+        {k: before[k] for k in ("amount_refunded", "refunded", "refunds") if before[k] != ch[k]},
+    )
     tx.emit("refund.created", re)
     return re
 
@@ -452,12 +516,16 @@ def update_refund(tx: Tx, refund_id: str, params: Params) -> Obj:
 
 def create_dispute(tx: Tx, ch_rec: Record) -> Obj:
     ch = ch_rec.data
-    du = shapes.dispute(ids.id_for("dispute"), tx.now(ch_rec.clock), ch["amount"],
-                        ch["currency"], ch["id"])
+    du = shapes.dispute(
+        ids.id_for("dispute"), tx.now(ch_rec.clock), ch["amount"], ch["currency"], ch["id"]
+    )
     du["payment_intent"] = ch["payment_intent"]
     du["payment_method_details"] = {
-        "card": {"brand": ch["payment_method_details"]["card"]["brand"],
-                 "case_type": "chargeback", "network_reason_code": "10.4"},
+        "card": {
+            "brand": ch["payment_method_details"]["card"]["brand"],
+            "case_type": "chargeback",
+            "network_reason_code": "10.4",
+        },
         "type": "card",
     }
     du["balance_transactions"] = []

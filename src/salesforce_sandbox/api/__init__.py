@@ -1,0 +1,1 @@
+"""HTTP translation: requests (``Call``) to model operations, results to ``Reply``."""

@@ -1,0 +1,151 @@
+"""Control plane under ``/_sandbox/`` (loopback only, no auth). See ``salesforce_sandbox``'s
+module docstring for the request and response shapes."""
+
+from __future__ import annotations
+
+import resource
+from pathlib import Path
+from typing import Any
+
+from salesforce_sandbox.api.http import Call, Reply, ok
+from salesforce_sandbox.errors import SalesforceError
+from salesforce_sandbox.models.org import Org
+from salesforce_sandbox.schema import sfdx
+
+
+def info(org: Org, call: Call) -> Reply:
+    s = org.settings
+    return ok(
+        {
+            "instance_url": call.instance_url,
+            "login_domain": call.instance_url.split("://", 1)[-1] + "/login",
+            "username": s.username,
+            "password": s.password,
+            "security_token": s.security_token,
+            "client_id": s.client_id,
+            "client_secret": s.client_secret,
+            "access_token": s.access_token,
+            "data_dir": str(s.data_dir) if s.data_dir else None,
+            "api_limit": org.usage.daily_limit,
+            "objects": [o.name for o in org.schema.objects()],
+        }
+    )
+
+
+def reset(org: Org, call: Call) -> Reply:
+    data = call.json_object() if call.body.strip() else {}
+    org.reset(schema=bool(data.get("schema", False)))
+    return ok({"reset": True})
+
+
+def seed(org: Org, call: Call) -> Reply:
+    data = call.json_object()
+    records = data.get("records")
+    if not isinstance(records, list):
+        raise SalesforceError("INVALID_INPUT", "records must be a list")
+    return ok({"ids": org.seed(records, data.get("sobject"))})
+
+
+def deploy(org: Org, call: Call) -> Reply:
+    data = call.json_object()
+    if "path" in data:
+        bundle = sfdx.read_dir(Path(str(data["path"])))
+    elif isinstance(data.get("files"), dict):
+        bundle = sfdx.parse_files({str(k): str(v) for k, v in data["files"].items()})
+    else:
+        raise SalesforceError("INVALID_INPUT", "give 'path' (a directory) or 'files'")
+    return ok({"deployed": org.deploy(bundle)})
+
+
+def requests(org: Org, call: Call) -> Reply:
+    if call.method == "DELETE":
+        org.usage.reset()
+    return ok(org.usage.snapshot())
+
+
+def limits(org: Org, call: Call) -> Reply:
+    data = call.json_object()
+    if "daily_limit" in data:
+        org.usage.daily_limit = int(data["daily_limit"])
+    if "used" in data:
+        org.usage.used = int(data["used"])
+    return ok(org.usage.snapshot())
+
+
+def faults(org: Org, call: Call) -> Reply:
+    if call.method == "DELETE":
+        org.faults.rules.clear()
+    elif call.method == "POST":
+        data = call.json_object()
+        rule = org.faults.add(
+            route=str(data.get("route", "*")),
+            mode=str(data.get("mode", "503")),
+            count=int(data["count"]) if data.get("count") is not None else None,
+            rate=float(data["rate"]) if data.get("rate") is not None else None,
+            hang_seconds=float(data.get("hang_seconds", 30.0)),
+            after=str(data.get("after", "error")),
+        )
+        return ok(rule.to_json(), 201)
+    return ok(org.faults.snapshot())
+
+
+def latency(org: Org, call: Call) -> Reply:
+    if call.method == "DELETE":
+        org.faults.latency.clear()
+    elif call.method == "POST":
+        data = call.json_object()
+        org.faults.set_latency(str(data.get("route", "*")), float(data.get("ms", 0)))
+    return ok(org.faults.snapshot())
+
+
+def expire_sessions(org: Org, call: Call) -> Reply:
+    data = call.json_object() if call.body.strip() else {}
+    token = data.get("token")
+    return ok({"expired": org.sessions.expire(str(token) if token else None)})
+
+
+def records(org: Org, call: Call) -> Reply:
+    obj = org.object(call.params["sobject"])
+    include_deleted = call.query.get("deleted", "").lower() == "true"
+    rows = list(org.store.scan(obj.name, include_deleted))
+    return ok({"totalSize": len(rows), "records": rows})
+
+
+def stats(org: Org, call: Call) -> Reply:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    counts: dict[str, Any] = {
+        row[0]: row[1]
+        for row in org.store.conn.execute(
+            "SELECT sobject, count(*) FROM records WHERE deleted = 0 GROUP BY sobject"
+        )
+    }
+    return ok({"peak_rss_mb": round(usage.ru_maxrss / 1024, 1), "records": counts})
+
+
+ROUTES: dict[tuple[str, str], Any] = {
+    ("GET", ""): info,
+    ("POST", "reset"): reset,
+    ("POST", "seed"): seed,
+    ("POST", "deploy"): deploy,
+    ("GET", "requests"): requests,
+    ("DELETE", "requests"): requests,
+    ("POST", "limits"): limits,
+    ("GET", "faults"): faults,
+    ("POST", "faults"): faults,
+    ("DELETE", "faults"): faults,
+    ("GET", "latency"): latency,
+    ("POST", "latency"): latency,
+    ("DELETE", "latency"): latency,
+    ("POST", "sessions/expire"): expire_sessions,
+    ("GET", "stats"): stats,
+}
+
+
+def find(method: str, subpath: str) -> tuple[Any, dict[str, str]] | None:
+    subpath = subpath.strip("/")
+    handler = ROUTES.get((method, subpath))
+    if handler is not None:
+        return handler, {}
+    if method == "GET" and subpath.startswith("records/"):
+        return records, {"sobject": subpath.split("/", 1)[1]}
+    return None

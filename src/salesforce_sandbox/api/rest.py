@@ -1,0 +1,239 @@
+"""REST API: resources, limits, describe, sObject rows, external-id upsert, query."""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import unquote_plus
+
+from salesforce_sandbox.api.http import Call, Reply, no_content, ok
+from salesforce_sandbox.errors import MultipleRecords, SalesforceError, not_found
+from salesforce_sandbox.models.org import Org
+from salesforce_sandbox.schema import describe as describing
+
+RESOURCES = (
+    "sobjects",
+    "query",
+    "queryAll",
+    "search",
+    "limits",
+    "composite",
+    "jobs",
+    "recent",
+    "tooling",
+    "tabs",
+)
+
+
+def resources(org: Org, call: Call) -> Reply:
+    base = f"/services/data/v{call.version}"
+    body: dict[str, Any] = {name: f"{base}/{name}" for name in RESOURCES}
+    body["identity"] = f"{call.instance_url}/id/{org_ids(call)}"
+    return ok(body)
+
+
+def org_ids(call: Call) -> str:
+    from salesforce_sandbox import ids
+
+    return f"{ids.ORG_ID}/{call.user_id}"
+
+
+def limits(org: Org, call: Call) -> Reply:
+    return ok(org.usage.limits())
+
+
+def describe_global(org: Org, call: Call) -> Reply:
+    return ok(describing.describe_global(org.schema, call.version))
+
+
+def basic_info(org: Org, call: Call) -> Reply:
+    obj = org.object(call.params["sobject"])
+    return ok(describing.basic_info(obj, call.version, []))
+
+
+def describe(org: Org, call: Call) -> Reply:
+    obj = org.object(call.params["sobject"])
+    return ok(describing.describe(org.schema, obj, call.version))
+
+
+def _result(record_id: str, created: bool | None = None) -> dict[str, Any]:
+    body: dict[str, Any] = {"id": record_id, "success": True, "errors": []}
+    if created is not None:
+        body["created"] = created
+    return body
+
+
+def _location(call: Call, sobject: str, record_id: str) -> dict[str, str]:
+    return {"Location": f"/services/data/v{call.version}/sobjects/{sobject}/{record_id}"}
+
+
+def create(org: Org, call: Call) -> Reply:
+    obj = org.object(call.params["sobject"])
+    with org.store.transaction():
+        record_id = org.records.create(obj, call.json_object(), user=call.user_id)
+    return ok(_result(record_id), 201, _location(call, obj.name, record_id))
+
+
+def _fields(call: Call) -> list[str] | None:
+    raw = call.query.get("fields")
+    return [f for f in raw.split(",") if f.strip()] if raw else None
+
+
+def retrieve(org: Org, call: Call) -> Reply:
+    obj = org.object(call.params["sobject"])
+    return ok(org.records.retrieve(obj, call.params["id"], _fields(call), call.version))
+
+
+def update(org: Org, call: Call) -> Reply:
+    obj = org.object(call.params["sobject"])
+    with org.store.transaction():
+        org.records.update(obj, call.params["id"], call.json_object(), user=call.user_id)
+    return no_content()
+
+
+def delete(org: Org, call: Call) -> Reply:
+    obj = org.object(call.params["sobject"])
+    with org.store.transaction():
+        org.records.delete(obj, call.params["id"], user=call.user_id)
+    return no_content()
+
+
+def _ext_value(call: Call) -> str:
+    return unquote_plus(call.params.get("value", ""))
+
+
+def _matches(org: Org, call: Call) -> tuple[Any, list[str]]:
+    obj = org.object(call.params["sobject"])
+    definition = org.records.external_field(obj, call.params["field"])
+    value = _ext_value(call)
+    if definition.type == "id":
+        return obj, [value]
+    return obj, org.records.find_external(obj, definition, value)
+
+
+def external_get(org: Org, call: Call) -> Reply:
+    obj, matches = _matches(org, call)
+    if not matches:
+        raise not_found(
+            f"Provided external ID field does not exist or is not accessible: {_ext_value(call)}"
+        )
+    if len(matches) > 1:
+        raise _multiple(call, obj.name, matches)
+    return ok(org.records.retrieve(obj, matches[0], _fields(call), call.version))
+
+
+def _multiple(call: Call, sobject: str, matches: list[str]) -> MultipleRecords:
+    return MultipleRecords(
+        [f"/services/data/v{call.version}/sobjects/{sobject}/{m}" for m in matches], matches
+    )
+
+
+def external_delete(org: Org, call: Call) -> Reply:
+    obj, matches = _matches(org, call)
+    if not matches:
+        raise not_found()
+    if len(matches) > 1:
+        raise _multiple(call, obj.name, matches)
+    with org.store.transaction():
+        org.records.delete(obj, matches[0], user=call.user_id)
+    return no_content()
+
+
+def upsert(org: Org, call: Call) -> Reply:
+    obj = org.object(call.params["sobject"])
+    field = call.params["field"]
+    value: str | None = _ext_value(call) if "value" in call.params else None
+    body = call.json_object()
+    if call.query.get("updateOnly", "").lower() == "true":
+        definition = org.records.external_field(obj, field)
+        if definition.type != "id" and not org.records.find_external(obj, definition, value):
+            raise not_found()
+    with org.store.transaction():
+        record_id, created = org.records.upsert(
+            obj, field, value, body, user=call.user_id, version=call.version
+        )
+    headers = _location(call, obj.name, record_id)
+    if call.api_version >= 46.0:
+        return ok(_result(record_id, created), 201 if created else 200, headers)
+    if created:
+        return ok(_result(record_id), 201, headers)
+    return no_content()
+
+
+def _batch_size(call: Call) -> int:
+    options = call.headers.get("sforce-query-options", "")
+    for part in options.split(","):
+        name, _, value = part.partition("=")
+        if name.strip().lower() == "batchsize" and value.strip().isdigit():
+            return min(max(int(value.strip()), 200), 2000)
+    return 2000
+
+
+def query(org: Org, call: Call) -> Reply:
+    return _query(org, call, include_deleted=False)
+
+
+def query_all(org: Org, call: Call) -> Reply:
+    return _query(org, call, include_deleted=True)
+
+
+def _query(org: Org, call: Call, include_deleted: bool) -> Reply:
+    soql = call.query.get("q")
+    if soql is None:
+        raise SalesforceError("MALFORMED_QUERY", "A query string has to be specified")
+    if call.query.get("explain"):
+        raise SalesforceError("MALFORMED_QUERY", "explain is not supported")
+    if call.query.get("columns", "").lower() == "true":
+        return ok(_columns(org, soql))
+    return ok(org.queries.run(soql, org.schema, call.version, include_deleted, _batch_size(call)))
+
+
+def query_more(org: Org, call: Call) -> Reply:
+    return ok(org.queries.more(call.params["locator"], call.version, _batch_size(call)))
+
+
+def _columns(org: Org, soql: str) -> dict[str, Any]:
+    from salesforce_sandbox.soql import bind, parse
+    from salesforce_sandbox.soql.binder import Path
+
+    bound = bind(parse(soql), org.schema)
+    columns = []
+    for item in bound.fields:
+        if not isinstance(item, Path):
+            continue
+        definition = item.field
+        column: dict[str, Any] = {
+            "aggregate": False,
+            "apexType": "Id" if definition.type == "id" else "String",
+            "booleanType": definition.type == "boolean",
+            "columnName": definition.name,
+            "custom": definition.custom,
+            "displayName": definition.name,
+            "foreignKeyName": None,
+            "insertable": definition.createable,
+            "joinColumns": [],
+            "numberType": definition.is_number,
+            "textType": definition.is_text,
+            "updatable": definition.updateable,
+        }
+        for rel_field, rel_name in reversed(
+            list(zip(item.rel_fields, item.rel_names, strict=True))
+        ):
+            column = {
+                **column,
+                "columnName": rel_name,
+                "displayName": rel_name,
+                "foreignKeyName": rel_field,
+                "apexType": None,
+                "joinColumns": [column],
+                "textType": False,
+                "numberType": False,
+                "booleanType": False,
+            }
+        columns.append(column)
+    return {
+        "columnMetadata": columns,
+        "entityName": bound.obj.name,
+        "groupBy": bool(bound.group_by),
+        "idSelected": any(isinstance(f, Path) and f.name == "Id" for f in bound.fields),
+        "keyPrefix": bound.obj.key_prefix,
+    }

@@ -1,0 +1,228 @@
+"""The ASGI application: control plane, logins, and the data API (auth, API accounting, faults,
+latency, dispatch). Errors become wire responses here and only here."""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import logging
+import os
+import tempfile
+from collections.abc import Awaitable, Callable, MutableMapping
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qsl
+
+from salesforce_sandbox import routes
+from salesforce_sandbox.api import control
+from salesforce_sandbox.api.auth import bearer
+from salesforce_sandbox.api.http import XML_TYPE, Call, Reply, error_reply
+from salesforce_sandbox.errors import OAuthError, SalesforceError, SoapFault
+from salesforce_sandbox.models.faults import fault_error
+from salesforce_sandbox.models.org import Org
+
+log = logging.getLogger("salesforce_sandbox")
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+
+
+class SandboxApp:
+    def __init__(self, org: Org) -> None:
+        self.org = org
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "lifespan":
+            await self._lifespan(receive, send)
+            return
+        if scope["type"] != "http":
+            return
+        reply, limit_header = await self._handle(scope, receive)
+        await self._send(send, reply, limit_header)
+
+    async def _lifespan(self, receive: Receive, send: Send) -> None:
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                await send({"type": "lifespan.startup.complete"})
+            elif message["type"] == "lifespan.shutdown":
+                await send({"type": "lifespan.shutdown.complete"})
+                return
+
+    async def _handle(self, scope: Scope, receive: Receive) -> tuple[Reply, bool]:
+        org = self.org
+        method = scope["method"].upper()
+        raw = scope.get("raw_path")
+        raw_path = raw.decode("latin-1") if raw else scope["path"]
+        raw_path = raw_path.split("?", 1)[0]
+        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
+        query = dict(
+            parse_qsl(scope.get("query_string", b"").decode("latin-1"), keep_blank_values=True)
+        )
+        host = headers.get("host") or f"{org.settings.host}:{org.settings.port}"
+        instance_url = org.settings.public_url or f"https://{host}"
+        try:
+            if raw_path.startswith("/_sandbox"):
+                return await self._control(
+                    scope, receive, method, raw_path, headers, query, instance_url
+                ), False
+            found = routes.match_data(method, raw_path)
+            if isinstance(found, SalesforceError):
+                await _read_body(receive)
+                return error_reply(found), True
+            if found is not None:
+                return await self._data(
+                    found, scope, receive, method, headers, query, instance_url
+                ), True
+            auth_route = routes.match_auth(method, routes.decode_path(raw_path))
+            if auth_route is None:
+                await _read_body(receive)
+                return error_reply(
+                    SalesforceError("NOT_FOUND", "The requested resource does not exist", 404)
+                ), False
+            name, handler, params = auth_route
+            call = Call(
+                method,
+                params,
+                query,
+                headers,
+                await _read_body(receive),
+                instance_url=instance_url,
+            )
+            org.usage.note(f"{method} {name}")
+            return handler(org, call), False
+        except SalesforceError as error:
+            return error_reply(error), True
+        except OAuthError as error:
+            return Reply(error.status, error.body()), False
+        except SoapFault as fault:
+            return Reply(500, raw=fault.xml().encode(), content_type=XML_TYPE), False
+        except Exception as exc:  # a bug: answer like Salesforce does and log it
+            log.exception("unhandled error for %s %s", method, raw_path)
+            return Reply(500, [{"errorCode": "UNKNOWN_EXCEPTION", "message": repr(exc)}]), True
+
+    async def _data(
+        self,
+        found: routes.Match,
+        scope: Scope,
+        receive: Receive,
+        method: str,
+        headers: dict[str, str],
+        query: dict[str, str],
+        instance_url: str,
+    ) -> Reply:
+        org = self.org
+        route = found.route
+        body_path: Path | None = None
+        body = b""
+        try:
+            if route.spool:
+                body_path = await _spool_body(receive, org.settings.data_dir)
+            else:
+                body = await _read_body(receive)
+            session = org.sessions.check(bearer(Call(method, {}, query, headers)))
+            endpoint = f"{method} {route.name}"
+            org.usage.charge(endpoint)
+            fault = org.faults.pick(endpoint)
+            if fault is not None:
+                if fault.mode == "hang":
+                    await asyncio.sleep(fault.hang_seconds)
+                    if fault.after != "process":
+                        raise fault_error("503")
+                else:
+                    raise fault_error(fault.mode)
+            delay = org.faults.delay(endpoint)
+            if delay:
+                await asyncio.sleep(delay)
+            call = Call(
+                method,
+                found.params,
+                query,
+                headers,
+                body,
+                found.version,
+                instance_url,
+                session.user_id,
+                body_path,
+            )
+            return route.handler(org, call)
+        finally:
+            if body_path is not None:
+                body_path.unlink(missing_ok=True)
+
+    async def _control(
+        self,
+        scope: Scope,
+        receive: Receive,
+        method: str,
+        raw_path: str,
+        headers: dict[str, str],
+        query: dict[str, str],
+        instance_url: str,
+    ) -> Reply:
+        client = scope.get("client")
+        if client and not _is_loopback(str(client[0])):
+            raise SalesforceError("INSUFFICIENT_ACCESS", "the control plane is loopback-only", 403)
+        found = control.find(method, raw_path[len("/_sandbox") :])
+        body = await _read_body(receive)
+        if found is None:
+            raise SalesforceError("NOT_FOUND", "The requested resource does not exist", 404)
+        handler, params = found
+        call = Call(method, params, query, headers, body, instance_url=instance_url)
+        result: Reply = handler(self.org, call)
+        return result
+
+    async def _send(self, send: Send, reply: Reply, limit_header: bool) -> None:
+        headers: list[tuple[bytes, bytes]] = []
+        if reply.status != 204:
+            headers.append((b"content-type", reply.content_type.encode()))
+        if limit_header:
+            headers.append((b"sforce-limit-info", self.org.usage.header().encode()))
+        for key, value in reply.headers.items():
+            headers.append((key.encode("latin-1"), value.encode("latin-1")))
+        if reply.stream is not None:
+            await send({"type": "http.response.start", "status": reply.status, "headers": headers})
+            for chunk in reply.stream:
+                await send({"type": "http.response.body", "body": chunk, "more_body": True})
+            await send({"type": "http.response.body", "body": b"", "more_body": False})
+            return
+        payload = reply.payload()
+        headers.append((b"content-length", str(len(payload)).encode()))
+        await send({"type": "http.response.start", "status": reply.status, "headers": headers})
+        await send({"type": "http.response.body", "body": payload})
+
+
+def _is_loopback(host: str) -> bool:
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return host in ("localhost", "testclient")
+
+
+async def _read_body(receive: Receive) -> bytes:
+    chunks: list[bytes] = []
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            break
+        chunks.append(message.get("body", b""))
+        if not message.get("more_body", False):
+            break
+    return b"".join(chunks)
+
+
+async def _spool_body(receive: Receive, data_dir: Path | None) -> Path:
+    """Stream a request body to a temporary file (Bulk API CSV uploads)."""
+    directory = str(data_dir) if data_dir else None
+    fd, name = tempfile.mkstemp(prefix="upload-", suffix=".csv", dir=directory)
+    with os.fdopen(fd, "wb") as handle:
+        while True:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                break
+            handle.write(message.get("body", b""))
+            if not message.get("more_body", False):
+                break
+    return Path(name)

@@ -1,0 +1,150 @@
+"""``salesforce-sandbox``: a local Salesforce org over HTTPS (see ``--help``)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import uvicorn
+
+from salesforce_sandbox import config
+from salesforce_sandbox.config import Settings
+
+EPILOG = f"""\
+defaults (all configurable with the flags above):
+  username          {config.DEFAULT_USERNAME}
+  password          {config.DEFAULT_PASSWORD}
+  security token    {config.DEFAULT_SECURITY_TOKEN}
+  client id         {config.DEFAULT_CLIENT_ID}   (connected app consumer key)
+  client secret     {config.DEFAULT_CLIENT_SECRET}
+  access token      {config.DEFAULT_ACCESS_TOKEN}   (never expires; --access-token '' disables)
+  JWT signing       the connected app trusts DIR/jwt-cert.pem; sign assertions with
+                    DIR/jwt-private-key.pem (salesforce_sandbox.jwt_keys.JWT_PRIVATE_KEY_PEM)
+  API limit         {config.DEFAULT_API_LIMIT} calls (then 403 REQUEST_LIMIT_EXCEEDED)
+  sessions          valid {config.DEFAULT_SESSION_SECONDS} s (then 401 INVALID_SESSION_ID)
+
+TLS: a local CA is created once and written to DIR/ca.pem (DIR = --data, else a temporary
+directory that is printed at start). Trust it: REQUESTS_CA_BUNDLE=DIR/ca.pem.
+
+simple-salesforce:
+  Salesforce(instance_url="https://127.0.0.1:8701", session_id=ACCESS_TOKEN)
+  Salesforce(username=U, password=P, security_token=T, domain="127.0.0.1:8701/login")  # SOAP
+  Salesforce(username=U, password=P+T, consumer_key=ID, consumer_secret=SECRET,
+             domain="127.0.0.1:8701/login")                                       # OAuth
+  (any path ending in /services/oauth2/token or /services/Soap/u/NN.0 is a login endpoint)
+
+control plane (loopback only, no auth; JSON in and out):
+  GET    /_sandbox/                  instance URL, credentials, objects
+  POST   /_sandbox/reset             {{"schema": false}}  wipe records, jobs, counters, faults
+  POST   /_sandbox/seed              {{"records": [{{"attributes": {{"type": "Account"}}, ...}}]}}
+                                     -> {{"ids": [...]}}  (system fields may be given)
+  POST   /_sandbox/deploy            {{"path": "DIR"}}
+                                     or {{"files": {{"objects/X/fields/F.field-meta.xml": XML}}}}
+  GET    /_sandbox/requests          {{"api_calls", "daily_limit", "requests", "by_endpoint"}}
+  DELETE /_sandbox/requests          reset the counters (and the API usage)
+  POST   /_sandbox/limits            {{"daily_limit": N, "used": M}}
+  POST   /_sandbox/faults            {{"route": "PATCH /composite/sobjects/*", "mode": "503" |
+                                     "UNABLE_TO_LOCK_ROW" | "REQUEST_LIMIT_EXCEEDED" | "hang",
+                                     "count": N, "rate": 0.5, "hang_seconds": 30,
+                                     "after": "error" | "process"}}
+  GET|DELETE /_sandbox/faults
+  POST   /_sandbox/latency           {{"route": "*", "ms": 50}}
+  POST   /_sandbox/sessions/expire   {{"token": optional}}  expire one / all issued sessions
+  GET    /_sandbox/records/OBJECT    stored records; GET /_sandbox/stats  peak memory, counts
+  Routes are "METHOD /path-template", e.g. "POST /sobjects/{{sobject}}",
+  "PATCH /sobjects/{{sobject}}/{{field}}/{{value}}", "GET /query", "POST /composite".
+"""
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="salesforce-sandbox",
+        description="A local Salesforce org over HTTPS, backed by SQLite, for tests and demos.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument(
+        "--host", default=config.DEFAULT_HOST, help="bind address (default %(default)s)"
+    )
+    parser.add_argument(
+        "--port", type=int, default=config.DEFAULT_PORT, help="port (default %(default)s)"
+    )
+    parser.add_argument(
+        "--data", type=Path, help="state directory (SQLite + ca.pem); in memory without"
+    )
+    parser.add_argument(
+        "--metadata",
+        type=Path,
+        action="append",
+        default=[],
+        help="SFDX source-format directory to deploy at start (repeatable)",
+    )
+    parser.add_argument("--username", default=config.DEFAULT_USERNAME)
+    parser.add_argument("--password", default=config.DEFAULT_PASSWORD)
+    parser.add_argument("--security-token", default=config.DEFAULT_SECURITY_TOKEN)
+    parser.add_argument("--client-id", default=config.DEFAULT_CLIENT_ID)
+    parser.add_argument("--client-secret", default=config.DEFAULT_CLIENT_SECRET)
+    parser.add_argument("--access-token", default=config.DEFAULT_ACCESS_TOKEN)
+    parser.add_argument(
+        "--jwt-cert", type=Path, help="PEM certificate that verifies JWT assertions"
+    )
+    parser.add_argument("--api-limit", type=int, default=config.DEFAULT_API_LIMIT)
+    parser.add_argument("--session-seconds", type=int, default=config.DEFAULT_SESSION_SECONDS)
+    parser.add_argument(
+        "--public-url", help="instance URL to advertise (default https://HOST:PORT)"
+    )
+    return parser.parse_args(argv)
+
+
+def settings_from(args: argparse.Namespace) -> Settings:
+    settings = Settings(
+        host=args.host,
+        port=args.port,
+        data_dir=args.data,
+        metadata_dirs=list(args.metadata),
+        username=args.username,
+        password=args.password,
+        security_token=args.security_token,
+        client_id=args.client_id,
+        client_secret=args.client_secret,
+        access_token=args.access_token or None,
+        api_limit=args.api_limit,
+        session_seconds=args.session_seconds,
+        public_url=args.public_url,
+    )
+    if args.jwt_cert:
+        settings.jwt_certificate_pem = args.jwt_cert.read_text()
+    return settings
+
+
+def main(argv: list[str] | None = None) -> int:
+    from salesforce_sandbox.errors import SalesforceError
+    from salesforce_sandbox.server import bind_socket, prepare, uvicorn_config
+
+    args = parse_args(argv)
+    settings = settings_from(args)
+    try:
+        org, app, tls = prepare(settings)
+    except SalesforceError as error:
+        print(f"salesforce-sandbox: {error.code}: {error.message}", file=sys.stderr)
+        return 2
+    sock = bind_socket(settings.host, settings.port)
+    port = sock.getsockname()[1]
+    settings.port = port
+    url = settings.public_url or f"https://{settings.host}:{port}"
+    print(f"salesforce-sandbox listening on {url}", flush=True)
+    print(f"  CA certificate  {tls.ca_path}", flush=True)
+    print(f"  login domain    {url.split('://', 1)[1]}/login", flush=True)
+    print(f"  username        {settings.username}", flush=True)
+    print(f"  access token    {settings.access_token}", flush=True)
+    server = uvicorn.Server(uvicorn_config(app, settings, tls))
+    try:
+        server.run(sockets=[sock])
+    finally:
+        org.close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

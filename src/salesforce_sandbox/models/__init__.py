@@ -1,0 +1,1 @@
+"""Behaviour of the org: storage, records (DML), queries, sessions, accounting, faults, jobs."""

@@ -1,0 +1,67 @@
+"""API accounting: the daily request allocation and request counts by endpoint."""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Any
+
+from salesforce_sandbox.errors import request_limit_exceeded
+
+
+class ApiUsage:
+    """Counts API calls like Salesforce's DailyApiRequests (reset by the control plane)."""
+
+    def __init__(self, daily_limit: int) -> None:
+        self.daily_limit = daily_limit
+        self.used = 0
+        self.by_endpoint: Counter[str] = Counter()
+        self.requests = 0
+        self.refused = 0
+
+    def charge(self, endpoint: str) -> None:
+        """Count one API call; REQUEST_LIMIT_EXCEEDED (403) once the allocation is spent."""
+        self.requests += 1
+        if self.used >= self.daily_limit:
+            self.refused += 1
+            raise request_limit_exceeded()
+        self.used += 1
+        self.by_endpoint[endpoint] += 1
+
+    def note(self, endpoint: str) -> None:
+        """Count a request that is not an API call (login, versions)."""
+        self.requests += 1
+        self.by_endpoint[endpoint] += 1
+
+    def header(self) -> str:
+        return f"api-usage={self.used}/{self.daily_limit}"
+
+    def reset(self) -> None:
+        self.used = 0
+        self.requests = 0
+        self.refused = 0
+        self.by_endpoint.clear()
+
+    def snapshot(self) -> dict[str, Any]:
+        return {
+            "api_calls": self.used,
+            "daily_limit": self.daily_limit,
+            "requests": self.requests,
+            "refused": self.refused,
+            "by_endpoint": dict(sorted(self.by_endpoint.items())),
+        }
+
+    def limits(self) -> dict[str, dict[str, int]]:
+        def pair(maximum: int, remaining: int | None = None) -> dict[str, int]:
+            return {"Max": maximum, "Remaining": maximum if remaining is None else remaining}
+
+        return {
+            "ConcurrentAsyncGetReportInstances": pair(200),
+            "DailyApiRequests": pair(self.daily_limit, max(self.daily_limit - self.used, 0)),
+            "DailyAsyncApexExecutions": pair(250000),
+            "DailyBulkApiBatches": pair(15000),
+            "DailyBulkV2QueryFileStorageMB": pair(976562),
+            "DailyBulkV2QueryJobs": pair(10000),
+            "DataStorageMB": pair(1024),
+            "FileStorageMB": pair(1024),
+            "SingleEmail": pair(15),
+        }

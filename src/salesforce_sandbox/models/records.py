@@ -1,0 +1,361 @@
+"""Records: create, update, upsert by external id, delete, retrieve, with Salesforce's checks.
+
+Every operation checks everything before it writes, so a failed operation leaves no trace and
+callers need no savepoint per record.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
+
+from salesforce_sandbox import clock, ids
+from salesforce_sandbox.errors import (
+    MultipleRecords,
+    SalesforceError,
+    entity_is_deleted,
+    not_found,
+)
+from salesforce_sandbox.models.store import Record, Store
+from salesforce_sandbox.schema.model import FieldDef, ObjectDef, Schema
+from salesforce_sandbox.validation import (
+    ExternalRef,
+    Source,
+    coerce_payload,
+    coerce_value,
+    missing_required,
+)
+
+_AUTONUMBER_RE = re.compile(r"\{(0+)\}")
+
+
+class Records:
+    """DML and retrieval over the store for the current schema."""
+
+    def __init__(self, store: Store, schema: Callable[[], Schema], default_user: str) -> None:
+        self.store = store
+        self._schema = schema
+        self.default_user = default_user
+        self.id_generator = ids.IdGenerator()
+
+    @property
+    def schema(self) -> Schema:
+        return self._schema()
+
+    # ids ------------------------------------------------------------------------------------
+    def new_id(self, prefix: str) -> str:
+        if not self.id_generator.known(prefix):
+            last = self.store.max_id(prefix)
+            self.id_generator.start_after(prefix, ids.counter_of(last) if last else 0)
+        return self.id_generator.new(prefix)
+
+    # lookups --------------------------------------------------------------------------------
+    def load(self, obj: ObjectDef, record_id: str, deleted_status: int = 404) -> Record:
+        normal = ids.normalize(record_id)
+        if normal is None or normal[:3] != obj.key_prefix:
+            raise not_found()
+        found = self.store.get(normal)
+        if found is None:
+            raise not_found()
+        if found[1]:
+            raise entity_is_deleted(deleted_status)
+        return found[2]
+
+    def find_external(self, obj: ObjectDef, definition: FieldDef, value: Any) -> list[str]:
+        stored = coerce_value(definition, value, "csv")
+        if stored is None:
+            return []
+        return self.store.lookup(obj.name, definition.name, definition.normalize_key(stored))
+
+    def external_field(self, obj: ObjectDef, name: str) -> FieldDef:
+        definition = obj.field(name)
+        if definition is None:
+            raise not_found()
+        if not (definition.external_id or definition.unique or definition.type == "id"):
+            raise SalesforceError(
+                "INVALID_FIELD",
+                f"Field name provided, {definition.name} is not an External ID or indexed field "
+                f"for {obj.name}",
+                fields=[definition.name],
+            )
+        return definition
+
+    # writes ---------------------------------------------------------------------------------
+    def create(
+        self,
+        obj: ObjectDef,
+        payload: Mapping[str, Any],
+        source: Source = "json",
+        system: bool = False,
+        user: str | None = None,
+    ) -> str:
+        if not obj.createable and not system:
+            raise SalesforceError(
+                "INVALID_TYPE", f"Cannot create records of type {obj.name}", fields=[]
+            )
+        values, refs = coerce_payload(obj, payload, "create", source, system)
+        self._resolve_refs(values, refs)
+        user = user or self.default_user
+        now = clock.now_text()
+        record: Record = {}
+        for definition in obj.fields.values():
+            if definition.default is not None:
+                record[definition.name] = definition.default
+        record.update({k: v for k, v in values.items() if v is not None or k not in record})
+        record_id = str(values.get("Id") or self.new_id(obj.key_prefix))
+        record["Id"] = record_id
+        record["IsDeleted"] = False
+        record.setdefault("CreatedDate", now)
+        record.setdefault("CreatedById", user)
+        record.setdefault("LastModifiedDate", record["CreatedDate"])
+        record.setdefault("LastModifiedById", user)
+        record.setdefault("SystemModstamp", record["LastModifiedDate"])
+        if obj.has_owner and record.get("OwnerId") is None:
+            record["OwnerId"] = user
+        self._derive(obj, record)
+        error = missing_required(obj, record)
+        if error is not None:
+            raise error
+        if not system:
+            self._check_references(obj, values)
+        self._autonumber(obj, record)
+        keys = self._keys(obj, record, record_id)
+        self.store.insert(obj.name, record_id, _sparse(record))
+        self.store.set_keys(obj.name, record_id, keys)
+        return record_id
+
+    def update(
+        self,
+        obj: ObjectDef,
+        record_id: str,
+        payload: Mapping[str, Any],
+        source: Source = "json",
+        user: str | None = None,
+        deleted_status: int = 404,
+    ) -> str:
+        current = self.load(obj, record_id, deleted_status)
+        values, refs = coerce_payload(obj, payload, "update", source)
+        self._resolve_refs(values, refs)
+        record = dict(current)
+        record.update(values)
+        now = clock.now_text()
+        record["LastModifiedDate"] = now
+        record["LastModifiedById"] = user or self.default_user
+        record["SystemModstamp"] = now
+        self._derive(obj, record)
+        error = missing_required(obj, record)
+        if error is not None:
+            raise error
+        self._check_references(obj, values)
+        rid = str(current["Id"])
+        keys = self._keys(obj, record, rid)
+        self.store.replace(rid, _sparse(record))
+        self.store.set_keys(obj.name, rid, keys)
+        return rid
+
+    def upsert(
+        self,
+        obj: ObjectDef,
+        field_name: str,
+        value: Any,
+        payload: Mapping[str, Any],
+        source: Source = "json",
+        user: str | None = None,
+        version: str = "59.0",
+    ) -> tuple[str, bool]:
+        """Create or update by external id; returns (id, created)."""
+        definition = self.external_field(obj, field_name)
+        body = {k: v for k, v in payload.items() if k.lower() != definition.lower}
+        if definition.type == "id":
+            if value in (None, ""):
+                return self.create(obj, body, source, user=user), True
+            return self.update(obj, str(value), body, source, user=user), False
+        if value is None or value == "":
+            raise SalesforceError(
+                "MISSING_ARGUMENT",
+                f"{definition.name} not specified",
+                fields=[definition.name],
+            )
+        matches = self.find_external(obj, definition, value)
+        if len(matches) > 1:
+            raise MultipleRecords(
+                [f"/services/data/v{version}/sobjects/{obj.name}/{m}" for m in matches], matches
+            )
+        if matches:
+            return self.update(obj, matches[0], body, source, user=user), False
+        body[definition.name] = value
+        return self.create(obj, body, source, user=user), True
+
+    def delete(self, obj: ObjectDef, record_id: str, user: str | None = None) -> str:
+        current = self.load(obj, record_id)
+        if not obj.deletable:
+            raise SalesforceError("INSUFFICIENT_ACCESS_OR_READONLY", "insufficient access rights")
+        record = dict(current)
+        now = clock.now_text()
+        record["IsDeleted"] = True
+        record["LastModifiedDate"] = now
+        record["LastModifiedById"] = user or self.default_user
+        record["SystemModstamp"] = now
+        rid = str(current["Id"])
+        self.store.replace(rid, _sparse(record), deleted=True)
+        self.store.drop_keys(rid)
+        return rid
+
+    # reads ----------------------------------------------------------------------------------
+    def retrieve(
+        self, obj: ObjectDef, record_id: str, fields: list[str] | None, version: str
+    ) -> Record:
+        if ids.normalize(record_id) is None:
+            raise not_found(
+                f"Provided external ID field does not exist or is not accessible: {record_id}"
+            )
+        record = self.load(obj, record_id)
+        return self.shape(obj, record, fields, version)
+
+    def shape(
+        self, obj: ObjectDef, record: Record, fields: list[str] | None, version: str
+    ) -> Record:
+        out: Record = {
+            "attributes": {
+                "type": obj.name,
+                "url": f"/services/data/v{version}/sobjects/{obj.name}/{record['Id']}",
+            }
+        }
+        if fields:
+            for name in fields:
+                definition = obj.field(name.strip())
+                if definition is None:
+                    raise SalesforceError(
+                        "INVALID_FIELD",
+                        f"No such column '{name.strip()}' on entity '{obj.name}'. If you are "
+                        "attempting to use a custom field, be sure to append the '__c' after the "
+                        "custom field name. Please reference your WSDL or the describe call for "
+                        "the appropriate names.",
+                    )
+                out[definition.name] = record.get(definition.name)
+        else:
+            for definition in obj.fields.values():
+                out[definition.name] = record.get(definition.name)
+        return out
+
+    # helpers --------------------------------------------------------------------------------
+    def _resolve_refs(self, values: dict[str, Any], refs: Iterable[ExternalRef]) -> None:
+        for ref in refs:
+            target = self.schema.get(ref.target)
+            ext = target.field(ref.ext_field) if target else None
+            if target is None or ext is None:
+                raise SalesforceError(
+                    "INVALID_FIELD",
+                    f"Foreign key external ID: {ref.value} not found for field {ref.ext_field} "
+                    f"in entity {ref.target}",
+                    fields=[ref.field.name],
+                )
+            matches = self.find_external(target, ext, ref.value)
+            if len(matches) != 1:
+                word = "not found" if not matches else "matched more than one record"
+                raise SalesforceError(
+                    "INVALID_FIELD",
+                    f"Foreign key external ID: {ref.value} {word} for field {ext.name} in "
+                    f"entity {target.name}",
+                    fields=[ref.field.name],
+                )
+            values[ref.field.name] = matches[0]
+
+    def _check_references(self, obj: ObjectDef, values: Mapping[str, Any]) -> None:
+        for name, value in values.items():
+            if value is None:
+                continue
+            definition = obj.field(name)
+            if definition is None or definition.type != "reference":
+                continue
+            target = self.schema.of_id(str(value))
+            found = self.store.get(str(value))
+            if found is None or found[1] or target is None:
+                raise SalesforceError(
+                    "INVALID_CROSS_REFERENCE_KEY",
+                    "invalid cross reference id",
+                    fields=[definition.name],
+                )
+            if target.name not in definition.reference_to:
+                raise SalesforceError(
+                    "FIELD_INTEGRITY_EXCEPTION",
+                    f"{definition.label}: id value of incorrect type: {value}",
+                    fields=[definition.name],
+                )
+
+    def _derive(self, obj: ObjectDef, record: Record) -> None:
+        if obj.name in ("Contact", "User"):
+            parts = [record.get("FirstName"), record.get("LastName")]
+            record["Name"] = " ".join(str(p) for p in parts if p) or None
+
+    def _keys(self, obj: ObjectDef, record: Record, record_id: str) -> list[tuple[str, str]]:
+        keys: list[tuple[str, str]] = []
+        for definition in obj.fields.values():
+            if not definition.keyed or definition.type == "id":
+                continue
+            value = record.get(definition.name)
+            if value is None:
+                continue
+            key = definition.normalize_key(value)
+            if definition.unique:
+                others = [
+                    i for i in self.store.lookup(obj.name, definition.name, key) if i != record_id
+                ]
+                if others:
+                    raise SalesforceError(
+                        "DUPLICATE_VALUE",
+                        f"duplicate value found: {definition.name} duplicates value on record "
+                        f"with id: {others[0][:15]}",
+                        fields=[definition.name],
+                    )
+            keys.append((definition.name, key))
+        return keys
+
+    def _autonumber(self, obj: ObjectDef, record: Record) -> None:
+        for definition in obj.fields.values():
+            if definition.auto_number is None or record.get(definition.name) is not None:
+                continue
+            counter_name = f"autonumber:{obj.name}.{definition.name}"
+            number = int(self.store.meta_get(counter_name) or 0) + 1
+            self.store.meta_set(counter_name, number)
+            fmt = definition.auto_number
+
+            def pad(match: re.Match[str], n: int = number) -> str:
+                return str(n).rjust(len(match.group(1)), "0")
+
+            record[definition.name] = _AUTONUMBER_RE.sub(pad, fmt) if "{" in fmt else str(number)
+
+
+def _sparse(record: Record) -> Record:
+    return {k: v for k, v in record.items() if v is not None}
+
+
+class StoreSource:
+    """The store as a SOQL ``RecordSource``."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+
+    def scan(self, sobject: str, include_deleted: bool) -> Iterable[Record]:
+        return self.store.scan(sobject, include_deleted)
+
+    def by_ids(self, sobject: str, id_list: list[str], include_deleted: bool) -> Iterable[Record]:
+        found = self.store.get_many(sorted(set(id_list)))
+        return [
+            data
+            for _, (kind, deleted, data) in sorted(found.items())
+            if kind == sobject and (include_deleted or not deleted)
+        ]
+
+    def by_key(
+        self, sobject: str, field: str, keys: list[str], include_deleted: bool
+    ) -> Iterable[Record]:
+        matched = self.store.lookup_many(sobject, field, keys)
+        return self.by_ids(sobject, matched, include_deleted)
+
+    def get(self, record_id: str) -> Record | None:
+        found = self.store.get(record_id)
+        if found is None or found[1]:
+            return None
+        return found[2]

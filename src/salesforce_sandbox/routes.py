@@ -1,0 +1,196 @@
+"""Route table: (method, path pattern) -> handler, with the endpoint names that request counts,
+faults and latency use (``"PATCH /sobjects/{sobject}/{field}/{value}"``).
+
+Data routes are matched on the decoded path segments after ``/services/data/vXX.X``; login
+routes on any path *ending* in ``/services/oauth2/token`` or ``/services/Soap/u/{version}`` (so
+simple-salesforce's ``domain="127.0.0.1:8701/x"`` works).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import parse_qsl, unquote, urlsplit
+
+from salesforce_sandbox.api import auth, bulk, composite, rest
+from salesforce_sandbox.api.http import Call, Reply, dumps, error_reply
+from salesforce_sandbox.errors import SalesforceError
+from salesforce_sandbox.models.org import Org
+
+Handler = Callable[[Org, Call], Reply]
+
+
+@dataclass(frozen=True)
+class Route:
+    methods: frozenset[str]
+    pattern: re.Pattern[str]
+    name: str
+    handler: Handler
+    spool: bool = False
+
+
+def _route(methods: str, template: str, handler: Handler, spool: bool = False) -> Route:
+    regex = ""
+    for part in template.strip("/").split("/"):
+        if not part:
+            continue
+        if part.startswith("{") and part.endswith("}"):
+            regex += f"/(?P<{part[1:-1]}>[^/]+)"
+        elif part.startswith("(?"):
+            regex += "/" + part
+        else:
+            regex += "/" + re.escape(part)
+    pattern = re.compile("^" + regex + "/?$", re.IGNORECASE)
+    name = "/" + template.strip("/")
+    return Route(frozenset(methods.split("|")), pattern, name, handler, spool)
+
+
+DATA_ROUTES: list[Route] = [
+    _route("GET", "/", rest.resources),
+    _route("GET", "/limits", rest.limits),
+    _route("GET", "/sobjects", rest.describe_global),
+    _route("GET", "/sobjects/{sobject}", rest.basic_info),
+    _route("POST", "/sobjects/{sobject}", rest.create),
+    _route("GET", "/sobjects/{sobject}/describe", rest.describe),
+    _route("POST", "/sobjects/{sobject}/{field}", rest.upsert),
+    _route("GET", "/sobjects/{sobject}/{id}", rest.retrieve),
+    _route("PATCH", "/sobjects/{sobject}/{id}", rest.update),
+    _route("DELETE", "/sobjects/{sobject}/{id}", rest.delete),
+    _route("GET", "/sobjects/{sobject}/{field}/{value}", rest.external_get),
+    _route("PATCH|POST", "/sobjects/{sobject}/{field}/{value}", rest.upsert),
+    _route("DELETE", "/sobjects/{sobject}/{field}/{value}", rest.external_delete),
+    _route("GET", "/query", rest.query),
+    _route("GET", "/queryAll", rest.query_all),
+    _route("GET", "/query/{locator}", rest.query_more),
+    _route("GET", "/queryAll/{locator}", rest.query_more),
+    _route("POST", "/composite", composite.composite),
+    _route("POST", "/composite/graph", composite.graph),
+    _route("POST", "/composite/batch", composite.batch),
+    _route("POST", "/composite/tree/{sobject}", composite.tree),
+    _route("POST", "/composite/sobjects", composite.collection_create),
+    _route("PATCH", "/composite/sobjects", composite.collection_update),
+    _route("DELETE", "/composite/sobjects", composite.collection_delete),
+    _route("GET|POST", "/composite/sobjects/{sobject}", composite.collection_retrieve),
+    _route("PATCH", "/composite/sobjects/{sobject}/{field}", composite.collection_upsert),
+    _route("POST", "/jobs/ingest", bulk.create_ingest),
+    _route("GET", "/jobs/ingest", bulk.list_ingest),
+    _route("GET", "/jobs/ingest/{job}", bulk.get_ingest),
+    _route("PATCH", "/jobs/ingest/{job}", bulk.patch_ingest),
+    _route("DELETE", "/jobs/ingest/{job}", bulk.delete_ingest),
+    _route("PUT", "/jobs/ingest/{job}/batches", bulk.upload, spool=True),
+    _route("GET", "/jobs/ingest/{job}/successfulResults", bulk.successful_results),
+    _route("GET", "/jobs/ingest/{job}/failedResults", bulk.failed_results),
+    _route("GET", "/jobs/ingest/{job}/unprocessedrecords", bulk.unprocessed_records),
+    _route("POST", "/jobs/query", bulk.create_query),
+    _route("GET", "/jobs/query", bulk.list_query),
+    _route("GET", "/jobs/query/{job}", bulk.get_query),
+    _route("PATCH", "/jobs/query/{job}", bulk.patch_query),
+    _route("DELETE", "/jobs/query/{job}", bulk.delete_query),
+    _route("GET", "/jobs/query/{job}/results", bulk.query_results),
+]
+
+_DATA_PREFIX = re.compile(r"^/services/data/v(?P<version>\d+\.\d+)(?P<rest>/.*)?$")
+
+
+@dataclass
+class Match:
+    route: Route
+    params: dict[str, str]
+    version: str
+
+    @property
+    def endpoint(self) -> str:
+        return f"{self.route.name}"
+
+
+def decode_path(raw_path: str) -> str:
+    return "/".join(unquote(p) for p in raw_path.split("/"))
+
+
+def match_data(method: str, raw_path: str) -> Match | SalesforceError | None:
+    """Find the data route for ``raw_path`` (still percent-encoded)."""
+    found = _DATA_PREFIX.match(raw_path)
+    if found is None:
+        return None
+    rest_path = found.group("rest") or "/"
+    allowed: set[str] = set()
+    for route in DATA_ROUTES:
+        hit = route.pattern.match(rest_path)
+        if hit is None:
+            continue
+        if method not in route.methods:
+            allowed |= route.methods
+            continue
+        params = {k: unquote(v) for k, v in hit.groupdict().items()}
+        return Match(route, params, found.group("version"))
+    if allowed:
+        return SalesforceError(
+            "METHOD_NOT_ALLOWED",
+            f"HTTP Method '{method}' not allowed. Allowed are {','.join(sorted(allowed))}",
+            405,
+        )
+    return SalesforceError("NOT_FOUND", "The requested resource does not exist", 404)
+
+
+def internal(
+    org: Org, parent: Call, method: str, url: str, body: Any, headers: dict[str, str]
+) -> Reply:
+    """Run a composite subrequest through the same handlers (no auth, not counted)."""
+    parts = urlsplit(url)
+    found = match_data(method.upper(), parts.path)
+    if found is None:
+        found = SalesforceError("NOT_FOUND", "The requested resource does not exist", 404)
+    if isinstance(found, SalesforceError):
+        return error_reply(found)
+    call = Call(
+        method=method.upper(),
+        params=found.params,
+        query=dict(parse_qsl(parts.query, keep_blank_values=True)),
+        headers=headers,
+        body=b"" if body is None else dumps(body),
+        version=found.version,
+        instance_url=parent.instance_url,
+        user_id=parent.user_id,
+    )
+    try:
+        return found.route.handler(org, call)
+    except SalesforceError as error:
+        return error_reply(error)
+
+
+# login and identity routes (matched on the path's end) --------------------------------------
+AUTH_ROUTES: list[tuple[str, re.Pattern[str], str, Handler]] = [
+    ("POST", re.compile(r"/services/oauth2/token/?$"), "/services/oauth2/token", auth.token),
+    (
+        "POST",
+        re.compile(r"/services/Soap/u/(?P<version>[\d.]+)(?:/[^/]*)?/?$"),
+        "/services/Soap/u/{version}",
+        auth.soap,
+    ),
+    (
+        "GET",
+        re.compile(r"/services/oauth2/userinfo/?$"),
+        "/services/oauth2/userinfo",
+        auth.userinfo,
+    ),
+    ("POST", re.compile(r"/services/oauth2/revoke/?$"), "/services/oauth2/revoke", auth.revoke),
+    (
+        "GET",
+        re.compile(r"^/id/(?P<org>[\w]+)/(?P<user>[\w]+)/?$"),
+        "/id/{org}/{user}",
+        auth.identity,
+    ),
+    ("GET", re.compile(r"^/services/data/?$"), "/services/data", auth.versions),
+]
+
+
+def match_auth(method: str, path: str) -> tuple[str, Handler, dict[str, str]] | None:
+    for route_method, pattern, name, handler in AUTH_ROUTES:
+        hit = pattern.search(path)
+        if hit is not None and (
+            method == route_method or (method == "GET" and name == "/services/oauth2/userinfo")
+        ):
+            return name, handler, dict(hit.groupdict())
+    return None

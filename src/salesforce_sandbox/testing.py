@@ -1,0 +1,238 @@
+"""Run a sandbox org in-process for tests and demos.
+
+    from salesforce_sandbox.testing import run_sandbox
+
+    with run_sandbox(metadata=[Path("force-app")]) as sandbox:
+        sf = sandbox.salesforce()                       # direct session (static access token)
+        sf = sandbox.salesforce(login="soap")           # or "password", "client_credentials", "jwt"
+        sandbox.control("POST", "reset")
+        sandbox.add_fault("POST /sobjects/{sobject}", "503", count=1)
+        sandbox.requests()["by_endpoint"]
+
+The server runs uvicorn with TLS in a background thread on a free loopback port; ``ca_path``
+is the CA to trust. ``sandbox.org`` gives direct access to the org model (same thread rules as
+the server: prefer the control plane while requests are in flight).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import tempfile
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import requests
+import uvicorn
+from simple_salesforce import Salesforce
+
+from salesforce_sandbox.config import Settings
+from salesforce_sandbox.jwt_keys import JWT_PRIVATE_KEY_PEM
+from salesforce_sandbox.models.org import Org
+from salesforce_sandbox.server import bind_socket, prepare, uvicorn_config
+
+LOGIN_MODES = ("token", "soap", "password", "client_credentials", "jwt")
+
+
+@dataclass
+class SandboxServer:
+    settings: Settings
+    org: Org
+    instance_url: str
+    ca_path: Path
+    data_dir: Path | None
+
+    @property
+    def control_url(self) -> str:
+        return self.instance_url + "/_sandbox"
+
+    @property
+    def control(self) -> str:
+        """Base URL of the control plane."""
+        return self.control_url
+
+    @property
+    def host_port(self) -> str:
+        return self.instance_url.split("://", 1)[1]
+
+    @property
+    def login_domain(self) -> str:
+        """``domain`` for simple-salesforce logins: ``https://{domain}.salesforce.com/...``."""
+        return self.host_port + "/login"
+
+    @property
+    def username(self) -> str:
+        return self.settings.username
+
+    @property
+    def password(self) -> str:
+        return self.settings.password
+
+    @property
+    def security_token(self) -> str:
+        return self.settings.security_token
+
+    @property
+    def client_id(self) -> str:
+        return self.settings.client_id
+
+    @property
+    def client_secret(self) -> str:
+        return self.settings.client_secret
+
+    @property
+    def access_token(self) -> str | None:
+        return self.settings.access_token
+
+    @property
+    def jwt_private_key(self) -> str:
+        return JWT_PRIVATE_KEY_PEM
+
+    def http(self) -> requests.Session:
+        """A requests session trusting the sandbox CA (ignores REQUESTS_CA_BUNDLE and proxies)."""
+        session = requests.Session()
+        session.trust_env = False
+        session.verify = str(self.ca_path)
+        return session
+
+    def salesforce(self, login: str = "token", **kwargs: Any) -> Salesforce:
+        """A ``simple_salesforce.Salesforce`` logged in with ``login`` (see LOGIN_MODES)."""
+        session = kwargs.pop("session", None) or self.http()
+        args: dict[str, Any]
+        if login == "token":
+            args = {"instance_url": self.instance_url, "session_id": self.access_token}
+        elif login == "soap":
+            args = {
+                "username": self.username,
+                "password": self.password,
+                "security_token": self.security_token,
+                "domain": self.login_domain,
+            }
+        elif login == "password":
+            args = {
+                "username": self.username,
+                "password": self.password + self.security_token,
+                "consumer_key": self.client_id,
+                "consumer_secret": self.client_secret,
+                "domain": self.login_domain,
+            }
+        elif login == "client_credentials":
+            args = {
+                "consumer_key": self.client_id,
+                "consumer_secret": self.client_secret,
+                "domain": self.login_domain,
+            }
+        elif login == "jwt":
+            args = {
+                "username": self.username,
+                "consumer_key": self.client_id,
+                "privatekey": self.jwt_private_key,
+                "domain": self.login_domain,
+            }
+        else:
+            raise ValueError(f"login must be one of {LOGIN_MODES}")
+        args.update(kwargs)
+        return Salesforce(session=session, **args)
+
+    # control plane --------------------------------------------------------------------------
+    def control_call(self, method: str, path: str, payload: Any = None) -> Any:
+        with self.http() as session:
+            response = session.request(
+                method, f"{self.control_url}/{path.lstrip('/')}", json=payload
+            )
+        response.raise_for_status()
+        return response.json()
+
+    def reset(self, schema: bool = False) -> None:
+        self.control_call("POST", "reset", {"schema": schema})
+
+    def seed(self, records: list[dict[str, Any]], sobject: str | None = None) -> list[str]:
+        return list(
+            self.control_call("POST", "seed", {"records": records, "sobject": sobject})["ids"]
+        )
+
+    def deploy(self, path: Path) -> list[str]:
+        return list(self.control_call("POST", "deploy", {"path": str(path)})["deployed"])
+
+    def requests(self) -> dict[str, Any]:
+        result: dict[str, Any] = self.control_call("GET", "requests")
+        return result
+
+    def reset_requests(self) -> None:
+        self.control_call("DELETE", "requests")
+
+    def add_fault(self, route: str, mode: str, **options: Any) -> dict[str, Any]:
+        result: dict[str, Any] = self.control_call(
+            "POST", "faults", {"route": route, "mode": mode, **options}
+        )
+        return result
+
+    def clear_faults(self) -> None:
+        self.control_call("DELETE", "faults")
+
+    def set_latency(self, ms: float, route: str = "*") -> None:
+        self.control_call("POST", "latency", {"route": route, "ms": ms})
+
+    def set_limits(self, daily_limit: int | None = None, used: int | None = None) -> None:
+        payload: dict[str, int] = {}
+        if daily_limit is not None:
+            payload["daily_limit"] = daily_limit
+        if used is not None:
+            payload["used"] = used
+        self.control_call("POST", "limits", payload)
+
+    def expire_sessions(self, token: str | None = None) -> int:
+        return int(
+            self.control_call("POST", "sessions/expire", {"token": token} if token else {})[
+                "expired"
+            ]
+        )
+
+
+@contextlib.contextmanager
+def run_sandbox(
+    data_dir: Path | None = None,
+    metadata: list[Path] | None = None,
+    host: str = "127.0.0.1",
+    **options: Any,
+) -> Iterator[SandboxServer]:
+    """Start a sandbox on a free port in a background thread; stop it on exit.
+
+    ``options`` are ``Settings`` fields (username, api_limit, session_seconds, ...).
+    Without ``data_dir`` state is in memory and certificates go to a temporary directory.
+    """
+    with contextlib.ExitStack() as stack:
+        if data_dir is None:
+            certs = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="sf-sandbox-")))
+        else:
+            certs = data_dir
+        settings = Settings(
+            host=host, port=0, data_dir=data_dir, metadata_dirs=list(metadata or []), **options
+        )
+        sock = bind_socket(host, 0)
+        settings.port = sock.getsockname()[1]
+        org, app, tls = prepare(settings, certs)
+        server = uvicorn.Server(uvicorn_config(app, settings, tls))
+        server.config.lifespan = "off"
+        thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+        thread.start()
+        deadline = time.monotonic() + 20
+        while not server.started:
+            if not thread.is_alive() or time.monotonic() > deadline:
+                raise RuntimeError("salesforce sandbox did not start")
+            time.sleep(0.01)
+        hostname = f"[{host}]" if ":" in host else host
+        sandbox = SandboxServer(
+            settings, org, f"https://{hostname}:{settings.port}", tls.ca_path, data_dir
+        )
+        try:
+            yield sandbox
+        finally:
+            server.should_exit = True
+            server.force_exit = True
+            thread.join(timeout=10)
+            sock.close()
+            org.close()

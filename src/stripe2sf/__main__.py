@@ -1,0 +1,3 @@
+from stripe2sf.cli import main
+
+main()

@@ -1,0 +1,78 @@
+"""customer.* and payment methods: Stripe-owned customer fields and the card on file."""
+
+from __future__ import annotations
+
+from stripe2sf.domain.builder import PlanBuilder
+from stripe2sf.domain.context import LookupKind
+from stripe2sf.domain.flow_common import customer_records
+from stripe2sf.domain.lookups import default_pm_changed
+from stripe2sf.domain.sources import mapped_fields, payment_method_sources
+from stripe2sf.domain.stripe_views import PaymentMethodView, payment_method_view
+from stripe2sf.domain.subjects import customer_for, effective_object
+
+
+def _card_fields(b: PlanBuilder, pm: PaymentMethodView) -> dict[str, object]:
+    return mapped_fields(
+        b.config,
+        "payment_method",
+        "Account",
+        payment_method_sources(pm),
+        creating=False,
+        notes=b.notes,
+    )
+
+
+def plan_customer(b: PlanBuilder) -> None:
+    cid = b.event.object_id
+    if b.event.type == "customer.deleted":
+        cw = customer_records(b, cid, may_create=False)
+        if cw.account_ref is None:
+            b.skipped.append(f"customer {cid} deleted in Stripe; no linked Account to mark")
+        else:
+            b.merge_account_fields(
+                cw,
+                mapped_fields(
+                    b.config,
+                    "customer",
+                    "Account",
+                    {"customer.deleted": True},
+                    creating=False,
+                    notes=b.notes,
+                ),
+                f"customer {cid} deleted in Stripe: marked, never deleted in Salesforce",
+            )
+        b.touch(cid)
+        return
+    cw = customer_records(b, cid, may_create=True, sync_fields=True)
+    if b.event.type == "customer.updated" and default_pm_changed(b.event):
+        customer = customer_for(b.event, b.ctx)
+        pm_id = (
+            customer.default_payment_method_id or customer.default_source_id if customer else None
+        )
+        pm_raw = b.ctx.stripe(LookupKind.STRIPE_PAYMENT_METHOD, pm_id) if pm_id else None
+        if pm_raw is None:
+            b.assumptions.append("new default payment method not fetched; card unchanged")
+        else:
+            pm = payment_method_view(pm_raw)
+            b.merge_account_fields(cw, _card_fields(b, pm), f"default payment method is {pm.id}")
+    b.touch(cid)
+
+
+def plan_payment_method(b: PlanBuilder) -> None:
+    pm = payment_method_view(effective_object(b.event, b.ctx))
+    if pm.type != "card" or not pm.card.last4:
+        b.skipped.append(f"payment method {pm.id} is {pm.type}, not a card; nothing to show")
+        return
+    cid = pm.customer_id or b.event.customer_id
+    customer = customer_for(b.event, b.ctx) if cid else None
+    if customer is None:
+        b.assumptions.append(f"customer of {pm.id} not fetched; assumed it is not the default")
+        b.skipped.append(f"{pm.id} is not known to be the default payment method")
+        return
+    default = customer.default_payment_method_id or customer.default_source_id
+    if default is not None and default != pm.id:
+        b.skipped.append(f"{pm.id} is not the default payment method of {cid}; card unchanged")
+        return
+    cw = customer_records(b, cid, may_create=True)
+    b.merge_account_fields(cw, _card_fields(b, pm), f"{b.event.type}: card {pm.id} on file")
+    b.touch(pm.id)

@@ -1,0 +1,142 @@
+"""Failed payments: invoice.payment_failed opens a Task/Case per attempt; invoice.paid
+closes them, restores the billing status and records how long it took."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from stripe2sf.domain.builder import PlanBuilder
+from stripe2sf.domain.config import BILLING_AT_RISK, BILLING_CURRENT, BILLING_OVERDUE
+from stripe2sf.domain.context import LookupKind
+from stripe2sf.domain.flow_common import customer_records, owner_for, refs, sf_date_after
+from stripe2sf.domain.operations import Operation
+from stripe2sf.domain.sources import invoice_sources, mapped_fields
+from stripe2sf.domain.stripe_views import InvoiceView, invoice_view
+from stripe2sf.domain.subjects import effective_object
+from stripe2sf.domain.transforms import to_sf_datetime
+
+
+def dedupe_key(invoice_id: str, attempt: int) -> str:
+    """One Task/Case per invoice attempt, however often the event arrives."""
+    return f"{invoice_id}:{attempt}"
+
+
+def _describe(inv: InvoiceView, attempt: int) -> tuple[str, str]:
+    amount = f"{inv.amount_due_major} {inv.currency.upper()}"
+    label = inv.number or inv.id
+    final = inv.final_attempt
+    subject = f"Payment failed: {amount}, invoice {label}, attempt {attempt}"
+    if final:
+        subject += " (final attempt)"
+    retry = (
+        to_sf_datetime(inv.next_payment_attempt)
+        if inv.next_payment_attempt
+        else "none - this was the final attempt; Stripe will not retry"
+    )
+    lines = [
+        f"Amount due: {amount}",
+        f"Attempt: {attempt}",
+        f"Next retry: {retry}",
+        f"Invoice: {inv.hosted_invoice_url or '-'}",
+        f"Stripe invoice {inv.id}, customer {inv.customer_id or '-'}",
+    ]
+    if inv.subscription_id:
+        lines.append(f"Subscription: {inv.subscription_id}")
+    return subject[:255], "\n".join(lines)
+
+
+def plan_invoice_failed(b: PlanBuilder) -> None:
+    inv = invoice_view(effective_object(b.event, b.ctx))
+    fp = b.config.failed_payments
+    o = b.config.objects
+    if inv.paid:
+        b.skipped.append(f"invoice {inv.id} is already paid (refetched); no Task/Case")
+        b.touch(inv.id)
+        return
+    attempt = max(1, inv.attempt_count)
+    cw = customer_records(b, inv.customer_id, may_create=True)
+    status = BILLING_AT_RISK if inv.final_attempt else BILLING_OVERDUE
+    b.merge_account_fields(
+        cw, {o.billing_status_field: status}, f"invoice {inv.id} attempt {attempt} failed"
+    )
+    owner, owner_why = owner_for(b, fp.owner, fp.queue, cw)
+    subject, description = _describe(inv, attempt)
+    record = b.config.dunning_object()
+    fields: dict[str, Any] = {
+        "Subject": subject,
+        "Description": description,
+        "Priority": fp.final_attempt_priority if inv.final_attempt else fp.priority,
+    }
+    if record == "Task":
+        fields["Status"] = "Not Started"
+        fields["ActivityDate"] = sf_date_after(b.event.created, fp.due_in_days)
+        what, who = cw.polymorphic_refs()
+        links = refs(WhatId=what, WhoId=who)
+    else:
+        fields["Status"] = "New"
+        fields["Origin"] = fp.case_origin
+        links = refs(AccountId=cw.account_ref, ContactId=cw.contact_ref)
+    if owner:
+        fields["OwnerId"] = owner
+    fields.update(
+        mapped_fields(
+            b.config, "invoice", record, invoice_sources(inv), creating=True, notes=b.notes
+        )
+    )
+    b.add(
+        Operation(
+            "dunning",
+            "upsert",
+            record,
+            o.dedupe_key_field,
+            dedupe_key(inv.id, attempt),
+            fields,
+            refs=links,
+            depends_on=tuple(op.op_id for op in b.operations),
+            reason=f"invoice {inv.id} attempt {attempt} failed; owner: {owner_why}",
+        )
+    )
+    b.touch(inv.id)
+
+
+def plan_invoice_paid(b: PlanBuilder) -> None:
+    inv = invoice_view(effective_object(b.event, b.ctx))
+    o = b.config.objects
+    fp = b.config.failed_payments
+    cw = customer_records(b, inv.customer_id, may_create=False)
+    account = b.ctx.account_for(inv.customer_id) if inv.customer_id else None
+    if cw.account_ref is not None and (
+        account is None or account.billing_status != BILLING_CURRENT
+    ):
+        b.merge_account_fields(
+            cw, {o.billing_status_field: BILLING_CURRENT}, f"invoice {inv.id} paid"
+        )
+    paid_at = inv.paid_at or b.event.created
+    record = b.config.dunning_object()
+    if fp.close_on_paid:
+        if not b.ctx.has(LookupKind.SF_OPEN_DUNNING, inv.id):
+            b.assumptions.append(f"no open Task/Case for {inv.id} (lookup not done)")
+        prefix = f"{inv.id}:"
+        for i, rec in enumerate(
+            r for r in b.ctx.open_dunning(inv.id) if r.dedupe_key.startswith(prefix)
+        ):
+            closed = fp.task_closed_status if record == "Task" else fp.case_closed_status
+            fields: dict[str, Any] = {
+                "Status": closed,
+                o.resolved_at_field: to_sf_datetime(paid_at),
+            }
+            if rec.created is not None:
+                minutes = max(0, int((paid_at - rec.created.timestamp()) // 60))
+                fields[o.resolution_minutes_field] = minutes
+            b.add(
+                Operation(
+                    f"close_{i}",
+                    "upsert",
+                    record,
+                    o.dedupe_key_field,
+                    rec.dedupe_key,
+                    fields,
+                    reason=f"invoice {inv.id} paid: close failed-payment {record.lower()}",
+                )
+            )
+    b.touch(inv.id)

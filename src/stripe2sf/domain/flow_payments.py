@@ -1,0 +1,137 @@
+"""Payments: charge.succeeded/failed/refunded, payment_intent.succeeded, disputes."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from decimal import Decimal
+
+from stripe2sf.domain.builder import PlanBuilder
+from stripe2sf.domain.flow_common import customer_records, owner_for, refs
+from stripe2sf.domain.money import to_major_units
+from stripe2sf.domain.operations import Operation
+from stripe2sf.domain.sources import charge_sources, dispute_sources, mapped_fields
+from stripe2sf.domain.stripe_views import (
+    CardView,
+    ChargeView,
+    charge_view,
+    dispute_view,
+    payment_intent_view,
+)
+from stripe2sf.domain.subjects import customer_id_for, effective_object
+from stripe2sf.domain.transforms import to_sf_date
+
+
+def _charge_from_intent(b: PlanBuilder) -> ChargeView | None:
+    """The charge a succeeded PaymentIntent made, embedded or synthesised from the intent.
+
+    Keyed by the charge id when known, so that this and `charge.succeeded` upsert the same
+    record; by the intent id only when the payload names no charge at all.
+    """
+    pi = payment_intent_view(effective_object(b.event, b.ctx))
+    if pi.status != "succeeded":
+        b.skipped.append(f"payment intent {pi.id} is {pi.status}, not succeeded")
+        return None
+    if pi.latest_charge is not None:
+        view = charge_view(pi.latest_charge)
+        return view if view.customer_id else _with_customer(view, pi.customer_id)
+    return ChargeView(
+        id=pi.latest_charge_id or pi.id,
+        customer_id=pi.customer_id,
+        amount=pi.amount_received,
+        amount_refunded=0,
+        currency=pi.currency,
+        status="succeeded",
+        paid=True,
+        refunded=False,
+        created=pi.created,
+        invoice_id=pi.invoice_id,
+        payment_intent_id=pi.id,
+        card=CardView(),
+        billing_email=None,
+        failure_message=None,
+        disputed=False,
+    )
+
+
+def _with_customer(view: ChargeView, customer_id: str | None) -> ChargeView:
+    return replace(view, customer_id=customer_id)
+
+
+def plan_payment(b: PlanBuilder) -> None:
+    if b.event.type == "payment_intent.succeeded":
+        if not b.config.sync.payment_intent_without_charge:
+            b.skipped.append("payment_intent.succeeded is off (charge events carry payments)")
+            return
+        charge = _charge_from_intent(b)
+        if charge is None:
+            return
+    else:
+        charge = charge_view(effective_object(b.event, b.ctx))
+    o = b.config.objects
+    cw = customer_records(b, charge.customer_id, may_create=True)
+    values = charge_sources(charge, effective_object(b.event, b.ctx))
+    fields = mapped_fields(
+        b.config, "charge", o.payment_object, values, creating=True, notes=b.notes
+    )
+    b.add(
+        Operation(
+            "payment",
+            "upsert",
+            o.payment_object,
+            o.payment_key_field,
+            charge.id,
+            fields,
+            refs=refs(
+                **{o.payment_account_field: cw.account_ref, o.payment_contact_field: cw.contact_ref}
+            ),
+            depends_on=tuple(op.op_id for op in cw.operations if op.sobject != "Task"),
+            reason=f"{b.event.type}: payment {charge.id} is {charge.payment_status}",
+        )
+    )
+    b.touch(charge.id)
+    b.touch(b.event.object_id)
+
+
+def plan_dispute(b: PlanBuilder) -> None:
+    if not b.config.disputes.enabled:
+        b.skipped.append("disputes are off in the config")
+        return
+    d = dispute_view(effective_object(b.event, b.ctx))
+    cfg = b.config.disputes
+    cid = customer_id_for(b.event, b.ctx)
+    cw = customer_records(b, cid, may_create=False)
+    owner, owner_why = owner_for(b, cfg.owner, cfg.queue, cw)
+    amount: Decimal = to_major_units(d.amount, d.currency)
+    fields: dict[str, object] = {
+        "Subject": f"Stripe dispute: {amount} {d.currency.upper()} ({d.reason or 'no reason'})",
+        "Description": "\n".join(
+            [
+                f"Dispute {d.id} on charge {d.charge_id or '-'}",
+                f"Amount: {amount} {d.currency.upper()}",
+                f"Reason: {d.reason or '-'}; status: {d.status or '-'}",
+                f"Evidence due: {to_sf_date(d.evidence_due_by) if d.evidence_due_by else '-'}",
+            ]
+        ),
+        "Priority": cfg.priority,
+        "Status": "New",
+        "Origin": cfg.case_origin,
+    }
+    if owner:
+        fields["OwnerId"] = owner
+    fields.update(
+        mapped_fields(b.config, "dispute", "Case", dispute_sources(d), creating=True, notes=b.notes)
+    )
+    b.add(
+        Operation(
+            "dispute_case",
+            "upsert",
+            "Case",
+            b.config.objects.dedupe_key_field,
+            f"dispute:{d.id}",
+            fields,
+            refs=refs(AccountId=cw.account_ref, ContactId=cw.contact_ref),
+            depends_on=tuple(op.op_id for op in cw.operations),
+            reason=f"dispute {d.id} opened; owner: {owner_why}",
+        )
+    )
+    b.touch(d.id)

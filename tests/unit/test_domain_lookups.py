@@ -1,0 +1,105 @@
+"""Which lookups an event needs, in what order, and the SOQL they carry."""
+
+from __future__ import annotations
+
+import pytest
+
+from stripe2sf.domain import soql
+from stripe2sf.domain.config import SyncConfig, from_toml_text
+from stripe2sf.domain.context import Lookup, LookupKind, PlanContext
+from stripe2sf.domain.events import parse_event
+from stripe2sf.domain.lookups import lookups_needed
+from tests.unit.test_domain_support import (
+    FakeOrg,
+    charge,
+    contact_row,
+    customer,
+    envelope,
+    gather,
+    invoice,
+    subscription,
+)
+
+
+def kinds(lookups: tuple[Lookup, ...]) -> set[LookupKind]:
+    return {lk.kind for lk in lookups}
+
+
+def test_first_round_for_a_charge() -> None:
+    view = parse_event(envelope("charge.succeeded", charge()))
+    first = lookups_needed(view, SyncConfig(), PlanContext())
+    assert kinds(first) == {
+        LookupKind.LEDGER,
+        LookupKind.SF_ACCOUNT_BY_CUSTOMER,
+        LookupKind.SF_CONTACT_BY_CUSTOMER,
+    }
+    account = next(lk for lk in first if lk.kind == LookupKind.SF_ACCOUNT_BY_CUSTOMER)
+    assert account.soql is not None and "Stripe_Customer_Id__c = 'cus_1'" in account.soql
+
+
+def test_unlinked_customer_leads_to_customer_fetch_then_email_search() -> None:
+    org = FakeOrg(stripe={"cus_1": customer()}, contacts=[contact_row()])
+    gather(parse_event(envelope("charge.succeeded", charge())), SyncConfig(), org)
+    order = [lk.kind for lk in org.asked]
+    assert order.index(LookupKind.STRIPE_CUSTOMER) < order.index(LookupKind.SF_CONTACTS_BY_EMAIL)
+    email_lookup = next(lk for lk in org.asked if lk.kind == LookupKind.SF_CONTACTS_BY_EMAIL)
+    assert email_lookup.key == "ada@example.com"
+
+
+def test_linked_customer_needs_no_stripe_customer() -> None:
+    from tests.unit.test_domain_support import account_row
+
+    org = FakeOrg(accounts=[account_row()])
+    gather(parse_event(envelope("charge.succeeded", charge())), SyncConfig(), org)
+    assert LookupKind.STRIPE_CUSTOMER not in {lk.kind for lk in org.asked}
+
+
+def test_subscription_needs_list_and_product_and_refetch() -> None:
+    org = FakeOrg()
+    gather(
+        parse_event(envelope("customer.subscription.updated", subscription())), SyncConfig(), org
+    )
+    asked = {lk.kind for lk in org.asked}
+    assert {
+        LookupKind.STRIPE_SUBSCRIPTIONS,
+        LookupKind.STRIPE_PRODUCT,
+        LookupKind.STRIPE_REFETCH,
+    } <= asked
+
+
+def test_final_objects_are_not_refetched_and_never_policy() -> None:
+    view = parse_event(envelope("customer.subscription.deleted", subscription(status="canceled")))
+    assert LookupKind.STRIPE_REFETCH not in kinds(lookups_needed(view, SyncConfig(), PlanContext()))
+    never = from_toml_text('[sync]\nrefetch = "never"\n')
+    live = parse_event(envelope("customer.subscription.updated", subscription()))
+    assert LookupKind.STRIPE_REFETCH not in kinds(lookups_needed(live, never, PlanContext()))
+
+
+def test_invoice_paid_asks_for_open_dunning_records() -> None:
+    view = parse_event(envelope("invoice.paid", invoice(status="paid")))
+    needed = lookups_needed(view, SyncConfig(), PlanContext())
+    dunning = next(lk for lk in needed if lk.kind == LookupKind.SF_OPEN_DUNNING)
+    assert (
+        dunning.soql is not None
+        and "FROM Task" in dunning.soql
+        and "IsClosed = false" in dunning.soql
+    )
+
+
+def test_unhandled_event_needs_nothing() -> None:
+    view = parse_event(envelope("coupon.created", {"id": "co_1", "object": "coupon"}))
+    assert lookups_needed(view, SyncConfig(), PlanContext()) == ()
+
+
+def test_soql_literals_are_escaped() -> None:
+    assert soql.quote("o'brien\\x") == "'o\\'brien\\\\x'"
+    q = soql.contacts_by_email("Stripe_Customer_Id__c", "a'; DELETE--@x.com")
+    assert "'a\\'; DELETE--@x.com'" in q
+    with pytest.raises(ValueError):
+        soql.quote("bad\nvalue")
+    assert soql.like_contains("50%_off") == "'%50\\%\\_off%'"
+
+
+def test_context_rejects_non_object_stripe_answers() -> None:
+    with pytest.raises(TypeError):
+        PlanContext().with_result(Lookup(LookupKind.STRIPE_CUSTOMER, "cus_1"), ["not", "a", "dict"])

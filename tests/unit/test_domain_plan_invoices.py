@@ -1,0 +1,125 @@
+"""Failed payments: one Task/Case per attempt, owners, billing status, closing on payment."""
+
+from __future__ import annotations
+
+from stripe2sf.domain.config import from_toml_text
+from stripe2sf.domain.operations import RecordRef
+from tests.unit.test_domain_support import (
+    T0,
+    FakeOrg,
+    account_row,
+    contact_row,
+    envelope,
+    invoice,
+    ops_by_id,
+    run,
+)
+
+
+def test_failed_payment_opens_high_priority_task_for_account_owner() -> None:
+    org = FakeOrg(
+        accounts=[account_row(owner="005BOSS")], contacts=[contact_row(customer_id="cus_1")]
+    )
+    p = run(envelope("invoice.payment_failed", invoice()), org)
+    ops = ops_by_id(p)
+    task = ops["dunning"]
+    assert (task.sobject, task.key_field, task.key_value) == (
+        "Task",
+        "Stripe_Dedupe_Key__c",
+        "in_1:1",
+    )
+    assert task.fields["Priority"] == "High"
+    assert task.fields["OwnerId"] == "005BOSS"
+    assert "49.00 USD" in task.fields["Subject"]
+    assert "attempt 1" in task.fields["Subject"]
+    desc = task.fields["Description"]
+    assert "https://invoice.stripe.com/i/test" in desc
+    assert "Next retry: 2025-06-18" in desc
+    # known records are referenced by Salesforce Id on polymorphic fields
+    assert task.refs["WhatId"] == RecordRef("Account", "Id", "001A")
+    assert task.refs["WhoId"] == RecordRef("Contact", "Id", "003A")
+    assert task.record()["WhatId"] == "001A"
+    assert ops["account_update"].fields == {"Billing_Status__c": "Payment Overdue"}
+
+
+def test_final_attempt_sets_at_risk() -> None:
+    org = FakeOrg(accounts=[account_row()])
+    p = run(
+        envelope("invoice.payment_failed", invoice(attempt_count=4, next_payment_attempt=None)), org
+    )
+    ops = ops_by_id(p)
+    assert ops["account_update"].fields["Billing_Status__c"] == "At Risk"
+    assert ops["dunning"].key_value == "in_1:4"
+    assert "final attempt" in ops["dunning"].fields["Subject"]
+
+
+def test_same_attempt_twice_gives_the_same_dedupe_key() -> None:
+    org = FakeOrg(accounts=[account_row()])
+    a = run(envelope("invoice.payment_failed", invoice(), event_id="evt_a"), org)
+    b = run(envelope("invoice.payment_failed", invoice(), event_id="evt_b"), org)
+    assert ops_by_id(a)["dunning"].key_value == ops_by_id(b)["dunning"].key_value
+
+
+def test_case_owned_by_queue_when_configured() -> None:
+    cfg = from_toml_text('[failed_payments]\nrecord = "case"\nowner = "queue"\nqueue = "Billing"\n')
+    org = FakeOrg(accounts=[account_row()], queues={"Billing": "00GQUEUE"})
+    case = ops_by_id(run(envelope("invoice.payment_failed", invoice()), org, cfg))["dunning"]
+    assert case.sobject == "Case"
+    assert case.fields["OwnerId"] == "00GQUEUE"
+    assert case.fields["Origin"] == "Stripe"
+    assert case.refs["AccountId"].value == "cus_1"
+
+
+def test_old_api_invoice_subscription_field() -> None:
+    org = FakeOrg(accounts=[account_row()])
+    old = invoice(parent=None, subscription="sub_old")
+    task = ops_by_id(run(envelope("invoice.payment_failed", old, api_version="2020-08-27"), org))
+    assert "sub_old" in task["dunning"].fields["Description"]
+
+
+def test_paid_invoice_closes_open_tasks_and_restores_status() -> None:
+    org = FakeOrg(
+        accounts=[account_row(Billing_Status__c="Payment Overdue")],
+        dunning=[
+            {
+                "Id": "00T1",
+                "Stripe_Dedupe_Key__c": "in_1:1",
+                "CreatedDate": "2025-06-15T00:00:00.000+0000",
+            },
+            {
+                "Id": "00T2",
+                "Stripe_Dedupe_Key__c": "in_1:2",
+                "CreatedDate": "2025-06-15T12:00:00.000+0000",
+            },
+        ],
+    )
+    paid = invoice(status="paid", status_transitions={"paid_at": T0 + 86400})
+    ops = ops_by_id(run(envelope("invoice.paid", paid, created=T0 + 86400), org))
+    assert ops["account_update"].fields == {"Billing_Status__c": "Current"}
+    closes = [op for op in ops.values() if op.op_id.startswith("close_")]
+    assert {op.key_value for op in closes} == {"in_1:1", "in_1:2"}
+    for op in closes:
+        assert op.fields["Status"] == "Completed"
+        assert op.fields["Stripe_Resolved_At__c"].endswith("Z")
+        assert op.fields["Stripe_Resolution_Minutes__c"] > 0
+
+
+def test_paid_invoice_without_failure_writes_nothing_when_current() -> None:
+    org = FakeOrg(accounts=[account_row(Billing_Status__c="Current")])
+    p = run(envelope("invoice.paid", invoice(status="paid")), org)
+    assert p.operations == ()
+
+
+def test_refetched_paid_invoice_creates_no_task() -> None:
+    org = FakeOrg(accounts=[account_row()], stripe={"in_1": invoice(status="paid")})
+    p = run(envelope("invoice.payment_failed", invoice()), org)
+    assert p.operations == ()
+    assert "already paid" in p.skipped[0]
+
+
+def test_task_for_a_new_customer_references_the_account_by_external_id() -> None:
+    org = FakeOrg(stripe={"cus_1": {"id": "cus_1", "object": "customer", "email": "n@x.io"}})
+    ops = ops_by_id(run(envelope("invoice.payment_failed", invoice()), org))
+    assert ops["dunning"].refs["WhatId"] == RecordRef("Account", "Stripe_Customer_Id__c", "cus_1")
+    assert ops["dunning"].depends_on == ("account", "contact")
+    assert ops["account"].fields["Billing_Status__c"] == "Payment Overdue"
