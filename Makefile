@@ -14,7 +14,7 @@ $(STAMP): pyproject.toml
 install: $(STAMP)
 
 demo: $(STAMP)
-	$(BIN)/stripe2sf demo
+	$(BIN)/stripe2sf serve
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests bench

@@ -25,16 +25,21 @@ def kinds(lookups: tuple[Lookup, ...]) -> set[LookupKind]:
     return {lk.kind for lk in lookups}
 
 
-def test_first_round_for_a_charge() -> None:
+def test_ledger_first_then_salesforce_records() -> None:
     view = parse_event(envelope("charge.succeeded", charge()))
     first = lookups_needed(view, SyncConfig(), PlanContext())
-    assert kinds(first) == {
-        LookupKind.LEDGER,
-        LookupKind.SF_ACCOUNT_BY_CUSTOMER,
-        LookupKind.SF_CONTACT_BY_CUSTOMER,
-    }
-    account = next(lk for lk in first if lk.kind == LookupKind.SF_ACCOUNT_BY_CUSTOMER)
+    assert first == (Lookup(LookupKind.LEDGER, "ch_1"),)
+    ctx = PlanContext().with_result(first[0], None)
+    second = lookups_needed(view, SyncConfig(), ctx)
+    assert kinds(second) == {LookupKind.SF_ACCOUNT_BY_CUSTOMER, LookupKind.SF_CONTACT_BY_CUSTOMER}
+    account = next(lk for lk in second if lk.kind == LookupKind.SF_ACCOUNT_BY_CUSTOMER)
     assert account.soql is not None and "Stripe_Customer_Id__c = 'cus_1'" in account.soql
+
+
+def test_late_event_costs_no_api_call() -> None:
+    org = FakeOrg(ledger={"ch_1": 2_000_000_000})
+    gather(parse_event(envelope("charge.succeeded", charge())), SyncConfig(), org)
+    assert [lk.kind for lk in org.asked] == [LookupKind.LEDGER]
 
 
 def test_unlinked_customer_leads_to_customer_fetch_then_email_search() -> None:
@@ -69,15 +74,17 @@ def test_subscription_needs_list_and_product_and_refetch() -> None:
 
 def test_final_objects_are_not_refetched_and_never_policy() -> None:
     view = parse_event(envelope("customer.subscription.deleted", subscription(status="canceled")))
-    assert LookupKind.STRIPE_REFETCH not in kinds(lookups_needed(view, SyncConfig(), PlanContext()))
+    read = PlanContext().with_result(Lookup(LookupKind.LEDGER, "sub_1"), None)
+    assert LookupKind.STRIPE_REFETCH not in kinds(lookups_needed(view, SyncConfig(), read))
     never = from_toml_text('[sync]\nrefetch = "never"\n')
     live = parse_event(envelope("customer.subscription.updated", subscription()))
-    assert LookupKind.STRIPE_REFETCH not in kinds(lookups_needed(live, never, PlanContext()))
+    assert LookupKind.STRIPE_REFETCH not in kinds(lookups_needed(live, never, read))
 
 
 def test_invoice_paid_asks_for_open_dunning_records() -> None:
     view = parse_event(envelope("invoice.paid", invoice(status="paid")))
-    needed = lookups_needed(view, SyncConfig(), PlanContext())
+    ctx = PlanContext().with_result(Lookup(LookupKind.LEDGER, "in_1"), None)
+    needed = lookups_needed(view, SyncConfig(), ctx)
     dunning = next(lk for lk in needed if lk.kind == LookupKind.SF_OPEN_DUNNING)
     assert (
         dunning.soql is not None

@@ -108,8 +108,7 @@ def lookups_needed(event: EventView, config: SyncConfig, ctx: PlanContext) -> tu
             if customer is None and event.object_type != "customer":
                 need(LookupKind.STRIPE_CUSTOMER, cid)
             elif customer is not None and _searchable(customer.email) and config.matching.by_email:
-                assert customer.email is not None
-                email = customer.email.strip().lower()
+                email = (customer.email or "").strip().lower()
                 need(
                     LookupKind.SF_CONTACTS_BY_EMAIL,
                     email,
