@@ -40,6 +40,7 @@ def uvicorn_config(app: SandboxApp, settings: Settings, tls: TlsFiles) -> uvicor
         http="httptools",
         lifespan="on",
         timeout_keep_alive=60,
+        timeout_graceful_shutdown=2,
         server_header=False,
         date_header=True,
     )

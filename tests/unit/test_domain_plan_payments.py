@@ -141,6 +141,18 @@ def test_several_contacts_review_queue_creates_a_task_and_links_nothing() -> Non
     assert "003A" in review.fields["Description"] and "003B" in review.fields["Description"]
     assert ops["payment"].refs == {}
     assert any("review" in n for n in p.notes)
+    assert LookupKind.SF_REVIEW_TASK in {lk.kind for lk in org.asked}
+
+
+def test_existing_review_task_is_not_recreated() -> None:
+    org = FakeOrg(
+        stripe={"cus_1": customer()},
+        contacts=[contact_row(), contact_row("003B")],
+        dunning=[{"Id": "00T9", "Stripe_Dedupe_Key__c": "review:cus_1", "CreatedDate": None}],
+    )
+    p = run(envelope("charge.succeeded", charge()), org)
+    assert [op.op_id for op in p.operations] == ["payment"]
+    assert any("awaits review" in n for n in p.notes)
 
 
 def test_domain_match_when_enabled_ignores_free_mail() -> None:
@@ -281,3 +293,21 @@ def test_plan_names_the_customer_for_the_audit_trail() -> None:
     p = run(envelope("charge.succeeded", charge()), FakeOrg(accounts=[account_row()]))
     assert p.customer_id == "cus_1"
     assert '"customer_id": "cus_1"' in p.to_json()
+
+
+def test_late_payment_intent_does_not_undo_a_refund() -> None:
+    pi = {
+        "id": "pi_1",
+        "object": "payment_intent",
+        "status": "succeeded",
+        "amount_received": 1999,
+        "currency": "usd",
+        "customer": "cus_1",
+        "latest_charge": "ch_1",
+        "created": 1_750_000_000,
+    }
+    org = FakeOrg(accounts=[account_row()], ledger={"ch_1": 1_750_000_500})
+    p = run(envelope("payment_intent.succeeded", pi, created=1_750_000_010), org)
+    assert p.operations == () and "late event" in p.skipped[0]
+    fresh = run(envelope("payment_intent.succeeded", pi), FakeOrg(accounts=[account_row()]))
+    assert "Amount_Refunded__c" not in fresh.operations[0].fields

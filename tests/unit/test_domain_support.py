@@ -241,6 +241,8 @@ class FakeOrg:
             rows = [a for a in self.accounts if key in (a.get("Website") or "")]
         elif k == LookupKind.SF_QUEUE:
             rows = [{"Id": self.queues[key]}] if key in self.queues else []
+        elif k == LookupKind.SF_REVIEW_TASK:
+            rows = [d for d in self.dunning if d["Stripe_Dedupe_Key__c"] == f"review:{key}"]
         elif k == LookupKind.SF_OPEN_DUNNING:
             rows = [d for d in self.dunning if d["Stripe_Dedupe_Key__c"].startswith(key + ":")]
         else:  # pragma: no cover

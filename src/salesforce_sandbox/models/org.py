@@ -176,6 +176,7 @@ class Org:
         self.records.id_generator.reset()
         self.sessions.reset()
         self.usage.reset()
+        self.usage.daily_limit = self.settings.api_limit
         self.faults.clear()
         self.queries.reset()
         self.bulk.reset()

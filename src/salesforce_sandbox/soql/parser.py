@@ -75,10 +75,13 @@ class _Parser:
                     )
                 count_only = True
         self.expect_kw("FROM")
-        if self.tok.kind != "ident":
+        from_tok = self.tok
+        if from_tok.kind == "keyword" and from_tok.value in ("GROUP", "ORDER"):
+            pass  # the Group and Order objects
+        elif from_tok.kind != "ident":
             raise self.fail()
-        from_tok = self.advance()
-        query = Query(items, from_tok.value, from_tok.col, count_only=count_only, text=self.soql)
+        self.advance()
+        query = Query(items, from_tok.text, from_tok.col, count_only=count_only, text=self.soql)
         if self.tok.kind == "ident" and not nested:
             self.advance()  # object alias, ignored
         if self.tok.is_kw("USING"):

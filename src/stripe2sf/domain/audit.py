@@ -143,6 +143,8 @@ class OpOutcome:
     ok: bool
     record_id: str | None = None
     error: str | None = None
+    code: str | None = None  # Salesforce errorCode / statusCode, e.g. UNABLE_TO_LOCK_ROW
+    created: bool | None = None
 
 
 def records_from_plan(

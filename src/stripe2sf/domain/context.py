@@ -31,6 +31,7 @@ class LookupKind(StrEnum):
     SF_ACCOUNTS_BY_DOMAIN = "salesforce.accounts_by_domain"  # SOQL -> records
     SF_QUEUE = "salesforce.queue"  # SOQL -> records (Group)
     SF_OPEN_DUNNING = "salesforce.open_dunning"  # SOQL -> records (Task or Case)
+    SF_REVIEW_TASK = "salesforce.review_task"  # key: customer id; SOQL -> records (Task)
     LEDGER = "ledger"  # key: Stripe object id -> last Stripe timestamp written (int) | None
 
 
@@ -167,7 +168,7 @@ class PlanContext:
         elif lookup.kind == LookupKind.SF_QUEUE:
             rows = _rows(raw)
             value = as_str(rows[0].get("Id")) if rows else None
-        elif lookup.kind == LookupKind.SF_OPEN_DUNNING:
+        elif lookup.kind in (LookupKind.SF_OPEN_DUNNING, LookupKind.SF_REVIEW_TASK):
             value = tuple(
                 DunningRecord(
                     id=str(r.get("Id")),
@@ -219,6 +220,12 @@ class PlanContext:
 
     def open_dunning(self, invoice_id: str) -> tuple[DunningRecord, ...]:
         return tuple(self.get(LookupKind.SF_OPEN_DUNNING, invoice_id) or ())
+
+    def review_task_exists(self, customer_id: str) -> bool | None:
+        """Whether a review Task for this customer exists (None: not looked up)."""
+        if not self.has(LookupKind.SF_REVIEW_TASK, customer_id):
+            return None
+        return bool(self.get(LookupKind.SF_REVIEW_TASK, customer_id))
 
     def queue_id(self, name: str) -> str | None:
         value = self.get(LookupKind.SF_QUEUE, name)

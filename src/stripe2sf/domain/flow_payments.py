@@ -53,6 +53,10 @@ def _charge_from_intent(b: PlanBuilder) -> ChargeView | None:
     )
 
 
+def _embeds_charge(b: PlanBuilder) -> bool:
+    return payment_intent_view(effective_object(b.event, b.ctx)).latest_charge is not None
+
+
 def _with_customer(view: ChargeView, customer_id: str | None) -> ChargeView:
     return replace(view, customer_id=customer_id)
 
@@ -67,9 +71,15 @@ def plan_payment(b: PlanBuilder) -> None:
             return
     else:
         charge = charge_view(effective_object(b.event, b.ctx))
+    written_from = b.ctx.ledger(charge.id)
+    if charge.id != b.event.object_id and written_from and written_from > b.event.created:
+        b.skipped.append(f"late event: payment {charge.id} already written from newer state")
+        return
     o = b.config.objects
     cw = customer_records(b, charge.customer_id, may_create=True)
     values = charge_sources(charge, effective_object(b.event, b.ctx))
+    if b.event.type == "payment_intent.succeeded" and not _embeds_charge(b):
+        values.pop("charge.amount_refunded", None)  # unknown: the intent does not say
     fields = mapped_fields(
         b.config, "charge", o.payment_object, values, creating=True, notes=b.notes
     )

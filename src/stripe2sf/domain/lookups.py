@@ -20,7 +20,7 @@ from stripe2sf.domain.events import EventView
 from stripe2sf.domain.handled import CREATING_FLOWS, Flow, flow_of
 from stripe2sf.domain.ordering import late_event_reason
 from stripe2sf.domain.paths import get_path, id_of
-from stripe2sf.domain.stripe_views import subscription_view
+from stripe2sf.domain.stripe_views import payment_intent_view, subscription_view
 from stripe2sf.domain.subjects import (
     customer_for,
     customer_id_for,
@@ -77,6 +77,10 @@ def lookups_needed(event: EventView, config: SyncConfig, ctx: PlanContext) -> tu
             return (Lookup(LookupKind.LEDGER, event.object_id),)
         if late_event_reason(event, ctx):
             return ()
+        if event.object_type == "payment_intent":
+            charge_id = payment_intent_view(event.object).latest_charge_id
+            if charge_id:
+                need(LookupKind.LEDGER, charge_id)
         if payload_may_be_stale(event, config):
             need(LookupKind.STRIPE_REFETCH, refetch_key(event))
     obj = effective_object(event, ctx)
@@ -114,6 +118,9 @@ def lookups_needed(event: EventView, config: SyncConfig, ctx: PlanContext) -> tu
                     email,
                     soql.contacts_by_email(o.customer_id_field, email),
                 )
+                ambiguous = len(ctx.contacts_for(email)) > 1
+                if ambiguous and config.matching.multiple_contacts == "review":
+                    need(LookupKind.SF_REVIEW_TASK, cid, soql.review_task(o.dedupe_key_field, cid))
                 domain = customer.email_domain
                 if (
                     config.matching.by_domain

@@ -14,7 +14,7 @@ Never a silent guess: every resolution carries a reason that ends up in the plan
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any, Literal
 
@@ -359,6 +359,16 @@ def customer_writes(
             out.contact_ref = con_ref
         return out
     if kind == "review":
+        exists = ctx.review_task_exists(customer_id)
+        if exists:
+            out.notes.append(f"customer {customer_id} awaits review (Task exists); nothing linked")
+            return out
+        if exists is None:
+            resolution = replace(
+                resolution,
+                assumed=(*resolution.assumed, "no review Task exists yet (not looked up)"),
+            )
+            out.notes.append("assumed: no review Task exists yet (not looked up)")
         task_fields: dict[str, Any] = {
             "Subject": f"Review Stripe customer match for {customer_id}",
             "Description": (

@@ -61,3 +61,8 @@ def open_dunning(sobject: str, field: str, invoice_id: str) -> str:
         f"SELECT Id, {field}, CreatedDate FROM {sobject} "
         f"WHERE {field} LIKE '{prefix}:%' AND IsClosed = false"
     )
+
+
+def review_task(field: str, customer_id: str) -> str:
+    key = quote(f"review:{customer_id}")
+    return f"SELECT Id, {field}, CreatedDate FROM Task WHERE {field} = {key}"

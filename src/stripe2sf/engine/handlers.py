@@ -5,35 +5,11 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 
-from stripe2sf.store.inbox import StoredEvent
+from stripe2sf.domain.handled import HANDLED_TYPES
+from stripe2sf.store.inbox import Applied, StoredEvent
 
-Handler = Callable[[StoredEvent], None]
-
-# The event types stripe2sf syncs to Salesforce (the flows of DESIGN.md).
-SYNCED_EVENT_TYPES = frozenset(
-    {
-        "customer.created",
-        "customer.updated",
-        "customer.deleted",
-        "charge.succeeded",
-        "charge.failed",
-        "charge.refunded",
-        "charge.dispute.created",
-        "payment_intent.succeeded",
-        "customer.subscription.created",
-        "customer.subscription.updated",
-        "customer.subscription.deleted",
-        "customer.subscription.paused",
-        "customer.subscription.resumed",
-        "customer.subscription.trial_will_end",
-        "invoice.payment_failed",
-        "invoice.paid",
-        "payment_method.attached",
-        "payment_method.updated",
-        "payment_method.automatically_updated",
-    }
-)
-
+# A handler applies one event and says what it applied (recorded with the event's completion).
+Handler = Callable[[StoredEvent], Applied | None]
 
 class Registry:
     def __init__(self) -> None:
@@ -57,10 +33,10 @@ class Registry:
 
 
 def _accept(_event: StoredEvent) -> None:
-    """Placeholder until the Salesforce sync is wired: the event is accepted as applied."""
+    """Without Salesforce settings the events are accepted and kept, not synced."""
 
 
 def default_registry() -> Registry:
     registry = Registry()
-    registry.register_many(SYNCED_EVENT_TYPES, _accept)
+    registry.register_many(HANDLED_TYPES, _accept)
     return registry

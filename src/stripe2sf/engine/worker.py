@@ -89,11 +89,10 @@ class Worker:
         handler = self.registry.get(event.type)
         bound = log.bind(event_id=event.event_id, event_type=event.type, lane=event.lane)
         try:
-            if handler is not None:
-                handler(event)
+            applied = handler(event) if handler is not None else None
         except Exception as exc:
             return self._failed(event, owner, started, exc, bound)
-        if not self.inbox.complete(event, owner, started, self.clock(), self.lease):
+        if not self.inbox.complete(event, owner, started, self.clock(), self.lease, applied):
             bound.warning("lease_lost", worker=owner)
             return False
         bound.info("event_applied", attempt=event.attempts + 1)

@@ -6,7 +6,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import Engine, or_, select, update
 
-from stripe2sf.store.inbox import dialect_insert
+from stripe2sf.store.db import dialect_insert
 from stripe2sf.store.tables import alerts
 
 

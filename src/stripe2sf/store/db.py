@@ -8,7 +8,8 @@ from typing import Any
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import Engine, create_engine, event, text
-from sqlalchemy.engine import make_url
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Connection, make_url
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -72,3 +73,8 @@ def upgrade(url: str) -> None:
 def ping(engine: Engine) -> None:
     with engine.connect() as conn:
         conn.execute(text("SELECT 1"))
+
+
+def dialect_insert(conn: Connection) -> Any:
+    """INSERT with ON CONFLICT support for the connection's dialect."""
+    return postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert

@@ -12,14 +12,16 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Engine, case, func, insert, or_, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 
+from stripe2sf.domain.audit import AuditRecord
+from stripe2sf.store import audit_trail, ledger
+from stripe2sf.store.db import dialect_insert
 from stripe2sf.store.tables import attempts, events, lanes
 
 PENDING, DONE, IGNORED, DEAD = "pending", "done", "ignored", "dead"
@@ -47,6 +49,14 @@ class StoredEvent:
 
 
 @dataclass(frozen=True)
+class Applied:
+    """What a handler applied: recorded with the event's completion, in one transaction."""
+
+    ledger_updates: Mapping[str, int] = field(default_factory=dict)
+    audit_records: Sequence[AuditRecord] = ()
+
+
+@dataclass(frozen=True)
 class NewEvent:
     """What the webhook endpoint (or catch-up) hands the inbox."""
 
@@ -59,10 +69,6 @@ class NewEvent:
     payload_text: str
     handled: bool
     source: str = "webhook"
-
-
-def dialect_insert(conn: Connection) -> Any:
-    return postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
 
 
 def _row_to_event(row: Any) -> StoredEvent:
@@ -254,12 +260,22 @@ class Inbox:
         )
 
     def complete(
-        self, event: StoredEvent, owner: str, started: datetime, now: datetime, lease: timedelta
+        self,
+        event: StoredEvent,
+        owner: str,
+        started: datetime,
+        now: datetime,
+        lease: timedelta,
+        outcome: Applied | None = None,
     ) -> bool:
-        """Mark done if we still hold the lane; False (and nothing written) if we lost it."""
+        """Mark done, with the ledger and audit entries of what was applied, in one transaction.
+        False (and nothing written) if we lost the lane's lease."""
         with self.engine.begin() as conn:
             if not self._renew(conn, event.lane, owner, now, lease):
                 return False
+            if outcome is not None:
+                ledger.raise_to(conn, outcome.ledger_updates, event.event_id, now)
+                audit_trail.append(conn, outcome.audit_records)
             conn.execute(
                 update(events)
                 .where(events.c.id == event.id, events.c.state == PENDING)

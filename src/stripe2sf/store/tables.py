@@ -112,3 +112,42 @@ alerts = Table(
     Column("suppressed", Integer, nullable=False, default=0),
     Column("last_message", Text),
 )
+
+# The Stripe timestamp each synced Stripe object was last written to Salesforce from: a late
+# event never overwrites newer state.
+sync_ledger = Table(
+    "sync_ledger",
+    metadata,
+    Column("object_id", String(255), primary_key=True),
+    Column("stripe_ts", BigInteger, nullable=False),
+    Column("event_id", String(255)),
+    Column("updated_at", UTCDateTime, nullable=False),
+)
+
+# Append-only, hash-chained audit trail of every Salesforce write and refusal.
+audit_log = Table(
+    "audit_log",
+    metadata,
+    Column("seq", BigInteger, primary_key=True, autoincrement=False),
+    Column("at", String(40), nullable=False),
+    Column("event_id", String(255), index=True),
+    Column("customer_id", String(255), index=True),
+    Column("action", String(16), nullable=False),
+    Column("outcome", String(16), nullable=False),
+    Column("sobject", String(128)),
+    Column("external_id", String(255)),
+    Column("record_id", String(32)),
+    Column("fields", Text, nullable=False),
+    Column("error", Text),
+    Column("prev_hash", String(64), nullable=False),
+    Column("hash", String(64), nullable=False),
+)
+
+# One row: the chain's head, locked while appending so concurrent workers never fork the chain.
+audit_head = Table(
+    "audit_head",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=False),
+    Column("seq", BigInteger, nullable=False),
+    Column("hash", String(64), nullable=False),
+)

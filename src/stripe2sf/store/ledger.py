@@ -1,0 +1,52 @@
+"""The sync ledger: the newest Stripe timestamp written to Salesforce per Stripe object."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from datetime import datetime
+
+from sqlalchemy import Engine, case, select
+from sqlalchemy.engine import Connection
+
+from stripe2sf.store.db import dialect_insert
+from stripe2sf.store.tables import sync_ledger
+
+
+def raise_to(
+    conn: Connection, updates: Mapping[str, int], event_id: str | None, now: datetime
+) -> None:
+    """Move each object's timestamp forward (never back), inside the caller's transaction."""
+    for object_id, stripe_ts in sorted(updates.items()):
+        ins = dialect_insert(conn)(sync_ledger).values(
+            object_id=object_id, stripe_ts=stripe_ts, event_id=event_id, updated_at=now
+        )
+        newer = ins.excluded.stripe_ts > sync_ledger.c.stripe_ts
+        conn.execute(
+            ins.on_conflict_do_update(
+                index_elements=["object_id"],
+                set_={
+                    "stripe_ts": case(
+                        (newer, ins.excluded.stripe_ts), else_=sync_ledger.c.stripe_ts
+                    ),
+                    "event_id": case((newer, ins.excluded.event_id), else_=sync_ledger.c.event_id),
+                    "updated_at": now,
+                },
+            )
+        )
+
+
+class Ledger:
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    def timestamps(self, object_ids: Iterable[str]) -> dict[str, int]:
+        ids = sorted(set(object_ids))
+        if not ids:
+            return {}
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(sync_ledger.c.object_id, sync_ledger.c.stripe_ts).where(
+                    sync_ledger.c.object_id.in_(ids)
+                )
+            ).all()
+        return {row.object_id: int(row.stripe_ts) for row in rows}

@@ -1,0 +1,130 @@
+"""Reads from the Stripe API with the official SDK; answers the planner's Stripe lookups.
+
+Errors are mapped into the domain hierarchy: rate limits and connection failures are
+retryable, bad keys are permanent, a missing object is an answer (None), not an error.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from functools import partial
+from typing import Any
+
+import stripe
+
+from stripe2sf.domain.context import Lookup, LookupKind
+from stripe2sf.domain.errors import PermanentError, RateLimitedError, RetryableError
+
+
+def _plain(obj: Any) -> Any:
+    return obj.to_dict() if hasattr(obj, "to_dict") else obj
+
+
+class StripeReader:
+    def __init__(self, api_key: str, api_base: str | None = None, max_retries: int = 2) -> None:
+        base: Any = {"api": api_base.rstrip("/")} if api_base else None
+        self.client = stripe.StripeClient(
+            api_key, base_addresses=base, max_network_retries=max_retries
+        )
+        self.calls = 0
+
+    def _call(self, fn: Callable[[], Any]) -> Any:
+        self.calls += 1
+        try:
+            return fn()
+        except stripe.RateLimitError as exc:
+            retry_after = None
+            if exc.headers and exc.headers.get("Retry-After", "").isdigit():
+                retry_after = float(exc.headers["Retry-After"])
+            raise RateLimitedError(
+                f"Stripe rate limit: {exc.user_message or exc}",
+                kind="stripe.rate_limited",
+                retry_after=retry_after,
+            ) from exc
+        except stripe.InvalidRequestError as exc:
+            if exc.http_status == 404:
+                return None
+            raise PermanentError(
+                f"Stripe refused the request: {exc.user_message or exc}",
+                kind="stripe.invalid_request",
+            ) from exc
+        except stripe.AuthenticationError as exc:
+            raise PermanentError(
+                "Stripe refused the API key: check STRIPE_API_KEY", kind="stripe.authentication"
+            ) from exc
+        except stripe.PermissionError as exc:
+            raise PermanentError(
+                f"the Stripe key lacks a permission: {exc.user_message or exc}",
+                kind="stripe.permission",
+            ) from exc
+        except stripe.APIConnectionError as exc:
+            raise RetryableError(f"cannot reach Stripe: {exc}", kind="stripe.connection") from exc
+        except stripe.StripeError as exc:
+            if exc.http_status is None or exc.http_status >= 500:
+                raise RetryableError(
+                    f"Stripe error {exc.http_status}: {exc}", kind="stripe.server"
+                ) from exc
+            raise PermanentError(
+                f"Stripe error {exc.http_status}: {exc}", kind="stripe.error"
+            ) from exc
+
+    def retrieve(self, object_type: str, object_id: str) -> dict[str, Any] | None:
+        v1 = self.client.v1
+        services: dict[str, Any] = {
+            "customer": v1.customers,
+            "charge": v1.charges,
+            "product": v1.products,
+            "payment_method": v1.payment_methods,
+            "subscription": v1.subscriptions,
+            "invoice": v1.invoices,
+            "payment_intent": v1.payment_intents,
+            "dispute": v1.disputes,
+            "refund": v1.refunds,
+            "price": v1.prices,
+        }
+        service = services.get(object_type)
+        if service is None:
+            return None
+        result = self._call(lambda: service.retrieve(object_id))
+        return _plain(result) if result is not None else None
+
+    def customer_subscriptions(self, customer_id: str) -> list[dict[str, Any]]:
+        page = self._call(
+            lambda: self.client.v1.subscriptions.list(
+                {"customer": customer_id, "status": "all", "limit": 100}
+            )
+        )
+        return [_plain(s) for s in page.data] if page is not None else []
+
+    def answer(self, lookup: Lookup) -> Any:
+        """The raw answer to one Stripe lookup of the planner."""
+        kind, key = lookup.kind, lookup.key
+        if kind == LookupKind.STRIPE_SUBSCRIPTIONS:
+            return self.customer_subscriptions(key)
+        if kind == LookupKind.STRIPE_REFETCH:
+            object_type, _, object_id = key.partition(":")
+            return self.retrieve(object_type, object_id)
+        by_kind = {
+            LookupKind.STRIPE_CUSTOMER: "customer",
+            LookupKind.STRIPE_CHARGE: "charge",
+            LookupKind.STRIPE_PRODUCT: "product",
+            LookupKind.STRIPE_PAYMENT_METHOD: "payment_method",
+        }
+        if kind not in by_kind:
+            raise ValueError(f"not a Stripe lookup: {kind}")
+        return self.retrieve(by_kind[kind], key)
+
+    def list_all(
+        self, resource: str, params: dict[str, Any] | None = None
+    ) -> Iterator[dict[str, Any]]:
+        """Every object of a list endpoint, following pages (backfill and catch-up)."""
+        service = getattr(self.client.v1, resource)
+        first = {"limit": 100, **(params or {})}
+        page = self._call(lambda: service.list(first))
+        while page is not None:
+            for item in page.data:
+                yield _plain(item)
+            if not page.has_more:
+                return
+            query: dict[str, Any] = {**first, "starting_after": page.data[-1].id}
+            page = self._call(partial(service.list, query))
