@@ -8,6 +8,7 @@ import signal
 import sys
 import threading
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer
@@ -16,13 +17,26 @@ from rich.console import Console
 from rich.table import Table
 
 from stripe2sf import logs
-from stripe2sf.runtime import Runtime
+from stripe2sf.domain.audit import verify_chain
+from stripe2sf.domain.config import ConfigError, SyncConfig
+from stripe2sf.domain.events import EventParseError
+from stripe2sf.domain.mapping_doc import to_csv, to_markdown
+from stripe2sf.domain.metadata import generate_metadata
+from stripe2sf.domain.planner import plan as plan_event
+from stripe2sf.runtime import Runtime, load_sync_config
 from stripe2sf.settings import Settings, SettingsError, load_settings
 from stripe2sf.store import db
+from stripe2sf.store.audit_trail import AuditTrail
 
 app = typer.Typer(help="Keeps Salesforce in step with Stripe.", no_args_is_help=True)
 db_app = typer.Typer(help="Database maintenance.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
+config_app = typer.Typer(help="The sync configuration (stripe2sf.toml).", no_args_is_help=True)
+app.add_typer(config_app, name="config")
+mapping_app = typer.Typer(help="The field mapping document.", no_args_is_help=True)
+app.add_typer(mapping_app, name="mapping")
+audit_app = typer.Typer(help="The audit trail of every Salesforce write and refusal.")
+app.add_typer(audit_app, name="audit")
 console = Console()
 err = Console(stderr=True)
 
@@ -32,6 +46,16 @@ def _settings(**overrides: Any) -> Settings:
         return load_settings(**overrides)
     except SettingsError as exc:
         err.print(f"[red]stripe2sf cannot start:[/red] {exc}")
+        raise typer.Exit(2) from exc
+
+
+def _sync_config(settings: Settings) -> SyncConfig:
+    try:
+        return load_sync_config(settings)
+    except ConfigError as exc:
+        err.print(f"[red]the sync configuration is invalid[/red] ({settings.config_path}):")
+        for problem in exc.problems:
+            err.print(f"  - {problem}")
         raise typer.Exit(2) from exc
 
 
@@ -146,6 +170,111 @@ def db_upgrade() -> None:
     settings = _settings()
     db.upgrade(settings.database_url)
     console.print(f"database at head: {settings.database_url}")
+
+
+@app.command()
+def plan(
+    event_file: Annotated[Path, typer.Argument(help="A Stripe event as JSON.", exists=True)],
+    as_json: Annotated[bool, typer.Option("--json", help="The plan as JSON.")] = False,
+) -> None:
+    """Print the Salesforce operations an event would cause (a dry run: nothing is read or
+    written; lookups not done are listed as assumptions)."""
+    config = _sync_config(_settings())
+    try:
+        doc = json.loads(event_file.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as exc:
+        err.print(f"[red]{event_file} is not JSON:[/red] {exc}")
+        raise typer.Exit(2) from exc
+    try:
+        result = plan_event(doc, None, config)
+    except EventParseError as exc:
+        err.print(f"[red]{event_file} is not a Stripe event stripe2sf can read:[/red] {exc}")
+        raise typer.Exit(2) from exc
+    typer.echo(result.to_json() if as_json else result.render())
+
+
+@config_app.command("check")
+def config_check() -> None:
+    """Validate stripe2sf.toml and explain every problem."""
+    settings = _settings()
+    _sync_config(settings)
+    console.print(f"configuration OK ({settings.config_path or 'built-in defaults'})")
+
+
+@mapping_app.command("export")
+def mapping_export(
+    fmt: Annotated[str, typer.Option("--format", help="csv or markdown")] = "markdown",
+    output: Annotated[Path | None, typer.Option("--output", "-o")] = None,
+) -> None:
+    """Write the mapping document that finance and admins review."""
+    if fmt not in ("csv", "markdown"):
+        err.print(f"--format must be csv or markdown, not {fmt!r}")
+        raise typer.Exit(2)
+    config = _sync_config(_settings())
+    text = to_csv(config) if fmt == "csv" else to_markdown(config)
+    if output:
+        output.write_text(text, encoding="utf-8")
+        console.print(f"wrote {output}")
+    else:
+        typer.echo(text)
+
+
+@app.command()
+def metadata(out: Annotated[Path, typer.Option("--out", help="Directory to write.")]) -> None:
+    """Write SFDX source-format metadata: custom fields, objects and permission sets."""
+    config = _sync_config(_settings())
+    files = generate_metadata(config)
+    for rel, text in files.items():
+        target = out / rel
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(text, encoding="utf-8")
+    console.print(f"wrote {len(files)} files under {out}; deploy with: sf project deploy start")
+
+
+@audit_app.callback(invoke_without_command=True)
+def audit(
+    ctx: typer.Context,
+    event: Annotated[str | None, typer.Option("--event", help="An event id.")] = None,
+    customer: Annotated[str | None, typer.Option("--customer", help="A customer id.")] = None,
+    limit: Annotated[int, typer.Option(help="At most this many entries.")] = 200,
+) -> None:
+    """Show audit entries, oldest first."""
+    if ctx.invoked_subcommand:
+        return
+    runtime = _runtime(_settings())
+    rows = AuditTrail(runtime.engine).rows(event_id=event, customer_id=customer, limit=limit)
+    runtime.close()
+    table = Table(title=f"audit trail ({len(rows)} entries)")
+    for col in ("seq", "at", "event", "action", "outcome", "object", "record", "fields", "error"):
+        table.add_column(col)
+    for r in rows:
+        table.add_row(
+            str(r["seq"]),
+            r["at"][:19],
+            r["event_id"] or "",
+            r["action"],
+            r["outcome"],
+            f"{r['sobject'] or ''} {r['external_id'] or ''}".strip(),
+            r["record_id"] or "",
+            ", ".join(json.loads(r["fields"])),
+            r["error"] or "",
+        )
+    console.print(table)
+
+
+@audit_app.command("verify")
+def audit_verify() -> None:
+    """Check the hash chain of the whole audit trail."""
+    runtime = _runtime(_settings())
+    check = verify_chain(AuditTrail(runtime.engine).iter_all())
+    runtime.close()
+    if not check.ok:
+        err.print(
+            f"[red]audit chain broken[/red] at entry {check.first_bad_seq}: {check.reason} "
+            f"({check.checked} entries verified before it)"
+        )
+        raise typer.Exit(1)
+    console.print(f"audit chain intact: {check.checked} entries")
 
 
 def main() -> None:

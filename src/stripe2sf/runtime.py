@@ -7,14 +7,23 @@ from datetime import timedelta
 
 from sqlalchemy import Engine
 
+from stripe2sf.domain.config import SyncConfig, from_mapping
 from stripe2sf.domain.retry import RetryPolicy
 from stripe2sf.engine.alerts import Alerter
 from stripe2sf.engine.handlers import Registry, default_registry
 from stripe2sf.engine.worker import Worker
-from stripe2sf.settings import Settings
+from stripe2sf.settings import Settings, read_config_file
 from stripe2sf.store import db
 from stripe2sf.store.alert_log import AlertLog
 from stripe2sf.store.inbox import Inbox
+
+
+def load_sync_config(settings: Settings) -> SyncConfig:
+    """The mapping, matching and flow configuration: stripe2sf.toml without its [settings].
+    Raises domain.config.ConfigError listing every problem."""
+    doc = read_config_file(settings.config_path)
+    doc.pop("settings", None)
+    return from_mapping(doc)
 
 
 @dataclass

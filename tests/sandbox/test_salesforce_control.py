@@ -7,6 +7,7 @@ import os
 import re
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -63,8 +64,12 @@ def test_fault_hang_past_the_client_timeout(sandbox: SandboxServer, sf: Salesfor
     with pytest.raises(SalesforceGeneralError) as caught:
         sf.restful("sobjects/Account", method="POST", json={"Name": "Never"}, timeout=5)
     assert caught.value.status == 503
-    # the hung request committed after the client gave up: the classic duplicate-on-retry setup
-    names = [r["Name"] for r in sf.query("SELECT Name FROM Account")["records"]]
+    # the hung request commits after the client gave up: the classic duplicate-on-retry setup
+    names: list[str] = []
+    deadline = time.monotonic() + 10
+    while not names and time.monotonic() < deadline:
+        time.sleep(0.1)
+        names = [r["Name"] for r in sf.query("SELECT Name FROM Account")["records"]]
     assert names == ["Written anyway"]
 
 
@@ -172,6 +177,7 @@ def test_cli_process_persists_state_in_data_dir(tmp_path: Path) -> None:
         created = client.Account.upsert("Stripe_Customer_Id__c/cus_keep", {"Name": "Kept"})
         assert created == 201
     finally:
+        session.close()
         process.terminate()
         process.wait(timeout=10)
     process, url = _start(args, env)
@@ -184,5 +190,6 @@ def test_cli_process_persists_state_in_data_dir(tmp_path: Path) -> None:
         second = client.Account.create({"Name": "Second"})["id"]
         assert second != rows[0]["attributes"]["url"].rsplit("/", 1)[1]
     finally:
+        session.close()
         process.terminate()
         process.wait(timeout=10)

@@ -311,3 +311,29 @@ def test_late_payment_intent_does_not_undo_a_refund() -> None:
     assert p.operations == () and "late event" in p.skipped[0]
     fresh = run(envelope("payment_intent.succeeded", pi), FakeOrg(accounts=[account_row()]))
     assert "Amount_Refunded__c" not in fresh.operations[0].fields
+
+
+def test_several_accounts_for_a_domain_follow_the_rule() -> None:
+    accounts = [
+        account_row(
+            "001NEW",
+            customer_id=None,
+            Website="acme.io",
+            CreatedDate="2024-01-01T00:00:00.000+0000",
+        ),
+        account_row(
+            "001OLD",
+            customer_id=None,
+            Website="http://acme.io",
+            CreatedDate="2018-01-01T00:00:00.000+0000",
+        ),
+    ]
+    oldest = from_toml_text('[matching]\nby_domain = true\nmultiple_contacts = "oldest"\n')
+    org = FakeOrg(stripe={"cus_1": customer(email="ceo@acme.io")}, accounts=accounts)
+    ops = ops_by_id(run(envelope("charge.succeeded", charge()), org, oldest))
+    assert ops["link_account"].key_value == "001OLD"
+    review = from_toml_text("[matching]\nby_domain = true\n")
+    org = FakeOrg(stripe={"cus_1": customer(email="ceo@acme.io")}, accounts=accounts)
+    ops = ops_by_id(run(envelope("charge.succeeded", charge()), org, review))
+    assert "review" in ops and "link_account" not in ops
+    assert LookupKind.SF_REVIEW_TASK in {lk.kind for lk in org.asked}

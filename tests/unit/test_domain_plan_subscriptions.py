@@ -160,3 +160,10 @@ def test_expanded_product_name_is_used_without_lookup() -> None:
     p = run(envelope("customer.subscription.updated", sub), org)
     assert _account_fields(p)["Subscription_Plan__c"] == "Enterprise"
     assert not any(lk.kind.value == "stripe.product" for lk in org.asked)
+
+
+def test_mrr_is_rounded_to_the_currency_unit() -> None:
+    view = subscription_view(subscription(unit_amount=10000, quantity=1, interval="year"))
+    assert view.mrr == Decimal("8.33")
+    weekly = subscription_view(subscription(unit_amount=1000, quantity=1, interval="week"))
+    assert weekly.mrr == Decimal("43.33")  # 10 * 52 / 12

@@ -34,6 +34,7 @@ class PlanBuilder:
         for op in cw.operations:
             self.add(op)
         self.notes.extend(cw.notes)
+        self.assumptions.extend(cw.assumptions)
 
     def touch(self, object_id: str | None) -> None:
         """Remember that `object_id` is now written from this event's Stripe timestamp."""

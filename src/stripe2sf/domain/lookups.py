@@ -18,6 +18,7 @@ from stripe2sf.domain.config import SyncConfig
 from stripe2sf.domain.context import FieldNames, Lookup, LookupKind, PlanContext
 from stripe2sf.domain.events import EventView
 from stripe2sf.domain.handled import CREATING_FLOWS, Flow, flow_of
+from stripe2sf.domain.matching import website_host
 from stripe2sf.domain.ordering import late_event_reason
 from stripe2sf.domain.paths import get_path, id_of
 from stripe2sf.domain.stripe_views import payment_intent_view, subscription_view
@@ -134,6 +135,13 @@ def lookups_needed(event: EventView, config: SyncConfig, ctx: PlanContext) -> tu
                         domain,
                         soql.accounts_by_domain(config.matching.domain_field, domain),
                     )
+                    hosts = [website_host(a.website) for a in ctx.accounts_for_domain(domain)]
+                    if hosts.count(domain) > 1 and config.matching.multiple_contacts == "review":
+                        need(
+                            LookupKind.SF_REVIEW_TASK,
+                            cid,
+                            soql.review_task(o.dedupe_key_field, cid),
+                        )
 
     if flow == Flow.SUBSCRIPTION and cid:
         need(LookupKind.STRIPE_SUBSCRIPTIONS, cid)

@@ -14,7 +14,7 @@ Never a silent guess: every resolution carries a reason that ends up in the plan
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal
 
@@ -149,6 +149,7 @@ class CustomerWrites:
     account_owner_id: str | None = None
     account_op: str | None = None
     notes: list[str] = field(default_factory=list)
+    assumptions: list[str] = field(default_factory=list)
 
     def polymorphic_refs(self) -> tuple[RecordRef | None, RecordRef | None]:
         """(What, Who) for a Task: by Salesforce Id when known, since external-id
@@ -364,11 +365,7 @@ def customer_writes(
             out.notes.append(f"customer {customer_id} awaits review (Task exists); nothing linked")
             return out
         if exists is None:
-            resolution = replace(
-                resolution,
-                assumed=(*resolution.assumed, "no review Task exists yet (not looked up)"),
-            )
-            out.notes.append("assumed: no review Task exists yet (not looked up)")
+            out.assumptions.append(f"no review Task exists for {customer_id} (lookup not done)")
         task_fields: dict[str, Any] = {
             "Subject": f"Review Stripe customer match for {customer_id}",
             "Description": (

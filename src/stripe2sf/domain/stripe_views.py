@@ -20,10 +20,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
-from stripe2sf.domain.money import to_major_units
+from stripe2sf.domain.money import currency_exponent, to_major_units
 from stripe2sf.domain.paths import as_int, as_str, get_path, id_of, list_data
 
 
@@ -176,13 +176,16 @@ class SubscriptionItemView:
         )
         count = Decimal(max(1, self.interval_count))
         if self.interval == "month":
-            return per_period / count
-        if self.interval == "year":
-            return per_period / (count * 12)
-        if months is not None:
+            monthly = per_period / count
+        elif self.interval == "year":
+            monthly = per_period / (count * 12)
+        elif months is not None:
             # a daily or weekly price, expressed per month
-            return per_period / count / months
-        return None
+            monthly = per_period / count / months
+        else:
+            return None
+        step = Decimal(1).scaleb(-currency_exponent(self.currency))
+        return monthly.quantize(step, rounding=ROUND_HALF_UP)
 
 
 def _item_view(item: Mapping[str, Any], fallback_end: int | None) -> SubscriptionItemView:

@@ -11,6 +11,7 @@ from stripe2sf.store.inbox import Applied, StoredEvent
 # A handler applies one event and says what it applied (recorded with the event's completion).
 Handler = Callable[[StoredEvent], Applied | None]
 
+
 class Registry:
     def __init__(self) -> None:
         self._handlers: dict[str, Handler] = {}
