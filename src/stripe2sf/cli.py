@@ -23,6 +23,7 @@ from stripe2sf.domain.events import EventParseError
 from stripe2sf.domain.mapping_doc import to_csv, to_markdown
 from stripe2sf.domain.metadata import generate_metadata
 from stripe2sf.domain.planner import plan as plan_event
+from stripe2sf.engine.catchup import catch_up
 from stripe2sf.runtime import Runtime, load_sync_config
 from stripe2sf.settings import Settings, SettingsError, load_settings
 from stripe2sf.store import db
@@ -170,6 +171,25 @@ def db_upgrade() -> None:
     settings = _settings()
     db.upgrade(settings.database_url)
     console.print(f"database at head: {settings.database_url}")
+
+
+@app.command("catch-up")
+def catch_up_command() -> None:
+    """Store every Stripe event (Events API, last 30 days) that never reached the webhook."""
+    runtime = _runtime(_settings())
+    reader = runtime.stripe_reader()
+    if reader is None:
+        err.print("catch-up needs STRIPE_API_KEY (and STRIPE_API_BASE for the sandbox)")
+        raise typer.Exit(2)
+    report = catch_up(runtime.inbox, reader, runtime.registry)
+    runtime.close()
+    if report.warning:
+        err.print(f"[yellow]{report.warning}[/yellow]")
+    console.print(
+        f"listed {report.listed} Stripe events, {report.added} were missing and are queued"
+    )
+    if report.needs_backfill:
+        raise typer.Exit(1)
 
 
 @app.command()

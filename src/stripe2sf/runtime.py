@@ -16,6 +16,7 @@ from stripe2sf.settings import Settings, read_config_file
 from stripe2sf.store import db
 from stripe2sf.store.alert_log import AlertLog
 from stripe2sf.store.inbox import Inbox
+from stripe2sf.stripe.reader import StripeReader
 
 
 def load_sync_config(settings: Settings) -> SyncConfig:
@@ -68,6 +69,10 @@ class Runtime:
             concurrency=concurrency or s.worker_concurrency,
             poll_interval=s.poll_interval_seconds,
         )
+
+    def stripe_reader(self) -> StripeReader | None:
+        key = self.settings.stripe_key
+        return StripeReader(key, self.settings.stripe_api_base) if key else None
 
     def close(self) -> None:
         self.engine.dispose()

@@ -8,7 +8,12 @@ from simple_salesforce import Salesforce
 from simple_salesforce.exceptions import SalesforceAuthenticationFailed, SalesforceExpiredSession
 
 from salesforce_sandbox.testing import SandboxServer, run_sandbox
-from tests.sandbox.salesforce_fixtures import salesforce_server, sandbox, sf  # noqa: F401
+from tests.sandbox import salesforce_fixtures
+
+# fixtures shared by the Salesforce sandbox tests
+salesforce_server = salesforce_fixtures.salesforce_server
+sandbox = salesforce_fixtures.sandbox
+sf = salesforce_fixtures.sf
 
 
 @pytest.mark.parametrize("mode", ["token", "soap", "password", "client_credentials", "jwt"])
@@ -102,16 +107,19 @@ def test_token_response_userinfo_identity_refresh_and_revoke(sandbox: SandboxSer
         f"{sandbox.instance_url}/services/oauth2/revoke", data={"token": refreshed["access_token"]}
     )
     assert revoked.status_code == 200
-    gone = http.get(f"{sandbox.instance_url}/services/data/v59.0/limits", headers={
-        "Authorization": f"Bearer {refreshed['access_token']}"
-    })
+    gone = http.get(
+        f"{sandbox.instance_url}/services/data/v59.0/limits",
+        headers={"Authorization": f"Bearer {refreshed['access_token']}"},
+    )
     assert gone.status_code == 401
     assert gone.json() == [
         {"message": "Session expired or invalid", "errorCode": "INVALID_SESSION_ID", "fields": []}
     ]
 
-    bad = http.post(token_url, data={"grant_type": "refresh_token", "refresh_token": "x",
-                                     "client_id": sandbox.client_id})
+    bad = http.post(
+        token_url,
+        data={"grant_type": "refresh_token", "refresh_token": "x", "client_id": sandbox.client_id},
+    )
     assert bad.status_code == 400 and bad.json()["error"] == "invalid_grant"
     unsupported = http.post(token_url, data={"grant_type": "authorization_code"})
     assert unsupported.json()["error"] == "unsupported_grant_type"
@@ -143,6 +151,8 @@ def test_sessions_expire_after_their_lifetime() -> None:
     with run_sandbox(session_seconds=0, access_token=None) as server:
         client = server.salesforce(login="password")
         token = client.session_id
-        direct = Salesforce(instance_url=server.instance_url, session_id=token, session=server.http())
+        direct = Salesforce(
+            instance_url=server.instance_url, session_id=token, session=server.http()
+        )
         with pytest.raises(SalesforceExpiredSession):
             direct.limits()

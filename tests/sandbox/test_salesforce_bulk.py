@@ -10,7 +10,12 @@ from typing import Any
 from simple_salesforce import Salesforce
 
 from salesforce_sandbox.testing import SandboxServer
-from tests.sandbox.salesforce_fixtures import salesforce_server, sandbox, sf  # noqa: F401
+from tests.sandbox import salesforce_fixtures
+
+# fixtures shared by the Salesforce sandbox tests
+salesforce_server = salesforce_fixtures.salesforce_server
+sandbox = salesforce_fixtures.sandbox
+sf = salesforce_fixtures.sf
 
 
 def _rows(text: str) -> list[dict[str, str]]:
@@ -31,7 +36,9 @@ def test_bulk_insert_then_upsert_with_results(sf: Salesforce) -> None:
     assert failed[0]["sf__Error"].startswith("INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST:")
     assert failed[0]["Name"] == "Bad"
 
-    upserts = [{"Stripe_Customer_Id__c": f"cus_{i}", "Billing_Status__c": "Current"} for i in range(5, 15)]
+    upserts = [
+        {"Stripe_Customer_Id__c": f"cus_{i}", "Billing_Status__c": "Current"} for i in range(5, 15)
+    ]
     upserted = sf.bulk2.Account.upsert(
         records=upserts, external_id_field="Stripe_Customer_Id__c", wait=0
     )
@@ -44,7 +51,9 @@ def test_bulk_insert_then_upsert_with_results(sf: Salesforce) -> None:
     assert current["totalSize"] == 5
 
     named = [{"Stripe_Customer_Id__c": f"cus_{i}", "Name": f"New {i}"} for i in range(10, 13)]
-    created = sf.bulk2.Account.upsert(records=named, external_id_field="Stripe_Customer_Id__c", wait=0)
+    created = sf.bulk2.Account.upsert(
+        records=named, external_id_field="Stripe_Customer_Id__c", wait=0
+    )
     assert created[0]["numberRecordsFailed"] == 0
     created_rows = _rows(sf.bulk2.Account.get_successful_records(created[0]["job_id"]))
     assert [r["sf__Created"] for r in created_rows] == ["true"] * 3
@@ -52,17 +61,24 @@ def test_bulk_insert_then_upsert_with_results(sf: Salesforce) -> None:
 
 def test_bulk_update_delete_and_null_marker(sf: Salesforce) -> None:
     ids = [sf.Contact.create({"LastName": f"C{i}", "Title": "T"})["id"] for i in range(3)]
-    sf.bulk2.Contact.update(records=[{"Id": i, "Title": "#N/A", "FirstName": "F"} for i in ids], wait=0)
+    sf.bulk2.Contact.update(
+        records=[{"Id": i, "Title": "#N/A", "FirstName": "F"} for i in ids], wait=0
+    )
     rows = sf.query("SELECT FirstName, Title FROM Contact")["records"]
     assert {(r["FirstName"], r["Title"]) for r in rows} == {("F", None)}
-    deleted = sf.bulk2.Contact.delete(records=[{"Id": ids[0]}, {"Id": "003000000000999AAA"}], wait=0)
+    deleted = sf.bulk2.Contact.delete(
+        records=[{"Id": ids[0]}, {"Id": "003000000000999AAA"}], wait=0
+    )
     assert deleted[0]["numberRecordsFailed"] == 1
     assert sf.query("SELECT COUNT() FROM Contact")["totalSize"] == 2
 
 
 def test_bulk_relationship_columns(sf: Salesforce) -> None:
     account = sf.Account.create({"Name": "Parent", "Stripe_Customer_Id__c": "cus_p"})["id"]
-    csv_text = "Stripe_Charge_Id__c,Amount__c,Account__r.Stripe_Customer_Id__c\nch_1,10.5,cus_p\nch_2,3,cus_none\n"
+    csv_text = (
+        "Stripe_Charge_Id__c,Amount__c,Account__r.Stripe_Customer_Id__c\n"
+        "ch_1,10.5,cus_p\nch_2,3,cus_none\n"
+    )
     job = sf.bulk2.Stripe_Payment__c.upsert(
         records=list(csv.DictReader(io.StringIO(csv_text))),
         external_id_field="Stripe_Charge_Id__c",
@@ -74,8 +90,14 @@ def test_bulk_relationship_columns(sf: Salesforce) -> None:
 
 
 def test_bulk_query_pages_with_locators(sandbox: SandboxServer, sf: Salesforce) -> None:
-    sandbox.seed([{"Name": f"Q{i:03d}", "NumberOfEmployees": i} for i in range(25)], sobject="Account")
-    pages = list(sf.bulk2.Account.query("SELECT Id, Name, Owner.Name FROM Account ORDER BY Name", max_records=10, wait=0))
+    sandbox.seed(
+        [{"Name": f"Q{i:03d}", "NumberOfEmployees": i} for i in range(25)], sobject="Account"
+    )
+    pages = list(
+        sf.bulk2.Account.query(
+            "SELECT Id, Name, Owner.Name FROM Account ORDER BY Name", max_records=10, wait=0
+        )
+    )
     assert len(pages) == 3
     rows = [r for page in pages for r in _rows(str(page))]
     assert len(rows) == 25
@@ -106,8 +128,14 @@ def test_bulk_job_lifecycle_over_http(sandbox: SandboxServer, sf: Salesforce) ->
     missing = http.get(f"{base}/{job['id']}", headers=headers)
     assert missing.status_code == 404 and missing.json()[0]["errorCode"] == "NOT_FOUND"
 
-    failed_job = http.post(base, json={"object": "Account", "operation": "insert"}, headers=headers).json()
-    http.put(f"{base}/{failed_job['id']}/batches", data="Nope__c\nx\n", headers={**headers, "Content-Type": "text/csv"})
+    failed_job = http.post(
+        base, json={"object": "Account", "operation": "insert"}, headers=headers
+    ).json()
+    http.put(
+        f"{base}/{failed_job['id']}/batches",
+        data="Nope__c\nx\n",
+        headers={**headers, "Content-Type": "text/csv"},
+    )
     http.patch(f"{base}/{failed_job['id']}", json={"state": "UploadComplete"}, headers=headers)
     info = http.get(f"{base}/{failed_job['id']}", headers=headers).json()
     assert info["state"] == "Failed"

@@ -7,7 +7,12 @@ from typing import Any
 from simple_salesforce import Salesforce
 
 from salesforce_sandbox.testing import SandboxServer
-from tests.sandbox.salesforce_fixtures import salesforce_server, sandbox, sf  # noqa: F401
+from tests.sandbox import salesforce_fixtures
+
+# fixtures shared by the Salesforce sandbox tests
+salesforce_server = salesforce_fixtures.salesforce_server
+sandbox = salesforce_fixtures.sandbox
+sf = salesforce_fixtures.sf
 
 
 def _post(sf: Salesforce, path: str, body: dict[str, Any]) -> Any:
@@ -147,11 +152,13 @@ def test_collections_create_update_retrieve_delete(sandbox: SandboxServer, sf: S
     posted = _post(sf, "composite/sobjects/Account", {"ids": ids[:2], "fields": ["Name"]})
     assert [r["Name"] for r in posted] == ["C0", "C1"]
     deleted = sf.restful(
-        "composite/sobjects", method="DELETE", params={"ids": ",".join(ids[:3]), "allOrNone": "false"}
+        "composite/sobjects",
+        method="DELETE",
+        params={"ids": ",".join(ids[:3]), "allOrNone": "false"},
     )
     assert all(r["success"] for r in deleted)
     assert sf.query("SELECT COUNT() FROM Account")["totalSize"] == 197
-    too_many = records + [{"attributes": {"type": "Account"}, "Name": "201"}]
+    too_many = [*records, {"attributes": {"type": "Account"}, "Name": "201"}]
     response = sf.session.post(
         sf.base_url + "composite/sobjects", json={"records": too_many}, headers=sf.headers
     )
@@ -169,10 +176,14 @@ def test_collection_upsert_by_external_id(sf: Salesforce) -> None:
             {"attributes": {"type": "Account"}, "Stripe_Customer_Id__c": "cus_c"},
         ],
     }
-    results = sf.restful("composite/sobjects/Account/Stripe_Customer_Id__c", method="PATCH", json=body)
+    results = sf.restful(
+        "composite/sobjects/Account/Stripe_Customer_Id__c", method="PATCH", json=body
+    )
     assert [r.get("created") for r in results] == [False, True, None]
     assert results[2]["errors"][0]["statusCode"] == "REQUIRED_FIELD_MISSING"
-    again = sf.restful("composite/sobjects/Account/Stripe_Customer_Id__c", method="PATCH", json=body)
+    again = sf.restful(
+        "composite/sobjects/Account/Stripe_Customer_Id__c", method="PATCH", json=body
+    )
     assert [r.get("created") for r in again[:2]] == [False, False]
     names = sf.query("SELECT Name FROM Account ORDER BY Name")["records"]
     assert [n["Name"] for n in names] == ["A2", "B"]
@@ -186,8 +197,12 @@ def test_collection_all_or_none_rollback(sf: Salesforce) -> None:
             "allOrNone": True,
             "records": [
                 {"attributes": {"type": "Account"}, "Stripe_Customer_Id__c": "cus_x", "Name": "X"},
-                {"attributes": {"type": "Account"}, "Stripe_Customer_Id__c": "cus_y",
-                 "Subscription_Status__c": "Nope", "Name": "Y"},
+                {
+                    "attributes": {"type": "Account"},
+                    "Stripe_Customer_Id__c": "cus_y",
+                    "Subscription_Status__c": "Nope",
+                    "Name": "Y",
+                },
             ],
         },
     )
@@ -219,19 +234,35 @@ def test_graph_and_batch(sf: Salesforce) -> None:
                 {
                     "graphId": "ok",
                     "compositeRequest": [
-                        {"method": "POST", "url": "/services/data/v59.0/sobjects/Account",
-                         "referenceId": "a", "body": {"Name": "Graph A"}},
-                        {"method": "POST", "url": "/services/data/v59.0/sobjects/Contact",
-                         "referenceId": "c", "body": {"LastName": "G", "AccountId": "@{a.id}"}},
+                        {
+                            "method": "POST",
+                            "url": "/services/data/v59.0/sobjects/Account",
+                            "referenceId": "a",
+                            "body": {"Name": "Graph A"},
+                        },
+                        {
+                            "method": "POST",
+                            "url": "/services/data/v59.0/sobjects/Contact",
+                            "referenceId": "c",
+                            "body": {"LastName": "G", "AccountId": "@{a.id}"},
+                        },
                     ],
                 },
                 {
                     "graphId": "broken",
                     "compositeRequest": [
-                        {"method": "POST", "url": "/services/data/v59.0/sobjects/Account",
-                         "referenceId": "a", "body": {"Name": "Graph B"}},
-                        {"method": "POST", "url": "/services/data/v59.0/sobjects/Contact",
-                         "referenceId": "c", "body": {"AccountId": "@{a.id}"}},
+                        {
+                            "method": "POST",
+                            "url": "/services/data/v59.0/sobjects/Account",
+                            "referenceId": "a",
+                            "body": {"Name": "Graph B"},
+                        },
+                        {
+                            "method": "POST",
+                            "url": "/services/data/v59.0/sobjects/Contact",
+                            "referenceId": "c",
+                            "body": {"AccountId": "@{a.id}"},
+                        },
                     ],
                 },
             ]
@@ -250,8 +281,11 @@ def test_graph_and_batch(sf: Salesforce) -> None:
         {
             "haltOnError": True,
             "batchRequests": [
-                {"method": "PATCH", "url": f"v59.0/sobjects/Account/{account_id}",
-                 "richInput": {"Name": "Renamed"}},
+                {
+                    "method": "PATCH",
+                    "url": f"v59.0/sobjects/Account/{account_id}",
+                    "richInput": {"Name": "Renamed"},
+                },
                 {"method": "GET", "url": f"v59.0/sobjects/Account/{account_id}?fields=Name"},
                 {"method": "GET", "url": "v59.0/sobjects/Account/001000000000999AAA"},
                 {"method": "GET", "url": "v59.0/limits"},

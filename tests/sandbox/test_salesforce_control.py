@@ -20,7 +20,13 @@ from simple_salesforce.exceptions import (
 )
 
 from salesforce_sandbox.testing import SandboxServer, run_sandbox
-from tests.sandbox.salesforce_fixtures import SFDX_EXAMPLE, salesforce_server, sandbox, sf  # noqa: F401
+from tests.sandbox import salesforce_fixtures
+from tests.sandbox.salesforce_fixtures import SFDX_EXAMPLE
+
+# fixtures shared by the Salesforce sandbox tests
+salesforce_server = salesforce_fixtures.salesforce_server
+sandbox = salesforce_fixtures.sandbox
+sf = salesforce_fixtures.sf
 
 
 def test_fault_503_for_the_next_n_calls(sandbox: SandboxServer, sf: Salesforce) -> None:
@@ -35,14 +41,20 @@ def test_fault_503_for_the_next_n_calls(sandbox: SandboxServer, sf: Salesforce) 
     assert faults[0]["hits"] == 2 and faults[0]["remaining"] == 0
 
 
-def test_fault_unable_to_lock_row_on_a_route_pattern(sandbox: SandboxServer, sf: Salesforce) -> None:
+def test_fault_unable_to_lock_row_on_a_route_pattern(
+    sandbox: SandboxServer, sf: Salesforce
+) -> None:
     sandbox.add_fault("PATCH /composite/sobjects/*", "UNABLE_TO_LOCK_ROW", count=1)
-    body = {"records": [{"attributes": {"type": "Account"}, "Stripe_Customer_Id__c": "c", "Name": "n"}]}
+    body = {
+        "records": [{"attributes": {"type": "Account"}, "Stripe_Customer_Id__c": "c", "Name": "n"}]
+    }
     with pytest.raises(SalesforceMalformedRequest) as caught:
         sf.restful("composite/sobjects/Account/Stripe_Customer_Id__c", method="PATCH", json=body)
     assert caught.value.content[0]["errorCode"] == "UNABLE_TO_LOCK_ROW"
     sf.query("SELECT Id FROM Account")  # other routes are unaffected
-    result = sf.restful("composite/sobjects/Account/Stripe_Customer_Id__c", method="PATCH", json=body)
+    result = sf.restful(
+        "composite/sobjects/Account/Stripe_Customer_Id__c", method="PATCH", json=body
+    )
     assert result[0]["created"] is True
 
 
@@ -57,7 +69,9 @@ def test_fault_request_limit_exceeded_by_share(sandbox: SandboxServer, sf: Sales
 
 
 def test_fault_hang_past_the_client_timeout(sandbox: SandboxServer, sf: Salesforce) -> None:
-    sandbox.add_fault("POST /sobjects/{sobject}", "hang", count=1, hang_seconds=1.5, after="process")
+    sandbox.add_fault(
+        "POST /sobjects/{sobject}", "hang", count=1, hang_seconds=1.5, after="process"
+    )
     with pytest.raises(requests.exceptions.ReadTimeout):
         sf.restful("sobjects/Account", method="POST", json={"Name": "Written anyway"}, timeout=0.3)
     sandbox.add_fault("POST /sobjects/{sobject}", "hang", count=1, hang_seconds=0.2)
@@ -94,7 +108,11 @@ def test_latency_and_request_counts(sandbox: SandboxServer, sf: Salesforce) -> N
 def test_seed_with_system_fields_and_reset(sandbox: SandboxServer, sf: Salesforce) -> None:
     ids = sandbox.seed(
         [
-            {"attributes": {"type": "Account"}, "Name": "Old", "CreatedDate": "2020-01-01T00:00:00Z"},
+            {
+                "attributes": {"type": "Account"},
+                "Name": "Old",
+                "CreatedDate": "2020-01-01T00:00:00Z",
+            },
             {"attributes": {"type": "Contact"}, "LastName": "Seeded"},
         ]
     )
@@ -132,7 +150,8 @@ def test_control_plane_deploy_files() -> None:
         assert server.deploy(SFDX_EXAMPLE)
         assert client.Stripe_Payment__c.describe()["keyPrefix"].startswith("a0")
         bad = server.http().post(
-            f"{server.control}/deploy", json={"files": {"objects/Nope/fields/X__c.field-meta.xml": field}}
+            f"{server.control}/deploy",
+            json={"files": {"objects/Nope/fields/X__c.field-meta.xml": field}},
         )
         assert bad.status_code == 400 and bad.json()[0]["errorCode"] == "INVALID_METADATA"
 
@@ -156,9 +175,17 @@ def test_cli_process_persists_state_in_data_dir(tmp_path: Path) -> None:
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     help_text = subprocess.run(
         [sys.executable, "-m", "salesforce_sandbox.cli", "--help"],
-        capture_output=True, text=True, check=True, env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+        env=env,
     ).stdout
-    for default in ("admin@sandbox.example.com", "sandbox-password", "SANDBOXTOKEN", "/_sandbox/faults"):
+    for default in (
+        "admin@sandbox.example.com",
+        "sandbox-password",
+        "SANDBOXTOKEN",
+        "/_sandbox/faults",
+    ):
         assert default in help_text
     args = ["--port", "0", "--data", str(tmp_path), "--metadata", str(SFDX_EXAMPLE)]
     process, url = _start(args, env)
@@ -183,7 +210,9 @@ def test_cli_process_persists_state_in_data_dir(tmp_path: Path) -> None:
     process, url = _start(args, env)
     try:
         client = Salesforce(
-            instance_url=url, session_id="00D000000000001!SANDBOX.STATIC.ACCESS.TOKEN", session=session
+            instance_url=url,
+            session_id="00D000000000001!SANDBOX.STATIC.ACCESS.TOKEN",
+            session=session,
         )
         rows = client.query("SELECT Name, Stripe_Customer_Id__c FROM Account")["records"]
         assert [r["Name"] for r in rows] == ["Kept"]

@@ -60,13 +60,17 @@ class MemorySource:
         prefix = {"Account": "001", "Contact": "003", "User": "005"}[sobject]
         return [r for r in self.records.values() if r["Id"].startswith(prefix)]
 
-    def by_ids(self, sobject: str, id_list: list[str], include_deleted: bool) -> Iterable[dict[str, Any]]:
+    def by_ids(
+        self, sobject: str, id_list: list[str], include_deleted: bool
+    ) -> Iterable[dict[str, Any]]:
         return [self.records[i] for i in id_list if i in self.records]
 
     def by_key(
         self, sobject: str, field: str, keys: list[str], include_deleted: bool
     ) -> Iterable[dict[str, Any]]:
-        return [r for r in self.scan(sobject, include_deleted) if str(r.get(field, "")).lower() in keys]
+        return [
+            r for r in self.scan(sobject, include_deleted) if str(r.get(field, "")).lower() in keys
+        ]
 
     def get(self, record_id: str) -> dict[str, Any] | None:
         return self.records.get(record_id)
@@ -78,10 +82,20 @@ def _run(soql: str, records: list[dict[str, Any]], today: dt.date | None = None)
 
 
 USER = {"Id": "005000000000001AAA", "Name": "Admin User"}
-ACME = {"Id": "001000000000001AAA", "Name": "Acme", "OwnerId": USER["Id"], "AnnualRevenue": 10.0,
-        "CreatedDate": "2024-03-15T10:00:00.000+0000", "Stripe_Customer_Id__c": "cus_1"}
-GLOBEX = {"Id": "001000000000002AAA", "Name": "Globex", "OwnerId": USER["Id"],
-          "CreatedDate": "2024-02-01T00:00:00.000+0000"}
+ACME = {
+    "Id": "001000000000001AAA",
+    "Name": "Acme",
+    "OwnerId": USER["Id"],
+    "AnnualRevenue": 10.0,
+    "CreatedDate": "2024-03-15T10:00:00.000+0000",
+    "Stripe_Customer_Id__c": "cus_1",
+}
+GLOBEX = {
+    "Id": "001000000000002AAA",
+    "Name": "Globex",
+    "OwnerId": USER["Id"],
+    "CreatedDate": "2024-02-01T00:00:00.000+0000",
+}
 PEOPLE = [
     {"Id": "003000000000001AAA", "LastName": "Smith", "AccountId": ACME["Id"], "Email": "A@x.io"},
     {"Id": "003000000000002AAA", "LastName": "Jones", "Email": None},
@@ -99,16 +113,25 @@ def test_soql_filters_and_ordering() -> None:
     assert names("SELECT Name FROM Account WHERE Name LIKE '%EX'") == ["Globex"]
     assert names("SELECT Name FROM Account WHERE Stripe_Customer_Id__c IN ('CUS_1')") == ["Acme"]
     assert names("SELECT Name FROM Account WHERE Id = '001000000000002'") == ["Globex"]
-    assert names("SELECT Name FROM Account WHERE NOT (Name = 'Acme' OR Name = 'Nobody')") == ["Globex"]
-    assert names("SELECT Name FROM Account ORDER BY AnnualRevenue NULLS LAST, Name") == ["Acme", "Globex"]
-    rows = _run("SELECT Name FROM Account WHERE CreatedDate = LAST_N_DAYS:20", ALL, dt.date(2024, 3, 20))
+    assert names("SELECT Name FROM Account WHERE NOT (Name = 'Acme' OR Name = 'Nobody')") == [
+        "Globex"
+    ]
+    assert names("SELECT Name FROM Account ORDER BY AnnualRevenue NULLS LAST, Name") == [
+        "Acme",
+        "Globex",
+    ]
+    rows = _run(
+        "SELECT Name FROM Account WHERE CreatedDate = LAST_N_DAYS:20", ALL, dt.date(2024, 3, 20)
+    )
     assert [r["Name"] for r in rows.records] == ["Acme"]
     rows = _run("SELECT Name FROM Account WHERE CreatedDate < 2024-03-01", ALL)
     assert [r["Name"] for r in rows.records] == ["Globex"]
 
 
 def test_soql_relationships_and_count() -> None:
-    result = _run("SELECT LastName, Account.Name, Account.Owner.Name FROM Contact ORDER BY LastName", ALL)
+    result = _run(
+        "SELECT LastName, Account.Name, Account.Owner.Name FROM Contact ORDER BY LastName", ALL
+    )
     jones, smith = result.records
     assert jones["Account"] is None
     assert smith["Account"]["Name"] == "Acme"
@@ -116,7 +139,9 @@ def test_soql_relationships_and_count() -> None:
     assert smith["Account"]["attributes"]["type"] == "Account"
     count = _run("SELECT COUNT() FROM Contact WHERE Email = 'a@X.io'", ALL)
     assert count.total_size == 1 and count.records == []
-    emailed = _run("SELECT LastName FROM Contact WHERE Account.Name = 'Acme' AND Email != null", ALL)
+    emailed = _run(
+        "SELECT LastName FROM Contact WHERE Account.Name = 'Acme' AND Email != null", ALL
+    )
     assert [r["LastName"] for r in emailed.records] == ["Smith"]
 
 
@@ -144,13 +169,19 @@ def test_soql_errors(soql: str, code: str) -> None:
 def test_soql_escapes_like_simple_salesforce_format_soql() -> None:
     from simple_salesforce.format import format_soql
 
-    soql = format_soql("SELECT Id FROM Account WHERE Name = {} AND Id IN {}", "O'Hara \\ Co", ["a", "b"])
+    soql = format_soql(
+        "SELECT Id FROM Account WHERE Name = {} AND Id IN {}", "O'Hara \\ Co", ["a", "b"]
+    )
     query = parse(soql)
     assert query.where is not None
     records = [{"Id": "001000000000009AAA", "Name": "O'Hara \\ Co"}]
     schema = _schema()
-    bound = bind(parse(format_soql("SELECT Name FROM Account WHERE Name = {}", "O'Hara \\ Co")), schema)
-    assert [r["Name"] for r in execute(bound, MemorySource(records), schema).records] == ["O'Hara \\ Co"]
+    bound = bind(
+        parse(format_soql("SELECT Name FROM Account WHERE Name = {}", "O'Hara \\ Co")), schema
+    )
+    assert [r["Name"] for r in execute(bound, MemorySource(records), schema).records] == [
+        "O'Hara \\ Co"
+    ]
 
 
 def test_date_literals() -> None:
@@ -170,12 +201,20 @@ def test_validation_coerces_and_reports() -> None:
     assert payment is not None and payment.key_prefix.startswith("a0")
     values, refs = coerce_payload(
         payment,
-        {"Amount__c": "12.345", "Refunded__c": "TRUE", "Paid_At__c": "2024-01-01T01:00:00+01:00",
-         "Account__r": {"Stripe_Customer_Id__c": "cus_1"}},
+        {
+            "Amount__c": "12.345",
+            "Refunded__c": "TRUE",
+            "Paid_At__c": "2024-01-01T01:00:00+01:00",
+            "Account__r": {"Stripe_Customer_Id__c": "cus_1"},
+        },
         "create",
         source="csv",
     )
-    assert values == {"Amount__c": 12.35, "Refunded__c": True, "Paid_At__c": "2024-01-01T00:00:00.000+0000"}
+    assert values == {
+        "Amount__c": 12.35,
+        "Refunded__c": True,
+        "Paid_At__c": "2024-01-01T00:00:00.000+0000",
+    }
     assert refs[0].target == "Account" and refs[0].value == "cus_1"
     error = missing_required(payment, values)
     assert error is not None and error.fields == ["Stripe_Charge_Id__c"]
@@ -213,5 +252,7 @@ def test_sfdx_metadata_parsing() -> None:
     task = schema.get("Task")
     assert task is not None and task.field("Stripe_Dedupe_Key__c") is not None
     with pytest.raises(SalesforceError) as caught:
-        sfdx.parse_field("X", "<CustomField><fullName>A__c</fullName><type>Geolocation</type></CustomField>")
+        sfdx.parse_field(
+            "X", "<CustomField><fullName>A__c</fullName><type>Geolocation</type></CustomField>"
+        )
     assert caught.value.code == "INVALID_METADATA"

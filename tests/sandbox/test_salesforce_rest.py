@@ -15,7 +15,12 @@ from simple_salesforce.exceptions import (
 )
 
 from salesforce_sandbox.testing import SandboxServer
-from tests.sandbox.salesforce_fixtures import salesforce_server, sandbox, sf  # noqa: F401
+from tests.sandbox import salesforce_fixtures
+
+# fixtures shared by the Salesforce sandbox tests
+salesforce_server = salesforce_fixtures.salesforce_server
+sandbox = salesforce_fixtures.sandbox
+sf = salesforce_fixtures.sf
 
 
 def test_crud_and_system_fields(sf: Salesforce) -> None:
@@ -41,7 +46,9 @@ def test_crud_and_system_fields(sf: Salesforce) -> None:
     assert updated["Billing_Status__c"] == "At Risk"
     assert updated["LastModifiedDate"] >= record["LastModifiedDate"]
 
-    contact = sf.Contact.create({"FirstName": "Ada", "LastName": "Lovelace", "AccountId": account_id})
+    contact = sf.Contact.create(
+        {"FirstName": "Ada", "LastName": "Lovelace", "AccountId": account_id}
+    )
     got = sf.Contact.get(contact["id"])
     assert got["Name"] == "Ada Lovelace"
 
@@ -81,7 +88,9 @@ def test_upsert_with_several_matches_is_300(sf: Salesforce) -> None:
     with pytest.raises(SalesforceMoreThanOneRecord) as caught:
         sf.Contact.upsert("Legacy_Id__c/L1", {"FirstName": "X"})
     assert caught.value.status == 300
-    assert all(url.startswith("/services/data/v59.0/sobjects/Contact/") for url in caught.value.content)
+    assert all(
+        url.startswith("/services/data/v59.0/sobjects/Contact/") for url in caught.value.content
+    )
 
 
 def test_upsert_on_a_field_that_is_not_an_external_id(sf: Salesforce) -> None:
@@ -205,7 +214,8 @@ def test_queries_filters_order_and_relationships(sf: Salesforce) -> None:
         "SELECT Name FROM Account WHERE Name IN ('acme', 'Initech') AND NOT Name = 'Initech'"
     ) == ["Acme"]
     assert names(
-        "SELECT Name FROM Account WHERE (Name = 'Acme' OR Name = 'Globex') ORDER BY Name LIMIT 1 OFFSET 1"
+        "SELECT Name FROM Account WHERE (Name = 'Acme' OR Name = 'Globex') "
+        "ORDER BY Name LIMIT 1 OFFSET 1"
     ) == ["Globex"]
     assert names("SELECT Name FROM Account WHERE CreatedDate = TODAY ORDER BY Name") == [
         "Acme",
@@ -250,9 +260,10 @@ def test_query_errors(sf: Salesforce) -> None:
 
 def test_query_all_over_several_pages(sandbox: SandboxServer, sf: Salesforce) -> None:
     sandbox.seed([{"Name": f"Bulk {i:03d}"} for i in range(450)], sobject="Account")
-    first = sf.query("SELECT Id, Name FROM Account ORDER BY Name", headers={
-        "Sforce-Query-Options": "batchSize=200"
-    })
+    first = sf.query(
+        "SELECT Id, Name FROM Account ORDER BY Name",
+        headers={"Sforce-Query-Options": "batchSize=200"},
+    )
     assert first["totalSize"] == 450 and first["done"] is False
     assert first["nextRecordsUrl"].startswith("/services/data/v59.0/query/01g")
     assert first["nextRecordsUrl"].endswith("-200")
@@ -300,7 +311,11 @@ def test_request_limit_exceeded(sandbox: SandboxServer, sf: Salesforce) -> None:
         sf.query("SELECT Id FROM Account")
     assert caught.value.status == 403
     assert caught.value.content == [
-        {"message": "TotalRequests Limit exceeded.", "errorCode": "REQUEST_LIMIT_EXCEEDED", "fields": []}
+        {
+            "message": "TotalRequests Limit exceeded.",
+            "errorCode": "REQUEST_LIMIT_EXCEEDED",
+            "fields": [],
+        }
     ]
     assert sf.api_usage["api-usage"].used == 5
 
@@ -320,7 +335,9 @@ def test_queues_users_and_task_owner(sf: Salesforce) -> None:
     )
     record = sf.Task.get(task["id"])
     assert record["Status"] == "Not Started" and record["OwnerId"] == queue["Id"]
-    case = sf.Case.upsert("Stripe_Dedupe_Key__c/in_1:2", {"Subject": "Dunning", "AccountId": account})
+    case = sf.Case.upsert(
+        "Stripe_Dedupe_Key__c/in_1:2", {"Subject": "Dunning", "AccountId": account}
+    )
     assert case == 201
     got = sf.query("SELECT CaseNumber, Status, Priority, Owner.Name FROM Case")["records"][0]
     assert got["CaseNumber"] == "00000001" and got["Priority"] == "Medium"

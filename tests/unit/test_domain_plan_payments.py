@@ -239,6 +239,9 @@ def test_dispute_opens_a_case_for_the_account_owner() -> None:
     assert case.fields["Priority"] == "High"
     assert "19.99 USD" in case.fields["Subject"]
     assert case.refs["AccountId"].value == "cus_1"
+    payment = ops_by_id(p)["payment"]
+    assert payment.fields["Status__c"] == "Disputed"
+    assert p.ledger_updates.keys() == {"dp_1", "ch_1"}
 
 
 def test_late_event_is_skipped() -> None:

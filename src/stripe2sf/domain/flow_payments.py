@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import replace
 from decimal import Decimal
 
 from stripe2sf.domain.builder import PlanBuilder
+from stripe2sf.domain.context import LookupKind
 from stripe2sf.domain.flow_common import customer_records, owner_for, refs
+from stripe2sf.domain.matching import CustomerWrites
 from stripe2sf.domain.money import to_major_units
 from stripe2sf.domain.operations import Operation
 from stripe2sf.domain.sources import charge_sources, dispute_sources, mapped_fields
@@ -145,3 +148,40 @@ def plan_dispute(b: PlanBuilder) -> None:
         )
     )
     b.touch(d.id)
+    _mark_payment_disputed(b, d.charge_id, cw)
+
+
+def _mark_payment_disputed(b: PlanBuilder, charge_id: str | None, cw: CustomerWrites) -> None:
+    """The payment record shows Disputed, when the charge is known and not newer."""
+    raw = b.event.object.get("charge")
+    charge_obj = raw if isinstance(raw, Mapping) else None
+    if charge_obj is None and charge_id:
+        charge_obj = b.ctx.stripe(LookupKind.STRIPE_CHARGE, charge_id)
+    if charge_obj is None or not charge_id:
+        b.notes.append("disputed charge not fetched; payment record unchanged")
+        return
+    written_from = b.ctx.ledger(charge_id)
+    if written_from is not None and written_from > b.event.created:
+        b.notes.append(f"payment {charge_id} already written from newer state; unchanged")
+        return
+    charge = replace(charge_view(charge_obj), disputed=True)
+    o = b.config.objects
+    values = charge_sources(charge, charge_obj)
+    fields = mapped_fields(
+        b.config, "charge", o.payment_object, values, creating=True, notes=b.notes
+    )
+    b.add(
+        Operation(
+            "payment",
+            "upsert",
+            o.payment_object,
+            o.payment_key_field,
+            charge.id,
+            fields,
+            refs=refs(
+                **{o.payment_account_field: cw.account_ref, o.payment_contact_field: cw.contact_ref}
+            ),
+            reason=f"payment {charge.id} is {charge.payment_status}",
+        )
+    )
+    b.touch(charge.id)

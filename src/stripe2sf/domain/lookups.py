@@ -13,6 +13,8 @@ answer means `planner.plan` has everything. Typical worker loop::
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from stripe2sf.domain import soql
 from stripe2sf.domain.config import SyncConfig
 from stripe2sf.domain.context import FieldNames, Lookup, LookupKind, PlanContext
@@ -86,10 +88,12 @@ def lookups_needed(event: EventView, config: SyncConfig, ctx: PlanContext) -> tu
             need(LookupKind.STRIPE_REFETCH, refetch_key(event))
     obj = effective_object(event, ctx)
 
-    if flow == Flow.DISPUTE and not event.customer_id:
+    if flow == Flow.DISPUTE:
         charge_id = id_of(obj.get("charge"))
         if charge_id:
-            need(LookupKind.STRIPE_CHARGE, charge_id)
+            need(LookupKind.LEDGER, charge_id)
+            if not isinstance(obj.get("charge"), Mapping):
+                need(LookupKind.STRIPE_CHARGE, charge_id)
 
     cid = customer_id_for(event, ctx)
     if cid:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Engine, case, func, insert, or_, select, update
@@ -391,6 +391,12 @@ class Inbox:
         result = dict.fromkeys(STATES, 0)
         result.update({state: count for state, count in rows})
         return result
+
+    def newest_created(self) -> datetime | None:
+        """When the newest stored event was created in Stripe (catch-up starts there)."""
+        with self.engine.connect() as conn:
+            value = conn.execute(select(func.max(events.c.created))).scalar()
+        return datetime.fromtimestamp(int(value), UTC) if value is not None else None
 
     def oldest_pending_received(self) -> datetime | None:
         with self.engine.connect() as conn:
