@@ -134,3 +134,22 @@ def test_mapping_document_csv_and_markdown() -> None:
     md = to_markdown(cfg)
     assert md.startswith("# stripe2sf field mapping")
     assert "| charge.amount |" in md
+
+
+def test_generated_metadata_loads_into_the_salesforce_sandbox_schema() -> None:
+    """Interop: the local org (salesforce_sandbox) accepts what `stripe2sf metadata` writes."""
+    from salesforce_sandbox.schema import sfdx
+    from salesforce_sandbox.schema.model import Schema
+    from salesforce_sandbox.schema.standard import standard_objects
+
+    schema = Schema(standard_objects())
+    cfg = from_toml_text("[subscriptions]\nper_subscription_records = true\n")
+    changed = sfdx.apply(schema, sfdx.parse_files(generate_metadata(cfg)), 1)
+    assert "Stripe_Payment__c" in changed and "Task.Stripe_Dedupe_Key__c" in changed
+    for spec in required_fields(cfg):
+        obj = schema.get(spec.sobject)
+        assert obj is not None and obj.field(spec.name) is not None, spec
+    account = schema.get("Account")
+    assert account is not None
+    key = account.field("Stripe_Customer_Id__c")
+    assert key is not None and key.external_id and key.unique

@@ -1,0 +1,1 @@
+"""`stripe2sf demo`: both sandboxes, the service, a realistic scenario and a checked summary."""
