@@ -297,6 +297,30 @@ def audit_verify() -> None:
     console.print(f"audit chain intact: {check.checked} entries")
 
 
+@app.command()
+def demo(
+    customers: Annotated[int, typer.Option(help="Stripe customers to sign up.")] = 24,
+    months: Annotated[int, typer.Option(help="Months of billing to play.")] = 3,
+    seed: Annotated[int, typer.Option(help="Random seed of the scenario.")] = 7,
+    workdir: Annotated[Path, typer.Option(help="Where state and logs go.")] = Path("var/demo"),
+    exit_after: Annotated[
+        bool,
+        typer.Option("--exit", help="Stop after the summary; exit 0 only if every check passed."),
+    ] = False,
+) -> None:
+    """The whole system on this machine: both sandboxes, the service, a scenario, a summary."""
+    from stripe2sf.demo.run import DemoOptions, run_demo
+
+    options = DemoOptions(customers, months, seed, workdir, exit_after)
+    try:
+        summary = run_demo(options, console)
+    except Exception as exc:
+        err.print(f"[red]the demo failed:[/red] {exc}\nLogs: {workdir / 'logs'}")
+        raise typer.Exit(1) from exc
+    if not summary.ok:
+        raise typer.Exit(1)
+
+
 def main() -> None:
     try:
         app()

@@ -11,9 +11,9 @@ import random
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
 
 import stripe
+from stripe.params import SubscriptionCreateParams
 
 DAY = 86_400
 MONTH = 31 * DAY
@@ -103,7 +103,7 @@ def play(client: stripe.StripeClient, spec: ScenarioSpec, progress: Progress) ->
     for i in range(spec.customers):
         email = emails[i] if i < len(emails) else f"customer{i:03d}@demo-customer.example"
         first, last = rng.choice(["Ada", "Grace", "Alan", "Edsger", "Barbara", "Ken"]), f"Buyer{i}"
-        customer = client.v1.customers.create(
+        created = client.v1.customers.create(
             {
                 "email": email,
                 "name": f"{first} {last}",
@@ -111,33 +111,34 @@ def play(client: stripe.StripeClient, spec: ScenarioSpec, progress: Progress) ->
                 "metadata": {"demo_index": str(i)},
             }
         )
-        report.customers.append(customer.id)
-        report.emails[customer.id] = email
+        customer = created.id
+        report.customers.append(customer)
+        report.emails[customer] = email
         price_id, currency, amount = prices[i % len(prices)]
-        pm = _attach(client, customer.id, "pm_card_mastercard" if i % 6 == 5 else "pm_card_visa")
-        params: dict[str, Any] = {
-            "customer": customer.id,
+        pm = _attach(client, customer, "pm_card_mastercard" if i % 6 == 5 else "pm_card_visa")
+        params: SubscriptionCreateParams = {
+            "customer": customer,
             "items": [{"price": price_id, "quantity": 1 + (i % 3 == 2)}],
             "default_payment_method": pm,
         }
         if i % 5 == 1:
             params["trial_period_days"] = 14
-        report.subscriptions[customer.id] = client.v1.subscriptions.create(params).id
+        report.subscriptions[customer] = client.v1.subscriptions.create(params).id
         if i % 4 == 0:
             intent = client.v1.payment_intents.create(
                 {
                     "amount": amount * 2,
                     "currency": currency,
-                    "customer": customer.id,
+                    "customer": customer,
                     "payment_method": pm,
-                    "payment_method_types": ["card"],
+                    "automatic_payment_methods": {"enabled": True, "allow_redirects": "never"},
                     "confirm": True,
                     "description": "Onboarding package",
                 }
             )
             report.one_off_payments.append(intent.id)
         if i % 7 == 3:
-            report.failing.append(customer.id)
+            report.failing.append(customer)
     progress(f"signed up {len(report.customers)} customers ({len(report.failing)} will decline)")
 
     if report.one_off_payments:
@@ -149,7 +150,7 @@ def play(client: stripe.StripeClient, spec: ScenarioSpec, progress: Progress) ->
             report.refunded.append(charge_id)
     if report.customers:
         disputed_customer = report.customers[-1]
-        pm = client.v1.payment_methods.attach(
+        dispute_pm = client.v1.payment_methods.attach(
             "pm_card_createDispute", {"customer": disputed_customer}
         )
         intent = client.v1.payment_intents.create(
@@ -157,8 +158,8 @@ def play(client: stripe.StripeClient, spec: ScenarioSpec, progress: Progress) ->
                 "amount": 4_900,
                 "currency": "usd",
                 "customer": disputed_customer,
-                "payment_method": pm.id,
-                "payment_method_types": ["card"],
+                "payment_method": dispute_pm.id,
+                "automatic_payment_methods": {"enabled": True, "allow_redirects": "never"},
                 "confirm": True,
                 "description": "Add-on",
             }
@@ -168,34 +169,34 @@ def play(client: stripe.StripeClient, spec: ScenarioSpec, progress: Progress) ->
 
     for month in range(1, spec.months + 1):
         if month == 1:
-            for customer in report.failing:
-                _attach(client, customer, "pm_card_chargeCustomerFail")
+            for cid in report.failing:
+                _attach(client, cid, "pm_card_chargeCustomerFail")
                 client.v1.subscriptions.update(
-                    report.subscriptions[customer],
-                    {"default_payment_method": _default_pm(client, customer)},
+                    report.subscriptions[cid],
+                    {"default_payment_method": _default_pm(client, cid)},
                 )
         if month == 2:
-            for customer in report.failing[::2]:
-                pm = _attach(client, customer, "pm_card_visa")
+            for cid in report.failing[::2]:
+                pm = _attach(client, cid, "pm_card_visa")
                 client.v1.subscriptions.update(
-                    report.subscriptions[customer], {"default_payment_method": pm}
+                    report.subscriptions[cid], {"default_payment_method": pm}
                 )
-                report.recovered.append(customer)
+                report.recovered.append(cid)
             healthy = [c for c in report.customers if c not in report.failing]
             if healthy:
                 _attach(client, healthy[0], "pm_card_mastercard")
                 report.card_updated.append(healthy[0])
         if month == spec.months and len(report.customers) > 4:
-            for customer, at_period_end in (
+            for cid, at_period_end in (
                 (report.customers[2], False),
                 (report.customers[4], True),
             ):
-                sub = report.subscriptions[customer]
+                sub = report.subscriptions[cid]
                 if at_period_end:
                     client.v1.subscriptions.update(sub, {"cancel_at_period_end": True})
                 else:
                     client.v1.subscriptions.cancel(sub)
-                report.canceled.append(customer)
+                report.canceled.append(cid)
         for clock in clocks:
             client.v1.test_helpers.test_clocks.advance(
                 clock, {"frozen_time": start + month * MONTH + 3600}

@@ -5,8 +5,9 @@ needs from it: done, retry later (how soon), or give up (pure).
 failure and folds them into an `ExecutionResult`:
 
     retryable     network error, timeout, HTTP 5xx/408/409/425, UNABLE_TO_LOCK_ROW,
-                  SERVER_UNAVAILABLE, INVALID_SESSION_ID (after one re-login), unprocessed
-                  Bulk rows
+                  SERVER_UNAVAILABLE, INVALID_SESSION_ID (after one re-login), a failed
+                  re-login (LOGIN_FAILED: an operator fixes the settings, the event waits),
+                  unprocessed Bulk rows, a Bulk job that failed or timed out
     rate_limited  REQUEST_LIMIT_EXCEEDED (403: the org's daily allocation; Salesforce sends no
                   Retry-After, so we wait RATE_LIMIT_RETRY_AFTER) and HTTP 429
     permanent     everything else: validation (REQUIRED_FIELD_MISSING, STRING_TOO_LONG,
@@ -61,6 +62,7 @@ TRANSIENT_CODES = (RETRYABLE_SALESFORCE_CODES - RATE_LIMIT_CODES) | {
     "UNPROCESSED",
     "BULK_JOB_TIMEOUT",
     "BULK_JOB_FAILED",
+    "LOGIN_FAILED",
 }
 TRANSIENT_HTTP = frozenset({"HTTP_408", "HTTP_409", "HTTP_425"})
 

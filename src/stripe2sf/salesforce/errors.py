@@ -83,3 +83,12 @@ def error_for_answer(
     if cls in ("retryable", "halted"):
         return RetryableError(text, kind=f"salesforce.{name}")
     return PermanentError(text, kind=f"salesforce.{name}")
+
+
+def code_for_exception(error: SyncError) -> str:
+    """The outcome code of a call that got no answer (or could not log in again)."""
+    if error.kind == "salesforce.timeout":
+        return "TIMEOUT"
+    if error.kind.startswith("salesforce.login") or error.kind == "salesforce.config":
+        return "LOGIN_FAILED"
+    return "CONNECTION_ERROR"

@@ -56,3 +56,13 @@ class SalesforceSession(requests.Session):
         if kwargs.get("timeout") is None:
             kwargs["timeout"] = self.default_timeout
         return super().request(method, url, *args, **kwargs)
+
+
+def body_of(response: requests.Response) -> Any:
+    """The decoded JSON body, the text when it is not JSON, None when empty."""
+    if not response.content:
+        return None
+    try:
+        return response.json()
+    except ValueError:
+        return response.text

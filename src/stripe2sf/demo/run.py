@@ -1,0 +1,198 @@
+"""The demo's orchestration: processes, seed data, webhook endpoint, scenario, summary.
+
+stripe2sf never imports a sandbox: the sandboxes run as processes from their console scripts
+and are reached over HTTP, as the real services would be.
+"""
+
+from __future__ import annotations
+
+import shutil
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import stripe
+from rich.console import Console
+
+from stripe2sf.demo.processes import ProcessGroup, free_port, script
+from stripe2sf.demo.scenario import ScenarioReport, ScenarioSpec, play
+from stripe2sf.demo.seed import SeededOrg, seed_salesforce
+from stripe2sf.demo.summary import Summary, summarize
+from stripe2sf.domain.config import default_config
+from stripe2sf.domain.handled import HANDLED_TYPES
+from stripe2sf.domain.metadata import generate_metadata
+from stripe2sf.store.db import make_engine
+from stripe2sf.store.inbox import Inbox
+
+STRIPE_KEY = "sk_test_stripe2sf_demo_0000000000"
+SF_USER = "admin@sandbox.example.com"
+SF_PASSWORD = "sandbox-password"
+SF_TOKEN = "SANDBOXTOKEN"
+
+
+@dataclass
+class DemoOptions:
+    customers: int = 24
+    months: int = 3
+    seed: int = 7
+    workdir: Path = Path("var/demo")
+    exit_after: bool = False
+
+
+@dataclass
+class Endpoints:
+    stripe_api: str
+    salesforce: str
+    service: str
+    ca_path: Path
+    database_url: str
+    env: dict[str, str] = field(default_factory=dict)
+
+
+def _write_metadata(target: Path) -> None:
+    for rel, text in generate_metadata(default_config()).items():
+        path = target / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+
+
+def start_sandboxes(procs: ProcessGroup, workdir: Path, console: Console) -> Endpoints:
+    metadata = workdir / "metadata"
+    _write_metadata(metadata)
+    sf_port, stripe_port, service_port = free_port(8701), free_port(8702), free_port(8700)
+    if len({sf_port, stripe_port, service_port}) < 3:
+        service_port = free_port(0)
+    sf_data = workdir / "salesforce"
+    procs.start(
+        "salesforce-sandbox",
+        [
+            script("salesforce-sandbox"),
+            "--port",
+            str(sf_port),
+            "--data",
+            str(sf_data),
+            "--metadata",
+            str(metadata),
+        ],
+    )
+    procs.start(
+        "stripe-sandbox",
+        [script("stripe-sandbox"), "--port", str(stripe_port), "--data", str(workdir / "stripe")],
+    )
+    stripe_api = f"http://127.0.0.1:{stripe_port}"
+    salesforce = f"https://127.0.0.1:{sf_port}"
+    procs.wait_ready("stripe-sandbox", stripe_api + "/_sandbox/health")
+    procs.wait_ready("salesforce-sandbox", salesforce + "/_sandbox", verify=False)
+    ca_path = sf_data / "ca.pem"
+    console.print(f"  Stripe sandbox      {stripe_api}")
+    console.print(f"  Salesforce sandbox  {salesforce}  (CA {ca_path})")
+    database_url = f"sqlite:///{(workdir / 'stripe2sf.db').resolve()}"
+    env = {
+        "STRIPE_API_KEY": STRIPE_KEY,
+        "STRIPE_API_BASE": stripe_api,
+        "SALESFORCE_LOGIN_URL": salesforce,
+        "SALESFORCE_USERNAME": SF_USER,
+        "SALESFORCE_PASSWORD": SF_PASSWORD,
+        "SALESFORCE_SECURITY_TOKEN": SF_TOKEN,
+        "SALESFORCE_CA_BUNDLE": str(ca_path.resolve()),
+        "STRIPE2SF_DATABASE_URL": database_url,
+        "STRIPE2SF_RETRY_BASE_SECONDS": "1",
+    }
+    return Endpoints(
+        stripe_api,
+        salesforce,
+        f"http://127.0.0.1:{service_port}",
+        ca_path,
+        database_url,
+        env,
+    )
+
+
+def register_webhook(client: stripe.StripeClient, service_url: str) -> str:
+    params: Any = {"url": service_url + "/webhooks/stripe", "enabled_events": sorted(HANDLED_TYPES)}
+    endpoint = client.v1.webhook_endpoints.create(params)
+    secret = endpoint.secret
+    if not secret:
+        raise RuntimeError("the webhook endpoint came back without a signing secret")
+    return secret
+
+
+def start_service(procs: ProcessGroup, ends: Endpoints, secret: str) -> None:
+    port = ends.service.rsplit(":", 1)[1]
+    procs.start(
+        "stripe2sf",
+        [script("stripe2sf"), "serve", "--port", port],
+        env={**ends.env, "STRIPE_WEBHOOK_SECRET": secret},
+    )
+    procs.wait_ready("stripe2sf", ends.service + "/readyz", timeout=90)
+
+
+def wait_drained(ends: Endpoints, timeout: float = 600) -> dict[str, int]:
+    """Until Stripe has delivered everything and the inbox has nothing pending."""
+    httpx.post(ends.stripe_api + "/_sandbox/wait_idle", json={"timeout": 120}, timeout=150)
+    inbox = Inbox(make_engine(ends.database_url))
+    deadline = time.monotonic() + timeout
+    stable = 0
+    while time.monotonic() < deadline:
+        counts = inbox.counts()
+        stable = stable + 1 if counts["pending"] == 0 else 0
+        if stable >= 3:
+            inbox.engine.dispose()
+            return counts
+        time.sleep(0.5)
+    inbox.engine.dispose()
+    raise RuntimeError(f"the inbox did not drain within {timeout:.0f} s: {counts}")
+
+
+def run_demo(options: DemoOptions, console: Console) -> Summary:
+    workdir = options.workdir.resolve()
+    if workdir.exists():
+        shutil.rmtree(workdir)
+    workdir.mkdir(parents=True)
+    procs = ProcessGroup(workdir / "logs")
+    try:
+        console.rule("stripe2sf demo")
+        with console.status("starting the Stripe and Salesforce sandboxes"):
+            ends = start_sandboxes(procs, workdir, console)
+        with console.status("seeding Salesforce with existing Accounts, Contacts and owners"):
+            org: SeededOrg = seed_salesforce(ends.salesforce, ends.ca_path)
+        console.print(
+            f"  seeded {len(org.accounts)} Accounts, {len(org.contacts)} Contacts, "
+            f"{len(org.users)} sales users and the '{org.queue_name}' queue"
+        )
+        client = stripe.StripeClient(
+            STRIPE_KEY, base_addresses={"api": ends.stripe_api}, max_network_retries=2
+        )
+        secret = register_webhook(client, ends.service)
+        with console.status("starting stripe2sf serve"):
+            start_service(procs, ends, secret)
+        console.print(f"  stripe2sf           {ends.service}")
+        spec = ScenarioSpec(
+            customers=options.customers,
+            months=options.months,
+            seed=options.seed,
+            existing_emails=org.matching_emails,
+            ambiguous_email=org.ambiguous_email,
+        )
+        with console.status("playing the scenario on test clocks") as status:
+            report: ScenarioReport = play(client, spec, lambda m: status.update(m))
+        with console.status("waiting until every event is synced"):
+            counts = wait_drained(ends)
+        summary = summarize(client, ends, report, org, counts)
+        summary.print(console)
+        if options.exit_after:
+            return summary
+        console.print(
+            f"\nRunning. Service {ends.service}  Stripe {ends.stripe_api}  "
+            f"Salesforce {ends.salesforce}. Press Ctrl-C to stop."
+        )
+        try:
+            while all(p.poll() is None for p in procs.procs.values()):
+                time.sleep(1)
+        except KeyboardInterrupt:
+            pass
+        return summary
+    finally:
+        procs.stop_all()

@@ -1,0 +1,148 @@
+"""The demo's closing summary: figures read from Salesforce, Stripe and our own store, and the
+checks that `--exit` turns into the exit code."""
+
+from __future__ import annotations
+
+import statistics
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import httpx
+import stripe
+from rich.console import Console
+from rich.table import Table
+from sqlalchemy import select
+
+from stripe2sf.demo.scenario import ScenarioReport
+from stripe2sf.demo.seed import SeededOrg
+from stripe2sf.domain.config import default_config
+from stripe2sf.store.db import make_engine
+from stripe2sf.store.tables import events
+
+if TYPE_CHECKING:
+    from stripe2sf.demo.run import Endpoints
+
+
+@dataclass
+class Summary:
+    figures: dict[str, Any] = field(default_factory=dict)
+    checks: dict[str, bool] = field(default_factory=dict)
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return all(self.checks.values())
+
+    def check(self, name: str, passed: bool, problem: str) -> None:
+        self.checks[name] = passed
+        if not passed:
+            self.problems.append(f"{name}: {problem}")
+
+    def print(self, console: Console) -> None:
+        table = Table(title="stripe2sf demo summary")
+        table.add_column("figure")
+        table.add_column("value", justify="right")
+        for name, value in self.figures.items():
+            table.add_row(name, str(value))
+        console.print(table)
+        for name, passed in self.checks.items():
+            console.print(f"  {'[green]PASS' if passed else '[red]FAIL'}[/] {name}")
+        for problem in self.problems:
+            console.print(f"  [red]{problem}[/red]")
+
+
+def _records(client: httpx.Client, sobject: str) -> list[dict[str, Any]]:
+    response = client.get(f"/_sandbox/records/{sobject}")
+    response.raise_for_status()
+    rows: list[dict[str, Any]] = response.json()["records"]
+    return rows
+
+
+def _latencies(database_url: str) -> list[float]:
+    engine = make_engine(database_url)
+    with engine.connect() as conn:
+        rows = conn.execute(
+            select(events.c.received_at, events.c.processed_at).where(events.c.state == "done")
+        ).all()
+    engine.dispose()
+    return [(p - r).total_seconds() for r, p in rows if p is not None and r is not None]
+
+
+def summarize(
+    client: stripe.StripeClient,
+    ends: Endpoints,
+    report: ScenarioReport,
+    org: SeededOrg,
+    counts: dict[str, int],
+) -> Summary:
+    names = default_config().objects
+    summary = Summary()
+    with httpx.Client(base_url=ends.salesforce, verify=str(ends.ca_path), timeout=30) as sf:
+        accounts = _records(sf, "Account")
+        contacts = _records(sf, "Contact")
+        payments = _records(sf, names.payment_object)
+        tasks = _records(sf, "Task")
+        cases = _records(sf, "Case")
+        api = sf.get("/_sandbox/requests").json()
+    charges = [c for c in client.v1.charges.list({"limit": 100}).auto_paging_iter()]
+    succeeded = [c for c in charges if c.status == "succeeded"]
+
+    key = names.customer_id_field
+    linked = Counter(a.get(key) for a in accounts if a.get(key))
+    seeded_linked = [a for a in accounts if a["Id"] in org.accounts and a.get(key)]
+    created = [a for a in accounts if a["Id"] not in org.accounts and a.get(key)]
+    dunning = [t for t in tasks + cases if t.get(names.dedupe_key_field)]
+    open_dunning = [t for t in dunning if t.get("Status") not in ("Completed", "Closed")]
+    latencies = _latencies(ends.database_url)
+    processed = counts.get("done", 0)
+    calls = int(api.get("api_calls", 0))
+
+    summary.figures = {
+        "Stripe customers": len(report.customers),
+        "Accounts linked (existing)": len(seeded_linked),
+        "Accounts created": len(created),
+        "Contacts in Salesforce": len(contacts),
+        "payments in Salesforce / succeeded charges in Stripe": (
+            f"{len(payments)} / {len(succeeded)}"
+        ),
+        "subscription statuses": dict(
+            Counter(a.get(names.subscription_status_field) for a in accounts if a.get(key))
+        ),
+        "collection Tasks/Cases open / closed": (
+            f"{len(open_dunning)} / {len(dunning) - len(open_dunning)}"
+        ),
+        "events processed": processed,
+        "dead letters": counts.get("dead", 0),
+        "ignored events": counts.get("ignored", 0),
+        "Salesforce API calls": calls,
+        "API calls per event": round(calls / processed, 2) if processed else 0,
+        "sync latency p50 / p95 (s)": (
+            f"{statistics.median(latencies):.2f} / "
+            f"{sorted(latencies)[int(0.95 * (len(latencies) - 1))]:.2f}"
+            if latencies
+            else "n/a"
+        ),
+    }
+    unlinked = [c for c in report.customers if linked.get(c, 0) != 1]
+    summary.check(
+        "every Stripe customer linked to exactly one Account",
+        not unlinked,
+        f"{len(unlinked)} not linked exactly once, e.g. {unlinked[:3]}",
+    )
+    emails = Counter((c.get("Email") or "").lower() for c in contacts)
+    duplicated = [e for e in org.matching_emails if emails[e.lower()] != 1]
+    summary.check(
+        "existing Contacts linked, not duplicated",
+        not duplicated,
+        f"emails with several Contacts: {duplicated}",
+    )
+    summary.check(
+        "every succeeded charge is a payment in Salesforce",
+        len(payments) >= len(succeeded),
+        f"{len(payments)} payments for {len(succeeded)} succeeded charges",
+    )
+    summary.check(
+        "no dead letters", counts.get("dead", 0) == 0, f"{counts.get('dead')} dead letters"
+    )
+    return summary
