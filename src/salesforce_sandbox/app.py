@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import ipaddress
+import json
 import logging
 import os
 import tempfile
@@ -131,6 +132,12 @@ class SandboxApp:
                     await asyncio.sleep(fault.hang_seconds)
                     if fault.after != "process":
                         raise fault_error("503")
+                elif (
+                    fault.mode == "UNABLE_TO_LOCK_ROW"
+                    and _collection_write(method, route.name)
+                    and fault.per_record is not False
+                ):
+                    return _locked_records(body, query)
                 else:
                     raise fault_error(fault.mode)
             delay = org.faults.delay(endpoint)
@@ -192,6 +199,27 @@ class SandboxApp:
         headers.append((b"content-length", str(len(payload)).encode()))
         await send({"type": "http.response.start", "status": reply.status, "headers": headers})
         await send({"type": "http.response.body", "body": payload})
+
+
+def _collection_write(method: str, route_name: str) -> bool:
+    return (
+        route_name.startswith("/composite/sobjects")
+        and method in ("POST", "PATCH", "DELETE")
+        and not (method == "POST" and route_name == "/composite/sobjects/{sobject}")
+    )
+
+
+def _locked_records(body: bytes, query: dict[str, str]) -> Reply:
+    """A collection write where every record hit a row lock (HTTP 200, per-record errors)."""
+    count = len([i for i in query.get("ids", "").split(",") if i])
+    if body.strip():
+        try:
+            records = json.loads(body).get("records") or []
+            count = len(records) if isinstance(records, list) else 0
+        except (ValueError, AttributeError):
+            count = 0
+    error = fault_error("UNABLE_TO_LOCK_ROW").record_error()
+    return Reply(200, [{"success": False, "errors": [error]} for _ in range(count)])
 
 
 def _is_loopback(host: str) -> bool:

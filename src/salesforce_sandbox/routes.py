@@ -54,6 +54,8 @@ DATA_ROUTES: list[Route] = [
     _route("GET", "/sobjects/{sobject}", rest.basic_info),
     _route("POST", "/sobjects/{sobject}", rest.create),
     _route("GET", "/sobjects/{sobject}/describe", rest.describe),
+    _route("GET", "/sobjects/{sobject}/updated", rest.updated),
+    _route("GET", "/sobjects/{sobject}/deleted", rest.deleted),
     _route("POST", "/sobjects/{sobject}/{field}", rest.upsert),
     _route("GET", "/sobjects/{sobject}/{id}", rest.retrieve),
     _route("PATCH", "/sobjects/{sobject}/{id}", rest.update),

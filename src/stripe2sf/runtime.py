@@ -8,14 +8,19 @@ from datetime import timedelta
 from sqlalchemy import Engine
 
 from stripe2sf.domain.config import SyncConfig, from_mapping
+from stripe2sf.domain.handled import HANDLED_TYPES
 from stripe2sf.domain.retry import RetryPolicy
 from stripe2sf.engine.alerts import Alerter
 from stripe2sf.engine.handlers import Registry, default_registry
+from stripe2sf.engine.salesforce_port import LazySalesforce
+from stripe2sf.engine.sync import SyncHandler
 from stripe2sf.engine.worker import Worker
 from stripe2sf.settings import Settings, read_config_file
 from stripe2sf.store import db
 from stripe2sf.store.alert_log import AlertLog
+from stripe2sf.store.audit_trail import AuditTrail
 from stripe2sf.store.inbox import Inbox
+from stripe2sf.store.ledger import Ledger
 from stripe2sf.stripe.reader import StripeReader
 
 
@@ -34,6 +39,7 @@ class Runtime:
     inbox: Inbox
     alerter: Alerter
     registry: Registry = field(default_factory=default_registry)
+    _salesforce: LazySalesforce | None = None
 
     @classmethod
     def build(
@@ -42,13 +48,42 @@ class Runtime:
         if migrate:
             db.upgrade(settings.database_url)
         engine = db.make_engine(settings.database_url)
-        return cls(
+        runtime = cls(
             settings=settings,
             engine=engine,
             inbox=Inbox(engine),
             alerter=Alerter(settings, AlertLog(engine)),
             registry=registry or default_registry(),
         )
+        if registry is None and runtime.can_sync():
+            runtime.registry = runtime.sync_registry()
+        return runtime
+
+    def can_sync(self) -> bool:
+        """Stripe and Salesforce are configured: events are synced, not only kept."""
+        s = self.settings
+        return bool(s.stripe_key and (s.salesforce_username or s.salesforce_client_id))
+
+    def sync_handler(self) -> SyncHandler:
+        reader = self.stripe_reader()
+        if reader is None:
+            raise RuntimeError("STRIPE_API_KEY is needed to sync")
+        if self._salesforce is None:
+            self._salesforce = LazySalesforce(self.settings)
+        config = load_sync_config(self.settings)
+        return SyncHandler(
+            config,
+            reader,
+            self._salesforce,
+            Ledger(self.engine),
+            AuditTrail(self.engine),
+            bulk_threshold=config.sync.bulk_threshold,
+        )
+
+    def sync_registry(self) -> Registry:
+        registry = Registry()
+        registry.register_many(HANDLED_TYPES, self.sync_handler())
+        return registry
 
     def retry_policy(self) -> RetryPolicy:
         s = self.settings
@@ -75,4 +110,6 @@ class Runtime:
         return StripeReader(key, self.settings.stripe_api_base) if key else None
 
     def close(self) -> None:
+        if self._salesforce is not None:
+            self._salesforce.close()
         self.engine.dispose()

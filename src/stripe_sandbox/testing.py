@@ -205,7 +205,7 @@ def webhook_receiver(path: str = "/webhooks/stripe") -> Iterator[WebhookReceiver
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     server.daemon_threads = True
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
     thread.start()
     receiver.url = f"http://127.0.0.1:{server.server_address[1]}{path}"
     try:

@@ -124,6 +124,9 @@ def _parse_value(s: str, i: int) -> tuple[Any, int]:
     j = i
     depth = 0
     while j < len(s) and (depth or s[j] not in ",}]"):
+        if s.startswith("${", j):
+            j = s.index("}", j) + 1
+            continue
         if s[j] == "(":
             depth += 1
         elif s[j] == ")":

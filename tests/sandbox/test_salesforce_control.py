@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import datetime
 import os
 import re
 import subprocess
@@ -103,6 +104,16 @@ def test_latency_and_request_counts(sandbox: SandboxServer, sf: Salesforce) -> N
     assert latency == [{"route": "GET /limits", "ms": 5.0}]
     sandbox.reset_requests()
     assert sandbox.requests()["api_calls"] == 0
+
+
+def test_updated_and_deleted_resources(sf: Salesforce) -> None:
+    kept = sf.Account.create({"Name": "kept"})["id"]
+    gone = sf.Account.create({"Name": "gone"})["id"]
+    sf.Account.delete(gone)
+    start = datetime.datetime.now(datetime.UTC) - datetime.timedelta(minutes=5)
+    end = start + datetime.timedelta(minutes=10)
+    assert sf.Account.updated(start, end)["ids"] == [kept]
+    assert [d["id"] for d in sf.Account.deleted(start, end)["deletedRecords"]] == [gone]
 
 
 def test_seed_with_system_fields_and_reset(sandbox: SandboxServer, sf: Salesforce) -> None:

@@ -84,6 +84,7 @@ def faults(org: Org, call: Call) -> Reply:
             rate=float(data["rate"]) if data.get("rate") is not None else None,
             hang_seconds=float(data.get("hang_seconds", 30.0)),
             after=str(data.get("after", "error")),
+            per_record=bool(data["per_record"]) if data.get("per_record") is not None else None,
         )
         return ok(rule.to_json(), 201)
     return ok(org.faults.snapshot())

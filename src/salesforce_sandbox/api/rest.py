@@ -237,3 +237,38 @@ def _columns(org: Org, soql: str) -> dict[str, Any]:
         "idSelected": any(isinstance(f, Path) and f.name == "Id" for f in bound.fields),
         "keyPrefix": bound.obj.key_prefix,
     }
+
+
+def _window(call: Call) -> tuple[str, str]:
+    from salesforce_sandbox import clock
+
+    start = clock.parse_datetime(call.query.get("start", ""))
+    end = clock.parse_datetime(call.query.get("end", ""))
+    if start is None or end is None:
+        raise SalesforceError(
+            "INVALID_REPLICATION_DATE", "start and end must be ISO-8601 date-times"
+        )
+    return clock.format_datetime(start), clock.format_datetime(end)
+
+
+def updated(org: Org, call: Call) -> Reply:
+    """Ids of records changed between ``start`` and ``end`` (deleted ones excluded)."""
+    obj = org.object(call.params["sobject"])
+    start, end = _window(call)
+    found = [
+        str(r["Id"])
+        for r in org.store.scan(obj.name, False)
+        if start <= str(r.get("SystemModstamp", "")) < end
+    ]
+    return ok({"ids": found, "latestDateCovered": end})
+
+
+def deleted(org: Org, call: Call) -> Reply:
+    obj = org.object(call.params["sobject"])
+    start, end = _window(call)
+    found = [
+        {"id": str(r["Id"]), "deletedDate": str(r.get("SystemModstamp"))}
+        for r in org.store.scan(obj.name, True)
+        if r.get("IsDeleted") and start <= str(r.get("SystemModstamp", "")) < end
+    ]
+    return ok({"deletedRecords": found, "earliestDateAvailable": start, "latestDateCovered": end})

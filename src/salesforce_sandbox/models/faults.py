@@ -1,9 +1,10 @@
 """Fault injection and added latency, matched against endpoint names like
 ``"PATCH /sobjects/{sobject}/{field}/{value}"`` with shell-style patterns (``*`` matches all).
 
-Modes: ``503`` (SERVER_UNAVAILABLE), ``UNABLE_TO_LOCK_ROW`` (400), ``REQUEST_LIMIT_EXCEEDED``
-(403) and ``hang`` (sleep ``hang_seconds``; then answer 503, or run the request when
-``after`` is ``"process"`` — a timeout after the write was committed).
+Modes: ``503`` (SERVER_UNAVAILABLE), ``UNABLE_TO_LOCK_ROW`` (400; on sObject Collections writes
+a 200 whose every record failed with that statusCode, unless ``per_record`` is false),
+``REQUEST_LIMIT_EXCEEDED`` (403) and ``hang`` (sleep ``hang_seconds``; then answer 503, or
+run the request when ``after`` is ``"process"`` — a timeout after the write was committed).
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ class FaultRule:
     rate: float | None
     hang_seconds: float
     after: str
+    per_record: bool | None = None
     hits: int = 0
 
     def to_json(self) -> dict[str, Any]:
@@ -62,6 +64,7 @@ class Faults:
         rate: float | None = None,
         hang_seconds: float = 30.0,
         after: str = "error",
+        per_record: bool | None = None,
     ) -> FaultRule:
         if mode not in MODES:
             raise SalesforceError("INVALID_FAULT", f"mode must be one of {', '.join(MODES)}")
@@ -69,7 +72,7 @@ class Faults:
             raise SalesforceError("INVALID_FAULT", "after must be 'error' or 'process'")
         if count is None and rate is None:
             count = 1
-        rule = FaultRule(next(self._ids), route, mode, count, rate, hang_seconds, after)
+        rule = FaultRule(next(self._ids), route, mode, count, rate, hang_seconds, after, per_record)
         self.rules.append(rule)
         return rule
 

@@ -117,6 +117,9 @@ def account() -> ObjectDef:
     obj.add(FieldDef("AnnualRevenue", "currency", "Annual Revenue", precision=18, scale=0))
     obj.add(FieldDef("NumberOfEmployees", "int", "Employees", precision=8))
     obj.add(FieldDef("Description", "textarea", "Account Description", length=32000))
+    obj.add(
+        FieldDef("LastActivityDate", "date", "Last Activity", createable=False, updateable=False)
+    )
     obj.add(text("AccountNumber", 40, "Account Number"))
     return obj
 
@@ -155,6 +158,9 @@ def contact() -> ObjectDef:
     address(obj, "Mailing")
     obj.add(FieldDef("Birthdate", "date"))
     obj.add(FieldDef("Description", "textarea", "Contact Description", length=32000))
+    obj.add(
+        FieldDef("LastActivityDate", "date", "Last Activity", createable=False, updateable=False)
+    )
     obj.add(FieldDef("HasOptedOutOfEmail", "boolean", "Email Opt Out", default=False))
     return obj
 

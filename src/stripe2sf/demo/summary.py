@@ -92,8 +92,12 @@ def summarize(
     linked = Counter(a.get(key) for a in accounts if a.get(key))
     seeded_linked = [a for a in accounts if a["Id"] in org.accounts and a.get(key)]
     created = [a for a in accounts if a["Id"] not in org.accounts and a.get(key)]
-    dunning = [t for t in tasks + cases if t.get(names.dedupe_key_field)]
+    dedupe = names.dedupe_key_field
+    dunning = [t for t in tasks + cases if str(t.get(dedupe) or "").startswith("in_")]
     open_dunning = [t for t in dunning if t.get("Status") not in ("Completed", "Closed")]
+    reviews = [t for t in tasks if str(t.get(dedupe) or "").startswith("review:")]
+    in_review = {str(t[dedupe]).removeprefix("review:") for t in reviews}
+    disputes = [c for c in cases if str(c.get(dedupe) or "").startswith("dispute:")]
     latencies = _latencies(ends.database_url)
     processed = counts.get("done", 0)
     calls = int(api.get("api_calls", 0))
@@ -112,6 +116,8 @@ def summarize(
         "collection Tasks/Cases open / closed": (
             f"{len(open_dunning)} / {len(dunning) - len(open_dunning)}"
         ),
+        "customers in the review queue (ambiguous email)": len(in_review),
+        "dispute Cases": len(disputes),
         "events processed": processed,
         "dead letters": counts.get("dead", 0),
         "ignored events": counts.get("ignored", 0),
@@ -124,11 +130,24 @@ def summarize(
             else "n/a"
         ),
     }
-    unlinked = [c for c in report.customers if linked.get(c, 0) != 1]
+    unlinked = [c for c in report.customers if linked.get(c, 0) != 1 and c not in in_review]
     summary.check(
-        "every Stripe customer linked to exactly one Account",
+        "every Stripe customer linked to exactly one Account, or waiting for review",
         not unlinked,
         f"{len(unlinked)} not linked exactly once, e.g. {unlinked[:3]}",
+    )
+    stale = [
+        t[dedupe]
+        for t in open_dunning
+        if client.v1.invoices.retrieve(str(t[dedupe]).split(":")[0]).status == "paid"
+    ]
+    summary.check(
+        "no open collection Task for a paid invoice",
+        not stale,
+        f"open for paid invoices: {stale}",
+    )
+    summary.check(
+        "disputes opened a Case", len(disputes) >= len(report.disputed), "missing dispute Case"
     )
     emails = Counter((c.get("Email") or "").lower() for c in contacts)
     duplicated = [e for e in org.matching_emails if emails[e.lower()] != 1]

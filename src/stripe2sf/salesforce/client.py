@@ -162,9 +162,14 @@ class SalesforceClient:
         raise AssertionError("unreachable")
 
     def _get_json(
-        self, path: str, what: str, kind: str, params: Mapping[str, str] | None = None
+        self,
+        path: str,
+        what: str,
+        kind: str,
+        params: Mapping[str, str] | None = None,
+        headers: Mapping[str, str] | None = None,
     ) -> Any:
-        response = self.send("GET", path, kind=kind, params=params)
+        response = self.send("GET", path, kind=kind, params=params, headers=headers)
         body = body_of(response)
         if not 200 <= response.status_code < 300:
             wait = retry_after_header(response.headers.get("Retry-After"))
@@ -172,13 +177,18 @@ class SalesforceClient:
         return body
 
     # reads ---------------------------------------------------------------------------------
-    def query_all(self, soql: str) -> list[dict[str, Any]]:
-        """Every record of a SOQL query, following `nextRecordsUrl` page by page."""
+    def query_all(self, soql: str, *, batch_size: int | None = None) -> list[dict[str, Any]]:
+        """Every record of a SOQL query, following `nextRecordsUrl` page by page.
+
+        `batch_size` (200..2000, a hint Salesforce may ignore) sets the page size.
+        """
         what = f"query {soql!r}"
-        body = self._get_json(self.data_path("query/"), what, "query", {"q": soql})
+        headers = {"Sforce-Query-Options": f"batchSize={batch_size}"} if batch_size else None
+        body = self._get_json(self.data_path("query/"), what, "query", {"q": soql}, headers)
         records: list[dict[str, Any]] = list(body.get("records") or [])
         while not body.get("done", True) and body.get("nextRecordsUrl"):
-            body = self._get_json(str(body["nextRecordsUrl"]), what, "query")
+            next_url = str(body["nextRecordsUrl"])
+            body = self._get_json(next_url, what, "query", headers=headers)
             records.extend(body.get("records") or [])
         return records
 

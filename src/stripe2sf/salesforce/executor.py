@@ -55,10 +55,10 @@ def _send_json(
     outcomes = outcomes_for(call, status, body)
     if call.kind == "graph" and isinstance(body, Mapping):
         outcomes = graph_outcomes(call, body.get("graphs"), outcomes)
-    error = None
+    error: str | None = None
     if not 200 <= status < 300:
-        code, _ = error_items(body)
-        error = http_code(status, code)
+        found, _ = error_items(body)
+        error = http_code(status, found)
     wait = retry_after_header(response.headers.get("Retry-After")) if status == 429 else None
     return outcomes, CallReport(call.kind, call.path, status, n, error), wait
 
@@ -81,9 +81,10 @@ def execute(client: SalesforceClient, calls: Sequence[SalesforceCall]) -> Execut
             report = CallReport(call.kind, call.path, None, len(call.op_ids), "NOT_ATTEMPTED")
             result.merge(not_attempted(call, stopped), report)
             continue
+        outcomes: Mapping[str, OpOutcome]
+        wait: float | None = None
         if call.kind == "bulk_ingest":
             outcomes, report = run_ingest(client, call)
-            wait = None
         else:
             outcomes, report, wait = _send_json(client, call)
         result.merge(outcomes, report)

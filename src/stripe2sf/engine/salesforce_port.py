@@ -1,0 +1,49 @@
+"""A Salesforce connection made on first use, so `serve` takes webhooks while Salesforce is
+unreachable or misconfigured; until it can log in, events wait and are retried."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+from typing import Any
+
+from stripe2sf.domain.batching import SalesforceCall
+from stripe2sf.domain.errors import PermanentError, RetryableError
+from stripe2sf.domain.sf_results import ExecutionResult
+from stripe2sf.salesforce.client import SalesforceClient, connect
+from stripe2sf.settings import Settings
+
+
+class LazySalesforce:
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.api_version = settings.salesforce_api_version.lstrip("v")
+        self._client: SalesforceClient | None = None
+        self._lock = threading.Lock()
+
+    @property
+    def client(self) -> SalesforceClient:
+        with self._lock:
+            if self._client is None:
+                try:
+                    self._client = connect(self.settings)
+                except PermanentError as exc:
+                    # A login problem is the configuration's, not the event's: keep it queued.
+                    raise RetryableError(
+                        f"cannot log in to Salesforce: {exc}", kind="salesforce.login"
+                    ) from exc
+            return self._client
+
+    @property
+    def connected(self) -> SalesforceClient | None:
+        return self._client
+
+    def query_all(self, soql: str) -> list[dict[str, Any]]:
+        return self.client.query_all(soql)
+
+    def execute(self, calls: Sequence[SalesforceCall]) -> ExecutionResult:
+        return self.client.execute(calls)
+
+    def close(self) -> None:
+        if self._client is not None:
+            self._client.close()
