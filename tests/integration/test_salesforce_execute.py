@@ -27,7 +27,9 @@ def calls_for(sf: SalesforceClient, ops: list[Operation], **kw: int) -> list[Sal
 
 
 def account(op_id: str, customer: str, **fields: object) -> Operation:
-    return Operation(op_id, "upsert", "Account", CUSTOMER_KEY, customer, {"Name": customer, **fields})
+    return Operation(
+        op_id, "upsert", "Account", CUSTOMER_KEY, customer, {"Name": customer, **fields}
+    )
 
 
 def test_a_real_plan_is_applied(client: SalesforceClient) -> None:
@@ -51,10 +53,14 @@ def test_a_real_plan_is_applied(client: SalesforceClient) -> None:
 
 @pytest.mark.parametrize("how", ["record", "collection"])
 def test_upsert_twice_creates_once(client: SalesforceClient, how: str) -> None:
-    ops = [account("a", "cus_twice")] if how == "record" else [
-        account("a", "cus_twice"),
-        account("b", "cus_twice_b"),
-    ]
+    ops = (
+        [account("a", "cus_twice")]
+        if how == "record"
+        else [
+            account("a", "cus_twice"),
+            account("b", "cus_twice_b"),
+        ]
+    )
     calls = calls_for(client, ops)
     assert calls[0].kind == ("record_upsert" if how == "record" else "collection_upsert")
     first = client.execute(calls)
@@ -124,7 +130,8 @@ def test_update_by_id_and_malformed_id(client: SalesforceClient) -> None:
     assert created.record_id
     ok = client.execute(
         calls_for(
-            client, [Operation("u", "update", "Account", "Id", created.record_id, {"Website": "a.io"})]
+            client,
+            [Operation("u", "update", "Account", "Id", created.record_id, {"Website": "a.io"})],
         )
     )
     assert ok.ok and ok.calls[0].kind == "record_update" and ok.calls[0].status == 204
@@ -156,8 +163,15 @@ def test_graph_is_all_or_nothing_per_plan(client: SalesforceClient) -> None:
 def test_many_layers_travel_in_several_composites(client: SalesforceClient) -> None:
     ops = [account(f"a{i}", f"cus_l{i}") for i in range(30)]
     ops = [
-        Operation(op.op_id, "upsert", op.sobject, op.key_field, op.key_value, op.fields,
-                  depends_on=(ops[i - 1].op_id,) if i else ())
+        Operation(
+            op.op_id,
+            "upsert",
+            op.sobject,
+            op.key_field,
+            op.key_value,
+            op.fields,
+            depends_on=(ops[i - 1].op_id,) if i else (),
+        )
         for i, op in enumerate(ops)
     ]
     calls = calls_for(client, ops)

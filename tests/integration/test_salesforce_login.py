@@ -56,7 +56,9 @@ def test_wrong_password_with_oauth(org: SandboxServer) -> None:
         ({"salesforce_client_id": "3MVGnope"}, "invalid_client_id", "SALESFORCE_CLIENT_ID"),
     ],
 )
-def test_wrong_connected_app(org: SandboxServer, override: dict[str, str], code: str, setting: str) -> None:
+def test_wrong_connected_app(
+    org: SandboxServer, override: dict[str, str], code: str, setting: str
+) -> None:
     with pytest.raises(SalesforceLoginError) as caught:
         connect(settings_for(org, "client_credentials", **override))
     assert caught.value.code == code

@@ -141,5 +141,5 @@ def schema_errors(obj: dict[str, Any], def_name: str | None = None) -> list[str]
     trimmed = {k: v for k, v in obj.items() if k in agreed or k in ("id", "object")}
     validator = jsonschema.Draft202012Validator({"$defs": bundle["$defs"],
                                                  "$ref": f"#/$defs/{name}"})
-    return [f"{name}.{'.'.join(map(str, e.absolute_path))}: {e.message[:200]}"
+    return [f"{name}.{'.'.join(map(str, e.absolute_path))}: {e.message[-300:]}"
             for e in validator.iter_errors(trimmed)]

@@ -49,14 +49,21 @@ def test_fault_unable_to_lock_row_on_a_route_pattern(
     body = {
         "records": [{"attributes": {"type": "Account"}, "Stripe_Customer_Id__c": "c", "Name": "n"}]
     }
+    # on a collection the lock shows per record, inside a 200
+    path = "composite/sobjects/Account/Stripe_Customer_Id__c"
+    locked = sf.restful(path, method="PATCH", json=body)
+    assert locked is not None and len(locked) == 1 and locked[0]["success"] is False
+    assert locked[0]["errors"][0]["statusCode"] == "UNABLE_TO_LOCK_ROW"
+    sandbox.add_fault("PATCH /sobjects/*", "UNABLE_TO_LOCK_ROW", count=1)
     with pytest.raises(SalesforceMalformedRequest) as caught:
-        sf.restful("composite/sobjects/Account/Stripe_Customer_Id__c", method="PATCH", json=body)
+        sf.Account.upsert("Stripe_Customer_Id__c/c", {"Name": "n"})
     assert caught.value.content[0]["errorCode"] == "UNABLE_TO_LOCK_ROW"
+    sandbox.add_fault("PATCH /composite/*", "UNABLE_TO_LOCK_ROW", count=1, per_record=False)
+    with pytest.raises(SalesforceMalformedRequest):
+        sf.restful(path, method="PATCH", json=body)
     sf.query("SELECT Id FROM Account")  # other routes are unaffected
-    result = sf.restful(
-        "composite/sobjects/Account/Stripe_Customer_Id__c", method="PATCH", json=body
-    )
-    assert result[0]["created"] is True
+    result = sf.restful(path, method="PATCH", json=body)
+    assert result is not None and result[0]["created"] is True
 
 
 def test_fault_request_limit_exceeded_by_share(sandbox: SandboxServer, sf: Salesforce) -> None:

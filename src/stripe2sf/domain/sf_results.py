@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from stripe2sf.domain.audit import OpOutcome
-from stripe2sf.domain.batching import SalesforceCall
+from stripe2sf.domain.batching import CallKind, SalesforceCall
 from stripe2sf.domain.errors import (
     RETRYABLE_SALESFORCE_CODES,
     PermanentError,
@@ -38,6 +38,7 @@ from stripe2sf.domain.errors import (
     RetryableError,
     SyncError,
 )
+from stripe2sf.domain.outcomes import outcomes_for
 
 FailureClass = Literal["retryable", "rate_limited", "permanent", "halted"]
 Verdict = Literal["ok", "retryable", "rate_limited", "permanent"]
@@ -232,16 +233,53 @@ class ExecutionResult:
         self.calls.append(report)
 
 
+def _node_calls(call: SalesforceCall, index: int) -> list[SalesforceCall] | None:
+    """The nodes of graph `index` as calls with their own op ids, when each node's records can
+    be told apart (None when merged operations make the split ambiguous)."""
+    graphs = call.body.get("graphs") if isinstance(call.body, Mapping) else None
+    if not isinstance(graphs, list) or index >= len(graphs):
+        return None
+    nodes = graphs[index].get("compositeRequest") if isinstance(graphs[index], Mapping) else None
+    op_ids = call.record_op_ids[index]
+    out: list[SalesforceCall] = []
+    at = 0
+    for node in nodes if isinstance(nodes, list) else []:
+        body = node.get("body")
+        url = str(node.get("url", ""))
+        if "/composite/sobjects" in url and isinstance(body, Mapping):
+            n = len(body.get("records") or [])
+            kind: CallKind = "collection_upsert"
+        else:
+            n, kind = 1, "record_upsert"
+        ids = tuple((op_id,) for op_id in op_ids[at : at + n])
+        out.append(SalesforceCall(kind, str(node.get("method")), url, body, ids))
+        at += n
+    return out if at == len(op_ids) else None
+
+
 def graph_outcomes(
     call: SalesforceCall, graphs: object, base: Mapping[str, OpOutcome]
 ) -> dict[str, OpOutcome]:
-    """`base` (from `outcomes.outcomes_for`) with each failed graph's operations carrying the
-    error of the node that failed, not a PROCESSING_HALTED of a node rolled back with it."""
+    """Per-operation outcomes of a Composite Graph. `base` comes from
+    `outcomes.outcomes_for`; where each node's operations are known, every node is read like
+    the request it wraps (record ids, created, a failed record inside a Collection node);
+    otherwise a failed graph gives all its operations the error of the node that failed (not
+    the PROCESSING_HALTED of a node rolled back with it)."""
     out = dict(base)
-    for op_ids, graph in zip(
-        call.record_op_ids, graphs if isinstance(graphs, list) else [], strict=False
-    ):
-        if not isinstance(graph, Mapping) or graph.get("isSuccessful"):
+    answers = graphs if isinstance(graphs, list) else []
+    for index, (op_ids, graph) in enumerate(zip(call.record_op_ids, answers, strict=False)):
+        if not isinstance(graph, Mapping):
+            continue
+        response = graph.get("graphResponse")
+        nodes = response.get("compositeResponse") if isinstance(response, Mapping) else None
+        node_calls = _node_calls(call, index)
+        if node_calls is not None and isinstance(nodes, list) and len(nodes) == len(node_calls):
+            for node_call, node in zip(node_calls, nodes, strict=True):
+                if isinstance(node, Mapping):
+                    status = int(node.get("httpStatusCode", 500))
+                    out.update(outcomes_for(node_call, status, node.get("body")))
+            continue
+        if graph.get("isSuccessful"):
             continue
         code, message = graph_root_error(graph)
         if code is None:
