@@ -1,1 +1,42 @@
-"""salesforce_sandbox."""
+"""salesforce_sandbox: a local Salesforce org over HTTPS, backed by SQLite.
+
+The real, unmodified ``simple-salesforce`` (and, per the wire reference, jsforce and the ``sf``
+CLI) work against it. Layers: ``routes`` (the route table) -> ``api`` (HTTP translation:
+``api.rest``, ``api.composite``, ``api.bulk``, ``api.auth``, ``api.control``) -> ``models``
+(behaviour: ``records``, ``queries``, ``bulk``, ``auth``, ``limits``, ``faults``, ``store``).
+Pure parts: ``soql`` (parser, binder, evaluator), ``validation``, ``ids``, ``schema``
+(standard objects, SFDX metadata, describe). Errors carry Salesforce's wire codes
+(``errors.SalesforceError``) and are turned into responses in ``app`` only.
+
+Start it::
+
+    salesforce-sandbox [--host 127.0.0.1] [--port 8701] [--data DIR] [--metadata DIR]
+
+or in-process for tests: ``salesforce_sandbox.testing.run_sandbox()``.
+
+Defaults (``config``; all configurable with flags / ``Settings``):
+
+* user ``admin@sandbox.example.com``, password ``sandbox-password``, security token
+  ``SANDBOXTOKEN`` (the SOAP login and OAuth password grant accept the password with or without
+  the token);
+* connected app client id ``3MVG9sandboxCLIENTID``, secret ``sandbox-client-secret``;
+  JWT assertions are verified with ``jwt_keys.JWT_CERTIFICATE_PEM`` (sign with
+  ``jwt_keys.JWT_PRIVATE_KEY_PEM``; both written to ``DIR/jwt-cert.pem`` and
+  ``DIR/jwt-private-key.pem``);
+* a static access token ``00D000000000001!SANDBOX.STATIC.ACCESS.TOKEN`` that never expires;
+  issued sessions last 7200 s;
+* daily API limit 100,000 (rolling 24 h); ``Sforce-Limit-Info: api-usage=N/M`` on every
+  ``/services/data/vXX.X/`` response, 403 ``REQUEST_LIMIT_EXCEEDED`` past the limit;
+* TLS from a local CA written to ``DIR/ca.pem`` (a temporary directory without ``--data``).
+
+Seeded records: the Organization ``00D000000000001EAA``, users ``005000000000001AAA`` (admin,
+the default owner) and ``005000000000002AAA`` (integration), queue ``Billing Queue``
+(``00G000000000001AAA``, ``Group.Type = 'Queue'``).
+
+Login with simple-salesforce: it always builds ``https://{domain}.salesforce.com/...``, so pass
+``domain="127.0.0.1:8701/login"``; any path ending in ``/services/oauth2/token`` or
+``/services/Soap/u/NN.0`` is a login endpoint.
+
+Control plane (``/_sandbox/``, loopback only, JSON): see ``salesforce-sandbox --help`` and
+``api.control``.
+"""

@@ -142,22 +142,38 @@ def test_update_by_id_and_malformed_id(client: SalesforceClient) -> None:
     assert bad.outcomes["u"].code in ("MALFORMED_ID", "NOT_FOUND", "INVALID_ID_FIELD")
 
 
-def test_graph_is_all_or_nothing_per_plan(client: SalesforceClient) -> None:
-    good = Plan("evt_good", "x", (account("a", "cus_gr1"), account("b", "cus_gr2")))
-    bad = Plan(
-        "evt_bad",
-        "x",
-        (account("a", "cus_gr3"), account("b", "cus_gr4", Subscription_Status__c="Nope")),
+def payment(op_id: str, charge: str, status: str) -> Operation:
+    return Operation(
+        op_id, "upsert", "Stripe_Payment__c", "Stripe_Charge_Id__c", charge, {"Status__c": status}
     )
+
+
+def test_graph_is_all_or_nothing_per_plan(client: SalesforceClient) -> None:
+    good = Plan("evt_good", "x", (account("a", "cus_gr1"), payment("p", "ch_gr1", "Succeeded")))
+    bad = Plan("evt_bad", "x", (account("a", "cus_gr2"), payment("p", "ch_gr2", "Nope")))
     calls = graph_batch([good, bad], api_version=f"v{client.api_version}")
     assert [c.kind for c in calls] == ["graph"]
     result = client.execute(calls)
-    assert result.outcomes["p0/a"].ok and result.outcomes["p0/b"].ok
-    assert not result.outcomes["p1/a"].ok and not result.outcomes["p1/b"].ok
-    # the failing node's error, not the PROCESSING_HALTED of the rolled-back ones
-    assert result.outcomes["p1/a"].code == "INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST"
+    assert result.outcomes["p0/a"].ok and result.outcomes["p0/p"].ok
+    assert result.outcomes["p0/p"].record_id and result.outcomes["p0/a"].created
+    assert result.failures == {"p1/a": "halted", "p1/p": "permanent"}
+    assert result.outcomes["p1/p"].code == "INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST"
     assert result.verdict == "permanent"
-    assert count(client, "Account") == 2
+    assert result.error() is not None
+    assert result.error().kind == "salesforce.INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST"  # type: ignore[union-attr]
+    assert count(client, "Account") == 1 and count(client, "Stripe_Payment__c") == 1
+
+
+def test_graph_collection_node_reports_each_record(client: SalesforceClient) -> None:
+    # batching sends Collections inside a graph with allOrNone false, so a bad record does
+    # not fail the graph; the outcome says which record failed and which was written
+    bad = Plan(
+        "evt", "x", (account("a", "cus_gc1"), account("b", "cus_gc2", Subscription_Status__c="No"))
+    )
+    result = client.execute(graph_batch([bad], api_version=f"v{client.api_version}"))
+    assert result.failures == {"p0/b": "permanent"}
+    assert result.outcomes["p0/a"].ok and result.outcomes["p0/a"].record_id
+    assert count(client, "Account") == 1
 
 
 def test_many_layers_travel_in_several_composites(client: SalesforceClient) -> None:

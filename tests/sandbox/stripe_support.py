@@ -46,8 +46,9 @@ def receiver() -> Iterator[WebhookReceiver]:
         yield rx
 
 
-def listen(client: stripe.StripeClient, rx: WebhookReceiver, events: list[str] | None = None
-           ) -> str:
+def listen(
+    client: stripe.StripeClient, rx: WebhookReceiver, events: list[str] | None = None
+) -> str:
     """Register ``rx`` as a webhook endpoint; returns its signing secret."""
     endpoint = client.v1.webhook_endpoints.create(
         {"url": rx.url, "enabled_events": events or ["*"]}
@@ -86,13 +87,15 @@ def parse_triggers(text: str) -> dict[str, list[tuple[str, str, str, dict[str, A
         if line.startswith("## "):
             current = out.setdefault(line[3:].split()[0], [])
             continue
-        match = re.match(r"^\s+- (\S+): (GET|POST|DELETE) (\S+) (\{.*\})(\s+expect_error=\S+)?$",
-                         line)
+        match = re.match(
+            r"^\s+- (\S+): (GET|POST|DELETE) (\S+) (\{.*\})(\s+expect_error=\S+)?$", line
+        )
         if match and current is not None:
             params, _ = _parse_value(match.group(4), 0)
             assert isinstance(params, dict)
-            current.append((match.group(1), match.group(2), match.group(3), params,
-                            bool(match.group(5))))
+            current.append(
+                (match.group(1), match.group(2), match.group(3), params, bool(match.group(5)))
+            )
     return out
 
 
@@ -142,6 +145,7 @@ def substitute(value: Any, results: dict[str, Any]) -> Any:
     if isinstance(value, list):
         return [substitute(v, results) for v in value]
     if isinstance(value, str) and "${" in value:
+
         def repl(m: re.Match[str]) -> str:
             node = results[m.group(1)]
             for part in m.group(2).split("."):
@@ -152,8 +156,9 @@ def substitute(value: Any, results: dict[str, Any]) -> Any:
     return value
 
 
-def run_trigger(client: stripe.StripeClient,
-                steps: list[tuple[str, str, str, dict[str, Any], bool]]) -> dict[str, Any]:
+def run_trigger(
+    client: stripe.StripeClient, steps: list[tuple[str, str, str, dict[str, Any], bool]]
+) -> dict[str, Any]:
     """Replay one trigger's API calls through the SDK; returns each step's response."""
     import json
 

@@ -345,3 +345,41 @@ def test_queues_users_and_task_owner(sf: Salesforce) -> None:
     owners = sf.query("SELECT What.Name, Owner.Name FROM Task")["records"][0]
     assert owners["What"]["Name"] == "Late payer"
     assert owners["Owner"]["Name"] == "Billing Queue"
+
+
+def test_task_on_a_custom_object_and_query_all_locators(sf: Salesforce) -> None:
+    payment = sf.Stripe_Payment__c.create({"Stripe_Charge_Id__c": "ch_t"})["id"]
+    task = sf.Task.create({"Subject": "Refund check", "WhatId": payment})["id"]
+    row = sf.query(f"SELECT What.Name FROM Task WHERE Id = '{task}'")["records"][0]
+    assert row["What"]["attributes"]["type"] == "Stripe_Payment__c"
+    assert row["What"]["Name"].startswith("PAY-")
+    result = sf.restful(
+        "composite/sobjects",
+        method="POST",
+        json={"records": [{"attributes": {"type": "Nope__c"}, "Name": "x"}]},
+    )
+    assert result is not None
+    assert result[0]["success"] is False
+    assert result[0]["errors"][0]["statusCode"] == "INVALID_TYPE"
+
+
+def test_query_all_pages_through_locators_of_any_version(
+    sandbox: SandboxServer, sf: Salesforce
+) -> None:
+    ids = sandbox.seed([{"Name": f"D{i:03d}"} for i in range(250)], sobject="Account")
+    sf.Account.delete(ids[0])
+    first = sf.query_all(
+        "SELECT Id FROM Account",
+        include_deleted=True,
+        headers={"Sforce-Query-Options": "batchSize=200"},
+    )
+    assert first["totalSize"] == 250
+    page = sf.query(
+        "SELECT Name FROM Account ORDER BY Name", headers={"Sforce-Query-Options": "batchSize=200"}
+    )
+    locator = page["nextRecordsUrl"].rsplit("/", 1)[1]
+    # jsforce rebuilds the URL with its own version and /query/ even for queryAll
+    rest = sf.session.get(
+        f"{sandbox.instance_url}/services/data/v50.0/query/{locator}", headers=sf.headers
+    ).json()
+    assert rest["done"] is True and len(rest["records"]) == 49

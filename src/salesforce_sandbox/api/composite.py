@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import re
 from collections import Counter
 from typing import Any
@@ -469,7 +468,3 @@ def _tree_insert(
             raise SalesforceError("INVALID_FIELD", f"No such relationship {relationship}")
         for item in items:
             _tree_insert(org, call, match[0], item, {match[1].name: record_id}, results)
-
-
-def parse_body(body: Any) -> bytes:
-    return b"" if body is None else json.dumps(body).encode()

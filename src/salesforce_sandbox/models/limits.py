@@ -1,7 +1,9 @@
-"""API accounting: the daily request allocation and request counts by endpoint."""
+"""API accounting: the daily request allocation (a rolling 24 hours, counted in hourly buckets
+like Salesforce's DailyApiRequests) and request counts by endpoint."""
 
 from __future__ import annotations
 
+import time
 from collections import Counter
 from typing import Any
 
@@ -13,7 +15,7 @@ class ApiUsage:
 
     def __init__(self, daily_limit: int) -> None:
         self.daily_limit = daily_limit
-        self.used = 0
+        self._buckets: dict[int, int] = {}
         self.by_endpoint: Counter[str] = Counter()
         self.requests = 0
         self.refused = 0
@@ -24,8 +26,21 @@ class ApiUsage:
         if self.used >= self.daily_limit:
             self.refused += 1
             raise request_limit_exceeded()
-        self.used += 1
+        hour = _hour()
+        self._buckets[hour] = self._buckets.get(hour, 0) + 1
         self.by_endpoint[endpoint] += 1
+
+    @property
+    def used(self) -> int:
+        """API calls in the last 24 hours."""
+        horizon = _hour() - 23
+        if any(h < horizon for h in self._buckets):
+            self._buckets = {h: n for h, n in self._buckets.items() if h >= horizon}
+        return sum(self._buckets.values())
+
+    @used.setter
+    def used(self, value: int) -> None:
+        self._buckets = {_hour(): value}
 
     def note(self, endpoint: str) -> None:
         """Count a request that is not an API call (login, versions)."""
@@ -36,7 +51,7 @@ class ApiUsage:
         return f"api-usage={self.used}/{self.daily_limit}"
 
     def reset(self) -> None:
-        self.used = 0
+        self._buckets = {}
         self.requests = 0
         self.refused = 0
         self.by_endpoint.clear()
@@ -65,3 +80,7 @@ class ApiUsage:
             "FileStorageMB": pair(1024),
             "SingleEmail": pair(15),
         }
+
+
+def _hour() -> int:
+    return int(time.time() // 3600)

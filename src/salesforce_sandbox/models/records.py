@@ -277,7 +277,8 @@ class Records:
                     "invalid cross reference id",
                     fields=[definition.name],
                 )
-            if target.name not in definition.reference_to:
+            polymorphic_what = definition.name == "WhatId" and target.custom
+            if target.name not in definition.reference_to and not polymorphic_what:
                 raise SalesforceError(
                     "FIELD_INTEGRITY_EXCEPTION",
                     f"{definition.label}: id value of incorrect type: {value}",

@@ -152,7 +152,7 @@ class _Run:
             if definition.type == "id":
                 return self.source.by_ids(name, [str(v) for v in values], self.deleted)
             if definition.keyed:
-                keys = [definition.normalize_key(_key_value(v)) for v in values]
+                keys = [definition.normalize_key(v) for v in values]
                 return self.source.by_key(name, definition.name, keys, self.deleted)
         return self.source.scan(name, self.deleted)
 
@@ -282,10 +282,6 @@ def _conjuncts(cond: BCond | None) -> Iterator[BCond]:
         yield cond
 
 
-def _key_value(value: Any) -> Any:
-    return value
-
-
 def _comparable(definition: FieldDef, value: Any) -> Any:
     if value is None:
         return None
@@ -353,8 +349,3 @@ def execute_raw(
     run = _Run(schema, source, "59.0", include_deleted)
     rows = run.order(run.rows(query), query)
     return _window(rows, query.offset, query.limit), run
-
-
-def flat_value(run: _Run, record: Record, path: Path) -> Any:
-    """Value of a (possibly dotted) path, for CSV output."""
-    return run.raw(record, path)

@@ -182,6 +182,7 @@ def run_demo(options: DemoOptions, console: Console) -> Summary:
             counts = wait_drained(ends)
         summary = summarize(client, ends, report, org, counts)
         summary.print(console)
+        summary.write(workdir / "summary.json")
         if options.exit_after:
             return summary
         console.print(

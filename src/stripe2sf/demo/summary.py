@@ -3,9 +3,11 @@ checks that `--exit` turns into the exit code."""
 
 from __future__ import annotations
 
+import json
 import statistics
 from collections import Counter
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import httpx
@@ -38,6 +40,11 @@ class Summary:
         self.checks[name] = passed
         if not passed:
             self.problems.append(f"{name}: {problem}")
+
+    def write(self, path: Path) -> None:
+        """The figures and checks as JSON, for scripts and the acceptance test."""
+        doc = {"figures": self.figures, "checks": self.checks, "problems": self.problems}
+        path.write_text(json.dumps(doc, indent=2, default=str), encoding="utf-8")
 
     def print(self, console: Console) -> None:
         table = Table(title="stripe2sf demo summary")
@@ -107,15 +114,13 @@ def summarize(
         "Accounts linked (existing)": len(seeded_linked),
         "Accounts created": len(created),
         "Contacts in Salesforce": len(contacts),
-        "payments in Salesforce / succeeded charges in Stripe": (
-            f"{len(payments)} / {len(succeeded)}"
-        ),
+        "payments in Salesforce": len(payments),
+        "succeeded charges in Stripe": len(succeeded),
         "subscription statuses": dict(
             Counter(a.get(names.subscription_status_field) for a in accounts if a.get(key))
         ),
-        "collection Tasks/Cases open / closed": (
-            f"{len(open_dunning)} / {len(dunning) - len(open_dunning)}"
-        ),
+        "collection Tasks/Cases open": len(open_dunning),
+        "collection Tasks/Cases closed": len(dunning) - len(open_dunning),
         "customers in the review queue (ambiguous email)": len(in_review),
         "dispute Cases": len(disputes),
         "events processed": processed,

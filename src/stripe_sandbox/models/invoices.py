@@ -90,7 +90,7 @@ def delete_item(tx: Tx, item_id: str) -> Obj:
         recompute(inv.data)
         tx.save(inv)
     tx.store.delete(item_id)
-    tx.emit("invoiceitem.deleted", shapes.deleted(item_id, "invoiceitem"))
+    tx.emit("invoiceitem.deleted", rec.data)
     return shapes.deleted(item_id, "invoiceitem")
 
 
@@ -524,7 +524,7 @@ def void_api(tx: Tx, invoice_id: str) -> Obj:
 
 def void(tx: Tx, rec: Record, *, automatic: bool) -> None:
     inv = rec.data
-    inv.update(status="voided", next_payment_attempt=None, amount_remaining=0)
+    inv.update(status="void", next_payment_attempt=None, amount_remaining=0)
     inv["status_transitions"]["voided_at"] = tx.now(rec.clock)
     rec.due_at = None
     tx.save(rec)

@@ -1,0 +1,68 @@
+"""`stripe2sf demo --exit` as a process with real sandboxes; its figures checked afterwards
+against Salesforce queries (the Salesforce sandbox reopened on the demo's data directory)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from salesforce_sandbox.testing import run_sandbox
+
+DEMO = [sys.executable, "-m", "stripe2sf", "demo"]
+
+
+def test_demo_runs_the_whole_job_and_its_summary_matches_salesforce(tmp_path: Path) -> None:
+    workdir = tmp_path / "demo"
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("STRIPE", "SALESFORCE"))}
+    result = subprocess.run(
+        [*DEMO, "--customers", "20", "--months", "3", "--exit", "--workdir", str(workdir)],
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=480,
+    )
+    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-4000:]
+    summary = json.loads((workdir / "summary.json").read_text())
+    assert all(summary["checks"].values()), summary["problems"]
+    figures = summary["figures"]
+    assert figures["Stripe customers"] == 20
+    assert figures["dead letters"] == 0
+    assert figures["events processed"] > 100
+
+    with run_sandbox(data_dir=workdir / "salesforce") as org:
+        sf = org.salesforce()
+        linked = sf.query_all(
+            "SELECT Id, Stripe_Customer_Id__c, Subscription_Status__c FROM Account "
+            "WHERE Stripe_Customer_Id__c != null"
+        )["records"]
+        payments = sf.query_all("SELECT Id FROM Stripe_Payment__c")["records"]
+        collection = sf.query_all(
+            "SELECT Id, Status, Priority, OwnerId FROM Task WHERE Stripe_Dedupe_Key__c LIKE 'in_%'"
+        )["records"]
+        review = sf.query_all("SELECT Id FROM Task WHERE Stripe_Dedupe_Key__c LIKE 'review:%'")[
+            "records"
+        ]
+        seeded_emails = sf.query_all("SELECT Email FROM Contact WHERE Email LIKE 'billing@%'")[
+            "records"
+        ]
+
+    assert len(linked) == figures["Accounts linked (existing)"] + figures["Accounts created"]
+    assert len({a["Stripe_Customer_Id__c"] for a in linked}) == len(linked)  # no duplicates
+    assert len(linked) + figures["customers in the review queue (ambiguous email)"] == 20
+    assert len(payments) == figures["payments in Salesforce"]
+    assert figures["payments in Salesforce"] >= figures["succeeded charges in Stripe"]
+    open_tasks = [t for t in collection if t["Status"] != "Completed"]
+    assert len(open_tasks) == figures["collection Tasks/Cases open"]
+    assert all(t["Priority"] == "High" for t in collection)
+    assert len(review) == figures["customers in the review queue (ambiguous email)"] == 1
+    statuses = {a["Subscription_Status__c"] for a in linked}
+    assert statuses <= {"Active", "Trialing", "Past Due", "Unpaid", "Canceled", "Paused"}
+    emails = [c["Email"].lower() for c in seeded_emails]
+    shared = "billing@shared-inbox.example"
+    assert emails.count(shared) == 2, "the ambiguous email must stay on its two Contacts"
+    others = [e for e in emails if e != shared]
+    assert len(others) == len(set(others)) == 6, "an existing Contact was duplicated"
