@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import shutil
 import sys
 from pathlib import Path
 
@@ -80,7 +81,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         default=[],
         help="SFDX source-format directory to deploy at start (repeatable)",
     )
-    parser.add_argument("--username", default=config.DEFAULT_USERNAME)
+    parser.add_argument("--username", default=config.DEFAULT_USERNAME, help="the org's user")
     parser.add_argument("--password", default=config.DEFAULT_PASSWORD)
     parser.add_argument("--security-token", default=config.DEFAULT_SECURITY_TOKEN)
     parser.add_argument("--client-id", default=config.DEFAULT_CLIENT_ID)
@@ -93,6 +94,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--session-seconds", type=int, default=config.DEFAULT_SESSION_SECONDS)
     parser.add_argument(
         "--public-url", help="instance URL to advertise (default https://HOST:PORT)"
+    )
+    parser.add_argument(
+        "--latency-ms", type=float, default=0.0, help="latency added to every API call"
     )
     return parser.parse_args(argv)
 
@@ -129,6 +133,8 @@ def main(argv: list[str] | None = None) -> int:
     except SalesforceError as error:
         print(f"salesforce-sandbox: {error.code}: {error.message}", file=sys.stderr)
         return 2
+    if args.latency_ms:
+        org.faults.set_latency("*", args.latency_ms)
     sock = bind_socket(settings.host, settings.port)
     port = sock.getsockname()[1]
     settings.port = port
@@ -143,6 +149,8 @@ def main(argv: list[str] | None = None) -> int:
         server.run(sockets=[sock])
     finally:
         org.close()
+        if settings.data_dir is None:
+            shutil.rmtree(tls.ca_path.parent, ignore_errors=True)
     return 0
 
 

@@ -191,8 +191,7 @@ AUTH_ROUTES: list[tuple[str, re.Pattern[str], str, Handler]] = [
 def match_auth(method: str, path: str) -> tuple[str, Handler, dict[str, str]] | None:
     for route_method, pattern, name, handler in AUTH_ROUTES:
         hit = pattern.search(path)
-        if hit is not None and (
-            method == route_method or (method == "GET" and name == "/services/oauth2/userinfo")
-        ):
+        userinfo_post = method == "POST" and name == "/services/oauth2/userinfo"
+        if hit is not None and (method == route_method or userinfo_post):
             return name, handler, dict(hit.groupdict())
     return None

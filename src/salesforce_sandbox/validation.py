@@ -230,11 +230,7 @@ def _external_ref(rel: FieldDef, raw: Mapping[str, Any]) -> ExternalRef:
 
 def missing_required(obj: ObjectDef, record: Mapping[str, Any]) -> SalesforceError | None:
     """REQUIRED_FIELD_MISSING for required fields that are null in ``record``."""
-    missing = [
-        f.name
-        for f in obj.fields.values()
-        if f.required and f.createable and record.get(f.name) is None
-    ]
+    missing = [f.name for f in obj.required_fields if record.get(f.name) is None]
     if not missing:
         return None
     return SalesforceError(

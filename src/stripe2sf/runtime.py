@@ -7,14 +7,17 @@ from datetime import timedelta
 
 from sqlalchemy import Engine
 
+from stripe2sf.domain.budget import BudgetPolicy
 from stripe2sf.domain.config import SyncConfig, from_mapping
 from stripe2sf.domain.handled import HANDLED_TYPES
 from stripe2sf.domain.retry import RetryPolicy
 from stripe2sf.engine.alerts import Alerter
+from stripe2sf.engine.budget import BudgetGate
 from stripe2sf.engine.handlers import Registry, default_registry
 from stripe2sf.engine.salesforce_port import LazySalesforce
 from stripe2sf.engine.sync import SyncHandler
 from stripe2sf.engine.worker import Worker
+from stripe2sf.salesforce.usage import ApiUsageSnapshot
 from stripe2sf.settings import Settings, read_config_file
 from stripe2sf.store import db
 from stripe2sf.store.alert_log import AlertLog
@@ -40,6 +43,7 @@ class Runtime:
     alerter: Alerter
     registry: Registry = field(default_factory=default_registry)
     _salesforce: LazySalesforce | None = None
+    _budget: BudgetGate | None = None
 
     @classmethod
     def build(
@@ -103,7 +107,34 @@ class Runtime:
             lease=timedelta(seconds=s.lease_seconds),
             concurrency=concurrency or s.worker_concurrency,
             poll_interval=s.poll_interval_seconds,
+            budget=self.budget(),
         )
+
+    def salesforce_usage(self) -> ApiUsageSnapshot | None:
+        """The Salesforce API usage this process has seen (None before its first call)."""
+        client = self._salesforce.connected if self._salesforce is not None else None
+        return client.usage() if client is not None else None
+
+    def budget(self) -> BudgetGate:
+        """The process's Salesforce API budget (shared by the worker and bulk work)."""
+        if self._budget is None:
+            s = self.settings
+            policy = BudgetPolicy(
+                reserve_share=s.budget_reserve_share,
+                slow_from=s.budget_slow_from,
+                defer_seconds=s.budget_defer_seconds,
+                pause_seconds=s.budget_pause_seconds,
+            )
+            self._budget = BudgetGate(policy, self.salesforce_usage)
+        return self._budget
+
+    def stripe_calls(self) -> int:
+        """Stripe API requests made by this process's sync handlers."""
+        readers = {id(h.stripe): h.stripe for h in self._handlers() if hasattr(h, "stripe")}
+        return sum(int(getattr(r, "calls", 0)) for r in readers.values())
+
+    def _handlers(self) -> list[object]:
+        return [h for t in self.registry.types() if (h := self.registry.get(t)) is not None]
 
     def stripe_reader(self) -> StripeReader | None:
         key = self.settings.stripe_key

@@ -161,6 +161,121 @@ class Settings(BaseSettings):
         "at most one alert per kind of failure in this many seconds, a number >= 0",
     )
 
+    # Operations: alert thresholds, API budget, dashboard
+    alert_error_rate: float = _env(
+        "STRIPE2SF_ALERT_ERROR_RATE",
+        "alert_error_rate",
+        0.2,
+        "alert when this share of attempts in the alert window failed, from 0 to 1",
+    )
+    alert_min_attempts: int = _env(
+        "STRIPE2SF_ALERT_MIN_ATTEMPTS",
+        "alert_min_attempts",
+        20,
+        "attempts in the window before the error rate is judged, an integer >= 1",
+    )
+    alert_window_seconds: float = _env(
+        "STRIPE2SF_ALERT_WINDOW_SECONDS",
+        "alert_window_seconds",
+        300.0,
+        "the window error rates and bad signatures are counted over, seconds > 0",
+    )
+    alert_api_usage: float = _env(
+        "STRIPE2SF_ALERT_API_USAGE",
+        "alert_api_usage",
+        0.9,
+        "alert when the org's Salesforce API usage passes this share of its limit, 0 to 1",
+    )
+    alert_bad_signatures: int = _env(
+        "STRIPE2SF_ALERT_BAD_SIGNATURES",
+        "alert_bad_signatures",
+        20,
+        "alert when this many webhooks with bad signatures arrive in the window, >= 1",
+    )
+    alert_catchup_days: float = _env(
+        "STRIPE2SF_ALERT_CATCHUP_DAYS",
+        "alert_catchup_days",
+        25.0,
+        "alert when catch-up must reach back this many days (Stripe keeps 30), a number > 0",
+    )
+    budget_reserve_share: float = _env(
+        "STRIPE2SF_BUDGET_RESERVE",
+        "budget_reserve_share",
+        0.2,
+        "share of the org's daily Salesforce API limit kept for other integrations, 0 to 1",
+    )
+    budget_slow_from: float = _env(
+        "STRIPE2SF_BUDGET_SLOW_FROM",
+        "budget_slow_from",
+        0.8,
+        "share of stripe2sf's part of the limit where low-priority work starts waiting, 0 to 1",
+    )
+    budget_defer_seconds: float = _env(
+        "STRIPE2SF_BUDGET_DEFER_SECONDS",
+        "budget_defer_seconds",
+        60.0,
+        "seconds work deferred by the API budget waits before asking again, > 0",
+    )
+    budget_pause_seconds: float = _env(
+        "STRIPE2SF_BUDGET_PAUSE_SECONDS",
+        "budget_pause_seconds",
+        300.0,
+        "seconds of pause after REQUEST_LIMIT_EXCEEDED, > 0",
+    )
+    dashboard_users: Annotated[list[str], NoDecode] = _env(
+        "STRIPE2SF_DASHBOARD_USERS",
+        "dashboard_users",
+        [],
+        "name:role:password-hash entries, comma-separated; role viewer or operator; hash from "
+        "`python -m stripe2sf.web.dashboard.auth NAME`",
+    )
+    dashboard_session_hours: float = _env(
+        "STRIPE2SF_DASHBOARD_SESSION_HOURS",
+        "dashboard_session_hours",
+        12.0,
+        "hours a dashboard login lasts, > 0",
+    )
+    dashboard_login_attempts: int = _env(
+        "STRIPE2SF_DASHBOARD_LOGIN_ATTEMPTS",
+        "dashboard_login_attempts",
+        5,
+        "failed logins per user and address in 5 minutes before the login is refused, >= 1",
+    )
+    manual_minutes_per_record: float = _env(
+        "STRIPE2SF_MANUAL_MINUTES_PER_RECORD",
+        "manual_minutes_per_record",
+        2.0,
+        "estimated minutes a person spends checking one record by hand (business figures)",
+    )
+
+    @field_validator("dashboard_users", mode="before")
+    @classmethod
+    def _split_users(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("dashboard_users")
+    @classmethod
+    def _check_users(cls, value: list[str]) -> list[str]:
+        for entry in value:
+            parts = entry.split(":")
+            if len(parts) != 3 or parts[1] not in ("viewer", "operator") or not parts[2]:
+                raise ValueError(
+                    "each entry must be name:role:hash with role viewer or operator "
+                    f"(got an entry for {parts[0]!r})"
+                )
+        return value
+
+    @field_validator(
+        "alert_error_rate", "alert_api_usage", "budget_reserve_share", "budget_slow_from"
+    )
+    @classmethod
+    def _check_share(cls, value: float) -> float:
+        if not 0 <= value <= 1:
+            raise ValueError("must be from 0 to 1")
+        return value
+
     @field_validator("stripe_webhook_secrets", "alert_email_to", mode="before")
     @classmethod
     def _split_commas(cls, value: Any) -> Any:

@@ -197,7 +197,8 @@ class Deliverer:
                     if stored is not None and stored["pending_webhooks"] > 0:
                         stored["pending_webhooks"] -= 1
                         self.sb.store.update_event(stored)
-                if faults.duplicate_rate and self._rng.random() < faults.duplicate_rate:
+                duplicate_now = faults.duplicate_rate and self._rng.random() < faults.duplicate_rate
+                if duplicate_now and not duplicate:
                     self.sb.store.conn.execute(
                         "INSERT INTO deliveries (event_id, event_type, endpoint_id, url, status,"
                         " next_attempt_at, created, duplicate) VALUES (?, ?, ?, ?, 'pending',"

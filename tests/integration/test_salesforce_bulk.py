@@ -94,8 +94,20 @@ def test_bulk_job_that_fails_as_a_whole(client: SalesforceClient) -> None:
     )
     result = client.execute([broken])
     assert len(result.outcomes) == 3 and not result.succeeded
+    assert {o.code for o in result.outcomes.values()} == {"BULK_INVALID_BATCH"}
+    assert "No_Such_Field__c" in (result.outcomes["a0"].error or "")
     error = result.error()
-    assert isinstance(error, PermanentError | RetryableError)
-    codes = {o.code for o in result.outcomes.values()}
-    assert codes <= {"BULK_INVALID_BATCH", "BULK_JOB_FAILED", "INVALID_FIELD"}, codes
+    assert isinstance(error, PermanentError) and error.kind == "salesforce.BULK_INVALID_BATCH"
     assert count(client, "Account") == 0
+
+
+def test_bulk_upload_fault_aborts_the_job(client: SalesforceClient, org: SandboxServer) -> None:
+    calls = batch(accounts(5), api_version=f"v{client.api_version}", bulk_threshold=2)
+    org.add_fault("PUT /jobs/ingest/{job}/batches", "503", count=1)
+    result = client.execute(calls)
+    assert {o.code for o in result.outcomes.values()} == {"SERVER_UNAVAILABLE"}
+    assert result.verdict == "retryable"
+    assert isinstance(result.error(), RetryableError)
+    listing = client.send("GET", client.data_path("jobs/ingest"), kind="bulk").json()
+    assert [j["state"] for j in listing["records"]] == ["Aborted"]
+    assert client.execute(calls).ok and count(client, "Account") == 5

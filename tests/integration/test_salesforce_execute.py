@@ -8,7 +8,6 @@ from pathlib import Path
 
 import pytest
 
-from salesforce_sandbox.testing import SandboxServer
 from stripe2sf.domain.batching import SalesforceCall, batch, graph_batch
 from stripe2sf.domain.errors import PermanentError
 from stripe2sf.domain.operations import Operation, Plan, RecordRef

@@ -66,6 +66,7 @@ def test_wrong_connected_app(
     assert setting in str(caught.value)
 
 
+@pytest.mark.filterwarnings("ignore:.*authorize this:UserWarning")
 def test_jwt_for_an_unknown_user(org: SandboxServer) -> None:
     settings = settings_for(org, "jwt", salesforce_username="someone@else.example.com")
     with pytest.raises(SalesforceLoginError) as caught:
@@ -115,7 +116,28 @@ def test_expired_session_logs_in_again_once(org: SandboxServer, mode: str) -> No
 
 def test_expired_given_session_is_reported(org: SandboxServer) -> None:
     settings = settings_for(org, "session")
-    with connect(settings, session_id="00D000000000001!expired") as sf:
+    sf = connect(settings, session_id="00D000000000001!expired")
+    with sf, pytest.raises(RetryableError) as caught:
+        sf.query_all("SELECT Id FROM Account")
+    assert caught.value.kind == "salesforce.INVALID_SESSION_ID"
+
+
+def test_failed_relogin_is_retryable_for_the_event(org: SandboxServer) -> None:
+    from stripe2sf.domain.batching import batch
+    from stripe2sf.domain.operations import Operation
+    from stripe2sf.salesforce.login import login_spec
+
+    with connect(settings_for(org)) as sf:
+        # the password was changed since start-up
+        sf.spec = login_spec(settings_for(org, salesforce_password="changed"))
+        org.expire_sessions()
+        op = Operation("a", "upsert", "Account", "Stripe_Customer_Id__c", "cus_x", {"Name": "X"})
+        result = sf.execute(batch([op], api_version=f"v{sf.api_version}"))
+        assert result.outcomes["a"].code == "LOGIN_FAILED"
+        error = result.error()
+        assert isinstance(error, RetryableError) and error.kind == "salesforce.LOGIN_FAILED"
+        assert "SALESFORCE_PASSWORD" in (result.outcomes["a"].error or "")
         with pytest.raises(RetryableError) as caught:
             sf.query_all("SELECT Id FROM Account")
-    assert caught.value.kind == "salesforce.INVALID_SESSION_ID"
+        assert caught.value.kind == "salesforce.LOGIN_FAILED"
+        assert sf.usage().calls[("login", "permanent")] == 2

@@ -157,7 +157,7 @@ class BulkJobs:
         target = self.root / f"{job['id']}.csv"
         if target.exists():
             raise _job_error("Data for this job has already been uploaded", "INVALIDJOB", 409)
-        shutil.copyfile(source, target)
+        shutil.move(str(source), target)
 
     def set_state(self, job_id: str, state: str, job_type: str) -> dict[str, Any]:
         job = self.get(job_id, job_type)

@@ -52,7 +52,7 @@ class Records:
 
     # lookups --------------------------------------------------------------------------------
     def load(self, obj: ObjectDef, record_id: str, deleted_status: int = 404) -> Record:
-        normal = ids.normalize(record_id)
+        normal = record_id if len(record_id) == 18 else ids.normalize(record_id)
         if normal is None or normal[:3] != obj.key_prefix:
             raise not_found()
         found = self.store.get(normal)
@@ -99,11 +99,16 @@ class Records:
         user = user or self.default_user
         now = clock.now_text()
         record: Record = {}
-        for definition in obj.fields.values():
-            if definition.default is not None:
-                record[definition.name] = definition.default
+        for definition in obj.default_fields:
+            record[definition.name] = definition.default
         record.update({k: v for k, v in values.items() if v is not None or k not in record})
         record_id = str(values.get("Id") or self.new_id(obj.key_prefix))
+        if values.get("Id") and self.store.get(record_id) is not None:
+            raise SalesforceError(
+                "DUPLICATE_VALUE",
+                f"duplicate value found: Id duplicates value on record with id: {record_id[:15]}",
+                fields=["Id"],
+            )
         record["Id"] = record_id
         record["IsDeleted"] = False
         record.setdefault("CreatedDate", now)
@@ -151,7 +156,8 @@ class Records:
         rid = str(current["Id"])
         keys = self._keys(obj, record, rid)
         self.store.replace(rid, _sparse(record))
-        self.store.set_keys(obj.name, rid, keys)
+        if keys != self._keys(obj, current, rid, check=False):
+            self.store.set_keys(obj.name, rid, keys)
         return rid
 
     def upsert(
@@ -289,17 +295,26 @@ class Records:
         if obj.name in ("Contact", "User"):
             parts = [record.get("FirstName"), record.get("LastName")]
             record["Name"] = " ".join(str(p) for p in parts if p) or None
+        # IsClosed follows the status, as Salesforce's closed status values define it.
+        if obj.name == "Task":
+            record["IsClosed"] = record.get("Status") == "Completed"
+        elif obj.name == "Case":
+            record["IsClosed"] = record.get("Status") == "Closed"
+        elif obj.name == "Opportunity":
+            stage = str(record.get("StageName") or "")
+            record["IsClosed"] = stage.startswith("Closed")
+            record["IsWon"] = stage == "Closed Won"
 
-    def _keys(self, obj: ObjectDef, record: Record, record_id: str) -> list[tuple[str, str]]:
+    def _keys(
+        self, obj: ObjectDef, record: Record, record_id: str, check: bool = True
+    ) -> list[tuple[str, str]]:
         keys: list[tuple[str, str]] = []
-        for definition in obj.fields.values():
-            if not definition.keyed or definition.type == "id":
-                continue
+        for definition in obj.keyed_fields:
             value = record.get(definition.name)
             if value is None:
                 continue
             key = definition.normalize_key(value)
-            if definition.unique:
+            if check and definition.unique:
                 others = [
                     i for i in self.store.lookup(obj.name, definition.name, key) if i != record_id
                 ]
@@ -314,7 +329,7 @@ class Records:
         return keys
 
     def _autonumber(self, obj: ObjectDef, record: Record) -> None:
-        for definition in obj.fields.values():
+        for definition in obj.autonumber_fields:
             if definition.auto_number is None or record.get(definition.name) is not None:
                 continue
             counter_name = f"autonumber:{obj.name}.{definition.name}"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -59,7 +60,7 @@ class FieldDef:
     def __post_init__(self) -> None:
         if not self.label:
             self.label = self.name.removesuffix("__c").replace("_", " ")
-        if self.external_id or self.unique or self.type in ID_TYPES:
+        if self.external_id or self.unique or (self.type == "reference" and self.createable):
             self.indexed = True
 
     @property
@@ -123,6 +124,7 @@ class ObjectDef:
     updateable: bool = True
     deletable: bool = True
     fields: dict[str, FieldDef] = field(default_factory=dict)
+    _cache: dict[str, list[FieldDef]] = field(default_factory=dict, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if not self.label:
@@ -132,6 +134,35 @@ class ObjectDef:
 
     def add(self, definition: FieldDef) -> None:
         self.fields[definition.lower] = definition
+        self._cache.clear()
+
+    def _select(self, name: str, keep: Callable[[FieldDef], bool]) -> list[FieldDef]:
+        found = self._cache.get(name)
+        if found is None:
+            found = [f for f in self.fields.values() if keep(f)]
+            self._cache[name] = found
+        return found
+
+    @property
+    def keyed_fields(self) -> list[FieldDef]:
+        """Fields with a value index (external ids, unique fields, lookups, a few others)."""
+        return self._select("keyed", lambda f: f.keyed and f.type != "id")
+
+    @property
+    def required_fields(self) -> list[FieldDef]:
+        return self._select("required", lambda f: f.required and f.createable)
+
+    @property
+    def default_fields(self) -> list[FieldDef]:
+        return self._select("default", lambda f: f.default is not None)
+
+    @property
+    def autonumber_fields(self) -> list[FieldDef]:
+        return self._select("autonumber", lambda f: f.auto_number is not None)
+
+    @property
+    def reference_fields(self) -> list[FieldDef]:
+        return self._select("reference", lambda f: f.type == "reference")
 
     def field(self, name: str) -> FieldDef | None:
         return self.fields.get(name.lower())
@@ -149,7 +180,7 @@ class ObjectDef:
         return "ownerid" in self.fields
 
     def to_json(self) -> dict[str, Any]:
-        data = {k: v for k, v in self.__dict__.items() if k != "fields"}
+        data = {k: v for k, v in self.__dict__.items() if k not in ("fields", "_cache")}
         data["fields"] = [f.to_json() for f in self.fields.values()]
         return data
 

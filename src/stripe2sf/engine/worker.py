@@ -17,10 +17,14 @@ from datetime import UTC, datetime, timedelta
 
 import structlog
 
+from stripe2sf import metrics
+from stripe2sf.domain.budget import Defer
 from stripe2sf.domain.errors import SyncError
 from stripe2sf.domain.retry import DeadLetter, RetryPolicy, decide
 from stripe2sf.engine.alerts import Alerter
+from stripe2sf.engine.budget import BudgetGate, is_limit_exceeded
 from stripe2sf.engine.handlers import Registry
+from stripe2sf.store import deferral
 from stripe2sf.store.inbox import Inbox, StoredEvent
 
 log = structlog.get_logger(__name__)
@@ -48,6 +52,7 @@ class Worker:
         max_events_per_claim: int = 100,
         clock: Callable[[], datetime] = utcnow,
         name: str | None = None,
+        budget: BudgetGate | None = None,
     ) -> None:
         self.inbox = inbox
         self.registry = registry
@@ -60,6 +65,7 @@ class Worker:
         self.clock = clock
         self.name = name or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
         self._rng = random.Random()
+        self.budget = budget
 
     # -- one unit of work ------------------------------------------------------------------
 
@@ -70,7 +76,8 @@ class Worker:
         if lane is None:
             return False
         try:
-            self._drain(lane, owner)
+            with structlog.contextvars.bound_contextvars(batch_id=uuid.uuid4().hex[:12]):
+                self._drain(lane, owner)
         finally:
             self.inbox.release(lane, owner)
         return True
@@ -87,7 +94,13 @@ class Worker:
         """Apply one event; True when the lane may go on to its next event."""
         started = self.clock()
         handler = self.registry.get(event.type)
-        bound = log.bind(event_id=event.event_id, event_type=event.type, lane=event.lane)
+        bound = log.bind(event_id=event.event_id, event_type=event.type, customer_id=event.lane)
+        if self.budget is not None and handler is not None:
+            verdict = self.budget.check(
+                event.type, lambda: deferral.source_of(self.inbox.engine, event.event_id)
+            )
+            if isinstance(verdict, Defer):
+                return self._defer(event, owner, verdict.seconds, verdict.reason, bound)
         try:
             applied = handler(event) if handler is not None else None
         except Exception as exc:
@@ -96,7 +109,25 @@ class Worker:
             bound.warning("lease_lost", worker=owner)
             return False
         bound.info("event_applied", attempt=event.attempts + 1)
+        metrics.event_outcome(event.type, "done")
+        metrics.synced(event.type, event.received_at, self.clock())
         return True
+
+    def _defer(
+        self,
+        event: StoredEvent,
+        owner: str,
+        seconds: float,
+        reason: str,
+        bound: structlog.typing.FilteringBoundLogger,
+    ) -> bool:
+        """The API budget makes the lane wait; no attempt is counted, nothing is lost."""
+        now = self.clock()
+        until = now + timedelta(seconds=seconds)
+        deferral.defer(self.inbox.engine, event, owner, now, until, reason)
+        metrics.event_outcome(event.type, "deferred")
+        bound.info("event_deferred", until=until.isoformat(), reason=reason)
+        return False
 
     def _failed(
         self,
@@ -108,6 +139,8 @@ class Worker:
     ) -> bool:
         now = self.clock()
         kind = _error_kind(exc)
+        if self.budget is not None and is_limit_exceeded(exc):
+            return self._defer(event, owner, self.budget.limit_exceeded(), str(exc), bound)
         decision = decide(
             attempt=event.attempts + 1,
             error=exc,
@@ -119,6 +152,7 @@ class Worker:
         if isinstance(decision, DeadLetter):
             self.inbox.dead_letter(event, owner, started, now, decision.reason, kind)
             bound.error("event_dead_lettered", reason=decision.reason, error_kind=kind)
+            metrics.event_outcome(event.type, "dead")
             if self.alerter is not None:
                 self.alerter.notify(
                     f"dead_letter:{kind}",
@@ -130,6 +164,8 @@ class Worker:
             return True
         self.inbox.retry_later(event, owner, started, now, decision.at, decision.reason, kind)
         bound.warning("event_retry_scheduled", at=decision.at.isoformat(), error_kind=kind)
+        metrics.event_outcome(event.type, "retry")
+        metrics.retried(kind)
         return False
 
     # -- the loop ---------------------------------------------------------------------------

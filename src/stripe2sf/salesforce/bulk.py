@@ -4,8 +4,9 @@ poll until it is done, then read its successful and failed results back per oper
 A job that Salesforce fails as a whole (`state: Failed`) fails every operation of the call:
 `InvalidBatch`/`InvalidJob` errors (a bad column, object or field) as BULK_INVALID_BATCH
 (permanent), anything else as BULK_JOB_FAILED (retryable); an aborted job or one not done
-within `client.bulk_timeout` as BULK_JOB_TIMEOUT (retryable; the job is aborted when still
-open). Rows Salesforce did not process come back as UNPROCESSED (retryable).
+within `client.bulk_timeout` as BULK_JOB_TIMEOUT (retryable). A step that fails (upload
+refused, no answer) fails the call like any other whole-call failure; a job left open is
+aborted. Rows Salesforce did not process come back as UNPROCESSED (retryable).
 """
 
 from __future__ import annotations
@@ -115,7 +116,7 @@ def run_ingest(
         outcomes = bulk_outcomes(call, results[0], results[1])
         return outcomes, CallReport(call.kind, call.path, status, n)
     except _CallFailed as exc:
-        if job_path is not None and exc.code == "BULK_JOB_TIMEOUT":
+        if job_path is not None:
             _abort(client, job_path)
         report = CallReport(call.kind, call.path, exc.status, n, exc.code)
         return failed_call(call, exc.code, str(exc)), report

@@ -13,7 +13,7 @@ import requests
 from simple_salesforce import Salesforce
 
 from stripe2sf.domain.batching import SalesforceCall
-from stripe2sf.domain.errors import RetryableError
+from stripe2sf.domain.errors import RetryableError, SyncError
 from stripe2sf.domain.sf_results import ExecutionResult, classify_http
 from stripe2sf.salesforce.errors import error_for_answer, error_items, retry_after_header
 from stripe2sf.salesforce.executor import execute
@@ -70,16 +70,26 @@ class SalesforceClient:
             return log_in(self.spec, self.session)
         try:
             sf = log_in(self.spec, self.session)
-        except Exception:
-            self.tracker.record("login", "permanent", None)
+        except SyncError as exc:
+            outcome = "retryable" if isinstance(exc, RetryableError) else "permanent"
+            self.tracker.record("login", outcome, None)
             raise
         self.tracker.record("login", "ok", None)
         return sf
 
     def _relogin(self, stale_token: str) -> None:
+        """Log in again after INVALID_SESSION_ID. A refused login is retryable here
+        (kind `salesforce.LOGIN_FAILED`): the settings need fixing, not the event."""
         with self._lock:
-            if self._sf.session_id == stale_token:  # another thread may have done it already
+            if self._sf.session_id != stale_token:  # another thread did it already
+                return
+            try:
                 self._sf = self._log_in()
+            except SyncError as exc:
+                raise RetryableError(
+                    f"the Salesforce session expired and logging in again failed: {exc}",
+                    kind="salesforce.LOGIN_FAILED",
+                ) from exc
 
     @property
     def sf(self) -> Salesforce:

@@ -89,6 +89,9 @@ def code_for_exception(error: SyncError) -> str:
     """The outcome code of a call that got no answer (or could not log in again)."""
     if error.kind == "salesforce.timeout":
         return "TIMEOUT"
-    if error.kind.startswith("salesforce.login") or error.kind == "salesforce.config":
+    if error.kind.startswith("salesforce.login") or error.kind in (
+        "salesforce.LOGIN_FAILED",
+        "salesforce.config",
+    ):
         return "LOGIN_FAILED"
     return "CONNECTION_ERROR"

@@ -390,8 +390,7 @@ def capture(tx: Tx, pi_id: str, params: Params) -> Obj:
     tx.save(ch_rec)
     pi.update(status="succeeded", amount_received=value, amount_capturable=0)
     tx.save(rec)
-    tx.emit("charge.captured", ch_rec.data, {k: before[k] for k in ("captured",
-                                                                   "amount_captured")})
+    tx.emit("charge.captured", ch_rec.data, {k: before[k] for k in ("captured", "amount_captured")})
     tx.emit("payment_intent.succeeded", pi)
     return pi
 

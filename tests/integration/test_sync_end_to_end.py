@@ -1,0 +1,249 @@
+"""The three flows end to end: Stripe sandbox (official SDK) -> webhooks -> stripe2sf (its app,
+worker and SQLite) -> Salesforce sandbox, checked with simple-salesforce queries."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
+from pathlib import Path
+
+import httpx
+import pytest
+import stripe
+
+from stripe2sf.store.audit_trail import AuditTrail
+from stripe2sf.store.inbox import StoredEvent
+from tests.support.events import signed
+from tests.support.sync_env import SyncEnv, sync_env
+
+DAY = 86_400
+
+
+@pytest.fixture
+def env(tmp_path: Path) -> Iterator[SyncEnv]:
+    with sync_env(f"sqlite:///{tmp_path / 'stripe2sf.db'}") as e:
+        yield e
+
+
+def pay(
+    client: stripe.StripeClient, customer: str, amount: int = 2_500, pm: str = "pm_card_visa"
+) -> str:
+    method = client.v1.payment_methods.attach(pm, {"customer": customer})
+    intent = client.v1.payment_intents.create(
+        {
+            "amount": amount,
+            "currency": "usd",
+            "customer": customer,
+            "payment_method": method.id,
+            "automatic_payment_methods": {"enabled": True, "allow_redirects": "never"},
+            "confirm": True,
+        }
+    )
+    charge = intent.latest_charge
+    return charge if isinstance(charge, str) else str(getattr(charge, "id", ""))
+
+
+def test_existing_contact_is_linked_not_duplicated(env: SyncEnv) -> None:
+    [account] = env.salesforce.seed([{"Name": "Acme Corp"}], "Account")
+    [contact] = env.salesforce.seed(
+        [{"LastName": "Payer", "Email": "Pat@Acme.example", "AccountId": account}], "Contact"
+    )
+    customer = env.client.v1.customers.create({"email": "pat@acme.example", "name": "Pat Payer"})
+    charge = pay(env.client, customer.id)
+    env.drain()
+
+    contacts = env.query("SELECT Id, Stripe_Customer_Id__c FROM Contact")
+    assert [c["Id"] for c in contacts] == [contact]
+    assert contacts[0]["Stripe_Customer_Id__c"] == customer.id
+    [linked] = env.query("SELECT Id, Stripe_Customer_Id__c FROM Account")
+    assert linked["Id"] == account and linked["Stripe_Customer_Id__c"] == customer.id
+    [payment] = env.query(
+        "SELECT Amount__c, Currency__c, Status__c, Account__c, Contact__c, Card_Last4__c "
+        f"FROM Stripe_Payment__c WHERE Stripe_Charge_Id__c = '{charge}'"
+    )
+    assert payment["Amount__c"] == 25 and payment["Currency__c"] == "USD"
+    assert payment["Account__c"] == account and payment["Contact__c"] == contact
+    assert payment["Card_Last4__c"] == "4242"
+
+
+def test_new_customer_creates_one_account_and_one_contact(env: SyncEnv) -> None:
+    customer = env.client.v1.customers.create({"email": "new@buyer.example", "name": "Nora New"})
+    pay(env.client, customer.id)
+    pay(env.client, customer.id, amount=1_000)
+    env.drain()
+    accounts = env.query("SELECT Id, Stripe_Customer_Id__c FROM Account")
+    contacts = env.query("SELECT Id, Email, AccountId, LastName FROM Contact")
+    assert [a["Stripe_Customer_Id__c"] for a in accounts] == [customer.id]
+    assert len(contacts) == 1 and contacts[0]["AccountId"] == accounts[0]["Id"]
+    assert contacts[0]["Email"] == "new@buyer.example" and contacts[0]["LastName"] == "New"
+    assert len(env.query("SELECT Id FROM Stripe_Payment__c")) == 2
+
+
+def test_ten_concurrent_deliveries_and_applications_of_one_event_make_one_payment(
+    env: SyncEnv,
+) -> None:
+    customer = env.client.v1.customers.create({"email": "dup@buyer.example", "name": "D Up"})
+    charge = pay(env.client, customer.id)
+    env.drain()
+    [event] = [
+        e
+        for e in env.client.v1.events.list({"type": "charge.succeeded"}).data
+        if e.data.object.id == charge
+    ]
+    body = json.dumps(event.to_dict())
+    secret = env.runtime.settings.stripe_webhook_secrets[0]
+
+    def deliver(_: int) -> int:
+        response = httpx.post(
+            env.url + "/webhooks/stripe", content=body, headers=signed(body, secret)
+        )
+        return response.status_code
+
+    with ThreadPoolExecutor(10) as pool:
+        assert list(pool.map(deliver, range(10))) == [200] * 10
+    # The inbox already held it; now apply it ten times at once, as ten racing workers would.
+    stored = env.runtime.inbox.get(event.id)
+    assert stored is not None
+    handler = env.runtime.registry.get("charge.succeeded")
+    assert handler is not None
+
+    def apply(_: int) -> object:
+        copy = StoredEvent(**{**stored.__dict__})
+        return handler(copy)
+
+    with ThreadPoolExecutor(10) as pool:
+        list(pool.map(apply, range(10)))
+    assert (
+        len(env.query(f"SELECT Id FROM Stripe_Payment__c WHERE Stripe_Charge_Id__c = '{charge}'"))
+        == 1
+    )
+    assert len(env.query("SELECT Id FROM Account")) == 1
+    assert len(env.query("SELECT Id FROM Contact")) == 1
+
+
+def test_updated_delivered_after_deleted_does_not_revive_a_canceled_subscription(
+    env: SyncEnv,
+) -> None:
+    client = env.client
+    customer = client.v1.customers.create({"email": "late@buyer.example", "name": "Lee Late"})
+    method = client.v1.payment_methods.attach("pm_card_visa", {"customer": customer.id})
+    product = client.v1.products.create({"name": "Pro"})
+    price = client.v1.prices.create(
+        {
+            "product": product.id,
+            "currency": "usd",
+            "unit_amount": 900,
+            "recurring": {"interval": "month"},
+        }
+    )
+    sub = client.v1.subscriptions.create(
+        {
+            "customer": customer.id,
+            "items": [{"price": price.id}],
+            "default_payment_method": method.id,
+        }
+    )
+    client.v1.subscriptions.update(sub.id, {"metadata": {"seats": "3"}})
+    client.v1.subscriptions.cancel(sub.id)
+    env.drain()
+    [account] = env.query("SELECT Subscription_Status__c FROM Account")
+    assert account["Subscription_Status__c"] == "Canceled"
+
+    updated = [
+        e
+        for e in client.v1.events.list({"type": "customer.subscription.updated"}).data
+        if e.data.object.id == sub.id and e.data.object.status == "active"
+    ]
+    assert updated, "the scenario must have produced an active `updated` event"
+    env.runtime.inbox.replay([updated[0].id], datetime.now(UTC))
+    env.drain()
+    [account] = env.query("SELECT Subscription_Status__c FROM Account")
+    assert account["Subscription_Status__c"] == "Canceled"
+
+
+def test_failed_payment_task_goes_to_the_account_owner_and_closes_on_payment(
+    env: SyncEnv,
+) -> None:
+    client = env.client
+    [owner] = env.salesforce.seed(
+        [
+            {
+                "Username": "rep@sales.example",
+                "LastName": "Rep",
+                "Email": "rep@sales.example",
+                "Alias": "rep",
+            }
+        ],
+        "User",
+    )
+    [account] = env.salesforce.seed([{"Name": "Dunning Inc", "OwnerId": owner}], "Account")
+    env.salesforce.seed(
+        [{"LastName": "Ap", "Email": "ap@dunning.example", "AccountId": account}], "Contact"
+    )
+    clock = client.v1.test_helpers.test_clocks.create({"frozen_time": 1_790_000_000})
+    customer = client.v1.customers.create(
+        {"email": "ap@dunning.example", "name": "Accounts Payable", "test_clock": clock.id}
+    )
+    good = client.v1.payment_methods.attach("pm_card_visa", {"customer": customer.id})
+    product = client.v1.products.create({"name": "Team"})
+    price = client.v1.prices.create(
+        {
+            "product": product.id,
+            "currency": "usd",
+            "unit_amount": 4_900,
+            "recurring": {"interval": "month"},
+        }
+    )
+    sub = client.v1.subscriptions.create(
+        {"customer": customer.id, "items": [{"price": price.id}], "default_payment_method": good.id}
+    )
+    bad = client.v1.payment_methods.attach("pm_card_chargeCustomerFail", {"customer": customer.id})
+    client.v1.subscriptions.update(sub.id, {"default_payment_method": bad.id})
+    client.v1.test_helpers.test_clocks.advance(clock.id, {"frozen_time": 1_790_000_000 + 31 * DAY})
+    env.stripe.wait_for_clock(clock.id)
+    env.drain()
+
+    tasks = env.query(
+        "SELECT Id, OwnerId, Priority, Status, Subject, Description, WhatId, Stripe_Dedupe_Key__c "
+        "FROM Task WHERE Stripe_Dedupe_Key__c LIKE 'in_%'"
+    )
+    assert len(tasks) == 1
+    task = tasks[0]
+    assert task["OwnerId"] == owner and task["Priority"] == "High"
+    assert task["Status"] != "Completed" and task["WhatId"] == account
+    assert "49.00" in task["Subject"] + task["Description"]
+    [acct] = env.query("SELECT Billing_Status__c FROM Account")
+    assert acct["Billing_Status__c"] in ("Payment Overdue", "At Risk")
+
+    client.v1.subscriptions.update(sub.id, {"default_payment_method": good.id})
+    client.v1.test_helpers.test_clocks.advance(clock.id, {"frozen_time": 1_790_000_000 + 40 * DAY})
+    env.stripe.wait_for_clock(clock.id)
+    env.drain()
+    [task] = env.query(f"SELECT Status FROM Task WHERE Id = '{task['Id']}'")
+    assert task["Status"] == "Completed"
+    [acct] = env.query("SELECT Billing_Status__c FROM Account")
+    assert acct["Billing_Status__c"] == "Current"
+
+
+def test_a_card_number_smuggled_into_stripe_data_never_reaches_salesforce(env: SyncEnv) -> None:
+    pan = "4242 4242 4242 4242"
+    customer = env.client.v1.customers.create(
+        {"email": "smuggler@buyer.example", "name": f"Card {pan}", "description": f"pan {pan}"}
+    )
+    pay(env.client, customer.id)
+    env.drain()
+    digits = pan.replace(" ", "")
+    for sobject, fields in (
+        ("Account", "Name, Description"),
+        ("Contact", "FirstName, LastName, Description"),
+        ("Stripe_Payment__c", "Name, Card_Last4__c"),
+    ):
+        for row in env.query(f"SELECT {fields} FROM {sobject}"):
+            text = json.dumps(row).replace(" ", "").replace("-", "")
+            assert digits not in text, f"{sobject} holds a card number: {row}"
+    rows = AuditTrail(env.runtime.engine).rows(customer_id=customer.id)
+    refusals = [r for r in rows if r["outcome"] == "refused"]
+    assert refusals, "the refusal must be in the audit trail"
+    assert all(digits not in (r["error"] or "").replace(" ", "") for r in refusals)

@@ -1,0 +1,94 @@
+"""Both sandboxes, stripe2sf's app with its worker, wired together over loopback."""
+
+from __future__ import annotations
+
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import stripe
+from simple_salesforce import Salesforce
+
+from salesforce_sandbox.testing import SandboxServer
+from salesforce_sandbox.testing import run_sandbox as run_salesforce
+from stripe2sf.domain.config import default_config
+from stripe2sf.domain.handled import HANDLED_TYPES
+from stripe2sf.domain.metadata import generate_metadata
+from stripe2sf.runtime import Runtime
+from stripe2sf.settings import load_settings
+from stripe2sf.web.app import create_app
+from stripe_sandbox.testing import RunningSandbox
+from stripe_sandbox.testing import run_sandbox as run_stripe
+from tests.support.servers import serve_in_thread
+
+
+@dataclass
+class SyncEnv:
+    stripe: RunningSandbox
+    salesforce: SandboxServer
+    runtime: Runtime
+    url: str
+    sf: Salesforce
+
+    @property
+    def client(self) -> stripe.StripeClient:
+        return self.stripe.client()
+
+    def drain(self, timeout: float = 60) -> dict[str, int]:
+        """Until Stripe delivered everything and the inbox has nothing pending."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            self.stripe.wait_idle(timeout=20)
+            counts = self.runtime.inbox.counts()
+            if counts["pending"] == 0 and self.stripe.wait_idle(timeout=5):
+                time.sleep(0.3)
+                if self.runtime.inbox.counts()["pending"] == 0:
+                    return self.runtime.inbox.counts()
+            time.sleep(0.1)
+        raise AssertionError(f"not drained: {self.runtime.inbox.counts()}")
+
+    def query(self, soql: str) -> list[dict[str, Any]]:
+        records: list[dict[str, Any]] = self.sf.query_all(soql)["records"]
+        return records
+
+
+def write_metadata(target: Path) -> Path:
+    for rel, text in generate_metadata(default_config()).items():
+        path = target / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+    return target
+
+
+@contextmanager
+def sync_env(db_url: str, **settings: Any) -> Iterator[SyncEnv]:
+    with ExitStack() as stack:
+        tmp = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="sync-env-")))
+        metadata = write_metadata(tmp / "metadata")
+        sf_box = stack.enter_context(run_salesforce(metadata=[metadata]))
+        stripe_box = stack.enter_context(run_stripe())
+        config = load_settings(
+            database_url=db_url,
+            stripe_api_key=stripe_box.api_key,
+            stripe_api_base=stripe_box.api_base,
+            salesforce_login_url=sf_box.instance_url,
+            salesforce_username=sf_box.username,
+            salesforce_password=sf_box.password,
+            salesforce_security_token=sf_box.security_token,
+            salesforce_ca_bundle=sf_box.ca_path,
+            retry_base_seconds=0.2,
+            stripe_webhook_secrets=["whsec_placeholder"],
+            **settings,
+        )
+        runtime = Runtime.build(config)
+        stack.callback(runtime.close)
+        url = stack.enter_context(serve_in_thread(create_app(runtime, run_worker=True)))
+        endpoint = stripe_box.client().v1.webhook_endpoints.create(
+            {"url": url + "/webhooks/stripe", "enabled_events": sorted(HANDLED_TYPES)}  # type: ignore[typeddict-item]
+        )
+        runtime.settings.stripe_webhook_secrets = [str(endpoint.secret)]
+        yield SyncEnv(stripe_box, sf_box, runtime, url, sf_box.salesforce())
