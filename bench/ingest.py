@@ -172,7 +172,9 @@ def stored_count(url: str, prefix: str) -> int:
     return int(value or 0)
 
 
-def bench_backend(backend: str, rate: float, seconds: float) -> dict[str, Any]:
+def bench_backend(
+    backend: str, rate: float, seconds: float, extra_args: tuple[str, ...] = ()
+) -> dict[str, Any]:
     workdir = Path(tempfile.mkdtemp(prefix="stripe2sf-bench-"))
     dbname = ""
     if backend == "sqlite":
@@ -185,7 +187,7 @@ def bench_backend(backend: str, rate: float, seconds: float) -> dict[str, Any]:
     port = free_port()
     env = {**os.environ, "STRIPE_WEBHOOK_SECRET": SECRET, "STRIPE2SF_DATABASE_URL": db_url}
     proc = subprocess.Popen(
-        [sys.executable, "-m", "stripe2sf", "serve", "--port", str(port)],
+        [sys.executable, "-m", "stripe2sf", "serve", "--port", str(port), *extra_args],
         env=env,
         cwd=workdir,
         stdout=subprocess.DEVNULL,
@@ -227,8 +229,15 @@ def main() -> None:
     parser.add_argument("--rate", type=float, default=200)
     parser.add_argument("--seconds", type=float, default=15)
     parser.add_argument("--backends", default="sqlite,postgres")
+    parser.add_argument(
+        "--no-worker", action="store_true", help="serve --no-worker: intake alone, no applying"
+    )
     args = parser.parse_args()
-    results = [bench_backend(b, args.rate, args.seconds) for b in args.backends.split(",")]
+    extra = ("--no-worker",) if args.no_worker else ()
+    results = [
+        {**bench_backend(b, args.rate, args.seconds, extra), "worker": not args.no_worker}
+        for b in args.backends.split(",")
+    ]
     for r in results:
         print(
             f"{r['backend']:>8}: {r['requests']} req at {r['rate_rps']:.0f}/s -> ack p50 "

@@ -41,8 +41,15 @@ TOKEN = "00D000000000001!SANDBOX.STATIC.ACCESS.TOKEN"
 def start(workdir: Path) -> tuple[subprocess.Popen[str], str, Path]:
     process = subprocess.Popen(
         [
-            sys.executable, "-m", "salesforce_sandbox.cli", "--port", "0",
-            "--metadata", str(METADATA), "--api-limit", "10000000",
+            sys.executable,
+            "-m",
+            "salesforce_sandbox.cli",
+            "--port",
+            "0",
+            "--metadata",
+            str(METADATA),
+            "--api-limit",
+            "10000000",
         ],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,

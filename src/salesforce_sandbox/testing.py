@@ -5,9 +5,17 @@
     with run_sandbox(metadata=[Path("force-app")]) as sandbox:
         sf = sandbox.salesforce()                       # direct session (static access token)
         sf = sandbox.salesforce(login="soap")           # or "password", "client_credentials", "jwt"
-        sandbox.control("POST", "reset")
+        sandbox.reset()                                 # or sandbox.control_call("POST", "reset")
+        sandbox.seed([{"attributes": {"type": "Account"}, "Name": "Acme"}])
+        sandbox.deploy(Path("force-app"))
         sandbox.add_fault("POST /sobjects/{sobject}", "503", count=1)
-        sandbox.requests()["by_endpoint"]
+        sandbox.set_latency(50)                         # ms on every API call
+        sandbox.requests()["by_endpoint"]               # {"POST /sobjects/{sobject}": 3, ...}
+
+Attributes: ``instance_url`` (``https://127.0.0.1:PORT``), ``ca_path``, ``control`` (the
+control-plane base URL), ``login_domain`` (for simple-salesforce ``domain=``), ``username``,
+``password``, ``security_token``, ``client_id``, ``client_secret``, ``access_token``,
+``jwt_private_key``; ``http()`` is a ``requests.Session`` that trusts the CA.
 
 The server runs uvicorn with TLS in a background thread on a free loopback port; ``ca_path``
 is the CA to trust. ``sandbox.org`` gives direct access to the org model (same thread rules as

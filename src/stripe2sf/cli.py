@@ -79,6 +79,9 @@ def serve(
 ) -> None:
     """Webhook endpoint, health checks and an in-process worker."""
     logs.configure()
+    # Hand the GIL over more often than every 5 ms, so worker threads applying events never
+    # hold up the event loop that acknowledges webhooks.
+    sys.setswitchinterval(0.0005)
     settings = _settings()
     if not settings.stripe_webhook_secrets:
         generated = "whsec_" + secrets.token_hex(24)

@@ -8,13 +8,18 @@ counted by the Salesforce client and the Stripe reader) are read at scrape time 
 
 from __future__ import annotations
 
+import contextlib
+import threading
+import time
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from datetime import datetime
-from typing import Any, Protocol
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
+
+from stripe2sf.salesforce.usage import ApiUsageSnapshot
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
@@ -60,6 +65,8 @@ BUDGET_DEFERRALS = Counter(
 
 def webhook(outcome: str) -> None:
     WEBHOOKS.labels(outcome=outcome).inc()
+    if outcome == "bad_signature":
+        BAD_SIGNATURES.add()
 
 
 def event_outcome(event_type: str, outcome: str) -> None:
@@ -79,14 +86,6 @@ def deferred(priority: str) -> None:
     BUDGET_DEFERRALS.labels(priority=priority).inc()
 
 
-class UsageSource(Protocol):
-    """What `salesforce.usage.ApiUsageSnapshot` offers."""
-
-    used: int | None
-    limit: int | None
-    calls: Any
-
-
 class StateCollector(Collector):
     """Gauges read at scrape time from callables (each may raise: the metric is then absent)."""
 
@@ -94,7 +93,7 @@ class StateCollector(Collector):
         self,
         counts: Callable[[], dict[str, int]],
         lag_seconds: Callable[[], float],
-        usage: Callable[[], UsageSource | None],
+        usage: Callable[[], ApiUsageSnapshot | None],
         stripe_calls: Callable[[], int],
     ) -> None:
         self.counts = counts
@@ -123,14 +122,12 @@ class StateCollector(Collector):
             yield GaugeMetricFamily(
                 "stripe2sf_dead_letters", "Events in the dead letters.", value=counts["dead"]
             )
-            try:
+            with contextlib.suppress(Exception):
                 yield GaugeMetricFamily(
                     "stripe2sf_inbox_lag_seconds",
                     "Age of the oldest pending event (0 when none).",
                     value=self.lag_seconds(),
                 )
-            except Exception:
-                pass
         snapshot = self.usage()
         if snapshot is not None:
             calls = CounterMetricFamily(
@@ -168,3 +165,22 @@ def render(extra: Collector | None = None) -> bytes:
     registry = CollectorRegistry(auto_describe=False)
     registry.register(extra)
     return generate_latest(REGISTRY) + generate_latest(registry)
+
+
+class RecentCount:
+    """Timestamps of recent occurrences (e.g. refused signatures), for windowed alerts."""
+
+    def __init__(self, keep: int = 10000) -> None:
+        self._lock = threading.Lock()
+        self._times: deque[float] = deque(maxlen=keep)
+
+    def add(self, at: float | None = None) -> None:
+        with self._lock:
+            self._times.append(time.time() if at is None else at)
+
+    def since(self, start: float) -> int:
+        with self._lock:
+            return sum(1 for t in self._times if t >= start)
+
+
+BAD_SIGNATURES = RecentCount()

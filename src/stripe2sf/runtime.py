@@ -42,6 +42,8 @@ class Runtime:
     inbox: Inbox
     alerter: Alerter
     registry: Registry = field(default_factory=default_registry)
+    # The worker's own engine: on SQLite its commits skip the fsync (see store.db.make_engine).
+    worker_engine: Engine | None = None
     _salesforce: LazySalesforce | None = None
     _budget: BudgetGate | None = None
 
@@ -52,16 +54,26 @@ class Runtime:
         if migrate:
             db.upgrade(settings.database_url)
         engine = db.make_engine(settings.database_url)
+        worker_engine = (
+            db.make_engine(settings.database_url, synchronous="NORMAL")
+            if db.is_sqlite(engine)
+            else engine
+        )
         runtime = cls(
             settings=settings,
             engine=engine,
             inbox=Inbox(engine),
             alerter=Alerter(settings, AlertLog(engine)),
             registry=registry or default_registry(),
+            worker_engine=worker_engine,
         )
         if registry is None and runtime.can_sync():
             runtime.registry = runtime.sync_registry()
         return runtime
+
+    @property
+    def worker_db(self) -> Engine:
+        return self.worker_engine or self.engine
 
     def can_sync(self) -> bool:
         """Stripe and Salesforce are configured: events are synced, not only kept."""
@@ -79,8 +91,8 @@ class Runtime:
             config,
             reader,
             self._salesforce,
-            Ledger(self.engine),
-            AuditTrail(self.engine),
+            Ledger(self.worker_db),
+            AuditTrail(self.worker_db),
             bulk_threshold=config.sync.bulk_threshold,
         )
 
@@ -100,7 +112,7 @@ class Runtime:
     def worker(self, concurrency: int | None = None) -> Worker:
         s = self.settings
         return Worker(
-            self.inbox,
+            Inbox(self.worker_db),
             self.registry,
             alerter=self.alerter,
             policy=self.retry_policy(),
@@ -143,4 +155,6 @@ class Runtime:
     def close(self) -> None:
         if self._salesforce is not None:
             self._salesforce.close()
+        if self.worker_engine is not None and self.worker_engine is not self.engine:
+            self.worker_engine.dispose()
         self.engine.dispose()

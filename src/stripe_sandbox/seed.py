@@ -4,9 +4,9 @@ shape builders once and copied, then batch-inserted; no events are emitted."""
 
 from __future__ import annotations
 
-import copy
 import json
 import random
+import re
 import string
 import time
 from dataclasses import asdict, dataclass, fields
@@ -94,16 +94,33 @@ class SeedResult:
 
 
 class _Ids:
+    """Fast seeded ids: a counter prefix (so index inserts append) plus random characters."""
+
+    _TABLE = bytes((_ALPHABET * 5).encode()[:256])
+
     def __init__(self, rng: random.Random) -> None:
         self.rng = rng
+        self.counter = 0
 
     def __call__(self, prefix: str) -> str:
-        n = self.rng.getrandbits(140)
-        chars = []
-        for _ in range(24):
+        self.counter += 1
+        n, head = self.counter, []
+        for _ in range(6):
             n, r = divmod(n, 62)
-            chars.append(_ALPHABET[r])
-        return f"{prefix}_{''.join(chars)}"
+            head.append(_ALPHABET[r])
+        tail = self.rng.randbytes(18).translate(self._TABLE).decode()
+        return f"{prefix}_{''.join(reversed(head))}{tail}"
+
+
+def _compile(obj: dict[str, Any]) -> str:
+    """JSON text with ``"@@name@@"`` placeholders turned into ``%(name)s`` slots, filled with
+    JSON literals: building a row is then one string format instead of a ``json.dumps``."""
+    text = json.dumps(obj, separators=(",", ":")).replace("%", "%%")
+    return re.sub(r'"@@(\w+)@@"', r"%(\1)s", text)
+
+
+def _q(value: str) -> str:
+    return f'"{value}"'
 
 
 def _dump(obj: dict[str, Any]) -> str:
@@ -132,40 +149,125 @@ def seed(sb: Sandbox, opts: SeedOptions) -> SeedResult:
     result.products = result.prices = 1
 
     card = shapes.card_details("visa", "4242", 12, 2030, ids.fingerprint("4242424242424242"))
-    t_customer = shapes.customer("cus_x", now)
-    t_pm = shapes.payment_method("pm_x", now, card)
-    t_pi = shapes.payment_intent("pi_x", now, opts.unit_amount, opts.currency, "x")
-    t_charge = shapes.charge("ch_x", now, opts.unit_amount, opts.currency)
-    t_charge_ok = {
-        **t_charge,
-        "status": "succeeded",
-        "paid": True,
-        "captured": True,
-        "payment_method_details": shapes.charge_card_details(card, opts.unit_amount, "seed"),
-        "outcome": shapes.outcome(
-            type="authorized",
-            network_status="approved_by_network",
-            reason=None,
-            seller_message="Payment complete.",
-        ),
-    }
-    t_charge_failed = {
-        **t_charge,
-        "status": "failed",
-        "failure_code": "card_declined",
-        "failure_message": "Your card was declined.",
-        "payment_method_details": t_charge_ok["payment_method_details"],
-        "outcome": shapes.outcome(
-            type="issuer_declined",
-            network_status="declined_by_network",
-            reason="generic_decline",
-            seller_message="The bank did not return any further details with this decline.",
-        ),
-    }
-    t_sub = shapes.subscription("sub_x", now, "cus_x", opts.currency)
-    t_item = shapes.subscription_item("si_x", now, "sub_x", price, 1, now, now)
-    t_inv = shapes.invoice("in_x", now, t_customer, opts.currency)
+    t_customer = shapes.customer("@@id@@", now)
+    t_customer.update(
+        created="@@created@@",
+        email="@@email@@",
+        name="@@name@@",
+        invoice_prefix="@@prefix@@",
+        metadata={"seed": "1"},
+    )
+    t_customer["invoice_settings"]["default_payment_method"] = "@@pm@@"
+    customer_json = _compile(t_customer)
+    t_pm = shapes.payment_method("@@id@@", now, card)
+    t_pm.update(created="@@created@@", customer="@@customer@@")
+    pm_json = _compile(t_pm)
+    t_pi = shapes.payment_intent("@@id@@", now, opts.unit_amount, opts.currency, "x")
+    t_pi.update(
+        created="@@created@@",
+        customer="@@customer@@",
+        latest_charge="@@charge@@",
+        client_secret="@@secret@@",
+        payment_method="@@pm@@",
+        status="@@status@@",
+        amount_received="@@received@@",
+    )
+    pi_json = _compile(t_pi)
+    t_charge = shapes.charge("@@id@@", now, opts.unit_amount, opts.currency)
+    t_charge.update(
+        created="@@created@@",
+        customer="@@customer@@",
+        payment_intent="@@pi@@",
+        payment_method="@@pm@@",
+        balance_transaction="@@txn@@",
+        refunds={**t_charge["refunds"], "url": "@@refunds_url@@"},
+        payment_method_details=shapes.charge_card_details(card, opts.unit_amount, "seed"),
+    )
+    charge_ok_json = _compile(
+        {
+            **t_charge,
+            "status": "succeeded",
+            "paid": True,
+            "captured": True,
+            "amount_captured": opts.unit_amount,
+            "outcome": shapes.outcome(
+                type="authorized",
+                network_status="approved_by_network",
+                reason=None,
+                seller_message="Payment complete.",
+            ),
+        }
+    )
+    charge_failed_json = _compile(
+        {
+            **t_charge,
+            "status": "failed",
+            "failure_code": "card_declined",
+            "failure_message": "Your card was declined.",
+            "outcome": shapes.outcome(
+                type="issuer_declined",
+                network_status="declined_by_network",
+                reason="generic_decline",
+                seller_message="The bank did not return any further details with this decline.",
+            ),
+        }
+    )
+    t_item = shapes.subscription_item("@@si@@", now, "@@id@@", price, 1, now, now)
+    t_item.update(
+        created="@@created@@", current_period_start="@@created@@", current_period_end="@@end@@"
+    )
+    t_sub = shapes.subscription("@@id@@", now, "@@customer@@", opts.currency)
+    t_sub.update(
+        created="@@created@@",
+        start_date="@@created@@",
+        billing_cycle_anchor="@@created@@",
+        status="active",
+        latest_invoice="@@invoice@@",
+    )
+    t_sub["items"].update(data=[t_item], total_count=1, url="@@items_url@@")
+    sub_json = _compile(t_sub)
+    t_inv = shapes.invoice("@@id@@", now, shapes.customer("cus_x", now), opts.currency)
+    amount = opts.unit_amount
+    t_inv.update(
+        created="@@created@@",
+        customer="@@customer@@",
+        customer_email="@@email@@",
+        customer_name="@@name@@",
+        status="paid",
+        billing_reason="subscription_create",
+        amount_due=amount,
+        amount_paid=amount,
+        subtotal=amount,
+        total=amount,
+        subtotal_excluding_tax=amount,
+        total_excluding_tax=amount,
+        attempted=True,
+        attempt_count=1,
+        number="@@number@@",
+        period_start="@@created@@",
+        period_end="@@created@@",
+        effective_at="@@created@@",
+        test_clock=None,
+        status_transitions={
+            "finalized_at": "@@created@@",
+            "paid_at": "@@created@@",
+            "marked_uncollectible_at": None,
+            "voided_at": None,
+        },
+        parent={
+            "quote_details": None,
+            "type": "subscription_details",
+            "subscription_details": {
+                "metadata": {},
+                "subscription": "@@sub@@",
+                "subscription_proration_date": None,
+            },
+        },
+    )
+    t_inv["lines"]["url"] = "@@lines_url@@"
+    inv_json = _compile(t_inv)
     history = max(1, opts.history_days) * schedule.DAY
+    null = "null"
 
     for batch_start in range(0, opts.customers, BATCH):
         rows: list[tuple[Any, ...]] = []
@@ -173,23 +275,30 @@ def seed(sb: Sandbox, opts: SeedOptions) -> SeedResult:
             created = now - rng.randrange(history) - 86400
             cus_id, pm_id = new("cus"), new("pm")
             first, last = rng.choice(FIRST_NAMES), rng.choice(LAST_NAMES)
-            email = f"{first.lower()}.{last.lower()}.{n}@example.com"
-            cust = dict(t_customer)
-            cust.update(
-                id=cus_id,
-                created=created,
-                email=email,
-                name=f"{first} {last}",
-                invoice_prefix=cus_id[-8:].upper(),
-                invoice_settings={
-                    **t_customer["invoice_settings"],
-                    "default_payment_method": pm_id,
-                },
-                metadata={"seed": "1"},
+            email = _q(f"{first.lower()}.{last.lower()}.{n}@example.com")
+            name = _q(f"{first} {last}")
+            prefix = cus_id[-8:].upper()
+            rows.append(
+                (
+                    cus_id,
+                    "customer",
+                    created,
+                    cus_id,
+                    None,
+                    None,
+                    None,
+                    customer_json
+                    % {
+                        "id": _q(cus_id),
+                        "created": created,
+                        "email": email,
+                        "name": name,
+                        "prefix": _q(prefix),
+                        "pm": _q(pm_id),
+                    },
+                    "{}",
+                )
             )
-            rows.append((cus_id, "customer", created, cus_id, None, None, None, _dump(cust), "{}"))
-            pm = dict(t_pm)
-            pm.update(id=pm_id, created=created, customer=cus_id)
             rows.append(
                 (
                     pm_id,
@@ -199,73 +308,42 @@ def seed(sb: Sandbox, opts: SeedOptions) -> SeedResult:
                     None,
                     None,
                     None,
-                    _dump(pm),
+                    pm_json % {"id": _q(pm_id), "created": created, "customer": _q(cus_id)},
                     '{"behaviour":"ok"}',
                 )
             )
-            charge_times = sorted(
-                created + rng.randrange(max(1, now - created))
-                for _ in range(opts.charges_per_customer)
-            )
-            for at in charge_times:
+            span = max(1, now - created)
+            for _ in range(opts.charges_per_customer):
+                at = created + rng.randrange(span)
                 pi_id, ch_id = new("pi"), new("ch")
                 failed = rng.random() < opts.failed_charge_rate
-                ch = dict(t_charge_failed if failed else t_charge_ok)
-                ch.update(
-                    id=ch_id,
-                    created=at,
-                    customer=cus_id,
-                    payment_intent=pi_id,
-                    payment_method=pm_id,
-                    amount_captured=0 if failed else opts.unit_amount,
-                    refunds=shapes.empty_list(f"/v1/charges/{ch_id}/refunds"),
-                    balance_transaction=None if failed else new("txn"),
-                )
-                pi = dict(t_pi)
-                pi.update(
-                    id=pi_id,
-                    created=at,
-                    customer=cus_id,
-                    latest_charge=ch_id,
-                    client_secret=f"{pi_id}_secret_{ch_id[-12:]}",
-                    payment_method=None if failed else pm_id,
-                    status="requires_payment_method" if failed else "succeeded",
-                    amount_received=0 if failed else opts.unit_amount,
-                )
-                rows.append(
-                    (pi_id, "payment_intent", at, cus_id, None, None, None, _dump(pi), "{}")
-                )
-                rows.append((ch_id, "charge", at, cus_id, pi_id, None, None, _dump(ch), "{}"))
+                ch_text = (charge_failed_json if failed else charge_ok_json) % {
+                    "id": _q(ch_id),
+                    "created": at,
+                    "customer": _q(cus_id),
+                    "pi": _q(pi_id),
+                    "pm": _q(pm_id),
+                    "txn": null if failed else _q(new("txn")),
+                    "refunds_url": _q(f"/v1/charges/{ch_id}/refunds"),
+                }
+                pi_text = pi_json % {
+                    "id": _q(pi_id),
+                    "created": at,
+                    "customer": _q(cus_id),
+                    "charge": _q(ch_id),
+                    "secret": _q(f"{pi_id}_secret_{ch_id[-12:]}"),
+                    "pm": null if failed else _q(pm_id),
+                    "status": _q("requires_payment_method" if failed else "succeeded"),
+                    "received": 0 if failed else opts.unit_amount,
+                }
+                rows.append((pi_id, "payment_intent", at, cus_id, None, None, None, pi_text, "{}"))
+                rows.append((ch_id, "charge", at, cus_id, pi_id, None, None, ch_text, "{}"))
                 result.payment_intents += 1
                 result.charges += 1
             for _ in range(opts.subscriptions_per_customer):
                 sub_id, inv_id, si_id = new("sub"), new("in"), new("si")
                 start = now - rng.randrange(28 * schedule.DAY)
                 end = schedule.add_interval(start, "month")
-                item = copy.copy(t_item)
-                item.update(
-                    id=si_id,
-                    created=start,
-                    subscription=sub_id,
-                    current_period_start=start,
-                    current_period_end=end,
-                )
-                sub = dict(t_sub)
-                sub.update(
-                    id=sub_id,
-                    created=start,
-                    start_date=start,
-                    customer=cus_id,
-                    billing_cycle_anchor=start,
-                    status="active",
-                    latest_invoice=inv_id,
-                    items={
-                        **t_sub["items"],
-                        "data": [item],
-                        "total_count": 1,
-                        "url": f"/v1/subscription_items?subscription={sub_id}",
-                    },
-                )
                 rows.append(
                     (
                         sub_id,
@@ -275,50 +353,41 @@ def seed(sb: Sandbox, opts: SeedOptions) -> SeedResult:
                         None,
                         None,
                         end,
-                        _dump(sub),
+                        sub_json
+                        % {
+                            "id": _q(sub_id),
+                            "created": start,
+                            "customer": _q(cus_id),
+                            "invoice": _q(inv_id),
+                            "si": _q(si_id),
+                            "end": end,
+                            "items_url": _q(f"/v1/subscription_items?subscription={sub_id}"),
+                        },
                         f'{{"anchor":{start}}}',
                     )
                 )
-                inv = dict(t_inv)
-                inv.update(
-                    id=inv_id,
-                    created=start,
-                    customer=cus_id,
-                    customer_email=email,
-                    customer_name=cust["name"],
-                    status="paid",
-                    billing_reason="subscription_create",
-                    amount_due=opts.unit_amount,
-                    amount_paid=opts.unit_amount,
-                    subtotal=opts.unit_amount,
-                    total=opts.unit_amount,
-                    subtotal_excluding_tax=opts.unit_amount,
-                    total_excluding_tax=opts.unit_amount,
-                    attempted=True,
-                    attempt_count=1,
-                    number=f"{cust['invoice_prefix']}-0001",
-                    period_start=start,
-                    period_end=start,
-                    effective_at=start,
-                    status_transitions={
-                        "finalized_at": start,
-                        "paid_at": start,
-                        "marked_uncollectible_at": None,
-                        "voided_at": None,
-                    },
-                    parent={
-                        "quote_details": None,
-                        "type": "subscription_details",
-                        "subscription_details": {
-                            "metadata": {},
-                            "subscription": sub_id,
-                            "subscription_proration_date": None,
-                        },
-                    },
-                    lines={**t_inv["lines"], "url": f"/v1/invoices/{inv_id}/lines"},
-                )
                 rows.append(
-                    (inv_id, "invoice", start, cus_id, sub_id, None, None, _dump(inv), "{}")
+                    (
+                        inv_id,
+                        "invoice",
+                        start,
+                        cus_id,
+                        sub_id,
+                        None,
+                        None,
+                        inv_json
+                        % {
+                            "id": _q(inv_id),
+                            "created": start,
+                            "customer": _q(cus_id),
+                            "email": email,
+                            "name": name,
+                            "number": _q(f"{prefix}-0001"),
+                            "sub": _q(sub_id),
+                            "lines_url": _q(f"/v1/invoices/{inv_id}/lines"),
+                        },
+                        "{}",
+                    )
                 )
                 result.subscriptions += 1
                 result.invoices += 1

@@ -66,7 +66,7 @@ def test_wrong_connected_app(
     assert setting in str(caught.value)
 
 
-@pytest.mark.filterwarnings("ignore:.*authorize this:UserWarning")
+@pytest.mark.filterwarnings("ignore::UserWarning")  # simple-salesforce: "authorize this app"
 def test_jwt_for_an_unknown_user(org: SandboxServer) -> None:
     settings = settings_for(org, "jwt", salesforce_username="someone@else.example.com")
     with pytest.raises(SalesforceLoginError) as caught:
@@ -141,3 +141,15 @@ def test_failed_relogin_is_retryable_for_the_event(org: SandboxServer) -> None:
             sf.query_all("SELECT Id FROM Account")
         assert caught.value.kind == "salesforce.LOGIN_FAILED"
         assert sf.usage().calls[("login", "permanent")] == 2
+
+
+def test_concurrent_calls_after_expiry_log_in_once(org: SandboxServer) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    with connect(settings_for(org, "oauth_password")) as sf:
+        sf.query_all("SELECT Id FROM Account")
+        org.expire_sessions()
+        with ThreadPoolExecutor(8) as pool:
+            answers = list(pool.map(lambda _: sf.query_all("SELECT Id FROM User"), range(16)))
+        assert all(answers)
+        assert sf.usage().calls[("login", "ok")] == 2

@@ -140,3 +140,67 @@ def test_bulk_job_lifecycle_over_http(sandbox: SandboxServer, sf: Salesforce) ->
     info = http.get(f"{base}/{failed_job['id']}", headers=headers).json()
     assert info["state"] == "Failed"
     assert info["errorMessage"] == "InvalidBatch : Field name not found : Nope__c"
+
+
+def test_bulk_job_larger_than_one_chunk(sandbox: SandboxServer, sf: Salesforce) -> None:
+    rows = [{"Name": f"Many {i}", "Stripe_Customer_Id__c": f"m_{i}"} for i in range(4500)]
+    rows[4321]["Billing_Status__c"] = "Nope"
+    result = sf.bulk2.Account.upsert(
+        records=rows, external_id_field="Stripe_Customer_Id__c", wait=0
+    )
+    assert result[0]["numberRecordsProcessed"] == 4500
+    assert result[0]["numberRecordsFailed"] == 1
+    job_id = result[0]["job_id"]
+    assert len(_rows(sf.bulk2.Account.get_successful_records(job_id))) == 4499
+    failed = _rows(sf.bulk2.Account.get_failed_records(job_id))
+    assert [r["Stripe_Customer_Id__c"] for r in failed] == ["m_4321"]
+    assert sf.query("SELECT COUNT() FROM Account")["totalSize"] == 4499
+
+
+def test_jsforce_style_requests(sandbox: SandboxServer) -> None:
+    """Chunked bodies, #N/A nulls, no maxRecords on query results, lowercase paths."""
+    http = sandbox.http()
+    token = http.post(
+        f"{sandbox.instance_url}/services/oauth2/token",
+        data=iter(
+            [
+                b"grant_type=password&client_id=" + sandbox.client_id.encode(),
+                b"&client_secret=" + sandbox.client_secret.encode(),
+                b"&username="
+                + sandbox.username.encode()
+                + b"&password="
+                + sandbox.password.encode(),
+            ]
+        ),
+        headers={"Content-Type": "application/x-www-form-urlencoded"},
+    ).json()
+    headers = {"Authorization": f"Bearer {token['access_token']}"}
+    base = f"{sandbox.instance_url}/services/data/v50.0/jobs"
+    job = http.post(
+        f"{base}/ingest", json={"object": "Contact", "operation": "insert"}, headers=headers
+    ).json()
+    assert job["contentType"] == "CSV" and job["lineEnding"] == "LF"
+    upload = http.put(
+        f"{base}/ingest/{job['id']}/batches",
+        data=iter([b"LastName,Title,HasOptedOutOfEmail\n", b"A,#N/A,true\nB,Boss,false\n"]),
+        headers={**headers, "Content-Type": "text/csv"},
+    )
+    assert upload.status_code == 201
+    http.patch(f"{base}/ingest/{job['id']}", json={"state": "UploadComplete"}, headers=headers)
+    info = http.get(f"{base}/ingest/{job['id']}", headers=headers).json()
+    assert info["state"] == "JobComplete" and info["numberRecordsProcessed"] == 2
+    assert http.get(f"{base}/ingest/{job['id']}/unprocessedrecords", headers=headers).text == (
+        "LastName,Title,HasOptedOutOfEmail\n"
+    )
+    query = http.post(
+        f"{base}/query",
+        json={
+            "operation": "query",
+            "query": "SELECT LastName, Title FROM Contact ORDER BY LastName",
+        },
+        headers=headers,
+    ).json()
+    results = http.get(f"{base}/query/{query['id']}/results", headers=headers)
+    assert results.headers["Sforce-Locator"] == "null"
+    assert results.headers["Sforce-NumberOfRecords"] == "2"
+    assert results.text.splitlines() == ['"LastName","Title"', '"A",""', '"B","Boss"']

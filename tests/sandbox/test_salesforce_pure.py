@@ -256,3 +256,36 @@ def test_sfdx_metadata_parsing() -> None:
             "X", "<CustomField><fullName>A__c</fullName><type>Geolocation</type></CustomField>"
         )
     assert caught.value.code == "INVALID_METADATA"
+
+
+@pytest.mark.parametrize(
+    "soql",
+    [
+        "SELECT Id, Name FROM Account WHERE Name LIKE 'A%' AND Stripe_Customer_Id__c IN ('a', 'b') "
+        "AND IsDeleted = false AND ParentId = null ORDER BY CreatedDate DESC LIMIT 10 OFFSET 5",
+        "SELECT count() FROM Account",
+        "SELECT Id FROM Account WHERE (NOT Name LIKE 'x') FOR VIEW",
+        "SELECT Name, InstanceName, IsSandbox, TrialExpirationDate, NamespacePrefix, "
+        "OrganizationType FROM Organization",
+        "SELECT Id FROM Contact WHERE Email = 'a@b.c' AND CreatedDate > 2024-01-01T00:00:00+00:00",
+        "SELECT Id FROM Account WHERE Id IN (SELECT AccountId FROM Contact) WITH SECURITY_ENFORCED",
+        "SELECT MAX(AnnualRevenue) top, MIN(CreatedDate) FROM Account GROUP BY Industry",
+    ],
+)
+def test_soql_the_clients_generate(soql: str) -> None:
+    bound = bind(parse(soql), _schema())
+    assert bound.obj.name in ("Account", "Organization", "Contact")
+
+
+def test_scratch_org_probe_is_invalid_type() -> None:
+    with pytest.raises(SalesforceError) as caught:
+        bind(parse("SELECT Id FROM ScratchOrgInfo limit 1"), _schema())
+    assert caught.value.code == "INVALID_TYPE"
+    assert "sObject type 'ScratchOrgInfo' is not supported" in caught.value.message
+
+
+def test_semi_join_and_aggregates() -> None:
+    result = _run("SELECT Name FROM Account WHERE Id IN (SELECT AccountId FROM Contact)", ALL)
+    assert [r["Name"] for r in result.records] == ["Acme"]
+    grouped = _run("SELECT COUNT(Id) n, MAX(AnnualRevenue) FROM Account", ALL)
+    assert grouped.records[0]["n"] == 2 and grouped.records[0]["expr0"] == 10.0

@@ -383,3 +383,35 @@ def test_query_all_pages_through_locators_of_any_version(
         f"{sandbox.instance_url}/services/data/v50.0/query/{locator}", headers=sf.headers
     ).json()
     assert rest["done"] is True and len(rest["records"]) == 49
+
+
+def test_opportunity_user_and_group_objects(sf: Salesforce) -> None:
+    account = sf.Account.create({"Name": "Buyer"})["id"]
+    with pytest.raises(SalesforceMalformedRequest) as caught:
+        sf.Opportunity.create({"Name": "Deal", "AccountId": account})
+    assert set(caught.value.content[0]["fields"]) == {"StageName", "CloseDate"}
+    deal = sf.Opportunity.create(
+        {
+            "Name": "Deal",
+            "AccountId": account,
+            "StageName": "Prospecting",
+            "CloseDate": "2024-12-31",
+            "Amount": 1200.5,
+        }
+    )["id"]
+    assert deal.startswith("006")
+    row = sf.query(
+        "SELECT Amount, Account.Name FROM Opportunity WHERE CloseDate >= 2024-12-01 "
+        "AND CloseDate < 2025-01-01"
+    )["records"][0]
+    assert row["Amount"] == 1200.5 and row["Account"]["Name"] == "Buyer"
+    users = sf.query("SELECT Username, Name, IsActive FROM User ORDER BY Username")["records"]
+    assert [u["Username"] for u in users] == [
+        "admin@sandbox.example.com",
+        "integration@sandbox.example.com",
+    ]
+    assert users[0]["IsActive"] is True
+    with pytest.raises(SalesforceMalformedRequest) as queue_owner:
+        queue = sf.query("SELECT Id FROM Group WHERE DeveloperName = 'Billing_Queue'")
+        sf.Account.update(account, {"OwnerId": queue["records"][0]["Id"]})
+    assert queue_owner.value.content[0]["errorCode"] == "FIELD_INTEGRITY_EXCEPTION"

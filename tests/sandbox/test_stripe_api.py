@@ -11,7 +11,13 @@ import pytest
 import stripe
 
 from stripe_sandbox.testing import RunningSandbox
-from tests.sandbox.stripe_support import client, event_types, sb, stripe_server  # noqa: F401
+from tests.sandbox import stripe_support as support
+from tests.sandbox.stripe_support import event_types
+
+# fixtures (bound by assignment so that test arguments may share their names)
+client = support.client
+sb = support.sb
+stripe_server = support.stripe_server
 
 
 def _status(url: str, key: str | None) -> tuple[int, dict[str, object]]:

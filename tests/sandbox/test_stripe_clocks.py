@@ -8,18 +8,17 @@ from dataclasses import dataclass
 import stripe
 
 from stripe_sandbox.testing import RunningSandbox, WebhookReceiver
-from tests.sandbox.stripe_support import (  # noqa: F401
-    client,
-    event_types,
-    listen,
-    receiver,
-    sb,
-    stripe_server,
-    verify_deliveries,
-)
+from tests.sandbox import stripe_support as support
+from tests.sandbox.stripe_support import event_types, listen, verify_deliveries
 
 DAY = 86400
 T0 = 1767225600  # 2026-01-01T00:00:00Z
+
+# fixtures (bound by assignment so that test arguments may share their names)
+client = support.client
+receiver = support.receiver
+sb = support.sb
+stripe_server = support.stripe_server
 
 
 @dataclass

@@ -13,10 +13,15 @@ from pathlib import Path
 import stripe
 
 from stripe_sandbox.testing import TEST_KEY, RunningSandbox
+from tests.sandbox import stripe_support as support
 from tests.sandbox.stripe_shapes import conformance
-from tests.sandbox.stripe_support import client, sb, stripe_server  # noqa: F401
 
 SCRIPT = Path(sys.executable).parent / "stripe-sandbox"
+
+# fixtures (bound by assignment so that test arguments may share their names)
+client = support.client
+sb = support.sb
+stripe_server = support.stripe_server
 
 
 def test_seed_then_list_everything(sb: RunningSandbox, client: stripe.StripeClient) -> None:

@@ -11,15 +11,9 @@ import stripe
 
 from stripe_sandbox import shapes
 from stripe_sandbox.testing import RunningSandbox
+from tests.sandbox import stripe_support as support
 from tests.sandbox.stripe_shapes import conformance, schema_errors
-from tests.sandbox.stripe_support import (  # noqa: F401
-    SUMMARY,
-    client,
-    parse_triggers,
-    run_trigger,
-    sb,
-    stripe_server,
-)
+from tests.sandbox.stripe_support import SUMMARY, parse_triggers, run_trigger
 
 SCENARIOS = [
     "customer.subscription.created",
@@ -52,6 +46,11 @@ LISTS = [
     "/v1/test_helpers/test_clocks",
     "/v1/webhook_endpoints",
 ]
+
+# fixtures (bound by assignment so that test arguments may share their names)
+client = support.client
+sb = support.sb
+stripe_server = support.stripe_server
 
 
 def _raw(client: stripe.StripeClient, path: str, **params: Any) -> Any:

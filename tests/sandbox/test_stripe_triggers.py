@@ -8,16 +8,13 @@ import pytest
 import stripe
 
 from stripe_sandbox.testing import RunningSandbox, WebhookReceiver
-from tests.sandbox.stripe_support import (  # noqa: F401
+from tests.sandbox import stripe_support as support
+from tests.sandbox.stripe_support import (
     SUMMARY,
-    client,
     event_types,
     listen,
     parse_triggers,
-    receiver,
     run_trigger,
-    sb,
-    stripe_server,
     verify_deliveries,
 )
 
@@ -143,6 +140,12 @@ EXPECTED: dict[str, list[str]] = {
 }
 
 TRIGGERS = parse_triggers(SUMMARY.read_text())
+
+# fixtures (bound by assignment so that test arguments may share their names)
+client = support.client
+receiver = support.receiver
+sb = support.sb
+stripe_server = support.stripe_server
 
 
 def test_summary_covers_the_triggers_we_check() -> None:

@@ -3,19 +3,20 @@ intervals, recorded, in the background; plus the fault knobs."""
 
 from __future__ import annotations
 
+import itertools
 import threading
 
 import stripe
 
 from stripe_sandbox.testing import RunningSandbox, WebhookReceiver, webhook_receiver
-from tests.sandbox.stripe_support import (  # noqa: F401
-    client,
-    listen,
-    receiver,
-    sb,
-    stripe_server,
-    verify_deliveries,
-)
+from tests.sandbox import stripe_support as support
+from tests.sandbox.stripe_support import listen, verify_deliveries
+
+# fixtures (bound by assignment so that test arguments may share their names)
+client = support.client
+receiver = support.receiver
+sb = support.sb
+stripe_server = support.stripe_server
 
 
 def test_only_enabled_events_are_delivered_and_signed(
@@ -52,7 +53,7 @@ def test_failed_deliveries_are_retried_with_growing_intervals(
         for r in received
     }
     assert len(ids) == 1
-    gaps = [b.at - a.at for a, b in zip(received, received[1:], strict=False)]
+    gaps = [b.at - a.at for a, b in itertools.pairwise(received)]
     assert len(gaps) == 2
     assert sb.wait_idle()
     (delivery,) = sb.deliveries()

@@ -20,6 +20,7 @@ from stripe2sf.domain.sf_results import (
     failed_call,
     graph_outcomes,
     not_attempted,
+    with_update_ids,
 )
 from stripe2sf.salesforce.bulk import job_failure_code
 from stripe2sf.salesforce.client import call_outcome
@@ -135,6 +136,10 @@ def test_rate_limits() -> None:
     error = r.error()
     assert isinstance(error, RateLimitedError)
     assert error.kind == "salesforce.REQUEST_LIMIT_EXCEEDED" and error.retry_after == 300
+    concurrent = OpOutcome(
+        False, error="ConcurrentPerOrgLongTxn Limit exceeded.", code="REQUEST_LIMIT_EXCEEDED"
+    )
+    assert result_of(("a", concurrent)).error().retry_after == 30  # type: ignore[union-attr]
     r = result_of(("a", fail("HTTP_429")))
     assert r.error().retry_after == 60  # type: ignore[union-attr]
     r = result_of(("a", fail("HTTP_429")), retry_after=7.0)
@@ -250,3 +255,20 @@ def test_call_outcome_and_bulk_job_codes() -> None:
     assert job_failure_code("InvalidBatch : Field name not found : Foo__c") == "BULK_INVALID_BATCH"
     assert job_failure_code("InvalidJob : no such object") == "BULK_INVALID_BATCH"
     assert job_failure_code("Batch failed after 20 retries") == "BULK_JOB_FAILED"
+
+
+def test_updates_by_id_get_their_record_id_from_the_path() -> None:
+    link = Operation("link", "update", "Contact", "Id", "003A", {"Stripe_Customer_Id__c": "c"})
+    (call,) = batch([acc("a", "cus_1"), link])
+    assert call.kind == "composite"
+    body = {
+        "compositeResponse": [
+            {"httpStatusCode": 201, "body": {"id": "001A", "created": True}},
+            {"httpStatusCode": 204, "body": None},
+        ]
+    }
+    out = with_update_ids(call, outcomes_for(call, 200, body))
+    assert out["link"] == OpOutcome(True, "003A", created=False)
+    assert out["a"].record_id == "001A"
+    failed = with_update_ids(call, failed_call(call, "TIMEOUT", "x"))
+    assert failed["link"].record_id is None

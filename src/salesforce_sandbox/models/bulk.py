@@ -7,9 +7,12 @@ processed when the client marks it ``UploadComplete`` and is ``JobComplete`` on 
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import csv
 import io
+import json
+import logging
 import shutil
 import tempfile
 from collections.abc import Iterator
@@ -38,6 +41,8 @@ LINE_ENDINGS = {"LF": "\n", "CRLF": "\r\n"}
 OPERATIONS = ("insert", "update", "upsert", "delete", "hardDelete")
 TERMINAL = ("JobComplete", "Failed", "Aborted")
 CHUNK = 2000
+_DONE = object()
+log = logging.getLogger("salesforce_sandbox")
 
 
 def _job_error(message: str, code: str = "INVALIDJOB", status: int = 400) -> SalesforceError:
@@ -50,6 +55,8 @@ class BulkJobs:
         self.store = org.store
         self._tmp = tempfile.mkdtemp(prefix="sf-bulk-")
         self.root = Path(self._tmp)
+        self.generation = 0
+        self._tasks: set[asyncio.Task[None]] = set()
         last = self.store.conn.execute("SELECT max(id) FROM jobs").fetchone()[0]
         if last:
             org.records.id_generator.start_after("750", ids.counter_of(last))
@@ -58,6 +65,7 @@ class BulkJobs:
         shutil.rmtree(self._tmp, ignore_errors=True)
 
     def reset(self) -> None:
+        self.generation += 1
         for path in self.root.glob("*"):
             path.unlink(missing_ok=True)
 
@@ -164,15 +172,16 @@ class BulkJobs:
         if state == "Aborted":
             if job["state"] in TERMINAL:
                 raise _job_error(f"Job is already {job['state']}", "INVALIDJOB", 409)
+            was = job["state"]
             job["state"] = "Aborted"
-            if job_type == "V2Ingest":
+            if job_type == "V2Ingest" and was == "Open":
                 self._unprocessed(job)
         elif state == "UploadComplete" and job_type == "V2Ingest":
             if job["state"] != "Open":
                 raise _job_error(f"Job is in state {job['state']}", "INVALIDJOB", 409)
             job["state"] = "UploadComplete"
             reply = dict(job)
-            self._process(job)
+            self._run(job)
             return reply
         else:
             raise _job_error(f"Invalid state: {state}", "INVALIDJOB", 400)
@@ -183,7 +192,7 @@ class BulkJobs:
 
     def delete(self, job_id: str, job_type: str) -> None:
         job = self.get(job_id, job_type)
-        if job["state"] in ("Open", "InProgress") and job_type == "V2Ingest":
+        if job["state"] in ("Open", "UploadComplete", "InProgress") and job_type == "V2Ingest":
             raise _job_error(f"Job in state {job['state']} cannot be deleted", "INVALIDJOB", 400)
         with self.store.transaction():
             self.store.conn.execute("DELETE FROM jobs WHERE id = ?", (job["id"],))
@@ -217,10 +226,14 @@ class BulkJobs:
             ((job_id, kind, seq, sf_id, extra, _dumps(row)) for seq, sf_id, extra, row in rows),
         )
 
-    def _process(self, job: dict[str, Any]) -> None:
+    def _process(self, job: dict[str, Any]) -> Iterator[None]:
+        """Process an uploaded job chunk by chunk (one transaction per chunk), yielding
+        between chunks so the server can answer other requests meanwhile."""
         started = clock.now()
+        generation = self.generation
         path = self.root / f"{job['id']}.csv"
         obj = self.org.schema.get(job["object"])
+        counts = {"processed": 0, "failed": 0}
         try:
             if obj is None:
                 raise _job_error(f"InvalidBatch : Invalid object: {job['object']}")
@@ -232,21 +245,67 @@ class BulkJobs:
                 raise _job_error("InvalidBatch : The CSV file has no header row")
             header = [h.strip() for h in header]
             columns = self._columns(obj, header, job)
-            processed, failed = self._apply(job, obj, header, columns, rows)
-            job["state"] = "JobComplete"
-            job["numberRecordsProcessed"] = processed
-            job["numberRecordsFailed"] = failed
+            job["state"] = "InProgress"
+            for _ in self._apply(job, obj, header, columns, rows, counts):
+                job["numberRecordsProcessed"] = counts["processed"]
+                job["numberRecordsFailed"] = counts["failed"]
+                with self.store.transaction():
+                    self._save(job)
+                yield
+                if generation != self.generation:
+                    return
+                if self._state(job["id"]) == "Aborted":
+                    job["state"] = "Aborted"
+                    with self.store.transaction():
+                        self._rows(
+                            job["id"],
+                            "unprocessed",
+                            ((i, None, None, r) for i, r in enumerate(rows, 1)),
+                        )
+                    break
+            else:
+                job["state"] = "JobComplete"
+            job["numberRecordsProcessed"] = counts["processed"]
+            job["numberRecordsFailed"] = counts["failed"]
         except SalesforceError as error:
             job["state"] = "Failed"
             job["errorMessage"] = error.message
         finally:
             path.unlink(missing_ok=True)
+        if generation != self.generation:
+            return
         elapsed = int((clock.now() - started).total_seconds() * 1000)
         job["totalProcessingTime"] = elapsed
         job["apiActiveProcessingTime"] = elapsed
         job["systemModstamp"] = clock.now_text()
         with self.store.transaction():
             self._save(job)
+
+    def _state(self, job_id: str) -> str | None:
+        row = self.store.conn.execute("SELECT data FROM jobs WHERE id = ?", (job_id,)).fetchone()
+        return str(json.loads(row[0])["state"]) if row else None
+
+    def _run(self, job: dict[str, Any]) -> None:
+        """Run the first chunk now; the rest in the background when a loop is running."""
+        steps = self._process(job)
+        if next(steps, _DONE) is _DONE:
+            return
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            for _ in steps:
+                pass
+            return
+        task = loop.create_task(self._drive(steps))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _drive(self, steps: Iterator[None]) -> None:
+        try:
+            for _ in steps:
+                await asyncio.sleep(0)
+        except Exception:  # keep the server alive; the job stays InProgress
+            log.exception("bulk job processing failed")
 
     def _columns(self, obj: ObjectDef, header: list[str], job: dict[str, Any]) -> list[Any]:
         """Per column: a field name, or (relationship name, target, external field)."""
@@ -287,28 +346,41 @@ class BulkJobs:
         header: list[str],
         columns: list[Any],
         rows: Iterator[list[str]],
-    ) -> tuple[int, int]:
+        counts: dict[str, int],
+    ) -> Iterator[None]:
+        """Apply the rows in chunks of CHUNK, one transaction each; yields after each chunk
+        but the last."""
+        with self.store.transaction():
+            self._rows(job["id"], "head", [(0, None, None, header)])
+        chunk: list[tuple[int, list[str]]] = []
+        for seq, row in enumerate(rows, 1):
+            if not row or (len(row) == 1 and row[0] == "" and len(columns) > 1):
+                continue
+            chunk.append((seq, row))
+            if len(chunk) >= CHUNK:
+                self._apply_chunk(job, obj, columns, chunk, counts)
+                chunk = []
+                yield
+        if chunk:
+            self._apply_chunk(job, obj, columns, chunk, counts)
+
+    def _apply_chunk(
+        self,
+        job: dict[str, Any],
+        obj: ObjectDef,
+        columns: list[Any],
+        chunk: list[tuple[int, list[str]]],
+        counts: dict[str, int],
+    ) -> None:
         records = self.org.records
         operation = job["operation"]
         ext_field = job.get("externalIdFieldName")
         user = job["createdById"]
-        processed = failed = 0
         ok_rows: list[tuple[int, str | None, str | None, list[str]]] = []
         fail_rows: list[tuple[int, str | None, str | None, list[str]]] = []
-        job_id = job["id"]
-
-        def flush() -> None:
-            self._rows(job_id, "ok", ok_rows)
-            self._rows(job_id, "fail", fail_rows)
-            ok_rows.clear()
-            fail_rows.clear()
-
         with self.store.transaction():
-            self._rows(job_id, "head", [(0, None, None, header)])
-            for seq, row in enumerate(rows, 1):
-                if not row or (len(row) == 1 and row[0] == "" and len(columns) > 1):
-                    continue
-                processed += 1
+            for seq, row in chunk:
+                counts["processed"] += 1
                 payload: dict[str, Any] = {}
                 for column, cell in zip(columns, row, strict=False):
                     if cell == "":
@@ -318,38 +390,33 @@ class BulkJobs:
                         payload[column[0]] = {"attributes": {"type": column[1]}, column[2]: value}
                     else:
                         payload[column] = value
+                given = payload.get("Id") if operation not in ("insert", "upsert") else None
                 try:
                     if operation == "insert":
                         rid, created = records.create(obj, payload, "csv", user=user), True
                     elif operation == "update":
                         record_id = str(payload.pop("Id", "") or "")
-                        rid, created = (
-                            records.update(obj, record_id, payload, "csv", user=user),
-                            False,
-                        )
+                        rid = records.update(obj, record_id, payload, "csv", user=user)
+                        created = False
                     elif operation == "upsert":
-                        value = payload.get(ext_field) if ext_field else None
+                        key = payload.get(ext_field) if ext_field else None
                         rid, created = records.upsert(
-                            obj, str(ext_field), value, payload, "csv", user=user
+                            obj, str(ext_field), key, payload, "csv", user=user
                         )
                     else:
-                        rid, created = (
-                            records.delete(obj, str(payload.get("Id", "")), user=user),
-                            False,
-                        )
+                        rid = records.delete(obj, str(payload.get("Id", "")), user=user)
+                        created = False
                     ok_rows.append((seq, rid, "true" if created else "false", row))
                 except SalesforceError as error:
-                    failed += 1
+                    counts["failed"] += 1
                     given = (
                         payload.get("Id")
-                        if operation in ("update", "delete", "hardDelete")
+                        if operation != "insert" and operation != "upsert"
                         else None
                     )
                     fail_rows.append((seq, str(given or ""), error.bulk_text(), row))
-                if len(ok_rows) + len(fail_rows) >= CHUNK:
-                    flush()
-            flush()
-        return processed, failed
+            self._rows(job["id"], "ok", ok_rows)
+            self._rows(job["id"], "fail", fail_rows)
 
     def results(self, job_id: str, kind: str) -> Iterator[bytes]:
         job = self.get(job_id, "V2Ingest")

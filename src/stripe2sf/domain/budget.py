@@ -133,4 +133,4 @@ def projection(used: int, elapsed_seconds: float, day_seconds: float = 86400.0) 
     """Usage projected to the end of the day at the rate seen so far (pure arithmetic)."""
     if elapsed_seconds <= 0:
         return used
-    return int(round(used * day_seconds / elapsed_seconds))
+    return round(used * day_seconds / elapsed_seconds)

@@ -8,14 +8,15 @@ failure and folds them into an `ExecutionResult`:
                   SERVER_UNAVAILABLE, INVALID_SESSION_ID (after one re-login), a failed
                   re-login (LOGIN_FAILED: an operator fixes the settings, the event waits),
                   unprocessed Bulk rows, a Bulk job that failed or timed out
-    rate_limited  REQUEST_LIMIT_EXCEEDED (403: the org's daily allocation; Salesforce sends no
-                  Retry-After, so we wait RATE_LIMIT_RETRY_AFTER) and HTTP 429
+    rate_limited  REQUEST_LIMIT_EXCEEDED (403; Salesforce sends no Retry-After: 300 s for the
+                  daily allocation, 30 s for ConcurrentPerOrgLongTxn) and HTTP 429 (its
+                  Retry-After, else 60 s)
     permanent     everything else: validation (REQUIRED_FIELD_MISSING, STRING_TOO_LONG,
                   INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST, DUPLICATE_VALUE, ...), bad ids,
                   unknown fields or objects
     halted        not a failure of its own: rolled back or never sent because another
                   operation failed (PROCESSING_HALTED, ALL_OR_NONE_OPERATION_ROLLED_BACK,
-                  NOT_ATTEMPTED)
+                  BATCH_PROCESSING_HALTED, NOT_ATTEMPTED)
 
 The event's verdict comes from its *first* real (not halted) failure in execution order: a
 later failure may be a consequence of an earlier one (a Contact whose Account upsert hit a
@@ -26,8 +27,9 @@ a retryable one makes it retryable (rate limited if any failure was a rate limit
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Literal
+from urllib.parse import unquote
 
 from stripe2sf.domain.audit import OpOutcome
 from stripe2sf.domain.batching import CallKind, SalesforceCall
@@ -45,6 +47,7 @@ Verdict = Literal["ok", "retryable", "rate_limited", "permanent"]
 
 RATE_LIMIT_RETRY_AFTER = 300.0  # REQUEST_LIMIT_EXCEEDED: no Retry-After from Salesforce
 TOO_MANY_REQUESTS_RETRY_AFTER = 60.0  # HTTP 429 without a Retry-After header
+CONCURRENT_LIMIT_RETRY_AFTER = 30.0  # ConcurrentPerOrgLongTxn: too many long requests now
 
 HALTED_CODES = frozenset(
     {
@@ -78,6 +81,17 @@ def classify_code(code: str | None) -> FailureClass:
     if code in TRANSIENT_CODES or code in TRANSIENT_HTTP or code.startswith("HTTP_5"):
         return "retryable"
     return "permanent"
+
+
+def rate_limit_wait(code: str | None, message: str | None) -> float:
+    """Seconds to wait after a rate limit without Retry-After: the daily allocation
+    (`TotalRequests Limit exceeded.`) refills slowly; the concurrent long-request limit
+    (`ConcurrentPerOrgLongTxn Limit exceeded.`) clears in seconds."""
+    if code == "REQUEST_LIMIT_EXCEEDED":
+        if "ConcurrentPerOrgLongTxn" in (message or ""):
+            return CONCURRENT_LIMIT_RETRY_AFTER
+        return RATE_LIMIT_RETRY_AFTER
+    return TOO_MANY_REQUESTS_RETRY_AFTER
 
 
 def classify_http(status: int | None, code: str | None) -> FailureClass:
@@ -212,11 +226,7 @@ class ExecutionResult:
             code = limited[0].code or code
             wait = self.retry_after
             if wait is None:
-                wait = (
-                    RATE_LIMIT_RETRY_AFTER
-                    if code == "REQUEST_LIMIT_EXCEEDED"
-                    else TOO_MANY_REQUESTS_RETRY_AFTER
-                )
+                wait = rate_limit_wait(code, limited[0].error)
             return RateLimitedError(message, kind=f"salesforce.{code}", retry_after=wait)
         if verdict == "retryable":
             return RetryableError(message, kind=f"salesforce.{code}")
@@ -286,4 +296,21 @@ def graph_outcomes(
             continue
         for op_id in op_ids:
             out[op_id] = OpOutcome(False, error=message or "graph failed", code=code)
+    return out
+
+
+def with_update_ids(
+    call: SalesforceCall, outcomes: Mapping[str, OpOutcome]
+) -> dict[str, OpOutcome]:
+    """Successful updates by Id answer 204 without a body: their record id is in the path.
+    Applies to a REST update and to the updates inside a Composite."""
+    out = dict(outcomes)
+    for sub in (*call.subrequests, call):
+        if sub.kind != "record_update":
+            continue
+        record_id = unquote(sub.path.rstrip("/").rsplit("/", 1)[-1])
+        for op_id in sub.op_ids:
+            found = out.get(op_id)
+            if found is not None and found.ok and found.record_id is None:
+                out[op_id] = replace(found, record_id=record_id, created=False)
     return out

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import smtplib
+import threading
 from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
 
@@ -19,6 +20,8 @@ class Alerter:
     def __init__(self, settings: Settings, alert_log: AlertLog) -> None:
         self.settings = settings
         self.log = alert_log
+        self._firing: set[str] = set()
+        self._lock = threading.Lock()
 
     @property
     def enabled(self) -> bool:
@@ -39,6 +42,29 @@ class Alerter:
         self._email(subject, body)
         self._slack(subject, body)
         return True
+
+    def condition(
+        self, kind: str, firing: bool, subject: str, body: str, now: datetime | None = None
+    ) -> str | None:
+        """A condition that holds or not (error rate, API usage, ...): while it holds, alert
+        once per period; when it clears, send one recovery message. Returns "alert" or
+        "recovered" when a message went out."""
+        with self._lock:
+            was_firing = kind in self._firing
+            if firing:
+                self._firing.add(kind)
+            else:
+                self._firing.discard(kind)
+        if firing:
+            return "alert" if self.notify(kind, subject, body, now) else None
+        if was_firing:
+            sent = self.notify(f"{kind}:recovered", f"Recovered: {subject}", body, now)
+            return "recovered" if sent else None
+        return None
+
+    def firing(self) -> frozenset[str]:
+        with self._lock:
+            return frozenset(self._firing)
 
     def _email(self, subject: str, body: str) -> None:
         s = self.settings

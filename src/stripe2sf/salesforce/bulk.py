@@ -113,7 +113,8 @@ def run_ingest(
         for name in ("successfulResults", "failedResults"):
             got = client.send("GET", f"{job_path}/{name}", kind="bulk", headers=CSV_ACCEPT)
             results.append(_checked(got, name).text)
-        outcomes = bulk_outcomes(call, results[0], results[1])
+        found = bulk_outcomes(call, results[0], results[1])
+        outcomes = {op_id: found[op_id] for op_id in call.op_ids}  # in row order
         return outcomes, CallReport(call.kind, call.path, status, n)
     except _CallFailed as exc:
         if job_path is not None:

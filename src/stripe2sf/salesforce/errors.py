@@ -15,12 +15,7 @@ from __future__ import annotations
 from typing import Any
 
 from stripe2sf.domain.errors import PermanentError, RateLimitedError, RetryableError, SyncError
-from stripe2sf.domain.sf_results import (
-    RATE_LIMIT_RETRY_AFTER,
-    TOO_MANY_REQUESTS_RETRY_AFTER,
-    classify_http,
-    http_code,
-)
+from stripe2sf.domain.sf_results import classify_http, http_code, rate_limit_wait
 
 
 class SalesforceConfigError(PermanentError):
@@ -74,11 +69,7 @@ def error_for_answer(
     text = f"Salesforce {what} failed: {name}: {message}".rstrip(": ")
     if cls == "rate_limited":
         if retry_after is None:
-            retry_after = (
-                RATE_LIMIT_RETRY_AFTER
-                if name == "REQUEST_LIMIT_EXCEEDED"
-                else TOO_MANY_REQUESTS_RETRY_AFTER
-            )
+            retry_after = rate_limit_wait(name, message)
         return RateLimitedError(text, kind=f"salesforce.{name}", retry_after=retry_after)
     if cls in ("retryable", "halted"):
         return RetryableError(text, kind=f"salesforce.{name}")

@@ -27,6 +27,7 @@ from stripe2sf.domain.sf_results import (
     graph_outcomes,
     http_code,
     not_attempted,
+    with_update_ids,
 )
 from stripe2sf.salesforce.bulk import run_ingest
 from stripe2sf.salesforce.errors import code_for_exception, error_items, retry_after_header
@@ -52,7 +53,7 @@ def _send_json(
         )
     status = response.status_code
     body = body_of(response)
-    outcomes = outcomes_for(call, status, body)
+    outcomes = with_update_ids(call, outcomes_for(call, status, body))
     if call.kind == "graph" and isinstance(body, Mapping):
         outcomes = graph_outcomes(call, body.get("graphs"), outcomes)
     error: str | None = None

@@ -36,4 +36,3 @@ def source_of(engine: Engine, event_id: str) -> str:
     with engine.connect() as conn:
         value = conn.execute(select(events.c.source).where(events.c.event_id == event_id)).scalar()
     return str(value or "webhook")
-

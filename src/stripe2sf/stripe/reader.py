@@ -6,7 +6,8 @@ retryable, bad keys are permanent, a missing object is an answer (None), not an 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+import json
+from collections.abc import Callable, Iterator, Mapping
 from functools import partial
 from typing import Any
 
@@ -128,3 +129,16 @@ class StripeReader:
                 return
             query: dict[str, Any] = {**first, "starting_after": page.data[-1].id}
             page = self._call(partial(service.list, query))
+
+    def list_page(
+        self, resource: str, params: Mapping[str, Any]
+    ) -> tuple[list[dict[str, Any]], bool]:
+        """One page of a list endpoint as plain dicts read straight from the JSON answer (no
+        SDK objects: a backfill reads millions), and whether more pages follow."""
+        response = self._call(
+            lambda: self.client.raw_request("get", f"/v1/{resource}", **dict(params))
+        )
+        if response is None:
+            return [], False
+        doc = json.loads(response.body)
+        return list(doc.get("data") or []), bool(doc.get("has_more"))

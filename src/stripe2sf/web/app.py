@@ -11,11 +11,13 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
+from stripe2sf import metrics
 from stripe2sf.runtime import Runtime
 from stripe2sf.store.db import ping
 from stripe2sf.stripe.signature import SignatureRefused, verify
 from stripe2sf.web.group_commit import GroupCommitter
 from stripe2sf.web.intake import NotAnEvent, parse_event, to_new_event
+from stripe2sf.web.operations import mount_operations, start_monitor
 
 MAX_BODY_BYTES = 1024 * 1024
 
@@ -54,6 +56,7 @@ def create_app(runtime: Runtime, run_worker: bool = False) -> FastAPI:
             worker = runtime.worker()
             thread = threading.Thread(target=worker.run, args=(stop,), name="worker", daemon=True)
             thread.start()
+        start_monitor(runtime, stop)
         try:
             yield
         finally:
@@ -72,6 +75,7 @@ def create_app(runtime: Runtime, run_worker: bool = False) -> FastAPI:
         try:
             body = await _read_limited(request, MAX_BODY_BYTES)
         except BodyTooLarge:
+            metrics.webhook("too_large")
             return _refuse(413, f"body larger than {MAX_BODY_BYTES} bytes")
         try:
             verify(
@@ -82,10 +86,12 @@ def create_app(runtime: Runtime, run_worker: bool = False) -> FastAPI:
             )
         except SignatureRefused as exc:
             log.warning("webhook_refused", reason=str(exc))
+            metrics.webhook("bad_signature")
             return _refuse(400, f"signature refused: {exc}")
         try:
             doc = parse_event(body)
         except NotAnEvent as exc:
+            metrics.webhook("not_an_event")
             return _refuse(400, f"not a Stripe event: {exc}")
         handled = runtime.registry.handles(doc["type"])
         new = to_new_event(doc, body.decode("utf-8"), handled, source="webhook")
@@ -93,7 +99,9 @@ def create_app(runtime: Runtime, run_worker: bool = False) -> FastAPI:
             is_new = await committer.add(new)
         except Exception as exc:
             log.error("webhook_store_failed", error=str(exc), event_id=new.event_id)
+            metrics.webhook("store_failed")
             return _refuse(503, "could not store the event; Stripe will retry the delivery")
+        metrics.webhook("duplicate" if not is_new else "stored" if handled else "ignored")
         return JSONResponse(
             {"received": True, "id": new.event_id, "duplicate": not is_new, "ignored": not handled}
         )
@@ -110,4 +118,5 @@ def create_app(runtime: Runtime, run_worker: bool = False) -> FastAPI:
             return JSONResponse({"status": "unavailable", "database": str(exc)}, status_code=503)
         return JSONResponse({"status": "ready"})
 
+    mount_operations(app, runtime)
     return app

@@ -1,0 +1,159 @@
+"""Benchmark the stripe sandbox: bulk-seed customers with payment history and subscriptions,
+then list everything back through the official SDK with auto-pagination.
+
+    .venv/bin/python bench/stripe_sandbox.py [--customers 100000] [--memory]
+
+Runs ``stripe-sandbox`` as a separate process (so the SDK client and the server each get a
+core), seeds it through ``POST /_sandbox/seed``, and lists customers, charges and
+subscriptions with ``limit=100``. Goals: seeding under 2 minutes, listing >= 5,000 objects/s.
+Prints figures, then a last line of JSON.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+import stripe
+
+KEY = "sk_test_stripe_sandbox_bench_0123456789"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _post(base: str, path: str, body: dict[str, Any], timeout: float = 900) -> Any:
+    req = urllib.request.Request(
+        f"{base}{path}",
+        data=json.dumps(body).encode(),
+        headers={"Content-Type": "application/json"},
+        method="POST",
+    )
+    with urllib.request.urlopen(req, timeout=timeout) as resp:
+        return json.loads(resp.read())
+
+
+def _rss_mb(pid: int, field: str) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith(field + ":"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def _wait_up(base: str, proc: subprocess.Popen[bytes]) -> None:
+    deadline = time.time() + 30
+    while time.time() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError("stripe-sandbox exited")
+        try:
+            with urllib.request.urlopen(f"{base}/_sandbox/health", timeout=1):
+                return
+        except OSError:
+            time.sleep(0.05)
+    raise TimeoutError("stripe-sandbox did not start")
+
+
+def _list_all(client: stripe.StripeClient, resource: str) -> tuple[int, float]:
+    service = getattr(client.v1, resource)
+    started = time.perf_counter()
+    count = sum(1 for _ in service.list({"limit": 100}).auto_paging_iter())
+    return count, time.perf_counter() - started
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--customers", type=int, default=100_000)
+    parser.add_argument("--charges-per-customer", type=int, default=3)
+    parser.add_argument("--subscriptions-per-customer", type=int, default=1)
+    parser.add_argument("--memory", action="store_true", help="keep the sandbox in memory")
+    args = parser.parse_args()
+
+    data_dir = None if args.memory else tempfile.mkdtemp(prefix="stripe-sandbox-bench-")
+    port = _free_port()
+    base = f"http://127.0.0.1:{port}"
+    script = Path(sys.executable).parent / "stripe-sandbox"
+    cmd = [str(script), "--port", str(port), "--log-level", "warning"]
+    if data_dir:
+        cmd += ["--data", data_dir]
+    proc = subprocess.Popen(cmd)
+    try:
+        _wait_up(base, proc)
+        rss_before = _rss_mb(proc.pid, "VmRSS")
+        started = time.perf_counter()
+        seeded = _post(
+            base,
+            "/_sandbox/seed",
+            {
+                "customers": args.customers,
+                "charges_per_customer": args.charges_per_customer,
+                "subscriptions_per_customer": args.subscriptions_per_customer,
+                "random_seed": 1,
+            },
+        )
+        seed_seconds = time.perf_counter() - started
+        seed_peak = _rss_mb(proc.pid, "VmHWM")
+        print(
+            f"seeded {seeded['customers']} customers, {seeded['charges']} charges, "
+            f"{seeded['subscriptions']} subscriptions in {seed_seconds:.1f}s "
+            f"(server peak RSS {seed_peak:.0f} MB)"
+        )
+        client = stripe.StripeClient(KEY, base_addresses={"api": base}, max_network_retries=0)
+        listing: dict[str, dict[str, float]] = {}
+        total, total_seconds = 0, 0.0
+        for resource in ("customers", "charges", "subscriptions"):
+            count, seconds = _list_all(client, resource)
+            listing[resource] = {
+                "objects": count,
+                "seconds": round(seconds, 2),
+                "objects_per_second": round(count / seconds, 1),
+            }
+            total += count
+            total_seconds += seconds
+            print(f"listed {count} {resource} in {seconds:.1f}s ({count / seconds:,.0f}/s)")
+        server_peak = _rss_mb(proc.pid, "VmHWM")
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+        if data_dir:
+            db = Path(data_dir) / "stripe-sandbox.sqlite3"
+            db_mb = db.stat().st_size / 1e6 if db.exists() else 0.0
+            shutil.rmtree(data_dir, ignore_errors=True)
+        else:
+            db_mb = 0.0
+    rate = total / total_seconds if total_seconds else 0.0
+    result = {
+        "benchmark": "stripe_sandbox",
+        "customers": seeded["customers"],
+        "charges": seeded["charges"],
+        "subscriptions": seeded["subscriptions"],
+        "objects_seeded": sum(v for k, v in seeded.items() if k != "seconds"),
+        "seed_seconds": round(seed_seconds, 1),
+        "seed_goal_met": seed_seconds < 120,
+        "server_rss_before_mb": round(rss_before, 1),
+        "server_peak_rss_mb": round(server_peak, 1),
+        "database_mb": round(db_mb, 1),
+        "storage": "memory" if args.memory else "sqlite file",
+        "listing": listing,
+        "list_objects_per_second": round(rate, 1),
+        "list_goal_met": rate >= 5000,
+        "machine": f"{platform.machine()} {os.cpu_count()} cpu, Python {platform.python_version()}",
+    }
+    print(json.dumps(result))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,123 @@
+"""Watches the health of stripe2sf and raises (and clears) condition alerts.
+
+Conditions: the error rate of attempts over a threshold, the org's Salesforce API usage over a
+threshold, a spike of webhooks with bad signatures, catch-up nearing Stripe's 30-day event
+retention, and reconciliation drift (reported by `reconciled`, called by the reconcile run).
+Each alerts at most once per period (the `Alerter`'s throttle) and sends a recovery message
+when it clears. `stripe2sf serve` runs `Monitor.run` in a thread.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+
+import structlog
+
+from stripe2sf import metrics
+from stripe2sf.domain.figures import error_rate
+from stripe2sf.engine.alerts import Alerter
+from stripe2sf.salesforce.usage import ApiUsageSnapshot
+from stripe2sf.settings import Settings
+from stripe2sf.store.inbox import Inbox
+from stripe2sf.store.reports import Reports
+
+log = structlog.get_logger(__name__)
+
+STRIPE_RETENTION_DAYS = 30
+
+
+class Monitor:
+    def __init__(
+        self,
+        settings: Settings,
+        alerter: Alerter,
+        reports: Reports,
+        inbox: Inbox,
+        usage: Callable[[], ApiUsageSnapshot | None],
+        bad_signatures: metrics.RecentCount = metrics.BAD_SIGNATURES,
+    ) -> None:
+        self.settings = settings
+        self.alerter = alerter
+        self.reports = reports
+        self.inbox = inbox
+        self.usage = usage
+        self.bad_signatures = bad_signatures
+
+    def check(self, now: datetime | None = None) -> dict[str, str | None]:
+        """Evaluate every condition once; what was sent per condition kind."""
+        now = now or datetime.now(UTC)
+        s = self.settings
+        window = timedelta(seconds=s.alert_window_seconds)
+        sent: dict[str, str | None] = {}
+
+        outcomes = self.reports.attempt_outcomes_since(now - window)
+        rate = error_rate(outcomes)
+        total = sum(outcomes.values())
+        firing = rate is not None and total >= s.alert_min_attempts and rate >= s.alert_error_rate
+        sent["error_rate"] = self.alerter.condition(
+            "error_rate",
+            firing,
+            f"Error rate {rate or 0:.0%} over the last {window}",
+            f"{total} attempts in the window: {outcomes}.\n"
+            f"Threshold: {s.alert_error_rate:.0%} (STRIPE2SF_ALERT_ERROR_RATE).",
+            now,
+        )
+
+        snapshot = self.usage()
+        fraction = snapshot.fraction_used if snapshot is not None else None
+        sent["api_usage"] = self.alerter.condition(
+            "api_usage",
+            fraction is not None and fraction >= s.alert_api_usage,
+            f"Salesforce API usage at {fraction or 0:.0%} of the daily limit",
+            f"Used {getattr(snapshot, 'used', None)} of {getattr(snapshot, 'limit', None)}; "
+            f"threshold {s.alert_api_usage:.0%} (STRIPE2SF_ALERT_API_USAGE). Low-priority work "
+            "is slowed down by the API budget.",
+            now,
+        )
+
+        bad = self.bad_signatures.since(now.timestamp() - window.total_seconds())
+        sent["bad_signatures"] = self.alerter.condition(
+            "bad_signatures",
+            bad >= s.alert_bad_signatures,
+            f"{bad} webhooks with bad signatures in {window}",
+            "Check STRIPE_WEBHOOK_SECRET (rotated in Stripe but not here?) or whether someone "
+            "is posting forged events to the endpoint.",
+            now,
+        )
+
+        newest = self.inbox.newest_created()
+        gap_days = (now - newest).total_seconds() / 86400 if newest is not None else 0.0
+        sent["catchup_window"] = self.alerter.condition(
+            "catchup_window",
+            gap_days >= s.alert_catchup_days,
+            f"Catch-up must reach back {gap_days:.1f} days (Stripe keeps {STRIPE_RETENTION_DAYS})",
+            "No event has arrived for a long time. Run `stripe2sf catch-up` before Stripe's "
+            "30-day event retention passes; after that only a backfill can repair the gap.",
+            now,
+        )
+        return sent
+
+    def reconciled(
+        self, run_id: str, drift: int, checked: int, now: datetime | None = None
+    ) -> None:
+        """Hook for the reconcile run: drift found alerts; a clean run sends the recovery."""
+        self.alerter.condition(
+            "reconcile_drift",
+            drift > 0,
+            f"Reconciliation found {drift} difference(s) between Stripe and Salesforce",
+            f"Run {run_id}: {checked} records compared, {drift} differ. "
+            "See the dashboard's reconciliation page.",
+            now,
+        )
+
+    def run(self, stop: threading.Event, interval: float = 30.0) -> None:
+        while not stop.is_set():
+            started = time.monotonic()
+            try:
+                self.check()
+            except Exception as exc:  # a database outage must not kill the monitor
+                log.error("monitor_error", error=str(exc))
+            stop.wait(max(1.0, interval - (time.monotonic() - started)))

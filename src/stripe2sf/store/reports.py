@@ -1,0 +1,172 @@
+"""Read-only queries behind the dashboard, the alert monitor and the business figures."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Engine, func, inspect, or_, select
+
+from stripe2sf.store.tables import attempts, audit_log, events
+
+FIGURE_TYPES = (
+    "invoice.payment_failed",
+    "invoice.paid",
+    "invoice.payment_succeeded",
+    "customer.subscription.deleted",
+)
+
+
+class Reports:
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    # -- operations ---------------------------------------------------------------------------
+
+    def received_since(self, since: datetime) -> list[datetime]:
+        """When each event stored since `since` arrived (for events per minute)."""
+        with self.engine.connect() as conn:
+            return list(
+                conn.execute(
+                    select(events.c.received_at).where(events.c.received_at >= since)
+                ).scalars()
+            )
+
+    def latencies_since(self, since: datetime) -> list[tuple[datetime, float]]:
+        """(committed at, seconds from arrival) of every event applied since `since`."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(events.c.received_at, events.c.processed_at).where(
+                    events.c.state == "done", events.c.processed_at >= since
+                )
+            ).all()
+        return [
+            (r.processed_at, max(0.0, (r.processed_at - r.received_at).total_seconds()))
+            for r in rows
+        ]
+
+    def attempt_outcomes_since(self, since: datetime) -> dict[str, int]:
+        """Attempts finished since `since` by outcome (done, retry, dead)."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(attempts.c.outcome, func.count())
+                .where(attempts.c.finished_at >= since)
+                .group_by(attempts.c.outcome)
+            ).all()
+        return {str(outcome): int(n) for outcome, n in rows}
+
+    def writes_today(self, since: datetime) -> int:
+        """Salesforce writes recorded in the audit trail since `since` (ISO text compare)."""
+        with self.engine.connect() as conn:
+            value = conn.execute(
+                select(func.count()).where(audit_log.c.at >= since.isoformat())
+            ).scalar()
+        return int(value or 0)
+
+    def review_queue(self) -> list[str]:
+        """Customers waiting for a person to pick their Contact (review Tasks written)."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(audit_log.c.external_id)
+                .where(audit_log.c.external_id.like("review:%"), audit_log.c.outcome == "ok")
+                .distinct()
+            ).scalars()
+            return sorted(str(r).removeprefix("review:") for r in rows)
+
+    # -- events -------------------------------------------------------------------------------
+
+    def search_events(
+        self,
+        *,
+        text: str = "",
+        event_type: str = "",
+        state: str = "",
+        error_kind: str = "",
+        limit: int = 100,
+    ) -> list[dict[str, Any]]:
+        query = select(
+            events.c.event_id,
+            events.c.type,
+            events.c.lane,
+            events.c.state,
+            events.c.source,
+            events.c.attempts,
+            events.c.received_at,
+            events.c.processed_at,
+            events.c.next_attempt_at,
+            events.c.error_kind,
+            events.c.last_error,
+        ).order_by(events.c.id.desc())
+        if text:
+            query = query.where(or_(events.c.event_id == text, events.c.lane == text))
+        if event_type:
+            query = query.where(events.c.type == event_type)
+        if state:
+            query = query.where(events.c.state == state)
+        if error_kind:
+            query = query.where(events.c.error_kind == error_kind)
+        with self.engine.connect() as conn:
+            rows = conn.execute(query.limit(limit)).all()
+        return [dict(r._mapping) for r in rows]
+
+    def event_types(self) -> list[str]:
+        with self.engine.connect() as conn:
+            return sorted(conn.execute(select(events.c.type).distinct()).scalars())
+
+    def error_kinds(self, state: str) -> list[str]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(events.c.error_kind).where(events.c.state == state).distinct()
+            ).scalars()
+            return sorted(str(r) for r in rows if r)
+
+    def audit_of(self, event_id: str) -> list[dict[str, Any]]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(audit_log).where(audit_log.c.event_id == event_id).order_by(audit_log.c.seq)
+            ).all()
+        return [dict(r._mapping) for r in rows]
+
+    def audit_page(self, *, before: int | None, limit: int = 100) -> list[dict[str, Any]]:
+        query = select(audit_log).order_by(audit_log.c.seq.desc()).limit(limit)
+        if before is not None:
+            query = query.where(audit_log.c.seq < before)
+        with self.engine.connect() as conn:
+            return [dict(r._mapping) for r in conn.execute(query).all()]
+
+    # -- business figures ---------------------------------------------------------------------
+
+    def billing_events(self) -> list[tuple[str, int, str]]:
+        """(type, created, payload) of the events the business figures are computed from."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(events.c.type, events.c.created, events.c.payload)
+                .where(events.c.type.in_(FIGURE_TYPES), events.c.state != "ignored")
+                .order_by(events.c.created, events.c.id)
+            ).all()
+        return [(str(r.type), int(r.created), str(r.payload)) for r in rows]
+
+    def synced_records(self) -> int:
+        """Salesforce records written and checked by stripe2sf (audit entries that succeeded)."""
+        with self.engine.connect() as conn:
+            value = conn.execute(select(func.count()).where(audit_log.c.outcome == "ok")).scalar()
+        return int(value or 0)
+
+    def reconcile_runs(self, limit: int = 50) -> list[Mapping[str, Any]]:
+        """Reconciliation runs with their drift counts, when the reconcile tables exist."""
+        names = set(inspect(self.engine).get_table_names())
+        table = next((n for n in ("reconcile_runs", "reconciliation_runs") if n in names), None)
+        if table is None:
+            return []
+        from sqlalchemy import MetaData, Table
+
+        runs = Table(table, MetaData(), autoload_with=self.engine)
+        order = runs.c["started_at"] if "started_at" in runs.c else next(iter(runs.c))
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(runs).order_by(order.desc()).limit(limit)).all()
+        return [dict(r._mapping) for r in rows]
+
+
+def ids(rows: Sequence[Mapping[str, Any]]) -> list[str]:
+    return [str(r["event_id"]) for r in rows]

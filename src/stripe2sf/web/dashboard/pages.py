@@ -1,0 +1,645 @@
+"""The dashboard served by `stripe2sf serve` at `/`: overview, event explorer, dead letters,
+review queue, audit trail, reconciliation runs and business figures.
+
+Access: every page and action needs a login (users and roles from STRIPE2SF_DASHBOARD_USERS).
+A viewer sees figures and statuses only (no amounts, payloads, customer ids or error texts);
+an operator may also replay. Every POST carries the session's CSRF token.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from urllib.parse import parse_qs, urlencode
+
+from fastapi import FastAPI, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from starlette.concurrency import run_in_threadpool
+
+from stripe2sf.domain import figures
+from stripe2sf.domain.audit import verify_chain
+from stripe2sf.domain.budget import projection
+from stripe2sf.domain.cardguard import redact
+from stripe2sf.domain.money import to_major_units
+from stripe2sf.runtime import Runtime
+from stripe2sf.store.audit_trail import AuditTrail
+from stripe2sf.store.inbox import STATES
+from stripe2sf.store.reports import Reports
+from stripe2sf.web.dashboard.auth import (
+    LoginLimiter,
+    Session,
+    Sessions,
+    authenticate,
+    csrf_ok,
+    parse_users,
+)
+from stripe2sf.web.dashboard.html import (
+    CSS,
+    bar_chart,
+    card,
+    e,
+    hidden_csrf,
+    layout,
+    line_chart,
+    table,
+)
+
+SESSION_COOKIE = "s2s_session"
+LOGIN_COOKIE = "s2s_login"
+MAX_FORM_BYTES = 256 * 1024
+SECURITY_HEADERS = {
+    "Content-Security-Policy": (
+        "default-src 'none'; style-src 'self'; img-src 'self' data:; form-action 'self'; "
+        "frame-ancestors 'none'; base-uri 'none'"
+    ),
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "same-origin",
+    "Cache-Control": "no-store",
+}
+
+
+class LoginRequired(Exception):
+    pass
+
+
+@dataclass
+class Dashboard:
+    runtime: Runtime
+    sessions: Sessions
+    limiter: LoginLimiter
+
+    @property
+    def reports(self) -> Reports:
+        return Reports(self.runtime.engine)
+
+
+def _page(html: str, status: int = 200) -> HTMLResponse:
+    return HTMLResponse(html, status_code=status, headers=SECURITY_HEADERS)
+
+
+def _secure(request: Request) -> bool:
+    return request.url.scheme == "https"
+
+
+def _ago(value: datetime | None, now: datetime) -> str:
+    if value is None:
+        return ""
+    seconds = (now - value).total_seconds()
+    if seconds < 0:
+        return f"in {-seconds:.0f} s"
+    return f"{seconds:.0f} s ago" if seconds < 120 else value.strftime("%Y-%m-%d %H:%M:%S")
+
+
+def _pct(value: float | None) -> str:
+    return "-" if value is None else f"{value:.1%}"
+
+
+def _secs(value: float | None) -> str:
+    return "-" if value is None else f"{value:.2f} s"
+
+
+def _field(form: dict[str, list[str]], name: str) -> str:
+    values = form.get(name) or [""]
+    return values[0]
+
+
+async def _form(request: Request) -> dict[str, list[str]]:
+    body = await request.body()
+    if len(body) > MAX_FORM_BYTES:
+        return {}
+    return parse_qs(body.decode("utf-8", "replace"), keep_blank_values=True)
+
+
+def mount(app: FastAPI, runtime: Runtime) -> None:
+    """Add the dashboard's routes to `app`."""
+    s = runtime.settings
+    users = parse_users(s.dashboard_users)
+    board = Dashboard(
+        runtime,
+        Sessions(s.dashboard_session_hours * 3600),
+        LoginLimiter(s.dashboard_login_attempts),
+    )
+    app.state.dashboard = board
+
+    async def _login_required(_request: Request, _exc: Exception) -> Response:
+        return RedirectResponse("/login", status_code=303)
+
+    app.add_exception_handler(LoginRequired, _login_required)
+
+    def session_of(request: Request) -> Session:
+        session = board.sessions.get(request.cookies.get(SESSION_COOKIE))
+        if session is None:
+            raise LoginRequired
+        return session
+
+    def page(session: Session, title: str, body: str, status: int = 200) -> HTMLResponse:
+        return _page(
+            layout(title, body, user=session.user.name, role=session.user.role, csrf=session.csrf),
+            status,
+        )
+
+    def refuse(session: Session | None, status: int, why: str) -> HTMLResponse:
+        body = f'<p class="bad" data-testid="refused">{e(why)}</p>'
+        if session is None:
+            return _page(layout("Refused", body), status)
+        return page(session, "Refused", body, status)
+
+    async def action(
+        request: Request, operator: bool = True
+    ) -> tuple[Session, dict[str, list[str]]]:
+        session = session_of(request)
+        form = await _form(request)
+        if not csrf_ok(session.csrf, _field(form, "csrf")):
+            raise _Refused(session, 403, "Refused: the form's CSRF token is missing or wrong.")
+        if operator and not session.user.is_operator:
+            raise _Refused(session, 403, "Refused: only operators may do this.")
+        return session, form
+
+    async def _refused(_request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, _Refused)
+        return refuse(exc.session, exc.status, exc.why)
+
+    app.add_exception_handler(_Refused, _refused)
+
+    # -- assets and login ---------------------------------------------------------------------
+
+    @app.get("/assets/dashboard.css", include_in_schema=False)
+    def css() -> Response:
+        return Response(CSS, media_type="text/css", headers={"Cache-Control": "max-age=3600"})
+
+    @app.get("/login", include_in_schema=False)
+    def login_form(request: Request, error: str = "") -> HTMLResponse:
+        token = request.cookies.get(LOGIN_COOKIE) or _token()
+        note = (
+            ""
+            if users
+            else ('<p class="bad">No users are configured: set STRIPE2SF_DASHBOARD_USERS.</p>')
+        )
+        message = f'<p class="bad" data-testid="login-error">{e(error)}</p>' if error else ""
+        body = (
+            f'<form class="login" method="post" action="/login">{note}{message}'
+            '<label>User <input name="username" autocomplete="username" required></label>'
+            '<label>Password <input name="password" type="password" '
+            'autocomplete="current-password" required></label>'
+            f'<input type="hidden" name="csrf" value="{e(token)}">'
+            '<button type="submit">Log in</button></form>'
+        )
+        response = _page(layout("Log in", body))
+        response.set_cookie(
+            LOGIN_COOKIE, token, httponly=True, samesite="strict", secure=_secure(request)
+        )
+        return response
+
+    @app.post("/login", include_in_schema=False)
+    async def login(request: Request) -> Response:
+        form = await _form(request)
+        token = request.cookies.get(LOGIN_COOKIE)
+        if not token or not csrf_ok(token, _field(form, "csrf")):
+            return refuse(None, 403, "Refused: the login form's CSRF token is missing or wrong.")
+        name = (form.get("username") or [""])[0]
+        password = (form.get("password") or [""])[0]
+        address = request.client.host if request.client else "?"
+        if board.limiter.blocked(name, address):
+            return _page(
+                layout(
+                    "Log in",
+                    '<p class="bad" data-testid="login-error">Too many failed '
+                    "logins; wait a few minutes.</p>",
+                ),
+                429,
+            )
+        user = await run_in_threadpool(authenticate, users, name, password)
+        if user is None:
+            board.limiter.failed(name, address)
+            return RedirectResponse("/login?error=Wrong+user+or+password", status_code=303)
+        board.limiter.succeeded(name, address)
+        session = board.sessions.create(user)
+        response = RedirectResponse("/", status_code=303)
+        response.set_cookie(
+            SESSION_COOKIE,
+            session.token,
+            max_age=int(s.dashboard_session_hours * 3600),
+            httponly=True,
+            samesite="strict",
+            secure=_secure(request),
+        )
+        response.delete_cookie(LOGIN_COOKIE)
+        return response
+
+    @app.post("/logout", include_in_schema=False)
+    async def logout(request: Request) -> Response:
+        session, _ = await action(request, operator=False)
+        board.sessions.drop(session.token)
+        response = RedirectResponse("/login", status_code=303)
+        response.delete_cookie(SESSION_COOKIE)
+        return response
+
+    # -- overview -----------------------------------------------------------------------------
+
+    @app.get("/", include_in_schema=False)
+    def overview(request: Request) -> HTMLResponse:
+        session = session_of(request)
+        return page(session, "Overview", _overview(board, datetime.now(UTC)))
+
+    # -- events -------------------------------------------------------------------------------
+
+    @app.get("/events", include_in_schema=False)
+    def events_page(
+        request: Request, q: str = "", type: str = "", state: str = "", done: str = ""
+    ) -> HTMLResponse:
+        session = session_of(request)
+        operator = session.user.is_operator
+        rows = board.reports.search_events(
+            text=q.strip() if operator else "", event_type=type, state=state
+        )
+        types = board.reports.event_types()
+        search = (
+            '<form method="get" action="/events">'
+            + (
+                f'<input name="q" placeholder="event id or customer id" value="{e(q)}"> '
+                if operator
+                else f'<input name="q" placeholder="event id" value="{e(q)}"> '
+            )
+            + _select("type", types, type)
+            + _select("state", list(STATES), state)
+            + "<button>Search</button></form>"
+        )
+        if q and not operator:
+            rows = [r for r in rows if r["event_id"] == q.strip()]
+        body = search + _flash(done) + _event_table(rows, session, "/events")
+        return page(session, "Event explorer", body)
+
+    @app.get("/events/{event_id}", include_in_schema=False)
+    def event_page(request: Request, event_id: str) -> HTMLResponse:
+        session = session_of(request)
+        row = board.runtime.inbox.row(event_id)
+        if row is None:
+            return page(session, "Not found", f"<p>No event {e(event_id)}.</p>", 404)
+        return page(session, f"Event {event_id}", _event_detail(board, session, row))
+
+    @app.post("/events/replay", include_in_schema=False)
+    async def replay(request: Request) -> Response:
+        _session, form = await action(request)
+        ids = [i for i in form.get("event_id", []) if i]
+        back = (form.get("back") or ["/events"])[0]
+        if not back.startswith("/") or back.startswith("//"):
+            back = "/events"
+        found = await run_in_threadpool(board.runtime.inbox.replay, ids, datetime.now(UTC))
+        sep = "&" if "?" in back else "?"
+        return RedirectResponse(f"{back}{sep}{urlencode({'done': len(found)})}", status_code=303)
+
+    # -- dead letters, review queue -----------------------------------------------------------
+
+    @app.get("/dead-letters", include_in_schema=False)
+    def dead_letters(
+        request: Request, type: str = "", kind: str = "", done: str = ""
+    ) -> HTMLResponse:
+        session = session_of(request)
+        rows = board.reports.search_events(
+            state="dead", event_type=type, error_kind=kind, limit=500
+        )
+        filters = (
+            '<form method="get" action="/dead-letters">'
+            + _select("type", board.reports.event_types(), type)
+            + _select("kind", board.reports.error_kinds("dead"), kind)
+            + "<button>Filter</button></form>"
+        )
+        count = f'<p>Dead letters shown: <span data-testid="dead-count">{len(rows)}</span></p>'
+        back = "/dead-letters?" + urlencode({"type": type, "kind": kind})
+        body = filters + _flash(done) + count + _event_table(rows, session, back)
+        return page(session, "Dead letters", body)
+
+    @app.get("/review", include_in_schema=False)
+    def review(request: Request) -> HTMLResponse:
+        session = session_of(request)
+        customers = board.reports.review_queue()
+        body = (
+            f"<p>Customers waiting for a person to pick their Contact: "
+            f'<span data-testid="review-count">{len(customers)}</span>. '
+            "Each has a review Task in Salesforce; once the Contact carries the Stripe "
+            "customer id, replay the customer's events.</p>"
+        )
+        if session.user.is_operator and customers:
+            body += table(
+                ["customer", ""],
+                [[e(c), f'<a href="/events?{urlencode({"q": c})}">events</a>'] for c in customers],
+            )
+        return page(session, "Review queue", body)
+
+    # -- audit, reconciliation, figures ---------------------------------------------------------
+
+    @app.get("/audit", include_in_schema=False)
+    def audit(request: Request, before: int | None = None, verify: int = 0) -> HTMLResponse:
+        session = session_of(request)
+        body = '<form method="get" action="/audit"><input type="hidden" name="verify" value="1">'
+        body += "<button>Check the chain</button></form>"
+        if verify:
+            check = verify_chain(AuditTrail(board.runtime.engine).iter_all())
+            body += (
+                f'<p class="ok" data-testid="chain">Chain intact: {check.checked} entries.</p>'
+                if check.ok
+                else f'<p class="bad" data-testid="chain">Chain broken at entry '
+                f"{e(check.first_bad_seq)}: {e(check.reason)} ({check.checked} verified).</p>"
+            )
+        rows = board.reports.audit_page(before=before)
+        operator = session.user.is_operator
+        headers = ["seq", "at", "action", "outcome", "object"]
+        headers += ["external id", "record", "event", "error"] if operator else []
+        cells = []
+        for r in rows:
+            row = [e(r["seq"]), e(r["at"][:19]), e(r["action"]), e(r["outcome"]), e(r["sobject"])]
+            if operator:
+                row += [
+                    e(r["external_id"]),
+                    _record_link(board, r["record_id"]),
+                    f'<a href="/events/{e(r["event_id"])}">{e(r["event_id"])}</a>',
+                    e(redact(r["error"] or "")),
+                ]
+            cells.append(row)
+        body += table(headers, cells)
+        if rows:
+            body += f'<p><a href="/audit?before={rows[-1]["seq"]}">older</a></p>'
+        return page(session, "Audit trail", body)
+
+    @app.get("/reconcile", include_in_schema=False)
+    def reconcile(request: Request) -> HTMLResponse:
+        session = session_of(request)
+        runs = board.reports.reconcile_runs()
+        if not runs:
+            body = "<p>No reconciliation run yet (`stripe2sf reconcile`).</p>"
+        else:
+            keys = [k for k in runs[0] if "report" not in k]
+            body = table(keys, [[e(r[k]) for k in keys] for r in runs])
+        return page(session, "Reconciliation runs", body)
+
+    @app.get("/figures", include_in_schema=False)
+    def business(request: Request) -> HTMLResponse:
+        session = session_of(request)
+        return page(session, "Business figures", _figures(board, session))
+
+
+class _Refused(Exception):
+    def __init__(self, session: Session | None, status: int, why: str) -> None:
+        super().__init__(why)
+        self.session = session
+        self.status = status
+        self.why = why
+
+
+def _token() -> str:
+    import secrets
+
+    return secrets.token_urlsafe(32)
+
+
+def _select(name: str, options: list[str], chosen: str) -> str:
+    items = ['<option value="">any ' + e(name) + "</option>"] + [
+        f'<option value="{e(o)}"{" selected" if o == chosen else ""}>{e(o)}</option>'
+        for o in options
+    ]
+    return f'<select name="{e(name)}">{"".join(items)}</select> '
+
+
+def _flash(done: str) -> str:
+    if not done:
+        return ""
+    return f'<p class="flash" data-testid="flash">{e(done)} event(s) put back in line.</p>'
+
+
+def _event_table(rows: list[dict[str, Any]], session: Session, back: str) -> str:
+    now = datetime.now(UTC)
+    operator = session.user.is_operator
+    headers = (["", "event", "type", "state", "attempts", "error kind", "received"]) + (
+        ["customer", "error"] if operator else []
+    )
+    cells = []
+    for r in rows:
+        box = (
+            f'<input type="checkbox" name="event_id" value="{e(r["event_id"])}" '
+            f'aria-label="select {e(r["event_id"])}">'
+            if operator
+            else ""
+        )
+        row = [
+            box,
+            f'<a href="/events/{e(r["event_id"])}">{e(r["event_id"])}</a>',
+            e(r["type"]),
+            f'<span data-testid="state">{e(r["state"])}</span>',
+            e(r["attempts"]),
+            e(r["error_kind"]),
+            e(_ago(r["received_at"], now)),
+        ]
+        if operator:
+            row += [e(r["lane"]), e(redact(str(r["last_error"] or ""))[:300])]
+        cells.append(row)
+    listing = table(headers, cells, "events")
+    if not operator:
+        return listing
+    return (
+        f'<form method="post" action="/events/replay">{hidden_csrf(session.csrf)}'
+        f'<input type="hidden" name="back" value="{e(back)}">{listing}'
+        '<button type="submit" data-testid="replay-selected">Replay selected</button></form>'
+    )
+
+
+def _record_link(board: Dashboard, record_id: str | None) -> str:
+    if not record_id:
+        return ""
+    port = board.runtime._salesforce
+    client = port.connected if port is not None else None
+    if client is None:
+        return e(record_id)
+    return f'<a href="{e(client.instance_url)}/{e(record_id)}" rel="noreferrer">{e(record_id)}</a>'
+
+
+def _event_detail(board: Dashboard, session: Session, row: Any) -> str:
+    now = datetime.now(UTC)
+    operator = session.user.is_operator
+    facts = [
+        ("type", row["type"]),
+        ("state", row["state"]),
+        ("source", row["source"]),
+        ("attempts", row["attempts"]),
+        ("received", _ago(row["received_at"], now)),
+        ("processed", _ago(row["processed_at"], now)),
+        ("next attempt", _ago(row["next_attempt_at"], now)),
+        ("error kind", row["error_kind"]),
+    ]
+    if operator:
+        facts += [("customer", row["lane"]), ("last error", redact(row["last_error"] or ""))]
+    body = table(["", ""], [[e(k), e(v)] for k, v in facts])
+    if operator:
+        body += (
+            f'<form method="post" action="/events/replay">{hidden_csrf(session.csrf)}'
+            f'<input type="hidden" name="event_id" value="{e(row["event_id"])}">'
+            f'<input type="hidden" name="back" value="/events/{e(row["event_id"])}">'
+            '<button type="submit" data-testid="replay">Replay</button></form>'
+        )
+    attempts = board.runtime.inbox.attempts_of(row["event_id"])
+    body += "<h2>Attempts</h2>" + table(
+        ["#", "worker", "started", "finished", "outcome", "error kind"]
+        + (["error"] if operator else []),
+        [
+            [
+                e(a["attempt"]),
+                e(a["worker"]),
+                e(a["started_at"].strftime("%H:%M:%S.%f")[:-3]),
+                e(a["finished_at"].strftime("%H:%M:%S.%f")[:-3]),
+                e(a["outcome"]),
+                e(a["error_kind"]),
+            ]
+            + ([e(redact(a["error"] or ""))] if operator else [])
+            for a in attempts
+        ],
+    )
+    audit = board.reports.audit_of(row["event_id"])
+    body += "<h2>Salesforce writes (audit trail)</h2>" + table(
+        ["seq", "action", "outcome", "object", "fields"]
+        + (["external id", "record"] if operator else []),
+        [
+            [e(a["seq"]), e(a["action"]), e(a["outcome"]), e(a["sobject"]), e(a["fields"])]
+            + ([e(a["external_id"]), _record_link(board, a["record_id"])] if operator else [])
+            for a in audit
+        ],
+    )
+    if operator:
+        try:
+            pretty = json.dumps(json.loads(row["payload"]), indent=2, sort_keys=True)
+        except ValueError:
+            pretty = row["payload"]
+        body += f'<h2>Payload (card-safe)</h2><pre data-testid="payload">{e(redact(pretty))}</pre>'
+    return body
+
+
+def _overview(board: Dashboard, now: datetime) -> str:
+    runtime = board.runtime
+    reports = board.reports
+    counts = runtime.inbox.counts()
+    oldest = runtime.inbox.oldest_pending_received()
+    lag = (now - oldest).total_seconds() if oldest else 0.0
+    hour_ago = now - timedelta(hours=1)
+    outcomes = reports.attempt_outcomes_since(hour_ago)
+    rate = figures.error_rate(outcomes)
+    usage = runtime.salesforce_usage()
+    midnight = now.replace(hour=0, minute=0, second=0, microsecond=0)
+    if usage is not None and usage.used is not None:
+        used = f"{usage.used} / {usage.limit}"
+        proj = projection(usage.used, (now - midnight).total_seconds())
+        projected = f"{proj} ({proj / usage.limit:.0%} of the limit)" if usage.limit else str(proj)
+    else:
+        used, projected = "not yet seen", "-"
+    budget = runtime.budget()
+    level = budget.reading()
+    from stripe2sf.domain.budget import Priority, allowed_level
+
+    allowed = allowed_level(level, budget.policy)
+    budget_text = (
+        "paused"
+        if allowed < 0
+        else "all work"
+        if allowed >= Priority.BACKFILL
+        else f"up to {Priority(allowed).name}"
+    )
+    cards = "".join(
+        [
+            card("inbox depth (pending)", counts["pending"], "inbox-pending"),
+            card("applied", counts["done"], "inbox-done"),
+            card("ignored types", counts["ignored"], "inbox-ignored"),
+            card("dead letters", counts["dead"], "dead-letters", "bad" if counts["dead"] else ""),
+            card("lag (oldest pending)", f"{lag:.1f} s", "lag"),
+            card("review queue", len(reports.review_queue()), "review-queue"),
+            card("error rate (1 h)", _pct(rate), "error-rate"),
+            card("attempts (1 h)", sum(outcomes.values()), "attempts-hour"),
+            card("SF API used today", used, "api-used"),
+            card("projected by midnight", projected, "api-projection"),
+            card("API budget allows", budget_text, "api-budget"),
+        ]
+    )
+    start = (now - timedelta(minutes=59)).replace(second=0, microsecond=0)
+    per_min = figures.per_minute(reports.received_since(start), start, 60)
+    lat_start = (now - timedelta(hours=3)).replace(second=0, microsecond=0)
+    series = figures.latency_series(reports.latencies_since(lat_start), lat_start, 180, step=10)
+    charts = line_chart(
+        [("events/min", "#4c6ef5", [float(v) for v in per_min])],
+        [start.strftime("%H:%M"), now.strftime("%H:%M")],
+        title="Events received per minute (last hour)",
+    ) + line_chart(
+        [
+            ("p50", "#2b8a3e", [p for _, p, _ in series]),
+            ("p95", "#e8590c", [q for _, _, q in series]),
+        ],
+        [lat_start.strftime("%H:%M"), now.strftime("%H:%M")],
+        title="Sync latency, arrival to Salesforce committed (last 3 h, 10-min buckets)",
+        unit=" s",
+    )
+    samples = [v for _, v in reports.latencies_since(hour_ago)]
+    latency = (
+        f"<p>Latency over the last hour: p50 {_secs(figures.percentile(samples, 0.5))}, "
+        f"p95 {_secs(figures.percentile(samples, 0.95))} ({len(samples)} events).</p>"
+    )
+    return f'<div class="cards">{cards}</div><h2>Flow</h2>{charts}{latency}'
+
+
+def _compared(run: Any) -> int:
+    """Records a reconciliation run compared (from its `counts` JSON)."""
+    try:
+        counts = json.loads(run.get("counts") or "{}")
+    except (TypeError, ValueError):
+        return 0
+    if not isinstance(counts, dict):
+        return 0
+    for key in ("compared", "checked", "records"):
+        if isinstance(counts.get(key), int):
+            return int(counts[key])
+    return sum(v for v in counts.values() if isinstance(v, int))
+
+
+def _money(minor: int, currency: str) -> str:
+    return f"{to_major_units(minor, currency)} {currency}"
+
+
+def _figures(board: Dashboard, session: Session) -> str:
+    s = board.runtime.settings
+    found = figures.business_figures(board.reports.billing_events())
+    runs = board.reports.reconcile_runs()
+    drift_total = sum(int(r.get("drift") or r.get("differences") or 0) for r in runs)
+    checked = sum(_compared(r) for r in runs)
+    basis = "records compared by reconciliation" if runs else "Salesforce writes kept in step"
+    records = checked if runs else board.reports.synced_records()
+    hours = figures.manual_hours(records, s.manual_minutes_per_record)
+    median = found.median_resolve_hours
+    cards = [
+        card("failed payments", found.failed_payments, "failed-payments"),
+        card("resolved", found.resolved, "resolved"),
+        card("still open", found.open_failures, "open-failures"),
+        card(
+            "median time to resolve",
+            "-" if median is None else f"{median:.1f} h",
+            "median-resolve",
+        ),
+        card(
+            "involuntary churn rate",
+            _pct(found.involuntary_churn_rate),
+            "churn-rate",
+        ),
+        card("customers billed", found.customers_billed, "customers-billed"),
+        card("data errors caught by reconciliation", drift_total if runs else "-", "drift"),
+        card(f"hours of manual checking replaced ({basis})", f"{hours:.1f}", "hours-saved"),
+    ]
+    if session.user.is_operator:
+        recovered = ", ".join(_money(v, c) for c, v in sorted(found.recovered.items())) or "0"
+        cards.insert(3, card("recovered revenue", recovered, "recovered"))
+    body = f'<div class="cards">{"".join(cards)}</div>'
+    body += bar_chart(
+        [(label, float(n)) for label, n in found.histogram],
+        title="Time to resolve failed payments (Stripe time)",
+    )
+    body += (
+        f'<p class="muted">Churn: customers whose subscription was canceled after a failed '
+        f"payment / customers billed. Hours: {records} records x "
+        f"{s.manual_minutes_per_record:g} min (STRIPE2SF_MANUAL_MINUTES_PER_RECORD).</p>"
+    )
+    return body
