@@ -74,6 +74,22 @@ def _list_all(client: stripe.StripeClient, resource: str) -> tuple[int, float]:
     return count, time.perf_counter() - started
 
 
+def _list_raw(client: stripe.StripeClient, path: str) -> tuple[int, float]:
+    """The same pages through the SDK's request layer (``raw_request``) without building typed
+    objects: what the server and the wire deliver."""
+    started = time.perf_counter()
+    count, after = 0, None
+    while True:
+        params: dict[str, Any] = {"limit": 100}
+        if after:
+            params["starting_after"] = after
+        page = json.loads(client.raw_request("get", path, **params).body)
+        count += len(page["data"])
+        if not page["has_more"]:
+            return count, time.perf_counter() - started
+        after = page["data"][-1]["id"]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--customers", type=int, default=100_000)
@@ -124,6 +140,18 @@ def main() -> None:
             total += count
             total_seconds += seconds
             print(f"listed {count} {resource} in {seconds:.1f}s ({count / seconds:,.0f}/s)")
+        raw: dict[str, dict[str, float]] = {}
+        raw_total, raw_seconds = 0, 0.0
+        for resource in ("customers", "charges", "subscriptions"):
+            count, seconds = _list_raw(client, f"/v1/{resource}")
+            raw[resource] = {
+                "objects": count,
+                "seconds": round(seconds, 2),
+                "objects_per_second": round(count / seconds, 1),
+            }
+            raw_total += count
+            raw_seconds += seconds
+            print(f"raw-listed {count} {resource} in {seconds:.1f}s ({count / seconds:,.0f}/s)")
         server_peak = _rss_mb(proc.pid, "VmHWM")
     finally:
         proc.terminate()
@@ -150,6 +178,8 @@ def main() -> None:
         "listing": listing,
         "list_objects_per_second": round(rate, 1),
         "list_goal_met": rate >= 5000,
+        "raw_listing": raw,
+        "raw_list_objects_per_second": round(raw_total / raw_seconds, 1) if raw_seconds else 0,
         "machine": f"{platform.machine()} {os.cpu_count()} cpu, Python {platform.python_version()}",
     }
     print(json.dumps(result))

@@ -16,15 +16,18 @@ import uvicorn
 from rich.console import Console
 from rich.table import Table
 
-from stripe2sf import logs
+from stripe2sf import cli_history, logs
 from stripe2sf.domain.audit import verify_chain
 from stripe2sf.domain.config import ConfigError, SyncConfig
+from stripe2sf.domain.errors import SyncError
 from stripe2sf.domain.events import EventParseError
 from stripe2sf.domain.mapping_doc import to_csv, to_markdown
 from stripe2sf.domain.metadata import generate_metadata
 from stripe2sf.domain.planner import plan as plan_event
 from stripe2sf.engine.catchup import catch_up
+from stripe2sf.engine.doctor import interlock_problem, run_doctor
 from stripe2sf.runtime import Runtime, load_sync_config
+from stripe2sf.salesforce.client import connect
 from stripe2sf.settings import Settings, SettingsError, load_settings
 from stripe2sf.store import db
 from stripe2sf.store.audit_trail import AuditTrail
@@ -48,6 +51,33 @@ def _settings(**overrides: Any) -> Settings:
     except SettingsError as exc:
         err.print(f"[red]stripe2sf cannot start:[/red] {exc}")
         raise typer.Exit(2) from exc
+
+
+MIXED_MODES = typer.Option(
+    "--allow-mixed-modes",
+    help="Let a live Stripe key feed a sandbox org, or a test key a production org.",
+)
+
+
+def _refuse_mixed_modes(settings: Settings) -> None:
+    """The safety interlock: checked at start when Salesforce is reachable (and again by the
+    worker whenever it logs in)."""
+    if settings.allow_mixed_modes or not settings.stripe_key:
+        return
+    if not (settings.salesforce_username or settings.salesforce_client_id):
+        return
+    try:
+        with connect(settings) as client:
+            problem = interlock_problem(settings, client)
+    except SyncError as exc:
+        err.print(f"[yellow]Salesforce not reachable at start ({exc}); checked again on login[/]")
+        return
+    if problem:
+        err.print(
+            f"[red]refusing to start:[/red] {problem}. Use the matching key or org, or pass "
+            "--allow-mixed-modes (STRIPE2SF_ALLOW_MIXED_MODES=true) if that is intended."
+        )
+        raise typer.Exit(2)
 
 
 def _sync_config(settings: Settings) -> SyncConfig:
@@ -76,6 +106,7 @@ def serve(
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 8700,
     no_worker: Annotated[bool, typer.Option("--no-worker", help="Only take webhooks.")] = False,
+    allow_mixed_modes: Annotated[bool, MIXED_MODES] = False,
 ) -> None:
     """Webhook endpoint, health checks and an in-process worker."""
     logs.configure()
@@ -90,6 +121,9 @@ def serve(
             "[yellow]STRIPE_WEBHOOK_SECRET is not set: using a secret generated for this run:"
             f"[/yellow] {generated}\nSet STRIPE_WEBHOOK_SECRET to the endpoint's signing secret."
         )
+    if allow_mixed_modes:
+        settings.allow_mixed_modes = True
+    _refuse_mixed_modes(settings)
     runtime = _runtime(settings)
     from stripe2sf.web.app import create_app
 
@@ -109,10 +143,15 @@ def worker(
     concurrency: Annotated[
         int | None, typer.Option(help="Lanes applied at once (default from settings).")
     ] = None,
+    allow_mixed_modes: Annotated[bool, MIXED_MODES] = False,
 ) -> None:
     """A worker process; run several against PostgreSQL."""
     logs.configure()
-    runtime = _runtime(_settings())
+    settings = _settings()
+    if allow_mixed_modes:
+        settings.allow_mixed_modes = True
+    _refuse_mixed_modes(settings)
+    runtime = _runtime(settings)
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
@@ -301,6 +340,22 @@ def audit_verify() -> None:
 
 
 @app.command()
+def doctor() -> None:
+    """Check the configuration end to end; each failed check says what to do."""
+    settings = _settings()
+    checks = run_doctor(settings, _sync_config(settings))
+    for check in checks:
+        mark = "[green]ok  [/]" if check.ok else "[red]FAIL[/]"
+        console.print(f"{mark} {check.name}: {check.detail}")
+        if not check.ok and check.fix:
+            console.print(f"       fix: {check.fix}")
+    failed = [c for c in checks if not c.ok]
+    console.print(f"{len(checks) - len(failed)} of {len(checks)} checks passed")
+    if failed:
+        raise typer.Exit(1)
+
+
+@app.command()
 def demo(
     customers: Annotated[int, typer.Option(help="Stripe customers to sign up.")] = 24,
     months: Annotated[int, typer.Option(help="Months of billing to play.")] = 3,
@@ -322,6 +377,9 @@ def demo(
         raise typer.Exit(1) from exc
     if not summary.ok:
         raise typer.Exit(1)
+
+
+cli_history.register(app)
 
 
 def main() -> None:

@@ -137,8 +137,13 @@ class Runtime:
                 defer_seconds=s.budget_defer_seconds,
                 pause_seconds=s.budget_pause_seconds,
             )
-            self._budget = BudgetGate(policy, self.salesforce_usage)
+            self._budget = BudgetGate(policy, self.salesforce_usage, refresh=self._read_limits)
         return self._budget
+
+    def _read_limits(self) -> None:
+        client = self._salesforce.connected if self._salesforce is not None else None
+        if client is not None:
+            client.limits()
 
     def stripe_calls(self) -> int:
         """Stripe API requests made by this process's sync handlers."""

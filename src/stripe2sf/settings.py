@@ -51,6 +51,13 @@ class Settings(BaseSettings):
         "seconds a signature timestamp may be old (or ahead), an integer from 1 to 86400",
     )
 
+    allow_mixed_modes: bool = _env(
+        "STRIPE2SF_ALLOW_MIXED_MODES",
+        "allow_mixed_modes",
+        False,
+        "true to let a live Stripe key feed a sandbox org, or a test key a production org",
+    )
+
     # Salesforce
     salesforce_login_url: str | None = _env(
         "SALESFORCE_LOGIN_URL", "salesforce_login_url", None, "e.g. https://test.salesforce.com"

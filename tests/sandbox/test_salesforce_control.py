@@ -240,3 +240,23 @@ def test_cli_process_persists_state_in_data_dir(tmp_path: Path) -> None:
         session.close()
         process.terminate()
         process.wait(timeout=10)
+
+
+def test_redeploy_as_external_id_indexes_existing_values(
+    sandbox: SandboxServer, sf: Salesforce
+) -> None:
+    def field(external: bool) -> dict[str, dict[str, str]]:
+        xml = (
+            '<CustomField xmlns="http://soap.sforce.com/2006/04/metadata">'
+            "<fullName>Legacy_Code__c</fullName><label>Legacy Code</label><type>Text</type>"
+            f"<length>20</length><externalId>{str(external).lower()}</externalId></CustomField>"
+        )
+        return {"files": {"objects/Account/fields/Legacy_Code__c.field-meta.xml": xml}}
+
+    sandbox.control_call("POST", "deploy", field(False))
+    created = sf.Account.create({"Name": "Old", "Legacy_Code__c": "LC-1"})["id"]
+    sandbox.control_call("POST", "deploy", field(True))
+    assert sf.Account.upsert("Legacy_Code__c/lc-1", {"Name": "Renamed"}) == 200
+    assert sf.Account.get(created)["Name"] == "Renamed"
+    sandbox.reset(schema=True)
+    sandbox.deploy(SFDX_EXAMPLE)

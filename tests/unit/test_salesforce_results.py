@@ -72,7 +72,7 @@ def fail(code: str) -> OpOutcome:
         ("INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST", "permanent"),
         ("STRING_TOO_LONG", "permanent"),
         ("INVALID_FIELD", "permanent"),
-        ("DUPLICATE_VALUE", "permanent"),
+        ("DUPLICATE_VALUE", "retryable"),
         ("MALFORMED_ID", "permanent"),
         ("INVALID_TYPE", "permanent"),
         ("BULK_INVALID_BATCH", "permanent"),

@@ -79,6 +79,12 @@ class Org:
         changed = sfdx.apply(candidate, bundle, len(candidate.custom_prefixes()))
         self.schema = candidate
         self._save_schema()
+        touched = {name.split(".", 1)[0] for name in changed}
+        with self.store.transaction():
+            for name in sorted(touched):
+                obj = self.schema.get(name)
+                if obj is not None and self.store.count(obj.name):
+                    self.records.reindex(obj)
         return changed
 
     def deploy_dir(self, directory: Path) -> list[str]:

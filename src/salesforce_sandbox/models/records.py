@@ -208,6 +208,15 @@ class Records:
         self.store.drop_keys(rid)
         return rid
 
+    def reindex(self, obj: ObjectDef) -> int:
+        """Rebuild the value index of ``obj`` (after a deploy changed which fields are keyed)."""
+        count = 0
+        for record in list(self.store.scan(obj.name, False)):
+            rid = str(record["Id"])
+            self.store.set_keys(obj.name, rid, self._keys(obj, record, rid, check=False))
+            count += 1
+        return count
+
     # reads ----------------------------------------------------------------------------------
     def retrieve(
         self, obj: ObjectDef, record_id: str, fields: list[str] | None, version: str

@@ -355,10 +355,10 @@ def _check_subscriptions(
 
 def _check_payments(report: DriftReport, stripe: StripeSide, sf: SalesforceSide, f: Fields) -> None:
     payments: dict[str, Mapping[str, Any]] = {}
-    for row in sf.payments:
-        key = as_str(row.get(f.payment_key))
-        if key:
-            payments[key] = row
+    for payment in sf.payments:
+        charge_id = as_str(payment.get(f.payment_key))
+        if charge_id:
+            payments[charge_id] = payment
     stripe_totals: dict[tuple[str, str], Decimal] = defaultdict(Decimal)
     sf_totals: dict[tuple[str, str], Decimal] = defaultdict(Decimal)
     succeeded: list[ChargeView] = [
@@ -402,9 +402,12 @@ def _check_payments(report: DriftReport, stripe: StripeSide, sf: SalesforceSide,
                     fix_object=f"charges:{charge.id}",
                 )
             )
-    for key in sorted(set(stripe_totals) | set(sf_totals)):
+    for day_currency in sorted(set(stripe_totals) | set(sf_totals)):
         total = DailyTotal(
-            key[0], key[1], stripe_totals.get(key, Decimal(0)), sf_totals.get(key, Decimal(0))
+            day_currency[0],
+            day_currency[1],
+            stripe_totals.get(day_currency, Decimal(0)),
+            sf_totals.get(day_currency, Decimal(0)),
         )
         report.totals.append(total)
         if total.difference != 0:
@@ -431,7 +434,7 @@ def _check_dunning(report: DriftReport, stripe: StripeSide, sf: SalesforceSide, 
         if closed is True or str(closed).lower() == "true":
             continue
         open_by_invoice[key.split(":", 1)[0]].append(row)
-    invoices = {str(inv.get("id")): inv for inv in stripe.invoices}
+    invoices: dict[str, Mapping[str, Any]] = {str(i.get("id")): i for i in stripe.invoices}
     for inv_id, inv in sorted(invoices.items()):
         view = invoice_view(inv)
         if unpaid_failed(inv) and not open_by_invoice.get(inv_id):
@@ -447,9 +450,10 @@ def _check_dunning(report: DriftReport, stripe: StripeSide, sf: SalesforceSide, 
                 )
             )
     for inv_id, rows in sorted(open_by_invoice.items()):
-        inv = invoices.get(inv_id)
-        if inv is None:
+        owed = invoices.get(inv_id)
+        if owed is None:
             continue  # outside the compared history
+        inv = owed
         if invoice_view(inv).paid or str(inv.get("status")) == "void":
             for row in rows:
                 report.items.append(

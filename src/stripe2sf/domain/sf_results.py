@@ -58,7 +58,11 @@ HALTED_CODES = frozenset(
     }
 )
 RATE_LIMIT_CODES = frozenset({"REQUEST_LIMIT_EXCEEDED", "HTTP_429"})
+# DUPLICATE_VALUE is here because two upserts racing to create the same new external id make
+# one of them fail with it, and a retry then updates; a real conflict still ends in the dead
+# letters once the retry budget is spent.
 TRANSIENT_CODES = (RETRYABLE_SALESFORCE_CODES - RATE_LIMIT_CODES) | {
+    "DUPLICATE_VALUE",
     "CONNECTION_ERROR",
     "TIMEOUT",
     "INVALID_SESSION_ID",

@@ -33,12 +33,15 @@ class BudgetGate:
         policy: budget.BudgetPolicy,
         usage: Callable[[], ApiUsageSnapshot | None],
         clock: Callable[[], float] = time.time,
+        refresh: Callable[[], object] | None = None,
     ) -> None:
         self.policy = policy
         self.usage = usage
         self.clock = clock
+        self.refresh = refresh  # one cheap call that reads the usage again (GET /limits)
         self._lock = threading.Lock()
         self._paused_until: float | None = None
+        self._refreshed_at = 0.0
 
     def reading(self) -> budget.Usage:
         snapshot = self.usage()
@@ -60,7 +63,32 @@ class BudgetGate:
         reading = self.reading()
         level = budget.allowed_level(reading, self.policy)
         origin = source() if source is not None and level < budget.Priority.BACKFILL else "webhook"
-        return budget.decide(budget.priority_of(event_type, origin), reading, self.policy)
+        priority = budget.priority_of(event_type, origin)
+        verdict = budget.decide(priority, reading, self.policy)
+        if isinstance(verdict, budget.Defer) and self._stale(reading):
+            # Work waits on a reading nobody refreshes while it waits: read the usage again.
+            self.read_again()
+            verdict = budget.decide(priority, self.reading(), self.policy)
+        return verdict
+
+    def _stale(self, reading: budget.Usage) -> bool:
+        if self.refresh is None or (reading.paused_for or 0) > 0:
+            return False
+        if reading.age_seconds is not None and reading.age_seconds < self.policy.defer_seconds:
+            return False
+        with self._lock:
+            return self.clock() - self._refreshed_at >= self.policy.defer_seconds
+
+    def read_again(self) -> None:
+        """Read the org's usage now (one API call), at most once per `defer_seconds`."""
+        with self._lock:
+            self._refreshed_at = self.clock()
+        if self.refresh is None:
+            return
+        try:
+            self.refresh()
+        except Exception as exc:  # a REQUEST_LIMIT_EXCEEDED here still updated the reading
+            log.info("budget_refresh_failed", error=str(exc))
 
     def allows(self, priority: budget.Priority) -> bool:
         """For bulk work (backfill, reconcile): may it call Salesforce now?"""

@@ -10,6 +10,7 @@ from typing import Any
 from stripe2sf.domain.batching import SalesforceCall
 from stripe2sf.domain.errors import PermanentError, RetryableError
 from stripe2sf.domain.sf_results import ExecutionResult
+from stripe2sf.engine.doctor import interlock_problem
 from stripe2sf.salesforce.client import SalesforceClient, connect
 from stripe2sf.settings import Settings
 
@@ -26,12 +27,25 @@ class LazySalesforce:
         with self._lock:
             if self._client is None:
                 try:
-                    self._client = connect(self.settings)
+                    client = connect(self.settings)
                 except PermanentError as exc:
                     # A login problem is the configuration's, not the event's: keep it queued.
                     raise RetryableError(
                         f"cannot log in to Salesforce: {exc}", kind="salesforce.login"
                     ) from exc
+                problem = (
+                    None
+                    if self.settings.allow_mixed_modes
+                    else interlock_problem(self.settings, client)
+                )
+                if problem:
+                    client.close()
+                    raise RetryableError(
+                        f"refusing to sync {problem}; set STRIPE2SF_ALLOW_MIXED_MODES=true "
+                        "if that is intended",
+                        kind="interlock",
+                    )
+                self._client = client
             return self._client
 
     @property

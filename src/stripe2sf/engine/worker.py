@@ -86,12 +86,18 @@ class Worker:
         for _ in range(self.max_events_per_claim):
             event, due = self.inbox.next_due(lane)
             if event is None or (due is not None and due > self.clock()):
-                return
+                break
             if not self._apply(event, owner):
-                return
+                break
+        if self.budget is not None:  # the head waits for the API budget: failed payments go on
+            for urgent in deferral.behind_deferred_head(self.inbox.engine, lane, self.clock()):
+                if not self._apply(urgent, owner, jump=True):
+                    return
 
-    def _apply(self, event: StoredEvent, owner: str) -> bool:
-        """Apply one event; True when the lane may go on to its next event."""
+    def _apply(self, event: StoredEvent, owner: str, jump: bool = False) -> bool:
+        """Apply one event; True when the lane may go on to its next event. `jump`: the event
+        is behind a head deferred by the API budget; it waits quietly unless the budget allows
+        it now."""
         started = self.clock()
         handler = self.registry.get(event.type)
         bound = log.bind(event_id=event.event_id, event_type=event.type, customer_id=event.lane)
@@ -100,6 +106,8 @@ class Worker:
                 event.type, lambda: deferral.source_of(self.inbox.engine, event.event_id)
             )
             if isinstance(verdict, Defer):
+                if jump:
+                    return True
                 return self._defer(event, owner, verdict.seconds, verdict.reason, bound)
         try:
             applied = handler(event) if handler is not None else None
@@ -124,7 +132,7 @@ class Worker:
         """The API budget makes the lane wait; no attempt is counted, nothing is lost."""
         now = self.clock()
         until = now + timedelta(seconds=seconds)
-        deferral.defer(self.inbox.engine, event, owner, now, until, reason)
+        deferral.defer(self.inbox.engine, event, owner, now, until, reason, now + self.lease)
         metrics.event_outcome(event.type, "deferred")
         bound.info("event_deferred", until=until.isoformat(), reason=reason)
         return False

@@ -118,7 +118,7 @@ class BackfillStore:
                     updated_at=now,
                 )
             )
-            run_id = int(result.inserted_primary_key[0])
+            run_id = int(result.inserted_primary_key[0])  # type: ignore[index]
         found = self.get(run_id)
         assert found is not None
         return found
@@ -280,7 +280,7 @@ class ReconcileStore:
                     report_path=report_path,
                 )
             )
-            return int(result.inserted_primary_key[0])
+            return int(result.inserted_primary_key[0])  # type: ignore[index]
 
     def runs(self, limit: int = 20) -> list[dict[str, Any]]:
         with self.engine.connect() as conn:

@@ -1,0 +1,344 @@
+"""`stripe2sf backfill` and `stripe2sf reconcile`: history and truth.
+
+Registered on the main Typer app by `cli.py` (`cli_history.register(app)`)."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TaskID,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+from rich.table import Table
+
+from stripe2sf.domain.backfill_plan import (
+    BackfillOptionError,
+    Estimate,
+    default_rate,
+    parse_objects,
+)
+from stripe2sf.domain.config import ConfigError, SyncConfig
+from stripe2sf.domain.errors import SyncError
+from stripe2sf.domain.reconcile import CSV_HEADER, KIND_TITLES, DriftReport
+from stripe2sf.engine.backfill import Backfill, BackfillOptions, BackfillResult
+from stripe2sf.engine.reconcile import Reconciler
+from stripe2sf.runtime import Runtime, load_sync_config
+from stripe2sf.salesforce.client import SalesforceClient, connect
+from stripe2sf.settings import Settings, SettingsError, load_settings
+from stripe2sf.stripe.reader import StripeReader
+
+console = Console()
+err = Console(stderr=True)
+
+
+class RichProgress:
+    """Progress bars with counts, rate and time left (on stderr)."""
+
+    def __init__(self, progress: Progress) -> None:
+        self.progress = progress
+        self.task: TaskID | None = None
+
+    def phase(self, name: str, total: int | None, done: int = 0) -> None:
+        if self.task is not None:
+            self.progress.stop_task(self.task)
+        self.task = self.progress.add_task(name, total=total, completed=done)
+
+    def advance(self, n: int) -> None:
+        if self.task is not None:
+            self.progress.advance(self.task, n)
+
+    def note(self, text: str) -> None:
+        self.progress.console.print(f"[dim]{text}[/dim]")
+
+
+def _progress() -> Progress:
+    return Progress(
+        TextColumn("{task.description:<24}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.speed:>8.0f}/s", markup=False),
+        TimeElapsedColumn(),
+        TextColumn("ETA"),
+        TimeRemainingColumn(),
+        console=err,
+        transient=False,
+    )
+
+
+def _settings() -> Settings:
+    try:
+        return load_settings()
+    except SettingsError as exc:
+        err.print(f"[red]stripe2sf cannot start:[/red] {exc}")
+        raise typer.Exit(2) from exc
+
+
+def _config(settings: Settings) -> SyncConfig:
+    try:
+        return load_sync_config(settings)
+    except ConfigError as exc:
+        err.print("[red]the sync configuration is invalid:[/red]")
+        for problem in exc.problems:
+            err.print(f"  - {problem}")
+        raise typer.Exit(2) from exc
+
+
+def _parts(settings: Settings, poll: float) -> tuple[Runtime, StripeReader, SalesforceClient]:
+    try:
+        runtime = Runtime.build(settings, registry=None)
+    except Exception as exc:
+        err.print(f"[red]cannot open the database[/red] {settings.database_url}: {exc}")
+        raise typer.Exit(2) from exc
+    reader = runtime.stripe_reader()
+    if reader is None:
+        err.print("needs STRIPE_API_KEY (and STRIPE_API_BASE for the sandbox)")
+        raise typer.Exit(2)
+    try:
+        salesforce = connect(settings, bulk_poll_interval=poll)
+    except SyncError as exc:
+        err.print(f"[red]cannot log in to Salesforce:[/red] {exc}")
+        raise typer.Exit(2) from exc
+    return runtime, reader, salesforce
+
+
+def _since(value: str | None) -> int | None:
+    if not value:
+        return None
+    try:
+        day = datetime.strptime(value, "%Y-%m-%d").replace(tzinfo=UTC)
+    except ValueError as exc:
+        err.print(f"--since: expected a date like 2025-01-31, got {value!r}")
+        raise typer.Exit(2) from exc
+    return int(day.timestamp())
+
+
+def print_estimate(est: Estimate, result: BackfillResult) -> None:
+    table = Table(title="backfill plan")
+    for col in (
+        "objects",
+        "Stripe objects",
+        "Salesforce records",
+        "write path",
+        "jobs",
+        "API calls",
+    ):
+        table.add_column(col, justify="left" if col in ("objects", "write path") else "right")
+    for p in est.phases:
+        path = "Bulk API 2.0" if p.strategy == "bulk" else "sObject Collections"
+        table.add_row(
+            p.phase, str(p.objects), str(p.records), path, str(p.jobs or "-"), str(p.calls)
+        )
+    table.add_row("index reads (done)", "", "", "SOQL", "", str(est.read_calls))
+    console.print(table)
+    budget = result.budget
+    if budget is not None:
+        colour = "green" if budget.ok else "red"
+        console.print(f"[{colour}]{budget.message}[/{colour}]")
+
+
+def print_summary(result: BackfillResult) -> None:
+    table = Table(title=f"backfill run {result.run_id}: {result.status}")
+    for col in ("objects", "Stripe objects", "created", "updated", "skipped", "failed"):
+        table.add_column(col, justify="left" if col == "objects" else "right")
+    for phase, t in result.tallies.items():
+        table.add_row(
+            phase, str(t.objects), str(t.created), str(t.updated), str(t.skipped), str(t.failed)
+        )
+    total = result.total()
+    table.add_row(
+        "total",
+        str(total.objects),
+        str(total.created),
+        str(total.updated),
+        str(total.skipped),
+        str(total.failed),
+    )
+    console.print(table)
+    console.print(
+        "created/updated/failed count Salesforce records; skipped counts Stripe objects "
+        "unchanged since the last backfill or with nothing to sync"
+    )
+    if result.failures_csv is not None:
+        console.print(f"failed records and their Salesforce errors: {result.failures_csv}")
+
+
+def backfill(
+    since: Annotated[
+        str | None, typer.Option(help="Only objects created on or after this day (YYYY-MM-DD).")
+    ] = None,
+    objects: Annotated[
+        str, typer.Option(help="Comma-separated: customers,subscriptions,charges,invoices.")
+    ] = "customers,subscriptions,charges,invoices",
+    dry_run: Annotated[
+        bool,
+        typer.Option(
+            "--dry-run", help="Read and count; print planned records and API calls; write nothing."
+        ),
+    ] = False,
+    rate: Annotated[
+        float | None,
+        typer.Option(help="Stripe requests per second (default 20 live key, 10 test key)."),
+    ] = None,
+    max_share: Annotated[
+        float, typer.Option(help="Largest share of today's remaining Salesforce API calls to use.")
+    ] = 0.5,
+    job_size: Annotated[
+        int, typer.Option(help="Records per Bulk API 2.0 job and per checkpoint.")
+    ] = 50_000,
+    max_wait: Annotated[
+        float,
+        typer.Option(help="Seconds to wait out Salesforce rate limits in all before stopping."),
+    ] = 1800.0,
+    restart: Annotated[
+        bool, typer.Option("--restart", help="Start over instead of resuming an unfinished run.")
+    ] = False,
+    force: Annotated[
+        bool, typer.Option("--force", help="Write objects even if unchanged since last time.")
+    ] = False,
+    workdir: Annotated[Path, typer.Option(help="Scratch files and the failures CSV.")] = Path(
+        "var/backfill"
+    ),
+    failures: Annotated[
+        Path | None, typer.Option(help="Where to write failed records (CSV).")
+    ] = None,
+    poll: Annotated[
+        float, typer.Option(help="Longest wait between Bulk API job status polls, seconds.")
+    ] = 5.0,
+) -> None:
+    """Sync Stripe history into Salesforce: resumable, within rate limits and an API budget."""
+    try:
+        phases = parse_objects(objects)
+    except BackfillOptionError as exc:
+        err.print(str(exc))
+        raise typer.Exit(2) from exc
+    if not 0 < max_share <= 1:
+        err.print("--max-share must be in (0, 1]")
+        raise typer.Exit(2)
+    settings = _settings()
+    config = _config(settings)
+    runtime, reader, salesforce = _parts(settings, poll)
+    options = BackfillOptions(
+        objects=phases,
+        since=_since(since),
+        dry_run=dry_run,
+        rate=rate or default_rate(settings.stripe_key),
+        max_share=max_share,
+        job_size=job_size,
+        workdir=workdir,
+        max_wait=max_wait,
+        rate_limit_pause=settings.budget_pause_seconds,
+        restart=restart,
+        force=force,
+        failures_csv=failures,
+    )
+    try:
+        with _progress() as bars:
+            job = Backfill(
+                runtime.engine,
+                reader,
+                salesforce,
+                config,
+                options,
+                RichProgress(bars),
+                announce=lambda r: print_estimate(r.estimate, r) if r.estimate else None,
+            )
+            result = job.run()
+    finally:
+        salesforce.close()
+        runtime.close()
+    if result.status not in ("dry-run", "refused"):
+        print_summary(result)
+    colour = "green" if result.exit_code == 0 else "red"
+    console.print(f"[{colour}]{result.message}[/{colour}]")
+    raise typer.Exit(result.exit_code)
+
+
+def _print_report(report: DriftReport, title: str) -> None:
+    if report.clean:
+        console.print(f"[green]{title}: no drift[/green] ({json.dumps(report.checked)})")
+    else:
+        table = Table(title=f"{title}: {len(report.drift)} difference(s)")
+        for col in CSV_HEADER:
+            table.add_column(col)
+        for d in report.items:
+            table.add_row(*d.to_row())
+        console.print(table)
+    for kind, n in sorted(report.counts().items()):
+        console.print(f"  {KIND_TITLES.get(kind, kind)}: {n}")
+
+
+def reconcile(
+    fix: Annotated[
+        bool, typer.Option("--fix", help="Repair the drift through the planner.")
+    ] = False,
+    fmt: Annotated[str, typer.Option("--format", help="table, csv or html")] = "table",
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="Write the report here.")
+    ] = None,
+    since: Annotated[
+        str | None, typer.Option(help="Only Stripe objects created on or after (YYYY-MM-DD).")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="A JSON summary on stdout.")] = False,
+) -> None:
+    """Compare Stripe and Salesforce; print the drift report; with --fix repair it.
+
+    Exit 0 when no drift remains, 1 otherwise."""
+    if fmt not in ("table", "csv", "html"):
+        err.print(f"--format must be table, csv or html, not {fmt!r}")
+        raise typer.Exit(2)
+    settings = _settings()
+    config = _config(settings)
+    runtime, reader, salesforce = _parts(settings, 0.5)
+    try:
+        reconciler = Reconciler(runtime.engine, reader, salesforce, config, _since(since))
+        outcome = reconciler.run(fix=fix, report_path=str(output) if output else None)
+    finally:
+        salesforce.close()
+        runtime.close()
+    final = outcome.after or outcome.report
+    text = None
+    if fmt == "csv":
+        text = final.to_csv() if not fix else outcome.report.to_csv()
+    elif fmt == "html":
+        text = outcome.report.to_html()
+    if output is not None and text is not None:
+        output.parent.mkdir(parents=True, exist_ok=True)
+        output.write_text(text, encoding="utf-8")
+        err.print(f"wrote {output}")
+    elif text is not None and not as_json:
+        typer.echo(text, nl=False)
+    if as_json:
+        doc = {
+            "run_id": outcome.run_id,
+            "before": outcome.report.to_dict(),
+            "after": outcome.after.to_dict() if outcome.after else None,
+            "fixed": outcome.fixed,
+            "fix_failures": [f.__dict__ for f in outcome.fixes if not f.ok],
+            "remaining": outcome.remaining,
+        }
+        typer.echo(json.dumps(doc))
+    elif fmt == "table" or output is not None:
+        _print_report(outcome.report, "drift")
+        if outcome.after is not None:
+            console.print(f"fixed {outcome.fixed} of {len(outcome.fixes)} object(s)")
+            for f in outcome.fixes:
+                if not f.ok:
+                    console.print(f"  [red]not fixed[/red] {f.item}: {f.error}")
+            _print_report(outcome.after, "after --fix")
+    raise typer.Exit(0 if outcome.remaining == 0 else 1)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("backfill")(backfill)
+    app.command("reconcile")(reconcile)

@@ -1,0 +1,710 @@
+"""`stripe2sf backfill`: Stripe history into Salesforce through the same planner as live events.
+
+    read     Stripe list endpoints, page by page within a request rate (429 + Retry-After
+             honoured), into the run's scratch file; checkpoint per page
+    index    what already exists in Salesforce (linked Accounts/Contacts, Contacts by email,
+             open collection Tasks/Cases, review Tasks): a few paginated queries
+    estimate planned records and API calls against what remains of today's limit; refuse
+             beyond the allowed share (a dry run stops here)
+    write    per phase, parents first (customers, subscriptions, charges, invoices): each object
+             becomes the event its state implies (`domain.backfill_plan.synthetic_event`), is
+             planned by `planner.plan` with lookups answered from the scratch file, and the
+             operations of up to `job_size` records are batched (Bulk API 2.0 at or above the
+             threshold, Composite/sObject Collections below) and executed; then ledger, audit,
+             digests and the cursor are committed together: the checkpoint.
+
+Killed at any moment, the next run resumes after the last checkpoint; everything is an upsert by
+external id, so a batch applied twice creates nothing twice. A Salesforce rate limit pauses the
+run (up to `max_wait` seconds in all) and then stops it honestly: never reported as a success.
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Protocol
+
+import structlog
+from sqlalchemy import Engine
+
+from stripe2sf.domain import soql
+from stripe2sf.domain.audit import AuditRecord, OpOutcome
+from stripe2sf.domain.backfill_plan import (
+    FAILURES_HEADER,
+    LIST_PARAMS,
+    PHASES,
+    RESOURCE_OF_PHASE,
+    BudgetDecision,
+    Estimate,
+    Pacer,
+    Tally,
+    check_budget,
+    estimate,
+    object_digest,
+    stripe_retry_delay,
+    synthetic_event,
+    verdict,
+    write_strategy,
+)
+from stripe2sf.domain.batching import batch, namespaced
+from stripe2sf.domain.config import SyncConfig
+from stripe2sf.domain.context import Lookup, LookupKind, PlanContext
+from stripe2sf.domain.errors import RateLimitedError, RetryableError
+from stripe2sf.domain.events import EventView, parse_event
+from stripe2sf.domain.lookups import context_for, lookups_needed
+from stripe2sf.domain.operations import Operation, Plan
+from stripe2sf.domain.planner import plan
+from stripe2sf.domain.sf_results import (
+    RATE_LIMIT_RETRY_AFTER,
+    ExecutionResult,
+    classify_code,
+)
+from stripe2sf.store.history import BackfillStore, Checkpoint, RunRow
+from stripe2sf.store.ledger import Ledger
+from stripe2sf.store.staging import Staging
+
+log = structlog.get_logger(__name__)
+
+MAX_LOOKUP_ROUNDS = 8
+RETRYABLE_CLASSES = frozenset({"retryable", "rate_limited", "halted"})
+
+
+class StripeSource(Protocol):
+    def list_page(
+        self, resource: str, params: Mapping[str, Any]
+    ) -> tuple[list[dict[str, Any]], bool]: ...
+
+    def retrieve(self, object_type: str, object_id: str) -> dict[str, Any] | None: ...
+
+    def customer_subscriptions(self, customer_id: str) -> list[dict[str, Any]]: ...
+
+
+class SalesforceTarget(Protocol):
+    api_version: str
+
+    def query_all(self, soql: str, *, batch_size: int | None = None) -> list[dict[str, Any]]: ...
+
+    def execute(self, calls: Sequence[Any]) -> ExecutionResult: ...
+
+    def limits(self) -> dict[str, Any]: ...
+
+
+class Progress(Protocol):
+    def phase(self, name: str, total: int | None, done: int = 0) -> None: ...
+
+    def advance(self, n: int) -> None: ...
+
+    def note(self, text: str) -> None: ...
+
+
+class NullProgress:
+    def phase(self, name: str, total: int | None, done: int = 0) -> None:
+        return None
+
+    def advance(self, n: int) -> None:
+        return None
+
+    def note(self, text: str) -> None:
+        return None
+
+
+class Stopped(Exception):
+    """The run cannot go on now (rate limit window, Stripe unreachable): resumable."""
+
+
+@dataclass
+class BackfillOptions:
+    objects: tuple[str, ...] = PHASES
+    since: int | None = None
+    dry_run: bool = False
+    rate: float = 10.0  # Stripe requests per second
+    max_share: float = 0.5  # of the API calls left today
+    job_size: int = 50_000  # records per commit (one Bulk job per object type and layer)
+    chunk: int = 2_000  # Stripe objects planned at a time
+    workdir: Path = Path("var/backfill")
+    max_wait: float = 1800.0  # seconds of Salesforce rate-limit waiting before stopping
+    rate_limit_pause: float = RATE_LIMIT_RETRY_AFTER
+    restart: bool = False
+    force: bool = False  # write objects even when unchanged since the last backfill
+    failures_csv: Path | None = None
+
+    @property
+    def objects_key(self) -> str:
+        return ",".join(self.objects)
+
+
+@dataclass
+class BackfillResult:
+    run_id: int | None
+    status: str
+    exit_code: int
+    message: str
+    counts: dict[str, int] = field(default_factory=dict)
+    tallies: dict[str, Tally] = field(default_factory=dict)
+    estimate: Estimate | None = None
+    budget: BudgetDecision | None = None
+    failures_csv: Path | None = None
+    failures: int = 0
+    resumed: bool = False
+
+    def total(self) -> Tally:
+        out = Tally()
+        for t in self.tallies.values():
+            out.add(t)
+        return out
+
+
+@dataclass
+class _Pending:
+    """Objects planned since the last checkpoint, waiting for one execution."""
+
+    ops: list[Operation] = field(default_factory=list)
+    # object id -> (phase digest, ledger updates, slim op records for audit/tally)
+    objects: list[
+        tuple[str, str, dict[str, int], list[tuple[str, str, str, str, tuple[str, ...]]]]
+    ] = field(default_factory=list)
+    customer_of: dict[str, str | None] = field(default_factory=dict)
+
+    @property
+    def records(self) -> int:
+        return len(self.ops)
+
+    def add(self, object_id: str, digest: str, the_plan: Plan) -> None:
+        ops = namespaced(the_plan, object_id)
+        self.ops.extend(ops)
+        slim: list[tuple[str, str, str, str, tuple[str, ...]]] = [
+            (op.op_id, str(op.action), op.sobject, op.key_value, op.field_names) for op in ops
+        ]
+        self.objects.append((object_id, digest, dict(the_plan.ledger_updates), slim))
+        self.customer_of[object_id] = the_plan.customer_id
+
+
+class Backfill:
+    def __init__(
+        self,
+        engine: Engine,
+        stripe: StripeSource,
+        salesforce: SalesforceTarget,
+        config: SyncConfig,
+        options: BackfillOptions,
+        progress: Progress | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+        announce: Callable[[BackfillResult], None] | None = None,
+    ) -> None:
+        self.announce = announce
+        self.engine = engine
+        self.stripe = stripe
+        self.salesforce = salesforce
+        self.config = config
+        self.options = options
+        self.progress = progress or NullProgress()
+        self.sleep = sleep
+        self.store = BackfillStore(engine)
+        self.ledger = Ledger(engine)
+        self.pacer = Pacer(options.rate)
+        self._cache: dict[tuple[str, str], Any] = {}
+        self._ledger_cache: dict[str, int | None] = {}
+        self.staging: Staging | None = None
+        self.run_row: RunRow | None = None
+
+    # ---- Stripe reads ---------------------------------------------------------------------
+    def _paced(self, fn: Callable[[], Any]) -> Any:
+        attempt = 0
+        while True:
+            self.sleep(self.pacer.wait(time.monotonic()))
+            self.pacer.taken(time.monotonic())
+            try:
+                return fn()
+            except RateLimitedError as exc:
+                attempt += 1
+                delay = stripe_retry_delay(attempt, exc.retry_after)
+                if delay is None:
+                    raise Stopped(f"Stripe kept answering 429: {exc}") from exc
+                self.pacer.hold(time.monotonic(), delay)
+                self.progress.note(f"Stripe rate limit: waiting {delay:.0f} s")
+            except RetryableError as exc:
+                attempt += 1
+                delay = stripe_retry_delay(attempt, None)
+                if delay is None:
+                    raise Stopped(f"Stripe unreachable: {exc}") from exc
+                self.sleep(delay)
+
+    def _stage(self, run: RunRow, staging: Staging, record: bool = True) -> None:
+        for phase in self.options.objects:
+            name = f"stage:{phase}"
+            ck = self.store.checkpoint(run.id, name) if record else Checkpoint(None, False, {})
+            if ck.done:
+                continue
+            resource = RESOURCE_OF_PHASE[phase]
+            params: dict[str, Any] = {"limit": 100, **LIST_PARAMS.get(resource, {})}
+            created: dict[str, int] = {"lte": run.as_of}
+            if run.since is not None:
+                created["gte"] = run.since
+            params["created"] = created
+            cursor = ck.cursor
+            read = int(ck.counts.get("read", 0))
+            self.progress.phase(f"read Stripe {phase}", None, read)
+            while True:
+                query = {**params, **({"starting_after": cursor} if cursor else {})}
+                page, has_more = self._paced(
+                    lambda r=resource, q=query: self.stripe.list_page(r, q)  # type: ignore[misc]
+                )
+                if page:
+                    staging.put_objects(phase, page)
+                    cursor = str(page[-1]["id"])
+                    read += len(page)
+                    self.progress.advance(len(page))
+                done = not has_more or not page
+                if record:
+                    self.store.save_checkpoint(run.id, name, cursor, done, {"read": read})
+                if done:
+                    break
+
+    # ---- Salesforce index -----------------------------------------------------------------
+    def _index(self, staging: Staging) -> None:
+        o = self.config.objects
+        cust, dedupe = o.customer_id_field, o.dedupe_key_field
+        staging.clear_index()
+        self.progress.note("indexing what already exists in Salesforce")
+        accounts = self.salesforce.query_all(
+            f"SELECT Id, Name, OwnerId, CreatedDate, LastActivityDate, {o.billing_status_field}, "
+            f"{cust} FROM Account WHERE {cust} != null",
+            batch_size=2000,
+        )
+        staging.put_rows("account", ((str(r[cust]), str(r["Id"]), r) for r in accounts))
+        contacts = self.salesforce.query_all(
+            f"SELECT Id, Email, AccountId, OwnerId, CreatedDate, LastActivityDate, {cust}, "
+            f"Account.{cust} FROM Contact WHERE Email != null OR {cust} != null",
+            batch_size=2000,
+        )
+        staging.put_rows(
+            "contact", ((str(r[cust]), str(r["Id"]), r) for r in contacts if r.get(cust))
+        )
+        staging.put_rows(
+            "email",
+            (
+                (str(r["Email"]).strip().lower(), str(r["Id"]), r)
+                for r in contacts
+                if r.get("Email")
+            ),
+        )
+        del accounts, contacts
+        dunning = self.salesforce.query_all(
+            f"SELECT Id, {dedupe}, CreatedDate FROM {self.config.dunning_object()} "
+            f"WHERE {dedupe} LIKE 'in\\_%' AND IsClosed = false",
+            batch_size=2000,
+        )
+        staging.put_rows(
+            "dunning",
+            ((str(r[dedupe]).split(":", 1)[0], str(r["Id"]), r) for r in dunning if r.get(dedupe)),
+        )
+        reviews = self.salesforce.query_all(
+            f"SELECT Id, {dedupe}, CreatedDate FROM Task WHERE {dedupe} LIKE 'review:%'"
+        )
+        staging.put_rows(
+            "review",
+            ((str(r[dedupe]).removeprefix("review:"), str(r["Id"]), r) for r in reviews),
+        )
+
+    def _learn(
+        self, staging: Staging, ops: Sequence[Operation], outcomes: Mapping[str, OpOutcome]
+    ) -> None:
+        """Remember the Accounts and Contacts this batch linked or created, with their Ids, so
+        that later phases (Tasks need Ids for What/Who) find them without a query."""
+        cust = self.config.objects.customer_id_field
+        linked_ids: list[str] = []
+        for op in ops:
+            outcome = outcomes.get(op.op_id)
+            if outcome is None or not outcome.ok or op.sobject not in ("Account", "Contact"):
+                continue
+            if op.key_field == cust:
+                cid, rid = op.key_value, outcome.record_id or ""
+            elif op.key_field == "Id" and op.fields.get(cust):
+                cid, rid = str(op.fields[cust]), op.key_value
+            else:
+                continue
+            kind = "account" if op.sobject == "Account" else "contact"
+            if not rid or staging.rows(kind, cid):
+                continue
+            row: dict[str, Any] = {"Id": rid, cust: cid}
+            if op.sobject == "Contact":
+                account = staging.rows("account", cid)
+                row["AccountId"] = account[0]["Id"] if account else None
+            elif op.key_field == "Id":
+                linked_ids.append(rid)
+            staging.put_rows(kind, [(cid, rid, row)])
+        # Accounts linked by matching already existed: read their owner and billing status.
+        o = self.config.objects
+        for i in range(0, len(linked_ids), 200):
+            ids = ", ".join(soql.quote(x) for x in linked_ids[i : i + 200])
+            rows = self.salesforce.query_all(
+                f"SELECT Id, Name, OwnerId, CreatedDate, LastActivityDate, "
+                f"{o.billing_status_field}, {cust} FROM Account WHERE Id IN ({ids})"
+            )
+            staging.put_rows(
+                "account", ((str(r[cust]), str(r["Id"]), r) for r in rows if r.get(cust))
+            )
+
+    # ---- planning with local answers --------------------------------------------------------
+    def _cached(self, kind: str, key: str, fetch: Callable[[], Any]) -> Any:
+        if (kind, key) not in self._cache:
+            if len(self._cache) > 10_000:
+                self._cache.clear()
+            self._cache[(kind, key)] = self._paced(fetch)
+        return self._cache[(kind, key)]
+
+    def _answer(self, lookup: Lookup, view: EventView, staging: Staging) -> Any:
+        kind, key = lookup.kind, lookup.key
+        staged = set(self.options.objects)
+        if kind == LookupKind.LEDGER:
+            if key not in self._ledger_cache:
+                self._ledger_cache[key] = self.ledger.timestamps([key]).get(key)
+            return self._ledger_cache[key]
+        if kind == LookupKind.STRIPE_REFETCH:
+            object_type, _, object_id = key.partition(":")
+            if object_id == view.object_id:
+                return dict(view.object)  # the snapshot is as fresh as a refetch
+            return self._cached(
+                "refetch", key, lambda: self.stripe.retrieve(object_type, object_id)
+            )
+        if kind == LookupKind.STRIPE_CUSTOMER:
+            if "customers" in staged and (found := staging.get("customers", key)) is not None:
+                return found
+            return self._cached("customer", key, lambda: self.stripe.retrieve("customer", key))
+        if kind == LookupKind.STRIPE_SUBSCRIPTIONS:
+            if "subscriptions" in staged:
+                return staging.of_customer("subscriptions", key)
+            return self._cached("subs", key, lambda: self.stripe.customer_subscriptions(key))
+        if lookup.is_stripe:
+            by_kind = {
+                LookupKind.STRIPE_CHARGE: "charge",
+                LookupKind.STRIPE_PRODUCT: "product",
+                LookupKind.STRIPE_PAYMENT_METHOD: "payment_method",
+            }
+            otype = by_kind[kind]
+            return self._cached(otype, key, lambda: self.stripe.retrieve(otype, key))
+        local = {
+            LookupKind.SF_ACCOUNT_BY_CUSTOMER: "account",
+            LookupKind.SF_CONTACT_BY_CUSTOMER: "contact",
+            LookupKind.SF_CONTACTS_BY_EMAIL: "email",
+            LookupKind.SF_OPEN_DUNNING: "dunning",
+            LookupKind.SF_REVIEW_TASK: "review",
+        }
+        if kind in local:
+            return staging.rows(local[kind], key)
+        # rare reads (queue id, accounts by web domain): asked once each
+        query = lookup.soql or ""
+        if ("soql", query) not in self._cache:
+            self._cache[("soql", query)] = self.salesforce.query_all(query)
+        return self._cache[("soql", query)]
+
+    def _hydrate(self, view: EventView, staging: Staging) -> PlanContext:
+        ctx = context_for(self.config)
+        for _ in range(MAX_LOOKUP_ROUNDS):
+            needed = [
+                x for x in lookups_needed(view, self.config, ctx) if not ctx.has(x.kind, x.key)
+            ]
+            if not needed:
+                return ctx
+            ctx = ctx.with_results({x: self._answer(x, view, staging) for x in needed})
+        raise RuntimeError(f"lookups for {view.id} did not settle")
+
+    def plan_object(
+        self, phase: str, obj: Mapping[str, Any], as_of: int, staging: Staging
+    ) -> Plan | None:
+        doc = synthetic_event(phase, obj, as_of)
+        if doc is None:
+            return None
+        view = parse_event(doc)
+        return plan(view, self._hydrate(view, staging), self.config)
+
+    # ---- writing ----------------------------------------------------------------------------
+    def _execute(self, ops: Sequence[Operation]) -> dict[str, OpOutcome]:
+        """Execute, retrying whole-call failures (rate limits, 5xx, lost connections) for up to
+        `max_wait` seconds in all; then stop the run (resumable)."""
+        version = f"v{self.salesforce.api_version.lstrip('v')}"
+        threshold = self.config.sync.bulk_threshold
+        outcomes: dict[str, OpOutcome] = {}
+        todo = list(ops)
+        waited = 0.0
+        attempt = 0
+        while todo:
+            strategy = write_strategy(len(todo), threshold)
+            calls = batch(todo, api_version=version, bulk_threshold=threshold)
+            log.info("backfill_execute", records=len(todo), calls=len(calls), strategy=strategy)
+            result = self.salesforce.execute(calls)
+            outcomes.update(result.outcomes)
+            again = [
+                op
+                for op in todo
+                if not result.outcomes.get(op.op_id, OpOutcome(False, code="NO_RESULT")).ok
+                and classify_code(
+                    result.outcomes.get(op.op_id, OpOutcome(False, code="NO_RESULT")).code
+                )
+                in RETRYABLE_CLASSES
+            ]
+            if not again:
+                return outcomes
+            attempt += 1
+            error = result.error()
+            if isinstance(error, RateLimitedError):
+                wait = self.options.rate_limit_pause
+                if result.retry_after is not None:
+                    wait = result.retry_after
+            else:
+                wait = float(min(60, 2 ** (attempt - 1)))
+            if waited + wait > self.options.max_wait:
+                raise Stopped(
+                    f"Salesforce keeps refusing ({error}); waited {waited:.0f} s of the "
+                    f"{self.options.max_wait:.0f} s allowed"
+                )
+            self.progress.note(f"Salesforce: {error}; retrying in {wait:.0f} s")
+            self.sleep(wait)
+            waited += wait
+            todo = again
+        return outcomes
+
+    def _flush(
+        self,
+        run: RunRow,
+        phase: str,
+        pending: _Pending,
+        staging: Staging,
+        cursor: int,
+        done: bool,
+        tally: Tally,
+        failures: Any,
+    ) -> None:
+        outcomes = self._execute(pending.ops) if pending.ops else {}
+        self._learn(staging, pending.ops, outcomes)
+        at = datetime.now(UTC).isoformat()
+        ledger: dict[str, int] = {}
+        audit: list[AuditRecord] = []
+        digests: list[tuple[str, str]] = []
+        for object_id, digest, ledger_updates, slim in pending.objects:
+            ok = True
+            for op_id, action, sobject, key_value, field_names in slim:
+                outcome = outcomes.get(op_id)
+                good = outcome is not None and outcome.ok
+                if good:
+                    assert outcome is not None
+                    if outcome.created:
+                        tally.created += 1
+                    else:
+                        tally.updated += 1
+                else:
+                    ok = False
+                    tally.failed += 1
+                    code = (outcome.code if outcome else None) or "NOT_EXECUTED"
+                    error = (outcome.error if outcome else None) or "not executed"
+                    if failures is not None:
+                        failures.writerow([object_id, phase, sobject, key_value, code, error])
+                audit.append(
+                    AuditRecord(
+                        at=at,
+                        event_id=f"backfill:{object_id}",
+                        action=action,
+                        outcome="ok" if good else "error",
+                        sobject=sobject,
+                        external_id=key_value,
+                        record_id=outcome.record_id if outcome else None,
+                        fields=field_names,
+                        error=None if good else (outcome.error if outcome else "not executed"),
+                        customer_id=pending.customer_of.get(object_id),
+                    )
+                )
+            if ok:
+                for oid, ts in ledger_updates.items():
+                    ledger[oid] = max(ts, ledger.get(oid, 0))
+                digests.append((object_id, digest))
+        self.store.commit_batch(
+            run.id,
+            phase,
+            cursor=str(cursor),
+            done=done,
+            counts=tally.to_dict(),
+            ledger=ledger,
+            audit=audit,
+            digests=digests,
+        )
+        for oid, ts in ledger.items():
+            if oid in self._ledger_cache:
+                self._ledger_cache[oid] = max(ts, self._ledger_cache[oid] or 0)
+
+    def _write_phase(self, run: RunRow, phase: str, staging: Staging, failures: Any) -> Tally:
+        ck = self.store.checkpoint(run.id, phase)
+        tally = Tally.from_dict(ck.counts)
+        if ck.done:
+            return tally
+        after = int(ck.cursor or 0)
+        self.progress.phase(f"write {phase}", staging.count(phase), tally.objects)
+        pending = _Pending()
+        while True:
+            rows = staging.page(phase, after, self.options.chunk)
+            if not rows:
+                break
+            ids = [str(obj["id"]) for _, obj in rows]
+            known = {} if self.options.force else self.store.digests(ids)
+            stamps = self.ledger.timestamps(ids)
+            self._ledger_cache = {i: stamps.get(i) for i in ids}
+            for _, obj in rows:
+                tally.objects += 1
+                oid = str(obj["id"])
+                digest = object_digest(obj)
+                if known.get(oid) == digest:
+                    tally.skipped += 1
+                    continue
+                the_plan = self.plan_object(phase, obj, run.as_of, staging)
+                if the_plan is None or the_plan.is_empty:
+                    tally.skipped += 1
+                    continue
+                pending.add(oid, digest, the_plan)
+            after = rows[-1][0]
+            self.progress.advance(len(rows))
+            if pending.records >= self.options.job_size:
+                self._flush(run, phase, pending, staging, after, False, tally, failures)
+                pending = _Pending()
+        self._flush(run, phase, pending, staging, after, True, tally, failures)
+        return tally
+
+    # ---- the run ----------------------------------------------------------------------------
+    def _remaining_today(self) -> int | None:
+        try:
+            limits = self.salesforce.limits()
+        except RetryableError:
+            return None
+        daily = limits.get("DailyApiRequests") or {}
+        remaining = daily.get("Remaining")
+        return int(remaining) if isinstance(remaining, int | float) else None
+
+    def _open_run(self) -> tuple[RunRow, bool]:
+        o = self.options
+        if o.restart:
+            self.store.abandon_open(o.objects_key, o.since, "replaced by --restart")
+        elif not o.dry_run and (found := self.store.resumable(o.objects_key, o.since)):
+            return found, True
+        as_of = int(time.time())
+        path = o.workdir / f"backfill-{as_of}-{os.getpid()}{'-dry' if o.dry_run else ''}.sqlite"
+        options = {"rate": o.rate, "max_share": o.max_share, "job_size": o.job_size}
+        if o.dry_run:
+            # a dry run is not recorded; it keeps its scratch file in memory of this process
+            return RunRow(
+                0, "dry-run", o.since, as_of, o.objects_key, options, str(path), None, None
+            ), False
+        return (
+            self.store.create(
+                since=o.since,
+                as_of=as_of,
+                objects=o.objects_key,
+                options=options,
+                staging=str(path),
+            ),
+            False,
+        )
+
+    def run(self) -> BackfillResult:
+        run, resumed = self._open_run()
+        self.run_row = run
+        staging = Staging(Path(run.staging_path))
+        self.staging = staging
+        result = BackfillResult(run.id or None, "running", 0, "", resumed=resumed)
+        try:
+            if resumed:
+                self.progress.note(f"resuming backfill run {run.id} (snapshot of {run.as_of})")
+            self._stage(run, staging, record=not self.options.dry_run)
+            counts = {p: staging.count(p) for p in self.options.objects}
+            result.counts = counts
+            before = self._calls_so_far()
+            self._index(staging)
+            read_calls = self._calls_so_far() - before
+            remaining_objects = {
+                p: self._objects_left(run, p, staging) for p in self.options.objects
+            }
+            est = estimate(
+                remaining_objects,
+                bulk_threshold=self.config.sync.bulk_threshold,
+                job_size=self.options.job_size,
+                read_calls=read_calls,
+            )
+            result.estimate = est
+            decision = check_budget(
+                est.write_calls, self._remaining_today(), self.options.max_share
+            )
+            result.budget = decision
+            if self.announce is not None:
+                self.announce(result)
+            if self.options.dry_run:
+                result.status, result.message = "dry-run", decision.message
+                result.exit_code = 0 if decision.ok else 4
+                return result
+            if not decision.ok:
+                self.store.set_status(run.id, "refused", decision.message, finished=True)
+                result.status, result.exit_code, result.message = "refused", 4, decision.message
+                return result
+            return self._write_all(run, staging, result)
+        except Stopped as exc:
+            return self._stop(run, result, str(exc))
+        finally:
+            finished = ("succeeded", "completed_with_failures", "refused")
+            if self.options.dry_run or result.status in finished:
+                staging.delete()
+            else:
+                staging.close()
+
+    def _objects_left(self, run: RunRow, phase: str, staging: Staging) -> int:
+        if not run.id:
+            return staging.count(phase)
+        ck = self.store.checkpoint(run.id, phase)
+        if ck.done:
+            return 0
+        return max(0, staging.count(phase) - int(ck.counts.get("objects", 0)))
+
+    def _calls_so_far(self) -> int:
+        usage = getattr(self.salesforce, "usage", None)
+        if usage is None:
+            return 0
+        return int(usage().total_calls)
+
+    def _write_all(self, run: RunRow, staging: Staging, result: BackfillResult) -> BackfillResult:
+        path = self.options.failures_csv or (
+            self.options.workdir / f"backfill-{run.id}-failures.csv"
+        )
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fresh = not path.exists() or not result.resumed
+        with path.open("w" if fresh else "a", newline="", encoding="utf-8") as handle:
+            writer = csv.writer(handle)
+            if fresh:
+                writer.writerow(FAILURES_HEADER)
+            done: list[str] = []
+            for phase in self.options.objects:
+                result.tallies[phase] = self._write_phase(run, phase, staging, writer)
+                done.append(phase)
+        result.failures_csv = path
+        v = verdict(None, result.tallies, done, self.options.objects)
+        result.failures = sum(t.failed for t in result.tallies.values())
+        result.status, result.exit_code, result.message = v.status, v.exit_code, v.message
+        summary = {p: t.to_dict() for p, t in result.tallies.items()}
+        self.store.set_status(run.id, v.status, v.message, summary=summary, finished=True)
+        if not result.failures:
+            path.unlink(missing_ok=True)
+            result.failures_csv = None
+        return result
+
+    def _stop(self, run: RunRow, result: BackfillResult, why: str) -> BackfillResult:
+        if run.id:
+            for phase in self.options.objects:
+                result.tallies[phase] = Tally.from_dict(self.store.checkpoint(run.id, phase).counts)
+        v = verdict(why, result.tallies, [], self.options.objects)
+        result.status, result.exit_code, result.message = v.status, v.exit_code, v.message
+        if run.id:
+            summary = {p: t.to_dict() for p, t in result.tallies.items()}
+            self.store.set_status(run.id, "stopped", v.message, summary=summary)
+        return result
+
+
+__all__ = ["Backfill", "BackfillOptions", "BackfillResult", "NullProgress", "Progress", "Stopped"]
