@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+import random
 import re
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -158,12 +160,45 @@ def render_list(tx: Tx, spec: ListSpec, params: Params, path: PathParams) -> str
     )
 
 
+class ApiFault(StripeError):
+    type = "api_error"
+
+
+class RateLimitFault(StripeError):
+    status = 429
+    type = "invalid_request_error"
+
+
 class Api:
     """Turns one HTTP request into one unit of work and a Stripe-shaped response."""
 
     def __init__(self, sandbox: Sandbox) -> None:
         self.sb = sandbox
         self.request_counts: dict[str, int] = {}
+        self._rng = random.Random()
+
+    def _injected_fault(self) -> StripeError | None:
+        faults = self.sb.faults
+        if faults.api_latency_ms > 0:
+            time.sleep(faults.api_latency_ms / 1000)
+        fail = False
+        with self.sb.lock:
+            if faults.api_fail_next > 0:
+                faults.api_fail_next -= 1
+                fail = True
+            elif faults.api_error_rate > 0 and self._rng.random() < faults.api_error_rate:
+                fail = True
+        if not fail:
+            return None
+        if faults.api_fail_status == 429:
+            return RateLimitFault(
+                "Request rate limit exceeded. (injected by the sandbox)",
+                code="rate_limit",
+                status=429,
+            )
+        return ApiFault(
+            "An unknown error occurred (injected by the sandbox).", status=faults.api_fail_status
+        )
 
     def handle(
         self,
@@ -181,6 +216,11 @@ class Api:
         out_headers = {"Request-Id": request_id, "Stripe-Version": API_VERSION}
         idem_key = headers.get("idempotency-key") if method == "POST" else None
         fingerprint = ""
+        injected = self._injected_fault()
+        if injected is not None:
+            return Response(
+                injected.status, json.dumps(error_body(injected, request_id)), out_headers
+            )
         try:
             authenticate(headers.get("authorization"))
             params = parse_form(query) if query else {}

@@ -17,6 +17,7 @@ from starlette.routing import Route
 from stripe_sandbox import seed
 from stripe_sandbox.delivery import delivery_log
 from stripe_sandbox.errors import StripeError, error_body
+from stripe_sandbox.settings import Faults
 from stripe_sandbox.shapes import API_VERSION
 
 if TYPE_CHECKING:
@@ -62,9 +63,7 @@ def _wrap(app: SandboxApp, handler: Handler) -> Callable[[Request], Awaitable[Re
 def reset(app: SandboxApp, body: dict[str, Any], query: dict[str, str]) -> Any:
     app.sandbox.reset()
     app.api.request_counts.clear()
-    app.sandbox.faults.update(
-        {"duplicate_rate": 0, "drop_rate": 0, "shuffle": False, "delay_seconds": 0}
-    )
+    app.sandbox.faults = Faults()
     return {"reset": True}
 
 

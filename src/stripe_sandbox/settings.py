@@ -60,11 +60,25 @@ class Faults:
     shuffle: bool = False  # deliver due events in random order
     delay_seconds: float = 0.0  # hold every first attempt this long
     seed: int | None = None
+    # API faults: added latency, and failures (status api_fail_status) for the next N calls
+    # or at random
+    api_latency_ms: float = 0.0
+    api_fail_next: int = 0
+    api_fail_status: int = 500
+    api_error_rate: float = 0.0
 
     def update(self, values: dict[str, Any]) -> None:
         for key, value in values.items():
-            if key in ("duplicate_rate", "drop_rate", "delay_seconds"):
+            if key in (
+                "duplicate_rate",
+                "drop_rate",
+                "delay_seconds",
+                "api_latency_ms",
+                "api_error_rate",
+            ):
                 setattr(self, key, float(value))
+            elif key in ("api_fail_next", "api_fail_status"):
+                setattr(self, key, int(value))
             elif key == "shuffle":
                 setattr(self, key, bool(value))
             elif key == "seed":

@@ -340,3 +340,16 @@ def test_invoice_lifecycle_by_hand(client: stripe.StripeClient) -> None:
     paid = client.v1.invoices.pay(invoice.id, {"payment_method": "pm_card_visa"})
     assert paid.status == "paid" and paid.amount_paid == 2500 and paid.attempt_count == 1
     assert len(client.v1.invoices.line_items.list(invoice.id).data) == 1
+
+
+def test_injected_api_faults(sb: RunningSandbox, client: stripe.StripeClient) -> None:
+    sb.faults(api_fail_next=1, api_fail_status=500)
+    with pytest.raises(stripe.APIError):
+        client.v1.customers.list()
+    assert client.v1.customers.list().data == []
+    sb.faults(api_fail_next=1, api_fail_status=429)
+    with pytest.raises(stripe.RateLimitError):
+        client.v1.customers.create({})
+    assert client.v1.customers.list().data == []
+    counts = sb.stats()["requests"]
+    assert counts["GET /v1/customers"] == 3
