@@ -19,6 +19,7 @@ import argparse
 import csv
 import json
 import multiprocessing
+import os
 import platform
 import re
 import resource
@@ -167,6 +168,15 @@ def bulk_upsert(sf: Salesforce, rows: int, workdir: Path) -> tuple[float, dict[s
     return elapsed, {"processed": processed, "failed": failed, "jobs": len(results)}
 
 
+def machine() -> str:
+    cpus = os.cpu_count() or 0
+    load = os.getloadavg()[0]
+    return (
+        f"{platform.machine()}, {cpus} CPUs, Python {platform.python_version()}, "
+        f"load average {load:.1f} at start"
+    )
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--calls", type=int, default=2000)
@@ -174,6 +184,7 @@ def main() -> int:
     parser.add_argument("--collections", type=int, default=30)
     parser.add_argument("--rows", type=int, default=100_000)
     args = parser.parse_args()
+    host = machine()
     with tempfile.TemporaryDirectory(prefix="sf-bench-") as tmp:
         workdir = Path(tmp)
         process, url, ca = start(workdir)
@@ -206,7 +217,7 @@ def main() -> int:
             process.wait(timeout=15)
     figures = {
         "benchmark": "salesforce_sandbox",
-        "machine": f"{platform.machine()} {platform.processor() or ''} python {platform.python_version()}".strip(),
+        "machine": host,
         "rest_calls_per_second": round(calls_per_second, 1),
         "rest_clients": args.clients,
         "rest_calls_per_second_one_client": round(one_client, 1),

@@ -104,12 +104,8 @@ class _Ids:
 
     def __call__(self, prefix: str) -> str:
         self.counter += 1
-        n, head = self.counter, []
-        for _ in range(6):
-            n, r = divmod(n, 62)
-            head.append(_ALPHABET[r])
-        tail = self.rng.randbytes(18).translate(self._TABLE).decode()
-        return f"{prefix}_{''.join(reversed(head))}{tail}"
+        tail = self.rng.randbytes(16).translate(self._TABLE).decode()
+        return f"{prefix}_{self.counter:08x}{tail}"
 
 
 def _compile(obj: dict[str, Any]) -> str:
@@ -268,6 +264,8 @@ def seed(sb: Sandbox, opts: SeedOptions) -> SeedResult:
     inv_json = _compile(t_inv)
     history = max(1, opts.history_days) * schedule.DAY
     null = "null"
+    with sb.lock:
+        sb.store.drop_secondary_indexes()
 
     for batch_start in range(0, opts.customers, BATCH):
         rows: list[tuple[Any, ...]] = []
@@ -395,5 +393,7 @@ def seed(sb: Sandbox, opts: SeedOptions) -> SeedResult:
             result.payment_methods += 1
         with sb.lock, sb.store.transaction():
             sb.store.put_many(rows)
+    with sb.lock:
+        sb.store.create_indexes()
     result.seconds = round(time.perf_counter() - started, 3)
     return result

@@ -439,13 +439,17 @@ class BulkJobs:
         buffer = io.StringIO()
         writer = csv.writer(buffer, delimiter=delimiter, lineterminator=line_ending)
         writer.writerow([*prefix, *header])
-        cursor = self.store.conn.execute(
-            "SELECT sf_id, extra, row FROM job_rows WHERE job_id = ? AND kind = ? ORDER BY seq",
-            (job["id"], kind),
-        )
+        after = -1
         while True:
-            batch = cursor.fetchmany(CHUNK)
-            for sf_id, extra, row in batch:
+            # one short query per chunk: no statement stays open across awaits
+            batch = self.store.conn.execute(
+                "SELECT seq, sf_id, extra, row FROM job_rows WHERE job_id = ? AND kind = ? "
+                "AND seq > ? ORDER BY seq LIMIT ?",
+                (job["id"], kind, after, CHUNK),
+            ).fetchall()
+            if batch:
+                after = batch[-1][0]
+            for _, sf_id, extra, row in batch:
                 values = json.loads(row)
                 writer.writerow([sf_id or "", extra or "", *values] if prefix else values)
             yield buffer.getvalue().encode("utf-8")
@@ -533,13 +537,14 @@ class BulkJobs:
                 buffer, delimiter=delimiter, lineterminator=line_ending, quoting=csv.QUOTE_ALL
             )
             writer.writerow(header)
-            cursor = self.store.conn.execute(
-                "SELECT row FROM job_rows WHERE job_id = ? AND kind = 'q' AND seq >= ? AND seq < ? "
-                "ORDER BY seq",
-                (job["id"], offset, end),
-            )
+            start = offset
             while True:
-                batch = cursor.fetchmany(CHUNK)
+                batch = self.store.conn.execute(
+                    "SELECT row FROM job_rows WHERE job_id = ? AND kind = 'q' AND seq >= ? "
+                    "AND seq < ? ORDER BY seq",
+                    (job["id"], start, min(start + CHUNK, end)),
+                ).fetchall()
+                start += CHUNK
                 for (row,) in batch:
                     writer.writerow(json.loads(row))
                 yield buffer.getvalue().encode("utf-8")

@@ -44,7 +44,13 @@ class Alerter:
         return True
 
     def condition(
-        self, kind: str, firing: bool, subject: str, body: str, now: datetime | None = None
+        self,
+        kind: str,
+        firing: bool,
+        subject: str,
+        body: str,
+        now: datetime | None = None,
+        recovered: str | None = None,
     ) -> str | None:
         """A condition that holds or not (error rate, API usage, ...): while it holds, alert
         once per period; when it clears, send one recovery message. Returns "alert" or
@@ -58,7 +64,8 @@ class Alerter:
         if firing:
             return "alert" if self.notify(kind, subject, body, now) else None
         if was_firing:
-            sent = self.notify(f"{kind}:recovered", f"Recovered: {subject}", body, now)
+            title = f"Recovered: {recovered or kind}"
+            sent = self.notify(f"{kind}:recovered", title, body, now)
             return "recovered" if sent else None
         return None
 

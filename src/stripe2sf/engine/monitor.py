@@ -64,6 +64,7 @@ class Monitor:
             f"{total} attempts in the window: {outcomes}.\n"
             f"Threshold: {s.alert_error_rate:.0%} (STRIPE2SF_ALERT_ERROR_RATE).",
             now,
+            f"error rate back under {s.alert_error_rate:.0%}",
         )
 
         snapshot = self.usage()
@@ -76,6 +77,7 @@ class Monitor:
             f"threshold {s.alert_api_usage:.0%} (STRIPE2SF_ALERT_API_USAGE). Low-priority work "
             "is slowed down by the API budget.",
             now,
+            f"Salesforce API usage back under {s.alert_api_usage:.0%}",
         )
 
         bad = self.bad_signatures.since(now.timestamp() - window.total_seconds())
@@ -86,6 +88,7 @@ class Monitor:
             "Check STRIPE_WEBHOOK_SECRET (rotated in Stripe but not here?) or whether someone "
             "is posting forged events to the endpoint.",
             now,
+            "webhook signatures back to normal",
         )
 
         newest = self.inbox.newest_created()
@@ -97,6 +100,7 @@ class Monitor:
             "No event has arrived for a long time. Run `stripe2sf catch-up` before Stripe's "
             "30-day event retention passes; after that only a backfill can repair the gap.",
             now,
+            "events arriving again; catch-up well within Stripe's retention",
         )
         return sent
 
@@ -111,6 +115,7 @@ class Monitor:
             f"Run {run_id}: {checked} records compared, {drift} differ. "
             "See the dashboard's reconciliation page.",
             now,
+            "reconciliation found no drift",
         )
 
     def run(self, stop: threading.Event, interval: float = 30.0) -> None:

@@ -55,6 +55,9 @@ class LazySalesforce:
     def query_all(self, soql: str) -> list[dict[str, Any]]:
         return self.client.query_all(soql)
 
+    def query_many(self, soqls: Sequence[str]) -> list[list[dict[str, Any]]]:
+        return self.client.query_many(soqls)
+
     def execute(self, calls: Sequence[SalesforceCall]) -> ExecutionResult:
         return self.client.execute(calls)
 

@@ -47,6 +47,8 @@ class SalesforcePort(Protocol):
 
     def query_all(self, soql: str) -> list[dict[str, Any]]: ...
 
+    def query_many(self, soqls: Sequence[str]) -> list[list[dict[str, Any]]]: ...
+
     def execute(self, calls: Sequence[SalesforceCall]) -> SalesforceResult: ...
 
 
@@ -82,13 +84,18 @@ class SyncHandler:
                 return ctx
             stamps = self.ledger.timestamps(x.key for x in needed if x.kind == LookupKind.LEDGER)
             answers: dict[Lookup, Any] = {}
+            queries = [lookup for lookup in needed if lookup.is_salesforce]
+            for lookup, records in zip(
+                queries,
+                self.salesforce.query_many([q.soql or "" for q in queries]),
+                strict=True,
+            ):
+                answers[lookup] = records
             for lookup in needed:
                 if lookup.kind == LookupKind.LEDGER:
                     answers[lookup] = stamps.get(lookup.key)
                 elif lookup.is_stripe:
                     answers[lookup] = self.stripe.answer(lookup)
-                else:
-                    answers[lookup] = self.salesforce.query_all(lookup.soql or "")
             ctx = ctx.with_results(answers)
         raise RuntimeError(f"lookups for {view.id} did not settle in {MAX_LOOKUP_ROUNDS} rounds")
 

@@ -222,8 +222,7 @@ def create_payment_intent(tx: Tx, params: Params) -> Obj:
 
 
 def update_payment_intent(tx: Tx, pi_id: str, params: Params) -> Obj:
-    rec = tx.get("payment_intent", pi_id)
-    before = snapshot(rec.data)
+    rec = tx.get("payment_intent", pi_id)  # (Stripe has no payment_intent.updated event)
     apply_simple(rec.data, params, ("description", "receipt_email", "statement_descriptor"))
     apply_metadata(rec.data, params)
     if rec.data["status"] in ("requires_payment_method", "requires_confirmation"):
@@ -237,7 +236,6 @@ def update_payment_intent(tx: Tx, pi_id: str, params: Params) -> Obj:
             rec.data["payment_method"] = pm.id
             rec.data["status"] = "requires_confirmation"
     tx.save(rec)
-    del before  # Stripe has no payment_intent.updated event
     return rec.data
 
 

@@ -576,14 +576,12 @@ def resume(tx: Tx, sub_id: str, params: Params) -> Obj:
         )
     before = snapshot(data)
     now = tx.now(rec.clock)
-    interval, count = _interval(data)
     data.update(status="active", status_details=None, billing_cycle_anchor=now)
     rec.meta["anchor"] = now
     _set_period(data, now, now)
     tx.save(rec)
     tx.emit("customer.subscription.resumed", data)
-    del before
-    renew(tx, rec, now=now)
+    renew(tx, rec, now=now, before=before)
     rec = tx.get("subscription", sub_id)
     latest = tx.get("invoice", str(rec.data["latest_invoice"]))
     invoices.finalize(tx, latest)
@@ -591,7 +589,6 @@ def resume(tx: Tx, sub_id: str, params: Params) -> Obj:
         invoices.attempt(tx, latest, automatic=True)
     rec = tx.get("subscription", sub_id)
     reschedule(tx, rec)
-    del interval, count
     return rec.data
 
 

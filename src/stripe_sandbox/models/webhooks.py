@@ -6,7 +6,7 @@ from typing import Any
 
 from stripe_sandbox import ids, shapes
 from stripe_sandbox.errors import InvalidRequestError, missing, param_invalid
-from stripe_sandbox.models.common import Obj, apply_metadata, apply_simple, require_str, snapshot
+from stripe_sandbox.models.common import Obj, apply_metadata, apply_simple, require_str
 from stripe_sandbox.params import Params, get_bool, get_list
 from stripe_sandbox.state import Tx
 
@@ -63,7 +63,6 @@ def create(tx: Tx, params: Params) -> Obj:
 
 def update(tx: Tx, endpoint_id: str, params: Params) -> Obj:
     rec = tx.get("webhook_endpoint", endpoint_id)
-    before = snapshot(rec.data)
     if "url" in params:
         url = require_str(params, "url")
         _check_url(url)
@@ -76,7 +75,6 @@ def update(tx: Tx, endpoint_id: str, params: Params) -> Obj:
     apply_metadata(rec.data, params)
     tx.save(rec)
     tx.invalidate_endpoints()
-    del before
     return rec.data
 
 

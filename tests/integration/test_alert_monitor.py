@@ -1,0 +1,128 @@
+"""Condition alerts reach a real SMTP server (aiosmtpd) once per period, then recover."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from stripe2sf.domain.errors import RetryableError
+from stripe2sf.engine.handlers import Registry
+from stripe2sf.engine.monitor import Monitor
+from stripe2sf.metrics import RecentCount
+from stripe2sf.runtime import Runtime
+from stripe2sf.salesforce.usage import ApiUsageSnapshot
+from stripe2sf.settings import load_settings
+from stripe2sf.store.inbox import StoredEvent
+from stripe2sf.store.reports import Reports
+from stripe2sf.web.intake import to_new_event
+from tests.support.events import encode, event
+from tests.support.smtp import Mailbox, smtp_server
+
+
+@pytest.fixture
+def mailbox() -> Iterator[Mailbox]:
+    with smtp_server() as box:
+        yield box
+
+
+@pytest.fixture
+def runtime(sqlite_url: str, mailbox: Mailbox) -> Iterator[Runtime]:
+    settings = load_settings(
+        database_url=sqlite_url,
+        smtp_host="127.0.0.1",
+        smtp_port=mailbox.port,
+        alert_email_to=["ops@example.com"],
+        alert_period_seconds=3600,
+        alert_min_attempts=4,
+        alert_error_rate=0.5,
+        alert_window_seconds=300,
+        alert_bad_signatures=3,
+        alert_api_usage=0.9,
+        alert_catchup_days=25,
+    )
+    rt = Runtime.build(settings, registry=Registry())
+    yield rt
+    rt.close()
+
+
+def put(rt: Runtime, event_id: str, customer: str, created: datetime) -> None:
+    doc = event(
+        event_id, type="charge.succeeded", customer=customer, created=int(created.timestamp())
+    )
+    rt.inbox.add(to_new_event(doc, encode(doc), handled=True, source="webhook"), datetime.now(UTC))
+
+
+def subjects(box: Mailbox) -> list[str]:
+    return sorted(" ".join(str(m["Subject"]).split()) for m in box.messages)
+
+
+def test_conditions_alert_once_per_period_and_recover(runtime: Runtime, mailbox: Mailbox) -> None:
+    def failing(event: StoredEvent) -> None:
+        raise RetryableError("Salesforce answered 503", kind="salesforce.503")
+
+    runtime.registry.register("charge.succeeded", failing)
+    now = datetime.now(UTC)
+    for i in range(4):  # four lanes, each fails once: error rate 100 %
+        put(runtime, f"evt_{i}", f"cus_{i}", now - timedelta(days=26))
+    worker = runtime.worker()
+    while worker.run_once():
+        pass
+
+    usage = {"used": 950}
+    bad = RecentCount()
+    for _ in range(3):
+        bad.add()
+    monitor = Monitor(
+        runtime.settings,
+        runtime.alerter,
+        Reports(runtime.engine),
+        runtime.inbox,
+        lambda: ApiUsageSnapshot(usage["used"], 1000, time.time()),
+        bad,
+    )
+    sent = monitor.check(datetime.now(UTC))
+    assert sent == {
+        "error_rate": "alert",
+        "api_usage": "alert",
+        "bad_signatures": "alert",
+        "catchup_window": "alert",
+    }
+    assert len(mailbox.messages) == 4
+    titles = subjects(mailbox)
+    assert any("Error rate 100%" in t for t in titles)
+    assert any("API usage at 95%" in t for t in titles)
+    assert any("3 webhooks with bad signatures" in t for t in titles)
+    assert any("Catch-up must reach back 26" in t for t in titles)
+
+    # Still firing a minute later: nothing more within the period.
+    again = monitor.check(datetime.now(UTC) + timedelta(minutes=1))
+    assert set(again.values()) == {None}
+    assert len(mailbox.messages) == 4
+
+    # Everything clears: one recovery message per condition.
+    usage["used"] = 100
+    put(runtime, "evt_fresh", "cus_fresh", datetime.now(UTC))
+    later = datetime.now(UTC) + timedelta(seconds=400)  # past the window of failures and refusals
+    recovered = monitor.check(later)
+    assert set(recovered.values()) == {"recovered"}
+    assert len(mailbox.messages) == 8
+    assert sum(t.startswith("[stripe2sf] Recovered:") for t in subjects(mailbox)) == 4
+    assert set(monitor.check(later + timedelta(seconds=1)).values()) == {None}
+    assert len(mailbox.messages) == 8
+
+
+def test_reconciliation_drift_alert_and_recovery(runtime: Runtime, mailbox: Mailbox) -> None:
+    monitor = Monitor(
+        runtime.settings, runtime.alerter, Reports(runtime.engine), runtime.inbox, lambda: None
+    )
+    monitor.reconciled("run-1", drift=3, checked=120)
+    monitor.reconciled("run-2", drift=2, checked=120)  # same period: held back
+    monitor.reconciled("run-3", drift=0, checked=120)
+    assert [" ".join(str(m["Subject"]).split()) for m in mailbox.messages] == [
+        "[stripe2sf] Reconciliation found 3 difference(s) between Stripe and Salesforce",
+        "[stripe2sf] Recovered: reconciliation found no drift",
+    ]
+    assert "run-1: 120 records compared, 3 differ" in str(mailbox.messages[0].get_payload())
