@@ -1,7 +1,7 @@
 """Benchmark the stripe sandbox: bulk-seed customers with payment history and subscriptions,
 then list everything back through the official SDK with auto-pagination.
 
-    .venv/bin/python bench/stripe_sandbox.py [--customers 100000] [--memory]
+    .venv/bin/python bench/stripe_sandbox.py [--customers 100000] [--data]
 
 Runs ``stripe-sandbox`` as a separate process (so the SDK client and the server each get a
 core), seeds it through ``POST /_sandbox/seed``, and lists customers, charges and
@@ -54,6 +54,12 @@ def _rss_mb(pid: int, field: str) -> float:
     return 0.0
 
 
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process (load-independent, unlike wall time)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def _wait_up(base: str, proc: subprocess.Popen[bytes]) -> None:
     deadline = time.time() + 30
     while time.time() < deadline:
@@ -95,10 +101,14 @@ def main() -> None:
     parser.add_argument("--customers", type=int, default=100_000)
     parser.add_argument("--charges-per-customer", type=int, default=3)
     parser.add_argument("--subscriptions-per-customer", type=int, default=1)
-    parser.add_argument("--memory", action="store_true", help="keep the sandbox in memory")
+    parser.add_argument(
+        "--data",
+        action="store_true",
+        help="keep the sandbox in a SQLite file (default: in memory, the sandbox's own default)",
+    )
     args = parser.parse_args()
 
-    data_dir = None if args.memory else tempfile.mkdtemp(prefix="stripe-sandbox-bench-")
+    data_dir = tempfile.mkdtemp(prefix="stripe-sandbox-bench-") if args.data else None
     port = _free_port()
     base = f"http://127.0.0.1:{port}"
     script = Path(sys.executable).parent / "stripe-sandbox"
@@ -109,6 +119,7 @@ def main() -> None:
     try:
         _wait_up(base, proc)
         rss_before = _rss_mb(proc.pid, "VmRSS")
+        cpu_before = _cpu_seconds(proc.pid)
         started = time.perf_counter()
         seeded = _post(
             base,
@@ -121,6 +132,7 @@ def main() -> None:
             },
         )
         seed_seconds = time.perf_counter() - started
+        seed_cpu = _cpu_seconds(proc.pid) - cpu_before
         seed_peak = _rss_mb(proc.pid, "VmHWM")
         print(
             f"seeded {seeded['customers']} customers, {seeded['charges']} charges, "
@@ -171,10 +183,12 @@ def main() -> None:
         "objects_seeded": sum(v for k, v in seeded.items() if k != "seconds"),
         "seed_seconds": round(seed_seconds, 1),
         "seed_goal_met": seed_seconds < 120,
+        "seed_server_cpu_seconds": round(seed_cpu, 1),
+        "load_average_at_end": os.getloadavg()[0],
         "server_rss_before_mb": round(rss_before, 1),
         "server_peak_rss_mb": round(server_peak, 1),
         "database_mb": round(db_mb, 1),
-        "storage": "memory" if args.memory else "sqlite file",
+        "storage": "sqlite file" if args.data else "memory",
         "listing": listing,
         "list_objects_per_second": round(rate, 1),
         "list_goal_met": rate >= 5000,

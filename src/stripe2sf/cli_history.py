@@ -15,12 +15,15 @@ from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
     Progress,
+    ProgressColumn,
+    Task,
     TaskID,
     TextColumn,
     TimeElapsedColumn,
     TimeRemainingColumn,
 )
 from rich.table import Table
+from rich.text import Text
 
 from stripe2sf.domain.backfill_plan import (
     BackfillOptionError,
@@ -62,12 +65,20 @@ class RichProgress:
         self.progress.console.print(f"[dim]{text}[/dim]")
 
 
+class RateColumn(ProgressColumn):
+    """Objects per second (blank until known)."""
+
+    def render(self, task: Task) -> Text:
+        speed = task.speed
+        return Text(f"{speed:>8.0f}/s" if speed is not None else " " * 10)
+
+
 def _progress() -> Progress:
     return Progress(
         TextColumn("{task.description:<24}"),
         BarColumn(),
         MofNCompleteColumn(),
-        TextColumn("{task.speed:>8.0f}/s", markup=False),
+        RateColumn(),
         TimeElapsedColumn(),
         TextColumn("ETA"),
         TimeRemainingColumn(),

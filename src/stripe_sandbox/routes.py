@@ -104,6 +104,16 @@ def _invoice_lines(tx: Tx, params: Params, path: PathParams) -> Obj:
     return lines
 
 
+def _invoice_payment_filters(tx: Tx, params: Params, path: PathParams) -> list[Filter]:
+    out = _eq("invoice", "status", column={"invoice": "parent"})(tx, params, path)
+    payment = params.get("payment")
+    if isinstance(payment, dict):
+        for key in ("payment_intent", "charge", "type"):
+            if payment.get(key):
+                out.append((f"json_extract(data, '$.payment.{key}') = ?", payment[key]))
+    return out
+
+
 def _pay(tx: Tx, invoice_id: str, params: Params) -> Obj:
     return invoices.pay_api(tx, invoice_id, params)
 
@@ -298,9 +308,7 @@ ROUTES: list[Route] = [
     (
         "GET",
         "/v1/invoice_payments",
-        _listing(
-            "invoice_payment", "/v1/invoice_payments", _eq("invoice", column={"invoice": "parent"})
-        ),
+        _listing("invoice_payment", "/v1/invoice_payments", _invoice_payment_filters),
     ),
     ("GET", "/v1/invoice_payments/{id}", _retrieve("invoice_payment")),
     # test clocks

@@ -99,11 +99,13 @@ class Tx:
         self.schedule_changed = False
         self._endpoints: list[Obj] | None = None
         self._clock_cache: dict[str, int] = {}
+        # set while the scheduler replays overdue wall-clock work at its due time
+        self.wall_override: int | None = None
 
     # ---- time ----------------------------------------------------------------------------
     def now(self, clock: str | None = None) -> int:
         if clock is None:
-            return self.sb.wall_now()
+            return self.wall_override if self.wall_override is not None else self.sb.wall_now()
         if clock not in self._clock_cache:
             rec = self.store.get(clock)
             self._clock_cache[clock] = int(rec.data["frozen_time"]) if rec else self.sb.wall_now()

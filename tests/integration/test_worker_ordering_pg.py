@@ -49,7 +49,7 @@ def test_four_workers_apply_5000_shuffled_events_in_order_exactly_once(pg_url: s
     assert statuses.count(200) == EVENTS
     assert runtime.inbox.counts()["pending"] == EVENTS
 
-    workers = [start_worker(pg_url, "--per-claim", "3", "--concurrency", "4") for _ in range(4)]
+    workers = [start_worker(pg_url, "--per-claim", "10", "--concurrency", "4") for _ in range(4)]
     try:
         deadline = time.monotonic() + 400
         while runtime.inbox.counts()["done"] < EVENTS:

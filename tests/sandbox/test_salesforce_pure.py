@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable
 from typing import Any
 
 import pytest
 
 from salesforce_sandbox import ids
 from salesforce_sandbox.errors import SalesforceError
+from salesforce_sandbox.models.records import Records, StoreSource
+from salesforce_sandbox.models.store import Store
 from salesforce_sandbox.schema import sfdx
 from salesforce_sandbox.schema.model import Schema
 from salesforce_sandbox.schema.standard import standard_objects
@@ -52,36 +53,35 @@ def _schema() -> Schema:
     return schema
 
 
-class MemorySource:
-    def __init__(self, records: list[dict[str, Any]]) -> None:
-        self.records = {r["Id"]: r for r in records}
-
-    def scan(self, sobject: str, include_deleted: bool) -> Iterable[dict[str, Any]]:
-        prefix = {"Account": "001", "Contact": "003", "User": "005"}[sobject]
-        return [r for r in self.records.values() if r["Id"].startswith(prefix)]
-
-    def by_ids(
-        self, sobject: str, id_list: list[str], include_deleted: bool
-    ) -> Iterable[dict[str, Any]]:
-        return [self.records[i] for i in id_list if i in self.records]
-
-    def by_key(
-        self, sobject: str, field: str, keys: list[str], include_deleted: bool
-    ) -> Iterable[dict[str, Any]]:
-        return [
-            r for r in self.scan(sobject, include_deleted) if str(r.get(field, "")).lower() in keys
-        ]
-
-    def get(self, record_id: str) -> dict[str, Any] | None:
-        return self.records.get(record_id)
+def _source(schema: Schema, records: list[dict[str, Any]]) -> StoreSource:
+    """The real store (in-memory SQLite) holding ``records``."""
+    store = Store(None)
+    dml = Records(store, lambda: schema, "005000000000001AAA")
+    with store.transaction():
+        for record in records:
+            obj = schema.of_id(record["Id"])
+            assert obj is not None
+            dml.create(
+                obj,
+                {k: v for k, v in record.items() if k != "Name" or obj.name != "User"},
+                system=True,
+            )
+    return StoreSource(store)
 
 
 def _run(soql: str, records: list[dict[str, Any]], today: dt.date | None = None) -> Any:
     schema = _schema()
-    return execute(bind(parse(soql), schema, today), MemorySource(records), schema)
+    return execute(bind(parse(soql), schema, today), _source(schema, records), schema)
 
 
-USER = {"Id": "005000000000001AAA", "Name": "Admin User"}
+USER = {
+    "Id": "005000000000001AAA",
+    "Username": "admin@x.io",
+    "FirstName": "Admin",
+    "LastName": "User",
+    "Email": "admin@x.io",
+    "Alias": "admin",
+}
 ACME = {
     "Id": "001000000000001AAA",
     "Name": "Acme",
@@ -175,13 +175,8 @@ def test_soql_escapes_like_simple_salesforce_format_soql() -> None:
     query = parse(soql)
     assert query.where is not None
     records = [{"Id": "001000000000009AAA", "Name": "O'Hara \\ Co"}]
-    schema = _schema()
-    bound = bind(
-        parse(format_soql("SELECT Name FROM Account WHERE Name = {}", "O'Hara \\ Co")), schema
-    )
-    assert [r["Name"] for r in execute(bound, MemorySource(records), schema).records] == [
-        "O'Hara \\ Co"
-    ]
+    named = format_soql("SELECT Name FROM Account WHERE Name = {}", "O'Hara \\ Co")
+    assert [r["Name"] for r in _run(named, records).records] == ["O'Hara \\ Co"]
 
 
 def test_date_literals() -> None:

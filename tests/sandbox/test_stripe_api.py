@@ -353,3 +353,29 @@ def test_injected_api_faults(sb: RunningSandbox, client: stripe.StripeClient) ->
     assert client.v1.customers.list().data == []
     counts = sb.stats()["requests"]
     assert counts["GET /v1/customers"] == 3
+
+
+def test_find_the_invoice_of_a_payment(client: stripe.StripeClient) -> None:
+    customer = client.v1.customers.create({"payment_method": "pm_card_visa",
+                                           "invoice_settings": {"default_payment_method":
+                                                                "pm_card_visa"}})
+    price = client.v1.prices.create({"product_data": {"name": "Y"}, "unit_amount": 700,
+                                     "currency": "usd", "recurring": {"interval": "year"}})
+    sub = client.v1.subscriptions.create({"customer": customer.id,
+                                          "items": [{"price": price.id}]})
+    charge = client.v1.charges.list({"customer": customer.id}).data[0]
+    found = client.v1.invoice_payments.list({"payment": {
+        "type": "payment_intent", "payment_intent": str(charge.payment_intent)}})
+    assert [p.invoice for p in found.data] == [sub.latest_invoice]
+    assert found.data[0].status == "paid"
+
+
+def test_global_api_base_configuration(sb: RunningSandbox) -> None:
+    saved = (stripe.api_key, stripe.api_base)
+    stripe.api_key, stripe.api_base = sb.api_key, sb.api_base
+    try:
+        customer = stripe.Customer.create(email="global@example.com")
+        assert stripe.Customer.retrieve(customer.id).email == "global@example.com"
+        assert [c.id for c in stripe.Customer.list(limit=5).auto_paging_iter()] == [customer.id]
+    finally:
+        stripe.api_key, stripe.api_base = saved

@@ -186,3 +186,37 @@ def test_cancel_at_period_end_and_clock_events(
     deleted = client.v1.test_helpers.test_clocks.delete(s.clock)
     assert deleted.deleted is True
     assert client.v1.customers.list().data == []
+
+
+def test_pause_collection_voids_renewal_invoices_until_it_resumes(
+    sb: RunningSandbox, client: stripe.StripeClient
+) -> None:
+    s = _start(client)
+    _advance(sb, client, s.clock, T0 + 14 * DAY + 2 * 3600)
+    client.v1.subscriptions.update(s.subscription, {"pause_collection": {
+        "behavior": "void", "resumes_at": T0 + 50 * DAY}})
+    _advance(sb, client, s.clock, T0 + 45 * DAY + 2 * 3600)
+    sub = client.v1.subscriptions.retrieve(s.subscription)
+    assert sub.status == "active" and sub.pause_collection is not None
+    assert client.v1.invoices.retrieve(str(sub.latest_invoice)).status == "void"
+    _advance(sb, client, s.clock, T0 + 51 * DAY)
+    assert client.v1.subscriptions.retrieve(s.subscription).pause_collection is None
+
+
+def test_wall_clock_subscriptions_renew_when_sandbox_time_moves(
+    sb: RunningSandbox, client: stripe.StripeClient
+) -> None:
+    customer = client.v1.customers.create({"payment_method": "pm_card_visa",
+                                           "invoice_settings": {"default_payment_method":
+                                                                "pm_card_visa"}})
+    price = client.v1.prices.create({"product_data": {"name": "W"}, "unit_amount": 1000,
+                                     "currency": "eur", "recurring": {"interval": "week"}})
+    sub = client.v1.subscriptions.create({"customer": customer.id,
+                                          "items": [{"price": price.id}]})
+    sb.advance_time(8 * DAY)
+    assert sb.wait_idle()
+    renewed = client.v1.subscriptions.retrieve(sub.id)
+    assert renewed.latest_invoice != sub.latest_invoice
+    invoice = client.v1.invoices.retrieve(str(renewed.latest_invoice))
+    assert invoice.billing_reason == "subscription_cycle" and invoice.status == "paid"
+    assert invoice.created == sub["items"].data[0].current_period_end

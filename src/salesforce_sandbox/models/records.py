@@ -127,7 +127,7 @@ class Records:
         self._autonumber(obj, record)
         keys = self._keys(obj, record, record_id)
         self.store.insert(obj.name, record_id, _sparse(record))
-        self.store.set_keys(obj.name, record_id, keys)
+        self.store.set_keys(obj.name, record_id, keys, fresh=True)
         return record_id
 
     def update(

@@ -146,8 +146,12 @@ class Store:
         return row[0] if row and row[0] else None
 
     # keys -----------------------------------------------------------------------------------
-    def set_keys(self, sobject: str, record_id: str, keys: Iterable[tuple[str, str]]) -> None:
-        self.conn.execute("DELETE FROM keys WHERE id = ?", (record_id,))
+    def set_keys(
+        self, sobject: str, record_id: str, keys: Iterable[tuple[str, str]], fresh: bool = False
+    ) -> None:
+        """Replace a record's index entries (``fresh``: it has none yet)."""
+        if not fresh:
+            self.conn.execute("DELETE FROM keys WHERE id = ?", (record_id,))
         self.conn.executemany(
             "INSERT INTO keys (sobject, field, value, id) VALUES (?, ?, ?, ?)",
             [(sobject, f, v, record_id) for f, v in keys],

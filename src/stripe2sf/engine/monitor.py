@@ -10,7 +10,6 @@ when it clears. `stripe2sf serve` runs `Monitor.run` in a thread.
 from __future__ import annotations
 
 import threading
-import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
@@ -119,10 +118,9 @@ class Monitor:
         )
 
     def run(self, stop: threading.Event, interval: float = 30.0) -> None:
-        while not stop.is_set():
-            started = time.monotonic()
+        """Check every `interval` seconds (the first after one interval) until `stop`."""
+        while not stop.wait(interval):
             try:
                 self.check()
             except Exception as exc:  # a database outage must not kill the monitor
                 log.error("monitor_error", error=str(exc))
-            stop.wait(max(1.0, interval - (time.monotonic() - started)))

@@ -60,12 +60,19 @@ class ReconcileOutcome:
 
 
 def read_stripe(reader: StripeReader, since: int | None = None) -> StripeSide:
+    """Every customer, subscription, charge and invoice (plain dicts, page by page)."""
     side = StripeSide()
     for resource in ("customers", "subscriptions", "charges", "invoices"):
-        params: dict[str, Any] = {**LIST_PARAMS.get(resource, {})}
+        params: dict[str, Any] = {"limit": 100, **LIST_PARAMS.get(resource, {})}
         if since is not None:
             params["created"] = {"gte": since}
-        getattr(side, resource).extend(reader.list_all(resource, params))
+        target: list[Mapping[str, Any]] = getattr(side, resource)
+        while True:
+            page, more = reader.list_page(resource, params)
+            target.extend(page)
+            if not more or not page:
+                break
+            params["starting_after"] = page[-1]["id"]
     return side
 
 

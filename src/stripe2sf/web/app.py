@@ -12,6 +12,7 @@ from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
 from stripe2sf import metrics
+from stripe2sf.engine.catchup_loop import start_catchup
 from stripe2sf.runtime import Runtime
 from stripe2sf.store.db import ping
 from stripe2sf.stripe.signature import SignatureRefused, verify
@@ -57,6 +58,7 @@ def create_app(runtime: Runtime, run_worker: bool = False) -> FastAPI:
             thread = threading.Thread(target=worker.run, args=(stop,), name="worker", daemon=True)
             thread.start()
         start_monitor(runtime, stop)
+        start_catchup(runtime, stop)
         try:
             yield
         finally:

@@ -536,12 +536,17 @@ def mark_uncollectible(tx: Tx, invoice_id: str) -> Obj:
     inv = rec.data
     if inv["status"] != "open":
         raise InvalidRequestError("You can only mark open invoices as uncollectible.")
+    _uncollectible(tx, rec, automatic=False)
+    return inv
+
+
+def _uncollectible(tx: Tx, rec: Record, *, automatic: bool) -> None:
+    inv = rec.data
     inv.update(status="uncollectible", next_payment_attempt=None)
     inv["status_transitions"]["marked_uncollectible_at"] = tx.now(rec.clock)
     rec.due_at = None
     tx.save(rec)
-    tx.emit("invoice.marked_uncollectible", inv)
-    return inv
+    tx.emit("invoice.marked_uncollectible", inv, automatic=automatic)
 
 
 def send(tx: Tx, invoice_id: str) -> Obj:
@@ -557,7 +562,12 @@ def process_due(tx: Tx, rec: Record) -> None:
     inv = rec.data
     if inv["status"] == "draft":
         finalize(tx, rec, automatic=True)
-        if inv["status"] == "open" and inv["collection_method"] == "charge_automatically":
+        paused = rec.meta.get("pause_collection")
+        if inv["status"] == "open" and paused == "void":
+            void(tx, rec, automatic=True)
+        elif inv["status"] == "open" and paused == "mark_uncollectible":
+            _uncollectible(tx, rec, automatic=True)
+        elif inv["status"] == "open" and inv["collection_method"] == "charge_automatically":
             attempt(tx, rec, automatic=True)
         return
     if inv["status"] == "open" and inv["next_payment_attempt"] is not None:

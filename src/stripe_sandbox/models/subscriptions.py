@@ -242,6 +242,9 @@ def _pending_actions(tx: Tx, rec: Record) -> list[tuple[int, str]]:
                 "trial_will_end",
             )
         )
+    resumes_at = (data.get("pause_collection") or {}).get("resumes_at")
+    if resumes_at:
+        actions.append((int(resumes_at), "resume_collection"))
     if status in LIVE:
         _, end = _period(data)
         if data["cancel_at"] is not None and int(data["cancel_at"]) <= end:
@@ -278,6 +281,11 @@ def process_due(tx: Tx, rec: Record) -> None:
         tx.emit_update(UPDATE_EVENT, before, rec.data, automatic=True)
     elif action == "cancel":
         cancel_now(tx, rec, reason="cancellation_requested", automatic=True)
+    elif action == "resume_collection":
+        before = snapshot(rec.data)
+        rec.data["pause_collection"] = None
+        tx.save(rec)
+        tx.emit_update(UPDATE_EVENT, before, rec.data, automatic=True)
     else:
         renew(tx, rec)
     rec = tx.get("subscription", rec.id)
@@ -327,6 +335,12 @@ def renew(tx: Tx, rec: Record, *, now: int | None = None, before: Obj | None = N
     if data["collection_method"] == "send_invoice":
         inv.data["due_date"] = now + int(data["days_until_due"] or 0) * schedule.DAY
     inv.due_at = inv.data["automatically_finalizes_at"]
+    paused = (data.get("pause_collection") or {}).get("behavior")
+    if paused == "keep_as_draft":
+        inv.data.update(auto_advance=False, automatically_finalizes_at=None)
+        inv.due_at = None
+    elif paused:
+        inv.meta["pause_collection"] = paused
     tx.save(inv)
     data["latest_invoice"] = inv.id
     tx.save(rec)

@@ -280,6 +280,32 @@ def mount(app: FastAPI, runtime: Runtime) -> None:
             return page(session, "Not found", f"<p>No event {e(event_id)}.</p>", 404)
         return page(session, f"Event {event_id}", _event_detail(board, session, row))
 
+    @app.get("/events/{event_id}/plan", include_in_schema=False)
+    def event_plan(request: Request, event_id: str) -> HTMLResponse:
+        """The Salesforce operations the event causes now (dry run: reads, never writes)."""
+        session = session_of(request)
+        if not session.user.is_operator:
+            return refuse(
+                session, 403, "Refused: only operators may see plans (they hold amounts)."
+            )
+        row = board.runtime.inbox.row(event_id)
+        if row is None:
+            return page(session, "Not found", f"<p>No event {e(event_id)}.</p>", 404)
+        handler = board.runtime.registry.get(row["type"])
+        planner = getattr(handler, "plan_event", None)
+        if planner is None:
+            text = "This event type is kept, not synced (Stripe or Salesforce is not configured)."
+        else:
+            try:
+                text = planner(json.loads(row["payload"])).render()
+            except Exception as exc:  # a lookup failed: show why instead of a plan
+                text = f"No plan: {type(exc).__name__}: {exc}"
+        body = (
+            f'<p><a href="/events/{e(event_id)}">back to the event</a></p>'
+            f'<pre data-testid="plan">{e(redact(text))}</pre>'
+        )
+        return page(session, f"Plan of {event_id} (dry run)", body)
+
     @app.post("/events/replay", include_in_schema=False)
     async def replay(request: Request) -> Response:
         _session, form = await action(request)
@@ -477,6 +503,7 @@ def _event_detail(board: Dashboard, session: Session, row: Any) -> str:
             f'<input type="hidden" name="event_id" value="{e(row["event_id"])}">'
             f'<input type="hidden" name="back" value="/events/{e(row["event_id"])}">'
             '<button type="submit" data-testid="replay">Replay</button></form>'
+            f'<p><a href="/events/{e(row["event_id"])}/plan">Plan (dry run)</a></p>'
         )
     attempts = board.runtime.inbox.attempts_of(row["event_id"])
     body += "<h2>Attempts</h2>" + table(
