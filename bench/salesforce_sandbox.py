@@ -168,6 +168,11 @@ def bulk_upsert(sf: Salesforce, rows: int, workdir: Path) -> tuple[float, dict[s
     return elapsed, {"processed": processed, "failed": failed, "jobs": len(results)}
 
 
+def _own_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
 def machine() -> str:
     cpus = os.cpu_count() or 0
     load = os.getloadavg()[0]
@@ -191,7 +196,15 @@ def main() -> int:
         try:
             sf = client(url, ca)
             sf.query("SELECT Id FROM Account LIMIT 1")  # warm up the connection
+            cpu_before = float(str(control(sf, "GET", "stats")["cpu_seconds"]))
+            own_before = _own_cpu()
             one_client = rest_calls(sf, args.calls)
+            server_cpu_ms = (
+                (float(str(control(sf, "GET", "stats")["cpu_seconds"])) - cpu_before)
+                * 1000
+                / args.calls
+            )
+            client_cpu_ms = (_own_cpu() - own_before) * 1000 / args.calls
             calls_per_second = rest_calls_parallel(url, ca, args.calls, args.clients)
             print(
                 f"single-record REST: {one_client:.0f} calls/s with one client, "
@@ -221,6 +234,8 @@ def main() -> int:
         "rest_calls_per_second": round(calls_per_second, 1),
         "rest_clients": args.clients,
         "rest_calls_per_second_one_client": round(one_client, 1),
+        "rest_server_cpu_ms_per_call": round(server_cpu_ms, 3),
+        "rest_client_cpu_ms_per_call": round(client_cpu_ms, 3),
         "collection_upsert_200_ms_p50": round(p50, 1),
         "collection_upsert_200_ms_p95": round(p95, 1),
         "collection_upsert_200_ms_max": round(max(timings), 1),

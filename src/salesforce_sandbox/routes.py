@@ -93,6 +93,15 @@ DATA_ROUTES: list[Route] = [
     _route("GET", "/jobs/query/{job}/results", bulk.query_results),
 ]
 
+
+def _first_segment(path: str) -> str:
+    return path.strip("/").split("/", 1)[0].lower()
+
+
+_BY_SEGMENT: dict[str, list[Route]] = {}
+for _r in DATA_ROUTES:
+    _BY_SEGMENT.setdefault(_first_segment(_r.name), []).append(_r)
+
 _DATA_PREFIX = re.compile(r"^/services/data/v(?P<version>\d+\.\d+)(?P<rest>/.*)?$")
 
 
@@ -118,7 +127,7 @@ def match_data(method: str, raw_path: str) -> Match | SalesforceError | None:
         return None
     rest_path = found.group("rest") or "/"
     allowed: set[str] = set()
-    for route in DATA_ROUTES:
+    for route in _BY_SEGMENT.get(_first_segment(rest_path), ()):
         hit = route.pattern.match(rest_path)
         if hit is None:
             continue

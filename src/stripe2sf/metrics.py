@@ -55,12 +55,6 @@ SYNC_LATENCY = Histogram(
     buckets=LATENCY_BUCKETS,
     registry=REGISTRY,
 )
-BUDGET_DEFERRALS = Counter(
-    "stripe2sf_budget_deferrals",
-    "Events deferred by the Salesforce API budget, by priority class.",
-    ["priority"],
-    registry=REGISTRY,
-)
 
 
 def webhook(outcome: str) -> None:
@@ -80,10 +74,6 @@ def synced(event_type: str, received_at: datetime, committed_at: datetime) -> No
 
 def retried(error_kind: str) -> None:
     RETRIES.labels(error_kind=error_kind).inc()
-
-
-def deferred(priority: str) -> None:
-    BUDGET_DEFERRALS.labels(priority=priority).inc()
 
 
 class StateCollector(Collector):

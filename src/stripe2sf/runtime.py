@@ -122,6 +122,11 @@ class Runtime:
             budget=self.budget(),
         )
 
+    @property
+    def salesforce(self) -> LazySalesforce | None:
+        """The Salesforce connection of the sync handler (None when sync is not configured)."""
+        return self._salesforce
+
     def salesforce_usage(self) -> ApiUsageSnapshot | None:
         """The Salesforce API usage this process has seen (None before its first call)."""
         client = self._salesforce.connected if self._salesforce is not None else None

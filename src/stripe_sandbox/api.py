@@ -30,7 +30,7 @@ Obj = dict[str, Any]
 PathParams = dict[str, str]
 Operation = Callable[[Tx, Params, PathParams], Obj]
 
-_KEY = re.compile(r"^(sk|rk)_(test|live)_[A-Za-z0-9_]{6,}$")
+_KEY = re.compile(r"^(sk|rk)_(test|live)_[A-Za-z0-9_]+$")
 
 
 @dataclass
@@ -251,6 +251,8 @@ class Api:
                         result = target(tx, params, path)
                         text = json.dumps(expand(tx, result, expand_paths(params)))
                     except CardError as exc:
+                        if exc.rollback:
+                            raise
                         card_error = exc
                         text = ""
             if card_error is not None:

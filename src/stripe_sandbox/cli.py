@@ -32,7 +32,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--port", type=int, default=8702, help="port to bind (0 = any free)")
     parser.add_argument(
         "--data",
-        default=None,
+        default=argparse.SUPPRESS,
         metavar="DIR",
         help="keep state in DIR/stripe-sandbox.sqlite3 (default: in memory, lost on exit)",
     )
@@ -74,7 +74,10 @@ def build_parser() -> argparse.ArgumentParser:
         help="seconds to wait for a webhook endpoint's answer",
     )
     parser.add_argument(
-        "--log-level", default="info", choices=["critical", "error", "warning", "info", "debug"]
+        "--log-level",
+        default="info",
+        choices=["critical", "error", "warning", "info", "debug"],
+        help="log level",
     )
     return parser
 
@@ -100,7 +103,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     from stripe_sandbox.app import create_app
 
     logging.basicConfig(level=args.log_level.upper())
-    app = create_app(args.data, settings_from(args))
+    app = create_app(getattr(args, "data", None), settings_from(args))
     uvicorn.run(
         app.asgi,
         host=args.host,

@@ -45,8 +45,12 @@ class IdempotencyError(StripeError):
 
 
 class CardError(StripeError):
+    """A decline. What led to it is kept (as Stripe keeps the failed charge), unless
+    ``rollback`` is set."""
+
     status = 402
     type = "card_error"
+    rollback = False
 
 
 class AuthenticationError(StripeError):

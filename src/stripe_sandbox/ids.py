@@ -43,6 +43,7 @@ PREFIXES: dict[str, str] = {
     "event": "evt",
     "webhook_endpoint": "we",
     "balance_transaction": "txn",
+    "setup_intent": "seti",
 }
 
 

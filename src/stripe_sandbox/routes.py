@@ -12,6 +12,7 @@ from stripe_sandbox.models import (
     customers,
     invoices,
     payments,
+    setup_intents,
     subscriptions,
     webhooks,
 )
@@ -114,6 +115,27 @@ def _invoice_payment_filters(tx: Tx, params: Params, path: PathParams) -> list[F
     return out
 
 
+def _subscription_items(tx: Tx, params: Params, path: PathParams) -> Obj:
+    sub_id = params.get("subscription")
+    if not sub_id:
+        from stripe_sandbox.errors import param_required
+
+        raise param_required("subscription")
+    items: Obj = dict(tx.get("subscription", sub_id, "subscription").data["items"])
+    return items
+
+
+def _subscription_item(tx: Tx, params: Params, path: PathParams) -> Obj:
+    for sub in tx.store.find("subscription", [("data LIKE ?", f'%"id":"{path["id"]}"%')]):
+        for item in sub.data["items"]["data"]:
+            if item["id"] == path["id"]:
+                found: Obj = item
+                return found
+    from stripe_sandbox.errors import missing
+
+    raise missing("subscription_item", path["id"])
+
+
 def _pay(tx: Tx, invoice_id: str, params: Params) -> Obj:
     return invoices.pay_api(tx, invoice_id, params)
 
@@ -180,7 +202,7 @@ ROUTES: list[Route] = [
             "customer", "/v1/customers", _eq("email", "test_clock", column={"test_clock": "clock"})
         ),
     ),
-    ("GET", "/v1/customers/{id}", _retrieve("customer")),
+    ("GET", "/v1/customers/{id}", lambda tx, params, path: customers.retrieve(tx, path["id"])),
     ("POST", "/v1/customers/{id}", _with_id(customers.update)),
     ("DELETE", "/v1/customers/{id}", _id_only(customers.delete)),
     (
@@ -215,6 +237,12 @@ ROUTES: list[Route] = [
     ("POST", "/v1/payment_intents/{id}/confirm", _with_id(payments.confirm_api)),
     ("POST", "/v1/payment_intents/{id}/capture", _with_id(payments.capture)),
     ("POST", "/v1/payment_intents/{id}/cancel", _with_id(payments.cancel_payment_intent)),
+    # setup intents
+    ("POST", "/v1/setup_intents", _create(setup_intents.create)),
+    ("GET", "/v1/setup_intents", _listing("setup_intent", "/v1/setup_intents", _by_customer())),
+    ("GET", "/v1/setup_intents/{id}", _retrieve("setup_intent")),
+    ("POST", "/v1/setup_intents/{id}/confirm", _with_id(setup_intents.confirm)),
+    ("POST", "/v1/setup_intents/{id}/cancel", _with_id(setup_intents.cancel)),
     # charges, refunds, disputes
     (
         "GET",
@@ -273,6 +301,8 @@ ROUTES: list[Route] = [
     ("POST", "/v1/subscriptions/{id}", _with_id(subscriptions.update)),
     ("DELETE", "/v1/subscriptions/{id}", _with_id(subscriptions.cancel)),
     ("POST", "/v1/subscriptions/{id}/pause", _with_id(subscriptions.pause)),
+    ("GET", "/v1/subscription_items", _subscription_items),
+    ("GET", "/v1/subscription_items/{id}", _subscription_item),
     ("POST", "/v1/subscriptions/{id}/resume", _with_id(subscriptions.resume)),
     # invoices and invoice items
     ("POST", "/v1/invoices", _create(invoices.create)),

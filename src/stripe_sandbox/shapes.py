@@ -909,3 +909,42 @@ def event(
 
 def deleted(id: str, object_type: str) -> Obj:
     return {"id": id, "object": object_type, "deleted": True}
+
+
+def setup_intent(id: str, created: int, secret: str) -> Obj:
+    return {
+        "id": id,
+        "object": "setup_intent",
+        "allowed_payment_method_types": None,
+        "application": None,
+        "automatic_payment_methods": None,
+        "cancellation_reason": None,
+        "client_secret": f"{id}_secret_{secret}",
+        "created": created,
+        "customer": None,
+        "customer_account": None,
+        "description": None,
+        "excluded_payment_method_types": None,
+        "flow_directions": None,
+        "last_setup_error": None,
+        "latest_attempt": None,
+        "livemode": False,
+        "managed_payments": None,
+        "mandate": None,
+        "metadata": {},
+        "next_action": None,
+        "on_behalf_of": None,
+        "payment_method": None,
+        "payment_method_configuration_details": None,
+        "payment_method_options": {
+            "card": {
+                "mandate_options": None,
+                "network": None,
+                "request_three_d_secure": "automatic",
+            }
+        },
+        "payment_method_types": ["card"],
+        "single_use_mandate": None,
+        "status": "requires_payment_method",
+        "usage": "off_session",
+    }

@@ -23,6 +23,7 @@ KIND_NAMES = {
     "customer": "customer",
     "payment_method": "PaymentMethod",
     "payment_intent": "payment_intent",
+    "setup_intent": "setup_intent",
     "charge": "charge",
     "refund": "refund",
     "dispute": "dispute",

@@ -9,8 +9,10 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
+import httpx
 import pytest
 import stripe
+from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import select
 
 from stripe2sf.store.deferral import DEFERRED_KIND
@@ -96,6 +98,24 @@ def test_failed_payments_go_through_while_lower_priority_work_waits(env: SyncEnv
     bob_created = next(r for r in rows_of(env, "customer.created") if r["lane"] == bob.id)
     assert bob_created["state"] == "pending" and bob_created["attempts"] == 0
     assert env.query(f"SELECT Id FROM Account WHERE Stripe_Customer_Id__c = '{bob.id}'") == []
+
+    # What /metrics says meanwhile (parsed with prometheus-client's parser).
+    text = httpx.get(env.url + "/metrics", timeout=10).text
+    samples = {
+        (x.name, tuple(sorted(x.labels.items()))): x.value
+        for family in text_string_to_metric_families(text)
+        for x in family.samples
+    }
+    assert samples[("stripe2sf_salesforce_api_limit", ())] == 1000
+    assert samples[("stripe2sf_salesforce_api_usage", ())] >= 900
+    assert (
+        samples[("stripe2sf_salesforce_calls_total", (("api", "limits"), ("outcome", "ok")))] >= 1
+    )
+    assert samples[("stripe2sf_stripe_calls_total", ())] > 0
+    deferred = (("outcome", "deferred"), ("type", "customer.created"))
+    assert samples[("stripe2sf_events_processed_total", deferred)] >= 1
+    done = (("outcome", "done"), ("type", "charge.failed"))
+    assert samples[("stripe2sf_events_processed_total", done)] >= 1
 
     # The rolling window has room again: the deferred work resumes on its own.
     env.salesforce.set_limits(daily_limit=1_000_000, used=0)

@@ -65,6 +65,16 @@ def test_backfill_into_an_empty_org_then_again_changes_nothing(
     seeded = fresh.stripe.seed(customers=60, charges_per_customer=3, random_seed=3)
     p = parts(settings_for(fresh, f"sqlite:///{tmp_path}/db.sqlite"))
     try:
+        # dry run: counts and planned calls against today's limit, nothing written
+        fresh.salesforce.set_limits(daily_limit=100_000, used=99_990)
+        dry = p.backfill(BackfillOptions(rate=500, workdir=tmp_path / "bf", dry_run=True))
+        assert dry.status == "dry-run" and dry.counts["charges"] == seeded["charges"]
+        assert dry.estimate is not None and dry.budget is not None
+        assert not dry.budget.ok and dry.exit_code == 4  # more than half of what is left
+        fresh.salesforce.set_limits(daily_limit=100_000, used=0)
+        assert _writes(fresh) == 0 and records(fresh, "Account") == []
+        assert not list((tmp_path / "bf").glob("*.sqlite"))
+
         options = BackfillOptions(rate=500, workdir=tmp_path / "bf", job_size=100)
         first = p.backfill(options)
         assert first.status == "succeeded" and first.exit_code == 0, first.message
@@ -231,3 +241,24 @@ def test_rate_limit_window_waits_or_stops_honestly(fresh: Boxes, tmp_path: Path)
         assert len(_linked(fresh)) == 40
     finally:
         p.close()
+
+
+def test_records_salesforce_refuses_are_reported_in_the_csv_and_the_run_is_no_success(
+    fresh: Boxes, tmp_path: Path
+) -> None:
+    fresh.stripe.seed(customers=5, charges_per_customer=1, random_seed=9)
+    bad = fresh.stripe.client().v1.customers.create(
+        {"email": "long@name.example", "name": "N" * 300}
+    )
+    p = parts(settings_for(fresh, f"sqlite:///{tmp_path}/db.sqlite"))
+    try:
+        result = p.backfill(BackfillOptions(rate=500, workdir=tmp_path / "bf"))
+    finally:
+        p.close()
+    assert result.status == "completed_with_failures" and result.exit_code == 1
+    assert result.tallies["customers"].failed >= 1
+    assert result.failures_csv is not None
+    rows = result.failures_csv.read_text().splitlines()
+    assert rows[0] == "stripe_id,phase,sobject,external_id,code,error"
+    assert any(bad.id in row and "Account" in row for row in rows[1:]), rows
+    assert len(_linked(fresh)) == 5

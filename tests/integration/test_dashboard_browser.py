@@ -42,6 +42,8 @@ class World:
     alice: str
     bob: str
     dead_event: str
+    carol: str
+    contacts: list[str]
 
 
 def wait_for(check: object, what: str, timeout: float = 60) -> None:
@@ -68,6 +70,15 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
                 "payment_method": "pm_card_visa",
             }
         )
+        # Two Contacts share Carol's email: a person must choose (the review queue).
+        account = env.sf.Account.create({"Name": "Shared Ltd"})["id"]
+        contacts = [
+            env.sf.Contact.create(
+                {"LastName": name, "Email": "carol@example.com", "AccountId": account}
+            )["id"]
+            for name in ("Poe", "Poe-Smith")
+        ]
+        carol = client.v1.customers.create({"email": "carol@example.com", "name": "Carol Poe"})
         env.drain()
         # One Salesforce outage on Bob's sign-up; with max_attempts=1 it is a dead letter.
         env.salesforce.add_fault("*", "503", count=1)
@@ -76,7 +87,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
         env.salesforce.clear_faults()
         env.drain()
         dead = env.runtime.inbox.dead_letter_ids()
-        yield World(env, alice.id, bob.id, dead[0])
+        yield World(env, alice.id, bob.id, dead[0], carol.id, contacts)
 
 
 @pytest.fixture(scope="module")
@@ -170,6 +181,7 @@ def test_viewer_sees_no_amounts_or_personal_data_and_cannot_replay(
     page.goto(base + "/dead-letters")
     assert page.get_by_test_id("dead-count").inner_text() == "1"
     assert page.get_by_test_id("replay-selected").count() == 0
+    assert page.get_by_test_id("replay-all").count() == 0
     # Even with a valid CSRF token, the server refuses a viewer's replay.
     response = page.request.post(
         base + "/events/replay", form={"event_id": world.dead_event, "csrf": csrf_of(page)}
@@ -213,6 +225,23 @@ def test_operator_replays_a_dead_letter(world: World, page: Page) -> None:
     assert page.get_by_test_id("payload").is_visible()  # operators see the card-safe payload
     page.get_by_text("Plan (dry run)").click()
     assert "Account" in page.get_by_test_id("plan").inner_text()
+
+
+def test_operator_resolves_a_review_by_hand(world: World, page: Page) -> None:
+    base = world.env.url
+    assert Reports(world.env.runtime.engine).review_queue() == [world.carol]
+    login(page, base, "olga", "olga-pass")
+    page.goto(base + "/review")
+    assert page.get_by_test_id("review-count").inner_text() == "1"
+    page.get_by_label(f"Contact for {world.carol}").fill(world.contacts[1])
+    page.get_by_role("button", name="Link and replay").click()
+    assert page.get_by_test_id("flash").inner_text().startswith("Linked Contact")
+    assert page.get_by_test_id("review-count").inner_text() == "0"
+    world.env.drain()
+    linked = world.env.query(
+        f"SELECT Id FROM Contact WHERE Stripe_Customer_Id__c = '{world.carol}'"
+    )
+    assert [c["Id"] for c in linked] == [world.contacts[1]]
 
 
 def test_login_is_rate_limited(world: World) -> None:

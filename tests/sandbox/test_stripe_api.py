@@ -159,6 +159,8 @@ def test_customer_update_delete_and_card_metadata_only(client: stripe.StripeClie
     assert detached.customer is None
     deleted = client.v1.customers.delete(customer.id)
     assert deleted.deleted is True
+    assert client.v1.customers.retrieve(customer.id).deleted is True
+    assert client.v1.customers.list().data == []
     assert event_types(client) == [
         "customer.created",
         "payment_method.attached",
@@ -242,6 +244,10 @@ def test_subscription_changes(client: stripe.StripeClient) -> None:
     assert invoice.parent.subscription_details.subscription == sub.id
     assert invoice.payments is not None and len(invoice.payments.data) == 1
     item = sub["items"].data[0]
+    assert [i.id for i in client.v1.subscription_items.list({"subscription": sub.id}).data] == [
+        item.id
+    ]
+    assert client.v1.subscription_items.retrieve(item.id).price.id == basic.id
     changed = client.v1.subscriptions.update(
         sub.id, {"items": [{"id": item.id, "price": pro.id, "quantity": 2}]}
     )
@@ -356,16 +362,25 @@ def test_injected_api_faults(sb: RunningSandbox, client: stripe.StripeClient) ->
 
 
 def test_find_the_invoice_of_a_payment(client: stripe.StripeClient) -> None:
-    customer = client.v1.customers.create({"payment_method": "pm_card_visa",
-                                           "invoice_settings": {"default_payment_method":
-                                                                "pm_card_visa"}})
-    price = client.v1.prices.create({"product_data": {"name": "Y"}, "unit_amount": 700,
-                                     "currency": "usd", "recurring": {"interval": "year"}})
-    sub = client.v1.subscriptions.create({"customer": customer.id,
-                                          "items": [{"price": price.id}]})
+    customer = client.v1.customers.create(
+        {
+            "payment_method": "pm_card_visa",
+            "invoice_settings": {"default_payment_method": "pm_card_visa"},
+        }
+    )
+    price = client.v1.prices.create(
+        {
+            "product_data": {"name": "Y"},
+            "unit_amount": 700,
+            "currency": "usd",
+            "recurring": {"interval": "year"},
+        }
+    )
+    sub = client.v1.subscriptions.create({"customer": customer.id, "items": [{"price": price.id}]})
     charge = client.v1.charges.list({"customer": customer.id}).data[0]
-    found = client.v1.invoice_payments.list({"payment": {
-        "type": "payment_intent", "payment_intent": str(charge.payment_intent)}})
+    found = client.v1.invoice_payments.list(
+        {"payment": {"type": "payment_intent", "payment_intent": str(charge.payment_intent)}}
+    )
     assert [p.invoice for p in found.data] == [sub.latest_invoice]
     assert found.data[0].status == "paid"
 
@@ -379,3 +394,35 @@ def test_global_api_base_configuration(sb: RunningSandbox) -> None:
         assert [c.id for c in stripe.Customer.list(limit=5).auto_paging_iter()] == [customer.id]
     finally:
         stripe.api_key, stripe.api_base = saved
+
+
+def test_error_if_incomplete_creates_nothing(client: stripe.StripeClient) -> None:
+    customer = client.v1.customers.create(
+        {
+            "payment_method": "pm_card_chargeCustomerFail",
+            "invoice_settings": {"default_payment_method": "pm_card_chargeCustomerFail"},
+        }
+    )
+    price = client.v1.prices.create(
+        {
+            "product_data": {"name": "Z"},
+            "unit_amount": 800,
+            "currency": "usd",
+            "recurring": {"interval": "month"},
+        }
+    )
+    with pytest.raises(stripe.CardError):
+        client.v1.subscriptions.create(
+            {
+                "customer": customer.id,
+                "items": [{"price": price.id}],
+                "payment_behavior": "error_if_incomplete",
+            }
+        )
+    assert client.v1.subscriptions.list({"status": "all"}).data == []
+    incomplete = client.v1.subscriptions.create(
+        {"customer": customer.id, "items": [{"price": price.id}]}
+    )
+    assert incomplete.status == "incomplete"
+    invoice = client.v1.invoices.retrieve(str(incomplete.latest_invoice))
+    assert invoice.status == "open" and invoice.attempt_count == 1

@@ -193,8 +193,9 @@ def test_pause_collection_voids_renewal_invoices_until_it_resumes(
 ) -> None:
     s = _start(client)
     _advance(sb, client, s.clock, T0 + 14 * DAY + 2 * 3600)
-    client.v1.subscriptions.update(s.subscription, {"pause_collection": {
-        "behavior": "void", "resumes_at": T0 + 50 * DAY}})
+    client.v1.subscriptions.update(
+        s.subscription, {"pause_collection": {"behavior": "void", "resumes_at": T0 + 50 * DAY}}
+    )
     _advance(sb, client, s.clock, T0 + 45 * DAY + 2 * 3600)
     sub = client.v1.subscriptions.retrieve(s.subscription)
     assert sub.status == "active" and sub.pause_collection is not None
@@ -206,13 +207,21 @@ def test_pause_collection_voids_renewal_invoices_until_it_resumes(
 def test_wall_clock_subscriptions_renew_when_sandbox_time_moves(
     sb: RunningSandbox, client: stripe.StripeClient
 ) -> None:
-    customer = client.v1.customers.create({"payment_method": "pm_card_visa",
-                                           "invoice_settings": {"default_payment_method":
-                                                                "pm_card_visa"}})
-    price = client.v1.prices.create({"product_data": {"name": "W"}, "unit_amount": 1000,
-                                     "currency": "eur", "recurring": {"interval": "week"}})
-    sub = client.v1.subscriptions.create({"customer": customer.id,
-                                          "items": [{"price": price.id}]})
+    customer = client.v1.customers.create(
+        {
+            "payment_method": "pm_card_visa",
+            "invoice_settings": {"default_payment_method": "pm_card_visa"},
+        }
+    )
+    price = client.v1.prices.create(
+        {
+            "product_data": {"name": "W"},
+            "unit_amount": 1000,
+            "currency": "eur",
+            "recurring": {"interval": "week"},
+        }
+    )
+    sub = client.v1.subscriptions.create({"customer": customer.id, "items": [{"price": price.id}]})
     sb.advance_time(8 * DAY)
     assert sb.wait_idle()
     renewed = client.v1.subscriptions.retrieve(sub.id)
@@ -220,3 +229,30 @@ def test_wall_clock_subscriptions_renew_when_sandbox_time_moves(
     invoice = client.v1.invoices.retrieve(str(renewed.latest_invoice))
     assert invoice.billing_reason == "subscription_cycle" and invoice.status == "paid"
     assert invoice.created == sub["items"].data[0].current_period_end
+
+
+def test_an_unpaid_first_invoice_expires_the_subscription(
+    sb: RunningSandbox, client: stripe.StripeClient
+) -> None:
+    clock = client.v1.test_helpers.test_clocks.create({"frozen_time": T0})
+    customer = client.v1.customers.create(
+        {
+            "test_clock": clock.id,
+            "payment_method": "pm_card_chargeCustomerFail",
+            "invoice_settings": {"default_payment_method": "pm_card_chargeCustomerFail"},
+        }
+    )
+    price = client.v1.prices.create(
+        {
+            "product_data": {"name": "E"},
+            "unit_amount": 500,
+            "currency": "usd",
+            "recurring": {"interval": "month"},
+        }
+    )
+    sub = client.v1.subscriptions.create({"customer": customer.id, "items": [{"price": price.id}]})
+    assert sub.status == "incomplete"
+    _advance(sb, client, clock.id, T0 + DAY)
+    expired = client.v1.subscriptions.retrieve(sub.id)
+    assert expired.status == "incomplete_expired"
+    assert client.v1.invoices.retrieve(str(sub.latest_invoice)).status == "void"

@@ -30,6 +30,9 @@ SCENARIOS = [
     "payment_intent.canceled",
     "product.deleted",
     "customer.deleted",
+    "payment_method.updated",
+    "setup_intent.canceled",
+    "subscription.payment_failed",
 ]
 LISTS = [
     "/v1/customers",
@@ -45,6 +48,7 @@ LISTS = [
     "/v1/invoice_payments",
     "/v1/test_helpers/test_clocks",
     "/v1/webhook_endpoints",
+    "/v1/setup_intents",
 ]
 
 # fixtures (bound by assignment so that test arguments may share their names)
@@ -121,6 +125,7 @@ def test_emitted_objects_match_the_sdk_classes_and_the_schema(
         "invoice_payment",
         "test_helpers.test_clock",
         "webhook_endpoint",
+        "setup_intent",
     } <= kinds
     problems: set[str] = set()
     for event in events:

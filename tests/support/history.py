@@ -13,14 +13,13 @@ from typing import Any
 
 from salesforce_sandbox.testing import SandboxServer
 from salesforce_sandbox.testing import run_sandbox as run_salesforce
-from stripe_sandbox.testing import RunningSandbox
-from stripe_sandbox.testing import run_sandbox as run_stripe
-
 from stripe2sf.domain.config import SyncConfig, from_mapping
 from stripe2sf.engine.backfill import Backfill, BackfillOptions, BackfillResult, Progress
 from stripe2sf.runtime import Runtime
 from stripe2sf.salesforce.client import SalesforceClient, connect
 from stripe2sf.settings import Settings, load_settings
+from stripe_sandbox.testing import RunningSandbox
+from stripe_sandbox.testing import run_sandbox as run_stripe
 from tests.support.sync_env import write_metadata
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -120,7 +120,13 @@ def stats(org: Org, call: Call) -> Reply:
             "SELECT sobject, count(*) FROM records WHERE deleted = 0 GROUP BY sobject"
         )
     }
-    return ok({"peak_rss_mb": round(usage.ru_maxrss / 1024, 1), "records": counts})
+    return ok(
+        {
+            "peak_rss_mb": round(usage.ru_maxrss / 1024, 1),
+            "cpu_seconds": round(usage.ru_utime + usage.ru_stime, 3),
+            "records": counts,
+        }
+    )
 
 
 ROUTES: dict[tuple[str, str], Any] = {

@@ -378,6 +378,12 @@ class BulkJobs:
         user = job["createdById"]
         ok_rows: list[tuple[int, str | None, str | None, list[str]]] = []
         fail_rows: list[tuple[int, str | None, str | None, list[str]]] = []
+        known: dict[str, list[str]] | None = None
+        definition = obj.field(str(ext_field)) if operation == "upsert" else None
+        if definition is not None and definition.type != "id" and ext_field in columns:
+            position = columns.index(ext_field)
+            values = [row[position] for _, row in chunk if position < len(row) and row[position]]
+            known = records.prefetch_external(obj, definition, values)
         with self.store.transaction():
             for seq, row in chunk:
                 counts["processed"] += 1
@@ -401,7 +407,7 @@ class BulkJobs:
                     elif operation == "upsert":
                         key = payload.get(ext_field) if ext_field else None
                         rid, created = records.upsert(
-                            obj, str(ext_field), key, payload, "csv", user=user
+                            obj, str(ext_field), key, payload, "csv", user=user, known=known
                         )
                     else:
                         rid = records.delete(obj, str(payload.get("Id", "")), user=user)

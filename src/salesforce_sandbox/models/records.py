@@ -68,6 +68,23 @@ class Records:
             return []
         return self.store.lookup(obj.name, definition.name, definition.normalize_key(stored))
 
+    def prefetch_external(
+        self, obj: ObjectDef, definition: FieldDef, values: list[Any]
+    ) -> dict[str, list[str]]:
+        """Index key -> matching ids for many external id values at once."""
+        keys = []
+        for value in values:
+            try:
+                stored = coerce_value(definition, value, "csv")
+            except SalesforceError:
+                continue
+            if stored is not None:
+                keys.append(definition.normalize_key(stored))
+        out: dict[str, list[str]] = {k: [] for k in keys}
+        for key, record_id in self.store.lookup_pairs(obj.name, definition.name, keys):
+            out.setdefault(key, []).append(record_id)
+        return out
+
     def external_field(self, obj: ObjectDef, name: str) -> FieldDef:
         definition = obj.field(name)
         if definition is None:
@@ -89,7 +106,9 @@ class Records:
         source: Source = "json",
         system: bool = False,
         user: str | None = None,
+        checked_unique: str | None = None,
     ) -> str:
+        """Insert a record; ``checked_unique`` names a unique field the caller just found free."""
         if not obj.createable and not system:
             raise SalesforceError(
                 "INVALID_TYPE", f"Cannot create records of type {obj.name}", fields=[]
@@ -125,7 +144,7 @@ class Records:
         if not system:
             self._check_references(obj, values)
         self._autonumber(obj, record)
-        keys = self._keys(obj, record, record_id)
+        keys = self._keys(obj, record, record_id, skip=checked_unique)
         self.store.insert(obj.name, record_id, _sparse(record))
         self.store.set_keys(obj.name, record_id, keys, fresh=True)
         return record_id
@@ -169,8 +188,13 @@ class Records:
         source: Source = "json",
         user: str | None = None,
         version: str = "59.0",
+        known: dict[str, list[str]] | None = None,
     ) -> tuple[str, bool]:
-        """Create or update by external id; returns (id, created)."""
+        """Create or update by external id; returns (id, created).
+
+        ``known`` maps index keys of the external id field to matching ids (prefetched by
+        Bulk API chunks); it is kept up to date with what this call creates.
+        """
         definition = self.external_field(obj, field_name)
         body = {k: v for k, v in payload.items() if k.lower() != definition.lower}
         if definition.type == "id":
@@ -183,7 +207,12 @@ class Records:
                 f"{definition.name} not specified",
                 fields=[definition.name],
             )
-        matches = self.find_external(obj, definition, value)
+        if known is not None:
+            stored = coerce_value(definition, value, "csv")
+            key = definition.normalize_key(stored) if stored is not None else ""
+            matches = known.get(key, [])
+        else:
+            matches = self.find_external(obj, definition, value)
         if len(matches) > 1:
             raise MultipleRecords(
                 [f"/services/data/v{version}/sobjects/{obj.name}/{m}" for m in matches], matches
@@ -191,7 +220,10 @@ class Records:
         if matches:
             return self.update(obj, matches[0], body, source, user=user), False
         body[definition.name] = value
-        return self.create(obj, body, source, user=user), True
+        created = self.create(obj, body, source, user=user, checked_unique=definition.name)
+        if known is not None:
+            known[key] = [created]
+        return created, True
 
     def delete(self, obj: ObjectDef, record_id: str, user: str | None = None) -> str:
         current = self.load(obj, record_id)
@@ -315,7 +347,12 @@ class Records:
             record["IsWon"] = stage == "Closed Won"
 
     def _keys(
-        self, obj: ObjectDef, record: Record, record_id: str, check: bool = True
+        self,
+        obj: ObjectDef,
+        record: Record,
+        record_id: str,
+        check: bool = True,
+        skip: str | None = None,
     ) -> list[tuple[str, str]]:
         keys: list[tuple[str, str]] = []
         for definition in obj.keyed_fields:
@@ -323,7 +360,7 @@ class Records:
             if value is None:
                 continue
             key = definition.normalize_key(value)
-            if check and definition.unique:
+            if check and definition.unique and definition.name != skip:
                 others = [
                     i for i in self.store.lookup(obj.name, definition.name, key) if i != record_id
                 ]

@@ -152,10 +152,12 @@ class Store:
         """Replace a record's index entries (``fresh``: it has none yet)."""
         if not fresh:
             self.conn.execute("DELETE FROM keys WHERE id = ?", (record_id,))
-        self.conn.executemany(
-            "INSERT INTO keys (sobject, field, value, id) VALUES (?, ?, ?, ?)",
-            [(sobject, f, v, record_id) for f, v in keys],
-        )
+        params: list[str] = []
+        for field, value in keys:
+            params.extend((sobject, field, value, record_id))
+        if params:
+            rows = ",".join(["(?, ?, ?, ?)"] * (len(params) // 4))
+            self.conn.execute(f"INSERT INTO keys (sobject, field, value, id) VALUES {rows}", params)
 
     def drop_keys(self, record_id: str) -> None:
         self.conn.execute("DELETE FROM keys WHERE id = ?", (record_id,))
@@ -178,6 +180,22 @@ class Store:
                 row[0]
                 for row in self.conn.execute(
                     f"SELECT id FROM keys WHERE sobject = ? AND field = ? AND value IN ({marks})",
+                    [sobject, field, *chunk],
+                )
+            )
+        return out
+
+    def lookup_pairs(self, sobject: str, field: str, values: list[str]) -> list[tuple[str, str]]:
+        """(value, id) pairs for many values of one indexed field."""
+        out: list[tuple[str, str]] = []
+        for start in range(0, len(values), 500):
+            chunk = values[start : start + 500]
+            marks = ",".join("?" * len(chunk))
+            out.extend(
+                (row[0], row[1])
+                for row in self.conn.execute(
+                    f"SELECT value, id FROM keys WHERE sobject = ? AND field = ? "
+                    f"AND value IN ({marks}) ORDER BY id",
                     [sobject, field, *chunk],
                 )
             )

@@ -19,7 +19,7 @@ from rich.console import Console
 from stripe2sf.demo.processes import ProcessGroup, free_port, script
 from stripe2sf.demo.scenario import ScenarioReport, ScenarioSpec, play
 from stripe2sf.demo.seed import SeededOrg, seed_salesforce
-from stripe2sf.demo.summary import Summary, summarize
+from stripe2sf.demo.summary import Summary, check_reconcile, summarize
 from stripe2sf.domain.config import default_config
 from stripe2sf.domain.handled import HANDLED_TYPES
 from stripe2sf.domain.metadata import generate_metadata
@@ -181,6 +181,8 @@ def run_demo(options: DemoOptions, console: Console) -> Summary:
         with console.status("waiting until every event is synced"):
             counts = wait_drained(ends)
         summary = summarize(client, ends, report, org, counts)
+        with console.status("reconciling Stripe and Salesforce"):
+            check_reconcile(summary, ends, workdir)
         summary.print(console)
         summary.write(workdir / "summary.json")
         if options.exit_after:

@@ -4,7 +4,9 @@ checks that `--exit` turns into the exit code."""
 from __future__ import annotations
 
 import json
+import os
 import statistics
+import subprocess
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -170,3 +172,29 @@ def summarize(
         "no dead letters", counts.get("dead", 0) == 0, f"{counts.get('dead')} dead letters"
     )
     return summary
+
+
+def check_reconcile(summary: Summary, ends: Endpoints, workdir: Path) -> None:
+    """`stripe2sf reconcile` as finance would run it at month-end: zero drift expected."""
+    from stripe2sf.demo.processes import script
+
+    report = workdir / "reconcile.html"
+    done = subprocess.run(
+        [script("stripe2sf"), "reconcile", "--json", "--format", "html", "--output", str(report)],
+        env={**os.environ, **ends.env},
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    try:
+        doc = json.loads(done.stdout.strip().splitlines()[-1])
+    except (IndexError, json.JSONDecodeError):
+        summary.check("reconcile: zero drift", False, f"reconcile failed: {done.stderr[-500:]}")
+        return
+    summary.figures["reconcile: differences (report)"] = f"{doc['remaining']} ({report.name})"
+    counts = doc["before"]["counts"]
+    summary.check(
+        "reconcile: Stripe and Salesforce agree (zero drift)",
+        doc["remaining"] == 0,
+        f"drift by kind: {counts}; see {report}",
+    )

@@ -19,6 +19,7 @@ Layout of `stripe2sf.toml` (every table optional)::
 
 from __future__ import annotations
 
+import functools
 import tomllib
 from collections.abc import Mapping
 from typing import Any, Literal
@@ -219,6 +220,7 @@ def _m(source: str, target: str, transform: Transform | None = None, **kw: Any) 
     return FieldMapping(source=source, target=target, transform=transform, **kw)
 
 
+@functools.lru_cache(maxsize=32)  # pure and immutable: planning calls it for every field
 def default_mappings(objects: ObjectsConfig | None = None) -> tuple[FieldMapping, ...]:
     """DESIGN.md's data model as field mappings."""
     o = objects or ObjectsConfig()

@@ -244,8 +244,8 @@ class BackfillStore:
         with self.engine.begin() as conn:
             if ledger:
                 raise_many(conn, ledger, f"backfill:{run_id}", now)
-            if audit:
-                append(conn, audit)
+            for i in range(0, len(audit), 5000):  # a page at a time: flat memory
+                append(conn, audit[i : i + 5000])
             rows = [
                 {"object_id": oid, "digest": digest, "run_id": run_id, "written_at": now}
                 for oid, digest in digests

@@ -72,7 +72,13 @@ class Reports:
                 .where(audit_log.c.external_id.like("review:%"), audit_log.c.outcome == "ok")
                 .distinct()
             ).scalars()
-            return sorted(str(r).removeprefix("review:") for r in rows)
+            waiting = {str(r).removeprefix("review:") for r in rows}
+            resolved = conn.execute(
+                select(audit_log.c.customer_id)
+                .where(audit_log.c.event_id.like("review-resolved:%"), audit_log.c.outcome == "ok")
+                .distinct()
+            ).scalars()
+            return sorted(waiting - {str(r) for r in resolved})
 
     # -- events -------------------------------------------------------------------------------
 

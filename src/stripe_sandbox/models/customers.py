@@ -63,6 +63,9 @@ def create(tx: Tx, params: Params) -> Obj:
 
 
 def retrieve(tx: Tx, customer_id: str) -> Obj:
+    tombstone = tx.find("deleted.customer", customer_id)
+    if tombstone is not None:
+        return shapes.deleted(customer_id, "customer")
     return tx.get("customer", customer_id).data
 
 
@@ -104,8 +107,11 @@ def delete(tx: Tx, customer_id: str) -> Obj:
         pm.customer = None
         tx.save(pm)
     tx.store.delete(customer_id)
+    stub = shapes.deleted(customer_id, "customer")
+    # Stripe still answers a retrieve of a deleted customer, with this stub
+    tx.new_record("deleted.customer", {**stub, "created": rec.data["created"]})
     tx.emit("customer.deleted", rec.data)
-    return shapes.deleted(customer_id, "customer")
+    return stub
 
 
 def default_payment_method(tx: Tx, customer: Obj) -> str | None:

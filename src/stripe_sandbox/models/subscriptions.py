@@ -187,7 +187,9 @@ def create(tx: Tx, params: Params) -> Obj:
         if payment_behavior != "default_incomplete" and inv.data["status"] == "open":
             paid = invoices.attempt(tx, inv, automatic=False)
             if not paid and payment_behavior == "error_if_incomplete":
-                raise CardError("Your card was declined.", code="card_declined")
+                declined = CardError("Your card was declined.", code="card_declined")
+                declined.rollback = True  # Stripe creates no subscription then
+                raise declined
     rec = tx.get("subscription", sub_id)
     rec.meta.pop("creating", None)
     reschedule(tx, rec)

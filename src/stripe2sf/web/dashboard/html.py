@@ -84,12 +84,13 @@ def line_chart(
     width: int = 560,
     height: int = 180,
 ) -> str:
-    """A line chart as inline SVG: `series` = (name, colour, values) sharing x `labels`."""
-    pad_l, pad_b, pad_t = 44, 22, 18
+    """A line chart as inline SVG: `series` = (name, colour, values at evenly spaced x);
+    `labels` are written under the first and last x."""
+    pad_l, pad_b, pad_t = 44, 22, 30
     values = [v for _, _, vs in series for v in vs if v is not None]
     top = max(values) if values else 1.0
     top = top if top > 0 else 1.0
-    n = max(1, len(labels) - 1)
+    n = max(1, max((len(vs) for _, _, vs in series), default=1) - 1)  # x steps
     plot_w, plot_h = width - pad_l - 8, height - pad_b - pad_t
 
     def xy(i: int, v: float) -> str:
@@ -111,13 +112,18 @@ def line_chart(
             f"{e(labels[-1])}</text>"
         )
     for k, (name, colour, vs) in enumerate(series):
-        points = " ".join(xy(i, v) for i, v in enumerate(vs) if v is not None)
-        if points:
+        coords = [xy(i, v) for i, v in enumerate(vs) if v is not None]
+        if len(coords) > 1:
             parts.append(
-                f'<polyline fill="none" stroke="{e(colour)}" stroke-width="1.5" points="{points}"/>'
+                f'<polyline fill="none" stroke="{e(colour)}" stroke-width="1.5" '
+                f'points="{" ".join(coords)}"/>'
             )
+        if len(coords) < 30:  # sparse data: mark each point
+            for c in coords:
+                cx, cy = c.split(",")
+                parts.append(f'<circle cx="{cx}" cy="{cy}" r="2.5" fill="{e(colour)}"/>')
         parts.append(
-            f'<text x="{width - 120 + 60 * k}" y="12" font-size="10" fill="{e(colour)}">'
+            f'<text x="{width - 120 + 60 * k}" y="26" font-size="10" fill="{e(colour)}">'
             f"{e(name)}</text>"
         )
     parts.append("</svg>")

@@ -22,7 +22,9 @@ from stripe2sf.domain import figures
 from stripe2sf.domain.audit import verify_chain
 from stripe2sf.domain.budget import projection
 from stripe2sf.domain.cardguard import redact
+from stripe2sf.domain.errors import SyncError
 from stripe2sf.domain.money import to_major_units
+from stripe2sf.engine import review
 from stripe2sf.runtime import Runtime
 from stripe2sf.store.audit_trail import AuditTrail
 from stripe2sf.store.inbox import STATES
@@ -165,6 +167,10 @@ def mount(app: FastAPI, runtime: Runtime) -> None:
     app.add_exception_handler(_Refused, _refused)
 
     # -- assets and login ---------------------------------------------------------------------
+
+    @app.get("/favicon.ico", include_in_schema=False)
+    def favicon() -> Response:
+        return Response(status_code=204)
 
     @app.get("/assets/dashboard.css", include_in_schema=False)
     def css() -> Response:
@@ -336,24 +342,67 @@ def mount(app: FastAPI, runtime: Runtime) -> None:
         count = f'<p>Dead letters shown: <span data-testid="dead-count">{len(rows)}</span></p>'
         back = "/dead-letters?" + urlencode({"type": type, "kind": kind})
         body = filters + _flash(done) + count + _event_table(rows, session, back)
+        if session.user.is_operator and rows:
+            body += (
+                f'<form method="post" action="/events/replay">{hidden_csrf(session.csrf)}'
+                f'<input type="hidden" name="back" value="{e(back)}">'
+                + "".join(
+                    f'<input type="hidden" name="event_id" value="{e(r["event_id"])}">'
+                    for r in rows
+                )
+                + f'<button type="submit" data-testid="replay-all">Replay all {len(rows)} '
+                "shown</button></form>"
+            )
         return page(session, "Dead letters", body)
 
     @app.get("/review", include_in_schema=False)
-    def review(request: Request) -> HTMLResponse:
+    def review_page(request: Request, done: str = "") -> HTMLResponse:
         session = session_of(request)
         customers = board.reports.review_queue()
         body = (
             f"<p>Customers waiting for a person to pick their Contact: "
             f'<span data-testid="review-count">{len(customers)}</span>. '
-            "Each has a review Task in Salesforce; once the Contact carries the Stripe "
-            "customer id, replay the customer's events.</p>"
+            "Each has a review Task in Salesforce. An operator links the Contact a person "
+            "picked; stripe2sf then replays the customer's events.</p>"
         )
+        if done:
+            body = f'<p class="flash" data-testid="flash">{e(done)}</p>' + body
         if session.user.is_operator and customers:
             body += table(
-                ["customer", ""],
-                [[e(c), f'<a href="/events?{urlencode({"q": c})}">events</a>'] for c in customers],
+                ["customer", "", "link the Contact picked by a person"],
+                [
+                    [
+                        e(c),
+                        f'<a href="/events?{urlencode({"q": c})}">events</a>',
+                        f'<form class="inline" method="post" action="/review/resolve">'
+                        f"{hidden_csrf(session.csrf)}"
+                        f'<input type="hidden" name="customer_id" value="{e(c)}">'
+                        f'<input name="contact_id" placeholder="Contact Id (003...)" '
+                        f'aria-label="Contact for {e(c)}" required> '
+                        "<button>Link and replay</button></form>",
+                    ]
+                    for c in customers
+                ],
             )
         return page(session, "Review queue", body)
+
+    @app.post("/review/resolve", include_in_schema=False)
+    async def resolve_review(request: Request) -> Response:
+        session, form = await action(request)
+        customer = _field(form, "customer_id").strip()
+        contact = _field(form, "contact_id").strip()
+        try:
+            done = await run_in_threadpool(
+                review.resolve, board.runtime, customer, contact, session.user.name
+            )
+        except (review.ReviewError, SyncError) as exc:
+            message = f"Not resolved: {exc}"
+        else:
+            message = (
+                f"Linked Contact {done.contact_id} to {done.customer_id}; "
+                f"{done.replayed} event(s) replayed."
+            )
+        return RedirectResponse("/review?" + urlencode({"done": message}), status_code=303)
 
     # -- audit, reconciliation, figures ---------------------------------------------------------
 
@@ -474,7 +523,7 @@ def _event_table(rows: list[dict[str, Any]], session: Session, back: str) -> str
 def _record_link(board: Dashboard, record_id: str | None) -> str:
     if not record_id:
         return ""
-    port = board.runtime._salesforce
+    port = board.runtime.salesforce
     client = port.connected if port is not None else None
     if client is None:
         return e(record_id)
@@ -557,7 +606,7 @@ def _overview(board: Dashboard, now: datetime) -> str:
         proj = projection(usage.used, (now - midnight).total_seconds())
         projected = f"{proj} ({proj / usage.limit:.0%} of the limit)" if usage.limit else str(proj)
     else:
-        used, projected = "not yet seen", "-"
+        used, projected = "no Salesforce answer yet", "-"
     budget = runtime.budget()
     level = budget.reading()
     from stripe2sf.domain.budget import Priority, allowed_level
