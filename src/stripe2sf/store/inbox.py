@@ -302,20 +302,7 @@ class Inbox:
         kind: str,
     ) -> None:
         """Record a failed attempt; the lane waits until `at`. Nothing if the lease was lost."""
-        with self.engine.begin() as conn:
-            if not self._renew(conn, event.lane, owner, now, timedelta(0)):
-                return
-            conn.execute(
-                update(events)
-                .where(events.c.id == event.id, events.c.state == PENDING)
-                .values(
-                    attempts=events.c.attempts + 1,
-                    next_attempt_at=at,
-                    last_error=error,
-                    error_kind=kind,
-                )
-            )
-            self._finish(conn, event, owner, started, now, "retry", error, kind)
+        self._failed(event, owner, started, now, error, kind, "retry", {"next_attempt_at": at})
 
     def dead_letter(
         self,
@@ -327,22 +314,29 @@ class Inbox:
         kind: str,
     ) -> None:
         """Move an event to the dead letters; its lane moves on. Nothing if the lease was lost."""
+        values = {"state": DEAD, "processed_at": now, "next_attempt_at": None}
+        self._failed(event, owner, started, now, error, kind, "dead", values)
+
+    def _failed(
+        self,
+        event: StoredEvent,
+        owner: str,
+        started: datetime,
+        now: datetime,
+        error: str,
+        kind: str,
+        outcome: str,
+        values: dict[str, Any],
+    ) -> None:
         with self.engine.begin() as conn:
             if not self._renew(conn, event.lane, owner, now, timedelta(0)):
                 return
             conn.execute(
                 update(events)
                 .where(events.c.id == event.id, events.c.state == PENDING)
-                .values(
-                    state=DEAD,
-                    attempts=events.c.attempts + 1,
-                    processed_at=now,
-                    next_attempt_at=None,
-                    last_error=error,
-                    error_kind=kind,
-                )
+                .values(attempts=events.c.attempts + 1, last_error=error, error_kind=kind, **values)
             )
-            self._finish(conn, event, owner, started, now, "dead", error, kind)
+            self._finish(conn, event, owner, started, now, outcome, error, kind)
 
     # -- operator actions -------------------------------------------------------------------
 
