@@ -13,7 +13,7 @@ Goals: under 10 minutes, under 300 MB, under 300 Salesforce API calls for 100,00
 300,000 charges and 100,000 subscriptions. The last line printed is JSON.
 
     .venv/bin/python bench/backfill.py [--customers 100000] [--charges 3] [--subscriptions 1]
-        [--sample 200] [--rate 200] [--job-size 50000] [--objects ...]
+        [--sample 200] [--rate 200] [--job-size 25000] [--objects ...]
 """
 
 from __future__ import annotations
@@ -174,7 +174,7 @@ def main() -> None:
     parser.add_argument("--subscriptions", type=int, default=1, help="per customer")
     parser.add_argument("--sample", type=int, default=200, help="customers in the naive run")
     parser.add_argument("--rate", type=float, default=200.0, help="Stripe requests/s")
-    parser.add_argument("--job-size", type=int, default=50_000)
+    parser.add_argument("--job-size", type=int, default=25_000)
     parser.add_argument("--objects", default=",".join(PHASES))
     parser.add_argument("--workdir", type=Path, default=None)
     args = parser.parse_args()

@@ -106,6 +106,11 @@ def main() -> None:
         action="store_true",
         help="keep the sandbox in a SQLite file (default: in memory, the sandbox's own default)",
     )
+    parser.add_argument(
+        "--resources",
+        default="customers,charges,subscriptions",
+        help="what to list back after seeding ('' lists nothing: seeding figures only)",
+    )
     args = parser.parse_args()
 
     data_dir = tempfile.mkdtemp(prefix="stripe-sandbox-bench-") if args.data else None
@@ -142,7 +147,7 @@ def main() -> None:
         client = stripe.StripeClient(KEY, base_addresses={"api": base}, max_network_retries=0)
         listing: dict[str, dict[str, float]] = {}
         total, total_seconds = 0, 0.0
-        for resource in ("customers", "charges", "subscriptions"):
+        for resource in [r for r in args.resources.split(",") if r]:
             count, seconds = _list_all(client, resource)
             listing[resource] = {
                 "objects": count,
@@ -154,7 +159,7 @@ def main() -> None:
             print(f"listed {count} {resource} in {seconds:.1f}s ({count / seconds:,.0f}/s)")
         raw: dict[str, dict[str, float]] = {}
         raw_total, raw_seconds = 0, 0.0
-        for resource in ("customers", "charges", "subscriptions"):
+        for resource in [r for r in args.resources.split(",") if r]:
             count, seconds = _list_raw(client, f"/v1/{resource}")
             raw[resource] = {
                 "objects": count,

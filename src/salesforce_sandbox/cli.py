@@ -147,6 +147,8 @@ def main(argv: list[str] | None = None) -> int:
     server = uvicorn.Server(uvicorn_config(app, settings, tls))
     try:
         server.run(sockets=[sock])
+    except KeyboardInterrupt:
+        pass
     finally:
         org.close()
         if settings.data_dir is None:

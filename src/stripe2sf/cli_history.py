@@ -26,6 +26,7 @@ from rich.table import Table
 from rich.text import Text
 
 from stripe2sf.domain.backfill_plan import (
+    DEFAULT_JOB_SIZE,
     BackfillOptionError,
     Estimate,
     default_rate,
@@ -206,7 +207,7 @@ def backfill(
     ] = 0.5,
     job_size: Annotated[
         int, typer.Option(help="Records per Bulk API 2.0 job and per checkpoint.")
-    ] = 50_000,
+    ] = DEFAULT_JOB_SIZE,
     max_wait: Annotated[
         float,
         typer.Option(help="Seconds to wait out Salesforce rate limits in all before stopping."),

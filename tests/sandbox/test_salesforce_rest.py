@@ -77,9 +77,11 @@ def test_upsert_twice_created_then_updated(sf: Salesforce) -> None:
     by_ext = sf.Account.get_by_custom_id("Stripe_Customer_Id__c", "CUS_1")  # case-insensitive
     assert by_ext["Id"] == body["id"]
     # ids with reserved characters go through percent-encoding
-    path = "Stripe_Customer_Id__c/" + quote("a b/c", safe="")
+    path = "Stripe_Customer_Id__c/" + quote("a+b/c%41", safe="")
     assert sf.Account.upsert(path, {"Name": "Slash"}) == 201
-    assert sf.Account.get_by_custom_id("Stripe_Customer_Id__c", "a b/c")["Name"] == "Slash"
+    found = sf.query("SELECT Stripe_Customer_Id__c FROM Account WHERE Name = 'Slash'")
+    assert found["records"][0]["Stripe_Customer_Id__c"] == "a+b/c%41"
+    assert sf.Account.get_by_custom_id("Stripe_Customer_Id__c", "a+b/c%41")["Name"] == "Slash"
 
 
 def test_upsert_with_several_matches_is_300(sf: Salesforce) -> None:
@@ -335,6 +337,11 @@ def test_queues_users_and_task_owner(sf: Salesforce) -> None:
     )
     record = sf.Task.get(task["id"])
     assert record["Status"] == "Not Started" and record["OwnerId"] == queue["Id"]
+    assert record["IsClosed"] is False
+    open_tasks = sf.query("SELECT Id FROM Task WHERE IsClosed = false")["records"]
+    assert [t["Id"] for t in open_tasks] == [task["id"]]
+    sf.Task.update(task["id"], {"Status": "Completed"})
+    assert sf.query("SELECT COUNT() FROM Task WHERE IsClosed = true")["totalSize"] == 1
     case = sf.Case.upsert(
         "Stripe_Dedupe_Key__c/in_1:2", {"Subject": "Dunning", "AccountId": account}
     )

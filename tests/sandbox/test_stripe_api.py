@@ -426,3 +426,37 @@ def test_error_if_incomplete_creates_nothing(client: stripe.StripeClient) -> Non
     assert incomplete.status == "incomplete"
     invoice = client.v1.invoices.retrieve(str(incomplete.latest_invoice))
     assert invoice.status == "open" and invoice.attempt_count == 1
+
+
+def test_concurrent_clients(sb: RunningSandbox) -> None:
+    import threading
+
+    errors: list[BaseException] = []
+
+    def work(n: int) -> None:
+        local = sb.client()
+        try:
+            for i in range(8):
+                customer = local.v1.customers.create({"email": f"t{n}.{i}@example.com"})
+                local.v1.payment_intents.create(
+                    {
+                        "amount": 1000 + i,
+                        "currency": "usd",
+                        "customer": customer.id,
+                        "confirm": True,
+                        "payment_method": "pm_card_visa",
+                    }
+                )
+        except BaseException as exc:  # collected for the assertion below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=work, args=(n,)) for n in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert errors == []
+    client = sb.client()
+    assert len(list(client.v1.customers.list({"limit": 100}).auto_paging_iter())) == 32
+    assert len(list(client.v1.charges.list({"limit": 100}).auto_paging_iter())) == 32
+    assert len(list(client.v1.events.list({"limit": 100}).auto_paging_iter())) == 32 * 4

@@ -26,16 +26,16 @@ stripe_server = support.stripe_server
 
 def test_seed_then_list_everything(sb: RunningSandbox, client: stripe.StripeClient) -> None:
     result = sb.seed(
-        customers=250, charges_per_customer=3, subscriptions_per_customer=1, random_seed=7
+        customers=120, charges_per_customer=3, subscriptions_per_customer=1, random_seed=7
     )
-    assert result["customers"] == 250 and result["charges"] == 750
-    assert result["subscriptions"] == 250
+    assert result["customers"] == 120 and result["charges"] == 360
+    assert result["subscriptions"] == 120
     charges = list(client.v1.charges.list({"limit": 100}).auto_paging_iter())
-    assert len(charges) == 750 and len({c.id for c in charges}) == 750
+    assert len(charges) == 360 and len({c.id for c in charges}) == 360
     assert [c.created for c in charges] == sorted((c.created for c in charges), reverse=True)
-    assert len(list(client.v1.customers.list({"limit": 100}).auto_paging_iter())) == 250
+    assert len(list(client.v1.customers.list({"limit": 100}).auto_paging_iter())) == 120
     subs = list(client.v1.subscriptions.list({"limit": 100}).auto_paging_iter())
-    assert len(subs) == 250 and {s.status for s in subs} == {"active"}
+    assert len(subs) == 120 and {s.status for s in subs} == {"active"}
     customer = client.v1.customers.list({"limit": 1}).data[0]
     mine = client.v1.charges.list({"customer": customer.id})
     assert len(mine.data) == 3
@@ -47,7 +47,7 @@ def test_seed_then_list_everything(sb: RunningSandbox, client: stripe.StripeClie
             == []
         )
     stats = sb.stats()
-    assert stats["objects"]["charge"] == 750
+    assert stats["objects"]["charge"] == 360
 
 
 def _free_port() -> int:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from typing import Any
-from urllib.parse import unquote_plus
 
 from salesforce_sandbox.api.http import Call, Reply, no_content, ok
 from salesforce_sandbox.errors import MultipleRecords, SalesforceError, not_found
@@ -98,7 +97,8 @@ def delete(org: Org, call: Call) -> Reply:
 
 
 def _ext_value(call: Call) -> str:
-    return unquote_plus(call.params.get("value", ""))
+    """The external id from the path, percent-decoded once by the router ('+' stays '+')."""
+    return call.params.get("value", "")
 
 
 def _matches(org: Org, call: Call) -> tuple[Any, list[str]]:

@@ -333,9 +333,19 @@ class Records:
                 )
 
     def _derive(self, obj: ObjectDef, record: Record) -> None:
-        if obj.name in ("Contact", "User"):
+        """Formula-like standard fields: Name of people, IsClosed/IsWon from the status."""
+        name = obj.name
+        if name in ("Contact", "User"):
             parts = [record.get("FirstName"), record.get("LastName")]
             record["Name"] = " ".join(str(p) for p in parts if p) or None
+        elif name == "Task":
+            record["IsClosed"] = record.get("Status") == "Completed"
+        elif name == "Case":
+            record["IsClosed"] = record.get("Status") == "Closed"
+        elif name == "Opportunity":
+            stage = record.get("StageName")
+            record["IsClosed"] = stage in ("Closed Won", "Closed Lost")
+            record["IsWon"] = stage == "Closed Won"
         # IsClosed follows the status, as Salesforce's closed status values define it.
         if obj.name == "Task":
             record["IsClosed"] = record.get("Status") == "Completed"

@@ -62,6 +62,8 @@ class FieldDef:
             self.label = self.name.removesuffix("__c").replace("_", " ")
         if self.external_id or self.unique or (self.type == "reference" and self.createable):
             self.indexed = True
+        if self.type == "boolean" and self.default is None:
+            self.default = False  # checkboxes are never null
 
     @property
     def lower(self) -> str:

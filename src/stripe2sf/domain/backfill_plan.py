@@ -7,7 +7,7 @@ would have received for its current state (`synthetic_event`) and planned by
 `planner.plan`; only the way lookups are answered and calls are grouped differs.
 
     objects = parse_objects("customers,charges")          # parents first, whatever the order
-    est = estimate(counts, bulk_threshold=2000, job_size=50_000)
+    est = estimate(counts, bulk_threshold=2000, job_size=25_000)
     decision = check_budget(est.total_calls, remaining=..., max_share=0.5)
 """
 
@@ -40,7 +40,7 @@ RECORDS_PER_OBJECT: Mapping[str, float] = {
     "charges": 1.0,  # the payment record
     "invoices": 1.0,  # a Task/Case, or the Account's billing status
 }
-DEFAULT_JOB_SIZE = 50_000  # records per Bulk API 2.0 job (one commit + checkpoint each)
+DEFAULT_JOB_SIZE = 25_000  # records per Bulk API 2.0 job (one commit + checkpoint each)
 CALLS_PER_BULK_JOB = 5  # create, upload, close, successfulResults, failedResults
 POLLS_PER_BULK_JOB = 6  # job status polls, backing off to a few seconds (estimate)
 COLLECTION_SIZE = 200

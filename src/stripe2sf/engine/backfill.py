@@ -24,7 +24,7 @@ import csv
 import os
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
@@ -35,6 +35,7 @@ from sqlalchemy import Engine
 from stripe2sf.domain import soql
 from stripe2sf.domain.audit import AuditRecord, OpOutcome
 from stripe2sf.domain.backfill_plan import (
+    DEFAULT_JOB_SIZE,
     FAILURES_HEADER,
     LIST_PARAMS,
     PHASES,
@@ -124,7 +125,7 @@ class BackfillOptions:
     dry_run: bool = False
     rate: float = 10.0  # Stripe requests per second
     max_share: float = 0.5  # of the API calls left today
-    job_size: int = 50_000  # records per commit (one Bulk job per object type and layer)
+    job_size: int = DEFAULT_JOB_SIZE  # records per commit (one Bulk job per object type and layer)
     chunk: int = 2_000  # Stripe objects planned at a time
     workdir: Path = Path("var/backfill")
     max_wait: float = 1800.0  # seconds of Salesforce rate-limit waiting before stopping
@@ -175,7 +176,8 @@ class _Pending:
         return len(self.ops)
 
     def add(self, object_id: str, digest: str, the_plan: Plan) -> None:
-        ops = namespaced(the_plan, object_id)
+        # the reasons are for `plan` output, not for Salesforce: dropped to keep memory low
+        ops = [replace(op, reason="") for op in namespaced(the_plan, object_id)]
         self.ops.extend(ops)
         slim: list[tuple[str, str, str, str, tuple[str, ...]]] = [
             (op.op_id, str(op.action), op.sobject, op.key_value, op.field_names) for op in ops
@@ -587,7 +589,12 @@ class Backfill:
         if o.restart:
             self.store.abandon_open(o.objects_key, o.since, "replaced by --restart")
         elif not o.dry_run and (found := self.store.resumable(o.objects_key, o.since)):
-            return found, True
+            if Path(found.staging_path).exists():
+                return found, True
+            # its cursors point into a scratch file that is gone: start afresh (objects
+            # already written and unchanged are skipped by their digests)
+            self.store.set_status(found.id, "abandoned", "scratch file missing", finished=True)
+            self.progress.note(f"run {found.id} cannot resume (scratch file gone); new run")
         as_of = int(time.time())
         path = o.workdir / f"backfill-{as_of}-{os.getpid()}{'-dry' if o.dry_run else ''}.sqlite"
         options = {"rate": o.rate, "max_share": o.max_share, "job_size": o.job_size}

@@ -90,6 +90,10 @@ class BudgetGate:
         except Exception as exc:  # a REQUEST_LIMIT_EXCEEDED here still updated the reading
             log.info("budget_refresh_failed", error=str(exc))
 
+    def tight(self) -> bool:
+        """Some work waits now (cheap: no database, no call)."""
+        return budget.allowed_level(self.reading(), self.policy) < budget.Priority.BACKFILL
+
     def allows(self, priority: budget.Priority) -> bool:
         """For bulk work (backfill, reconcile): may it call Salesforce now?"""
         verdict = budget.decide(priority, self.reading(), self.policy)

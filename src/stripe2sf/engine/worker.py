@@ -89,7 +89,7 @@ class Worker:
                 break
             if not self._apply(event, owner):
                 break
-        if self.budget is not None:  # the head waits for the API budget: failed payments go on
+        if self.budget is not None and self.budget.tight():  # failed payments go on
             for urgent in deferral.behind_deferred_head(self.inbox.engine, lane, self.clock()):
                 if not self._apply(urgent, owner, jump=True):
                     return

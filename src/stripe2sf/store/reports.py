@@ -6,7 +6,7 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Engine, func, inspect, or_, select
+from sqlalchemy import Engine, MetaData, Table, func, inspect, or_, select
 
 from stripe2sf.store.tables import attempts, audit_log, events
 
@@ -165,8 +165,6 @@ class Reports:
         table = next((n for n in ("reconcile_runs", "reconciliation_runs") if n in names), None)
         if table is None:
             return []
-        from sqlalchemy import MetaData, Table
-
         runs = Table(table, MetaData(), autoload_with=self.engine)
         order = runs.c["started_at"] if "started_at" in runs.c else next(iter(runs.c))
         with self.engine.connect() as conn:

@@ -659,20 +659,6 @@ def _overview(board: Dashboard, now: datetime) -> str:
     return f'<div class="cards">{cards}</div><h2>Flow</h2>{charts}{latency}'
 
 
-def _compared(run: Any) -> int:
-    """Records a reconciliation run compared (from its `counts` JSON)."""
-    try:
-        counts = json.loads(run.get("counts") or "{}")
-    except (TypeError, ValueError):
-        return 0
-    if not isinstance(counts, dict):
-        return 0
-    for key in ("compared", "checked", "records"):
-        if isinstance(counts.get(key), int):
-            return int(counts[key])
-    return sum(v for v in counts.values() if isinstance(v, int))
-
-
 def _money(minor: int, currency: str) -> str:
     return f"{to_major_units(minor, currency)} {currency}"
 
@@ -681,10 +667,9 @@ def _figures(board: Dashboard, session: Session) -> str:
     s = board.runtime.settings
     found = figures.business_figures(board.reports.billing_events())
     runs = board.reports.reconcile_runs()
-    drift_total = sum(int(r.get("drift") or r.get("differences") or 0) for r in runs)
-    checked = sum(_compared(r) for r in runs)
-    basis = "records compared by reconciliation" if runs else "Salesforce writes kept in step"
-    records = checked if runs else board.reports.synced_records()
+    drift_total = sum(int(r.get("drift") or 0) for r in runs)
+    basis = "Salesforce records kept in step"
+    records = board.reports.synced_records()
     hours = figures.manual_hours(records, s.manual_minutes_per_record)
     median = found.median_resolve_hours
     cards = [
@@ -713,6 +698,15 @@ def _figures(board: Dashboard, session: Session) -> str:
         [(label, float(n)) for label, n in found.histogram],
         title="Time to resolve failed payments (Stripe time)",
     )
+    if runs:
+        body += "<h2>Data errors caught per reconciliation run</h2>" + table(
+            ["run", "started", "drift found", "fixed"],
+            [
+                [e(r.get("id")), e(r.get("started_at")), e(r.get("drift")), e(r.get("fixed"))]
+                for r in runs
+            ],
+            "reconcile-runs",
+        )
     body += (
         f'<p class="muted">Churn: customers whose subscription was canceled after a failed '
         f"payment / customers billed. Hours: {records} records x "
