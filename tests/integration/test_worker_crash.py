@@ -50,7 +50,9 @@ def test_killed_worker_lane_is_processed_after_its_lease_each_event_once(db_url:
                 )
 
         wait_for(slow_started, 60, "the victim to start evt_a0")
-        wait_for(lambda: len(applied_rows(engine)) == 3, 60, "the victim to apply lane B")
+        # Lane B must be recorded done (not only applied) before the kill, or the kill could
+        # land between the handler's effect and its completion: that case is at-least-once.
+        wait_for(lambda: inbox.counts()["done"] == 3, 60, "the victim to complete lane B")
         victim.send_signal(signal.SIGKILL)
         victim.wait(timeout=10)
         assert inbox.get("evt_a0").state == "pending"  # type: ignore[union-attr]

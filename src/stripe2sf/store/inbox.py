@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Engine, case, func, insert, or_, select, update
+from sqlalchemy import Engine, bindparam, case, func, insert, or_, select, update
 from sqlalchemy.engine import Connection
 
 from stripe2sf.domain.audit import AuditRecord
@@ -26,6 +26,58 @@ from stripe2sf.store.tables import attempts, events, lanes
 
 PENDING, DONE, IGNORED, DEAD = "pending", "done", "ignored", "dead"
 STATES = (PENDING, DONE, IGNORED, DEAD)
+
+
+# The worker's hot path runs these for every event: built once, executed with parameters
+# (building SQLAlchemy statements costs more CPU than SQLite spends running them).
+_FREE = or_(lanes.c.lease_expires_at.is_(None), lanes.c.lease_expires_at < bindparam("now"))
+_DUE_LANE = (
+    select(lanes.c.lane)
+    .where(lanes.c.next_due_at <= bindparam("now"), _FREE)
+    .order_by(lanes.c.head_created, lanes.c.next_due_at)
+    .limit(1)
+    .with_for_update(skip_locked=True)
+)
+_TAKE_LANE = (
+    update(lanes)
+    .where(lanes.c.lane == bindparam("lane_key"), _FREE)
+    .values(lease_owner=bindparam("owner"), lease_expires_at=bindparam("expires"))
+)
+_HEAD = (
+    select(events)
+    .where(events.c.lane == bindparam("lane_key"), events.c.state == PENDING)
+    .order_by(events.c.created, events.c.id)
+    .limit(1)
+)
+_RENEW = (
+    update(lanes)
+    .where(lanes.c.lane == bindparam("lane_key"), lanes.c.lease_owner == bindparam("owner"))
+    .values(lease_expires_at=bindparam("expires"))
+)
+_LOCK_LANE = select(lanes.c.lane).where(lanes.c.lane == bindparam("lane_key")).with_for_update()
+_RELEASE = (
+    update(lanes)
+    .where(lanes.c.lane == bindparam("lane_key"), lanes.c.lease_owner == bindparam("owner"))
+    .values(
+        lease_owner=None,
+        lease_expires_at=None,
+        next_due_at=bindparam("due"),
+        head_created=bindparam("head"),
+    )
+)
+_ATTEMPT = insert(attempts)
+_DONE = (
+    update(events)
+    .where(events.c.id == bindparam("row_id"), events.c.state == PENDING)
+    .values(
+        state=DONE,
+        attempts=events.c.attempts + 1,
+        processed_at=bindparam("now"),
+        next_attempt_at=None,
+        last_error=None,
+        error_kind=None,
+    )
+)
 
 
 @dataclass(frozen=True)
@@ -162,33 +214,18 @@ class Inbox:
 
     def claim_lane(self, owner: str, now: datetime, lease: timedelta) -> str | None:
         """Lease the due lane whose head event is oldest, or None when nothing is due."""
-        free = or_(lanes.c.lease_expires_at.is_(None), lanes.c.lease_expires_at < now)
         with self.engine.begin() as conn:
-            candidate = conn.execute(
-                select(lanes.c.lane)
-                .where(lanes.c.next_due_at <= now, free)
-                .order_by(lanes.c.head_created, lanes.c.next_due_at)
-                .limit(1)
-                .with_for_update(skip_locked=True)
-            ).scalar_one_or_none()
+            candidate = conn.execute(_DUE_LANE, {"now": now}).scalar_one_or_none()
             if candidate is None:
                 return None
-            won = conn.execute(
-                update(lanes)
-                .where(lanes.c.lane == candidate, free)
-                .values(lease_owner=owner, lease_expires_at=now + lease)
-            ).rowcount
+            params = {"lane_key": candidate, "now": now, "owner": owner, "expires": now + lease}
+            won = conn.execute(_TAKE_LANE, params).rowcount
             return candidate if won == 1 else None
 
     def next_due(self, lane: str) -> tuple[StoredEvent | None, datetime | None]:
         """The head event and when it is due."""
         with self.engine.connect() as conn:
-            row = conn.execute(
-                select(events)
-                .where(events.c.lane == lane, events.c.state == PENDING)
-                .order_by(events.c.created, events.c.id)
-                .limit(1)
-            ).first()
+            row = conn.execute(_HEAD, {"lane_key": lane}).first()
         if row is None:
             return None, None
         return _row_to_event(row), row.next_attempt_at
@@ -201,36 +238,24 @@ class Inbox:
     def _renew(
         self, conn: Connection, lane: str, owner: str, now: datetime, lease: timedelta
     ) -> bool:
-        return (
-            conn.execute(
-                update(lanes)
-                .where(lanes.c.lane == lane, lanes.c.lease_owner == owner)
-                .values(lease_expires_at=now + lease)
-            ).rowcount
-            == 1
-        )
+        params = {"lane_key": lane, "owner": owner, "expires": now + lease}
+        return conn.execute(_RENEW, params).rowcount == 1
 
     def release(self, lane: str, owner: str) -> None:
         """Give a lane back, recording when it is next due (None when empty)."""
         with self.engine.begin() as conn:
             # Lock the lane row first: an event stored meanwhile then either is seen below or
             # wakes the lane after we commit, never in between (no lost wake-up).
-            conn.execute(select(lanes.c.lane).where(lanes.c.lane == lane).with_for_update())
-            head = conn.execute(
-                select(events.c.created, events.c.next_attempt_at)
-                .where(events.c.lane == lane, events.c.state == PENDING)
-                .order_by(events.c.created, events.c.id)
-                .limit(1)
-            ).first()
+            conn.execute(_LOCK_LANE, {"lane_key": lane})
+            head = conn.execute(_HEAD, {"lane_key": lane}).first()
             conn.execute(
-                update(lanes)
-                .where(lanes.c.lane == lane, lanes.c.lease_owner == owner)
-                .values(
-                    lease_owner=None,
-                    lease_expires_at=None,
-                    next_due_at=head.next_attempt_at if head else None,
-                    head_created=head.created if head else None,
-                )
+                _RELEASE,
+                {
+                    "lane_key": lane,
+                    "owner": owner,
+                    "due": head.next_attempt_at if head else None,
+                    "head": head.created if head else None,
+                },
             )
 
     # -- outcomes ---------------------------------------------------------------------------
@@ -247,16 +272,17 @@ class Inbox:
         kind: str | None = None,
     ) -> None:
         conn.execute(
-            insert(attempts).values(
-                event_id=event.event_id,
-                attempt=event.attempts + 1,
-                worker=owner,
-                started_at=started,
-                finished_at=now,
-                outcome=outcome,
-                error=error,
-                error_kind=kind,
-            )
+            _ATTEMPT,
+            {
+                "event_id": event.event_id,
+                "attempt": event.attempts + 1,
+                "worker": owner,
+                "started_at": started,
+                "finished_at": now,
+                "outcome": outcome,
+                "error": error,
+                "error_kind": kind,
+            },
         )
 
     def complete(
@@ -276,18 +302,7 @@ class Inbox:
             if outcome is not None:
                 ledger.raise_to(conn, outcome.ledger_updates, event.event_id, now)
                 audit_trail.append(conn, outcome.audit_records)
-            conn.execute(
-                update(events)
-                .where(events.c.id == event.id, events.c.state == PENDING)
-                .values(
-                    state=DONE,
-                    attempts=events.c.attempts + 1,
-                    processed_at=now,
-                    next_attempt_at=None,
-                    last_error=None,
-                    error_kind=None,
-                )
-            )
+            conn.execute(_DONE, {"row_id": event.id, "now": now})
             self._finish(conn, event, owner, started, now, "done")
             return True
 
