@@ -173,7 +173,11 @@ def stored_count(url: str, prefix: str) -> int:
 
 
 def bench_backend(
-    backend: str, rate: float, seconds: float, extra_args: tuple[str, ...] = ()
+    backend: str,
+    rate: float,
+    seconds: float,
+    extra_args: tuple[str, ...] = (),
+    worker_process: bool = False,
 ) -> dict[str, Any]:
     workdir = Path(tempfile.mkdtemp(prefix="stripe2sf-bench-"))
     dbname = ""
@@ -194,6 +198,17 @@ def bench_backend(
         stderr=subprocess.DEVNULL,
     )
     url = f"http://127.0.0.1:{port}"
+    worker = (
+        subprocess.Popen(
+            [sys.executable, "-m", "stripe2sf", "worker"],
+            env=env,
+            cwd=workdir,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        if worker_process
+        else None
+    )
     try:
         for _ in range(300):
             try:
@@ -206,8 +221,10 @@ def bench_backend(
         stored_open = stored_count(db_url, "open")
         stored_closed = stored_count(db_url, "closed")
     finally:
-        proc.terminate()
-        proc.wait(timeout=30)
+        for p in (proc, worker):
+            if p is not None:
+                p.terminate()
+                p.wait(timeout=30)
         if dbname:
             with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
                 conn.execute(f'DROP DATABASE IF EXISTS "{dbname}" WITH (FORCE)')
@@ -230,12 +247,19 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=15)
     parser.add_argument("--backends", default="sqlite,postgres")
     parser.add_argument(
-        "--no-worker", action="store_true", help="serve --no-worker: intake alone, no applying"
+        "--worker",
+        choices=("thread", "process", "none"),
+        default="thread",
+        help="apply events in serve's own worker threads (default), in a separate "
+        "`stripe2sf worker` process, or not at all (intake alone)",
     )
     args = parser.parse_args()
-    extra = ("--no-worker",) if args.no_worker else ()
+    extra = () if args.worker == "thread" else ("--no-worker",)
     results = [
-        {**bench_backend(b, args.rate, args.seconds, extra), "worker": not args.no_worker}
+        {
+            **bench_backend(b, args.rate, args.seconds, extra, args.worker == "process"),
+            "worker": args.worker,
+        }
         for b in args.backends.split(",")
     ]
     for r in results:

@@ -196,7 +196,7 @@ def main() -> None:
         "storage": "sqlite file" if args.data else "memory",
         "listing": listing,
         "list_objects_per_second": round(rate, 1),
-        "list_goal_met": rate >= 5000,
+        "list_goal_met": rate >= 5000 if total else None,
         "raw_listing": raw,
         "raw_list_objects_per_second": round(raw_total / raw_seconds, 1) if raw_seconds else 0,
         "machine": f"{platform.machine()} {os.cpu_count()} cpu, Python {platform.python_version()}",

@@ -42,7 +42,7 @@ class Runtime:
     inbox: Inbox
     alerter: Alerter
     registry: Registry = field(default_factory=default_registry)
-    # The worker's own engine: on SQLite its commits skip the fsync (see store.db.make_engine).
+    # The worker's own engine: its commits skip the flush to disk (see store.db.make_engine).
     worker_engine: Engine | None = None
     _salesforce: LazySalesforce | None = None
     _budget: BudgetGate | None = None
@@ -54,11 +54,7 @@ class Runtime:
         if migrate:
             db.upgrade(settings.database_url)
         engine = db.make_engine(settings.database_url)
-        worker_engine = (
-            db.make_engine(settings.database_url, synchronous="NORMAL")
-            if db.is_sqlite(engine)
-            else engine
-        )
+        worker_engine = db.make_engine(settings.database_url, synchronous="NORMAL")
         runtime = cls(
             settings=settings,
             engine=engine,

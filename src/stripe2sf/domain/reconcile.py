@@ -32,7 +32,7 @@ from typing import Any, Literal
 from stripe2sf.domain.backfill_plan import unpaid_failed
 from stripe2sf.domain.config import SyncConfig
 from stripe2sf.domain.context import parse_sf_datetime
-from stripe2sf.domain.money import to_major_units
+from stripe2sf.domain.money import currency_exponent, to_major_units
 from stripe2sf.domain.paths import as_str
 from stripe2sf.domain.sources import mapped_fields, subscription_sources
 from stripe2sf.domain.stripe_views import (
@@ -384,8 +384,11 @@ def _check_payments(report: DriftReport, stripe: StripeSide, sf: SalesforceSide,
                 )
             )
             continue
-        got_amount = _decimal(row.get(f.amount))
         got_currency = (as_str(row.get(f.currency)) or "").upper()
+        got_amount = _decimal(row.get(f.amount))
+        if got_amount is not None and got_currency:
+            step = Decimal(1).scaleb(-currency_exponent(got_currency.lower()))
+            got_amount = got_amount.quantize(step)
         got_day = _sf_day(row.get(f.paid_at)) or day
         if got_amount is not None and got_currency:
             sf_totals[(got_day, got_currency)] += got_amount

@@ -31,10 +31,10 @@ def is_sqlite(engine: Engine) -> bool:
 def make_engine(url: str, *, synchronous: str = "FULL", **kwargs: Any) -> Engine:
     """An engine with the pragmas and pool our workload needs.
 
-    `synchronous` (SQLite only): FULL makes every commit survive a power cut (webhook intake);
-    NORMAL in WAL mode survives a crash of the process but may lose the last commits on power
-    loss, which for the worker's bookkeeping only means an event is applied once more, through
-    idempotent upserts.
+    `synchronous`: FULL makes every commit survive a power cut (webhook intake); NORMAL (SQLite
+    WAL; on PostgreSQL `synchronous_commit = off`) survives a crash of the process but may lose
+    the last commits on power loss, which for the worker's bookkeeping only means an event is
+    applied once more, through idempotent upserts.
     """
     url = normalize_url(url)
     if url.startswith("sqlite"):
@@ -60,7 +60,17 @@ def make_engine(url: str, *, synchronous: str = "FULL", **kwargs: Any) -> Engine
         return engine
     kwargs.setdefault("pool_size", 10)
     kwargs.setdefault("max_overflow", 10)
-    return create_engine(url, pool_pre_ping=True, **kwargs)
+    engine = create_engine(url, pool_pre_ping=True, **kwargs)
+    if synchronous != "FULL":
+
+        @event.listens_for(engine, "connect")
+        def _relaxed_commit(dbapi_connection: Any, _record: Any) -> None:
+            # PostgreSQL's counterpart of SQLite's NORMAL: commits return before the WAL flush.
+            with dbapi_connection.cursor() as cur:
+                cur.execute("SET synchronous_commit TO off")
+            dbapi_connection.commit()
+
+    return engine
 
 
 def alembic_config(url: str) -> Config:

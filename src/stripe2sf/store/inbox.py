@@ -185,8 +185,7 @@ class Inbox:
             for e in batch:
                 if e.handled and e.event_id in inserted:
                     wake[e.lane] = min(wake.get(e.lane, e.created), e.created)
-            for lane, created in sorted(wake.items()):
-                self._wake_lane(conn, lane, created, now)
+            self._wake_lanes(conn, wake, now)
         seen: set[str] = set()
         result = []
         for e in batch:
@@ -194,18 +193,25 @@ class Inbox:
             seen.add(e.event_id)
         return result
 
-    def _wake_lane(self, conn: Connection, lane: str, created: int, now: datetime) -> None:
-        """Make a lane due now, and earlier in the queue if this event is older than its head."""
-        ins = dialect_insert(conn)(lanes).values(lane=lane, next_due_at=now, head_created=created)
-        head = lanes.c.head_created
+    def _wake_lanes(self, conn: Connection, heads: Mapping[str, int], now: datetime) -> None:
+        """Make lanes due now, each earlier in the queue if its new event is older than its
+        head; one statement for the whole batch (a round trip per lane would cost more than
+        the insert of the events)."""
+        if not heads:
+            return
+        ins = dialect_insert(conn)(lanes).values(
+            [
+                {"lane": lane, "next_due_at": now, "head_created": created}
+                for lane, created in sorted(heads.items())  # one lock order for every writer
+            ]
+        )
+        head, new = lanes.c.head_created, ins.excluded.head_created
         conn.execute(
             ins.on_conflict_do_update(
                 index_elements=["lane"],
                 set_={
-                    "next_due_at": now,
-                    "head_created": case(
-                        (or_(head.is_(None), head > created), created), else_=head
-                    ),
+                    "next_due_at": ins.excluded.next_due_at,
+                    "head_created": case((or_(head.is_(None), head > new), new), else_=head),
                 },
             )
         )
@@ -370,8 +376,11 @@ class Inbox:
                     .where(events.c.event_id == row.event_id)
                     .values(state=PENDING, attempts=0, next_attempt_at=now, last_error=None)
                 )
-                self._wake_lane(conn, row.lane, row.created, now)
                 found.append(row.event_id)
+            heads: dict[str, int] = {}
+            for row in rows:
+                heads[row.lane] = min(heads.get(row.lane, row.created), row.created)
+            self._wake_lanes(conn, heads, now)
         return found
 
     def dead_letter_ids(self) -> list[str]:
