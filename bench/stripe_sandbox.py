@@ -89,7 +89,7 @@ def _list_raw(client: stripe.StripeClient, path: str) -> tuple[int, float]:
         params: dict[str, Any] = {"limit": 100}
         if after:
             params["starting_after"] = after
-        page = json.loads(client.raw_request("get", path, **params).body)
+        page = client.raw_request("get", path, **params).data  # parsed once, by the SDK
         count += len(page["data"])
         if not page["has_more"]:
             return count, time.perf_counter() - started

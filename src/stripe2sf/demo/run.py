@@ -6,6 +6,7 @@ and are reached over HTTP, as the real services would be.
 
 from __future__ import annotations
 
+import secrets
 import shutil
 import time
 from dataclasses import dataclass, field
@@ -25,11 +26,13 @@ from stripe2sf.domain.handled import HANDLED_TYPES
 from stripe2sf.domain.metadata import generate_metadata
 from stripe2sf.store.db import make_engine
 from stripe2sf.store.inbox import Inbox
+from stripe2sf.web.dashboard.auth import hash_password
 
 STRIPE_KEY = "sk_test_stripe2sf_demo_0000000000"
 SF_USER = "admin@sandbox.example.com"
 SF_PASSWORD = "sandbox-password"
 SF_TOKEN = "SANDBOXTOKEN"
+DASHBOARD_USER = "demo"
 
 
 @dataclass
@@ -119,12 +122,13 @@ def register_webhook(client: stripe.StripeClient, service_url: str) -> str:
     return secret
 
 
-def start_service(procs: ProcessGroup, ends: Endpoints, secret: str) -> None:
+def start_service(procs: ProcessGroup, ends: Endpoints, secret: str, password: str) -> None:
     port = ends.service.rsplit(":", 1)[1]
+    users = f"{DASHBOARD_USER}:operator:{hash_password(password)}"
     procs.start(
         "stripe2sf",
         [script("stripe2sf"), "serve", "--port", port],
-        env={**ends.env, "STRIPE_WEBHOOK_SECRET": secret},
+        env={**ends.env, "STRIPE_WEBHOOK_SECRET": secret, "STRIPE2SF_DASHBOARD_USERS": users},
     )
     procs.wait_ready("stripe2sf", ends.service + "/readyz", timeout=90)
 
@@ -166,9 +170,12 @@ def run_demo(options: DemoOptions, console: Console) -> Summary:
             STRIPE_KEY, base_addresses={"api": ends.stripe_api}, max_network_retries=2
         )
         secret = register_webhook(client, ends.service)
+        password = secrets.token_urlsafe(12)
         with console.status("starting stripe2sf serve"):
-            start_service(procs, ends, secret)
-        console.print(f"  stripe2sf           {ends.service}")
+            start_service(procs, ends, secret, password)
+        console.print(
+            f"  stripe2sf           {ends.service}  (dashboard: {DASHBOARD_USER} / {password})"
+        )
         spec = ScenarioSpec(
             customers=options.customers,
             months=options.months,
@@ -188,7 +195,8 @@ def run_demo(options: DemoOptions, console: Console) -> Summary:
         if options.exit_after:
             return summary
         console.print(
-            f"\nRunning. Service {ends.service}  Stripe {ends.stripe_api}  "
+            f"\nRunning. Dashboard {ends.service}/ (user {DASHBOARD_USER}, password {password}), "
+            f"metrics {ends.service}/metrics, Stripe {ends.stripe_api}, "
             f"Salesforce {ends.salesforce}. Press Ctrl-C to stop."
         )
         try:
