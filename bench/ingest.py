@@ -198,24 +198,32 @@ def bench_backend(
         stderr=subprocess.DEVNULL,
     )
     url = f"http://127.0.0.1:{port}"
-    worker = (
-        subprocess.Popen(
-            [sys.executable, "-m", "stripe2sf", "worker"],
-            env=env,
-            cwd=workdir,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        if worker_process
-        else None
-    )
+    worker: subprocess.Popen[bytes] | None = None
     try:
-        for _ in range(300):
+        deadline = time.monotonic() + 60
+        while True:
             try:
                 if httpx.get(url + "/readyz").status_code == 200:
                     break
             except httpx.TransportError:
-                time.sleep(0.1)
+                pass
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"stripe2sf serve did not become ready at {url}")
+            time.sleep(0.1)
+        # Started once serve is ready: two processes migrating one new database would race.
+        worker = (
+            subprocess.Popen(
+                [sys.executable, "-m", "stripe2sf", "worker"],
+                env=env,
+                cwd=workdir,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
+            if worker_process
+            else None
+        )
+        if worker is not None:
+            time.sleep(5)  # let it start before the measurement
         latencies, acked_open = asyncio.run(open_loop(url, rate, seconds, "open"))
         throughput, acked_closed = asyncio.run(closed_loop(url, 16, 2000, "closed"))
         stored_open = stored_count(db_url, "open")
