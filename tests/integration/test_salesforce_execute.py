@@ -4,7 +4,6 @@ outcome per operation, partial success kept, errors mapped into the domain hiera
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 
@@ -17,7 +16,9 @@ from tests.integration.salesforce_org import client, count, org, salesforce_org
 
 __all__ = ["client", "org", "salesforce_org"]
 
-EVENTS = Path("/work/shared/reference/stripe/events")
+from tests.support.reference import STRIPE_EVENTS
+
+EVENTS = STRIPE_EVENTS
 CUSTOMER_KEY = "Stripe_Customer_Id__c"
 
 

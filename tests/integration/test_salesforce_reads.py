@@ -4,7 +4,6 @@ Sforce-Limit-Info header of every answer."""
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -23,7 +22,9 @@ from tests.integration.salesforce_org import client, org, salesforce_org
 
 __all__ = ["client", "org", "salesforce_org"]
 
-EVENTS = Path("/work/shared/reference/stripe/events")
+from tests.support.reference import STRIPE_EVENTS
+
+EVENTS = STRIPE_EVENTS
 
 
 def test_query_all_follows_every_page(client: SalesforceClient, org: SandboxServer) -> None:

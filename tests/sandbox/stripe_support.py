@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -12,8 +11,9 @@ import stripe
 
 from stripe_sandbox.settings import Settings
 from stripe_sandbox.testing import RunningSandbox, WebhookReceiver, run_sandbox, webhook_receiver
+from tests.support.reference import REFERENCE as SHARED_REFERENCE
 
-REFERENCE = Path("/work/shared/reference/stripe")
+REFERENCE = SHARED_REFERENCE / "stripe"
 SUMMARY = REFERENCE / "stripe-cli-triggers" / "SUMMARY.txt"
 
 

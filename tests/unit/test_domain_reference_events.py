@@ -1,6 +1,6 @@
 """Every reference event stripe2sf handles parses and plans, whatever its API version.
 
-The events under /work/shared/reference/stripe/events were captured by other projects from
+The events under ../shared/reference/stripe/events were captured by other projects from
 API versions 2016..2026. Full envelopes carry their type; the pay-rails files are the
 `data` part only, so their type comes from the file name.
 """
@@ -8,7 +8,6 @@ API versions 2016..2026. Full envelopes carry their type; the pay-rails files ar
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -28,9 +27,10 @@ from stripe2sf.domain.stripe_views import (
     payment_method_view,
     subscription_view,
 )
+from tests.support.reference import STRIPE_EVENTS
 from tests.unit.test_domain_support import FakeOrg, account_row, contact_row, gather
 
-EVENTS = Path("/work/shared/reference/stripe/events")
+EVENTS = STRIPE_EVENTS
 PAY_RAILS_TYPES = {
     "subscription.created.json": "customer.subscription.created",
     "subscription.updated.json": "customer.subscription.updated",
