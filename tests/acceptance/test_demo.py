@@ -29,7 +29,7 @@ def test_demo_runs_the_whole_job_and_its_summary_matches_salesforce(tmp_path: Pa
     summary = json.loads((workdir / "summary.json").read_text())
     assert all(summary["checks"].values()), summary["problems"]
     figures = summary["figures"]
-    assert figures["Stripe customers"] == 20
+    assert figures["Stripe customers"] == 20 + 5  # the scenario's and the backfilled history
     assert figures["dead letters"] == 0
     assert figures["events processed"] > 100
 
@@ -46,13 +46,17 @@ def test_demo_runs_the_whole_job_and_its_summary_matches_salesforce(tmp_path: Pa
         review = sf.query_all("SELECT Id FROM Task WHERE Stripe_Dedupe_Key__c LIKE 'review:%'")[
             "records"
         ]
+        backfilled = sf.query_all(
+            "SELECT Id, AccountId FROM Contact WHERE Email LIKE 'early%@history.example'"
+        )["records"]
         seeded_emails = sf.query_all("SELECT Email FROM Contact WHERE Email LIKE 'billing@%'")[
             "records"
         ]
 
+    assert len(backfilled) == 5 and all(c["AccountId"] for c in backfilled)
     assert len(linked) == figures["Accounts linked (existing)"] + figures["Accounts created"]
     assert len({a["Stripe_Customer_Id__c"] for a in linked}) == len(linked)  # no duplicates
-    assert len(linked) + figures["customers in the review queue (ambiguous email)"] == 20
+    assert len(linked) + figures["customers in the review queue (ambiguous email)"] == 25
     assert len(payments) == figures["payments in Salesforce"]
     assert figures["payments in Salesforce"] >= figures["succeeded charges in Stripe"]
     open_tasks = [t for t in collection if t["Status"] != "Completed"]

@@ -6,8 +6,10 @@ and are reached over HTTP, as the real services would be.
 
 from __future__ import annotations
 
+import os
 import secrets
 import shutil
+import subprocess
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,7 +20,7 @@ import stripe
 from rich.console import Console
 
 from stripe2sf.demo.processes import ProcessGroup, free_port, script
-from stripe2sf.demo.scenario import ScenarioReport, ScenarioSpec, play
+from stripe2sf.demo.scenario import ScenarioReport, ScenarioSpec, make_history, play
 from stripe2sf.demo.seed import SeededOrg, seed_salesforce
 from stripe2sf.demo.summary import Summary, check_reconcile, summarize
 from stripe2sf.domain.config import default_config
@@ -133,6 +135,20 @@ def start_service(procs: ProcessGroup, ends: Endpoints, secret: str, password: s
     procs.wait_ready("stripe2sf", ends.service + "/readyz", timeout=90)
 
 
+def backfill(ends: Endpoints, workdir: Path) -> None:
+    """`stripe2sf backfill` as a user runs it, before the service starts listening."""
+    done = subprocess.run(
+        [script("stripe2sf"), "backfill"],
+        env={**os.environ, **ends.env},
+        cwd=workdir,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    if done.returncode != 0:
+        raise RuntimeError(f"backfill failed ({done.returncode}): {done.stdout[-1500:]}")
+
+
 def wait_drained(ends: Endpoints, timeout: float = 600) -> dict[str, int]:
     """Until Stripe has delivered everything and the inbox has nothing pending."""
     httpx.post(ends.stripe_api + "/_sandbox/wait_idle", json={"timeout": 120}, timeout=150)
@@ -169,6 +185,15 @@ def run_demo(options: DemoOptions, console: Console) -> Summary:
         client = stripe.StripeClient(
             STRIPE_KEY, base_addresses={"api": ends.stripe_api}, max_network_retries=2
         )
+        with console.status("creating Stripe history from before stripe2sf") as status:
+            history = make_history(
+                client, max(2, options.customers // 4), lambda m: status.update(m)
+            )
+        with console.status("backfilling that history"):
+            backfill(ends, workdir)
+        console.print(
+            f"  backfilled {len(history)} customers with their payments and subscriptions"
+        )
         secret = register_webhook(client, ends.service)
         password = secrets.token_urlsafe(12)
         with console.status("starting stripe2sf serve"):
@@ -187,6 +212,7 @@ def run_demo(options: DemoOptions, console: Console) -> Summary:
             report: ScenarioReport = play(client, spec, lambda m: status.update(m))
         with console.status("waiting until every event is synced"):
             counts = wait_drained(ends)
+        report.customers = history + report.customers
         summary = summarize(client, ends, report, org, counts)
         with console.status("reconciling Stripe and Salesforce"):
             check_reconcile(summary, ends, workdir)

@@ -211,3 +211,40 @@ def _default_pm(client: stripe.StripeClient, customer: str) -> str:
     found = client.v1.customers.retrieve(customer)
     pm = found.invoice_settings.default_payment_method if found.invoice_settings else None
     return pm if isinstance(pm, str) else str(getattr(pm, "id", ""))
+
+
+def make_history(client: stripe.StripeClient, customers: int, progress: Progress) -> list[str]:
+    """Customers who paid before stripe2sf was installed: nothing of theirs reaches a webhook,
+    so only a backfill can bring them to Salesforce."""
+    product = client.v1.products.create({"name": "Legacy"})
+    price = client.v1.prices.create(
+        {
+            "product": product.id,
+            "currency": "usd",
+            "unit_amount": 1_900,
+            "recurring": {"interval": "month"},
+        }
+    )
+    ids = []
+    for i in range(customers):
+        customer = client.v1.customers.create(
+            {"email": f"early{i:03d}@history.example", "name": f"Early Adopter{i}"}
+        ).id
+        pm = _attach(client, customer, "pm_card_visa")
+        client.v1.subscriptions.create(
+            {"customer": customer, "items": [{"price": price.id}], "default_payment_method": pm}
+        )
+        client.v1.payment_intents.create(
+            {
+                "amount": 4_900,
+                "currency": "usd",
+                "customer": customer,
+                "payment_method": pm,
+                "automatic_payment_methods": {"enabled": True, "allow_redirects": "never"},
+                "confirm": True,
+                "description": "Setup fee",
+            }
+        )
+        ids.append(customer)
+    progress(f"{customers} customers with history before stripe2sf")
+    return ids
