@@ -184,6 +184,23 @@ def customer_writes(
             return {}
         return mapped_fields(config, "customer", target, values, creating=creating, notes=notes)
 
+    def new_contact(after: str, reason: str) -> None:
+        """A Contact for the customer under the Account written by operation `after`."""
+        out.operations.append(
+            Operation(
+                "contact",
+                "upsert",
+                "Contact",
+                key,
+                customer_id,
+                fields("Contact", True),
+                refs={"AccountId": acc_ref},
+                depends_on=(after,),
+                reason=reason,
+            )
+        )
+        out.contact_ref = con_ref
+
     linked_contact = ctx.linked_contact(customer_id)
     kind = resolution.kind
     if kind == "linked":
@@ -314,20 +331,7 @@ def customer_writes(
             account.owner_id,
         )
         if customer is not None:
-            out.operations.append(
-                Operation(
-                    "contact",
-                    "upsert",
-                    "Contact",
-                    key,
-                    customer_id,
-                    fields("Contact", True),
-                    refs={"AccountId": acc_ref},
-                    depends_on=("link_account",),
-                    reason="new Contact under the matched Account",
-                )
-            )
-            out.contact_ref = con_ref
+            new_contact("link_account", "new Contact under the matched Account")
         return out
     if kind == "create":
         acc_fields = fields("Account", True) or {"Name": customer_id}
@@ -344,20 +348,7 @@ def customer_writes(
         )
         out.account_ref, out.account_op = acc_ref, "account"
         if customer is not None:
-            out.operations.append(
-                Operation(
-                    "contact",
-                    "upsert",
-                    "Contact",
-                    key,
-                    customer_id,
-                    fields("Contact", True),
-                    refs={"AccountId": acc_ref},
-                    depends_on=("account",),
-                    reason=f"create: Contact for {customer_id}",
-                )
-            )
-            out.contact_ref = con_ref
+            new_contact("account", f"create: Contact for {customer_id}")
         return out
     if kind == "review":
         exists = ctx.review_task_exists(customer_id)
