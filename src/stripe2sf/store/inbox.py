@@ -11,7 +11,9 @@ final compare-and-set on the lease is what makes a claim exclusive.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+import threading
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -137,11 +139,32 @@ def _row_to_event(row: Any) -> StoredEvent:
     )
 
 
+_WRITER_LOCKS: dict[str, threading.RLock] = {}
+_GUARD = threading.Lock()
+
+
+def _writer_lock(engine: Engine) -> AbstractContextManager[Any]:
+    """One lock per SQLite database file, shared by every engine of this process."""
+    if engine.dialect.name != "sqlite":
+        return nullcontext()
+    with _GUARD:
+        return _WRITER_LOCKS.setdefault(str(engine.url.database), threading.RLock())
+
+
 class Inbox:
     """All inbox reads and writes; one instance per process, shared by its threads."""
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
+        self._lock = _writer_lock(engine)
+
+    @contextmanager
+    def _write(self) -> Iterator[Connection]:
+        """A write transaction. On SQLite the threads of this process queue on a lock first:
+        SQLite's own busy handler polls with growing sleeps, which lets a stream of worker
+        transactions hold off the webhook intake for hundreds of milliseconds."""
+        with self._lock, self.engine.begin() as conn:
+            yield conn
 
     # -- intake -----------------------------------------------------------------------------
 
@@ -174,7 +197,7 @@ class Inbox:
             }
             for e in batch
         ]
-        with self.engine.begin() as conn:
+        with self._write() as conn:
             stmt = (
                 dialect_insert(conn)(events)
                 .on_conflict_do_nothing(index_elements=["event_id"])
@@ -220,7 +243,7 @@ class Inbox:
 
     def claim_lane(self, owner: str, now: datetime, lease: timedelta) -> str | None:
         """Lease the due lane whose head event is oldest, or None when nothing is due."""
-        with self.engine.begin() as conn:
+        with self._write() as conn:
             candidate = conn.execute(_DUE_LANE, {"now": now}).scalar_one_or_none()
             if candidate is None:
                 return None
@@ -230,7 +253,7 @@ class Inbox:
 
     def next_due(self, lane: str) -> tuple[StoredEvent | None, datetime | None]:
         """The head event and when it is due."""
-        with self.engine.connect() as conn:
+        with self._write() as conn:  # SQLite begins every transaction IMMEDIATE
             row = conn.execute(_HEAD, {"lane_key": lane}).first()
         if row is None:
             return None, None
@@ -238,7 +261,7 @@ class Inbox:
 
     def renew(self, lane: str, owner: str, now: datetime, lease: timedelta) -> bool:
         """Extend a lease we hold; False if it was lost (expired and taken)."""
-        with self.engine.begin() as conn:
+        with self._write() as conn:
             return self._renew(conn, lane, owner, now, lease)
 
     def _renew(
@@ -249,7 +272,7 @@ class Inbox:
 
     def release(self, lane: str, owner: str) -> None:
         """Give a lane back, recording when it is next due (None when empty)."""
-        with self.engine.begin() as conn:
+        with self._write() as conn:
             # Lock the lane row first: an event stored meanwhile then either is seen below or
             # wakes the lane after we commit, never in between (no lost wake-up).
             conn.execute(_LOCK_LANE, {"lane_key": lane})
@@ -302,7 +325,7 @@ class Inbox:
     ) -> bool:
         """Mark done, with the ledger and audit entries of what was applied, in one transaction.
         False (and nothing written) if we lost the lane's lease."""
-        with self.engine.begin() as conn:
+        with self._write() as conn:
             if not self._renew(conn, event.lane, owner, now, lease):
                 return False
             if outcome is not None:
@@ -349,7 +372,7 @@ class Inbox:
         outcome: str,
         values: dict[str, Any],
     ) -> None:
-        with self.engine.begin() as conn:
+        with self._write() as conn:
             if not self._renew(conn, event.lane, owner, now, timedelta(0)):
                 return
             conn.execute(
@@ -364,7 +387,7 @@ class Inbox:
     def replay(self, event_ids: Sequence[str], now: datetime) -> list[str]:
         """Put events (dead, done or ignored) back in line; returns the ids found."""
         found: list[str] = []
-        with self.engine.begin() as conn:
+        with self._write() as conn:
             rows = conn.execute(
                 select(events.c.event_id, events.c.lane, events.c.created).where(
                     events.c.event_id.in_(list(event_ids))
