@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from tests.support.pg import fresh_database
+from tests.support.smtp import Mailbox, smtp_server
 
 
 @pytest.fixture
@@ -29,3 +30,10 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     else:
         with fresh_database() as url:
             yield url
+
+
+@pytest.fixture
+def mailbox() -> Iterator[Mailbox]:
+    """A real SMTP server on loopback that keeps the alerts it receives."""
+    with smtp_server() as box:
+        yield box

@@ -19,13 +19,7 @@ from stripe2sf.store.inbox import StoredEvent
 from stripe2sf.store.reports import Reports
 from stripe2sf.web.intake import to_new_event
 from tests.support.events import encode, event
-from tests.support.smtp import Mailbox, smtp_server
-
-
-@pytest.fixture
-def mailbox() -> Iterator[Mailbox]:
-    with smtp_server() as box:
-        yield box
+from tests.support.smtp import Mailbox
 
 
 @pytest.fixture

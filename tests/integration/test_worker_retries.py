@@ -15,7 +15,7 @@ from stripe2sf.settings import load_settings
 from stripe2sf.store.inbox import StoredEvent
 from stripe2sf.web.intake import to_new_event
 from tests.support.events import encode, event
-from tests.support.smtp import Mailbox, smtp_server
+from tests.support.smtp import Mailbox
 
 
 class Clock:
@@ -27,12 +27,6 @@ class Clock:
 
     def advance(self, seconds: float) -> None:
         self.now += timedelta(seconds=seconds)
-
-
-@pytest.fixture
-def mailbox() -> Iterator[Mailbox]:
-    with smtp_server() as box:
-        yield box
 
 
 @pytest.fixture

@@ -184,8 +184,8 @@ def customer_writes(
             return {}
         return mapped_fields(config, "customer", target, values, creating=creating, notes=notes)
 
-    def new_contact(after: str, reason: str) -> None:
-        """A Contact for the customer under the Account written by operation `after`."""
+    def new_contact(after: str | None, reason: str) -> None:
+        """A Contact for the customer under its Account (written first by operation `after`)."""
         out.operations.append(
             Operation(
                 "contact",
@@ -195,7 +195,7 @@ def customer_writes(
                 customer_id,
                 fields("Contact", True),
                 refs={"AccountId": acc_ref},
-                depends_on=(after,),
+                depends_on=(after,) if after else (),
                 reason=reason,
             )
         )
@@ -236,19 +236,7 @@ def customer_writes(
                     )
                 )
         elif customer is not None and sync_fields:
-            out.operations.append(
-                Operation(
-                    "contact",
-                    "upsert",
-                    "Contact",
-                    key,
-                    customer_id,
-                    fields("Contact", True),
-                    refs={"AccountId": acc_ref},
-                    reason="linked Account has no Contact yet",
-                )
-            )
-            out.contact_ref = con_ref
+            new_contact(None, "linked Account has no Contact yet")
         return out
     if kind == "contact_match":
         contact = resolution.contact
