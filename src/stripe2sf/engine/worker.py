@@ -25,7 +25,7 @@ from stripe2sf.engine.alerts import Alerter
 from stripe2sf.engine.budget import BudgetGate, is_limit_exceeded
 from stripe2sf.engine.handlers import Registry
 from stripe2sf.store import deferral
-from stripe2sf.store.inbox import Inbox, StoredEvent
+from stripe2sf.store.inbox import Claim, Head, Inbox, StoredEvent
 
 log = structlog.get_logger(__name__)
 
@@ -72,32 +72,42 @@ class Worker:
     def run_once(self, owner: str | None = None) -> bool:
         """Claim one due lane and apply its due events; False when nothing was due."""
         owner = owner or self.name
-        lane = self.inbox.claim_lane(owner, self.clock(), self.lease)
-        if lane is None:
+        claim = self.inbox.claim_lane(owner, self.clock(), self.lease)
+        if claim is None:
             return False
+        released = False
         try:
             with structlog.contextvars.bound_contextvars(batch_id=uuid.uuid4().hex[:12]):
-                self._drain(lane, owner)
+                released = self._drain(claim, owner)
         finally:
-            self.inbox.release(lane, owner)
+            if not released:
+                self.inbox.release(claim.lane, owner)
         return True
 
-    def _drain(self, lane: str, owner: str) -> None:
+    def _drain(self, claim: Claim, owner: str) -> bool:
+        """Apply the claimed lane's due events in order; True when the last completion already
+        gave the (now empty) lane back."""
+        head: Head | None = claim.head
         for _ in range(self.max_events_per_claim):
-            event, due = self.inbox.next_due(lane)
-            if event is None or (due is not None and due > self.clock()):
+            if head is None or head.event is None:
                 break
-            if not self._apply(event, owner):
+            if head.due is not None and head.due > self.clock():
                 break
+            head = self._apply(head.event, owner)
+            if head is not None and head.released:
+                return True
         if self.budget is not None and self.budget.tight():  # failed payments go on
-            for urgent in deferral.behind_deferred_head(self.inbox.engine, lane, self.clock()):
-                if not self._apply(urgent, owner, jump=True):
-                    return
+            for urgent in deferral.behind_deferred_head(
+                self.inbox.engine, claim.lane, self.clock()
+            ):
+                if self._apply(urgent, owner, jump=True) is None:
+                    break
+        return False
 
-    def _apply(self, event: StoredEvent, owner: str, jump: bool = False) -> bool:
-        """Apply one event; True when the lane may go on to its next event. `jump`: the event
-        is behind a head deferred by the API budget; it waits quietly unless the budget allows
-        it now."""
+    def _apply(self, event: StoredEvent, owner: str, jump: bool = False) -> Head | None:
+        """Apply one event; the lane's next head when it may go on to it, else None. `jump`:
+        the event is behind a head deferred by the API budget; it waits quietly unless the
+        budget allows it now."""
         started = self.clock()
         handler = self.registry.get(event.type)
         bound = log.bind(event_id=event.event_id, event_type=event.type, customer_id=event.lane)
@@ -107,19 +117,21 @@ class Worker:
             )
             if isinstance(verdict, Defer):
                 if jump:
-                    return True
-                return self._defer(event, owner, verdict.seconds, verdict.reason, bound)
+                    return Head(None, None)  # go on to the next urgent event
+                self._defer(event, owner, verdict.seconds, verdict.reason, bound)
+                return None
         try:
             applied = handler(event) if handler is not None else None
         except Exception as exc:
             return self._failed(event, owner, started, exc, bound)
-        if not self.inbox.complete(event, owner, started, self.clock(), self.lease, applied):
+        head = self.inbox.complete(event, owner, started, self.clock(), self.lease, applied)
+        if head is None:
             bound.warning("lease_lost", worker=owner)
-            return False
+            return None
         bound.info("event_applied", attempt=event.attempts + 1)
         metrics.event_outcome(event.type, "done")
         metrics.synced(event.type, event.received_at, self.clock())
-        return True
+        return head
 
     def _defer(
         self,
@@ -128,14 +140,13 @@ class Worker:
         seconds: float,
         reason: str,
         bound: structlog.typing.FilteringBoundLogger,
-    ) -> bool:
+    ) -> None:
         """The API budget makes the lane wait; no attempt is counted, nothing is lost."""
         now = self.clock()
         until = now + timedelta(seconds=seconds)
         deferral.defer(self.inbox.engine, event, owner, now, until, reason, now + self.lease)
         metrics.event_outcome(event.type, "deferred")
         bound.info("event_deferred", until=until.isoformat(), reason=reason)
-        return False
 
     def _failed(
         self,
@@ -144,11 +155,12 @@ class Worker:
         started: datetime,
         exc: BaseException,
         bound: structlog.typing.FilteringBoundLogger,
-    ) -> bool:
+    ) -> Head | None:
         now = self.clock()
         kind = _error_kind(exc)
         if self.budget is not None and is_limit_exceeded(exc):
-            return self._defer(event, owner, self.budget.limit_exceeded(), str(exc), bound)
+            self._defer(event, owner, self.budget.limit_exceeded(), str(exc), bound)
+            return None
         decision = decide(
             attempt=event.attempts + 1,
             error=exc,
@@ -169,12 +181,12 @@ class Worker:
                     f"Attempts: {event.attempts + 1}\n"
                     f"Fix the cause, then: stripe2sf replay {event.event_id}",
                 )
-            return True
+            return self.inbox.next_due(event.lane)
         self.inbox.retry_later(event, owner, started, now, decision.at, decision.reason, kind)
         bound.warning("event_retry_scheduled", at=decision.at.isoformat(), error_kind=kind)
         metrics.event_outcome(event.type, "retry")
         metrics.retried(kind)
-        return False
+        return None
 
     # -- the loop ---------------------------------------------------------------------------
 

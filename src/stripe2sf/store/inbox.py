@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import threading
 from collections.abc import Iterator, Mapping, Sequence
-from contextlib import AbstractContextManager, contextmanager, nullcontext
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -111,6 +111,23 @@ class Applied:
 
 
 @dataclass(frozen=True)
+class Head:
+    """A lane's head event and when it is due, read in the same transaction as a claim or a
+    completion (saving the worker a transaction per event). `released`: the lane was empty, so
+    the completion gave the lease back too."""
+
+    event: StoredEvent | None
+    due: datetime | None
+    released: bool = False
+
+
+@dataclass(frozen=True)
+class Claim:
+    lane: str
+    head: Head
+
+
+@dataclass(frozen=True)
 class NewEvent:
     """What the webhook endpoint (or catch-up) hands the inbox."""
 
@@ -123,6 +140,11 @@ class NewEvent:
     payload_text: str
     handled: bool
     source: str = "webhook"
+
+
+def _head(conn: Connection, lane: str) -> Head:
+    row = conn.execute(_HEAD, {"lane_key": lane}).first()
+    return Head(None, None) if row is None else Head(_row_to_event(row), row.next_attempt_at)
 
 
 def _row_to_event(row: Any) -> StoredEvent:
@@ -139,16 +161,50 @@ def _row_to_event(row: Any) -> StoredEvent:
     )
 
 
-_WRITER_LOCKS: dict[str, threading.RLock] = {}
+class WriterLock:
+    """A re-entrant lock where urgent holders (the webhook intake, whose callers wait for the
+    answer) go before ordinary ones (the worker, which can wait a few milliseconds). A plain lock
+    is not fair: a worker thread releasing and re-taking it in a loop could keep the intake
+    waiting for several of its transactions."""
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition(threading.Lock())
+        self._owner: int | None = None
+        self._depth = 0
+        self._urgent_waiting = 0
+
+    @contextmanager
+    def hold(self, urgent: bool = False) -> Iterator[None]:
+        me = threading.get_ident()
+        with self._cond:
+            if self._owner == me:
+                self._depth += 1
+            else:
+                self._urgent_waiting += urgent
+                while self._owner is not None or (not urgent and self._urgent_waiting):
+                    self._cond.wait()
+                self._urgent_waiting -= urgent
+                self._owner, self._depth = me, 1
+        try:
+            yield
+        finally:
+            with self._cond:
+                self._depth -= 1
+                if self._depth == 0:
+                    self._owner = None
+                    self._cond.notify_all()
+
+
+_WRITER_LOCKS: dict[str, WriterLock] = {}
 _GUARD = threading.Lock()
 
 
-def _writer_lock(engine: Engine) -> AbstractContextManager[Any]:
+def _writer_lock(engine: Engine) -> WriterLock | None:
     """One lock per SQLite database file, shared by every engine of this process."""
     if engine.dialect.name != "sqlite":
-        return nullcontext()
+        return None
     with _GUARD:
-        return _WRITER_LOCKS.setdefault(str(engine.url.database), threading.RLock())
+        return _WRITER_LOCKS.setdefault(str(engine.url.database), WriterLock())
 
 
 class Inbox:
@@ -159,11 +215,13 @@ class Inbox:
         self._lock = _writer_lock(engine)
 
     @contextmanager
-    def _write(self) -> Iterator[Connection]:
-        """A write transaction. On SQLite the threads of this process queue on a lock first:
-        SQLite's own busy handler polls with growing sleeps, which lets a stream of worker
-        transactions hold off the webhook intake for hundreds of milliseconds."""
-        with self._lock, self.engine.begin() as conn:
+    def _write(self, urgent: bool = False) -> Iterator[Connection]:
+        """A write transaction. On SQLite the threads of this process queue on a lock first,
+        the intake (`urgent`) ahead of the worker: SQLite's own busy handler polls with growing
+        sleeps, which lets a stream of worker transactions hold off the webhook intake for
+        hundreds of milliseconds."""
+        held = self._lock.hold(urgent) if self._lock is not None else nullcontext()
+        with held, self.engine.begin() as conn:
             yield conn
 
     # -- intake -----------------------------------------------------------------------------
@@ -197,7 +255,7 @@ class Inbox:
             }
             for e in batch
         ]
-        with self._write() as conn:
+        with self._write(urgent=True) as conn:
             stmt = (
                 dialect_insert(conn)(events)
                 .on_conflict_do_nothing(index_elements=["event_id"])
@@ -241,23 +299,22 @@ class Inbox:
 
     # -- claiming ---------------------------------------------------------------------------
 
-    def claim_lane(self, owner: str, now: datetime, lease: timedelta) -> str | None:
-        """Lease the due lane whose head event is oldest, or None when nothing is due."""
+    def claim_lane(self, owner: str, now: datetime, lease: timedelta) -> Claim | None:
+        """Lease the due lane whose head event is oldest, with that head; None when nothing
+        is due."""
         with self._write() as conn:
             candidate = conn.execute(_DUE_LANE, {"now": now}).scalar_one_or_none()
             if candidate is None:
                 return None
             params = {"lane_key": candidate, "now": now, "owner": owner, "expires": now + lease}
-            won = conn.execute(_TAKE_LANE, params).rowcount
-            return candidate if won == 1 else None
+            if conn.execute(_TAKE_LANE, params).rowcount != 1:
+                return None
+            return Claim(candidate, _head(conn, candidate))
 
-    def next_due(self, lane: str) -> tuple[StoredEvent | None, datetime | None]:
+    def next_due(self, lane: str) -> Head:
         """The head event and when it is due."""
         with self._write() as conn:  # SQLite begins every transaction IMMEDIATE
-            row = conn.execute(_HEAD, {"lane_key": lane}).first()
-        if row is None:
-            return None, None
-        return _row_to_event(row), row.next_attempt_at
+            return _head(conn, lane)
 
     def renew(self, lane: str, owner: str, now: datetime, lease: timedelta) -> bool:
         """Extend a lease we hold; False if it was lost (expired and taken)."""
@@ -322,18 +379,26 @@ class Inbox:
         now: datetime,
         lease: timedelta,
         outcome: Applied | None = None,
-    ) -> bool:
-        """Mark done, with the ledger and audit entries of what was applied, in one transaction.
-        False (and nothing written) if we lost the lane's lease."""
+    ) -> Head | None:
+        """Mark done, with the ledger and audit entries of what was applied, in one transaction
+        that also reads the lane's next head and, when the lane is now empty, releases it.
+        None (and nothing written) if we lost the lane's lease."""
         with self._write() as conn:
+            # The renewal locks the lane row first (as `release` does): an event stored
+            # meanwhile is either seen by the head read below or wakes the lane after we commit.
             if not self._renew(conn, event.lane, owner, now, lease):
-                return False
+                return None
             if outcome is not None:
                 ledger.raise_to(conn, outcome.ledger_updates, event.event_id, now)
                 audit_trail.append(conn, outcome.audit_records)
             conn.execute(_DONE, {"row_id": event.id, "now": now})
             self._finish(conn, event, owner, started, now, "done")
-            return True
+            head = _head(conn, event.lane)
+            if head.event is not None:
+                return head
+            release = {"lane_key": event.lane, "owner": owner, "due": None, "head": None}
+            conn.execute(_RELEASE, release)
+            return Head(None, None, released=True)
 
     def retry_later(
         self,
