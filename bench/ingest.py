@@ -162,14 +162,30 @@ async def closed_loop(url: str, senders: int, total: int, run: str) -> tuple[flo
     return total / (time.perf_counter() - start), acked
 
 
-def stored_count(url: str, prefix: str) -> int:
+def _count(url: str, sql: str, **params: str) -> int:
     engine = create_engine(url.replace("postgresql://", "postgresql+psycopg://"))
     with engine.connect() as conn:
-        value = conn.execute(
-            text("SELECT count(*) FROM events WHERE event_id LIKE :p"), {"p": f"evt_{prefix}_%"}
-        ).scalar()
+        value = conn.execute(text(sql), params).scalar()
     engine.dispose()
     return int(value or 0)
+
+
+def stored_count(url: str, prefix: str) -> int:
+    return _count(url, "SELECT count(*) FROM events WHERE event_id LIKE :p", p=f"evt_{prefix}_%")
+
+
+def pending_count(url: str) -> int:
+    return _count(url, "SELECT count(*) FROM events WHERE state = 'pending'")
+
+
+def drain_seconds(url: str, limit: float = 120) -> float | None:
+    """How long the worker takes to apply what is still pending (None: not within `limit`)."""
+    started = time.perf_counter()
+    while pending_count(url):
+        if time.perf_counter() - started > limit:
+            return None
+        time.sleep(0.2)
+    return time.perf_counter() - started
 
 
 def bench_backend(
@@ -225,9 +241,12 @@ def bench_backend(
         if worker is not None:
             time.sleep(5)  # let it start before the measurement
         latencies, acked_open = asyncio.run(open_loop(url, rate, seconds, "open"))
+        backlog = pending_count(db_url) if extra_args != ("--no-worker",) or worker else None
         throughput, acked_closed = asyncio.run(closed_loop(url, 16, 2000, "closed"))
         stored_open = stored_count(db_url, "open")
         stored_closed = stored_count(db_url, "closed")
+        drained = drain_seconds(db_url) if backlog is not None else None
+        applied = _count(db_url, "SELECT count(*) FROM events WHERE state = 'done'")
     finally:
         for p in (proc, worker):
             if p is not None:
@@ -246,6 +265,11 @@ def bench_backend(
         "acked": acked_open + acked_closed,
         "stored": stored_open + stored_closed,
         "all_acked_stored": stored_open == acked_open and stored_closed == acked_closed,
+        # The worker keeps up: what was still pending when the open loop ended, how long it
+        # took to apply the closed loop's burst afterwards, and how many events it applied.
+        "pending_after_open_loop": backlog,
+        "drain_after_burst_s": round(drained, 2) if drained is not None else None,
+        "applied": applied,
     }
 
 
@@ -274,7 +298,9 @@ def main() -> None:
         print(
             f"{r['backend']:>8}: {r['requests']} req at {r['rate_rps']:.0f}/s -> ack p50 "
             f"{r['ack_p50_ms']} ms, p99 {r['ack_p99_ms']} ms; max {r['max_rps']} req/s; "
-            f"acked {r['acked']}, stored {r['stored']}"
+            f"acked {r['acked']}, stored {r['stored']}; worker: {r['pending_after_open_loop']} "
+            f"pending after the open loop, burst drained in {r['drain_after_burst_s']} s, "
+            f"{r['applied']} applied"
         )
     print(json.dumps({"bench": "ingest", "results": results}))
 

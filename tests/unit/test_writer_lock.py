@@ -1,4 +1,4 @@
-"""The SQLite writer lock of the inbox: the intake (urgent) goes before waiting worker threads."""
+"""The inbox's writer lock: the intake (urgent) goes before waiting worker threads."""
 
 from __future__ import annotations
 
@@ -34,7 +34,7 @@ def test_urgent_holder_goes_before_an_ordinary_one_that_waited_longer() -> None:
     ordinary.start()
     urgent = threading.Thread(target=hold, args=("intake", True))
     urgent.start()
-    _wait_until(lambda: lock._urgent_waiting == 1)
+    _wait_until(lambda: lock._urgent == 1)
     release_first.set()
     for t in (first, ordinary, urgent):
         t.join(5)
@@ -55,3 +55,27 @@ def test_the_lock_is_reentrant_for_its_holder() -> None:
         assert not taken.wait(0.05)  # held twice by this thread: the other one waits
     t.join(5)
     assert taken.is_set()
+
+
+def test_shared_mode_lets_ordinary_holders_run_together_but_not_beside_an_urgent_one() -> None:
+    lock = WriterLock(exclusive=False)
+    with lock.hold(), lock.hold():
+        pass  # two ordinary holders at once (here: nested in one thread) do not wait
+    started = threading.Event()
+    urgent_done = threading.Event()
+    entered: list[str] = []
+
+    def ordinary() -> None:
+        started.set()
+        with lock.hold():
+            entered.append("worker")
+
+    with lock.hold(urgent=True):
+        t = threading.Thread(target=ordinary)
+        t.start()
+        assert started.wait(5)
+        assert not urgent_done.wait(0.05)
+        assert entered == []  # the worker waits while the intake writes
+        urgent_done.set()
+    t.join(5)
+    assert entered == ["worker"]

@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import threading
 from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager, nullcontext
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -162,28 +162,35 @@ def _row_to_event(row: Any) -> StoredEvent:
 
 
 class WriterLock:
-    """A re-entrant lock where urgent holders (the webhook intake, whose callers wait for the
-    answer) go before ordinary ones (the worker, which can wait a few milliseconds). A plain lock
-    is not fair: a worker thread releasing and re-taking it in a loop could keep the intake
-    waiting for several of its transactions."""
+    """Orders this process's write transactions so that urgent ones (the webhook intake, whose
+    callers wait for the answer) go before ordinary ones (the worker, which can wait a few
+    milliseconds). `exclusive` (SQLite, one writer at a time): a re-entrant lock where urgent
+    holders go first; a plain lock is not fair, so a worker thread releasing and re-taking it
+    in a loop could keep the intake waiting for several of its transactions. Otherwise
+    (PostgreSQL) ordinary holders run together and only wait while an urgent one is pending,
+    which keeps the worker's threads off the CPU while the intake commits."""
 
-    def __init__(self) -> None:
+    def __init__(self, exclusive: bool = True) -> None:
+        self.exclusive = exclusive
         self._cond = threading.Condition(threading.Lock())
         self._owner: int | None = None
         self._depth = 0
-        self._urgent_waiting = 0
+        self._urgent = 0  # urgent holders waiting or (when not exclusive) holding
 
     @contextmanager
     def hold(self, urgent: bool = False) -> Iterator[None]:
+        if not self.exclusive:
+            yield from self._hold_shared(urgent)
+            return
         me = threading.get_ident()
         with self._cond:
             if self._owner == me:
                 self._depth += 1
             else:
-                self._urgent_waiting += urgent
-                while self._owner is not None or (not urgent and self._urgent_waiting):
+                self._urgent += urgent
+                while self._owner is not None or (not urgent and self._urgent):
                     self._cond.wait()
-                self._urgent_waiting -= urgent
+                self._urgent -= urgent
                 self._owner, self._depth = me, 1
         try:
             yield
@@ -194,17 +201,32 @@ class WriterLock:
                     self._owner = None
                     self._cond.notify_all()
 
+    def _hold_shared(self, urgent: bool) -> Iterator[None]:
+        with self._cond:
+            if urgent:
+                self._urgent += 1
+            else:
+                while self._urgent:
+                    self._cond.wait()
+        try:
+            yield
+        finally:
+            if urgent:
+                with self._cond:
+                    self._urgent -= 1
+                    self._cond.notify_all()
+
 
 _WRITER_LOCKS: dict[str, WriterLock] = {}
 _GUARD = threading.Lock()
 
 
-def _writer_lock(engine: Engine) -> WriterLock | None:
-    """One lock per SQLite database file, shared by every engine of this process."""
-    if engine.dialect.name != "sqlite":
-        return None
+def _writer_lock(engine: Engine) -> WriterLock:
+    """One lock per database, shared by every engine of this process."""
+    url = engine.url
+    key = f"{url.drivername}:{url.host}:{url.port}:{url.database}"
     with _GUARD:
-        return _WRITER_LOCKS.setdefault(str(engine.url.database), WriterLock())
+        return _WRITER_LOCKS.setdefault(key, WriterLock(exclusive=engine.dialect.name == "sqlite"))
 
 
 class Inbox:
@@ -216,12 +238,11 @@ class Inbox:
 
     @contextmanager
     def _write(self, urgent: bool = False) -> Iterator[Connection]:
-        """A write transaction. On SQLite the threads of this process queue on a lock first,
-        the intake (`urgent`) ahead of the worker: SQLite's own busy handler polls with growing
-        sleeps, which lets a stream of worker transactions hold off the webhook intake for
-        hundreds of milliseconds."""
-        held = self._lock.hold(urgent) if self._lock is not None else nullcontext()
-        with held, self.engine.begin() as conn:
+        """A write transaction, ordered by the process's `WriterLock`: the intake (`urgent`)
+        ahead of the worker. On SQLite this also replaces SQLite's own busy handler between
+        this process's threads: it polls with growing sleeps, which let a stream of worker
+        transactions hold off the webhook intake for hundreds of milliseconds."""
+        with self._lock.hold(urgent), self.engine.begin() as conn:
             yield conn
 
     # -- intake -----------------------------------------------------------------------------
