@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import fcntl
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy import Engine, create_engine, event, pool, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, make_url
 
@@ -80,9 +83,44 @@ def alembic_config(url: str) -> Config:
     return cfg
 
 
+# Any constant; the same for every stripe2sf process on a database ("s2sf" in ASCII).
+_MIGRATION_LOCK_KEY = 0x73327366
+
+
 def upgrade(url: str) -> None:
-    """Apply every migration (idempotent); run at start-up and by `stripe2sf db upgrade`."""
-    command.upgrade(alembic_config(url), "head")
+    """Apply every migration (idempotent); run at start-up and by `stripe2sf db upgrade`.
+
+    `serve` and `worker` processes started together on a new database would otherwise race to
+    create the same tables; they take turns on a lock (PostgreSQL: an advisory lock; SQLite:
+    a lock file beside the database), and the later ones find nothing left to do.
+    """
+    with _migration_lock(normalize_url(url)):
+        command.upgrade(alembic_config(url), "head")
+
+
+@contextmanager
+def _migration_lock(url: str) -> Iterator[None]:
+    parsed = make_url(url)
+    if parsed.drivername.startswith("postgresql"):
+        engine = create_engine(url, poolclass=pool.NullPool)
+        try:
+            with engine.connect() as conn:
+                conn.execute(text("SELECT pg_advisory_lock(:k)"), {"k": _MIGRATION_LOCK_KEY})
+                try:
+                    yield
+                finally:
+                    conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": _MIGRATION_LOCK_KEY})
+        finally:
+            engine.dispose()
+    elif parsed.drivername.startswith("sqlite") and parsed.database not in (None, "", ":memory:"):
+        with open(f"{parsed.database}.migrate-lock", "a") as handle:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)
+    else:
+        yield
 
 
 def ping(engine: Engine) -> None:
