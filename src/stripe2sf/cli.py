@@ -11,12 +11,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
 
+import prometheus_client
 import typer
 import uvicorn
 from rich.console import Console
 from rich.table import Table
 
-from stripe2sf import cli_history, logs
+from stripe2sf import cli_history, logs, metrics
 from stripe2sf.domain.audit import verify_chain
 from stripe2sf.domain.config import ConfigError, SyncConfig
 from stripe2sf.domain.errors import SyncError
@@ -144,6 +145,14 @@ def worker(
         int | None, typer.Option(help="Lanes applied at once (default from settings).")
     ] = None,
     allow_mixed_modes: Annotated[bool, MIXED_MODES] = False,
+    metrics_port: Annotated[
+        int | None,
+        typer.Option(
+            help="Serve this process's own counters (events applied, retries, sync latency) "
+            "at http://HOST:PORT/metrics; the inbox gauges come from `serve`'s /metrics."
+        ),
+    ] = None,
+    metrics_host: Annotated[str, typer.Option(help="Address for --metrics-port.")] = "127.0.0.1",
 ) -> None:
     """A worker process; run several against PostgreSQL."""
     logs.configure()
@@ -155,6 +164,8 @@ def worker(
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
+    if metrics_port is not None:
+        prometheus_client.start_http_server(metrics_port, metrics_host, registry=metrics.REGISTRY)
     err.print(f"stripe2sf worker started (database {runtime.settings.database_url})")
     runtime.worker(concurrency).run(stop)
     runtime.close()

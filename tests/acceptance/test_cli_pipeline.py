@@ -36,27 +36,27 @@ def env(tmp_path: Path) -> dict[str, str]:
     }
 
 
-@pytest.fixture
-def served(env: dict[str, str], tmp_path: Path) -> Iterator[str]:
-    port = free_port()
+def _start(args: list[str], env: dict[str, str], cwd: Path, ready: str) -> subprocess.Popen[bytes]:
+    """Start a stripe2sf command; return once `ready` (a URL) answers 200."""
     proc = subprocess.Popen(
-        [*CLI, "serve", "--port", str(port)],
-        env=env,
-        cwd=tmp_path,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
+        [*CLI, *args], env=env, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
     )
-    url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 30
     while True:
         try:
-            if httpx.get(url + "/readyz").status_code == 200:
-                break
+            if httpx.get(ready).status_code == 200:
+                return proc
         except httpx.TransportError:
             pass
         assert proc.poll() is None, proc.stderr.read() if proc.stderr else ""
-        assert time.monotonic() < deadline, "serve did not become ready"
+        assert time.monotonic() < deadline, f"{args[0]} did not become ready"
         time.sleep(0.1)
+
+
+@pytest.fixture
+def served(env: dict[str, str], tmp_path: Path) -> Iterator[str]:
+    url = f"http://127.0.0.1:{free_port()}"
+    proc = _start(["serve", "--port", url.rsplit(":", 1)[1]], env, tmp_path, url + "/readyz")
     yield url
     proc.terminate()
     proc.wait(timeout=20)
@@ -102,3 +102,29 @@ def test_serve_takes_webhooks_and_its_worker_applies_them(
     assert replayed.returncode == 0 and "replayed 1" in replayed.stdout
     missing = run(["replay", "evt_nope"], env, tmp_path)
     assert missing.returncode == 1 and "evt_nope" in missing.stderr
+
+
+def test_a_separate_worker_process_serves_its_own_counters(
+    env: dict[str, str], tmp_path: Path
+) -> None:
+    url = f"http://127.0.0.1:{free_port()}"
+    port = url.rsplit(":", 1)[1]
+    intake = _start(["serve", "--no-worker", "--port", port], env, tmp_path, url + "/readyz")
+    metrics_url = f"http://127.0.0.1:{free_port()}/metrics"
+    metrics_port = metrics_url.split(":")[2].split("/")[0]
+    worker = _start(["worker", "--metrics-port", metrics_port], env, tmp_path, metrics_url)
+    try:
+        body = encode(event("evt_worker_metrics", customer="cus_wm"))
+        headers = signed(body, SECRET)
+        assert httpx.post(url + "/webhooks/stripe", content=body, headers=headers).is_success
+        done = 'stripe2sf_events_processed_total{outcome="done",type="charge.succeeded"} 1.0'
+        deadline = time.monotonic() + 30
+        while done not in (text := httpx.get(metrics_url).text):
+            assert time.monotonic() < deadline, text[-3000:]
+            time.sleep(0.2)
+        # serve applied nothing: its own counter of applied events stays absent
+        assert 'outcome="done"' not in httpx.get(url + "/metrics").text
+    finally:
+        for proc in (worker, intake):
+            proc.terminate()
+            proc.wait(timeout=20)
