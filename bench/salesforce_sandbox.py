@@ -3,14 +3,20 @@
 Starts ``salesforce-sandbox`` as a separate process (in-memory org, the example SFDX metadata)
 and measures:
 
-* single-record REST calls per second (create, retrieve, update, upsert; one client thread),
+* single-record REST calls per second from several client processes at once, as an
+  integration's workers drive Salesforce (default 4, stripe2sf's default worker concurrency):
+  each process has its own simple-salesforce session and runs rounds of create, retrieve,
+  update, upsert by external id and a one-row SOQL query back to back; reported with the
+  per-call p50 / p99 latency and the server's CPU per call (its own rusage, which other load
+  on the machine skews far less than calls/s); the same with one client process for comparison,
 * latency of a 200-record sObject Collections upsert (p50 / p95 / max),
 * a 100,000-row Bulk API 2.0 upsert (seconds, and the server's peak RSS).
 
 Goals on a 2-core machine: >= 500 REST calls/s, collection upsert < 100 ms, 100k rows < 30 s
-and < 300 MB. The last line printed is JSON with the figures.
+and < 300 MB. The client processes share the two cores with the server. The last line printed
+is JSON with the figures.
 
-    .venv/bin/python bench/salesforce_sandbox.py [--calls 2000] [--rows 100000]
+    .venv/bin/python bench/salesforce_sandbox.py [--calls 5000] [--clients 4] [--rows 100000]
 """
 
 from __future__ import annotations
@@ -18,6 +24,7 @@ from __future__ import annotations
 import argparse
 import csv
 import json
+import math
 import multiprocessing
 import os
 import platform
@@ -84,48 +91,110 @@ def control(sf: Salesforce, method: str, path: str) -> dict[str, object]:
     return result
 
 
-def rest_calls(sf: Salesforce, calls: int, tag: str = "") -> float:
-    """Create, retrieve, update and upsert single records; returns calls per second."""
-    per_round = 4
-    rounds = max(calls // per_round, 1)
-    started = time.perf_counter()
-    for i in range(rounds):
-        created = sf.Account.create({"Name": f"Bench {tag}{i}"})
-        sf.Account.get(created["id"])
-        sf.Account.update(created["id"], {"Billing_Status__c": "Current"})
-        sf.Account.upsert(f"Stripe_Customer_Id__c/rest_{tag}{i}", {"Name": f"Upsert {i}"})
-    elapsed = time.perf_counter() - started
-    return rounds * per_round / elapsed
+CALLS = ("create", "get", "update", "upsert", "query")
 
 
-def _worker(url: str, ca: str, calls: int, tag: str, start: Any, out: Any) -> None:
+def rest_round(sf: Salesforce, key: str, timings: dict[str, list[float]]) -> None:
+    """One record's life in a sync: create it, read it, update it, upsert another by its
+    external id, find that one with a one-row SOQL query. Appends each call's seconds."""
+    clock = time.perf_counter
+    t0 = clock()
+    created = sf.Account.create({"Name": f"Bench {key}"})
+    t1 = clock()
+    sf.Account.get(created["id"])
+    t2 = clock()
+    sf.Account.update(created["id"], {"Billing_Status__c": "Current"})
+    t3 = clock()
+    sf.Account.upsert(f"Stripe_Customer_Id__c/rest_{key}", {"Name": f"Upsert {key}"})
+    t4 = clock()
+    found = sf.query(f"SELECT Id, Name FROM Account WHERE Stripe_Customer_Id__c = 'rest_{key}'")
+    t5 = clock()
+    assert found["totalSize"] == 1
+    for name, began, ended in zip(CALLS, (t0, t1, t2, t3, t4), (t1, t2, t3, t4, t5), strict=True):
+        timings[name].append(ended - began)
+
+
+def _rest_worker(
+    url: str, ca: str, rounds: int, tag: str, ready: Any, start: Any, out: Any
+) -> None:
+    """One client process: its own simple-salesforce session (and TLS connection)."""
     sf = client(url, Path(ca))
-    sf.query("SELECT Id FROM Account LIMIT 1")
+    sf.query("SELECT Id FROM Account LIMIT 1")  # connect before the clock starts
+    timings: dict[str, list[float]] = {name: [] for name in CALLS}
+    ready.put(tag)
     start.wait()
+    cpu_before = _own_cpu()
     began = time.perf_counter()
-    rest_calls(sf, calls, tag)
-    out.put((began, time.perf_counter()))
+    for i in range(rounds):
+        rest_round(sf, f"{tag}{i}", timings)
+    ended = time.perf_counter()
+    out.put((began, ended, _own_cpu() - cpu_before, timings))
 
 
-def rest_calls_parallel(url: str, ca: Path, calls: int, clients: int) -> float:
-    """Several client processes at once (one Python client is CPU-bound in requests/TLS)."""
+def _percentile(sorted_values: list[float], fraction: float) -> float:
+    return sorted_values[
+        min(max(math.ceil(len(sorted_values) * fraction) - 1, 0), len(sorted_values) - 1)
+    ]
+
+
+def rest_load(
+    url: str, ca: Path, sf: Salesforce, calls: int, clients: int, tag: str
+) -> dict[str, Any]:
+    """``clients`` client processes, each running rounds of the five single-record calls
+    back to back (a closed loop); ``calls`` in total. Returns calls/s, latency percentiles
+    and CPU per call (the server's from its own rusage: other load on the machine changes it
+    far less than calls/s, though a loaded machine still inflates it somewhat)."""
     context = multiprocessing.get_context("spawn")
+    ready = context.Queue()
     start = context.Event()
     out = context.Queue()
-    per_client = calls // clients
+    rounds = max(calls // (len(CALLS) * clients), 1)
     workers = [
-        context.Process(target=_worker, args=(url, str(ca), per_client, f"p{n}_", start, out))
+        context.Process(
+            target=_rest_worker, args=(url, str(ca), rounds, f"{tag}{n}_", ready, start, out)
+        )
         for n in range(clients)
     ]
     for worker in workers:
         worker.start()
-    time.sleep(1.0)
+    for _ in workers:  # every client has imported, connected and waits
+        ready.get(timeout=300)
+    server_before = _server_cpu(sf)
     start.set()
-    spans = [out.get(timeout=300) for _ in workers]
+    results = [out.get(timeout=600) for _ in workers]
+    server_cpu = _server_cpu(sf) - server_before
     for worker in workers:
         worker.join()
-    elapsed = max(end for _, end in spans) - min(begin for begin, _ in spans)
-    return (per_client // 4) * 4 * clients / elapsed
+    elapsed = max(r[1] for r in results) - min(r[0] for r in results)
+    total = rounds * len(CALLS) * clients
+    every = sorted(t for r in results for series in r[3].values() for t in series)
+    by_call = {name: sorted(t for r in results for t in r[3][name]) for name in CALLS}
+    return {
+        "clients": clients,
+        "calls": total,
+        "seconds": elapsed,
+        "calls_per_second": total / elapsed,
+        "p50_ms": _percentile(every, 0.50) * 1000,
+        "p99_ms": _percentile(every, 0.99) * 1000,
+        "max_ms": every[-1] * 1000,
+        "p50_ms_by_call": {k: round(_percentile(v, 0.5) * 1000, 2) for k, v in by_call.items()},
+        "server_cpu_ms_per_call": server_cpu * 1000 / total,
+        "client_cpu_ms_per_call": sum(r[2] for r in results) * 1000 / total,
+    }
+
+
+def _server_cpu(sf: Salesforce) -> float:
+    return float(str(control(sf, "GET", "stats")["cpu_seconds"]))
+
+
+def _describe(load: dict[str, Any]) -> str:
+    return (
+        f"{load['calls_per_second']:.0f} calls/s with {load['clients']} client process"
+        f"{'es' if load['clients'] != 1 else ''} ({load['calls']} calls), "
+        f"p50 {load['p50_ms']:.2f} ms, p99 {load['p99_ms']:.2f} ms; "
+        f"CPU per call: server {load['server_cpu_ms_per_call']:.3f} ms, "
+        f"client {load['client_cpu_ms_per_call']:.3f} ms"
+    )
 
 
 def collection_upserts(sf: Salesforce, rounds: int) -> list[float]:
@@ -184,8 +253,8 @@ def machine() -> str:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--calls", type=int, default=2000)
-    parser.add_argument("--clients", type=int, default=2)
+    parser.add_argument("--calls", type=int, default=5000, help="REST calls in all clients")
+    parser.add_argument("--clients", type=int, default=4, help="REST client processes")
     parser.add_argument("--collections", type=int, default=30)
     parser.add_argument("--rows", type=int, default=100_000)
     args = parser.parse_args()
@@ -196,21 +265,10 @@ def main() -> int:
         try:
             sf = client(url, ca)
             sf.query("SELECT Id FROM Account LIMIT 1")  # warm up the connection
-            cpu_before = float(str(control(sf, "GET", "stats")["cpu_seconds"]))
-            own_before = _own_cpu()
-            one_client = rest_calls(sf, args.calls)
-            server_cpu_ms = (
-                (float(str(control(sf, "GET", "stats")["cpu_seconds"])) - cpu_before)
-                * 1000
-                / args.calls
-            )
-            client_cpu_ms = (_own_cpu() - own_before) * 1000 / args.calls
-            calls_per_second = rest_calls_parallel(url, ca, args.calls, args.clients)
-            print(
-                f"single-record REST: {one_client:.0f} calls/s with one client, "
-                f"{calls_per_second:.0f} calls/s with {args.clients} client processes",
-                flush=True,
-            )
+            one = rest_load(url, ca, sf, args.calls // 2, 1, "a")
+            print(f"single-record REST: {_describe(one)}", flush=True)
+            rest = rest_load(url, ca, sf, args.calls, args.clients, "b")
+            print(f"single-record REST: {_describe(rest)}", flush=True)
             timings = collection_upserts(sf, args.collections)
             p50 = statistics.median(timings)
             p95 = sorted(timings)[max(int(len(timings) * 0.95) - 1, 0)]
@@ -231,11 +289,22 @@ def main() -> int:
     figures = {
         "benchmark": "salesforce_sandbox",
         "machine": host,
-        "rest_calls_per_second": round(calls_per_second, 1),
-        "rest_clients": args.clients,
-        "rest_calls_per_second_one_client": round(one_client, 1),
-        "rest_server_cpu_ms_per_call": round(server_cpu_ms, 3),
-        "rest_client_cpu_ms_per_call": round(client_cpu_ms, 3),
+        "load_average_at_end": round(os.getloadavg()[0], 1),
+        "rest_calls_per_second": round(rest["calls_per_second"], 1),
+        "rest_clients": rest["clients"],
+        "rest_calls": rest["calls"],
+        "rest_call_mix": list(CALLS),
+        "rest_latency_ms_p50": round(rest["p50_ms"], 2),
+        "rest_latency_ms_p99": round(rest["p99_ms"], 2),
+        "rest_latency_ms_max": round(rest["max_ms"], 2),
+        "rest_latency_ms_p50_by_call": rest["p50_ms_by_call"],
+        "rest_server_cpu_ms_per_call": round(rest["server_cpu_ms_per_call"], 3),
+        "rest_client_cpu_ms_per_call": round(rest["client_cpu_ms_per_call"], 3),
+        "rest_calls_per_second_one_client": round(one["calls_per_second"], 1),
+        "rest_latency_ms_p50_one_client": round(one["p50_ms"], 2),
+        "rest_latency_ms_p99_one_client": round(one["p99_ms"], 2),
+        "rest_server_cpu_ms_per_call_one_client": round(one["server_cpu_ms_per_call"], 3),
+        "rest_client_cpu_ms_per_call_one_client": round(one["client_cpu_ms_per_call"], 3),
         "collection_upsert_200_ms_p50": round(p50, 1),
         "collection_upsert_200_ms_p95": round(p95, 1),
         "collection_upsert_200_ms_max": round(max(timings), 1),

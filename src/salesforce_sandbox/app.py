@@ -16,7 +16,7 @@ from urllib.parse import parse_qsl
 
 from salesforce_sandbox import routes
 from salesforce_sandbox.api import control
-from salesforce_sandbox.api.auth import bearer
+from salesforce_sandbox.api.auth import bearer_token
 from salesforce_sandbox.api.http import XML_TYPE, Call, Reply, error_reply
 from salesforce_sandbox.errors import OAuthError, SalesforceError, SoapFault
 from salesforce_sandbox.models.faults import fault_error
@@ -59,8 +59,11 @@ class SandboxApp:
         raw_path = raw.decode("latin-1") if raw else scope["path"]
         raw_path = raw_path.split("?", 1)[0]
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
-        query = dict(
-            parse_qsl(scope.get("query_string", b"").decode("latin-1"), keep_blank_values=True)
+        query_string = scope.get("query_string")
+        query = (
+            dict(parse_qsl(query_string.decode("latin-1"), keep_blank_values=True))
+            if query_string
+            else {}
         )
         host = headers.get("host") or f"{org.settings.host}:{org.settings.port}"
         instance_url = org.settings.public_url or f"https://{host}"
@@ -123,7 +126,7 @@ class SandboxApp:
                 body_path = await _spool_body(receive, org.settings.data_dir)
             else:
                 body = await _read_body(receive)
-            session = org.sessions.check(bearer(Call(method, {}, query, headers)))
+            session = org.sessions.check(bearer_token(headers, query))
             endpoint = f"{method} {route.name}"
             org.usage.charge(endpoint)
             fault = org.faults.pick(endpoint)

@@ -94,13 +94,17 @@ DATA_ROUTES: list[Route] = [
 ]
 
 
-def _first_segment(path: str) -> str:
-    return path.strip("/").split("/", 1)[0].lower()
+def _segments(path: str) -> tuple[str, int]:
+    """First segment (lowercased) and number of segments: a route's pattern can only match a
+    path with the same two (its ``[^/]+`` parts match one non-empty segment each)."""
+    parts = path.strip("/").split("/")
+    return parts[0].lower(), len(parts)
 
 
-_BY_SEGMENT: dict[str, list[Route]] = {}
+_BY_SEGMENTS: dict[tuple[str, int], list[Route]] = {}
 for _r in DATA_ROUTES:
-    _BY_SEGMENT.setdefault(_first_segment(_r.name), []).append(_r)
+    assert "/(?" not in _r.name, "a raw regex part may span segments: index it differently"
+    _BY_SEGMENTS.setdefault(_segments(_r.name), []).append(_r)
 
 _DATA_PREFIX = re.compile(r"^/services/data/v(?P<version>\d+\.\d+)(?P<rest>/.*)?$")
 
@@ -127,7 +131,7 @@ def match_data(method: str, raw_path: str) -> Match | SalesforceError | None:
         return None
     rest_path = found.group("rest") or "/"
     allowed: set[str] = set()
-    for route in _BY_SEGMENT.get(_first_segment(rest_path), ()):
+    for route in _BY_SEGMENTS.get(_segments(rest_path), ()):
         hit = route.pattern.match(rest_path)
         if hit is None:
             continue

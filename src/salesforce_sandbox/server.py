@@ -13,7 +13,7 @@ from salesforce_sandbox.config import Settings
 from salesforce_sandbox.jwt_keys import JWT_PRIVATE_KEY_PEM
 from salesforce_sandbox.models.org import Org
 from salesforce_sandbox.tls import TlsFiles, ensure_certificates
-from salesforce_sandbox.transport import CoalescingHttpToolsProtocol
+from salesforce_sandbox.transport import BufferedHttpProtocol
 
 
 def cert_dir(settings: Settings) -> Path:
@@ -38,7 +38,7 @@ def uvicorn_config(app: SandboxApp, settings: Settings, tls: TlsFiles) -> uvicor
         ssl_certfile=str(tls.server_path),
         log_level="warning",
         access_log=False,
-        http=CoalescingHttpToolsProtocol,
+        http=BufferedHttpProtocol,  # type: ignore[arg-type]  # a protocol factory
         lifespan="on",
         timeout_keep_alive=60,
         timeout_graceful_shutdown=2,

@@ -125,11 +125,16 @@ def _logout_xml() -> str:
 
 
 def bearer(call: Call) -> str | None:
-    header = call.headers.get("authorization", "")
+    return bearer_token(call.headers, call.query)
+
+
+def bearer_token(headers: dict[str, str], query: dict[str, str]) -> str | None:
+    """The access token of a request: ``Authorization: Bearer|OAuth T``, else ``oauth_token``."""
+    header = headers.get("authorization", "")
     scheme, _, value = header.partition(" ")
     if scheme.lower() in ("bearer", "oauth") and value.strip():
         return value.strip()
-    return call.query.get("oauth_token")
+    return query.get("oauth_token")
 
 
 def _userinfo(org: Org, call: Call, session: Session) -> dict[str, Any]:

@@ -78,6 +78,8 @@ class Faults:
 
     def pick(self, endpoint: str) -> FaultRule | None:
         """The rule that fires for this call, if any (consumes one of its ``count``)."""
+        if not self.rules:
+            return None
         for rule in self.rules:
             if not fnmatch.fnmatchcase(endpoint, rule.route):
                 continue
@@ -99,6 +101,8 @@ class Faults:
             self.latency.append((route, ms / 1000.0))
 
     def delay(self, endpoint: str) -> float:
+        if not self.latency:
+            return 0.0
         return sum(s for r, s in self.latency if fnmatch.fnmatchcase(endpoint, r))
 
     def clear(self) -> None:

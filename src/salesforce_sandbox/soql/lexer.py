@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from salesforce_sandbox.errors import SalesforceError
 
@@ -72,8 +71,7 @@ _ESCAPES = {
 }
 
 
-@dataclass(frozen=True)
-class Token:
+class Token(NamedTuple):  # immutable, and cheaper to build than a frozen dataclass
     kind: str  # ident, keyword, string, number, date, datetime, op, punct, eof
     value: Any
     text: str
@@ -90,17 +88,27 @@ def query_error(
     return SalesforceError(code, f"\n{soql}\n{pointer}\nERROR at Row:1:Column:{col}\n{message}")
 
 
+_PLAIN_RE = re.compile(r"[^'\\]+")
+
+
 def _read_string(soql: str, start: int) -> tuple[str, int, bool]:
     """Read a quoted string from ``start`` (after the quote); returns text, end, had_like_escape."""
     out: list[str] = []
     i = start
     like_escape = False
-    while i < len(soql):
+    size = len(soql)
+    while i < size:
+        plain = _PLAIN_RE.match(soql, i)  # a run without quotes or backslashes, in one step
+        if plain is not None:
+            out.append(plain.group())
+            i = plain.end()
+            if i >= size:
+                break
         ch = soql[i]
         if ch == "'":
             return "".join(out), i + 1, like_escape
         if ch == "\\":
-            if i + 1 >= len(soql):
+            if i + 1 >= size:
                 break
             nxt = soql[i + 1]
             if nxt in _ESCAPES:
@@ -114,37 +122,37 @@ def _read_string(soql: str, start: int) -> tuple[str, int, bool]:
             else:
                 raise query_error(soql, i + 1, f"Invalid string literal '\\{nxt}'")
             i += 2
-            continue
-        out.append(ch)
-        i += 1
     raise query_error(soql, start, "unexpected end of string literal")
 
 
 def tokenize(soql: str) -> list[Token]:
     tokens: list[Token] = []
+    append = tokens.append
+    match_at = _TOKEN_RE.match
+    size = len(soql)
     pos = 0
-    while pos < len(soql):
-        match = _TOKEN_RE.match(soql, pos)
+    while pos < size:
+        match = match_at(soql, pos)
         if match is None:
             raise query_error(soql, pos + 1, f"unexpected token: '{soql[pos]}'")
         kind = match.lastgroup or ""
-        text = match.group(kind)
-        col = pos + 1
         if kind == "ws":
             pos = match.end()
             continue
+        text = match.group(kind)
+        col = pos + 1
         if kind == "string":
             value, end, like_escape = _read_string(soql, pos + 1)
-            tokens.append(Token("string", (value, like_escape), soql[pos:end], col))
+            append(Token("string", (value, like_escape), soql[pos:end], col))
             pos = end
             continue
         if kind == "ident" and "." not in text and text.upper() in KEYWORDS:
-            tokens.append(Token("keyword", text.upper(), text, col))
+            append(Token("keyword", text.upper(), text, col))
         elif kind == "number":
-            number: float | int = float(text) if any(c in text for c in ".") else int(text)
-            tokens.append(Token("number", number, text, col))
+            number: float | int = float(text) if "." in text else int(text)
+            append(Token("number", number, text, col))
         else:
-            tokens.append(Token(kind, text, text, col))
+            append(Token(kind, text, text, col))
         pos = match.end()
-    tokens.append(Token("eof", None, "", len(soql) + 1))
+    append(Token("eof", None, "", size + 1))
     return tokens
