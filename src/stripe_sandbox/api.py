@@ -22,6 +22,7 @@ from stripe_sandbox.errors import (
     error_body,
 )
 from stripe_sandbox.params import Params, get_int, get_list, parse_form, range_filter
+from stripe_sandbox.ratelimit import TokenBucket
 from stripe_sandbox.shapes import API_VERSION
 from stripe_sandbox.state import RequestInfo, Sandbox, Tx
 from stripe_sandbox.store import Filter
@@ -176,9 +177,20 @@ class Api:
         self.sb = sandbox
         self.request_counts: dict[str, int] = {}
         self._rng = random.Random()
+        self._bucket = TokenBucket()
 
     def _injected_fault(self) -> StripeError | None:
         faults = self.sb.faults
+        if faults.api_rate_limit > 0 and not self._bucket.take(
+            faults.api_rate_limit, time.monotonic()
+        ):
+            return RateLimitFault(
+                "Request rate limit exceeded. You made too many requests in too short a time "
+                f"(this sandbox allows {faults.api_rate_limit:g} per second; set by "
+                "--rate-limit or the api_rate_limit fault). Retry after a short wait.",
+                code="rate_limit",
+                status=429,
+            )
         if faults.api_latency_ms > 0:
             time.sleep(faults.api_latency_ms / 1000)
         fail = False
@@ -218,6 +230,8 @@ class Api:
         fingerprint = ""
         injected = self._injected_fault()
         if injected is not None:
+            if isinstance(injected, RateLimitFault):
+                out_headers["Stripe-Rate-Limited-Reason"] = "global-rate"
             return Response(
                 injected.status, json.dumps(error_body(injected, request_id)), out_headers
             )

@@ -74,6 +74,14 @@ def build_parser() -> argparse.ArgumentParser:
         help="seconds to wait for a webhook endpoint's answer",
     )
     parser.add_argument(
+        "--rate-limit",
+        type=float,
+        default=0,
+        metavar="N",
+        help="answer requests beyond N per second with 429 rate_limit, as Stripe does (25 in a "
+        "real sandbox, 100 live); 0 = no limit. Also the api_rate_limit fault.",
+    )
+    parser.add_argument(
         "--log-level",
         default="info",
         choices=["critical", "error", "warning", "info", "debug"],
@@ -104,6 +112,7 @@ def main(argv: Sequence[str] | None = None) -> None:
 
     logging.basicConfig(level=args.log_level.upper())
     app = create_app(getattr(args, "data", None), settings_from(args))
+    app.sandbox.faults.api_rate_limit = args.rate_limit
     uvicorn.run(
         app.asgi,
         host=args.host,
