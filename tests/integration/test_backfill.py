@@ -262,3 +262,52 @@ def test_records_salesforce_refuses_are_reported_in_the_csv_and_the_run_is_no_su
     assert rows[0] == "stripe_id,phase,sobject,external_id,code,error"
     assert any(bad.id in row and "Account" in row for row in rows[1:]), rows
     assert len(_linked(fresh)) == 5
+
+
+def test_pipelined_batches_stop_and_resume_without_duplicates(fresh: Boxes, tmp_path: Path) -> None:
+    """Small chunks and jobs: several batches per phase, one executing while the next is
+    planned. A rate-limit window that outlasts max_wait stops the run from the writer thread;
+    the resumed run writes every record once and counts every object once."""
+    seeded = fresh.stripe.seed(customers=45, charges_per_customer=3, random_seed=11)
+    p = parts(settings_for(fresh, f"sqlite:///{tmp_path}/db.sqlite"))
+    try:
+        sink = _FaultInTheMiddle(fresh, count=1000)
+        options = BackfillOptions(
+            rate=500,
+            workdir=tmp_path / "bf",
+            job_size=60,  # Bulk API 2.0 jobs (threshold 50), 2-3 per phase
+            chunk=10,
+            rate_limit_pause=0.2,
+            max_wait=0.5,
+        )
+        stopped = p.backfill(options, sink)
+        assert stopped.status == "stopped", stopped.message
+        assert stopped.tallies["customers"].objects == 45
+        assert stopped.tallies["customers"].created == 90
+        assert stopped.tallies["charges"].objects == 0  # its first batch never landed
+
+        fresh.salesforce.clear_faults()
+        resumed = p.backfill(options, NullSink())
+        assert resumed.resumed and resumed.status == "succeeded", resumed.message
+        for phase, count in (("customers", 45), ("charges", seeded["charges"])):
+            assert resumed.tallies[phase].objects == count, phase
+        assert resumed.tallies["charges"].created == seeded["charges"]
+        charge_ids = Counter(r["Stripe_Charge_Id__c"] for r in records(fresh, "Stripe_Payment__c"))
+        assert len(charge_ids) == seeded["charges"] and set(charge_ids.values()) == {1}
+        linked = _linked(fresh)
+        assert len(linked) == 45 and set(linked.values()) == {1}
+        contacts = Counter(c["Stripe_Customer_Id__c"] for c in records(fresh, "Contact"))
+        assert len(contacts) == 45 and set(contacts.values()) == {1}
+    finally:
+        p.close()
+
+
+class NullSink:
+    def phase(self, name: str, total: int | None, done: int = 0) -> None:
+        return None
+
+    def advance(self, n: int) -> None:
+        return None
+
+    def note(self, text: str) -> None:
+        return None

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import asdict, replace
 from itertools import pairwise
 
 from stripe2sf.domain.audit import (
@@ -110,3 +110,21 @@ def test_records_from_plan_cover_writes_refusals_and_skips() -> None:
     assert records[1].error == "DUPLICATE"
     assert "[REDACTED]" in (records[2].error or "")
     assert verify_chain(chain_all(None, records)).ok
+
+
+def test_record_to_dict_has_every_field_and_matches_asdict() -> None:
+    record = AuditRecord(
+        at="2024-01-01T00:00:00+00:00",
+        event_id="evt_1",
+        action="upsert",
+        outcome="ok",
+        sobject="Account",
+        external_id="cus_1",
+        record_id="001",
+        fields=("Name", "Email"),
+        error=None,
+        customer_id="cus_1",
+    )
+    expected = asdict(record)
+    expected["fields"] = ["Name", "Email"]
+    assert record.to_dict() == expected

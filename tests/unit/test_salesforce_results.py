@@ -18,7 +18,9 @@ from stripe2sf.domain.sf_results import (
     classify_code,
     classify_http,
     failed_call,
+    first_bulk_poll_delay,
     graph_outcomes,
+    next_bulk_poll_delay,
     not_attempted,
     with_update_ids,
 )
@@ -272,3 +274,15 @@ def test_updates_by_id_get_their_record_id_from_the_path() -> None:
     assert out["a"].record_id == "001A"
     failed = with_update_ids(call, failed_call(call, "TIMEOUT", "x"))
     assert failed["link"].record_id is None
+
+
+def test_bulk_polls_wait_in_proportion_to_the_job_then_double_up_to_the_longest() -> None:
+    assert first_bulk_poll_delay(10, 5.0) == 0.05  # a small job: asked almost at once
+    assert first_bulk_poll_delay(25_000, 5.0) == 0.5
+    assert first_bulk_poll_delay(10_000_000, 5.0) == 5.0
+    delays = [first_bulk_poll_delay(25_000, 5.0)]
+    for _ in range(5):
+        delays.append(next_bulk_poll_delay(delays[-1], 5.0))
+    assert delays == [0.5, 1.0, 2.0, 4.0, 5.0, 5.0]
+    # a 25,000-row job done after ~5 s is seen done by its 4th poll (was the 7th)
+    assert sum(delays[:4]) >= 5.0

@@ -8,6 +8,7 @@ the views never hold them, and `is_forbidden_path` refuses such names even under
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 from typing import Literal
@@ -96,6 +97,7 @@ _FORBIDDEN = re.compile(
 )
 
 
+@functools.lru_cache(maxsize=4096)  # pure; asked for every mapped source of every record
 def is_forbidden_path(path: str) -> bool:
     """True for names that look like card data (number, CVC, fingerprint, track data)."""
     return bool(_FORBIDDEN.search(path))

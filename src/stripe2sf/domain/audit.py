@@ -14,7 +14,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Iterable, Mapping
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Any
 
 from stripe2sf.domain.operations import Plan
@@ -38,9 +38,20 @@ class AuditRecord:
     customer_id: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        data = asdict(self)
-        data["fields"] = list(self.fields)
-        return data
+        # spelled out rather than `dataclasses.asdict` (which deep-copies every value): the
+        # audit trail hashes and stores one of these per record, millions in a backfill
+        return {
+            "at": self.at,
+            "event_id": self.event_id,
+            "action": self.action,
+            "outcome": self.outcome,
+            "sobject": self.sobject,
+            "external_id": self.external_id,
+            "record_id": self.record_id,
+            "fields": list(self.fields),
+            "error": self.error,
+            "customer_id": self.customer_id,
+        }
 
 
 @dataclass(frozen=True)

@@ -22,6 +22,7 @@ from __future__ import annotations
 import functools
 import tomllib
 from collections.abc import Mapping
+from functools import cached_property
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
@@ -294,16 +295,37 @@ class SyncConfig(_Strict):
     mappings: tuple[FieldMapping, ...] = ()
     replace_default_mappings: bool = False
 
+    @cached_property
+    def _derived(self) -> dict[str, Any]:
+        """Values derived from this config (merged ownership, effective mappings), computed
+        once: the config is frozen, and planning asks for them for every field of every
+        record."""
+        return {}
+
     @property
     def effective_ownership(self) -> dict[str, Owner]:
-        merged = dict(DEFAULT_OWNERSHIP)
-        merged.update(self.ownership)
-        return merged
+        return dict(self._ownership())
+
+    def _ownership(self) -> Mapping[str, Owner]:
+        derived = self._derived
+        found: Mapping[str, Owner] | None = derived.get("ownership")
+        if found is None:
+            merged = dict(DEFAULT_OWNERSHIP)
+            merged.update(self.ownership)
+            derived["ownership"] = found = merged
+        return found
 
     @property
     def effective_mappings(self) -> tuple[FieldMapping, ...]:
         """Defaults (unless replaced) overridden by configured mappings with the same target;
         per-subscription mappings only when per-subscription records are on."""
+        derived = self._derived
+        found: tuple[FieldMapping, ...] | None = derived.get("mappings")
+        if found is None:
+            derived["mappings"] = found = self._effective_mappings()
+        return found
+
+    def _effective_mappings(self) -> tuple[FieldMapping, ...]:
         chosen: dict[str, FieldMapping] = {}
         if not self.replace_default_mappings:
             for m in default_mappings(self.objects):
@@ -318,7 +340,7 @@ class SyncConfig(_Strict):
         )
 
     def owner_of(self, sobject: str, field: str) -> Owner:
-        return self.effective_ownership.get(f"{sobject}.{field}", "stripe")
+        return self._ownership().get(f"{sobject}.{field}", "stripe")
 
     def can_write(self, sobject: str, field: str, *, creating: bool) -> bool:
         """Whether stripe2sf may write this field (create_only fields only on creation)."""
@@ -326,11 +348,36 @@ class SyncConfig(_Strict):
         return owner == "stripe" or (owner == "create_only" and creating)
 
     def mappings_for(self, source_obj: str, target_obj: str) -> tuple[FieldMapping, ...]:
-        return tuple(
-            m
-            for m in self.effective_mappings
-            if m.source_object == source_obj and m.target_object == target_obj
+        derived = self._derived
+        key = f"mappings:{source_obj}:{target_obj}"
+        found: tuple[FieldMapping, ...] | None = derived.get(key)
+        if found is None:
+            derived[key] = found = tuple(
+                m
+                for m in self.effective_mappings
+                if m.source_object == source_obj and m.target_object == target_obj
+            )
+        return found
+
+    def writable_mappings(
+        self, source_obj: str, target_obj: str, *, creating: bool
+    ) -> tuple[tuple[str, str, Transform, dict[str, str] | None], ...]:
+        """(source, target field, transform, values) of the mappings from `source_obj` to
+        `target_obj` that have an allowed source and that stripe2sf may write (creating or
+        not): decided once per config, not per record."""
+        derived = self._derived
+        key = f"writable:{source_obj}:{target_obj}:{creating}"
+        found: tuple[tuple[str, str, Transform, dict[str, str] | None], ...] | None = derived.get(
+            key
         )
+        if found is None:
+            derived[key] = found = tuple(
+                (m.source, m.target_field, m.effective_transform, m.values)
+                for m in self.mappings_for(source_obj, target_obj)
+                if source_spec(m.source) is not None
+                and self.can_write(target_obj, m.target_field, creating=creating)
+            )
+        return found
 
     def dunning_object(self) -> str:
         return "Task" if self.failed_payments.record == "task" else "Case"

@@ -160,6 +160,17 @@ class PlanContext:
 
     def with_result(self, lookup: Lookup, raw: Any) -> PlanContext:
         """A new context with the raw answer to `lookup` parsed in."""
+        return self.with_results({lookup: raw})
+
+    def with_results(self, answers: Mapping[Lookup, Any]) -> PlanContext:
+        """A new context with the raw answers parsed in (one copy of the results, however
+        many answers)."""
+        merged = dict(self.results)
+        for lookup, raw in answers.items():
+            merged[(lookup.kind, lookup.key)] = self._parsed(lookup, raw)
+        return replace(self, results=merged)
+
+    def _parsed(self, lookup: Lookup, raw: Any) -> Any:
         value: Any = raw
         if lookup.kind in (LookupKind.SF_ACCOUNT_BY_CUSTOMER, LookupKind.SF_ACCOUNTS_BY_DOMAIN):
             value = tuple(account_from_row(r, self.names) for r in _rows(raw))
@@ -183,15 +194,7 @@ class PlanContext:
             value = int(raw) if isinstance(raw, int | float) and not isinstance(raw, bool) else None
         elif raw is not None and not isinstance(raw, Mapping):
             raise TypeError(f"{lookup.kind}: expected a Stripe object dict or None")
-        merged = dict(self.results)
-        merged[(lookup.kind, lookup.key)] = value
-        return replace(self, results=merged)
-
-    def with_results(self, answers: Mapping[Lookup, Any]) -> PlanContext:
-        ctx = self
-        for lookup, raw in answers.items():
-            ctx = ctx.with_result(lookup, raw)
-        return ctx
+        return value
 
     # typed readers ---------------------------------------------------------------
     def account_for(self, customer_id: str) -> AccountRecord | None:

@@ -97,16 +97,20 @@ def lookups_needed(event: EventView, config: SyncConfig, ctx: PlanContext) -> tu
 
     cid = customer_id_for(event, ctx)
     if cid:
-        need(
-            LookupKind.SF_ACCOUNT_BY_CUSTOMER,
-            cid,
-            soql.account_by_customer(o.customer_id_field, o.billing_status_field, cid),
-        )
-        need(
-            LookupKind.SF_CONTACT_BY_CUSTOMER,
-            cid,
-            soql.contact_by_customer(o.customer_id_field, cid),
-        )
+        # (the SOQL is only built when the answer is missing: planning a backfill asks this
+        # several times for each of millions of objects)
+        if not ctx.has(LookupKind.SF_ACCOUNT_BY_CUSTOMER, cid):
+            need(
+                LookupKind.SF_ACCOUNT_BY_CUSTOMER,
+                cid,
+                soql.account_by_customer(o.customer_id_field, o.billing_status_field, cid),
+            )
+        if not ctx.has(LookupKind.SF_CONTACT_BY_CUSTOMER, cid):
+            need(
+                LookupKind.SF_CONTACT_BY_CUSTOMER,
+                cid,
+                soql.contact_by_customer(o.customer_id_field, cid),
+            )
         known = ctx.has(LookupKind.SF_ACCOUNT_BY_CUSTOMER, cid) and ctx.has(
             LookupKind.SF_CONTACT_BY_CUSTOMER, cid
         )
@@ -118,11 +122,12 @@ def lookups_needed(event: EventView, config: SyncConfig, ctx: PlanContext) -> tu
                 need(LookupKind.STRIPE_CUSTOMER, cid)
             elif customer is not None and _searchable(customer.email) and config.matching.by_email:
                 email = (customer.email or "").strip().lower()
-                need(
-                    LookupKind.SF_CONTACTS_BY_EMAIL,
-                    email,
-                    soql.contacts_by_email(o.customer_id_field, email),
-                )
+                if not ctx.has(LookupKind.SF_CONTACTS_BY_EMAIL, email):
+                    need(
+                        LookupKind.SF_CONTACTS_BY_EMAIL,
+                        email,
+                        soql.contacts_by_email(o.customer_id_field, email),
+                    )
                 ambiguous = len(ctx.contacts_for(email)) > 1
                 if ambiguous and config.matching.multiple_contacts == "review":
                     need(LookupKind.SF_REVIEW_TASK, cid, soql.review_task(o.dedupe_key_field, cid))

@@ -20,7 +20,7 @@ Action = Literal["upsert", "update"]
 POLYMORPHIC = frozenset({"WhatId", "WhoId"})
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class RecordRef:
     """Another record, named by an external id field (or `Id`) and its value."""
 
@@ -58,7 +58,7 @@ def json_value(value: Any) -> Any:
     return value
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)  # slots: a backfill holds tens of thousands at once
 class Operation:
     """One write. `op_id` is unique within a plan; `depends_on` lists op_ids to apply first."""
 

@@ -128,11 +128,15 @@ def bulk_outcomes(
 
     Rows are matched back by the key column (the external id, or Id for updates).
     """
-    table = list(csv.reader(io.StringIO(call.csv_data or "")))
-    if not table:
+    reader = csv.reader(io.StringIO(call.csv_data or ""))
+    header = next(reader, None)
+    if not header:
         return {}
-    key_column, rows = table[0][0], table[1:]
-    op_ids_by_key = {row[0]: ids for row, ids in zip(rows, call.record_op_ids, strict=False)}
+    key_column = header[0]
+    # only the key column is kept: the job's CSV may hold tens of thousands of rows
+    op_ids_by_key = {
+        row[0]: ids for row, ids in zip(reader, call.record_op_ids, strict=False) if row
+    }
     out: dict[str, OpOutcome] = {}
     for row in csv.DictReader(io.StringIO(successful_csv)):
         created = (row.get("sf__Created") or "").lower() == "true"

@@ -75,6 +75,21 @@ TRANSIENT_CODES = (RETRYABLE_SALESFORCE_CODES - RATE_LIMIT_CODES) | {
 TRANSIENT_HTTP = frozenset({"HTTP_408", "HTTP_409", "HTTP_425"})
 
 
+BULK_POLL_ROWS_PER_SECOND = 50_000.0  # first Bulk job status poll after rows / this
+
+
+def first_bulk_poll_delay(rows: int, longest: float) -> float:
+    """Seconds before the first status poll of a Bulk API 2.0 job of `rows` rows: a job
+    takes time in proportion to its rows (tens of thousands take seconds), so asking at once
+    only spends API calls. At least 0.05 s, at most `longest`."""
+    return min(longest, max(0.05, rows / BULK_POLL_ROWS_PER_SECOND))
+
+
+def next_bulk_poll_delay(delay: float, longest: float) -> float:
+    """The wait before the next status poll: doubled, up to `longest`."""
+    return min(delay * 2, longest)
+
+
 def classify_code(code: str | None) -> FailureClass:
     """The class of a failed operation's code (`OpOutcome.code`)."""
     code = code or ""

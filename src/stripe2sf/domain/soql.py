@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import re
+
+_CONTROL = re.compile(r"[\x00-\x1f]")
+
 
 def quote(value: str) -> str:
     """A SOQL string literal: backslash and quote escaped, control characters refused."""
-    if any(ord(ch) < 32 for ch in value):
+    if _CONTROL.search(value):
         raise ValueError("control characters are not allowed in a SOQL literal")
     escaped = value.replace("\\", "\\\\").replace("'", "\\'")
     return f"'{escaped}'"

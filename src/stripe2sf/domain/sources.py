@@ -7,7 +7,6 @@ from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
 
-from stripe2sf.domain.allowlist import source_spec
 from stripe2sf.domain.config import SyncConfig
 from stripe2sf.domain.stripe_views import (
     ChargeView,
@@ -151,17 +150,15 @@ def mapped_fields(
     transformed is left out with a note.
     """
     fields: dict[str, Any] = {}
-    for m in config.mappings_for(source_obj, target_obj):
-        if source_spec(m.source) is None:
-            continue
-        if not config.can_write(target_obj, m.target_field, creating=creating):
-            continue
-        value = values.get(m.source)
+    for source, target_field, transform, choices in config.writable_mappings(
+        source_obj, target_obj, creating=creating
+    ):
+        value = values.get(source)
         if value is None:
             continue
         try:
-            fields[m.target_field] = apply_transform(value, m.effective_transform, m.values)
+            fields[target_field] = apply_transform(value, transform, choices)
         except TransformError as exc:
             if notes is not None:
-                notes.append(f"{m.source} -> {m.target}: {exc}")
+                notes.append(f"{source} -> {target_obj}.{target_field}: {exc}")
     return fields

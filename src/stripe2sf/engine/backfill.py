@@ -1,7 +1,8 @@
 """`stripe2sf backfill`: Stripe history into Salesforce through the same planner as live events.
 
     read     Stripe list endpoints, page by page within a request rate (429 + Retry-After
-             honoured), into the run's scratch file; checkpoint per page
+             honoured; the next page is fetched while this one is stored), into the run's
+             scratch file; the read cursor is checkpointed about once a second
     index    what already exists in Salesforce (linked Accounts/Contacts, Contacts by email,
              open collection Tasks/Cases, review Tasks): a few paginated queries
     estimate planned records and API calls against what remains of today's limit; refuse
@@ -11,7 +12,9 @@
              planned by `planner.plan` with lookups answered from the scratch file, and the
              operations of up to `job_size` records are batched (Bulk API 2.0 at or above the
              threshold, Composite/sObject Collections below) and executed; then ledger, audit,
-             digests and the cursor are committed together: the checkpoint.
+             digests and the cursor are committed together: the checkpoint. One batch executes
+             on a writer thread (a Bulk job is mostly waiting for Salesforce) while the next
+             is planned; batches commit in order, and a phase ends with nothing in flight.
 
 Killed at any moment, the next run resumes after the last checkpoint; everything is an upsert by
 external id, so a batch applied twice creates nothing twice. A Salesforce rate limit pauses the
@@ -23,7 +26,8 @@ from __future__ import annotations
 import csv
 import os
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -67,11 +71,25 @@ from stripe2sf.domain.sf_results import (
 )
 from stripe2sf.store.history import BackfillStore, Checkpoint, RunRow
 from stripe2sf.store.ledger import Ledger
-from stripe2sf.store.staging import Staging
+from stripe2sf.store.staging import Staging, customer_of
 
 log = structlog.get_logger(__name__)
 
 MAX_LOOKUP_ROUNDS = 8
+STAGE_CHECKPOINT_EVERY = 1.0  # seconds between read cursors saved while reading Stripe
+# Lookups answered from the scratch file's index of Salesforce rows, by index kind.
+_LOCAL_ROWS: Mapping[LookupKind, str] = {
+    LookupKind.SF_ACCOUNT_BY_CUSTOMER: "account",
+    LookupKind.SF_CONTACT_BY_CUSTOMER: "contact",
+    LookupKind.SF_CONTACTS_BY_EMAIL: "email",
+    LookupKind.SF_OPEN_DUNNING: "dunning",
+    LookupKind.SF_REVIEW_TASK: "review",
+}
+_STRIPE_RETRIEVE: Mapping[LookupKind, str] = {
+    LookupKind.STRIPE_CHARGE: "charge",
+    LookupKind.STRIPE_PRODUCT: "product",
+    LookupKind.STRIPE_PAYMENT_METHOD: "payment_method",
+}
 RETRYABLE_CLASSES = frozenset({"retryable", "rate_limited", "halted"})
 
 
@@ -126,7 +144,7 @@ class BackfillOptions:
     rate: float = 10.0  # Stripe requests per second
     max_share: float = 0.5  # of the API calls left today
     job_size: int = DEFAULT_JOB_SIZE  # records per commit (one Bulk job per object type and layer)
-    chunk: int = 2_000  # Stripe objects planned at a time
+    chunk: int = 500  # Stripe objects planned at a time (a chunk of charges is ~4 MB in memory)
     workdir: Path = Path("var/backfill")
     max_wait: float = 1800.0  # seconds of Salesforce rate-limit waiting before stopping
     rate_limit_pause: float = RATE_LIMIT_RETRY_AFTER
@@ -160,16 +178,23 @@ class BackfillResult:
         return out
 
 
+_SlimOp = tuple[str, str, str, str, tuple[str, ...]]  # op id, action, sobject, key, fields
+
+
 @dataclass
 class _Pending:
-    """Objects planned since the last checkpoint, waiting for one execution."""
+    """Objects planned since the last checkpoint, waiting for one execution. Kept small: a
+    batch of `job_size` records is in memory while the previous one executes."""
 
     ops: list[Operation] = field(default_factory=list)
-    # object id -> (phase digest, ledger updates, slim op records for audit/tally)
-    objects: list[
-        tuple[str, str, dict[str, int], list[tuple[str, str, str, str, tuple[str, ...]]]]
-    ] = field(default_factory=list)
-    customer_of: dict[str, str | None] = field(default_factory=dict)
+    # (object id, digest, ledger updates, slim op records for audit/tally, customer id)
+    objects: list[tuple[str, str, tuple[tuple[str, int], ...], tuple[_SlimOp, ...], str | None]] = (
+        field(default_factory=list)
+    )
+    # Stripe objects read and skipped (unchanged or nothing to write) for this batch
+    tally: Tally = field(default_factory=Tally)
+    # one copy of each distinct field-name tuple (most records of a batch share theirs)
+    _names: dict[tuple[str, ...], tuple[str, ...]] = field(default_factory=dict)
 
     @property
     def records(self) -> int:
@@ -179,11 +204,19 @@ class _Pending:
         # the reasons are for `plan` output, not for Salesforce: dropped to keep memory low
         ops = [replace(op, reason="") for op in namespaced(the_plan, object_id)]
         self.ops.extend(ops)
-        slim: list[tuple[str, str, str, str, tuple[str, ...]]] = [
-            (op.op_id, str(op.action), op.sobject, op.key_value, op.field_names) for op in ops
-        ]
-        self.objects.append((object_id, digest, dict(the_plan.ledger_updates), slim))
-        self.customer_of[object_id] = the_plan.customer_id
+        names = self._names
+        slim = tuple(
+            (
+                op.op_id,
+                str(op.action),
+                op.sobject,
+                op.key_value,
+                names.setdefault(op.field_names, op.field_names),
+            )
+            for op in ops
+        )
+        ledger = tuple(the_plan.ledger_updates.items())
+        self.objects.append((object_id, digest, ledger, slim, the_plan.customer_id))
 
 
 class Backfill:
@@ -213,6 +246,12 @@ class Backfill:
         self._ledger_cache: dict[str, int | None] = {}
         self.staging: Staging | None = None
         self.run_row: RunRow | None = None
+        self._staged = frozenset(options.objects)
+        self._empty_context = context_for(config)
+        # Salesforce index rows of the chunk being planned, read in one query per chunk
+        # (kind, key) -> rows; kept in step with `_learn`
+        self._rows_cache: dict[tuple[str, str], list[dict[str, Any]]] = {}
+        self._subs_cache: dict[str, list[Any]] = {}
 
     # ---- Stripe reads ---------------------------------------------------------------------
     def _paced(self, fn: Callable[[], Any]) -> Any:
@@ -237,35 +276,63 @@ class Backfill:
                 self.sleep(delay)
 
     def _stage(self, run: RunRow, staging: Staging, record: bool = True) -> None:
-        for phase in self.options.objects:
-            name = f"stage:{phase}"
-            ck = self.store.checkpoint(run.id, name) if record else Checkpoint(None, False, {})
-            if ck.done:
-                continue
-            resource = RESOURCE_OF_PHASE[phase]
-            params: dict[str, Any] = {"limit": 100, **LIST_PARAMS.get(resource, {})}
-            created: dict[str, int] = {"lte": run.as_of}
-            if run.since is not None:
-                created["gte"] = run.since
-            params["created"] = created
-            cursor = ck.cursor
-            read = int(ck.counts.get("read", 0))
-            self.progress.phase(f"read Stripe {phase}", None, read)
-            while True:
-                query = {**params, **({"starting_after": cursor} if cursor else {})}
-                page, has_more = self._paced(
-                    lambda r=resource, q=query: self.stripe.list_page(r, q)  # type: ignore[misc]
-                )
-                if page:
-                    staging.put_objects(phase, page)
-                    cursor = str(page[-1]["id"])
-                    read += len(page)
-                    self.progress.advance(len(page))
-                done = not has_more or not page
-                if record:
-                    self.store.save_checkpoint(run.id, name, cursor, done, {"read": read})
-                if done:
-                    break
+        """Read each phase's Stripe list into the scratch file. The next page is fetched (on
+        a reader thread, within the request rate) while this one is stored."""
+        reader = ThreadPoolExecutor(max_workers=1, thread_name_prefix="backfill-reader")
+        try:
+            for phase in self.options.objects:
+                self._stage_phase(run, staging, phase, record, reader)
+        finally:
+            reader.shutdown(wait=True)
+
+    def _stage_phase(
+        self,
+        run: RunRow,
+        staging: Staging,
+        phase: str,
+        record: bool,
+        reader: ThreadPoolExecutor,
+    ) -> None:
+        name = f"stage:{phase}"
+        ck = self.store.checkpoint(run.id, name) if record else Checkpoint(None, False, {})
+        if ck.done:
+            return
+        resource = RESOURCE_OF_PHASE[phase]
+        params: dict[str, Any] = {"limit": 100, **LIST_PARAMS.get(resource, {})}
+        created: dict[str, int] = {"lte": run.as_of}
+        if run.since is not None:
+            created["gte"] = run.since
+        params["created"] = created
+
+        def fetch(after: str | None) -> tuple[list[dict[str, Any]], bool]:
+            query = {**params, **({"starting_after": after} if after else {})}
+            found: tuple[list[dict[str, Any]], bool] = self._paced(
+                lambda: self.stripe.list_page(resource, query)
+            )
+            return found
+
+        cursor = ck.cursor
+        read = int(ck.counts.get("read", 0))
+        self.progress.phase(f"read Stripe {phase}", None, read)
+        saved_at = time.monotonic()
+        next_page = reader.submit(fetch, cursor)
+        while True:
+            page, has_more = next_page.result()
+            done = not has_more or not page
+            if not done:
+                next_page = reader.submit(fetch, str(page[-1]["id"]))
+            if page:
+                staging.put_objects(phase, page)
+                cursor = str(page[-1]["id"])
+                read += len(page)
+                self.progress.advance(len(page))
+            # the cursor is saved about once a second, not after every page: pages read
+            # again after a kill are stored again in place (same id, same position)
+            if record and (done or time.monotonic() - saved_at >= STAGE_CHECKPOINT_EVERY):
+                self.store.save_checkpoint(run.id, name, cursor, done, {"read": read})
+                saved_at = time.monotonic()
+            if done:
+                return
 
     # ---- Salesforce index -----------------------------------------------------------------
     def _index(self, staging: Staging) -> None:
@@ -319,7 +386,7 @@ class Backfill:
         """Remember the Accounts and Contacts this batch linked or created, with their Ids, so
         that later phases (Tasks need Ids for What/Who) find them without a query."""
         cust = self.config.objects.customer_id_field
-        linked_ids: list[str] = []
+        found: list[tuple[str, str, str, Operation]] = []  # kind, customer id, record id, op
         for op in ops:
             outcome = outcomes.get(op.op_id)
             if outcome is None or not outcome.ok or op.sobject not in ("Account", "Contact"):
@@ -330,16 +397,35 @@ class Backfill:
                 cid, rid = str(op.fields[cust]), op.key_value
             else:
                 continue
-            kind = "account" if op.sobject == "Account" else "contact"
-            if not rid or staging.rows(kind, cid):
+            if rid:
+                found.append(("account" if op.sobject == "Account" else "contact", cid, rid, op))
+        self._rows_cache.clear()
+        if not found:
+            return
+        known = {
+            kind: staging.rows_many(kind, (cid for k, cid, _, _ in found if k == kind))
+            for kind in ("account", "contact")
+        }
+        new: dict[str, dict[str, tuple[str, dict[str, Any]]]] = {"account": {}, "contact": {}}
+        linked_ids: list[str] = []
+        for kind, cid, rid, op in found:
+            if known[kind][cid] or cid in new[kind]:
                 continue
             row: dict[str, Any] = {"Id": rid, cust: cid}
-            if op.sobject == "Contact":
-                account = staging.rows("account", cid)
-                row["AccountId"] = account[0]["Id"] if account else None
+            if kind == "contact":
+                account = new["account"].get(cid)
+                if account is not None:
+                    row["AccountId"] = account[0]
+                else:
+                    accounts = known["account"].get(cid)
+                    if accounts is None:
+                        accounts = staging.rows("account", cid)
+                    row["AccountId"] = accounts[0]["Id"] if accounts else None
             elif op.key_field == "Id":
                 linked_ids.append(rid)
-            staging.put_rows(kind, [(cid, rid, row)])
+            new[kind][cid] = (rid, row)
+        for kind, learned in new.items():
+            staging.put_rows(kind, ((cid, rid, row) for cid, (rid, row) in learned.items()))
         # Accounts linked by matching already existed: read their owner and billing status.
         o = self.config.objects
         for i in range(0, len(linked_ids), 200):
@@ -352,6 +438,30 @@ class Backfill:
                 "account", ((str(r[cust]), str(r["Id"]), r) for r in rows if r.get(cust))
             )
 
+    def _rows(self, staging: Staging, kind: str, key: str) -> list[dict[str, Any]]:
+        found = self._rows_cache.get((kind, key))
+        if found is None:
+            found = staging.rows(kind, key)
+        return found
+
+    def _prefetch(self, phase: str, objects: Sequence[Mapping[str, Any]], staging: Staging) -> None:
+        """Read the index rows (and staged subscriptions) the chunk's lookups will ask for, a
+        few queries for the whole chunk instead of one per lookup."""
+        self._rows_cache.clear()
+        self._subs_cache.clear()
+        customers = [c for c in (customer_of(o) for o in objects) if c]
+        for kind in ("account", "contact"):
+            for key, rows in staging.rows_many(kind, customers).items():
+                self._rows_cache[(kind, key)] = rows
+        if phase == "customers":
+            emails = [
+                str(o["email"]).strip().lower() for o in objects if isinstance(o.get("email"), str)
+            ]
+            for key, rows in staging.rows_many("email", emails).items():
+                self._rows_cache[("email", key)] = rows
+        if phase == "subscriptions" and "subscriptions" in self._staged:
+            self._subs_cache.update(staging.of_customers("subscriptions", customers))
+
     # ---- planning with local answers --------------------------------------------------------
     def _cached(self, kind: str, key: str, fetch: Callable[[], Any]) -> Any:
         if (kind, key) not in self._cache:
@@ -362,7 +472,9 @@ class Backfill:
 
     def _answer(self, lookup: Lookup, view: EventView, staging: Staging) -> Any:
         kind, key = lookup.kind, lookup.key
-        staged = set(self.options.objects)
+        staged = self._staged
+        if kind in _LOCAL_ROWS:
+            return self._rows(staging, _LOCAL_ROWS[kind], key)
         if kind == LookupKind.LEDGER:
             if key not in self._ledger_cache:
                 self._ledger_cache[key] = self.ledger.timestamps([key]).get(key)
@@ -380,25 +492,12 @@ class Backfill:
             return self._cached("customer", key, lambda: self.stripe.retrieve("customer", key))
         if kind == LookupKind.STRIPE_SUBSCRIPTIONS:
             if "subscriptions" in staged:
-                return staging.of_customer("subscriptions", key)
+                subs = self._subs_cache.get(key)
+                return subs if subs is not None else staging.of_customer("subscriptions", key)
             return self._cached("subs", key, lambda: self.stripe.customer_subscriptions(key))
         if lookup.is_stripe:
-            by_kind = {
-                LookupKind.STRIPE_CHARGE: "charge",
-                LookupKind.STRIPE_PRODUCT: "product",
-                LookupKind.STRIPE_PAYMENT_METHOD: "payment_method",
-            }
-            otype = by_kind[kind]
+            otype = _STRIPE_RETRIEVE[kind]
             return self._cached(otype, key, lambda: self.stripe.retrieve(otype, key))
-        local = {
-            LookupKind.SF_ACCOUNT_BY_CUSTOMER: "account",
-            LookupKind.SF_CONTACT_BY_CUSTOMER: "contact",
-            LookupKind.SF_CONTACTS_BY_EMAIL: "email",
-            LookupKind.SF_OPEN_DUNNING: "dunning",
-            LookupKind.SF_REVIEW_TASK: "review",
-        }
-        if kind in local:
-            return staging.rows(local[kind], key)
         # rare reads (queue id, accounts by web domain): asked once each
         query = lookup.soql or ""
         if ("soql", query) not in self._cache:
@@ -406,7 +505,7 @@ class Backfill:
         return self._cache[("soql", query)]
 
     def _hydrate(self, view: EventView, staging: Staging) -> PlanContext:
-        ctx = context_for(self.config)
+        ctx = self._empty_context
         for _ in range(MAX_LOOKUP_ROUNDS):
             needed = [
                 x for x in lookups_needed(view, self.config, ctx) if not ctx.has(x.kind, x.key)
@@ -482,19 +581,34 @@ class Backfill:
         tally: Tally,
         failures: Any,
     ) -> None:
+        """Execute a batch and commit it (the checkpoint)."""
         outcomes = self._execute(pending.ops) if pending.ops else {}
+        self._commit(run, phase, pending, outcomes, staging, cursor, done, tally, failures)
+
+    def _commit(
+        self,
+        run: RunRow,
+        phase: str,
+        pending: _Pending,
+        outcomes: Mapping[str, OpOutcome],
+        staging: Staging,
+        cursor: int,
+        done: bool,
+        tally: Tally,
+        failures: Any,
+    ) -> None:
+        """Learn the batch's new Ids, then commit its ledger, audit, digests and cursor
+        together, with `tally` (the phase's counts so far) plus the batch's."""
         self._learn(staging, pending.ops, outcomes)
+        tally.add(pending.tally)
         at = datetime.now(UTC).isoformat()
         ledger: dict[str, int] = {}
-        audit: list[AuditRecord] = []
         digests: list[tuple[str, str]] = []
-        for object_id, digest, ledger_updates, slim in pending.objects:
+        for object_id, digest, ledger_updates, slim, _ in pending.objects:
             ok = True
-            for op_id, action, sobject, key_value, field_names in slim:
+            for op_id, _, sobject, key_value, _ in slim:
                 outcome = outcomes.get(op_id)
-                good = outcome is not None and outcome.ok
-                if good:
-                    assert outcome is not None
+                if outcome is not None and outcome.ok:
                     if outcome.created:
                         tally.created += 1
                     else:
@@ -506,8 +620,18 @@ class Backfill:
                     error = (outcome.error if outcome else None) or "not executed"
                     if failures is not None:
                         failures.writerow([object_id, phase, sobject, key_value, code, error])
-                audit.append(
-                    AuditRecord(
+            if ok:
+                for oid, ts in ledger_updates:
+                    ledger[oid] = max(ts, ledger.get(oid, 0))
+                digests.append((object_id, digest))
+
+        def audit() -> Iterator[AuditRecord]:
+            # made while they are stored, a page at a time, not all at once
+            for object_id, _, _, slim, customer_id in pending.objects:
+                for op_id, action, sobject, key_value, field_names in slim:
+                    outcome = outcomes.get(op_id)
+                    good = outcome is not None and outcome.ok
+                    yield AuditRecord(
                         at=at,
                         event_id=f"backfill:{object_id}",
                         action=action,
@@ -517,13 +641,9 @@ class Backfill:
                         record_id=outcome.record_id if outcome else None,
                         fields=field_names,
                         error=None if good else (outcome.error if outcome else "not executed"),
-                        customer_id=pending.customer_of.get(object_id),
+                        customer_id=customer_id,
                     )
-                )
-            if ok:
-                for oid, ts in ledger_updates.items():
-                    ledger[oid] = max(ts, ledger.get(oid, 0))
-                digests.append((object_id, digest))
+
         self.store.commit_batch(
             run.id,
             phase,
@@ -531,7 +651,7 @@ class Backfill:
             done=done,
             counts=tally.to_dict(),
             ledger=ledger,
-            audit=audit,
+            audit=audit(),
             digests=digests,
         )
         for oid, ts in ledger.items():
@@ -539,6 +659,13 @@ class Backfill:
                 self._ledger_cache[oid] = max(ts, self._ledger_cache[oid] or 0)
 
     def _write_phase(self, run: RunRow, phase: str, staging: Staging, failures: Any) -> Tally:
+        """Plan the phase's objects chunk by chunk; each `job_size` records become a batch.
+
+        Pipelined: while one batch executes in Salesforce (on the writer thread: a Bulk job
+        is mostly waiting), the next is planned here. Batches are committed in order, each
+        after its execution, so the checkpoint semantics are those of running them one after
+        the other; at most one batch is in flight, and a phase ends with none (the next phase
+        plans with every Id the previous one learned)."""
         ck = self.store.checkpoint(run.id, phase)
         tally = Tally.from_dict(ck.counts)
         if ck.done:
@@ -546,33 +673,63 @@ class Backfill:
         after = int(ck.cursor or 0)
         self.progress.phase(f"write {phase}", staging.count(phase), tally.objects)
         pending = _Pending()
-        while True:
-            rows = staging.page(phase, after, self.options.chunk)
-            if not rows:
-                break
-            ids = [str(obj["id"]) for _, obj in rows]
-            known = {} if self.options.force else self.store.digests(ids)
-            stamps = self.ledger.timestamps(ids)
-            self._ledger_cache = {i: stamps.get(i) for i in ids}
-            for _, obj in rows:
-                tally.objects += 1
-                oid = str(obj["id"])
-                digest = object_digest(obj)
-                if known.get(oid) == digest:
-                    tally.skipped += 1
-                    continue
-                the_plan = self.plan_object(phase, obj, run.as_of, staging)
-                if the_plan is None or the_plan.is_empty:
-                    tally.skipped += 1
-                    continue
-                pending.add(oid, digest, the_plan)
-            after = rows[-1][0]
-            self.progress.advance(len(rows))
-            if pending.records >= self.options.job_size:
-                self._flush(run, phase, pending, staging, after, False, tally, failures)
-                pending = _Pending()
+        writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="backfill-writer")
+        inflight: tuple[_Pending, Future[dict[str, OpOutcome]], int] | None = None
+        try:
+            while True:
+                rows = staging.page(phase, after, self.options.chunk)
+                if not rows:
+                    break
+                ids = [str(obj["id"]) for _, obj in rows]
+                known = {} if self.options.force else self.store.digests(ids)
+                stamps = self.ledger.timestamps(ids)
+                self._ledger_cache = {i: stamps.get(i) for i in ids}
+                self._prefetch(phase, [obj for _, obj in rows], staging)
+                for _, obj in rows:
+                    pending.tally.objects += 1
+                    oid = str(obj["id"])
+                    digest = object_digest(obj)
+                    if known.get(oid) == digest:
+                        pending.tally.skipped += 1
+                        continue
+                    the_plan = self.plan_object(phase, obj, run.as_of, staging)
+                    if the_plan is None or the_plan.is_empty:
+                        pending.tally.skipped += 1
+                        continue
+                    pending.add(oid, digest, the_plan)
+                after = rows[-1][0]
+                self.progress.advance(len(rows))
+                if inflight is not None and inflight[1].done():
+                    # landed as soon as it is done: its memory is freed, its checkpoint saved
+                    self._land(run, phase, inflight, staging, tally, failures)
+                    inflight = None
+                if pending.records >= self.options.job_size:
+                    if inflight is not None:
+                        self._land(run, phase, inflight, staging, tally, failures)
+                    inflight = (pending, writer.submit(self._execute, pending.ops), after)
+                    pending = _Pending()
+            if inflight is not None:
+                self._land(run, phase, inflight, staging, tally, failures)
+                inflight = None
+        finally:
+            writer.shutdown(wait=True)
         self._flush(run, phase, pending, staging, after, True, tally, failures)
         return tally
+
+    def _land(
+        self,
+        run: RunRow,
+        phase: str,
+        inflight: tuple[_Pending, Future[dict[str, OpOutcome]], int],
+        staging: Staging,
+        tally: Tally,
+        failures: Any,
+    ) -> None:
+        """Wait for the batch in flight (its errors, e.g. Stopped, are raised here), then
+        commit it."""
+        pending, future, cursor = inflight
+        outcomes = future.result()
+        self._commit(run, phase, pending, outcomes, staging, cursor, False, tally, failures)
 
     # ---- the run ----------------------------------------------------------------------------
     def _remaining_today(self) -> int | None:

@@ -22,7 +22,13 @@ from stripe2sf.domain.audit import OpOutcome
 from stripe2sf.domain.batching import SalesforceCall
 from stripe2sf.domain.errors import SyncError
 from stripe2sf.domain.outcomes import bulk_outcomes
-from stripe2sf.domain.sf_results import CallReport, failed_call, http_code
+from stripe2sf.domain.sf_results import (
+    CallReport,
+    failed_call,
+    first_bulk_poll_delay,
+    http_code,
+    next_bulk_poll_delay,
+)
 from stripe2sf.salesforce.errors import code_for_exception, error_items
 from stripe2sf.salesforce.transport import body_of
 
@@ -58,15 +64,17 @@ def _checked(response: requests.Response, step: str) -> requests.Response:
     )
 
 
-def _poll(client: SalesforceClient, job_path: str) -> Mapping[str, Any]:
+def _poll(client: SalesforceClient, job_path: str, rows: int = 0) -> Mapping[str, Any]:
     deadline = time.monotonic() + client.bulk_timeout
-    delay = min(0.05, client.bulk_poll_interval)
+    delay = first_bulk_poll_delay(rows, client.bulk_poll_interval)
     while True:
+        time.sleep(delay)
         info: Mapping[str, Any] = _checked(
             client.send("GET", job_path, kind="bulk"), "job status"
         ).json()
         if info.get("state") in FINAL_STATES:
             return info
+        delay = next_bulk_poll_delay(delay, client.bulk_poll_interval)
         if time.monotonic() + delay > deadline:
             raise _CallFailed(
                 "BULK_JOB_TIMEOUT",
@@ -74,8 +82,6 @@ def _poll(client: SalesforceClient, job_path: str) -> Mapping[str, Any]:
                 f"(state {info.get('state')})",
                 200,
             )
-        time.sleep(delay)
-        delay = min(delay * 2, client.bulk_poll_interval)
 
 
 def _abort(client: SalesforceClient, job_path: str) -> None:
@@ -95,14 +101,19 @@ def run_ingest(
     try:
         created = _checked(client.send("POST", call.path, kind="bulk", json=call.body), "create")
         job_path = f"{call.path.rstrip('/')}/{created.json()['id']}"
-        data = (call.csv_data or "").encode("utf-8")
-        upload = client.send(
-            "PUT", f"{job_path}/batches", kind="bulk", data=data, headers=CSV_HEADERS
+        _checked(  # the response (and its request's body) is not kept while the job runs
+            client.send(
+                "PUT",
+                f"{job_path}/batches",
+                kind="bulk",
+                data=(call.csv_data or "").encode("utf-8"),
+                headers=CSV_HEADERS,
+            ),
+            "upload",
         )
-        _checked(upload, "upload")
         close = client.send("PATCH", job_path, kind="bulk", json={"state": "UploadComplete"})
         _checked(close, "close")
-        info = _poll(client, job_path)
+        info = _poll(client, job_path, n)
         status = 200
         state = info.get("state")
         if state != "JobComplete":

@@ -6,6 +6,7 @@ run killed at any moment resumes after the last batch Salesforce confirmed."""
 
 from __future__ import annotations
 
+import itertools
 import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -237,15 +238,16 @@ class BackfillStore:
         done: bool,
         counts: Mapping[str, int],
         ledger: Mapping[str, int],
-        audit: Sequence[AuditRecord],
+        audit: Iterable[AuditRecord],
         digests: Iterable[tuple[str, str]],
     ) -> None:
         now = _now()
         with self.engine.begin() as conn:
             if ledger:
                 raise_many(conn, ledger, f"backfill:{run_id}", now)
-            for i in range(0, len(audit), 5000):  # a page at a time: flat memory
-                append(conn, audit[i : i + 5000])
+            records = iter(audit)
+            while page := list(itertools.islice(records, 5000)):  # a page at a time: flat memory
+                append(conn, page)
             rows = [
                 {"object_id": oid, "digest": digest, "run_id": run_id, "written_at": now}
                 for oid, digest in digests

@@ -140,5 +140,6 @@ class StripeReader:
         )
         if response is None:
             return [], False
-        doc = json.loads(response.body)
+        # the SDK has already parsed the body once (`data`); parsing it again costs as much
+        doc = response.data if isinstance(response.data, Mapping) else json.loads(response.body)
         return list(doc.get("data") or []), bool(doc.get("has_more"))
