@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from stripe2sf.domain.config import from_toml_text
-from stripe2sf.domain.operations import RecordRef
+from stripe2sf.domain.operations import Operation, RecordRef
 from tests.unit.test_domain_support import (
     T0,
     FakeOrg,
@@ -102,6 +102,35 @@ def test_paid_invoice_closes_open_tasks_and_restores_status() -> None:
         assert op.fields["Status"] == "Completed"
         assert op.fields["Stripe_Resolved_At__c"].endswith("Z")
         assert op.fields["Stripe_Resolution_Minutes__c"] > 0
+
+
+def _paid_while_another_invoice_is_open(**other: object) -> dict[str, Operation]:
+    """The Account is Overdue; in_1 gets paid while in_2 (the customer's) is still open."""
+    org = FakeOrg(
+        accounts=[account_row(Billing_Status__c="Payment Overdue")],
+        stripe={"in_2": invoice(id="in_2", number="INV-0002", **other)},
+    )
+    paid = invoice(status="paid", status_transitions={"paid_at": T0 + 86400})
+    plan = run(envelope("invoice.paid", paid, created=T0 + 86400), org)
+    assert any(lk.kind.value == "stripe.customer_open_invoices" for lk in org.asked)
+    return {op.op_id: op for op in plan.operations}
+
+
+def test_paid_invoice_keeps_the_account_overdue_while_another_invoice_is_failing() -> None:
+    ops = _paid_while_another_invoice_is_open()  # in_2: attempt 1 failed, retry scheduled
+    assert "account_update" not in ops  # still Payment Overdue: nothing to write
+
+
+def test_paid_invoice_sets_at_risk_when_another_failing_invoice_has_no_retry_left() -> None:
+    ops = _paid_while_another_invoice_is_open(attempt_count=4, next_payment_attempt=None)
+    update = ops["account_update"]
+    assert update.fields == {"Billing_Status__c": "At Risk"}
+    assert "in_2 still unpaid" in update.reason
+
+
+def test_paid_invoice_restores_current_when_the_other_open_invoice_never_failed() -> None:
+    ops = _paid_while_another_invoice_is_open(attempt_count=0)  # finalized, not yet attempted
+    assert ops["account_update"].fields == {"Billing_Status__c": "Current"}
 
 
 def test_paid_invoice_without_failure_writes_nothing_when_current() -> None:

@@ -227,6 +227,14 @@ class FakeOrg:
                     if o.get("object") == "subscription" and o.get("customer") == key
                 ],
             }
+        if k == LookupKind.STRIPE_OPEN_INVOICES:
+            return [
+                o
+                for o in self.stripe.values()
+                if o.get("object") == "invoice"
+                and o.get("customer") == key
+                and o.get("status") == "open"
+            ]
         if k == LookupKind.STRIPE_REFETCH:
             return self.stripe.get(key.split(":", 1)[1])
         if lookup.is_stripe:

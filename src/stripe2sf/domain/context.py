@@ -24,6 +24,7 @@ class LookupKind(StrEnum):
     STRIPE_PRODUCT = "stripe.product"  # key: product id -> product dict | None
     STRIPE_PAYMENT_METHOD = "stripe.payment_method"  # key: pm id -> payment method dict | None
     STRIPE_SUBSCRIPTIONS = "stripe.customer_subscriptions"  # key: customer id -> list (status=all)
+    STRIPE_OPEN_INVOICES = "stripe.customer_open_invoices"  # key: customer id -> list (status=open)
     STRIPE_REFETCH = "stripe.refetch"  # key: "<object type>:<id>" -> fresh object dict | None
     SF_ACCOUNT_BY_CUSTOMER = "salesforce.account_by_customer"  # SOQL -> records
     SF_CONTACT_BY_CUSTOMER = "salesforce.contact_by_customer"  # SOQL -> records
@@ -188,7 +189,7 @@ class PlanContext:
                 )
                 for r in _rows(raw)
             )
-        elif lookup.kind == LookupKind.STRIPE_SUBSCRIPTIONS:
+        elif lookup.kind in (LookupKind.STRIPE_SUBSCRIPTIONS, LookupKind.STRIPE_OPEN_INVOICES):
             value = tuple(list_data(raw))
         elif lookup.kind == LookupKind.LEDGER:
             value = int(raw) if isinstance(raw, int | float) and not isinstance(raw, bool) else None
@@ -220,6 +221,12 @@ class PlanContext:
     def ledger(self, object_id: str) -> int | None:
         value = self.get(LookupKind.LEDGER, object_id)
         return value if isinstance(value, int) else None
+
+    def open_invoices(self, customer_id: str) -> tuple[Mapping[str, Any], ...] | None:
+        """The customer's open (unpaid) Stripe invoices; None when not looked up."""
+        if not self.has(LookupKind.STRIPE_OPEN_INVOICES, customer_id):
+            return None
+        return tuple(self.get(LookupKind.STRIPE_OPEN_INVOICES, customer_id) or ())
 
     def open_dunning(self, invoice_id: str) -> tuple[DunningRecord, ...]:
         return tuple(self.get(LookupKind.SF_OPEN_DUNNING, invoice_id) or ())

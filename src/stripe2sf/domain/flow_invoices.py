@@ -3,6 +3,7 @@ closes them, restores the billing status and records how long it took."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from stripe2sf.domain.builder import PlanBuilder
@@ -99,18 +100,38 @@ def plan_invoice_failed(b: PlanBuilder) -> None:
     b.touch(inv.id)
 
 
+def billing_status_after_paid(
+    paid: InvoiceView, open_invoices: Sequence[Mapping[str, Any]] | None
+) -> tuple[str | None, str]:
+    """The Account's billing status once `paid` is paid, and why: Current, unless another open
+    invoice of the customer has failed a payment attempt and is still unpaid (then Overdue, or
+    At Risk when Stripe will not retry it). None when the open invoices are not known."""
+    if open_invoices is None:
+        return None, f"invoice {paid.id} paid"
+    failing = [
+        v
+        for v in map(invoice_view, open_invoices)
+        if v.id != paid.id and v.attempt_count > 0 and v.amount_remaining > 0 and not v.paid
+    ]
+    if not failing:
+        return BILLING_CURRENT, f"invoice {paid.id} paid; no other invoice is failing"
+    status = BILLING_AT_RISK if any(v.final_attempt for v in failing) else BILLING_OVERDUE
+    others = ", ".join(sorted(v.id for v in failing))
+    return status, f"invoice {paid.id} paid, but {others} still unpaid after failed attempts"
+
+
 def plan_invoice_paid(b: PlanBuilder) -> None:
     inv = invoice_view(effective_object(b.event, b.ctx))
     o = b.config.objects
     fp = b.config.failed_payments
     cw = customer_records(b, inv.customer_id, may_create=False)
     account = b.ctx.account_for(inv.customer_id) if inv.customer_id else None
-    if cw.account_ref is not None and (
-        account is None or account.billing_status != BILLING_CURRENT
-    ):
-        b.merge_account_fields(
-            cw, {o.billing_status_field: BILLING_CURRENT}, f"invoice {inv.id} paid"
-        )
+    status, why = billing_status_after_paid(inv, b.ctx.open_invoices(inv.customer_id or ""))
+    if status is None:
+        b.assumptions.append(f"the customer's other open invoices were not looked up ({why})")
+        status = BILLING_CURRENT
+    if cw.account_ref is not None and (account is None or account.billing_status != status):
+        b.merge_account_fields(cw, {o.billing_status_field: status}, why)
     paid_at = inv.paid_at or b.event.created
     record = b.config.dunning_object()
     if fp.close_on_paid:

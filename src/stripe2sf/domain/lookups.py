@@ -171,6 +171,9 @@ def lookups_needed(event: EventView, config: SyncConfig, ctx: PlanContext) -> tu
             config.disputes.queue or "",
             soql.queue_by_name(config.disputes.queue or ""),
         )
+    if flow == Flow.INVOICE_PAID and cid:
+        # another unpaid invoice that failed keeps the Account overdue
+        need(LookupKind.STRIPE_OPEN_INVOICES, cid)
     if flow == Flow.INVOICE_PAID and event.object_id and config.failed_payments.close_on_paid:
         need(
             LookupKind.SF_OPEN_DUNNING,

@@ -102,6 +102,8 @@ class StripeSource(Protocol):
 
     def customer_subscriptions(self, customer_id: str) -> list[dict[str, Any]]: ...
 
+    def customer_open_invoices(self, customer_id: str) -> list[dict[str, Any]]: ...
+
 
 class SalesforceTarget(Protocol):
     api_version: str
@@ -495,6 +497,11 @@ class Backfill:
                 subs = self._subs_cache.get(key)
                 return subs if subs is not None else staging.of_customer("subscriptions", key)
             return self._cached("subs", key, lambda: self.stripe.customer_subscriptions(key))
+        if kind == LookupKind.STRIPE_OPEN_INVOICES:
+            if "invoices" in staged:
+                invoices = staging.of_customer("invoices", key)
+                return [i for i in invoices if i.get("status") == "open"]
+            return self._cached("open", key, lambda: self.stripe.customer_open_invoices(key))
         if lookup.is_stripe:
             otype = _STRIPE_RETRIEVE[kind]
             return self._cached(otype, key, lambda: self.stripe.retrieve(otype, key))

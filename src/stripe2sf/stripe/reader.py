@@ -97,11 +97,21 @@ class StripeReader:
         )
         return [_plain(s) for s in page.data] if page is not None else []
 
+    def customer_open_invoices(self, customer_id: str) -> list[dict[str, Any]]:
+        page = self._call(
+            lambda: self.client.v1.invoices.list(
+                {"customer": customer_id, "status": "open", "limit": 100}
+            )
+        )
+        return [_plain(i) for i in page.data] if page is not None else []
+
     def answer(self, lookup: Lookup) -> Any:
         """The raw answer to one Stripe lookup of the planner."""
         kind, key = lookup.kind, lookup.key
         if kind == LookupKind.STRIPE_SUBSCRIPTIONS:
             return self.customer_subscriptions(key)
+        if kind == LookupKind.STRIPE_OPEN_INVOICES:
+            return self.customer_open_invoices(key)
         if kind == LookupKind.STRIPE_REFETCH:
             object_type, _, object_id = key.partition(":")
             return self.retrieve(object_type, object_id)
