@@ -4,6 +4,7 @@ worker and SQLite) -> Salesforce sandbox, checked with simple-salesforce queries
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
@@ -247,3 +248,35 @@ def test_a_card_number_smuggled_into_stripe_data_never_reaches_salesforce(env: S
     refusals = [r for r in rows if r["outcome"] == "refused"]
     assert refusals, "the refusal must be in the audit trail"
     assert all(digits not in (r["error"] or "").replace(" ", "") for r in refusals)
+
+
+def test_stripe_rate_limit_is_retried_until_every_event_is_applied(env: SyncEnv) -> None:
+    """Stripe answers 429 to most of the worker's reads (the sandbox allows 2 a second): the
+    events wait and retry, none is lost or dead-lettered, and the retries are on record."""
+    env.stripe.faults(delay_seconds=1)  # hold deliveries while the data is made
+    customers = [
+        env.client.v1.customers.create({"email": f"busy{i}@limit.example"}).id for i in range(3)
+    ]
+    for customer in customers:
+        pay(env.client, customer)
+    env.stripe.faults(api_rate_limit=2)
+    try:
+        deadline = time.monotonic() + 30  # the held deliveries arrive after their delay
+        while sum(env.runtime.inbox.counts().values()) < len(customers):
+            assert time.monotonic() < deadline, "the held deliveries never arrived"
+            time.sleep(0.1)
+        counts = env.drain(timeout=120)
+    finally:
+        env.stripe.faults(api_rate_limit=0, delay_seconds=0)
+    assert counts["dead"] == 0
+    accounts = env.query("SELECT Stripe_Customer_Id__c FROM Account")
+    assert sorted(a["Stripe_Customer_Id__c"] for a in accounts) == sorted(customers)
+    assert len(env.query("SELECT Id FROM Stripe_Payment__c")) == 3
+    with env.runtime.engine.connect() as conn:
+        kinds = [
+            row[0]
+            for row in conn.exec_driver_sql(
+                "SELECT error_kind FROM attempts WHERE outcome = 'retry'"
+            )
+        ]
+    assert "stripe.rate_limited" in kinds
