@@ -16,7 +16,7 @@ import pytest
 from sqlalchemy import select
 
 from stripe2sf.domain.backfill_plan import PHASES
-from stripe2sf.engine.backfill import BackfillOptions
+from stripe2sf.engine.backfill import BackfillOptions, NullProgress
 from stripe2sf.store.db import make_engine
 from stripe2sf.store.history_tables import backfill_checkpoints, backfill_runs
 from tests.support.history import (
@@ -287,7 +287,7 @@ def test_pipelined_batches_stop_and_resume_without_duplicates(fresh: Boxes, tmp_
         assert stopped.tallies["charges"].objects == 0  # its first batch never landed
 
         fresh.salesforce.clear_faults()
-        resumed = p.backfill(options, NullSink())
+        resumed = p.backfill(options, NullProgress())
         assert resumed.resumed and resumed.status == "succeeded", resumed.message
         for phase, count in (("customers", 45), ("charges", seeded["charges"])):
             assert resumed.tallies[phase].objects == count, phase
@@ -300,14 +300,3 @@ def test_pipelined_batches_stop_and_resume_without_duplicates(fresh: Boxes, tmp_
         assert len(contacts) == 45 and set(contacts.values()) == {1}
     finally:
         p.close()
-
-
-class NullSink:
-    def phase(self, name: str, total: int | None, done: int = 0) -> None:
-        return None
-
-    def advance(self, n: int) -> None:
-        return None
-
-    def note(self, text: str) -> None:
-        return None

@@ -129,32 +129,24 @@ class Staging:
     def rows_many(self, kind: str, keys: Iterable[str]) -> dict[str, list[dict[str, Any]]]:
         """`rows(kind, key)` for many keys in a few queries: every key is in the answer (no
         rows: an empty list)."""
-        wanted = list(dict.fromkeys(keys))
-        out: dict[str, list[dict[str, Any]]] = {k: [] for k in wanted}
-        for i in range(0, len(wanted), 900):
-            part = wanted[i : i + 900]
-            marks = ",".join("?" * len(part))
-            for key, data in self.conn.execute(
-                f"SELECT key, data FROM sf_rows WHERE kind = ? AND key IN ({marks}) "
-                "ORDER BY key, record_id",
-                (kind, *part),
-            ):
-                out[key].append(json.loads(data))
-        return out
+        sql = "SELECT key, data FROM sf_rows WHERE kind = ? AND key IN ({}) ORDER BY key, record_id"
+        return self._many(sql, kind, keys)
 
     def of_customers(self, phase: str, customer_ids: Iterable[str]) -> dict[str, list[Any]]:
         """`of_customer(phase, id)` for many customers in a few queries (every id answered)."""
-        wanted = list(dict.fromkeys(customer_ids))
-        out: dict[str, list[Any]] = {c: [] for c in wanted}
+        sql = "SELECT customer, data FROM objects WHERE type = ? AND customer IN ({}) ORDER BY seq"
+        return self._many(sql, phase, customer_ids)
+
+    def _many(self, sql: str, first: str, keys: Iterable[str]) -> dict[str, list[Any]]:
+        """(key, JSON) rows of `sql` for `first` and each key, 900 keys a query (below
+        SQLite's limit on bound parameters); every key is in the answer."""
+        wanted = list(dict.fromkeys(keys))
+        out: dict[str, list[Any]] = {k: [] for k in wanted}
         for i in range(0, len(wanted), 900):
             part = wanted[i : i + 900]
             marks = ",".join("?" * len(part))
-            for customer, data in self.conn.execute(
-                f"SELECT customer, data FROM objects WHERE type = ? AND customer IN ({marks}) "
-                "ORDER BY seq",
-                (phase, *part),
-            ):
-                out[customer].append(json.loads(data))
+            for key, data in self.conn.execute(sql.format(marks), (first, *part)):
+                out[key].append(json.loads(data))
         return out
 
     def rows(self, kind: str, key: str) -> list[dict[str, Any]]:
