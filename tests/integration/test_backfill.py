@@ -243,6 +243,34 @@ def test_rate_limit_window_waits_or_stops_honestly(fresh: Boxes, tmp_path: Path)
         p.close()
 
 
+class _Notes(NullProgress):
+    def __init__(self) -> None:
+        self.notes: list[str] = []
+
+    def note(self, text: str) -> None:
+        self.notes.append(text)
+
+
+def test_stripe_rate_limit_is_waited_out_and_nothing_is_lost(fresh: Boxes, tmp_path: Path) -> None:
+    """The Stripe sandbox allows 2 requests a second, far below the backfill's own pace: the
+    429s are waited out and the run completes with every record."""
+    seeded = fresh.stripe.seed(customers=30, charges_per_customer=3, random_seed=5)
+    p = parts(settings_for(fresh, f"sqlite:///{tmp_path}/db.sqlite"))
+    progress = _Notes()
+    fresh.stripe.faults(api_rate_limit=2)
+    try:
+        options = BackfillOptions(rate=500, workdir=tmp_path / "bf", job_size=100)
+        result = p.backfill(options, progress)
+    finally:
+        fresh.stripe.faults(api_rate_limit=0)
+        p.close()
+    assert result.status == "succeeded" and result.exit_code == 0, result.message
+    assert any(n.startswith("Stripe rate limit: waiting") for n in progress.notes)
+    assert len(records(fresh, "Stripe_Payment__c")) == seeded["charges"]
+    linked = _linked(fresh)
+    assert len(linked) == 30 and set(linked.values()) == {1}
+
+
 def test_records_salesforce_refuses_are_reported_in_the_csv_and_the_run_is_no_success(
     fresh: Boxes, tmp_path: Path
 ) -> None:
