@@ -20,6 +20,7 @@ from rich.table import Table
 from stripe2sf import cli_history, logs, metrics
 from stripe2sf.domain.audit import verify_chain
 from stripe2sf.domain.config import ConfigError, SyncConfig
+from stripe2sf.domain.doctor import daily_api
 from stripe2sf.domain.errors import SyncError
 from stripe2sf.domain.events import EventParseError
 from stripe2sf.domain.mapping_doc import to_csv, to_markdown
@@ -175,13 +176,19 @@ def worker(
 def status(
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable.")] = False,
 ) -> None:
-    """Inbox counts by state, dead letters and lag."""
-    runtime = _runtime(_settings())
+    """Inbox counts by state, dead letters, lag, and the Salesforce org's API usage today."""
+    settings = _settings()
+    runtime = _runtime(settings)
     counts = runtime.inbox.counts()
     oldest = runtime.inbox.oldest_pending_received()
     lag = (datetime.now(UTC) - oldest).total_seconds() if oldest else 0.0
-    report = {"inbox": counts, "dead_letters": counts["dead"], "lag_seconds": round(lag, 3)}
     runtime.close()
+    report: dict[str, Any] = {
+        "inbox": counts,
+        "dead_letters": counts["dead"],
+        "lag_seconds": round(lag, 3),
+        "salesforce_api": _salesforce_api(settings),
+    }
     if as_json:
         typer.echo(json.dumps(report))
         return
@@ -192,6 +199,29 @@ def status(
         table.add_row(state, str(count))
     console.print(table)
     console.print(f"lag (oldest pending event): {lag:.1f} s; dead letters: {counts['dead']}")
+    api = report["salesforce_api"]
+    if api is None:
+        console.print("Salesforce API usage: Salesforce is not configured")
+    elif "error" in api:
+        console.print(f"Salesforce API usage unknown: {api['error']}")
+    else:
+        console.print(
+            f"Salesforce API usage today: {api['used']:,} of {api['limit']:,} "
+            f"({api['remaining']:,} left)"
+        )
+
+
+def _salesforce_api(settings: Settings) -> dict[str, Any] | None:
+    """The org's API requests in the last 24 hours (one /limits call); None when Salesforce
+    is not configured, an error message when it cannot be read (status still reports)."""
+    if not (settings.salesforce_username or settings.salesforce_client_id):
+        return None
+    try:
+        with connect(settings) as client:
+            limit, remaining = daily_api(client.limits())
+    except Exception as exc:  # login or network: say why, never hide the inbox report
+        return {"error": str(exc)}
+    return {"used": limit - remaining, "limit": limit, "remaining": remaining}
 
 
 @app.command()

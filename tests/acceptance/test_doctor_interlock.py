@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -113,3 +114,24 @@ def test_live_key_with_a_test_org_refuses_to_start_unless_allowed(
     finally:
         proc.terminate()
         proc.wait(timeout=20)
+
+
+def test_status_reports_the_orgs_api_usage_today(org: SandboxServer, tmp_path: Path) -> None:
+    org.set_limits(daily_limit=15_000, used=1_234)
+    env = env_for(org, "http://127.0.0.1:9", tmp_path)  # status never calls Stripe
+    result = subprocess.run(
+        [*CLI, "status", "--json"], env=env, cwd=tmp_path, capture_output=True, text=True
+    )
+    assert result.returncode == 0, result.stderr
+    api = json.loads(result.stdout)["salesforce_api"]
+    # the /limits call that reads the usage counts itself, as in a real org
+    assert api["limit"] == 15_000 and api["used"] in (1_234, 1_235)
+    assert api["remaining"] == api["limit"] - api["used"]
+
+    wrong = env_for(org, "http://127.0.0.1:9", tmp_path, SALESFORCE_PASSWORD="wrong")
+    result = subprocess.run(
+        [*CLI, "status"], env=wrong, cwd=tmp_path, capture_output=True, text=True
+    )
+    out = " ".join(result.stdout.split())
+    assert result.returncode == 0 and "Salesforce API usage unknown" in out
+    assert "pending" in out  # the inbox report is still there

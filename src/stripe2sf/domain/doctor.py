@@ -131,9 +131,15 @@ def field_checks(
     return checks
 
 
-def budget_check(limits: Mapping[str, Any], reserve_share: float) -> Check:
+def daily_api(limits: Mapping[str, Any]) -> tuple[int, int]:
+    """(allocation, remaining) of the org's daily API requests from a /limits answer; the
+    allocation is 0 when the answer lacks it."""
     daily = limits.get("DailyApiRequests") or {}
-    maximum, remaining = int(daily.get("Max", 0)), int(daily.get("Remaining", 0))
+    return int(daily.get("Max", 0)), int(daily.get("Remaining", 0))
+
+
+def budget_check(limits: Mapping[str, Any], reserve_share: float) -> Check:
+    maximum, remaining = daily_api(limits)
     if maximum <= 0:
         return Check(
             "Salesforce API budget",
