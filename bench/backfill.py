@@ -39,8 +39,8 @@ from stripe2sf.demo.processes import ProcessGroup, free_port, script  # noqa: E4
 from stripe2sf.domain.backfill_plan import PHASES, parse_objects  # noqa: E402
 from stripe2sf.domain.batching import batch  # noqa: E402
 from stripe2sf.domain.config import default_config  # noqa: E402
-from stripe2sf.domain.metadata import generate_metadata  # noqa: E402
 from stripe2sf.engine.backfill import Backfill, BackfillOptions  # noqa: E402
+from stripe2sf.metadata_files import write_metadata  # noqa: E402
 from stripe2sf.runtime import Runtime  # noqa: E402
 from stripe2sf.salesforce.client import connect  # noqa: E402
 from stripe2sf.settings import load_settings  # noqa: E402
@@ -51,10 +51,7 @@ STRIPE_KEY = "sk_test_stripe2sf_bench_000000000"
 
 def start(workdir: Path) -> tuple[ProcessGroup, dict[str, str], str, str, Path]:
     metadata = workdir / "metadata"
-    for rel, text in generate_metadata(default_config()).items():
-        path = metadata / rel
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text, encoding="utf-8")
+    write_metadata(metadata)
     procs = ProcessGroup(workdir / "logs")
     sf_port, st_port = free_port(0), free_port(0)
     procs.start(

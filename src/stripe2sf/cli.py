@@ -24,10 +24,10 @@ from stripe2sf.domain.doctor import daily_api
 from stripe2sf.domain.errors import SyncError
 from stripe2sf.domain.events import EventParseError
 from stripe2sf.domain.mapping_doc import to_csv, to_markdown
-from stripe2sf.domain.metadata import generate_metadata
 from stripe2sf.domain.planner import plan as plan_event
 from stripe2sf.engine.catchup import catch_up
 from stripe2sf.engine.doctor import interlock_problem, run_doctor
+from stripe2sf.metadata_files import write_metadata
 from stripe2sf.runtime import Runtime, load_sync_config
 from stripe2sf.salesforce.client import connect
 from stripe2sf.settings import Settings, SettingsError, load_settings
@@ -325,13 +325,8 @@ def mapping_export(
 @app.command()
 def metadata(out: Annotated[Path, typer.Option("--out", help="Directory to write.")]) -> None:
     """Write SFDX source-format metadata: custom fields, objects and permission sets."""
-    config = _sync_config(_settings())
-    files = generate_metadata(config)
-    for rel, text in files.items():
-        target = out / rel
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_text(text, encoding="utf-8")
-    console.print(f"wrote {len(files)} files under {out}; deploy with: sf project deploy start")
+    count = write_metadata(out, _sync_config(_settings()))
+    console.print(f"wrote {count} files under {out}; deploy with: sf project deploy start")
 
 
 @audit_app.callback(invoke_without_command=True)

@@ -11,8 +11,7 @@ from typing import Any
 import pytest
 
 from salesforce_sandbox.testing import SandboxServer, run_sandbox
-from stripe2sf.domain.config import SyncConfig
-from stripe2sf.domain.metadata import generate_metadata
+from stripe2sf.metadata_files import write_metadata as write_metadata_files
 from stripe2sf.salesforce import SalesforceClient, connect
 from stripe2sf.settings import Settings
 
@@ -30,10 +29,7 @@ SALESFORCE_FIELDS = (
 
 
 def write_metadata(directory: Path) -> Path:
-    for name, text in generate_metadata(SyncConfig()).items():
-        path = directory / name
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text, encoding="utf-8")
+    write_metadata_files(directory)
     return directory
 
 

@@ -15,9 +15,8 @@ from simple_salesforce import Salesforce
 
 from salesforce_sandbox.testing import SandboxServer
 from salesforce_sandbox.testing import run_sandbox as run_salesforce
-from stripe2sf.domain.config import default_config
 from stripe2sf.domain.handled import HANDLED_TYPES
-from stripe2sf.domain.metadata import generate_metadata
+from stripe2sf.metadata_files import write_metadata as write_metadata_files
 from stripe2sf.runtime import Runtime
 from stripe2sf.settings import load_settings
 from stripe2sf.web.app import create_app
@@ -57,10 +56,7 @@ class SyncEnv:
 
 
 def write_metadata(target: Path) -> Path:
-    for rel, text in generate_metadata(default_config()).items():
-        path = target / rel
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text, encoding="utf-8")
+    write_metadata_files(target)
     return target
 
 

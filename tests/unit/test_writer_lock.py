@@ -57,25 +57,27 @@ def test_the_lock_is_reentrant_for_its_holder() -> None:
     assert taken.is_set()
 
 
+def _hold_in_thread(lock: WriterLock, entered: threading.Event, leave: threading.Event) -> None:
+    def run() -> None:
+        with lock.hold():
+            entered.set()
+            leave.wait(5)
+
+    threading.Thread(target=run, daemon=True).start()
+
+
 def test_shared_mode_lets_ordinary_holders_run_together_but_not_beside_an_urgent_one() -> None:
     lock = WriterLock(exclusive=False)
-    with lock.hold(), lock.hold():
-        pass  # two ordinary holders at once (here: nested in one thread) do not wait
-    started = threading.Event()
-    urgent_done = threading.Event()
-    entered: list[str] = []
+    first, second, leave = threading.Event(), threading.Event(), threading.Event()
+    _hold_in_thread(lock, first, leave)
+    assert first.wait(5)
+    _hold_in_thread(lock, second, leave)
+    assert second.wait(5)  # a second worker transaction runs beside the first
+    leave.set()
 
-    def ordinary() -> None:
-        started.set()
-        with lock.hold():
-            entered.append("worker")
-
+    waiting, leave_too = threading.Event(), threading.Event()
     with lock.hold(urgent=True):
-        t = threading.Thread(target=ordinary)
-        t.start()
-        assert started.wait(5)
-        assert not urgent_done.wait(0.05)
-        assert entered == []  # the worker waits while the intake writes
-        urgent_done.set()
-    t.join(5)
-    assert entered == ["worker"]
+        _hold_in_thread(lock, waiting, leave_too)
+        assert not waiting.wait(0.1)  # the worker waits while the intake writes
+    assert waiting.wait(5)  # and goes on once it is done
+    leave_too.set()

@@ -23,9 +23,8 @@ from stripe2sf.demo.processes import ProcessGroup, free_port, script
 from stripe2sf.demo.scenario import ScenarioReport, ScenarioSpec, make_history, play
 from stripe2sf.demo.seed import SeededOrg, seed_salesforce
 from stripe2sf.demo.summary import Summary, check_reconcile, summarize
-from stripe2sf.domain.config import default_config
 from stripe2sf.domain.handled import HANDLED_TYPES
-from stripe2sf.domain.metadata import generate_metadata
+from stripe2sf.metadata_files import write_metadata
 from stripe2sf.store.db import make_engine
 from stripe2sf.store.inbox import Inbox
 from stripe2sf.web.dashboard.auth import hash_password
@@ -56,16 +55,9 @@ class Endpoints:
     env: dict[str, str] = field(default_factory=dict)
 
 
-def _write_metadata(target: Path) -> None:
-    for rel, text in generate_metadata(default_config()).items():
-        path = target / rel
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text, encoding="utf-8")
-
-
 def start_sandboxes(procs: ProcessGroup, workdir: Path, console: Console) -> Endpoints:
     metadata = workdir / "metadata"
-    _write_metadata(metadata)
+    write_metadata(metadata)
     sf_port, stripe_port, service_port = free_port(8701), free_port(8702), free_port(8700)
     if len({sf_port, stripe_port, service_port}) < 3:
         service_port = free_port(0)

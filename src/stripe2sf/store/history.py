@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Engine, case, select, update
+from sqlalchemy import Engine, select, update
 
 from stripe2sf.domain.audit import AuditRecord
 from stripe2sf.store.audit_trail import append
@@ -24,7 +24,7 @@ from stripe2sf.store.history_tables import (
     backfill_runs,
     reconcile_runs,
 )
-from stripe2sf.store.tables import sync_ledger
+from stripe2sf.store.ledger import raise_to
 
 OPEN_STATUSES = ("running", "stopped")
 
@@ -65,33 +65,6 @@ def _run(row: Any) -> RunRow:
         message=row.message,
         summary=json.loads(row.summary) if row.summary else None,
     )
-
-
-def raise_many(
-    conn: Any, updates: Mapping[str, int], event_id: str, now: datetime, page: int = 5000
-) -> None:
-    """`ledger.raise_to` for many objects at once (one executemany per page): each object's
-    timestamp only moves forward."""
-    rows = [
-        {"object_id": k, "stripe_ts": v, "event_id": event_id, "updated_at": now}
-        for k, v in sorted(updates.items())
-    ]
-    for i in range(0, len(rows), page):
-        ins = dialect_insert(conn)(sync_ledger)
-        newer = ins.excluded.stripe_ts > sync_ledger.c.stripe_ts
-        conn.execute(
-            ins.on_conflict_do_update(
-                index_elements=["object_id"],
-                set_={
-                    "stripe_ts": case(
-                        (newer, ins.excluded.stripe_ts), else_=sync_ledger.c.stripe_ts
-                    ),
-                    "event_id": case((newer, ins.excluded.event_id), else_=sync_ledger.c.event_id),
-                    "updated_at": ins.excluded.updated_at,
-                },
-            ),
-            rows[i : i + page],
-        )
 
 
 class BackfillStore:
@@ -244,7 +217,7 @@ class BackfillStore:
         now = _now()
         with self.engine.begin() as conn:
             if ledger:
-                raise_many(conn, ledger, f"backfill:{run_id}", now)
+                raise_to(conn, ledger, f"backfill:{run_id}", now)
             records = iter(audit)
             while page := list(itertools.islice(records, 5000)):  # a page at a time: flat memory
                 append(conn, page)

@@ -13,13 +13,20 @@ from stripe2sf.store.tables import sync_ledger
 
 
 def raise_to(
-    conn: Connection, updates: Mapping[str, int], event_id: str | None, now: datetime
+    conn: Connection,
+    updates: Mapping[str, int],
+    event_id: str | None,
+    now: datetime,
+    page: int = 5000,
 ) -> None:
-    """Move each object's timestamp forward (never back), inside the caller's transaction."""
-    for object_id, stripe_ts in sorted(updates.items()):
-        ins = dialect_insert(conn)(sync_ledger).values(
-            object_id=object_id, stripe_ts=stripe_ts, event_id=event_id, updated_at=now
-        )
+    """Move each object's timestamp forward (never back), inside the caller's transaction: one
+    executemany per `page` objects (a backfill batch raises thousands at once)."""
+    rows = [
+        {"object_id": k, "stripe_ts": v, "event_id": event_id, "updated_at": now}
+        for k, v in sorted(updates.items())
+    ]
+    for i in range(0, len(rows), page):
+        ins = dialect_insert(conn)(sync_ledger)
         newer = ins.excluded.stripe_ts > sync_ledger.c.stripe_ts
         conn.execute(
             ins.on_conflict_do_update(
@@ -29,9 +36,10 @@ def raise_to(
                         (newer, ins.excluded.stripe_ts), else_=sync_ledger.c.stripe_ts
                     ),
                     "event_id": case((newer, ins.excluded.event_id), else_=sync_ledger.c.event_id),
-                    "updated_at": now,
+                    "updated_at": ins.excluded.updated_at,
                 },
-            )
+            ),
+            rows[i : i + page],
         )
 
 
