@@ -18,8 +18,9 @@ from rich.console import Console
 from rich.table import Table
 
 from stripe2sf import cli_history, logs, metrics
+from stripe2sf.cli_common import settings_or_exit as _settings
+from stripe2sf.cli_common import sync_config_or_exit as _sync_config
 from stripe2sf.domain.audit import verify_chain
-from stripe2sf.domain.config import ConfigError, SyncConfig
 from stripe2sf.domain.doctor import daily_api
 from stripe2sf.domain.errors import SyncError
 from stripe2sf.domain.events import EventParseError
@@ -28,9 +29,9 @@ from stripe2sf.domain.planner import plan as plan_event
 from stripe2sf.engine.catchup import catch_up
 from stripe2sf.engine.doctor import interlock_problem, run_doctor
 from stripe2sf.metadata_files import write_metadata
-from stripe2sf.runtime import Runtime, load_sync_config
+from stripe2sf.runtime import Runtime
 from stripe2sf.salesforce.client import connect
-from stripe2sf.settings import Settings, SettingsError, load_settings
+from stripe2sf.settings import Settings
 from stripe2sf.store import db
 from stripe2sf.store.audit_trail import AuditTrail
 
@@ -45,14 +46,6 @@ audit_app = typer.Typer(help="The audit trail of every Salesforce write and refu
 app.add_typer(audit_app, name="audit")
 console = Console()
 err = Console(stderr=True)
-
-
-def _settings(**overrides: Any) -> Settings:
-    try:
-        return load_settings(**overrides)
-    except SettingsError as exc:
-        err.print(f"[red]stripe2sf cannot start:[/red] {exc}")
-        raise typer.Exit(2) from exc
 
 
 MIXED_MODES = typer.Option(
@@ -80,16 +73,6 @@ def _refuse_mixed_modes(settings: Settings) -> None:
             "--allow-mixed-modes (STRIPE2SF_ALLOW_MIXED_MODES=true) if that is intended."
         )
         raise typer.Exit(2)
-
-
-def _sync_config(settings: Settings) -> SyncConfig:
-    try:
-        return load_sync_config(settings)
-    except ConfigError as exc:
-        err.print(f"[red]the sync configuration is invalid[/red] ({settings.config_path}):")
-        for problem in exc.problems:
-            err.print(f"  - {problem}")
-        raise typer.Exit(2) from exc
 
 
 def _runtime(settings: Settings) -> Runtime:

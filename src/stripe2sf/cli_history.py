@@ -25,6 +25,8 @@ from rich.progress import (
 from rich.table import Table
 from rich.text import Text
 
+from stripe2sf.cli_common import settings_or_exit as _settings
+from stripe2sf.cli_common import sync_config_or_exit as _config
 from stripe2sf.domain.backfill_plan import (
     DEFAULT_JOB_SIZE,
     BackfillOptionError,
@@ -32,14 +34,14 @@ from stripe2sf.domain.backfill_plan import (
     default_rate,
     parse_objects,
 )
-from stripe2sf.domain.config import ConfigError, SyncConfig
 from stripe2sf.domain.errors import SyncError
 from stripe2sf.domain.reconcile import CSV_HEADER, KIND_TITLES, DriftReport
 from stripe2sf.engine.backfill import Backfill, BackfillOptions, BackfillResult
+from stripe2sf.engine.handlers import default_registry
 from stripe2sf.engine.reconcile import Reconciler
-from stripe2sf.runtime import Runtime, load_sync_config
+from stripe2sf.runtime import Runtime
 from stripe2sf.salesforce.client import SalesforceClient, connect
-from stripe2sf.settings import Settings, SettingsError, load_settings
+from stripe2sf.settings import Settings
 from stripe2sf.stripe.reader import StripeReader
 
 console = Console()
@@ -88,27 +90,9 @@ def _progress() -> Progress:
     )
 
 
-def _settings() -> Settings:
-    try:
-        return load_settings()
-    except SettingsError as exc:
-        err.print(f"[red]stripe2sf cannot start:[/red] {exc}")
-        raise typer.Exit(2) from exc
-
-
-def _config(settings: Settings) -> SyncConfig:
-    try:
-        return load_sync_config(settings)
-    except ConfigError as exc:
-        err.print("[red]the sync configuration is invalid:[/red]")
-        for problem in exc.problems:
-            err.print(f"  - {problem}")
-        raise typer.Exit(2) from exc
-
-
 def _parts(settings: Settings, poll: float) -> tuple[Runtime, StripeReader, SalesforceClient]:
     try:
-        runtime = Runtime.build(settings, registry=None)
+        runtime = Runtime.build(settings, registry=default_registry())
     except Exception as exc:
         err.print(f"[red]cannot open the database[/red] {settings.database_url}: {exc}")
         raise typer.Exit(2) from exc
@@ -318,10 +302,9 @@ def reconcile(
     finally:
         salesforce.close()
         runtime.close()
-    final = outcome.after or outcome.report
     text = None
     if fmt == "csv":
-        text = final.to_csv() if not fix else outcome.report.to_csv()
+        text = outcome.report.to_csv()
     elif fmt == "html":
         text = outcome.report.to_html()
     if output is not None and text is not None:

@@ -180,14 +180,12 @@ class Api:
         self._bucket = TokenBucket()
 
     def _injected_fault(self) -> StripeError | None:
-        faults = self.sb.faults
-        if faults.api_rate_limit > 0 and not self._bucket.take(
-            faults.api_rate_limit, time.monotonic()
-        ):
+        faults, limit = self.sb.faults, self.sb.settings.api_rate_limit
+        if limit > 0 and not self._bucket.take(limit, time.monotonic()):
             return RateLimitFault(
                 "Request rate limit exceeded. You made too many requests in too short a time "
-                f"(this sandbox allows {faults.api_rate_limit:g} per second; set by "
-                "--rate-limit or the api_rate_limit fault). Retry after a short wait.",
+                f"(this sandbox allows {limit:g} per second; set by --rate-limit or the "
+                "api_rate_limit setting). Retry after a short wait.",
                 code="rate_limit",
                 status=429,
             )

@@ -79,7 +79,7 @@ def build_parser() -> argparse.ArgumentParser:
         default=0,
         metavar="N",
         help="answer requests beyond N per second with 429 rate_limit, as Stripe does (25 in a "
-        "real sandbox, 100 live); 0 = no limit. Also the api_rate_limit fault.",
+        "real sandbox, 100 live); 0 = no limit. Also the api_rate_limit setting.",
     )
     parser.add_argument(
         "--log-level",
@@ -101,6 +101,7 @@ def settings_from(args: argparse.Namespace) -> Settings:
         webhook_retry_base_seconds=args.webhook_retry_base,
         webhook_max_attempts=args.webhook_max_attempts,
         webhook_timeout_seconds=args.webhook_timeout,
+        api_rate_limit=args.rate_limit,
     )
 
 
@@ -112,7 +113,6 @@ def main(argv: Sequence[str] | None = None) -> None:
 
     logging.basicConfig(level=args.log_level.upper())
     app = create_app(getattr(args, "data", None), settings_from(args))
-    app.sandbox.faults.api_rate_limit = args.rate_limit
     uvicorn.run(
         app.asgi,
         host=args.host,

@@ -202,7 +202,7 @@ ROUTES: list[Route] = [
             "customer", "/v1/customers", _eq("email", "test_clock", column={"test_clock": "clock"})
         ),
     ),
-    ("GET", "/v1/customers/{id}", lambda tx, params, path: customers.retrieve(tx, path["id"])),
+    ("GET", "/v1/customers/{id}", _id_only(customers.retrieve)),
     ("POST", "/v1/customers/{id}", _with_id(customers.update)),
     ("DELETE", "/v1/customers/{id}", _id_only(customers.delete)),
     (

@@ -264,136 +264,141 @@ def seed(sb: Sandbox, opts: SeedOptions) -> SeedResult:
     inv_json = _compile(t_inv)
     history = max(1, opts.history_days) * schedule.DAY
     null = "null"
-    with sb.lock:
-        sb.store.drop_secondary_indexes()
+    # bulk load without the secondary indexes (and fsync); put them back even on failure
+    try:
+        with sb.lock:
+            sb.store.drop_secondary_indexes()
 
-    for batch_start in range(0, opts.customers, BATCH):
-        rows: list[tuple[Any, ...]] = []
-        for n in range(batch_start, min(opts.customers, batch_start + BATCH)):
-            created = now - rng.randrange(history) - 86400
-            cus_id, pm_id = new("cus"), new("pm")
-            first, last = rng.choice(FIRST_NAMES), rng.choice(LAST_NAMES)
-            email = _q(f"{first.lower()}.{last.lower()}.{n}@example.com")
-            name = _q(f"{first} {last}")
-            prefix = cus_id[-8:].upper()
-            rows.append(
-                (
-                    cus_id,
-                    "customer",
-                    created,
-                    cus_id,
-                    None,
-                    None,
-                    None,
-                    customer_json
-                    % {
-                        "id": _q(cus_id),
-                        "created": created,
-                        "email": email,
-                        "name": name,
-                        "prefix": _q(prefix),
-                        "pm": _q(pm_id),
-                    },
-                    "{}",
-                )
-            )
-            rows.append(
-                (
-                    pm_id,
-                    "payment_method",
-                    created,
-                    cus_id,
-                    None,
-                    None,
-                    None,
-                    pm_json % {"id": _q(pm_id), "created": created, "customer": _q(cus_id)},
-                    '{"behaviour":"ok"}',
-                )
-            )
-            span = max(1, now - created)
-            for _ in range(opts.charges_per_customer):
-                at = created + rng.randrange(span)
-                pi_id, ch_id = new("pi"), new("ch")
-                failed = rng.random() < opts.failed_charge_rate
-                ch_text = (charge_failed_json if failed else charge_ok_json) % {
-                    "id": _q(ch_id),
-                    "created": at,
-                    "customer": _q(cus_id),
-                    "pi": _q(pi_id),
-                    "pm": _q(pm_id),
-                    "txn": null if failed else _q(new("txn")),
-                    "refunds_url": _q(f"/v1/charges/{ch_id}/refunds"),
-                }
-                pi_text = pi_json % {
-                    "id": _q(pi_id),
-                    "created": at,
-                    "customer": _q(cus_id),
-                    "charge": _q(ch_id),
-                    "secret": _q(f"{pi_id}_secret_{ch_id[-12:]}"),
-                    "pm": null if failed else _q(pm_id),
-                    "status": _q("requires_payment_method" if failed else "succeeded"),
-                    "received": 0 if failed else opts.unit_amount,
-                }
-                rows.append((pi_id, "payment_intent", at, cus_id, None, None, None, pi_text, "{}"))
-                rows.append((ch_id, "charge", at, cus_id, pi_id, None, None, ch_text, "{}"))
-                result.payment_intents += 1
-                result.charges += 1
-            for _ in range(opts.subscriptions_per_customer):
-                sub_id, inv_id, si_id = new("sub"), new("in"), new("si")
-                start = now - rng.randrange(28 * schedule.DAY)
-                end = schedule.add_interval(start, "month")
+        for batch_start in range(0, opts.customers, BATCH):
+            rows: list[tuple[Any, ...]] = []
+            for n in range(batch_start, min(opts.customers, batch_start + BATCH)):
+                created = now - rng.randrange(history) - 86400
+                cus_id, pm_id = new("cus"), new("pm")
+                first, last = rng.choice(FIRST_NAMES), rng.choice(LAST_NAMES)
+                email = _q(f"{first.lower()}.{last.lower()}.{n}@example.com")
+                name = _q(f"{first} {last}")
+                prefix = cus_id[-8:].upper()
                 rows.append(
                     (
-                        sub_id,
-                        "subscription",
-                        start,
+                        cus_id,
+                        "customer",
+                        created,
                         cus_id,
                         None,
                         None,
-                        end,
-                        sub_json
-                        % {
-                            "id": _q(sub_id),
-                            "created": start,
-                            "customer": _q(cus_id),
-                            "invoice": _q(inv_id),
-                            "si": _q(si_id),
-                            "end": end,
-                            "items_url": _q(f"/v1/subscription_items?subscription={sub_id}"),
-                        },
-                        f'{{"anchor":{start}}}',
-                    )
-                )
-                rows.append(
-                    (
-                        inv_id,
-                        "invoice",
-                        start,
-                        cus_id,
-                        sub_id,
                         None,
-                        None,
-                        inv_json
+                        customer_json
                         % {
-                            "id": _q(inv_id),
-                            "created": start,
-                            "customer": _q(cus_id),
+                            "id": _q(cus_id),
+                            "created": created,
                             "email": email,
                             "name": name,
-                            "number": _q(f"{prefix}-0001"),
-                            "sub": _q(sub_id),
-                            "lines_url": _q(f"/v1/invoices/{inv_id}/lines"),
+                            "prefix": _q(prefix),
+                            "pm": _q(pm_id),
                         },
                         "{}",
                     )
                 )
-                result.subscriptions += 1
-                result.invoices += 1
-            result.customers += 1
-            result.payment_methods += 1
-        with sb.lock, sb.store.transaction():
-            sb.store.put_many(rows)
-    with sb.lock:
-        sb.store.create_indexes()
+                rows.append(
+                    (
+                        pm_id,
+                        "payment_method",
+                        created,
+                        cus_id,
+                        None,
+                        None,
+                        None,
+                        pm_json % {"id": _q(pm_id), "created": created, "customer": _q(cus_id)},
+                        '{"behaviour":"ok"}',
+                    )
+                )
+                span = max(1, now - created)
+                for _ in range(opts.charges_per_customer):
+                    at = created + rng.randrange(span)
+                    pi_id, ch_id = new("pi"), new("ch")
+                    failed = rng.random() < opts.failed_charge_rate
+                    ch_text = (charge_failed_json if failed else charge_ok_json) % {
+                        "id": _q(ch_id),
+                        "created": at,
+                        "customer": _q(cus_id),
+                        "pi": _q(pi_id),
+                        "pm": _q(pm_id),
+                        "txn": null if failed else _q(new("txn")),
+                        "refunds_url": _q(f"/v1/charges/{ch_id}/refunds"),
+                    }
+                    pi_text = pi_json % {
+                        "id": _q(pi_id),
+                        "created": at,
+                        "customer": _q(cus_id),
+                        "charge": _q(ch_id),
+                        "secret": _q(f"{pi_id}_secret_{ch_id[-12:]}"),
+                        "pm": null if failed else _q(pm_id),
+                        "status": _q("requires_payment_method" if failed else "succeeded"),
+                        "received": 0 if failed else opts.unit_amount,
+                    }
+                    rows.append(
+                        (pi_id, "payment_intent", at, cus_id, None, None, None, pi_text, "{}")
+                    )
+                    rows.append((ch_id, "charge", at, cus_id, pi_id, None, None, ch_text, "{}"))
+                    result.payment_intents += 1
+                    result.charges += 1
+                for _ in range(opts.subscriptions_per_customer):
+                    sub_id, inv_id, si_id = new("sub"), new("in"), new("si")
+                    start = now - rng.randrange(28 * schedule.DAY)
+                    end = schedule.add_interval(start, "month")
+                    rows.append(
+                        (
+                            sub_id,
+                            "subscription",
+                            start,
+                            cus_id,
+                            None,
+                            None,
+                            end,
+                            sub_json
+                            % {
+                                "id": _q(sub_id),
+                                "created": start,
+                                "customer": _q(cus_id),
+                                "invoice": _q(inv_id),
+                                "si": _q(si_id),
+                                "end": end,
+                                "items_url": _q(f"/v1/subscription_items?subscription={sub_id}"),
+                            },
+                            f'{{"anchor":{start}}}',
+                        )
+                    )
+                    rows.append(
+                        (
+                            inv_id,
+                            "invoice",
+                            start,
+                            cus_id,
+                            sub_id,
+                            None,
+                            None,
+                            inv_json
+                            % {
+                                "id": _q(inv_id),
+                                "created": start,
+                                "customer": _q(cus_id),
+                                "email": email,
+                                "name": name,
+                                "number": _q(f"{prefix}-0001"),
+                                "sub": _q(sub_id),
+                                "lines_url": _q(f"/v1/invoices/{inv_id}/lines"),
+                            },
+                            "{}",
+                        )
+                    )
+                    result.subscriptions += 1
+                    result.invoices += 1
+                result.customers += 1
+                result.payment_methods += 1
+            with sb.lock, sb.store.transaction():
+                sb.store.put_many(rows)
+    finally:
+        with sb.lock:
+            sb.store.create_indexes()
     result.seconds = round(time.perf_counter() - started, 3)
     return result

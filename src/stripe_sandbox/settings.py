@@ -23,6 +23,8 @@ class Settings:
     webhook_max_attempts: int = 8
     webhook_timeout_seconds: float = 5.0
     event_retention_days: int = 30
+    # Stripe's global rate limit in requests per second (0: none); beyond it, 429 rate_limit
+    api_rate_limit: float = 0.0
 
     def update(self, values: dict[str, Any]) -> None:
         known = {f.name: f for f in fields(self)}
@@ -66,8 +68,6 @@ class Faults:
     api_fail_next: int = 0
     api_fail_status: int = 500
     api_error_rate: float = 0.0
-    # Stripe's global rate limit in requests per second (0: none); beyond it, 429 rate_limit
-    api_rate_limit: float = 0.0
 
     def update(self, values: dict[str, Any]) -> None:
         for key, value in values.items():
@@ -77,7 +77,6 @@ class Faults:
                 "delay_seconds",
                 "api_latency_ms",
                 "api_error_rate",
-                "api_rate_limit",
             ):
                 setattr(self, key, float(value))
             elif key in ("api_fail_next", "api_fail_status"):

@@ -15,7 +15,7 @@ import stripe
 from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import select
 
-from stripe2sf.store.deferral import DEFERRED_KIND
+from stripe2sf.store.inbox import DEFERRED_KIND
 from stripe2sf.store.tables import events
 from tests.support.sync_env import SyncEnv, sync_env
 

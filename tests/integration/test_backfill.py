@@ -257,12 +257,12 @@ def test_stripe_rate_limit_is_waited_out_and_nothing_is_lost(fresh: Boxes, tmp_p
     seeded = fresh.stripe.seed(customers=30, charges_per_customer=3, random_seed=5)
     p = parts(settings_for(fresh, f"sqlite:///{tmp_path}/db.sqlite"))
     progress = _Notes()
-    fresh.stripe.faults(api_rate_limit=2)
+    fresh.stripe.settings(api_rate_limit=2)
     try:
         options = BackfillOptions(rate=500, workdir=tmp_path / "bf", job_size=100)
         result = p.backfill(options, progress)
     finally:
-        fresh.stripe.faults(api_rate_limit=0)
+        fresh.stripe.settings(api_rate_limit=0)
         p.close()
     assert result.status == "succeeded" and result.exit_code == 0, result.message
     assert any(n.startswith("Stripe rate limit: waiting") for n in progress.notes)

@@ -259,7 +259,7 @@ def test_stripe_rate_limit_is_retried_until_every_event_is_applied(env: SyncEnv)
     ]
     for customer in customers:
         pay(env.client, customer)
-    env.stripe.faults(api_rate_limit=2)
+    env.stripe.settings(api_rate_limit=2)
     try:
         deadline = time.monotonic() + 30  # the held deliveries arrive after their delay
         while sum(env.runtime.inbox.counts().values()) < len(customers):
@@ -267,7 +267,8 @@ def test_stripe_rate_limit_is_retried_until_every_event_is_applied(env: SyncEnv)
             time.sleep(0.1)
         counts = env.drain(timeout=120)
     finally:
-        env.stripe.faults(api_rate_limit=0, delay_seconds=0)
+        env.stripe.settings(api_rate_limit=0)
+        env.stripe.faults(delay_seconds=0)
     assert counts["dead"] == 0
     accounts = env.query("SELECT Stripe_Customer_Id__c FROM Account")
     assert sorted(a["Stripe_Customer_Id__c"] for a in accounts) == sorted(customers)

@@ -465,19 +465,27 @@ def test_concurrent_clients(sb: RunningSandbox) -> None:
 def test_rate_limit_answers_429_beyond_the_limit_like_stripe(
     sb: RunningSandbox, client: stripe.StripeClient
 ) -> None:
-    sb.faults(api_rate_limit=5)
-    refused: list[stripe.RateLimitError] = []
-    for _ in range(30):  # far faster than 5 a second
-        try:
-            client.v1.customers.list()
-        except stripe.RateLimitError as exc:
-            refused.append(exc)
-    assert 0 < len(refused) <= 30 - 5  # the first second's burst of 5 passes
-    first = refused[0]
-    assert first.http_status == 429
-    assert first.json_body is not None and first.json_body["error"]["code"] == "rate_limit"
-    assert first.headers is not None
-    assert first.headers.get("Stripe-Rate-Limited-Reason") == "global-rate"
-    assert "5 per second" in str(first.user_message)
-    sb.faults(api_rate_limit=0)
+    sb.settings(api_rate_limit=5)
+    try:
+        refused: list[stripe.RateLimitError] = []
+        for _ in range(30):  # far faster than 5 a second
+            try:
+                client.v1.customers.list()
+            except stripe.RateLimitError as exc:
+                refused.append(exc)
+        assert 0 < len(refused) <= 30 - 5  # the first second's burst of 5 passes
+        first = refused[0]
+        assert first.http_status == 429
+        assert first.json_body is not None and first.json_body["error"]["code"] == "rate_limit"
+        assert first.headers is not None
+        assert first.headers.get("Stripe-Rate-Limited-Reason") == "global-rate"
+        assert "5 per second" in str(first.user_message)
+    finally:
+        sb.settings(api_rate_limit=0)
     assert client.v1.customers.list().data == []
+
+
+def test_the_rate_limit_survives_a_reset(sb: RunningSandbox) -> None:
+    sb.settings(api_rate_limit=7)  # as `stripe-sandbox --rate-limit 7` starts it
+    sb.reset()
+    assert sb.control("GET", "settings")["api_rate_limit"] == 7

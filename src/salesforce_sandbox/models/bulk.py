@@ -214,9 +214,11 @@ class BulkJobs:
             return
         with self.store.transaction():
             self._rows(job["id"], "head", [(0, None, None, header)])
-            self._rows(
-                job["id"], "unprocessed", ((i, None, None, r) for i, r in enumerate(rows, 1))
-            )
+            self._unprocessed_rows(job["id"], rows)
+
+    def _unprocessed_rows(self, job_id: str, rows: Iterator[list[str]]) -> None:
+        """Store the rows not (yet) processed, numbered from 1."""
+        self._rows(job_id, "unprocessed", ((i, None, None, r) for i, r in enumerate(rows, 1)))
 
     def _rows(self, job_id: str, kind: str, rows: Any) -> None:
         from salesforce_sandbox.models.store import _dumps
@@ -257,11 +259,7 @@ class BulkJobs:
                 if self._state(job["id"]) == "Aborted":
                     job["state"] = "Aborted"
                     with self.store.transaction():
-                        self._rows(
-                            job["id"],
-                            "unprocessed",
-                            ((i, None, None, r) for i, r in enumerate(rows, 1)),
-                        )
+                        self._unprocessed_rows(job["id"], rows)
                     break
             else:
                 job["state"] = "JobComplete"
@@ -396,7 +394,6 @@ class BulkJobs:
                         payload[column[0]] = {"attributes": {"type": column[1]}, column[2]: value}
                     else:
                         payload[column] = value
-                given = payload.get("Id") if operation not in ("insert", "upsert") else None
                 try:
                     if operation == "insert":
                         rid, created = records.create(obj, payload, "csv", user=user), True

@@ -15,10 +15,7 @@ class ApiUsage:
 
     def __init__(self, daily_limit: int) -> None:
         self.daily_limit = daily_limit
-        self._buckets: dict[int, int] = {}
-        # the sum of _buckets as of hour _checked (buckets only age out when the hour changes)
-        self._total = 0
-        self._checked = -1
+        self._buckets: dict[int, int] = {}  # hour -> API calls in it
         self.by_endpoint: Counter[str] = Counter()
         self.requests = 0
         self.refused = 0
@@ -26,30 +23,28 @@ class ApiUsage:
     def charge(self, endpoint: str) -> None:
         """Count one API call; REQUEST_LIMIT_EXCEEDED (403) once the allocation is spent."""
         self.requests += 1
-        if self.used >= self.daily_limit:
+        hour = _hour()
+        if self._used_at(hour) >= self.daily_limit:
             self.refused += 1
             raise request_limit_exceeded()
-        hour = self._checked  # set by ``used`` just above
         self._buckets[hour] = self._buckets.get(hour, 0) + 1
-        self._total += 1
         self.by_endpoint[endpoint] += 1
 
     @property
     def used(self) -> int:
         """API calls in the last 24 hours."""
-        hour = _hour()
-        if hour != self._checked:
-            horizon = hour - 23
-            if any(h < horizon for h in self._buckets):
-                self._buckets = {h: n for h, n in self._buckets.items() if h >= horizon}
-            self._total = sum(self._buckets.values())
-            self._checked = hour
-        return self._total
+        return self._used_at(_hour())
 
     @used.setter
     def used(self, value: int) -> None:
         self._buckets = {_hour(): value}
-        self._checked = -1
+
+    def _used_at(self, hour: int) -> int:
+        """API calls in the 24 hourly buckets up to ``hour``, dropping older buckets."""
+        horizon = hour - 23
+        if any(h < horizon for h in self._buckets):
+            self._buckets = {h: n for h, n in self._buckets.items() if h >= horizon}
+        return sum(self._buckets.values())
 
     def note(self, endpoint: str) -> None:
         """Count a request that is not an API call (login, versions)."""
@@ -61,7 +56,6 @@ class ApiUsage:
 
     def reset(self) -> None:
         self._buckets = {}
-        self._checked = -1
         self.requests = 0
         self.refused = 0
         self.by_endpoint.clear()

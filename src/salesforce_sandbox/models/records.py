@@ -63,10 +63,10 @@ class Records:
         return found[2]
 
     def find_external(self, obj: ObjectDef, definition: FieldDef, value: Any) -> list[str]:
-        stored = coerce_value(definition, value, "csv")
-        if stored is None:
+        key = _external_key(definition, value)
+        if key is None:
             return []
-        return self.store.lookup(obj.name, definition.name, definition.normalize_key(stored))
+        return self.store.lookup(obj.name, definition.name, key)
 
     def prefetch_external(
         self, obj: ObjectDef, definition: FieldDef, values: list[Any]
@@ -75,11 +75,11 @@ class Records:
         keys = []
         for value in values:
             try:
-                stored = coerce_value(definition, value, "csv")
+                key = _external_key(definition, value)
             except SalesforceError:
                 continue
-            if stored is not None:
-                keys.append(definition.normalize_key(stored))
+            if key is not None:
+                keys.append(key)
         out: dict[str, list[str]] = {k: [] for k in keys}
         for key, record_id in self.store.lookup_pairs(obj.name, definition.name, keys):
             out.setdefault(key, []).append(record_id)
@@ -208,8 +208,7 @@ class Records:
                 fields=[definition.name],
             )
         if known is not None:
-            stored = coerce_value(definition, value, "csv")
-            key = definition.normalize_key(stored) if stored is not None else ""
+            key = _external_key(definition, value) or ""
             matches = known.get(key, [])
         else:
             matches = self.find_external(obj, definition, value)
@@ -338,20 +337,11 @@ class Records:
         if name in ("Contact", "User"):
             parts = [record.get("FirstName"), record.get("LastName")]
             record["Name"] = " ".join(str(p) for p in parts if p) or None
-        elif name == "Task":
+        elif name == "Task":  # IsClosed follows the status, as its closed values define it
             record["IsClosed"] = record.get("Status") == "Completed"
         elif name == "Case":
             record["IsClosed"] = record.get("Status") == "Closed"
         elif name == "Opportunity":
-            stage = record.get("StageName")
-            record["IsClosed"] = stage in ("Closed Won", "Closed Lost")
-            record["IsWon"] = stage == "Closed Won"
-        # IsClosed follows the status, as Salesforce's closed status values define it.
-        if obj.name == "Task":
-            record["IsClosed"] = record.get("Status") == "Completed"
-        elif obj.name == "Case":
-            record["IsClosed"] = record.get("Status") == "Closed"
-        elif obj.name == "Opportunity":
             stage = str(record.get("StageName") or "")
             record["IsClosed"] = stage.startswith("Closed")
             record["IsWon"] = stage == "Closed Won"
@@ -386,17 +376,23 @@ class Records:
 
     def _autonumber(self, obj: ObjectDef, record: Record) -> None:
         for definition in obj.autonumber_fields:
-            if definition.auto_number is None or record.get(definition.name) is not None:
+            if record.get(definition.name) is not None:
                 continue
             counter_name = f"autonumber:{obj.name}.{definition.name}"
             number = int(self.store.meta_get(counter_name) or 0) + 1
             self.store.meta_set(counter_name, number)
-            fmt = definition.auto_number
+            fmt = str(definition.auto_number)  # autonumber_fields have one
 
             def pad(match: re.Match[str], n: int = number) -> str:
                 return str(n).rjust(len(match.group(1)), "0")
 
             record[definition.name] = _AUTONUMBER_RE.sub(pad, fmt) if "{" in fmt else str(number)
+
+
+def _external_key(definition: FieldDef, value: Any) -> str | None:
+    """Index key of an external id value as given (CSV text or JSON), None for no value."""
+    stored = coerce_value(definition, value, "csv")
+    return None if stored is None else definition.normalize_key(stored)
 
 
 def _sparse(record: Record) -> Record:

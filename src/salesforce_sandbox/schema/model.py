@@ -162,10 +162,6 @@ class ObjectDef:
     def autonumber_fields(self) -> list[FieldDef]:
         return self._select("autonumber", lambda f: f.auto_number is not None)
 
-    @property
-    def reference_fields(self) -> list[FieldDef]:
-        return self._select("reference", lambda f: f.type == "reference")
-
     def field(self, name: str) -> FieldDef | None:
         return self.fields.get(name.lower())
 

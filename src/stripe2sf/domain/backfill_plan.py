@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from stripe2sf.domain.paths import as_int, as_str
-from stripe2sf.domain.stripe_views import invoice_view
+from stripe2sf.domain.stripe_views import InvoiceView, invoice_view
 
 # Parents before children: Accounts/Contacts first, then what hangs off them.
 PHASES: tuple[str, ...] = ("customers", "subscriptions", "charges", "invoices")
@@ -106,15 +106,10 @@ def stripe_retry_delay(attempt: int, retry_after: float | None) -> float | None:
 # ---- Stripe object -> event-like envelope -----------------------------------------------------
 
 
-def unpaid_failed(invoice: Mapping[str, Any]) -> bool:
-    """An invoice whose payment was attempted and failed, and which is still owed."""
-    inv = invoice_view(invoice)
-    return (
-        not inv.paid
-        and inv.status in ("open", "uncollectible")
-        and inv.attempt_count > 0
-        and inv.amount_remaining > 0
-    )
+def unpaid_failed(inv: InvoiceView) -> bool:
+    """An open or uncollectible invoice whose payment was attempted and failed, and which is
+    still owed."""
+    return inv.status in ("open", "uncollectible") and inv.failed_and_owed
 
 
 def event_type_for(phase: str, obj: Mapping[str, Any]) -> tuple[str | None, str]:
@@ -135,9 +130,10 @@ def event_type_for(phase: str, obj: Mapping[str, Any]) -> tuple[str | None, str]
             return "charge.failed", "failed charge snapshot"
         return None, f"charge is {status}"
     if phase == "invoices":
-        if invoice_view(obj).paid:
+        inv = invoice_view(obj)
+        if inv.paid:
             return "invoice.paid", "paid invoice"
-        if unpaid_failed(obj):
+        if unpaid_failed(inv):
             return "invoice.payment_failed", "unpaid invoice whose payment failed"
         return None, f"invoice is {as_str(obj.get('status'))} with no failed payment"
     raise BackfillOptionError(f"unknown phase {phase}")

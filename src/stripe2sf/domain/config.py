@@ -19,7 +19,6 @@ Layout of `stripe2sf.toml` (every table optional)::
 
 from __future__ import annotations
 
-import functools
 import tomllib
 from collections.abc import Mapping
 from functools import cached_property
@@ -31,6 +30,8 @@ from stripe2sf.domain.allowlist import is_forbidden_path, source_object, source_
 from stripe2sf.domain.transforms import Transform
 
 Owner = Literal["stripe", "salesforce", "create_only"]
+# (source, target field, transform, values) of a mapping stripe2sf may write
+WritableMapping = tuple[str, str, Transform, dict[str, str] | None]
 
 SUBSCRIPTION_STATUS_VALUES: dict[str, str] = {
     "active": "Active",
@@ -221,7 +222,6 @@ def _m(source: str, target: str, transform: Transform | None = None, **kw: Any) 
     return FieldMapping(source=source, target=target, transform=transform, **kw)
 
 
-@functools.lru_cache(maxsize=32)  # pure and immutable: planning calls it for every field
 def default_mappings(objects: ObjectsConfig | None = None) -> tuple[FieldMapping, ...]:
     """DESIGN.md's data model as field mappings."""
     o = objects or ObjectsConfig()
@@ -296,36 +296,19 @@ class SyncConfig(_Strict):
     replace_default_mappings: bool = False
 
     @cached_property
-    def _derived(self) -> dict[str, Any]:
-        """Values derived from this config (merged ownership, effective mappings), computed
-        once: the config is frozen, and planning asks for them for every field of every
-        record."""
-        return {}
+    def _ownership(self) -> Mapping[str, Owner]:
+        merged = dict(DEFAULT_OWNERSHIP)
+        merged.update(self.ownership)
+        return merged
 
     @property
     def effective_ownership(self) -> dict[str, Owner]:
-        return dict(self._ownership())
+        return dict(self._ownership)
 
-    def _ownership(self) -> Mapping[str, Owner]:
-        derived = self._derived
-        found: Mapping[str, Owner] | None = derived.get("ownership")
-        if found is None:
-            merged = dict(DEFAULT_OWNERSHIP)
-            merged.update(self.ownership)
-            derived["ownership"] = found = merged
-        return found
-
-    @property
+    @cached_property
     def effective_mappings(self) -> tuple[FieldMapping, ...]:
         """Defaults (unless replaced) overridden by configured mappings with the same target;
         per-subscription mappings only when per-subscription records are on."""
-        derived = self._derived
-        found: tuple[FieldMapping, ...] | None = derived.get("mappings")
-        if found is None:
-            derived["mappings"] = found = self._effective_mappings()
-        return found
-
-    def _effective_mappings(self) -> tuple[FieldMapping, ...]:
         chosen: dict[str, FieldMapping] = {}
         if not self.replace_default_mappings:
             for m in default_mappings(self.objects):
@@ -340,7 +323,7 @@ class SyncConfig(_Strict):
         )
 
     def owner_of(self, sobject: str, field: str) -> Owner:
-        return self._ownership().get(f"{sobject}.{field}", "stripe")
+        return self._ownership.get(f"{sobject}.{field}", "stripe")
 
     def can_write(self, sobject: str, field: str, *, creating: bool) -> bool:
         """Whether stripe2sf may write this field (create_only fields only on creation)."""
@@ -348,30 +331,27 @@ class SyncConfig(_Strict):
         return owner == "stripe" or (owner == "create_only" and creating)
 
     def mappings_for(self, source_obj: str, target_obj: str) -> tuple[FieldMapping, ...]:
-        derived = self._derived
-        key = f"mappings:{source_obj}:{target_obj}"
-        found: tuple[FieldMapping, ...] | None = derived.get(key)
-        if found is None:
-            derived[key] = found = tuple(
-                m
-                for m in self.effective_mappings
-                if m.source_object == source_obj and m.target_object == target_obj
-            )
-        return found
+        return tuple(
+            m
+            for m in self.effective_mappings
+            if m.source_object == source_obj and m.target_object == target_obj
+        )
+
+    @cached_property
+    def _writable(self) -> dict[tuple[str, str, bool], tuple[WritableMapping, ...]]:
+        """``writable_mappings`` answers, by (source object, target object, creating)."""
+        return {}
 
     def writable_mappings(
         self, source_obj: str, target_obj: str, *, creating: bool
-    ) -> tuple[tuple[str, str, Transform, dict[str, str] | None], ...]:
+    ) -> tuple[WritableMapping, ...]:
         """(source, target field, transform, values) of the mappings from `source_obj` to
         `target_obj` that have an allowed source and that stripe2sf may write (creating or
-        not): decided once per config, not per record."""
-        derived = self._derived
-        key = f"writable:{source_obj}:{target_obj}:{creating}"
-        found: tuple[tuple[str, str, Transform, dict[str, str] | None], ...] | None = derived.get(
-            key
-        )
+        not): decided once per config, not per record (planning asks for every record)."""
+        key = (source_obj, target_obj, creating)
+        found = self._writable.get(key)
         if found is None:
-            derived[key] = found = tuple(
+            self._writable[key] = found = tuple(
                 (m.source, m.target_field, m.effective_transform, m.values)
                 for m in self.mappings_for(source_obj, target_obj)
                 if source_spec(m.source) is not None

@@ -108,11 +108,7 @@ def billing_status_after_paid(
     At Risk when Stripe will not retry it). None when the open invoices are not known."""
     if open_invoices is None:
         return None, f"invoice {paid.id} paid"
-    failing = [
-        v
-        for v in map(invoice_view, open_invoices)
-        if v.id != paid.id and v.attempt_count > 0 and v.amount_remaining > 0 and not v.paid
-    ]
+    failing = [v for v in map(invoice_view, open_invoices) if v.id != paid.id and v.failed_and_owed]
     if not failing:
         return BILLING_CURRENT, f"invoice {paid.id} paid; no other invoice is failing"
     status = BILLING_AT_RISK if any(v.final_attempt for v in failing) else BILLING_OVERDUE

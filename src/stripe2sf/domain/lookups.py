@@ -13,7 +13,7 @@ answer means `planner.plan` has everything. Typical worker loop::
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 from stripe2sf.domain import soql
 from stripe2sf.domain.config import SyncConfig
@@ -70,9 +70,12 @@ def lookups_needed(event: EventView, config: SyncConfig, ctx: PlanContext) -> tu
     needed: list[Lookup] = []
     o = config.objects
 
-    def need(kind: LookupKind, key: str, query: str | None = None) -> None:
+    def need(kind: LookupKind, key: str, query: str | Callable[[], str] | None = None) -> None:
+        """Add a lookup unless answered or already added; a callable `query` (the SOQL) is
+        only called then: planning a backfill asks this several times for each of millions
+        of objects."""
         if key and not ctx.has(kind, key) and all(n.key != key or n.kind != kind for n in needed):
-            needed.append(Lookup(kind, key, query))
+            needed.append(Lookup(kind, key, query() if callable(query) else query))
 
     if event.object_id:
         # The ledger is local and read first: a late event then costs no API call.
@@ -97,20 +100,16 @@ def lookups_needed(event: EventView, config: SyncConfig, ctx: PlanContext) -> tu
 
     cid = customer_id_for(event, ctx)
     if cid:
-        # (the SOQL is only built when the answer is missing: planning a backfill asks this
-        # several times for each of millions of objects)
-        if not ctx.has(LookupKind.SF_ACCOUNT_BY_CUSTOMER, cid):
-            need(
-                LookupKind.SF_ACCOUNT_BY_CUSTOMER,
-                cid,
-                soql.account_by_customer(o.customer_id_field, o.billing_status_field, cid),
-            )
-        if not ctx.has(LookupKind.SF_CONTACT_BY_CUSTOMER, cid):
-            need(
-                LookupKind.SF_CONTACT_BY_CUSTOMER,
-                cid,
-                soql.contact_by_customer(o.customer_id_field, cid),
-            )
+        need(
+            LookupKind.SF_ACCOUNT_BY_CUSTOMER,
+            cid,
+            lambda: soql.account_by_customer(o.customer_id_field, o.billing_status_field, cid),
+        )
+        need(
+            LookupKind.SF_CONTACT_BY_CUSTOMER,
+            cid,
+            lambda: soql.contact_by_customer(o.customer_id_field, cid),
+        )
         known = ctx.has(LookupKind.SF_ACCOUNT_BY_CUSTOMER, cid) and ctx.has(
             LookupKind.SF_CONTACT_BY_CUSTOMER, cid
         )
@@ -122,12 +121,11 @@ def lookups_needed(event: EventView, config: SyncConfig, ctx: PlanContext) -> tu
                 need(LookupKind.STRIPE_CUSTOMER, cid)
             elif customer is not None and _searchable(customer.email) and config.matching.by_email:
                 email = (customer.email or "").strip().lower()
-                if not ctx.has(LookupKind.SF_CONTACTS_BY_EMAIL, email):
-                    need(
-                        LookupKind.SF_CONTACTS_BY_EMAIL,
-                        email,
-                        soql.contacts_by_email(o.customer_id_field, email),
-                    )
+                need(
+                    LookupKind.SF_CONTACTS_BY_EMAIL,
+                    email,
+                    lambda: soql.contacts_by_email(o.customer_id_field, email),
+                )
                 ambiguous = len(ctx.contacts_for(email)) > 1
                 if ambiguous and config.matching.multiple_contacts == "review":
                     need(LookupKind.SF_REVIEW_TASK, cid, soql.review_task(o.dedupe_key_field, cid))

@@ -438,9 +438,9 @@ def _check_dunning(report: DriftReport, stripe: StripeSide, sf: SalesforceSide, 
             continue
         open_by_invoice[key.split(":", 1)[0]].append(row)
     invoices: dict[str, Mapping[str, Any]] = {str(i.get("id")): i for i in stripe.invoices}
-    for inv_id, inv in sorted(invoices.items()):
-        view = invoice_view(inv)
-        if unpaid_failed(inv) and not open_by_invoice.get(inv_id):
+    views = {inv_id: invoice_view(inv) for inv_id, inv in invoices.items()}
+    for inv_id, view in sorted(views.items()):
+        if unpaid_failed(view) and not open_by_invoice.get(inv_id):
             report.items.append(
                 Drift(
                     "dunning_missing",
@@ -453,21 +453,21 @@ def _check_dunning(report: DriftReport, stripe: StripeSide, sf: SalesforceSide, 
                 )
             )
     for inv_id, rows in sorted(open_by_invoice.items()):
-        owed = invoices.get(inv_id)
-        if owed is None:
+        inv = invoices.get(inv_id)
+        if inv is None:
             continue  # outside the compared history
-        inv = owed
-        if invoice_view(inv).paid or str(inv.get("status")) == "void":
+        view = views[inv_id]
+        if view.paid or str(inv.get("status")) == "void":
             for row in rows:
                 report.items.append(
                     Drift(
                         "dunning_stale",
                         inv_id,
-                        invoice_view(inv).customer_id,
+                        view.customer_id,
                         str(row.get("Id")),
                         "closed (invoice is " + str(inv.get("status")) + ")",
                         f"open ({row.get('Status')})",
-                        fix_object=f"invoices:{inv_id}" if invoice_view(inv).paid else None,
+                        fix_object=f"invoices:{inv_id}" if view.paid else None,
                     )
                 )
     report.checked["invoices"] = len(invoices)

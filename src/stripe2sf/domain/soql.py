@@ -22,25 +22,33 @@ def like_contains(value: str) -> str:
     return f"'%{escaped}%'"
 
 
+def account_fields(field: str, billing_field: str) -> str:
+    """The Account fields every lookup reads (the backfill's index holds the same rows)."""
+    return f"Id, Name, OwnerId, CreatedDate, LastActivityDate, {billing_field}, {field}"
+
+
+def contact_fields(field: str) -> str:
+    """The Contact fields every lookup reads, with the Stripe customer the Contact's Account
+    is linked to (a parent field)."""
+    return f"Id, Email, AccountId, OwnerId, CreatedDate, LastActivityDate, {field}, Account.{field}"
+
+
 def account_by_customer(field: str, billing_field: str, customer_id: str) -> str:
     return (
-        f"SELECT Id, Name, OwnerId, CreatedDate, LastActivityDate, {billing_field}, "
-        f"{field} FROM Account WHERE {field} = {quote(customer_id)} LIMIT 2"
+        f"SELECT {account_fields(field, billing_field)} "
+        f"FROM Account WHERE {field} = {quote(customer_id)} LIMIT 2"
     )
 
 
 def contact_by_customer(field: str, customer_id: str) -> str:
     return (
-        f"SELECT Id, Email, AccountId, OwnerId, CreatedDate, LastActivityDate, {field} "
-        f"FROM Contact WHERE {field} = {quote(customer_id)} LIMIT 2"
+        f"SELECT {contact_fields(field)} FROM Contact WHERE {field} = {quote(customer_id)} LIMIT 2"
     )
 
 
 def contacts_by_email(field: str, email: str) -> str:
-    """Also reads the Stripe customer the Contact's Account is linked to (a parent field)."""
     return (
-        f"SELECT Id, Email, AccountId, OwnerId, CreatedDate, LastActivityDate, {field}, "
-        f"Account.{field} "
+        f"SELECT {contact_fields(field)} "
         f"FROM Contact WHERE Email = {quote(email)} ORDER BY CreatedDate LIMIT 50"
     )
 

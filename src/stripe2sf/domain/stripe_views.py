@@ -305,6 +305,11 @@ class InvoiceView:
         """Stripe leaves next_payment_attempt empty when no retry is scheduled."""
         return self.next_payment_attempt is None
 
+    @property
+    def failed_and_owed(self) -> bool:
+        """A payment was attempted and failed, and the invoice is still owed."""
+        return self.attempt_count > 0 and self.amount_remaining > 0 and not self.paid
+
 
 def invoice_view(obj: Mapping[str, Any]) -> InvoiceView:
     subscription = id_of(obj.get("subscription")) or id_of(

@@ -69,10 +69,6 @@ class Alerter:
             return "recovered" if sent else None
         return None
 
-    def firing(self) -> frozenset[str]:
-        with self._lock:
-            return frozenset(self._firing)
-
     def _email(self, subject: str, body: str) -> None:
         s = self.settings
         if not (s.smtp_host and s.alert_email_to):

@@ -246,8 +246,6 @@ class Backfill:
         self.pacer = Pacer(options.rate)
         self._cache: dict[tuple[str, str], Any] = {}
         self._ledger_cache: dict[str, int | None] = {}
-        self.staging: Staging | None = None
-        self.run_row: RunRow | None = None
         self._staged = frozenset(options.objects)
         self._empty_context = context_for(config)
         # Salesforce index rows of the chunk being planned, read in one query per chunk
@@ -343,14 +341,14 @@ class Backfill:
         staging.clear_index()
         self.progress.note("indexing what already exists in Salesforce")
         accounts = self.salesforce.query_all(
-            f"SELECT Id, Name, OwnerId, CreatedDate, LastActivityDate, {o.billing_status_field}, "
-            f"{cust} FROM Account WHERE {cust} != null",
+            f"SELECT {soql.account_fields(cust, o.billing_status_field)} "
+            f"FROM Account WHERE {cust} != null",
             batch_size=2000,
         )
         staging.put_rows("account", ((str(r[cust]), str(r["Id"]), r) for r in accounts))
         contacts = self.salesforce.query_all(
-            f"SELECT Id, Email, AccountId, OwnerId, CreatedDate, LastActivityDate, {cust}, "
-            f"Account.{cust} FROM Contact WHERE Email != null OR {cust} != null",
+            f"SELECT {soql.contact_fields(cust)} "
+            f"FROM Contact WHERE Email != null OR {cust} != null",
             batch_size=2000,
         )
         staging.put_rows(
@@ -433,8 +431,8 @@ class Backfill:
         for i in range(0, len(linked_ids), 200):
             ids = ", ".join(soql.quote(x) for x in linked_ids[i : i + 200])
             rows = self.salesforce.query_all(
-                f"SELECT Id, Name, OwnerId, CreatedDate, LastActivityDate, "
-                f"{o.billing_status_field}, {cust} FROM Account WHERE Id IN ({ids})"
+                f"SELECT {soql.account_fields(cust, o.billing_status_field)} "
+                f"FROM Account WHERE Id IN ({ids})"
             )
             staging.put_rows(
                 "account", ((str(r[cust]), str(r["Id"]), r) for r in rows if r.get(cust))
@@ -780,9 +778,7 @@ class Backfill:
 
     def run(self) -> BackfillResult:
         run, resumed = self._open_run()
-        self.run_row = run
         staging = Staging(Path(run.staging_path))
-        self.staging = staging
         result = BackfillResult(run.id or None, "running", 0, "", resumed=resumed)
         try:
             if resumed:

@@ -14,9 +14,7 @@ from typing import Any
 import structlog
 from sqlalchemy import Engine
 
-from stripe2sf.domain.audit import records_from_plan
 from stripe2sf.domain.backfill_plan import LIST_PARAMS, synthetic_event
-from stripe2sf.domain.batching import batch
 from stripe2sf.domain.config import SyncConfig
 from stripe2sf.domain.reconcile import DriftReport, SalesforceSide, StripeSide, diff, soql_queries
 from stripe2sf.engine.sync import SalesforcePort, SyncHandler
@@ -121,16 +119,7 @@ class Reconciler:
         if doc is None:
             return FixOutcome(fix_object, False, "nothing to sync for its current state")
         the_plan = self.handler.plan_event(doc)
-        version = f"v{self.salesforce.api_version.lstrip('v')}"
-        calls = batch(
-            the_plan.operations,
-            api_version=version,
-            bulk_threshold=self.config.sync.bulk_threshold,
-        )
-        result = self.salesforce.execute(calls) if calls else None
-        outcomes: Mapping[str, Any] = result.outcomes if result is not None else {}
-        at = datetime.now(UTC).isoformat()
-        records = records_from_plan(the_plan, outcomes, at=at, customer_id=the_plan.customer_id)
+        _, outcomes, records, _ = self.handler.execute_plan(the_plan)
         failed = [o for o in outcomes.values() if not o.ok]
         with self.engine.begin() as conn:
             append(conn, records)

@@ -8,11 +8,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 import structlog
 
-from stripe2sf.domain.audit import OpOutcome, records_from_plan
+from stripe2sf.domain.audit import AuditRecord, OpOutcome, records_from_plan
 from stripe2sf.domain.batching import SalesforceCall, batch
 from stripe2sf.domain.config import SyncConfig
 from stripe2sf.domain.context import Lookup, LookupKind, PlanContext
@@ -50,6 +50,16 @@ class SalesforcePort(Protocol):
     def query_many(self, soqls: Sequence[str]) -> list[list[dict[str, Any]]]: ...
 
     def execute(self, calls: Sequence[SalesforceCall]) -> SalesforceResult: ...
+
+
+class Executed(NamedTuple):
+    """A plan sent to Salesforce: the answer (None when there was nothing to send), each
+    operation's outcome, the audit records, and how many calls it took."""
+
+    result: SalesforceResult | None
+    outcomes: Mapping[str, OpOutcome]
+    records: list[AuditRecord]
+    calls: int
 
 
 class SyncHandler:
@@ -103,8 +113,8 @@ class SyncHandler:
         view = parse_event(payload)
         return plan(view, self.hydrate(view), self.config)
 
-    def __call__(self, event: StoredEvent) -> Applied:
-        the_plan = self.plan_event(event.payload)
+    def execute_plan(self, the_plan: Plan) -> Executed:
+        """Batch the plan's operations, send them, and turn the outcomes into audit records."""
         calls = batch(
             the_plan.operations,
             api_version=f"v{self.salesforce.api_version.lstrip('v')}",
@@ -118,6 +128,11 @@ class SyncHandler:
             at=datetime.now(UTC).isoformat(),
             customer_id=the_plan.customer_id,
         )
+        return Executed(result, outcomes, records, len(calls))
+
+    def __call__(self, event: StoredEvent) -> Applied:
+        the_plan = self.plan_event(event.payload)
+        result, outcomes, records, calls = self.execute_plan(the_plan)
         failed = any(not o.ok for o in outcomes.values())
         if failed and result is not None:
             # Record what happened before the worker decides to retry or dead-letter.
@@ -127,7 +142,7 @@ class SyncHandler:
             "event_synced",
             event_id=event.event_id,
             operations=len(the_plan.operations),
-            calls=len(calls),
+            calls=calls,
             refusals=len(the_plan.refusals),
         )
         return Applied(ledger_updates=the_plan.ledger_updates, audit_records=records)

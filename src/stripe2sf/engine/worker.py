@@ -24,7 +24,6 @@ from stripe2sf.domain.retry import DeadLetter, RetryPolicy, decide
 from stripe2sf.engine.alerts import Alerter
 from stripe2sf.engine.budget import BudgetGate, is_limit_exceeded
 from stripe2sf.engine.handlers import Registry
-from stripe2sf.store import deferral
 from stripe2sf.store.inbox import Claim, Head, Inbox, StoredEvent
 
 log = structlog.get_logger(__name__)
@@ -97,9 +96,7 @@ class Worker:
             if head is not None and head.released:
                 return True
         if self.budget is not None and self.budget.tight():  # failed payments go on
-            for urgent in deferral.behind_deferred_head(
-                self.inbox.engine, claim.lane, self.clock()
-            ):
+            for urgent in self.inbox.behind_deferred_head(claim.lane, self.clock()):
                 if self._apply(urgent, owner, jump=True) is None:
                     break
         return False
@@ -112,9 +109,7 @@ class Worker:
         handler = self.registry.get(event.type)
         bound = log.bind(event_id=event.event_id, event_type=event.type, customer_id=event.lane)
         if self.budget is not None and handler is not None:
-            verdict = self.budget.check(
-                event.type, lambda: deferral.source_of(self.inbox.engine, event.event_id)
-            )
+            verdict = self.budget.check(event.type, lambda: event.source)
             if isinstance(verdict, Defer):
                 if jump:
                     return Head(None, None)  # go on to the next urgent event
@@ -144,7 +139,7 @@ class Worker:
         """The API budget makes the lane wait; no attempt is counted, nothing is lost."""
         now = self.clock()
         until = now + timedelta(seconds=seconds)
-        deferral.defer(self.inbox.engine, event, owner, now, until, reason, now + self.lease)
+        self.inbox.defer(event, owner, now, until, reason, self.lease)
         metrics.event_outcome(event.type, "deferred")
         bound.info("event_deferred", until=until.isoformat(), reason=reason)
 

@@ -129,13 +129,6 @@ class BackfillStore:
             row = conn.execute(select(backfill_runs).where(backfill_runs.c.id == run_id)).first()
         return _run(row) if row else None
 
-    def latest(self) -> RunRow | None:
-        with self.engine.connect() as conn:
-            row = conn.execute(
-                select(backfill_runs).order_by(backfill_runs.c.id.desc()).limit(1)
-            ).first()
-        return _run(row) if row else None
-
     def set_status(
         self,
         run_id: int,
@@ -283,10 +276,3 @@ class ReconcileStore:
                 )
             )
             return int(result.inserted_primary_key[0])  # type: ignore[index]
-
-    def runs(self, limit: int = 20) -> list[dict[str, Any]]:
-        with self.engine.connect() as conn:
-            rows = conn.execute(
-                select(reconcile_runs).order_by(reconcile_runs.c.id.desc()).limit(limit)
-            ).all()
-        return [dict(r._mapping) for r in rows]

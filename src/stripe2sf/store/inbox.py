@@ -27,6 +27,7 @@ from stripe2sf.store.db import dialect_insert
 from stripe2sf.store.tables import attempts, events, lanes
 
 PENDING, DONE, IGNORED, DEAD = "pending", "done", "ignored", "dead"
+DEFERRED_KIND = "budget.deferred"  # error_kind of an event the API budget holds back
 STATES = (PENDING, DONE, IGNORED, DEAD)
 
 
@@ -45,12 +46,12 @@ _TAKE_LANE = (
     .where(lanes.c.lane == bindparam("lane_key"), _FREE)
     .values(lease_owner=bindparam("owner"), lease_expires_at=bindparam("expires"))
 )
-_HEAD = (
+_PENDING_OF_LANE = (
     select(events)
     .where(events.c.lane == bindparam("lane_key"), events.c.state == PENDING)
     .order_by(events.c.created, events.c.id)
-    .limit(1)
 )
+_HEAD = _PENDING_OF_LANE.limit(1)
 _RENEW = (
     update(lanes)
     .where(lanes.c.lane == bindparam("lane_key"), lanes.c.lease_owner == bindparam("owner"))
@@ -95,6 +96,7 @@ class StoredEvent:
     received_at: datetime
     payload_text: str
     state: str = PENDING
+    source: str = "webhook"  # or "catchup", "replay": the API budget ranks by it
 
     @property
     def payload(self) -> dict[str, Any]:
@@ -158,6 +160,7 @@ def _row_to_event(row: Any) -> StoredEvent:
         received_at=row.received_at,
         payload_text=row.payload,
         state=row.state,
+        source=row.source or "webhook",
     )
 
 
@@ -420,6 +423,42 @@ class Inbox:
             release = {"lane_key": event.lane, "owner": owner, "due": None, "head": None}
             conn.execute(_RELEASE, release)
             return Head(None, None, released=True)
+
+    def defer(
+        self,
+        event: StoredEvent,
+        owner: str,
+        now: datetime,
+        until: datetime,
+        reason: str,
+        lease: timedelta,
+    ) -> bool:
+        """The API budget makes the event wait until `until`; attempts unchanged. False (and
+        nothing written) if the lease was lost."""
+        with self._write() as conn:
+            if not self._renew(conn, event.lane, owner, now, lease):
+                return False
+            conn.execute(
+                update(events)
+                .where(events.c.id == event.id, events.c.state == PENDING)
+                .values(next_attempt_at=until, last_error=reason, error_kind=DEFERRED_KIND)
+            )
+            return True
+
+    def behind_deferred_head(self, lane: str, now: datetime, limit: int = 50) -> list[StoredEvent]:
+        """When the lane's head waits for the API budget: the due events behind it, oldest
+        first (the worker applies those the budget still allows; the sync ledger keeps a late
+        write from overwriting newer state). Empty otherwise, so lanes keep their order."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(_PENDING_OF_LANE.limit(limit), {"lane_key": lane}).all()
+        if not rows or rows[0].error_kind != DEFERRED_KIND:
+            return []
+        return [
+            _row_to_event(r)
+            for r in rows[1:]
+            if r.error_kind != DEFERRED_KIND
+            and (r.next_attempt_at is None or r.next_attempt_at <= now)
+        ]
 
     def retry_later(
         self,

@@ -6,8 +6,9 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Engine, MetaData, Table, func, inspect, or_, select
+from sqlalchemy import Engine, func, or_, select
 
+from stripe2sf.store.history_tables import reconcile_runs
 from stripe2sf.store.tables import attempts, audit_log, events
 
 FIGURE_TYPES = (
@@ -160,15 +161,11 @@ class Reports:
         return int(value or 0)
 
     def reconcile_runs(self, limit: int = 50) -> list[Mapping[str, Any]]:
-        """Reconciliation runs with their drift counts, when the reconcile tables exist."""
-        names = set(inspect(self.engine).get_table_names())
-        table = next((n for n in ("reconcile_runs", "reconciliation_runs") if n in names), None)
-        if table is None:
-            return []
-        runs = Table(table, MetaData(), autoload_with=self.engine)
-        order = runs.c["started_at"] if "started_at" in runs.c else next(iter(runs.c))
+        """Reconciliation runs with their drift counts, newest first."""
         with self.engine.connect() as conn:
-            rows = conn.execute(select(runs).order_by(order.desc()).limit(limit)).all()
+            rows = conn.execute(
+                select(reconcile_runs).order_by(reconcile_runs.c.started_at.desc()).limit(limit)
+            ).all()
         return [dict(r._mapping) for r in rows]
 
 

@@ -122,10 +122,6 @@ class Staging:
                 data,
             )
 
-    def drop_rows(self, kind: str, key: str) -> None:
-        with self.conn:
-            self.conn.execute("DELETE FROM sf_rows WHERE kind = ? AND key = ?", (kind, key))
-
     def rows_many(self, kind: str, keys: Iterable[str]) -> dict[str, list[dict[str, Any]]]:
         """`rows(kind, key)` for many keys in a few queries: every key is in the answer (no
         rows: an empty list)."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from stripe_sandbox import ids, shapes
+from stripe_sandbox.errors import missing
 from stripe_sandbox.models import payments
 from stripe_sandbox.models.common import Obj, apply_metadata, apply_simple, snapshot
 from stripe_sandbox.params import Params, get_dict
@@ -63,10 +64,12 @@ def create(tx: Tx, params: Params) -> Obj:
 
 
 def retrieve(tx: Tx, customer_id: str) -> Obj:
-    tombstone = tx.find("deleted.customer", customer_id)
-    if tombstone is not None:
+    rec = tx.store.get(customer_id)  # a customer, or its stub once deleted
+    if rec is not None and rec.type == "deleted.customer":
         return shapes.deleted(customer_id, "customer")
-    return tx.get("customer", customer_id).data
+    if rec is None or rec.type != "customer":
+        raise missing("customer", customer_id)
+    return rec.data
 
 
 def update(tx: Tx, customer_id: str, params: Params) -> Obj:

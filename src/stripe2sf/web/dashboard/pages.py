@@ -637,7 +637,8 @@ def _overview(board: Dashboard, now: datetime) -> str:
     start = (now - timedelta(minutes=59)).replace(second=0, microsecond=0)
     per_min = figures.per_minute(reports.received_since(start), start, 60)
     lat_start = (now - timedelta(hours=3)).replace(second=0, microsecond=0)
-    series = figures.latency_series(reports.latencies_since(lat_start), lat_start, 180, step=10)
+    latencies = reports.latencies_since(lat_start)
+    series = figures.latency_series(latencies, lat_start, 180, step=10)
     charts = line_chart(
         [("events/min", "#4c6ef5", [float(v) for v in per_min])],
         [start.strftime("%H:%M"), now.strftime("%H:%M")],
@@ -651,7 +652,7 @@ def _overview(board: Dashboard, now: datetime) -> str:
         title="Sync latency, arrival to Salesforce committed (last 3 h, 10-min buckets)",
         unit=" s",
     )
-    samples = [v for _, v in reports.latencies_since(hour_ago)]
+    samples = [v for at, v in latencies if at >= hour_ago]
     latency = (
         f"<p>Latency over the last hour: p50 {_secs(figures.percentile(samples, 0.5))}, "
         f"p95 {_secs(figures.percentile(samples, 0.95))} ({len(samples)} events).</p>"
