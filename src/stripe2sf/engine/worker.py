@@ -65,6 +65,8 @@ class Worker:
         self.name = name or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
         self._rng = random.Random()
         self.budget = budget
+        self._held: dict[str, str] = {}  # owner (thread) -> lane it holds now
+        self._held_lock = threading.Lock()
 
     # -- one unit of work ------------------------------------------------------------------
 
@@ -75,13 +77,31 @@ class Worker:
         if claim is None:
             return False
         released = False
+        with self._held_lock:
+            self._held[owner] = claim.lane
         try:
             with structlog.contextvars.bound_contextvars(batch_id=uuid.uuid4().hex[:12]):
                 released = self._drain(claim, owner)
         finally:
+            with self._held_lock:
+                self._held.pop(owner, None)
             if not released:
                 self.inbox.release(claim.lane, owner)
         return True
+
+    def renew_held(self) -> list[str]:
+        """Extend the lease of every lane this worker's threads hold now; the lanes whose lease
+        was already lost. A handler call may outlast the lease (a slow Salesforce, a long
+        retry-after): without this, another worker would take the lane and apply its events
+        at the same time."""
+        with self._held_lock:
+            held = list(self._held.items())
+        lost = []
+        for owner, lane in held:
+            if not self.inbox.renew(lane, owner, self.clock(), self.lease):
+                lost.append(lane)
+                log.warning("lease_lost", worker=owner, lane=lane)
+        return lost
 
     def _drain(self, claim: Claim, owner: str) -> bool:
         """Apply the claimed lane's due events in order; True when the last completion already
@@ -165,7 +185,12 @@ class Worker:
             rng=self._rng,
         )
         if isinstance(decision, DeadLetter):
-            self.inbox.dead_letter(event, owner, started, now, decision.reason, kind)
+            head = self.inbox.dead_letter(
+                event, owner, started, now, decision.reason, kind, self.lease
+            )
+            if head is None:
+                bound.warning("lease_lost", worker=owner, outcome="dead")
+                return None
             bound.error("event_dead_lettered", reason=decision.reason, error_kind=kind)
             metrics.event_outcome(event.type, "dead")
             if self.alerter is not None:
@@ -176,12 +201,16 @@ class Worker:
                     f"Attempts: {event.attempts + 1}\n"
                     f"Fix the cause, then: stripe2sf replay {event.event_id}",
                 )
-            return self.inbox.next_due(event.lane)
-        self.inbox.retry_later(event, owner, started, now, decision.at, decision.reason, kind)
+            return head
+        if not self.inbox.retry_later(
+            event, owner, started, now, decision.at, decision.reason, kind, self.lease
+        ):
+            bound.warning("lease_lost", worker=owner, outcome="retry")
+            return None
         bound.warning("event_retry_scheduled", at=decision.at.isoformat(), error_kind=kind)
         metrics.event_outcome(event.type, "retry")
         metrics.retried(kind)
-        return None
+        return Head(None, None, released=True)  # the lane waits for the retry, given back
 
     # -- the loop ---------------------------------------------------------------------------
 
@@ -193,10 +222,22 @@ class Worker:
             )
             for i in range(self.concurrency)
         ]
-        for thread in threads:
+        keeper = threading.Thread(target=self._keep_leases, args=(stop,), name="lease-keeper")
+        keeper.daemon = True
+        for thread in [*threads, keeper]:
             thread.start()
         for thread in threads:
             thread.join()
+        keeper.join()
+
+    def _keep_leases(self, stop: threading.Event) -> None:
+        """Renew held leases every third of the lease, so one missed renewal is not fatal."""
+        interval = max(0.05, self.lease.total_seconds() / 3)
+        while not stop.wait(interval):
+            try:
+                self.renew_held()
+            except Exception as exc:  # database outage: the next round tries again
+                log.error("lease_renewal_error", error=str(exc))
 
     def _loop(self, stop: threading.Event, owner: str) -> None:
         while not stop.is_set():

@@ -149,6 +149,16 @@ def _head(conn: Connection, lane: str) -> Head:
     return Head(None, None) if row is None else Head(_row_to_event(row), row.next_attempt_at)
 
 
+def _next_or_release(conn: Connection, lane: str, owner: str) -> Head:
+    """After an event of a lane we hold is finished: its next head, or (when the lane is empty)
+    the lane given back, in the caller's transaction."""
+    head = _head(conn, lane)
+    if head.event is not None:
+        return head
+    conn.execute(_RELEASE, {"lane_key": lane, "owner": owner, "due": None, "head": None})
+    return Head(None, None, released=True)
+
+
 def _row_to_event(row: Any) -> StoredEvent:
     return StoredEvent(
         id=row.id,
@@ -335,11 +345,6 @@ class Inbox:
                 return None
             return Claim(candidate, _head(conn, candidate))
 
-    def next_due(self, lane: str) -> Head:
-        """The head event and when it is due."""
-        with self._write() as conn:  # SQLite begins every transaction IMMEDIATE
-            return _head(conn, lane)
-
     def renew(self, lane: str, owner: str, now: datetime, lease: timedelta) -> bool:
         """Extend a lease we hold; False if it was lost (expired and taken)."""
         with self._write() as conn:
@@ -411,18 +416,17 @@ class Inbox:
             # The renewal locks the lane row first (as `release` does): an event stored
             # meanwhile is either seen by the head read below or wakes the lane after we commit.
             if not self._renew(conn, event.lane, owner, now, lease):
+                # The writes were made all the same: the trail must show them. The event stays
+                # pending for the lane's new holder (upserts make the second pass harmless).
+                if outcome is not None:
+                    audit_trail.append(conn, outcome.audit_records)
                 return None
             if outcome is not None:
                 ledger.raise_to(conn, outcome.ledger_updates, event.event_id, now)
                 audit_trail.append(conn, outcome.audit_records)
             conn.execute(_DONE, {"row_id": event.id, "now": now})
             self._finish(conn, event, owner, started, now, "done")
-            head = _head(conn, event.lane)
-            if head.event is not None:
-                return head
-            release = {"lane_key": event.lane, "owner": owner, "due": None, "head": None}
-            conn.execute(_RELEASE, release)
-            return Head(None, None, released=True)
+            return _next_or_release(conn, event.lane, owner)
 
     def defer(
         self,
@@ -469,9 +473,27 @@ class Inbox:
         at: datetime,
         error: str,
         kind: str,
-    ) -> None:
-        """Record a failed attempt; the lane waits until `at`. Nothing if the lease was lost."""
-        self._failed(event, owner, started, now, error, kind, "retry", {"next_attempt_at": at})
+        lease: timedelta,
+    ) -> bool:
+        """Record a failed attempt and give the lane back, due when its head is (`at` for this
+        event), in one transaction. False (nothing written) if the lease was lost."""
+        with self._write() as conn:
+            if not self._renew(conn, event.lane, owner, now, lease):
+                return False
+            self._record_failure(
+                conn, event, owner, started, now, error, kind, "retry", {"next_attempt_at": at}
+            )
+            head = conn.execute(_HEAD, {"lane_key": event.lane}).first()
+            conn.execute(
+                _RELEASE,
+                {
+                    "lane_key": event.lane,
+                    "owner": owner,
+                    "due": head.next_attempt_at if head else None,
+                    "head": head.created if head else None,
+                },
+            )
+            return True
 
     def dead_letter(
         self,
@@ -481,13 +503,25 @@ class Inbox:
         now: datetime,
         error: str,
         kind: str,
-    ) -> None:
-        """Move an event to the dead letters; its lane moves on. Nothing if the lease was lost."""
+        lease: timedelta,
+    ) -> Head | None:
+        """Move an event to the dead letters and go on with its lane under a renewed lease, as
+        `complete` does: the lane's next head, or `released` when it is empty. None (nothing
+        written) if the lease was lost or the event was no longer pending, so that a dead letter
+        is recorded, and alerted, once."""
         values = {"state": DEAD, "processed_at": now, "next_attempt_at": None}
-        self._failed(event, owner, started, now, error, kind, "dead", values)
+        with self._write() as conn:
+            if not self._renew(conn, event.lane, owner, now, lease):
+                return None
+            if not self._record_failure(
+                conn, event, owner, started, now, error, kind, "dead", values
+            ):
+                return None
+            return _next_or_release(conn, event.lane, owner)
 
-    def _failed(
+    def _record_failure(
         self,
+        conn: Connection,
         event: StoredEvent,
         owner: str,
         started: datetime,
@@ -496,16 +530,18 @@ class Inbox:
         kind: str,
         outcome: str,
         values: dict[str, Any],
-    ) -> None:
-        with self._write() as conn:
-            if not self._renew(conn, event.lane, owner, now, timedelta(0)):
-                return
-            conn.execute(
-                update(events)
-                .where(events.c.id == event.id, events.c.state == PENDING)
-                .values(attempts=events.c.attempts + 1, last_error=error, error_kind=kind, **values)
-            )
-            self._finish(conn, event, owner, started, now, outcome, error, kind)
+    ) -> bool:
+        """The failed attempt on the event row and in the attempts log; False when the event
+        was no longer pending (nothing written)."""
+        changed = conn.execute(
+            update(events)
+            .where(events.c.id == event.id, events.c.state == PENDING)
+            .values(attempts=events.c.attempts + 1, last_error=error, error_kind=kind, **values)
+        ).rowcount
+        if changed != 1:
+            return False
+        self._finish(conn, event, owner, started, now, outcome, error, kind)
+        return True
 
     # -- operator actions -------------------------------------------------------------------
 
