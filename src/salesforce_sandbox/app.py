@@ -21,6 +21,7 @@ from salesforce_sandbox.api.http import XML_TYPE, Call, Reply, error_reply
 from salesforce_sandbox.errors import OAuthError, SalesforceError, SoapFault
 from salesforce_sandbox.models.faults import fault_error
 from salesforce_sandbox.models.org import Org
+from salesforce_sandbox.transport import RESET_EXTENSION
 
 log = logging.getLogger("salesforce_sandbox")
 
@@ -40,7 +41,16 @@ class SandboxApp:
             return
         if scope["type"] != "http":
             return
-        reply, limit_header = await self._handle(scope, receive)
+        try:
+            reply, limit_header = await self._handle(scope, receive)
+        except _ResetConnection:
+            reset = scope.get("extensions", {}).get(RESET_EXTENSION)
+            if reset is not None:
+                reset()
+                for _ in range(3):  # let the server see the connection gone before we return
+                    await asyncio.sleep(0)
+                return
+            reply, limit_header = error_reply(fault_error("503")), True  # not our server
         await self._send(send, reply, limit_header)
 
     async def _lifespan(self, receive: Receive, send: Send) -> None:
@@ -99,6 +109,8 @@ class SandboxApp:
             return handler(org, call), False
         except SalesforceError as error:
             return error_reply(error), True
+        except _ResetConnection:
+            raise
         except OAuthError as error:
             return Reply(error.status, error.body()), False
         except SoapFault as fault:
@@ -130,11 +142,19 @@ class SandboxApp:
             endpoint = f"{method} {route.name}"
             org.usage.charge(endpoint)
             fault = org.faults.pick(endpoint)
+            reset_after = False
+            record_fault = None
             if fault is not None:
                 if fault.mode == "hang":
                     await asyncio.sleep(fault.hang_seconds)
                     if fault.after != "process":
                         raise fault_error("503")
+                elif fault.mode == "reset":
+                    if fault.after != "process":
+                        raise _ResetConnection
+                    reset_after = True
+                elif fault.record_rate is not None and _multi_record_write(method, route.name):
+                    record_fault = org.faults.record_fault(fault)
                 elif (
                     fault.mode == "UNABLE_TO_LOCK_ROW"
                     and _collection_write(method, route.name)
@@ -156,8 +176,17 @@ class SandboxApp:
                 instance_url,
                 session.user_id,
                 body_path,
+                record_fault,
             )
-            return route.handler(org, call)
+            try:
+                reply = route.handler(org, call)
+            except SalesforceError:
+                if reset_after:
+                    raise _ResetConnection from None
+                raise
+            if reset_after:
+                raise _ResetConnection
+            return reply
         finally:
             if body_path is not None:
                 body_path.unlink(missing_ok=True)
@@ -202,6 +231,17 @@ class SandboxApp:
         headers.append((b"content-length", str(len(payload)).encode()))
         await send({"type": "http.response.start", "status": reply.status, "headers": headers})
         await send({"type": "http.response.body", "body": payload})
+
+
+class _ResetConnection(Exception):
+    """Drop the connection without an answer (the ``reset`` fault)."""
+
+
+def _multi_record_write(method: str, route_name: str) -> bool:
+    """Calls whose records (or subrequests) a ``record_rate`` fault fails one by one."""
+    return _collection_write(method, route_name) or (
+        method == "POST" and route_name in ("/composite", "/composite/graph")
+    )
 
 
 def _collection_write(method: str, route_name: str) -> bool:

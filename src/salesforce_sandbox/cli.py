@@ -45,12 +45,32 @@ control plane (loopback only, no auth; JSON in and out):
   GET    /_sandbox/requests          {{"api_calls", "daily_limit", "requests", "by_endpoint"}}
   DELETE /_sandbox/requests          reset the counters (and the API usage)
   POST   /_sandbox/limits            {{"daily_limit": N, "used": M}}
-  POST   /_sandbox/faults            {{"route": "PATCH /composite/sobjects/*", "mode": "503" |
-                                     "UNABLE_TO_LOCK_ROW" | "REQUEST_LIMIT_EXCEEDED" | "hang",
+  POST   /_sandbox/faults            {{"route": "PATCH /composite/sobjects*", "mode": MODE,
                                      "count": N, "rate": 0.5, "hang_seconds": 30,
-                                     "after": "error" | "process"}}
-  GET|DELETE /_sandbox/faults
-  POST   /_sandbox/latency           {{"route": "*", "ms": 50}}
+                                     "after": "error" | "process", "per_record": true,
+                                     "record_rate": 0.3}}  -> the rule, with its "id"
+        MODE  "503"                      503 SERVER_UNAVAILABLE
+              "500"                      500 UNKNOWN_EXCEPTION
+              "UNABLE_TO_LOCK_ROW"       400; on collection writes a 200 with every record
+                                         failed (per_record false: the 400)
+              "REQUEST_LIMIT_EXCEEDED"   403
+              "INVALID_SESSION_ID"       401 (clients log in again)
+              "hang"                     sleep hang_seconds, then 503 (after "process": run it)
+              "reset"                    close the connection unanswered (TCP RST); after
+                                         "process": once the request ran and committed
+        count N: the next N matching calls; rate R: a share R of them (both: a share of N).
+        record_rate (modes "500", "UNABLE_TO_LOCK_ROW"): on sObject Collections writes only
+        that share of the records fail, the others commit (allOrNone true: all roll back);
+        on /composite and /composite/graph that share of write subrequests fail.
+        Bad values answer 400 INVALID_FAULT.
+  GET    /_sandbox/faults            {{"faults": [rules with "hits", "failed_records"],
+                                     "latency": [...]}}
+  DELETE /_sandbox/faults            remove every rule;  DELETE /_sandbox/faults/ID  one rule
+                                     (404 for an unknown id)
+  POST   /_sandbox/latency           {{"route": "*", "ms": 50, "jitter_ms": 20}}  50-70 ms,
+                                     or {{"route": "*", "min_ms": 20, "max_ms": 40}};
+                                     ms 0 removes the route's latency
+  GET|DELETE /_sandbox/latency       list / remove all added latency
   POST   /_sandbox/sessions/expire   {{"token": optional}}  expire one / all issued sessions
   GET    /_sandbox/records/OBJECT    stored records; GET /_sandbox/stats  peak memory, counts
   Routes are "METHOD /path-template", e.g. "POST /sobjects/{{sobject}}",
@@ -98,6 +118,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--latency-ms", type=float, default=0.0, help="latency added to every API call"
     )
+    parser.add_argument(
+        "--latency-jitter-ms",
+        type=float,
+        default=0.0,
+        help="a uniform extra of 0..N ms on top of --latency-ms",
+    )
     return parser.parse_args(argv)
 
 
@@ -133,8 +159,8 @@ def main(argv: list[str] | None = None) -> int:
     except SalesforceError as error:
         print(f"salesforce-sandbox: {error.code}: {error.message}", file=sys.stderr)
         return 2
-    if args.latency_ms:
-        org.faults.set_latency("*", args.latency_ms)
+    if args.latency_ms or args.latency_jitter_ms:
+        org.faults.set_latency("*", args.latency_ms, args.latency_jitter_ms)
     sock = bind_socket(settings.host, settings.port)
     port = sock.getsockname()[1]
     settings.port = port

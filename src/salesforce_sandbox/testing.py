@@ -8,8 +8,11 @@
         sandbox.reset()                                 # or sandbox.control_call("POST", "reset")
         sandbox.seed([{"attributes": {"type": "Account"}, "Name": "Acme"}])
         sandbox.deploy(Path("force-app"))
-        sandbox.add_fault("POST /sobjects/{sobject}", "503", count=1)
-        sandbox.set_latency(50)                         # ms on every API call
+        rule = sandbox.add_fault("POST /sobjects/{sobject}", "503", count=1)
+        sandbox.add_fault("PATCH /composite/sobjects*", "UNABLE_TO_LOCK_ROW", rate=0.2,
+                          record_rate=0.3)              # some records of some calls fail
+        sandbox.remove_fault(rule["id"])                # or clear_faults()
+        sandbox.set_latency(50, jitter_ms=20)           # 50-70 ms on every API call
         sandbox.requests()["by_endpoint"]               # {"POST /sobjects/{sobject}": 3, ...}
 
 Attributes: ``instance_url`` (``https://127.0.0.1:PORT``), ``ca_path``, ``control`` (the
@@ -178,11 +181,20 @@ class SandboxServer:
         )
         return result
 
+    def remove_fault(self, rule_id: int) -> dict[str, Any]:
+        """Remove one rule (``add_fault`` answered its ``id``); answers the removed rule."""
+        result: dict[str, Any] = self.control_call("DELETE", f"faults/{rule_id}")
+        return result
+
     def clear_faults(self) -> None:
         self.control_call("DELETE", "faults")
 
-    def set_latency(self, ms: float, route: str = "*") -> None:
-        self.control_call("POST", "latency", {"route": route, "ms": ms})
+    def set_latency(self, ms: float, route: str = "*", jitter_ms: float = 0.0) -> None:
+        """``ms`` plus a uniform ``0..jitter_ms`` on calls matching ``route``."""
+        self.control_call("POST", "latency", {"route": route, "ms": ms, "jitter_ms": jitter_ms})
+
+    def clear_latency(self) -> None:
+        self.control_call("DELETE", "latency")
 
     def set_limits(self, daily_limit: int | None = None, used: int | None = None) -> None:
         payload: dict[str, int] = {}

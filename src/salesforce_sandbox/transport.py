@@ -8,16 +8,23 @@ depend on both):
   ``asyncio.Protocol``, the TLS transport reads each decrypted chunk into a fresh 256 KiB bytes
   object: with glibc that is an mmap, page faults, an mremap and a munmap per read, a few times
   a request. As a ``BufferedProtocol`` it decrypts into the buffer we hand it instead.
+
+It also lets the app drop a connection without answering (the ``reset`` fault): the ASGI
+scope's ``extensions[RESET_EXTENSION]`` is a callable that aborts the connection with a TCP RST.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import socket
+import struct
 from typing import Any
 
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 READ_BUFFER_BYTES = 64 * 1024
+RESET_EXTENSION = "salesforce_sandbox.reset"
 
 
 class _CoalescingTransport:
@@ -61,6 +68,20 @@ class CoalescingHttpToolsProtocol(HttpToolsProtocol):
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         super().connection_made(transport)  # type: ignore[arg-type]
         self.transport = _CoalescingTransport(self.transport)  # type: ignore[assignment]
+
+    def on_message_begin(self) -> None:
+        super().on_message_begin()
+        extensions: dict[str, Any] = {RESET_EXTENSION: self.reset_connection}
+        self.scope["extensions"] = extensions
+
+    def reset_connection(self) -> None:
+        """Drop the connection unanswered: SO_LINGER 0 turns the close into a TCP RST (the
+        client sees "connection reset by peer"), and abort() sends no TLS close_notify."""
+        sock = self.transport.get_extra_info("socket")
+        if sock is not None:
+            with contextlib.suppress(OSError):
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        self.transport.abort()
 
     def on_response_complete(self) -> None:
         # a HEAD response has no body write: send its head now

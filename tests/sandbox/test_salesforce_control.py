@@ -108,7 +108,7 @@ def test_latency_and_request_counts(sandbox: SandboxServer, sf: Salesforce) -> N
     }
     assert counts["api_calls"] == 3
     latency = sandbox.control_call("GET", "latency")["latency"]
-    assert latency == [{"route": "GET /limits", "ms": 5.0}]
+    assert latency == [{"route": "GET /limits", "ms": 5.0, "jitter_ms": 0.0}]
     sandbox.reset_requests()
     assert sandbox.requests()["api_calls"] == 0
 

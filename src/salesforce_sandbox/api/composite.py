@@ -6,7 +6,7 @@ import re
 from collections import Counter
 from typing import Any
 
-from salesforce_sandbox.api.http import Call, Reply, ok
+from salesforce_sandbox.api.http import Call, Reply, error_reply, ok
 from salesforce_sandbox.errors import (
     SalesforceError,
     processing_halted,
@@ -111,7 +111,16 @@ def _run_series(
                         break
                     continue
                 headers = {k.lower(): str(v) for k, v in (sub.get("httpHeaders") or {}).items()}
-                reply = internal(org, call, str(sub.get("method", "GET")), url, body, headers)
+                method = str(sub.get("method", "GET"))
+                injected = (
+                    call.record_fault()
+                    if call.record_fault is not None and method.upper() != "GET"
+                    else None
+                )
+                if injected is not None:
+                    reply = error_reply(injected)
+                else:
+                    reply = internal(org, call, method, url, body, headers)
                 responses.append(_item(reply, reference))
                 if reply.status < 300:
                     results[reference] = reply.body
@@ -238,13 +247,18 @@ def _failure(error: SalesforceError, record_id: str | None = None) -> dict[str, 
 
 
 def _collection(
-    org: Org, items: list[Any], all_or_none: bool, operate: Any
+    org: Org, call: Call, items: list[Any], all_or_none: bool, operate: Any
 ) -> list[dict[str, Any]]:
-    """Run ``operate(item) -> result dict`` per item; allOrNone rolls back on any failure."""
+    """Run ``operate(item) -> result dict`` per item; allOrNone rolls back on any failure.
+    An injected record fault (``call.record_fault``) fails its item without running it."""
     results: list[dict[str, Any]] = []
     try:
         with org.store.transaction():
             for item in items:
+                injected = call.record_fault() if call.record_fault is not None else None
+                if injected is not None:
+                    results.append(_failure(injected, _given_id(item)))
+                    continue
                 try:
                     results.append(operate(item))
                 except SalesforceError as error:
@@ -290,7 +304,7 @@ def collection_create(org: Org, call: Call) -> Reply:
         obj = _type_of(org, record)
         return _success(org.records.create(obj, record, user=call.user_id))
 
-    return ok(_collection(org, records, all_or_none, create))
+    return ok(_collection(org, call, records, all_or_none, create))
 
 
 def collection_update(org: Org, call: Call) -> Reply:
@@ -305,7 +319,7 @@ def collection_update(org: Org, call: Call) -> Reply:
         rid = org.records.update(obj, str(record_id), body, user=call.user_id, deleted_status=400)
         return _success(rid)
 
-    return ok(_collection(org, records, all_or_none, update))
+    return ok(_collection(org, call, records, all_or_none, update))
 
 
 def collection_delete(org: Org, call: Call) -> Reply:
@@ -330,7 +344,7 @@ def collection_delete(org: Org, call: Call) -> Reply:
                 raise SalesforceError("ENTITY_IS_DELETED", "entity is deleted") from None
             raise
 
-    return ok(_collection(org, id_list, all_or_none, delete))
+    return ok(_collection(org, call, id_list, all_or_none, delete))
 
 
 def collection_retrieve(org: Org, call: Call) -> Reply:
@@ -395,7 +409,7 @@ def collection_upsert(org: Org, call: Call) -> Reply:
             )
         return _success(rid, created)
 
-    return ok(_collection(org, records, all_or_none, upsert))
+    return ok(_collection(org, call, records, all_or_none, upsert))
 
 
 def tree(org: Org, call: Call) -> Reply:

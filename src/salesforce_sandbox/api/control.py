@@ -9,6 +9,7 @@ from typing import Any
 
 from salesforce_sandbox.api.http import Call, Reply, ok
 from salesforce_sandbox.errors import SalesforceError
+from salesforce_sandbox.models.faults import invalid_fault
 from salesforce_sandbox.models.org import Org
 from salesforce_sandbox.schema import sfdx
 
@@ -72,30 +73,100 @@ def limits(org: Org, call: Call) -> Reply:
     return ok(org.usage.snapshot())
 
 
+def _number(data: dict[str, Any], key: str, kind: type[int] | type[float]) -> Any:
+    """``data[key]`` as an int or float (None when absent), or a 400 that names the knob."""
+    value = data.get(key)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        raise invalid_fault(f"{key} must be a number, got {value!r}")
+    try:
+        number = kind(value)
+    except ValueError:
+        raise invalid_fault(f"{key} must be a number, got {value!r}") from None
+    if kind is int and number != float(value):
+        raise invalid_fault(f"{key} must be a whole number, got {value!r}")
+    return number
+
+
+def _flag(data: dict[str, Any], key: str) -> bool | None:
+    value = data.get(key)
+    if value is None or isinstance(value, bool):
+        return value
+    raise invalid_fault(f"{key} must be true or false, got {value!r}")
+
+
+FAULT_KEYS = (
+    "route",
+    "mode",
+    "count",
+    "rate",
+    "hang_seconds",
+    "after",
+    "per_record",
+    "record_rate",
+)
+
+
 def faults(org: Org, call: Call) -> Reply:
     if call.method == "DELETE":
         org.faults.rules.clear()
     elif call.method == "POST":
         data = call.json_object()
+        unknown = sorted(set(data) - set(FAULT_KEYS))
+        if unknown:
+            raise invalid_fault(
+                f"unknown fault option {unknown[0]!r}; the options are {', '.join(FAULT_KEYS)}"
+            )
+        hang_seconds = _number(data, "hang_seconds", float)
         rule = org.faults.add(
             route=str(data.get("route", "*")),
             mode=str(data.get("mode", "503")),
-            count=int(data["count"]) if data.get("count") is not None else None,
-            rate=float(data["rate"]) if data.get("rate") is not None else None,
-            hang_seconds=float(data.get("hang_seconds", 30.0)),
+            count=_number(data, "count", int),
+            rate=_number(data, "rate", float),
+            hang_seconds=30.0 if hang_seconds is None else hang_seconds,
             after=str(data.get("after", "error")),
-            per_record=bool(data["per_record"]) if data.get("per_record") is not None else None,
+            per_record=_flag(data, "per_record"),
+            record_rate=_number(data, "record_rate", float),
         )
         return ok(rule.to_json(), 201)
     return ok(org.faults.snapshot())
 
 
+def remove_fault(org: Org, call: Call) -> Reply:
+    """``DELETE /_sandbox/faults/{id}``: remove one rule, answer it."""
+    raw = call.params["id"]
+    removed = org.faults.remove(int(raw)) if raw.isdigit() else None
+    if removed is None:
+        ids = ", ".join(str(r.id) for r in org.faults.rules) or "none"
+        raise SalesforceError(
+            "NOT_FOUND",
+            f"no fault rule with id {raw!r} (current rule ids: {ids}; "
+            "GET /_sandbox/faults lists them)",
+            404,
+        )
+    return ok(removed.to_json())
+
+
 def latency(org: Org, call: Call) -> Reply:
+    """``{"route", "ms", "jitter_ms"}`` (a uniform extra of 0..jitter_ms) or
+    ``{"route", "min_ms", "max_ms"}``."""
     if call.method == "DELETE":
         org.faults.latency.clear()
     elif call.method == "POST":
         data = call.json_object()
-        org.faults.set_latency(str(data.get("route", "*")), float(data.get("ms", 0)))
+        ms = _number(data, "ms", float)
+        jitter = _number(data, "jitter_ms", float)
+        low, high = _number(data, "min_ms", float), _number(data, "max_ms", float)
+        if low is not None or high is not None:
+            if ms is not None or jitter is not None:
+                raise invalid_fault("give either ms (and jitter_ms) or min_ms and max_ms")
+            if low is None or high is None or high < low:
+                raise invalid_fault(
+                    f"min_ms and max_ms go together, with min_ms <= max_ms; got {low}, {high}"
+                )
+            ms, jitter = low, high - low
+        org.faults.set_latency(str(data.get("route", "*")), ms or 0.0, jitter or 0.0)
     return ok(org.faults.snapshot())
 
 
@@ -153,6 +224,8 @@ def find(method: str, subpath: str) -> tuple[Any, dict[str, str]] | None:
     handler = ROUTES.get((method, subpath))
     if handler is not None:
         return handler, {}
+    if method == "DELETE" and subpath.startswith("faults/"):
+        return remove_fault, {"id": subpath.split("/", 1)[1]}
     if method == "GET" and subpath.startswith("records/"):
         return records, {"sobject": subpath.split("/", 1)[1]}
     return None

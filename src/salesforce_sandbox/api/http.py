@@ -6,7 +6,7 @@ Composite resources build ``Call`` objects for their subrequests and call the sa
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -35,6 +35,9 @@ class Call:
     instance_url: str = ""
     user_id: str = ""
     body_path: Path | None = None
+    # fault injection: per record (or subrequest) of a multi-record write, the error it fails
+    # with, or None (``models.faults.Faults.record_fault``)
+    record_fault: Callable[[], SalesforceError | None] | None = None
     _json: Any = None
 
     def json(self) -> Any:
