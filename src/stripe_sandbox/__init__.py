@@ -30,10 +30,14 @@ GET/POST /_sandbox/settings                           dunning_retry_days, dunnin
                                                       webhook_max_attempts,
                                                       webhook_timeout_seconds,
                                                       event_retention_days
-GET/POST /_sandbox/faults                             duplicate_rate, drop_rate, shuffle,
-                                                      delay_seconds, seed (webhooks);
-                                                      api_latency_ms, api_fail_next,
-                                                      api_fail_status, api_error_rate (API)
+GET/POST /_sandbox/faults                             duplicate_rate, duplicate_delay_seconds,
+                                                      drop_rate, shuffle, delay_seconds,
+                                                      late_rate, late_seconds, webhook_outage,
+                                                      seed (webhooks); api_latency_ms,
+                                                      api_latency_jitter_ms, api_fail_next,
+                                                      api_fail_status, api_error_rate,
+                                                      api_outage (API); see ``--help``
+DELETE   /_sandbox/faults                             every fault off, data kept
 GET      /_sandbox/deliveries?event_id=&endpoint_id=  ``{"data": [{"id", "event_id",
          &status=&event_type=&limit=                  "event_type", "endpoint_id", "url",
                                                       "status", "attempt_count", "duplicate",

@@ -179,7 +179,7 @@ class Api:
         self._rng = random.Random()
         self._bucket = TokenBucket()
 
-    def _injected_fault(self) -> StripeError | None:
+    def _injected_fault(self, method: str, path: str) -> StripeError | None:
         faults, limit = self.sb.faults, self.sb.settings.api_rate_limit
         if limit > 0 and not self._bucket.take(limit, time.monotonic()):
             return RateLimitFault(
@@ -189,25 +189,42 @@ class Api:
                 code="rate_limit",
                 status=429,
             )
-        if faults.api_latency_ms > 0:
-            time.sleep(faults.api_latency_ms / 1000)
-        fail = False
+        latency = faults.api_latency_ms
+        if faults.api_latency_jitter_ms > 0:
+            latency += self._rng.uniform(0.0, faults.api_latency_jitter_ms)
+        if latency > 0:
+            time.sleep(latency / 1000)
+        status: int | None = None
+        cause = ""
         with self.sb.lock:
             if faults.api_fail_next > 0:
                 faults.api_fail_next -= 1
-                fail = True
+                status = faults.api_fail_status
             elif faults.api_error_rate > 0 and self._rng.random() < faults.api_error_rate:
-                fail = True
-        if not fail:
+                status = faults.api_fail_status
+            else:
+                for outage in faults.api_outage:
+                    if not outage.matches(method, path):
+                        continue
+                    if outage.count is not None and outage.count <= 0:
+                        continue
+                    if outage.rate < 1.0 and self._rng.random() >= outage.rate:
+                        continue
+                    if outage.count is not None:
+                        outage.count -= 1
+                    outage.hits += 1
+                    status, cause = outage.status, f": an outage of {outage.path}"
+                    break
+        if status is None:
             return None
-        if faults.api_fail_status == 429:
+        if status == 429:
             return RateLimitFault(
-                "Request rate limit exceeded. (injected by the sandbox)",
+                f"Request rate limit exceeded. (injected by the sandbox{cause})",
                 code="rate_limit",
                 status=429,
             )
         return ApiFault(
-            "An unknown error occurred (injected by the sandbox).", status=faults.api_fail_status
+            f"An unknown error occurred (injected by the sandbox{cause}).", status=status
         )
 
     def handle(
@@ -219,14 +236,17 @@ class Api:
         query: str,
         body: bytes,
         headers: dict[str, str],
+        request_path: str | None = None,
     ) -> Response:
+        """One request; ``request_path`` is the concrete path (``route`` with its parameters
+        filled in when not given), which API outages match."""
         request_id = "req_" + ids.random_token(14)
         label = f"{method} {route}"
         self.request_counts[label] = self.request_counts.get(label, 0) + 1
         out_headers = {"Request-Id": request_id, "Stripe-Version": API_VERSION}
         idem_key = headers.get("idempotency-key") if method == "POST" else None
         fingerprint = ""
-        injected = self._injected_fault()
+        injected = self._injected_fault(method, request_path or route.format_map(path))
         if injected is not None:
             if isinstance(injected, RateLimitFault):
                 out_headers["Stripe-Rate-Limited-Reason"] = "global-rate"

@@ -59,6 +59,7 @@ class SandboxApp:
                 request.url.query,
                 body,
                 headers,
+                request.url.path,
             )
             return Response(
                 result.body, result.status, result.headers, media_type="application/json"

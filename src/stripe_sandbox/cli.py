@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import textwrap
 from collections.abc import Sequence
 
 from stripe_sandbox.settings import Settings
@@ -12,21 +13,52 @@ from stripe_sandbox.shapes import API_VERSION
 DEFAULTS = Settings()
 
 
+class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescriptionHelpFormatter):
+    """Defaults after each option; the epilog as written."""
+
+
 def _days(value: str) -> list[float]:
     return [float(part) for part in value.split(",") if part.strip()]
+
+
+FAULTS_HELP = """\
+fault knobs (POST /_sandbox/faults, JSON; GET shows them; DELETE /_sandbox/faults turns every
+one off and keeps the data; POST /_sandbox/reset clears them too; a bad value answers 400):
+  webhooks  {"duplicate_rate": 0.1, "duplicate_delay_seconds": 20}  deliver a share twice, the
+              copy that long after the original
+            {"drop_rate": 0.02}  a share of deliveries silently dropped (never retried)
+            {"shuffle": true}    due deliveries in random order
+            {"delay_seconds": 1}  every first attempt held that long
+            {"late_rate": 0.05, "late_seconds": 30}  a share of first attempts held that much
+              longer, so they arrive after newer events of the same object
+            {"webhook_outage": true}  every attempt fails as if the endpoint were down; once
+              false, the pending retries deliver on the usual schedule (webhook_retry_base
+              x 1, 2, 4, ... up to webhook_max_attempts; an outage longer than that schedule
+              fails the deliveries for good, as Stripe gives up after 3 days)
+            {"seed": 7}  seeds the random draws
+  API       {"api_latency_ms": 20, "api_latency_jitter_ms": 20}  20-40 ms on every call
+            {"api_error_rate": 0.02, "api_fail_status": 500}  a share of all calls fail
+            {"api_fail_next": 3}  the next 3 calls fail (with api_fail_status)
+            {"api_outage": [{"path": "/v1/events*", "status": 503, "rate": 1.0,
+              "method": "GET", "count": null}]}  calls whose path matches the pattern (* also
+              matches /) fail with status (429 or 5xx, Stripe's error body) at that rate, for
+              the next count calls or until replaced ({"api_outage": []} ends every outage)
+"""
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="stripe-sandbox",
-        description=(
+        description=textwrap.fill(
             f"A local, stateful Stripe in test mode (API version {API_VERSION}) over HTTP, "
             "backed by SQLite. Point the official stripe SDK at it with "
             "stripe.StripeClient('sk_test_...', base_addresses={'api': 'http://HOST:PORT'}). "
             "Accepts sk_test_/rk_test_ keys only. Control plane under /_sandbox/ (reset, seed, "
-            "settings, faults, deliveries, time, stats, wait_idle)."
+            "settings, faults, deliveries, time, stats, wait_idle).",
+            79,
         ),
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        epilog=FAULTS_HELP,
+        formatter_class=_HelpFormatter,
     )
     parser.add_argument("--host", default="127.0.0.1", help="interface to bind")
     parser.add_argument("--port", type=int, default=8702, help="port to bind (0 = any free)")

@@ -90,6 +90,12 @@ def set_faults(app: SandboxApp, body: dict[str, Any], query: dict[str, str]) -> 
     return app.sandbox.faults.as_dict()
 
 
+def clear_faults(app: SandboxApp, body: dict[str, Any], query: dict[str, str]) -> Any:
+    """Every fault off (webhook and API), data kept."""
+    app.sandbox.faults = Faults()
+    return app.sandbox.faults.as_dict()
+
+
 def deliveries(app: SandboxApp, body: dict[str, Any], query: dict[str, str]) -> Any:
     return {"data": delivery_log(app.sandbox, query)}
 
@@ -193,6 +199,7 @@ def routes(app: SandboxApp) -> list[Route]:
         ("POST", "/_sandbox/settings", set_settings),
         ("GET", "/_sandbox/faults", get_faults),
         ("POST", "/_sandbox/faults", set_faults),
+        ("DELETE", "/_sandbox/faults", clear_faults),
         ("GET", "/_sandbox/deliveries", deliveries),
         ("POST", "/_sandbox/deliveries/retry", retry_deliveries),
         ("POST", "/_sandbox/time", set_time),

@@ -1,7 +1,9 @@
 """Webhook delivery like Stripe's: one delivery per (event, endpoint), signed with the
 endpoint's secret, retried with doubling intervals on a non-2xx answer, every attempt
 recorded. Runs in background threads and never blocks the API call that caused the event.
-Fault knobs (``Sandbox.faults``) drop, duplicate, delay or shuffle deliveries."""
+Fault knobs (``Sandbox.faults``) drop, duplicate (at once or later), delay, hold back a share
+("late": after newer events of the same object) or shuffle deliveries, or take the endpoints
+down (``webhook_outage``: every attempt fails and is retried on the schedule below)."""
 
 from __future__ import annotations
 
@@ -55,21 +57,16 @@ class Deliverer:
             if not endpoints:
                 return
             now = time.time()
-            delay = self.sb.faults.delay_seconds
+            faults = self.sb.faults
             rows = []
             for event in events:
                 for endpoint_id, url, enabled in endpoints:
                     if matches(enabled, event["type"]):
+                        due = now + faults.delay_seconds
+                        if faults.late_rate and self._rng.random() < faults.late_rate:
+                            due += faults.late_seconds
                         rows.append(
-                            (
-                                event["id"],
-                                event["type"],
-                                endpoint_id,
-                                url,
-                                "pending",
-                                now + delay,
-                                now,
-                            )
+                            (event["id"], event["type"], endpoint_id, url, "pending", due, now)
                         )
             self.sb.store.conn.executemany(
                 "INSERT INTO deliveries (event_id, event_type, endpoint_id, url, status,"
@@ -161,6 +158,11 @@ class Deliverer:
             return
         started = time.time()
         record: dict[str, Any] = {"at": started}
+        if faults.webhook_outage:
+            record["error"] = "ConnectError: the endpoint is down (webhook_outage, injected)"
+            record["outage"] = True
+            self._failed_attempt(seq, attempt + 1, record)
+            return
         if faults.drop_rate and self._rng.random() < faults.drop_rate:
             record["dropped"] = True
             self._finish(seq, "dropped", attempt + 1, record)
@@ -199,14 +201,27 @@ class Deliverer:
                         self.sb.store.update_event(stored)
                 duplicate_now = faults.duplicate_rate and self._rng.random() < faults.duplicate_rate
                 if duplicate_now and not duplicate:
+                    now = time.time()
                     self.sb.store.conn.execute(
                         "INSERT INTO deliveries (event_id, event_type, endpoint_id, url, status,"
                         " next_attempt_at, created, duplicate) VALUES (?, ?, ?, ?, 'pending',"
                         " ?, ?, 1)",
-                        (event_id, event["type"], endpoint_id, url, time.time(), time.time()),
+                        (
+                            event_id,
+                            event["type"],
+                            endpoint_id,
+                            url,
+                            now + faults.duplicate_delay_seconds,
+                            now,
+                        ),
                     )
                     self._wake.set()
             return
+        self._failed_attempt(seq, attempt, record)
+
+    def _failed_attempt(self, seq: int, attempt: int, record: dict[str, Any]) -> None:
+        """After the ``attempt``-th failed try: retry on the schedule, or give up."""
+        settings = self.sb.settings
         if attempt >= settings.webhook_max_attempts:
             self._finish(seq, "failed", attempt, record)
         else:

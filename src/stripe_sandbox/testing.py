@@ -64,7 +64,13 @@ class RunningSandbox:
         return self.control("POST", "settings", values)
 
     def faults(self, **values: Any) -> Any:
+        """Set fault knobs (``stripe_sandbox.settings.Faults``), e.g. ``faults(late_rate=0.05,
+        late_seconds=30)`` or ``faults(api_outage=[{"path": "/v1/events*", "status": 503}])``."""
         return self.control("POST", "faults", values)
+
+    def clear_faults(self) -> Any:
+        """Every fault off (the data stays)."""
+        return self.control("DELETE", "faults")
 
     def deliveries(self, **filters: str) -> list[dict[str, Any]]:
         query = "&".join(f"{k}={v}" for k, v in filters.items())
