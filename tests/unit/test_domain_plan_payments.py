@@ -271,18 +271,22 @@ def test_smuggled_card_number_in_metadata_never_leaves() -> None:
     assert "[REDACTED]" in p.refusals[0].value
 
 
-def test_account_of_another_stripe_customer_is_not_relinked() -> None:
+def test_contact_under_another_customers_account_is_not_linked() -> None:
+    # A Contact whose Account belongs to another Stripe customer is that customer's: this one
+    # gets an Account of its own and writes nothing into the other's records.
     row = contact_row()
     row["Account"] = {"Stripe_Customer_Id__c": "cus_OTHER"}
     org = FakeOrg(stripe={"cus_1": customer()}, contacts=[row])
     p = run(envelope("charge.succeeded", charge()), org)
     ops = ops_by_id(p)
-    assert "link_account" not in ops and "account" not in ops
-    assert ops["link_contact"].fields == {"Stripe_Customer_Id__c": "cus_1"}
-    assert ops["payment"].refs["Account__c"] == RecordRef("Account", "Id", "001A")
-    body = ops["payment"].record()
-    assert body["Account__c"] == "001A"
-    assert any("cus_OTHER" in n for n in p.notes)
+    assert set(ops) == {"account", "review", "payment"}
+    assert ops["account"].key_value == "cus_1" and ops["account"].key_field != "Id"
+    assert ops["payment"].refs["Account__c"] == RecordRef(
+        "Account", "Stripe_Customer_Id__c", "cus_1"
+    )
+    assert "Contact__c" not in ops["payment"].refs
+    assert "cus_OTHER" in ops["review"].fields["Description"]
+    assert all(op.key_value not in ("001A", "003A") for op in p.operations)
 
 
 def test_contact_linked_by_id_without_linked_account_reuses_the_contact() -> None:

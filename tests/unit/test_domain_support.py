@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from stripe2sf.domain.config import SyncConfig
-from stripe2sf.domain.context import Lookup, LookupKind, PlanContext
+from stripe2sf.domain.context import Lookup, LookupKind, PlanContext, parse_claim_key
 from stripe2sf.domain.events import EventView, parse_event
 from stripe2sf.domain.lookups import context_for, lookups_needed
 from stripe2sf.domain.operations import Plan
@@ -211,6 +211,7 @@ class FakeOrg:
     queues: dict[str, str] = field(default_factory=dict)
     dunning: list[dict[str, Any]] = field(default_factory=list)
     ledger: dict[str, int] = field(default_factory=dict)
+    claims: dict[str, str] = field(default_factory=dict)  # normalized email -> customer id
     asked: list[Lookup] = field(default_factory=list)
 
     def answer(self, lookup: Lookup) -> Any:
@@ -218,6 +219,9 @@ class FakeOrg:
         k, key = lookup.kind, lookup.key
         if k == LookupKind.LEDGER:
             return self.ledger.get(key)
+        if k == LookupKind.EMAIL_CLAIM:  # insert-if-absent, as store.email_claims does
+            customer_id, email = parse_claim_key(key)
+            return self.claims.setdefault(email, customer_id)
         if k == LookupKind.STRIPE_SUBSCRIPTIONS:
             return {
                 "object": "list",

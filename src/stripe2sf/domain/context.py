@@ -34,6 +34,25 @@ class LookupKind(StrEnum):
     SF_OPEN_DUNNING = "salesforce.open_dunning"  # SOQL -> records (Task or Case)
     SF_REVIEW_TASK = "salesforce.review_task"  # key: customer id; SOQL -> records (Task)
     LEDGER = "ledger"  # key: Stripe object id -> last Stripe timestamp written (int) | None
+    # key: claim_key(customer id, email) -> the customer id that holds the email (our
+    # database; asking claims it for this customer if nobody holds it yet)
+    EMAIL_CLAIM = "email_claim"
+
+
+def normalize_email(email: str) -> str:
+    """One spelling per email address: `Ada@Example.com ` and `ada@example.com` are one."""
+    return email.strip().lower()
+
+
+def claim_key(customer_id: str, email: str) -> str:
+    """The EMAIL_CLAIM lookup key: who asks (a Stripe customer id holds no colon) and what."""
+    return f"{customer_id}:{normalize_email(email)}"
+
+
+def parse_claim_key(key: str) -> tuple[str, str]:
+    """(customer id, normalized email) of an EMAIL_CLAIM key."""
+    customer_id, _, email = key.partition(":")
+    return customer_id, email
 
 
 @dataclass(frozen=True)
@@ -193,6 +212,8 @@ class PlanContext:
             value = tuple(list_data(raw))
         elif lookup.kind == LookupKind.LEDGER:
             value = int(raw) if isinstance(raw, int | float) and not isinstance(raw, bool) else None
+        elif lookup.kind == LookupKind.EMAIL_CLAIM:
+            value = as_str(raw)
         elif raw is not None and not isinstance(raw, Mapping):
             raise TypeError(f"{lookup.kind}: expected a Stripe object dict or None")
         return value
@@ -205,6 +226,10 @@ class PlanContext:
     def linked_contact(self, customer_id: str) -> ContactRecord | None:
         found = self.get(LookupKind.SF_CONTACT_BY_CUSTOMER, customer_id) or ()
         return found[0] if found else None
+
+    def email_holder(self, customer_id: str, email: str) -> str | None:
+        """The Stripe customer that holds `email` (None: not looked up, or nobody)."""
+        return as_str(self.get(LookupKind.EMAIL_CLAIM, claim_key(customer_id, email)))
 
     def contacts_for(self, email: str) -> tuple[ContactRecord, ...]:
         found = self.get(LookupKind.SF_CONTACTS_BY_EMAIL, email.strip().lower()) or ()

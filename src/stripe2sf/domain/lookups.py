@@ -17,10 +17,17 @@ from collections.abc import Callable, Mapping
 
 from stripe2sf.domain import soql
 from stripe2sf.domain.config import SyncConfig
-from stripe2sf.domain.context import FieldNames, Lookup, LookupKind, PlanContext
+from stripe2sf.domain.context import (
+    FieldNames,
+    Lookup,
+    LookupKind,
+    PlanContext,
+    claim_key,
+    normalize_email,
+)
 from stripe2sf.domain.events import EventView
 from stripe2sf.domain.handled import CREATING_FLOWS, Flow, flow_of
-from stripe2sf.domain.matching import website_host
+from stripe2sf.domain.matching import email_owners, website_host
 from stripe2sf.domain.ordering import late_event_reason
 from stripe2sf.domain.paths import get_path, id_of
 from stripe2sf.domain.stripe_views import payment_intent_view, subscription_view
@@ -114,24 +121,31 @@ def lookups_needed(event: EventView, config: SyncConfig, ctx: PlanContext) -> tu
             LookupKind.SF_CONTACT_BY_CUSTOMER, cid
         )
         unlinked = ctx.account_for(cid) is None and ctx.linked_contact(cid) is None
+        # a customer.* event of a linked Account without a Contact may give it one
+        contactless = event.object_type == "customer" and ctx.linked_contact(cid) is None
         may_create = flow in CREATING_FLOWS and event.type != "customer.deleted"
-        if known and unlinked and may_create:
+        if known and (unlinked or contactless) and may_create:
             customer = customer_for(event, ctx)
             if customer is None and event.object_type != "customer":
                 need(LookupKind.STRIPE_CUSTOMER, cid)
             elif customer is not None and _searchable(customer.email) and config.matching.by_email:
-                email = (customer.email or "").strip().lower()
+                email = normalize_email(customer.email or "")
                 need(
                     LookupKind.SF_CONTACTS_BY_EMAIL,
                     email,
                     lambda: soql.contacts_by_email(o.customer_id_field, email),
                 )
-                ambiguous = len(ctx.contacts_for(email)) > 1
-                if ambiguous and config.matching.multiple_contacts == "review":
+                # our database: who has this email first (claimed now if nobody does)
+                need(LookupKind.EMAIL_CLAIM, claim_key(cid, email))
+                owners = email_owners(cid, email, ctx)
+                ambiguous = len(owners.free) > 1 and config.matching.multiple_contacts == "review"
+                shared = owners.claim_answered and owners.taken
+                if unlinked and (ambiguous or shared):
                     need(LookupKind.SF_REVIEW_TASK, cid, soql.review_task(o.dedupe_key_field, cid))
                 domain = customer.email_domain
                 if (
-                    config.matching.by_domain
+                    unlinked
+                    and config.matching.by_domain
                     and domain
                     and not _is_free_domain(domain, config)
                     and ctx.has(LookupKind.SF_CONTACTS_BY_EMAIL, email)

@@ -10,21 +10,38 @@ Order (first hit wins):
    never match); several follow the same rule;
 4. otherwise create Account + Contact (upsert by external id, so a retry cannot duplicate).
 Never a silent guess: every resolution carries a reason that ends up in the plan.
+
+A customer never writes into another customer's records. A Contact linked to another Stripe
+customer, or under an Account linked to one, is not a match; nor is any Contact of an email
+that another customer claimed first (`email_claims` in our database, decided before any
+Salesforce write, so two new customers of one email on parallel workers cannot both create
+or link its Contact). Such a customer gets an Account of its own, no Contact (one email,
+one Contact) and a review Task naming the other customer (`shared_email`).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal
 
 from stripe2sf.domain.config import SyncConfig
-from stripe2sf.domain.context import AccountRecord, ContactRecord, LookupKind, PlanContext
+from stripe2sf.domain.context import (
+    AccountRecord,
+    ContactRecord,
+    LookupKind,
+    PlanContext,
+    claim_key,
+    normalize_email,
+)
 from stripe2sf.domain.operations import Operation, RecordRef
 from stripe2sf.domain.sources import customer_sources, mapped_fields
 from stripe2sf.domain.stripe_views import CustomerView
 
-Kind = Literal["linked", "contact_match", "domain_match", "create", "review", "unmatched"]
+Kind = Literal[
+    "linked", "contact_match", "domain_match", "create", "review", "shared_email", "unmatched"
+]
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
@@ -36,6 +53,48 @@ class Resolution:
     contact: ContactRecord | None = None
     candidates: tuple[str, ...] = ()
     assumed: tuple[str, ...] = field(default=())
+    other_customer: str | None = None  # shared_email: the customer that has the email
+
+
+def belongs_to_other(contact: ContactRecord, customer_id: str) -> str | None:
+    """The other Stripe customer `contact` (or its Account) is linked to, if any."""
+    for owner in (contact.customer_id, contact.account_customer_id):
+        if owner is not None and owner != customer_id:
+            return owner
+    return None
+
+
+@dataclass(frozen=True)
+class EmailOwners:
+    """Who has an email, as seen by one customer."""
+
+    free: tuple[ContactRecord, ...]  # Contacts of the email linked to no other customer
+    other_customer: str | None = None  # another customer that has it (claim holder first)
+    other_contact: ContactRecord | None = None  # a Contact of the email of another customer
+    claim_answered: bool = False  # False: the claim lookup was not done
+    claimed_by_other: bool = False  # another customer claimed the email first
+
+    @property
+    def taken(self) -> bool:
+        """Another customer has the email, so this one links or creates no Contact for it:
+        it claimed the email first, or every Contact of the email is another's."""
+        return self.claimed_by_other or (self.other_contact is not None and not self.free)
+
+
+def email_owners(customer_id: str, email: str, ctx: PlanContext) -> EmailOwners:
+    holder = ctx.email_holder(customer_id, email)
+    contacts = ctx.contacts_for(email)
+    others = [c for c in contacts if belongs_to_other(c, customer_id)]
+    by_other = holder is not None and holder != customer_id
+    return EmailOwners(
+        free=tuple(c for c in contacts if not belongs_to_other(c, customer_id)),
+        other_customer=holder
+        if by_other
+        else next((belongs_to_other(c, customer_id) for c in others), None),
+        other_contact=others[0] if others else None,
+        claim_answered=ctx.has(LookupKind.EMAIL_CLAIM, claim_key(customer_id, email)),
+        claimed_by_other=by_other,
+    )
 
 
 def _oldest(records: list[Any]) -> Any:
@@ -91,10 +150,15 @@ def resolve(
         )
     rule = config.matching.multiple_contacts
     if customer.email and config.matching.by_email:
-        email = customer.email.strip().lower()
+        email = normalize_email(customer.email)
         if not ctx.has(LookupKind.SF_CONTACTS_BY_EMAIL, email):
             assumed.append(f"no Contact has email {email} (lookup not done)")
-        contacts = list(ctx.contacts_for(email))
+        owners = email_owners(customer_id, email, ctx)
+        if not owners.claim_answered:
+            assumed.append(f"no other customer claimed email {email} (lookup not done)")
+        if owners.taken:
+            return _shared_email(customer_id, email, owners, assumed)
+        contacts = list(owners.free)
         if contacts:
             pick = contacts[0] if len(contacts) == 1 else choose(contacts, rule)
             if pick is None:
@@ -134,6 +198,26 @@ def resolve(
         return Resolution("unmatched", f"no match for {customer_id}; creation is disabled")
     return Resolution(
         "create", f"no Account or Contact matches {customer_id}", assumed=tuple(assumed)
+    )
+
+
+def _shared_email(
+    customer_id: str, email: str, owners: EmailOwners, assumed: list[str]
+) -> Resolution:
+    other, contact = owners.other_customer, owners.other_contact
+    if owners.claimed_by_other:
+        why = f"Stripe customer {other} has email {email} first"
+    else:
+        why = f"every Contact with email {email} belongs to another Stripe customer ({other})"
+    if contact is not None:
+        why += f"; its Contact is {contact.id}"
+    return Resolution(
+        "shared_email",
+        f"{why}: {customer_id} gets an Account of its own and no Contact",
+        contact=contact,
+        candidates=tuple(c for c in (contact.id if contact else None,) if c),
+        assumed=tuple(assumed),
+        other_customer=other,
     )
 
 
@@ -224,19 +308,23 @@ def customer_writes(
         if linked_contact is not None:
             out.contact_ref = con_ref
             if sync_fields and (con_fields := fields("Contact", False)):
+                # By Id: an upsert by external id would create a Contact without its
+                # required LastName if the record went away or was relinked meanwhile.
                 out.operations.append(
                     Operation(
                         "contact",
-                        "upsert",
+                        "update",
                         "Contact",
-                        key,
-                        customer_id,
+                        "Id",
+                        linked_contact.id,
                         con_fields,
-                        reason=f"Stripe-owned fields of {customer_id}",
+                        reason=f"Stripe-owned fields of {customer_id} (its linked Contact)",
                     )
                 )
         elif customer is not None and sync_fields:
-            new_contact(None, "linked Account has no Contact yet")
+            _contact_for_linked_account(
+                out, customer_id, customer, ctx, config, fields, new_contact
+            )
         return out
     if kind == "contact_match":
         contact = resolution.contact
@@ -244,12 +332,28 @@ def customer_writes(
         out.account_id, out.contact_id = contact.account_id, contact.id
         shared = contact.account_customer_id not in (None, customer_id)
         if contact.account_id and shared:
-            # The Account already belongs to another Stripe customer (several people of one
-            # company): keep that link, point this customer's records at it by Id.
-            out.account_ref = RecordRef("Account", "Id", contact.account_id)
+            # The Contact is this customer's, but its Account is another customer's: never
+            # write into that one. This customer gets an Account of its own; the Contact
+            # stays where a person put it (AccountId is relationship data).
+            out.account_id = None
+            out.operations.append(
+                Operation(
+                    "account",
+                    "upsert",
+                    "Account",
+                    key,
+                    customer_id,
+                    fields("Account", True) or {"Name": customer_id},
+                    reason=(
+                        f"Account {contact.account_id} of Contact {contact.id} is linked to "
+                        f"{contact.account_customer_id}: {customer_id} gets its own"
+                    ),
+                )
+            )
+            out.account_ref, out.account_op = acc_ref, "account"
             out.notes.append(
                 f"Account {contact.account_id} is linked to {contact.account_customer_id}; "
-                f"{customer_id} is linked through its Contact only"
+                f"{customer_id} has an Account of its own"
             )
             contact_refs: dict[str, RecordRef] = {}
             deps: tuple[str, ...] = ()
@@ -339,35 +443,144 @@ def customer_writes(
             new_contact("account", f"create: Contact for {customer_id}")
         return out
     if kind == "review":
-        exists = ctx.review_task_exists(customer_id)
-        if exists:
-            out.notes.append(f"customer {customer_id} awaits review (Task exists); nothing linked")
-            return out
-        if exists is None:
-            out.assumptions.append(f"no review Task exists for {customer_id} (lookup not done)")
-        task_fields: dict[str, Any] = {
-            "Subject": f"Review Stripe customer match for {customer_id}",
-            "Description": (
+        _review_task(
+            out,
+            customer_id,
+            ctx,
+            config,
+            subject=f"Review Stripe customer match for {customer_id}",
+            description=(
                 f"{resolution.reason}. Candidates: {', '.join(resolution.candidates)}. "
                 f"Set {key} = {customer_id} on the right Contact and its Account."
             ),
-            "Priority": "Normal",
-            "Status": "Not Started",
-        }
-        if config.matching.review_owner_id:
-            task_fields["OwnerId"] = config.matching.review_owner_id
-        out.operations.append(
-            Operation(
-                "review",
-                "upsert",
-                "Task",
-                config.objects.dedupe_key_field,
-                f"review:{customer_id}",
-                task_fields,
-                reason=resolution.reason,
-            )
+            reason=resolution.reason,
         )
         out.notes.append(f"customer {customer_id} is in the review queue; nothing linked")
         return out
+    if kind == "shared_email":
+        if config.matching.create_missing:
+            out.operations.append(
+                Operation(
+                    "account",
+                    "upsert",
+                    "Account",
+                    key,
+                    customer_id,
+                    fields("Account", True) or {"Name": customer_id},
+                    reason=f"shared email: {resolution.reason}",
+                )
+            )
+            out.account_ref, out.account_op = acc_ref, "account"
+        other = resolution.other_customer
+        contact_text = (
+            f"Contact {resolution.contact.id}"
+            if resolution.contact
+            else f"the Contact with {key} = {other}"
+        )
+        _review_task(
+            out,
+            customer_id,
+            ctx,
+            config,
+            subject=f"Review Stripe customer {customer_id}: its email belongs to {other}",
+            description=(
+                f"{resolution.reason}. {contact_text} stays with {other}; {customer_id} has "
+                f"its own Account ({key} = {customer_id}) and no Contact. If both are one "
+                f"person, nothing is needed; otherwise create or choose a Contact for "
+                f"{customer_id} and set its {key} = {customer_id}."
+            ),
+            reason=resolution.reason,
+        )
+        out.notes.append(f"customer {customer_id}: {resolution.reason}")
+        return out
     out.notes.append(resolution.reason)
     return out
+
+
+def _review_task(
+    out: CustomerWrites,
+    customer_id: str,
+    ctx: PlanContext,
+    config: SyncConfig,
+    *,
+    subject: str,
+    description: str,
+    reason: str,
+) -> None:
+    """A Task asking a person to decide about this customer's Contact (once: a Task that
+    exists is left as the person keeps it)."""
+    exists = ctx.review_task_exists(customer_id)
+    if exists:
+        out.notes.append(f"customer {customer_id} awaits review (Task exists)")
+        return
+    if exists is None:
+        out.assumptions.append(f"no review Task exists for {customer_id} (lookup not done)")
+    task_fields: dict[str, Any] = {
+        "Subject": subject,
+        "Description": description,
+        "Priority": "Normal",
+        "Status": "Not Started",
+    }
+    if config.matching.review_owner_id:
+        task_fields["OwnerId"] = config.matching.review_owner_id
+    out.operations.append(
+        Operation(
+            "review",
+            "upsert",
+            "Task",
+            config.objects.dedupe_key_field,
+            f"review:{customer_id}",
+            task_fields,
+            reason=reason,
+        )
+    )
+
+
+def _contact_for_linked_account(
+    out: CustomerWrites,
+    customer_id: str,
+    customer: CustomerView,
+    ctx: PlanContext,
+    config: SyncConfig,
+    fields: Callable[[str, bool], dict[str, Any]],
+    new_contact: Callable[[str | None, str], None],
+) -> None:
+    """The customer's Account is linked and no Contact is: take the Contact of its email if
+    it is free, write none if another customer has the email, else create one."""
+    if not (customer.email and config.matching.by_email):
+        new_contact(None, "linked Account has no Contact yet")
+        return
+    email = normalize_email(customer.email)
+    if not ctx.has(LookupKind.SF_CONTACTS_BY_EMAIL, email):
+        out.assumptions.append(f"no Contact has email {email} (lookup not done)")
+    owners = email_owners(customer_id, email, ctx)
+    if owners.taken:
+        out.notes.append(
+            f"no Contact for {customer_id}: email {email} belongs to {owners.other_customer}"
+        )
+        return
+    if not owners.free:
+        new_contact(None, "linked Account has no Contact yet")
+        return
+    rule = config.matching.multiple_contacts
+    free = list(owners.free)
+    pick = free[0] if len(free) == 1 else choose(free, rule)
+    if pick is None:
+        out.notes.append(
+            f"no Contact linked to {customer_id}: {len(free)} Contacts have email {email}"
+        )
+        return
+    key = config.objects.customer_id_field
+    out.operations.append(
+        Operation(
+            "link_contact",
+            "update",
+            "Contact",
+            "Id",
+            pick.id,
+            {key: customer_id, **fields("Contact", False)},
+            reason=f"link: Contact {pick.id} has email {email}; the linked Account had none",
+        )
+    )
+    out.contact_id = pick.id
+    out.contact_ref = RecordRef("Contact", key, customer_id)

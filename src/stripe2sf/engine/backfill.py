@@ -58,7 +58,7 @@ from stripe2sf.domain.backfill_plan import (
 )
 from stripe2sf.domain.batching import batch, namespaced
 from stripe2sf.domain.config import SyncConfig
-from stripe2sf.domain.context import Lookup, LookupKind, PlanContext
+from stripe2sf.domain.context import Lookup, LookupKind, PlanContext, parse_claim_key
 from stripe2sf.domain.errors import RateLimitedError, RetryableError
 from stripe2sf.domain.events import EventView, parse_event
 from stripe2sf.domain.lookups import context_for, lookups_needed
@@ -69,6 +69,7 @@ from stripe2sf.domain.sf_results import (
     ExecutionResult,
     classify_code,
 )
+from stripe2sf.store.email_claims import EmailClaims
 from stripe2sf.store.history import BackfillStore, Checkpoint, RunRow
 from stripe2sf.store.ledger import Ledger
 from stripe2sf.store.staging import Staging, customer_of
@@ -243,6 +244,8 @@ class Backfill:
         self.sleep = sleep
         self.store = BackfillStore(engine)
         self.ledger = Ledger(engine)
+        self.claims = EmailClaims(engine)
+        self._claims_cache: dict[tuple[str, str], str] = {}
         self.pacer = Pacer(options.rate)
         self._cache: dict[tuple[str, str], Any] = {}
         self._ledger_cache: dict[str, int | None] = {}
@@ -449,6 +452,7 @@ class Backfill:
         few queries for the whole chunk instead of one per lookup."""
         self._rows_cache.clear()
         self._subs_cache.clear()
+        self._claims_cache.clear()
         customers = [c for c in (customer_of(o) for o in objects) if c]
         for kind in ("account", "contact"):
             for key, rows in staging.rows_many(kind, customers).items():
@@ -459,6 +463,14 @@ class Backfill:
             ]
             for key, rows in staging.rows_many("email", emails).items():
                 self._rows_cache[("email", key)] = rows
+            # who has each email first: one transaction for the chunk
+            self._claims_cache.update(
+                self.claims.claim_many(
+                    (str(o["id"]), str(o["email"]))
+                    for o in objects
+                    if isinstance(o.get("email"), str) and o.get("id")
+                )
+            )
         if phase == "subscriptions" and "subscriptions" in self._staged:
             self._subs_cache.update(staging.of_customers("subscriptions", customers))
 
@@ -475,6 +487,11 @@ class Backfill:
         staged = self._staged
         if kind in _LOCAL_ROWS:
             return self._rows(staging, _LOCAL_ROWS[kind], key)
+        if kind == LookupKind.EMAIL_CLAIM:
+            ask = parse_claim_key(key)
+            if ask not in self._claims_cache:
+                self._claims_cache[ask] = self.claims.claim(*ask)
+            return self._claims_cache[ask]
         if kind == LookupKind.LEDGER:
             if key not in self._ledger_cache:
                 self._ledger_cache[key] = self.ledger.timestamps([key]).get(key)

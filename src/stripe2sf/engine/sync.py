@@ -15,12 +15,13 @@ import structlog
 from stripe2sf.domain.audit import AuditRecord, OpOutcome, records_from_plan
 from stripe2sf.domain.batching import SalesforceCall, batch
 from stripe2sf.domain.config import SyncConfig
-from stripe2sf.domain.context import Lookup, LookupKind, PlanContext
+from stripe2sf.domain.context import Lookup, LookupKind, PlanContext, parse_claim_key
 from stripe2sf.domain.events import EventView, parse_event
 from stripe2sf.domain.lookups import context_for, lookups_needed
 from stripe2sf.domain.operations import Plan
 from stripe2sf.domain.planner import plan
 from stripe2sf.store.audit_trail import AuditTrail
+from stripe2sf.store.email_claims import EmailClaims
 from stripe2sf.store.inbox import Applied, StoredEvent
 from stripe2sf.store.ledger import Ledger
 
@@ -73,6 +74,7 @@ class SyncHandler:
         ledger: Ledger,
         audit: AuditTrail,
         bulk_threshold: int = 2000,
+        claims: EmailClaims | None = None,
     ) -> None:
         self.config = config
         self.stripe = stripe
@@ -80,6 +82,7 @@ class SyncHandler:
         self.ledger = ledger
         self.audit = audit
         self.bulk_threshold = bulk_threshold
+        self.claims = claims or EmailClaims(ledger.engine)
 
     def hydrate(self, view: EventView) -> PlanContext:
         """Answer the planner's lookups until it needs nothing more."""
@@ -93,6 +96,9 @@ class SyncHandler:
             if not needed:
                 return ctx
             stamps = self.ledger.timestamps(x.key for x in needed if x.kind == LookupKind.LEDGER)
+            holders = self.claims.claim_many(
+                parse_claim_key(x.key) for x in needed if x.kind == LookupKind.EMAIL_CLAIM
+            )
             answers: dict[Lookup, Any] = {}
             queries = [lookup for lookup in needed if lookup.is_salesforce]
             for lookup, records in zip(
@@ -104,6 +110,8 @@ class SyncHandler:
             for lookup in needed:
                 if lookup.kind == LookupKind.LEDGER:
                     answers[lookup] = stamps.get(lookup.key)
+                elif lookup.kind == LookupKind.EMAIL_CLAIM:
+                    answers[lookup] = holders[parse_claim_key(lookup.key)]
                 elif lookup.is_stripe:
                     answers[lookup] = self.stripe.answer(lookup)
             ctx = ctx.with_results(answers)
