@@ -72,7 +72,8 @@ class ApiOutage:
         where = f"api_outage[{index}]"
         if not isinstance(value, dict):
             raise _invalid("api_outage", f"{where} must be an object with a path")
-        unknown = sorted(set(value) - {"path", "status", "rate", "method", "count"})
+        # ("hits", as GET shows it, is accepted and starts again from 0)
+        unknown = sorted(set(value) - {"path", "status", "rate", "method", "count", "hits"})
         if unknown:
             raise _invalid(
                 "api_outage",

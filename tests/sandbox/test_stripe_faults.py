@@ -153,6 +153,7 @@ def test_clearing_and_reset_turn_every_fault_off(sb: RunningSandbox) -> None:
         {"path": "/v1/events*", "status": 500, "rate": 0.5, "method": "*", "count": None, "hits": 0}
     ]
     assert sb.control("GET", "faults") == shown
+    assert sb.faults(**sb.control("GET", "faults")) == shown  # what GET shows can be posted
     off = Faults().as_dict()
     assert sb.clear_faults() == off
     assert sb.control("GET", "faults") == off
