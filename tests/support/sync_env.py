@@ -61,7 +61,8 @@ def write_metadata(target: Path) -> Path:
 
 
 @contextmanager
-def sync_env(db_url: str, **settings: Any) -> Iterator[SyncEnv]:
+def sync_env(db_url: str, *, run_worker: bool = True, **settings: Any) -> Iterator[SyncEnv]:
+    """`run_worker=False`: webhooks are stored, and the test applies them itself."""
     with ExitStack() as stack:
         tmp = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="sync-env-")))
         metadata = write_metadata(tmp / "metadata")
@@ -82,7 +83,7 @@ def sync_env(db_url: str, **settings: Any) -> Iterator[SyncEnv]:
         )
         runtime = Runtime.build(config)
         stack.callback(runtime.close)
-        url = stack.enter_context(serve_in_thread(create_app(runtime, run_worker=True)))
+        url = stack.enter_context(serve_in_thread(create_app(runtime, run_worker=run_worker)))
         endpoint = stripe_box.client().v1.webhook_endpoints.create(
             {"url": url + "/webhooks/stripe", "enabled_events": sorted(HANDLED_TYPES)}  # type: ignore[typeddict-item]
         )
