@@ -25,6 +25,7 @@ from rich.progress import (
 from rich.table import Table
 from rich.text import Text
 
+from stripe2sf.cli_common import runtime_or_exit as _runtime
 from stripe2sf.cli_common import settings_or_exit as _settings
 from stripe2sf.cli_common import sync_config_or_exit as _config
 from stripe2sf.domain.backfill_plan import (
@@ -38,6 +39,7 @@ from stripe2sf.domain.errors import SyncError
 from stripe2sf.domain.reconcile import CSV_HEADER, KIND_TITLES, DriftReport
 from stripe2sf.engine.backfill import Backfill, BackfillOptions, BackfillResult
 from stripe2sf.engine.handlers import default_registry
+from stripe2sf.engine.monitor import reconcile_alert
 from stripe2sf.engine.reconcile import Reconciler
 from stripe2sf.runtime import Runtime
 from stripe2sf.salesforce.client import SalesforceClient, connect
@@ -90,12 +92,10 @@ def _progress() -> Progress:
     )
 
 
-def _parts(settings: Settings, poll: float) -> tuple[Runtime, StripeReader, SalesforceClient]:
-    try:
-        runtime = Runtime.build(settings, registry=default_registry())
-    except Exception as exc:
-        err.print(f"[red]cannot open the database[/red] {settings.database_url}: {exc}")
-        raise typer.Exit(2) from exc
+def _parts(
+    settings: Settings, poll: float, needs_existing: str | None = None
+) -> tuple[Runtime, StripeReader, SalesforceClient]:
+    runtime = _runtime(settings, needs_existing=needs_existing, registry=default_registry())
     reader = runtime.stripe_reader()
     if reader is None:
         err.print("needs STRIPE_API_KEY (and STRIPE_API_BASE for the sandbox)")
@@ -289,15 +289,28 @@ def reconcile(
 ) -> None:
     """Compare Stripe and Salesforce; print the drift report; with --fix repair it.
 
+    Checks every customer's Account (subscription status, card on file, deleted mark), the
+    Contacts linked by the sync (one per email), every succeeded and failed charge (amount,
+    currency, status, refunded amount), disputes and dunning Tasks/Cases. Duplicate Contacts
+    are never merged or deleted: --fix opens a review Task for them. Drift found raises the
+    drift alert (STRIPE2SF_ALERT_*); a clean run after drift sends the recovery.
+
     Exit 0 when no drift remains, 1 otherwise."""
     if fmt not in ("table", "csv", "html"):
         err.print(f"--format must be table, csv or html, not {fmt!r}")
         raise typer.Exit(2)
     settings = _settings()
     config = _config(settings)
-    runtime, reader, salesforce = _parts(settings, 0.5)
+    runtime, reader, salesforce = _parts(settings, 0.5, needs_existing="reconcile")
     try:
-        reconciler = Reconciler(runtime.engine, reader, salesforce, config, _since(since))
+        alerter = runtime.alerter
+
+        def alert(run_id: int, drift: int, checked: int, previous: int | None) -> None:
+            reconcile_alert(alerter, run_id, drift, checked, previous_drift=previous)
+
+        reconciler = Reconciler(
+            runtime.engine, reader, salesforce, config, _since(since), on_drift=alert
+        )
         outcome = reconciler.run(fix=fix, report_path=str(output) if output else None)
     finally:
         salesforce.close()
@@ -320,6 +333,7 @@ def reconcile(
             "after": outcome.after.to_dict() if outcome.after else None,
             "fixed": outcome.fixed,
             "fix_failures": [f.__dict__ for f in outcome.fixes if not f.ok],
+            "review_tasks": [f.__dict__ for f in outcome.reviews],
             "remaining": outcome.remaining,
         }
         typer.echo(json.dumps(doc))
@@ -330,6 +344,9 @@ def reconcile(
             for f in outcome.fixes:
                 if not f.ok:
                     console.print(f"  [red]not fixed[/red] {f.item}: {f.error}")
+            for f in outcome.reviews:
+                state = "opened" if f.ok else f"[red]not opened[/red] ({f.error})"
+                console.print(f"  review Task {f.item} for duplicate Contacts: {state}")
             _print_report(outcome.after, "after --fix")
     raise typer.Exit(0 if outcome.remaining == 0 else 1)
 

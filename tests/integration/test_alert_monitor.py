@@ -9,12 +9,14 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from stripe2sf.domain.errors import RetryableError
+from stripe2sf.engine.alerts import Alerter
 from stripe2sf.engine.handlers import Registry
-from stripe2sf.engine.monitor import Monitor
+from stripe2sf.engine.monitor import Monitor, reconcile_alert
 from stripe2sf.metrics import RecentCount
 from stripe2sf.runtime import Runtime
 from stripe2sf.salesforce.usage import ApiUsageSnapshot
 from stripe2sf.settings import load_settings
+from stripe2sf.store.alert_log import AlertLog
 from stripe2sf.store.inbox import StoredEvent
 from stripe2sf.store.reports import Reports
 from stripe2sf.web.intake import to_new_event
@@ -120,3 +122,20 @@ def test_reconciliation_drift_alert_and_recovery(runtime: Runtime, mailbox: Mail
         "[stripe2sf] Recovered: reconciliation found no drift",
     ]
     assert "run-1: 120 records compared, 3 differ" in str(mailbox.messages[0].get_payload())
+
+
+def test_reconcile_alert_of_one_shot_runs_follows_the_previous_run(
+    runtime: Runtime, mailbox: Mailbox
+) -> None:
+    """`stripe2sf reconcile` is a new process each time: whether the drift condition held
+    before comes from the previous run in the database, not from memory."""
+    first = Alerter(runtime.settings, AlertLog(runtime.engine))
+    assert reconcile_alert(first, 1, drift=4, checked=50, previous_drift=None) == "alert"
+    fresh = Alerter(runtime.settings, AlertLog(runtime.engine))  # the next process
+    assert reconcile_alert(fresh, 2, drift=0, checked=50, previous_drift=4) == "recovered"
+    again = Alerter(runtime.settings, AlertLog(runtime.engine))
+    assert reconcile_alert(again, 3, drift=0, checked=50, previous_drift=0) is None
+    assert [" ".join(str(m["Subject"]).split()) for m in mailbox.messages] == [
+        "[stripe2sf] Reconciliation found 4 difference(s) between Stripe and Salesforce",
+        "[stripe2sf] Recovered: reconciliation found no drift",
+    ]

@@ -6,12 +6,30 @@ expected and what was found, and whether `--fix` can repair it through the plann
 - `account_missing` / `account_duplicated`: every Stripe customer is linked to exactly one
   Account (customers waiting in the review queue are listed as `in_review`, not drift);
 - `subscription_status`: the Account shows the status the subscription rule gives;
-- `payment_missing` / `payment_mismatch`: every succeeded charge has its payment record, with
-  the same amount (in the currency's major unit) and currency;
-- `daily_total`: payment totals per day (UTC) and currency agree (a consequence of the
-  payment checks, shown because it is what finance compares);
+- `card_on_file`: the Account's card fields (when mapped) show the customer's default card;
+- `customer_deleted`: the Account of a customer deleted in Stripe is marked deleted (when the
+  `customer.deleted` mapping exists); an Account linked to a customer Stripe does not know is
+  listed as `account_orphaned` (not drift: a person decides what it is);
+- `contact_duplicated`: no two Contacts linked by the sync (customer-id field set) share an
+  email. Never repaired automatically: which Contact keeps the activities, opportunities and
+  campaign history is a decision Salesforce owns, and deleting or merging loses what hangs on
+  the other. `--fix` opens one review Task per email (`review_plan`) and the item stays in the
+  report until a person merges the Contacts (Salesforce's Merge Contacts);
+- `payment_missing` / `payment_duplicated`: every succeeded or failed charge has exactly one
+  payment record;
+- `payment_mismatch` / `payment_status` / `payment_refunded`: the record shows the amount (in
+  the currency's major unit) and currency, the status (the planner's vocabulary:
+  `ChargeView.payment_status` through the `charge.status` mapping: Succeeded, Failed,
+  Refunded, Partially Refunded, Disputed) and the refunded amount the planner would write;
+- `dispute_missing`: every open Stripe dispute has its Case (when disputes are on; a closed
+  one, won or lost, needs no work, so a history without its Cases is not drift);
+- `daily_total`: payment totals per day (UTC) and currency of succeeded charges agree (a
+  consequence of the payment checks, shown because it is what finance compares);
 - `dunning_missing` / `dunning_stale`: an open Task/Case for every unpaid invoice whose
   payment failed, and none for a paid one.
+
+Every expected value is computed the way the planner computes it (the same views, sources
+and mappings), so a check can never disagree with what a sync writes.
 
     report = diff(stripe_side, salesforce_side, config)
     report.to_csv(); report.to_html(); report.counts()
@@ -20,6 +38,7 @@ expected and what was found, and whether `--fix` can repair it through the plann
 from __future__ import annotations
 
 import csv
+import hashlib
 import html
 import io
 from collections import defaultdict
@@ -29,16 +48,24 @@ from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any, Literal
 
-from stripe2sf.domain.backfill_plan import unpaid_failed
+from stripe2sf.domain.backfill_plan import synthetic_event, unpaid_failed
 from stripe2sf.domain.config import SyncConfig
 from stripe2sf.domain.context import parse_sf_datetime
 from stripe2sf.domain.money import currency_exponent, to_major_units
-from stripe2sf.domain.paths import as_str
-from stripe2sf.domain.sources import mapped_fields, subscription_sources
+from stripe2sf.domain.operations import Operation, Plan
+from stripe2sf.domain.paths import as_str, get_path
+from stripe2sf.domain.sources import (
+    charge_sources,
+    mapped_fields,
+    payment_method_sources,
+    subscription_sources,
+)
 from stripe2sf.domain.stripe_views import (
     ChargeView,
     charge_view,
+    dispute_view,
     invoice_view,
+    payment_method_view,
     subscription_view,
 )
 from stripe2sf.domain.subscription_summary import summarize
@@ -46,9 +73,17 @@ from stripe2sf.domain.subscription_summary import summarize
 DriftKind = Literal[
     "account_missing",
     "account_duplicated",
+    "account_orphaned",
     "subscription_status",
+    "card_on_file",
+    "customer_deleted",
+    "contact_duplicated",
     "payment_missing",
+    "payment_duplicated",
     "payment_mismatch",
+    "payment_status",
+    "payment_refunded",
+    "dispute_missing",
     "daily_total",
     "dunning_missing",
     "dunning_stale",
@@ -57,17 +92,31 @@ DriftKind = Literal[
 KIND_TITLES: Mapping[str, str] = {
     "account_missing": "Stripe customer not linked to any Account",
     "account_duplicated": "Stripe customer linked to several Accounts",
+    "account_orphaned": "Account linked to a customer Stripe does not know",
     "subscription_status": "Account subscription status differs from Stripe",
-    "payment_missing": "Succeeded charge without a payment record",
+    "card_on_file": "Account card on file differs from the customer's default card",
+    "customer_deleted": "Customer deleted in Stripe, Account not marked deleted",
+    "contact_duplicated": "Several Contacts linked by the sync share one email (review)",
+    "payment_missing": "Charge (succeeded or failed) without a payment record",
+    "payment_duplicated": "Charge with several payment records",
     "payment_mismatch": "Payment record with another amount or currency",
+    "payment_status": "Payment record with another status (refund, dispute, failure)",
+    "payment_refunded": "Payment record with another refunded amount",
+    "dispute_missing": "Stripe dispute without its Case",
     "daily_total": "Payment totals per day and currency differ",
     "dunning_missing": "Unpaid failed invoice without an open Task/Case",
     "dunning_stale": "Open Task/Case for an invoice that is not owed any more",
     "in_review": "Customer waiting in the review queue (ambiguous match)",
 }
-# Which Stripe object and synthetic event repair an item (see engine.reconcile).
-INFORMATIONAL = frozenset({"in_review", "daily_total"})
-NOT_FIXABLE = frozenset({"account_duplicated"}) | INFORMATIONAL
+# Listed in the report, but not drift: nothing stripe2sf wrote is wrong.
+NOT_DRIFT = frozenset({"in_review", "account_orphaned"})
+INFORMATIONAL = frozenset({"daily_total"}) | NOT_DRIFT
+# A person decides: which Account or Contact stays, which payment record is the real one.
+NOT_FIXABLE = frozenset({"account_duplicated", "contact_duplicated", "payment_duplicated"})
+NOT_FIXABLE |= INFORMATIONAL
+CHECKED_CHARGE_STATUSES = frozenset({"succeeded", "failed"})
+CLOSED_DISPUTE_STATUSES = frozenset({"won", "lost", "warning_closed", "prevented"})
+CONTACT_REVIEW_PREFIX = "review-contacts:"
 
 
 @dataclass(frozen=True)
@@ -79,6 +128,8 @@ class Drift:
     expected: str
     actual: str
     fix_object: str | None = None  # "<phase>:<stripe id>" to plan again, when fixable
+    # contact_duplicated: the dedupe key of the review Task `--fix` opens (None: one exists)
+    review_key: str | None = None
 
     @property
     def fixable(self) -> bool:
@@ -86,7 +137,7 @@ class Drift:
 
     @property
     def is_drift(self) -> bool:
-        return self.kind != "in_review"
+        return self.kind not in NOT_DRIFT
 
     def to_row(self) -> list[str]:
         return [
@@ -117,23 +168,32 @@ class DailyTotal:
 
 @dataclass
 class StripeSide:
-    """Stripe objects as plain dicts (from the list endpoints)."""
+    """Stripe objects as plain dicts (from the list endpoints; customers with their default
+    payment method expanded). `deleted_customers` / `unknown_customers`: ids of customers
+    linked to an Account but absent from the list, which Stripe answers `deleted: true` / 404
+    for (read one by one: see `unlisted_customers`)."""
 
     customers: list[Mapping[str, Any]] = field(default_factory=list)
     subscriptions: list[Mapping[str, Any]] = field(default_factory=list)
     charges: list[Mapping[str, Any]] = field(default_factory=list)
     invoices: list[Mapping[str, Any]] = field(default_factory=list)
+    disputes: list[Mapping[str, Any]] = field(default_factory=list)
+    deleted_customers: list[str] = field(default_factory=list)
+    unknown_customers: list[str] = field(default_factory=list)
 
 
 @dataclass
 class SalesforceSide:
-    """SOQL rows: Accounts linked to a customer, payment records, dunning Tasks/Cases and
-    review Tasks (each row a dict with the queried fields)."""
+    """SOQL rows: Accounts linked to a customer, payment records, dunning Tasks/Cases,
+    review Tasks, Contacts linked to a customer and dispute Cases (each row a dict with the
+    queried fields)."""
 
     accounts: list[Mapping[str, Any]] = field(default_factory=list)
     payments: list[Mapping[str, Any]] = field(default_factory=list)
     dunning: list[Mapping[str, Any]] = field(default_factory=list)
     reviews: list[Mapping[str, Any]] = field(default_factory=list)
+    contacts: list[Mapping[str, Any]] = field(default_factory=list)
+    disputes: list[Mapping[str, Any]] = field(default_factory=list)
 
 
 @dataclass
@@ -185,10 +245,15 @@ class DriftReport:
 
 
 def _target(config: SyncConfig, source: str, sobject: str, default: str) -> str:
+    return _mapped(config, source, sobject) or default
+
+
+def _mapped(config: SyncConfig, source: str, sobject: str) -> str | None:
+    """The field `source` is mapped to on `sobject`, or None when it is not mapped."""
     for m in config.effective_mappings:
         if m.source == source and m.target_object == sobject:
             return m.target_field
-    return default
+    return None
 
 
 @dataclass(frozen=True)
@@ -202,11 +267,21 @@ class Fields:
     paid_at: str
     payment_status: str
     dedupe_key: str
+    amount_refunded: str | None = None  # None: not mapped, not checked
+    deleted: str | None = None
+    card: tuple[str, ...] = ()  # Account fields mapped from payment_method.*
 
     @classmethod
     def of(cls, config: SyncConfig) -> Fields:
         o = config.objects
         pay = o.payment_object
+        card = tuple(
+            dict.fromkeys(
+                m.target_field
+                for m in config.effective_mappings
+                if m.source.startswith("payment_method.") and m.target_object == "Account"
+            )
+        )
         return cls(
             customer_id=o.customer_id_field,
             subscription_status=o.subscription_status_field,
@@ -217,28 +292,46 @@ class Fields:
             paid_at=_target(config, "charge.created", pay, "Paid_At__c"),
             payment_status=_target(config, "charge.status", pay, "Status__c"),
             dedupe_key=o.dedupe_key_field,
+            amount_refunded=_mapped(config, "charge.amount_refunded", pay),
+            deleted=_mapped(config, "customer.deleted", "Account"),
+            card=card,
         )
+
+
+def _select(*names: str | None) -> str:
+    return ", ".join(dict.fromkeys(n for n in names if n))
 
 
 def soql_queries(config: SyncConfig) -> dict[str, str]:
     """The Salesforce reads a reconciliation needs (one paginated query each)."""
     f = Fields.of(config)
     dunning = config.dunning_object()
-    return {
+    queries = {
         "accounts": (
-            f"SELECT Id, {f.customer_id}, {f.subscription_status} FROM Account "
-            f"WHERE {f.customer_id} != null"
+            f"SELECT {_select('Id', f.customer_id, f.subscription_status, f.deleted, *f.card)} "
+            f"FROM Account WHERE {f.customer_id} != null"
         ),
         "payments": (
-            f"SELECT Id, {f.payment_key}, {f.amount}, {f.currency}, {f.paid_at}, "
-            f"{f.payment_status} FROM {f.payment_object}"
+            f"SELECT {_select('Id', f.payment_key, f.amount, f.currency, f.paid_at)}, "
+            f"{_select(f.payment_status, f.amount_refunded)} FROM {f.payment_object}"
         ),
         "dunning": (
             f"SELECT Id, {f.dedupe_key}, Status, IsClosed FROM {dunning} "
             f"WHERE {f.dedupe_key} LIKE 'in\\_%'"
         ),
-        "reviews": f"SELECT Id, {f.dedupe_key} FROM Task WHERE {f.dedupe_key} LIKE 'review:%'",
+        # the review queue (review:<customer>) and duplicate-Contact reviews
+        "reviews": (
+            f"SELECT Id, {f.dedupe_key}, IsClosed FROM Task WHERE {f.dedupe_key} LIKE 'review%'"
+        ),
+        "contacts": (
+            f"SELECT Id, Email, {f.customer_id} FROM Contact WHERE {f.customer_id} != null"
+        ),
     }
+    if config.disputes.enabled:
+        queries["disputes"] = (
+            f"SELECT Id, {f.dedupe_key} FROM Case WHERE {f.dedupe_key} LIKE 'dispute:%'"
+        )
+    return queries
 
 
 # ---- the diff ---------------------------------------------------------------------------------
@@ -353,58 +446,128 @@ def _check_subscriptions(
     report.checked["customers with subscriptions"] = len(by_customer)
 
 
-def _check_payments(report: DriftReport, stripe: StripeSide, sf: SalesforceSide, f: Fields) -> None:
-    payments: dict[str, Mapping[str, Any]] = {}
+def _money(value: Any, currency: str) -> Decimal | None:
+    """A Salesforce amount at the currency's precision (None when empty or not a number)."""
+    amount = _decimal(value)
+    if amount is None or not currency:
+        return amount
+    return amount.quantize(Decimal(1).scaleb(-currency_exponent(currency.lower())))
+
+
+def _shown(value: Any) -> str:
+    return "(empty)" if value is None or value == "" else str(value)
+
+
+def _same(expected: Any, actual: Any) -> bool:
+    """One field's planned value against what Salesforce answered (numbers as numbers)."""
+    if isinstance(expected, bool) or isinstance(actual, bool):
+        return bool(expected) == (actual is True or str(actual).lower() == "true")
+    if isinstance(expected, int | float | Decimal):
+        got = _decimal(actual)
+        return got is not None and got == Decimal(str(expected))
+    return as_str(expected) == as_str(actual)
+
+
+def expected_payment(charge: Mapping[str, Any], config: SyncConfig) -> dict[str, Any]:
+    """The payment record's fields as the planner writes them for this charge's state."""
+    view = charge_view(charge)
+    return mapped_fields(
+        config, "charge", config.objects.payment_object, charge_sources(view, charge), creating=True
+    )
+
+
+def _check_payments(
+    report: DriftReport, stripe: StripeSide, sf: SalesforceSide, f: Fields, config: SyncConfig
+) -> None:
+    payments: dict[str, list[Mapping[str, Any]]] = defaultdict(list)
     for payment in sf.payments:
         charge_id = as_str(payment.get(f.payment_key))
         if charge_id:
-            payments[charge_id] = payment
+            payments[charge_id].append(payment)
     stripe_totals: dict[tuple[str, str], Decimal] = defaultdict(Decimal)
     sf_totals: dict[tuple[str, str], Decimal] = defaultdict(Decimal)
-    succeeded: list[ChargeView] = [
-        c for c in (charge_view(ch) for ch in stripe.charges) if c.status == "succeeded"
-    ]
-    for charge in succeeded:
+    counted: dict[str, int] = defaultdict(int)
+
+    def add(
+        kind: DriftKind,
+        charge: ChargeView,
+        row: Mapping[str, Any] | None,
+        expected: str,
+        actual: str,
+    ) -> None:
+        report.items.append(
+            Drift(
+                kind,
+                charge.id,
+                charge.customer_id,
+                str(row.get("Id")) if row is not None else None,
+                expected,
+                actual,
+                fix_object=f"charges:{charge.id}",
+            )
+        )
+
+    for raw in stripe.charges:
+        charge: ChargeView = charge_view(raw)
+        if charge.status not in CHECKED_CHARGE_STATUSES:
+            continue  # pending: the planner writes nothing yet
+        counted[charge.status] += 1
+        succeeded = charge.status == "succeeded"
         amount = to_major_units(charge.amount, charge.currency)
         currency = charge.currency.upper()
         day = _day(charge.created)
-        stripe_totals[(day, currency)] += amount
-        row = payments.get(charge.id)
-        expected = f"{amount} {currency}"
-        if row is None:
-            report.items.append(
-                Drift(
-                    "payment_missing",
-                    charge.id,
-                    charge.customer_id,
-                    None,
-                    expected,
-                    "none",
-                    fix_object=f"charges:{charge.id}",
-                )
+        if succeeded:
+            stripe_totals[(day, currency)] += amount
+
+        rows = payments.get(charge.id, [])
+        if not rows:
+            add(
+                "payment_missing",
+                charge,
+                None,
+                f"{amount} {currency} {charge.payment_status}",
+                "none",
             )
             continue
-        got_currency = (as_str(row.get(f.currency)) or "").upper()
-        got_amount = _decimal(row.get(f.amount))
-        if got_amount is not None and got_currency:
-            step = Decimal(1).scaleb(-currency_exponent(got_currency.lower()))
-            got_amount = got_amount.quantize(step)
-        got_day = _sf_day(row.get(f.paid_at)) or day
-        if got_amount is not None and got_currency:
-            sf_totals[(got_day, got_currency)] += got_amount
-        if got_amount != amount or got_currency != currency:
+        if len(rows) > 1:
             report.items.append(
                 Drift(
-                    "payment_mismatch",
+                    "payment_duplicated",
                     charge.id,
                     charge.customer_id,
-                    str(row.get("Id")),
-                    expected,
-                    f"{got_amount if got_amount is not None else '(empty)'} "
-                    f"{got_currency or '(empty)'}",
-                    fix_object=f"charges:{charge.id}",
+                    ", ".join(str(r.get("Id")) for r in rows),
+                    "one payment record",
+                    f"{len(rows)}",
                 )
             )
+        row = rows[0]
+        got_currency = (as_str(row.get(f.currency)) or "").upper()
+        got_amount = _money(row.get(f.amount), got_currency)
+        if succeeded and got_amount is not None and got_currency:
+            sf_totals[(_sf_day(row.get(f.paid_at)) or day, got_currency)] += got_amount
+        if got_amount != amount or got_currency != currency:
+            add(
+                "payment_mismatch",
+                charge,
+                row,
+                f"{amount} {currency}",
+                f"{_shown(got_amount)} {got_currency or '(empty)'}",
+            )
+        planned = expected_payment(raw, config)
+        status = planned.get(f.payment_status)
+        if status is not None and not _same(status, row.get(f.payment_status)):
+            add("payment_status", charge, row, str(status), _shown(row.get(f.payment_status)))
+        if f.amount_refunded:
+            refunded = planned.get(f.amount_refunded)
+            got_refunded = _money(row.get(f.amount_refunded), currency)
+            if refunded is not None and (got_refunded or Decimal(0)) != refunded:
+                add(
+                    "payment_refunded",
+                    charge,
+                    row,
+                    f"{refunded} {currency}",
+                    f"{_shown(got_refunded)} {currency}",
+                )
     for day_currency in sorted(set(stripe_totals) | set(sf_totals)):
         total = DailyTotal(
             day_currency[0],
@@ -424,7 +587,211 @@ def _check_payments(report: DriftReport, stripe: StripeSide, sf: SalesforceSide,
                     f"{total.salesforce}",
                 )
             )
-    report.checked["succeeded charges"] = len(succeeded)
+    report.checked["succeeded charges"] = counted["succeeded"]
+    report.checked["failed charges"] = counted["failed"]
+
+
+def _check_disputes(
+    report: DriftReport, stripe: StripeSide, sf: SalesforceSide, f: Fields, config: SyncConfig
+) -> None:
+    if not config.disputes.enabled:
+        return
+    cases = {str(r.get(f.dedupe_key) or "") for r in sf.disputes}
+    customer_of = {
+        str(c.get("id")): charge_view(c).customer_id for c in stripe.charges if c.get("id")
+    }
+    for raw in stripe.disputes:
+        d = dispute_view(raw)
+        if d.status in CLOSED_DISPUTE_STATUSES:
+            continue
+        if f"dispute:{d.id}" not in cases:
+            report.items.append(
+                Drift(
+                    "dispute_missing",
+                    d.id,
+                    customer_of.get(d.charge_id or ""),
+                    None,
+                    f"a Case for the dispute on {d.charge_id or '-'}",
+                    "none",
+                    fix_object=f"disputes:{d.id}",
+                )
+            )
+    report.checked["disputes"] = len(stripe.disputes)
+
+
+def _default_card(customer: Mapping[str, Any]) -> Mapping[str, Any] | None:
+    """The customer's default payment method or source, when the list expanded it."""
+    for ref in (
+        get_path(customer, "invoice_settings.default_payment_method"),
+        customer.get("default_source"),
+    ):
+        if isinstance(ref, Mapping):
+            return ref
+    return None
+
+
+def _check_cards(
+    report: DriftReport,
+    stripe: StripeSide,
+    linked: Mapping[str, Mapping[str, Any]],
+    f: Fields,
+    config: SyncConfig,
+) -> None:
+    if not f.card:
+        return
+    checked = 0
+    for cust in stripe.customers:
+        cid = str(cust.get("id"))
+        account, raw = linked.get(cid), _default_card(cust)
+        if account is None or raw is None:
+            continue
+        pm = payment_method_view(raw)
+        if pm.type != "card" or not pm.card.last4:
+            continue  # the planner shows cards only
+        checked += 1
+        planned = mapped_fields(
+            config, "payment_method", "Account", payment_method_sources(pm), creating=False
+        )
+        wrong = [n for n in f.card if n in planned and not _same(planned[n], account.get(n))]
+        if wrong:
+            report.items.append(
+                Drift(
+                    "card_on_file",
+                    pm.id,
+                    cid,
+                    str(account.get("Id")),
+                    " ".join(f"{n}={planned[n]}" for n in wrong),
+                    " ".join(f"{n}={_shown(account.get(n))}" for n in wrong),
+                    fix_object=f"payment_methods:{pm.id}",
+                )
+            )
+    report.checked["customers with a card"] = checked
+
+
+def unlisted_customers(stripe: StripeSide, sf: SalesforceSide, config: SyncConfig) -> list[str]:
+    """Customer ids linked to an Account but absent from Stripe's customer list (which leaves
+    deleted customers out) and not already marked deleted: the ones to read one by one."""
+    f = Fields.of(config)
+    listed = {str(c.get("id")) for c in stripe.customers}
+    out: dict[str, None] = {}
+    for row in sf.accounts:
+        cid = as_str(row.get(f.customer_id))
+        if not cid or cid in listed:
+            continue
+        if f.deleted and _same(True, row.get(f.deleted)):
+            continue
+        out[cid] = None
+    return sorted(out)
+
+
+def _check_deleted(report: DriftReport, stripe: StripeSide, sf: SalesforceSide, f: Fields) -> None:
+    rows: dict[str, list[Mapping[str, Any]]] = defaultdict(list)
+    for row in sf.accounts:
+        cid = as_str(row.get(f.customer_id))
+        if cid:
+            rows[cid].append(row)
+    if f.deleted:
+        for cid in sorted(set(stripe.deleted_customers)):
+            for row in rows.get(cid, []):
+                if not _same(True, row.get(f.deleted)):
+                    report.items.append(
+                        Drift(
+                            "customer_deleted",
+                            cid,
+                            cid,
+                            str(row.get("Id")),
+                            f"{f.deleted} = true",
+                            _shown(row.get(f.deleted)),
+                            fix_object=f"deleted_customers:{cid}",
+                        )
+                    )
+        report.checked["deleted customers"] = len(set(stripe.deleted_customers))
+    for cid in sorted(set(stripe.unknown_customers)):
+        for row in rows.get(cid, []):
+            report.items.append(
+                Drift(
+                    "account_orphaned",
+                    cid,
+                    cid,
+                    str(row.get("Id")),
+                    "a customer Stripe knows",
+                    "Stripe answers 404",
+                )
+            )
+
+
+def contact_review_key(email: str) -> str:
+    """The dedupe key of the review Task for duplicate Contacts of `email` (hashed: an email
+    can be longer than the key field's 255 characters)."""
+    digest = hashlib.sha256(email.strip().lower().encode()).hexdigest()[:32]
+    return f"{CONTACT_REVIEW_PREFIX}{digest}"
+
+
+def _check_contacts(report: DriftReport, sf: SalesforceSide, f: Fields) -> None:
+    by_email: dict[str, list[Mapping[str, Any]]] = defaultdict(list)
+    for row in sf.contacts:
+        email = (as_str(row.get("Email")) or "").strip().lower()
+        if email and as_str(row.get(f.customer_id)):
+            by_email[email].append(row)
+    tasks = {str(r.get(f.dedupe_key) or ""): r for r in sf.reviews}
+    for email, rows in sorted(by_email.items()):
+        if len(rows) < 2:
+            continue
+        key = contact_review_key(email)
+        task = tasks.get(key)
+        customers = ", ".join(sorted({str(r.get(f.customer_id)) for r in rows}))
+        actual = f"{len(rows)} Contacts (customers {customers})"
+        if task is not None:
+            closed = _same(True, task.get("IsClosed"))
+            actual += f"; review Task {task.get('Id')} {'closed' if closed else 'open'}"
+        report.items.append(
+            Drift(
+                "contact_duplicated",
+                email,
+                customers,
+                ", ".join(sorted(str(r.get("Id")) for r in rows)),
+                "one Contact linked by the sync: merge them in Salesforce",
+                actual,
+                review_key=None if task is not None else key,
+            )
+        )
+    report.checked["emails of linked Contacts"] = len(by_email)
+
+
+def review_plan(report: DriftReport, config: SyncConfig) -> Plan | None:
+    """One review Task per email with duplicate Contacts that has none yet (`--fix`): the
+    Contacts are never merged or deleted automatically (see the module docstring)."""
+    ops: list[Operation] = []
+    for d in report.drift:
+        if d.kind != "contact_duplicated" or d.review_key is None:
+            continue
+        fields: dict[str, Any] = {
+            "Subject": f"Review duplicate Contacts for {d.stripe_id}",
+            "Description": (
+                f"Contacts {d.salesforce_id} share the email {d.stripe_id} and are each linked "
+                f"to a Stripe customer ({d.customer_id}). Merge them in Salesforce (Merge "
+                "Contacts), keeping the Contact whose relationships matter; stripe2sf never "
+                "deletes or merges Contacts itself. `stripe2sf reconcile` lists them until then."
+            ),
+            "Priority": "Normal",
+            "Status": "Not Started",
+        }
+        if config.matching.review_owner_id:
+            fields["OwnerId"] = config.matching.review_owner_id
+        ops.append(
+            Operation(
+                f"review{len(ops)}",
+                "upsert",
+                "Task",
+                config.objects.dedupe_key_field,
+                d.review_key,
+                fields,
+                reason=f"duplicate Contacts for {d.stripe_id}: review by a person",
+            )
+        )
+    if not ops:
+        return None
+    return Plan("reconcile:contacts", "reconcile.duplicate_contacts", tuple(ops))
 
 
 def _check_dunning(report: DriftReport, stripe: StripeSide, sf: SalesforceSide, f: Fields) -> None:
@@ -481,9 +848,51 @@ def diff(
     report = DriftReport(at=at)
     linked = _check_accounts(report, stripe, sf, f)
     _check_subscriptions(report, stripe, linked, f, config)
-    _check_payments(report, stripe, sf, f)
+    _check_cards(report, stripe, linked, f, config)
+    _check_deleted(report, stripe, sf, f)
+    _check_contacts(report, sf, f)
+    _check_payments(report, stripe, sf, f, config)
+    _check_disputes(report, stripe, sf, f, config)
     _check_dunning(report, stripe, sf, f)
     return report
+
+
+# The events a repair plans for the objects the backfill does not read (the others are planned
+# as the backfill plans them: `synthetic_event`).
+_FIX_EVENT_TYPES: Mapping[str, str] = {
+    "deleted_customers": "customer.deleted",
+    "payment_methods": "payment_method.updated",
+    "disputes": "charge.dispute.created",
+}
+# The Stripe object type `--fix` reads again for each phase.
+FIX_OBJECT_TYPES: Mapping[str, str] = {
+    "customers": "customer",
+    "deleted_customers": "customer",
+    "subscriptions": "subscription",
+    "payment_methods": "payment_method",
+    "charges": "charge",
+    "disputes": "dispute",
+    "invoices": "invoice",
+}
+
+
+def fix_event(phase: str, obj: Mapping[str, Any], as_of: int) -> dict[str, Any] | None:
+    """The event envelope `--fix` plans for the object's current state (read again from
+    Stripe), or None when its state gives nothing to sync. Created `as_of` the repair, so the
+    sync ledger lets it overwrite the drifted record."""
+    etype = _FIX_EVENT_TYPES.get(phase)
+    if etype is None:
+        return synthetic_event(phase, obj, as_of)
+    if phase == "deleted_customers" and not obj.get("deleted"):
+        return None  # not deleted after all: nothing to mark
+    return {
+        "id": f"reconcile:{obj.get('id')}",
+        "object": "event",
+        "type": etype,
+        "created": as_of,
+        "livemode": bool(obj.get("livemode", False)),
+        "data": {"object": dict(obj)},
+    }
 
 
 # ---- rendering ---------------------------------------------------------------------------------

@@ -51,12 +51,18 @@ class Alerter:
         body: str,
         now: datetime | None = None,
         recovered: str | None = None,
+        was_firing: bool | None = None,
     ) -> str | None:
         """A condition that holds or not (error rate, API usage, ...): while it holds, alert
         once per period; when it clears, send one recovery message. Returns "alert" or
-        "recovered" when a message went out."""
+        "recovered" when a message went out.
+
+        `was_firing`: whether the condition held at its previous evaluation, for a process
+        that evaluates it once (a CLI run keeps nothing in memory); None: as this process saw
+        it."""
         with self._lock:
-            was_firing = kind in self._firing
+            if was_firing is None:
+                was_firing = kind in self._firing
             if firing:
                 self._firing.add(kind)
             else:

@@ -2,9 +2,10 @@
 
 Conditions: the error rate of attempts over a threshold, the org's Salesforce API usage over a
 threshold, a spike of webhooks with bad signatures, catch-up nearing Stripe's 30-day event
-retention, and reconciliation drift (reported by `reconciled`, called by the reconcile run).
-Each alerts at most once per period (the `Alerter`'s throttle) and sends a recovery message
-when it clears. `stripe2sf serve` runs `Monitor.run` in a thread.
+retention, and reconciliation drift (`reconcile_alert`, called by every reconcile run:
+`stripe2sf reconcile` passes it to `engine.reconcile.Reconciler` as `on_drift`; serve does not
+reconcile by itself). Each alerts at most once per period (the `Alerter`'s throttle) and sends
+a recovery message when it clears. `stripe2sf serve` runs `Monitor.run` in a thread.
 """
 
 from __future__ import annotations
@@ -16,10 +17,12 @@ from datetime import UTC, datetime, timedelta
 import structlog
 
 from stripe2sf import metrics
+from stripe2sf.domain.catchup import behind
 from stripe2sf.domain.figures import error_rate
 from stripe2sf.engine.alerts import Alerter
 from stripe2sf.salesforce.usage import ApiUsageSnapshot
 from stripe2sf.settings import Settings
+from stripe2sf.store.catchup_state import CatchUpState
 from stripe2sf.store.inbox import Inbox
 from stripe2sf.store.reports import Reports
 
@@ -44,6 +47,7 @@ class Monitor:
         self.inbox = inbox
         self.usage = usage
         self.bad_signatures = bad_signatures
+        self.catchup = CatchUpState(inbox.engine)
 
     def check(self, now: datetime | None = None) -> dict[str, str | None]:
         """Evaluate every condition once; what was sent per condition kind."""
@@ -90,14 +94,16 @@ class Monitor:
             "webhook signatures back to normal",
         )
 
-        newest = self.inbox.newest_created()
-        gap_days = (now - newest).total_seconds() / 86400 if newest is not None else 0.0
+        # from the end of the last completed catch-up round (the newest event before any)
+        gap = behind(self.catchup.load(), self.inbox.newest_created(), now)
+        gap_days = gap.total_seconds() / 86400 if gap is not None else 0.0
         sent["catchup_window"] = self.alerter.condition(
             "catchup_window",
             gap_days >= s.alert_catchup_days,
             f"Catch-up must reach back {gap_days:.1f} days (Stripe keeps {STRIPE_RETENTION_DAYS})",
-            "No event has arrived for a long time. Run `stripe2sf catch-up` before Stripe's "
-            "30-day event retention passes; after that only a backfill can repair the gap.",
+            "Catch-up has not completed a round for a long time (or no event has arrived). "
+            "Run `stripe2sf catch-up` and fix what it reports before Stripe's 30-day event "
+            "retention passes; after that only a backfill can repair the gap.",
             now,
             "events arriving again; catch-up well within Stripe's retention",
         )
@@ -106,16 +112,8 @@ class Monitor:
     def reconciled(
         self, run_id: str, drift: int, checked: int, now: datetime | None = None
     ) -> None:
-        """Hook for the reconcile run: drift found alerts; a clean run sends the recovery."""
-        self.alerter.condition(
-            "reconcile_drift",
-            drift > 0,
-            f"Reconciliation found {drift} difference(s) between Stripe and Salesforce",
-            f"Run {run_id}: {checked} records compared, {drift} differ. "
-            "See the dashboard's reconciliation page.",
-            now,
-            "reconciliation found no drift",
-        )
+        """Hook for a reconcile run in this process: drift alerts; a clean run recovers."""
+        reconcile_alert(self.alerter, run_id, drift, checked, now=now)
 
     def run(self, stop: threading.Event, interval: float = 30.0) -> None:
         """Check every `interval` seconds (the first after one interval) until `stop`."""
@@ -124,3 +122,28 @@ class Monitor:
                 self.check()
             except Exception as exc:  # a database outage must not kill the monitor
                 log.error("monitor_error", error=str(exc))
+
+
+def reconcile_alert(
+    alerter: Alerter,
+    run_id: str | int,
+    drift: int,
+    checked: int,
+    previous_drift: int | None = None,
+    now: datetime | None = None,
+) -> str | None:
+    """The reconciliation drift condition: drift found alerts (once per period); a clean run
+    after a run with drift sends the recovery. `previous_drift`: the drift of the run before,
+    from the database, for a process that runs one reconcile (None: as this process saw it).
+    Returns "alert" or "recovered" when a message went out."""
+    return alerter.condition(
+        "reconcile_drift",
+        drift > 0,
+        f"Reconciliation found {drift} difference(s) between Stripe and Salesforce",
+        f"Run {run_id}: {checked} records compared, {drift} differ. "
+        "See `stripe2sf reconcile` (or its --format html report) and the dashboard's "
+        "reconciliation page; `stripe2sf reconcile --fix` repairs what the planner can.",
+        now,
+        "reconciliation found no drift",
+        was_firing=None if previous_drift is None else previous_drift > 0,
+    )

@@ -1,12 +1,18 @@
-"""`stripe2sf reconcile`: read both sides, diff them (`domain.reconcile`), record the run and,
-with `fix`, repair every fixable item through the planner: the Stripe object is read again
-and planned as the event its state implies (`domain.backfill_plan.synthetic_event`), exactly
-as a live event would be, then the diff is taken again to show what remains."""
+"""`stripe2sf reconcile`: read both sides, diff them (`domain.reconcile`), record the run, raise
+(or clear) the drift alert and, with `fix`, repair every fixable item through the planner: the
+Stripe object is read again and planned as the event its state implies
+(`domain.reconcile.fix_event`), exactly as a live event would be, then the diff is taken again
+to show what remains. Duplicate Contacts are never merged or deleted: `fix` opens a review Task
+for each email instead (`domain.reconcile.review_plan`).
+
+Reads stay cheap: one paged Stripe list per object kind (customers with their default payment
+method expanded, subscriptions, charges, invoices, disputes), one SOQL per record kind, and one
+Stripe read per Account whose customer is absent from the list and not yet marked deleted."""
 
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -14,23 +20,43 @@ from typing import Any
 import structlog
 from sqlalchemy import Engine
 
-from stripe2sf.domain.backfill_plan import LIST_PARAMS, synthetic_event
+from stripe2sf.domain.backfill_plan import LIST_PARAMS
 from stripe2sf.domain.config import SyncConfig
-from stripe2sf.domain.reconcile import DriftReport, SalesforceSide, StripeSide, diff, soql_queries
+from stripe2sf.domain.operations import Plan
+from stripe2sf.domain.reconcile import (
+    FIX_OBJECT_TYPES,
+    DriftReport,
+    SalesforceSide,
+    StripeSide,
+    diff,
+    fix_event,
+    review_plan,
+    soql_queries,
+    unlisted_customers,
+)
 from stripe2sf.engine.sync import SalesforcePort, SyncHandler
 from stripe2sf.store.audit_trail import AuditTrail, append
 from stripe2sf.store.history import ReconcileStore
 from stripe2sf.store.ledger import Ledger, raise_to
+from stripe2sf.store.reports import Reports
 from stripe2sf.stripe.reader import StripeReader
 
 log = structlog.get_logger(__name__)
 
-OBJECT_TYPE = {
-    "customers": "customer",
-    "subscriptions": "subscription",
-    "charges": "charge",
-    "invoices": "invoice",
+# Stripe lists read, with their extra parameters: the customers' default payment method (or
+# legacy default source) expanded, so the card on file is compared without a read per customer.
+STRIPE_LISTS: Mapping[str, Mapping[str, Any]] = {
+    "customers": {
+        "expand": ["data.invoice_settings.default_payment_method", "data.default_source"]
+    },
+    "subscriptions": LIST_PARAMS.get("subscriptions", {}),
+    "charges": {},
+    "invoices": {},
+    "disputes": {},
 }
+
+# Called after each run: (run id, drift found, records compared, previous run's drift or None).
+DriftHook = Callable[[int, int, int, int | None], None]
 
 
 @dataclass
@@ -46,6 +72,8 @@ class ReconcileOutcome:
     after: DriftReport | None = None
     fixes: list[FixOutcome] = field(default_factory=list)
     run_id: int | None = None
+    # review Tasks opened for duplicate Contacts (their dedupe keys), or why that failed
+    reviews: list[FixOutcome] = field(default_factory=list)
 
     @property
     def fixed(self) -> int:
@@ -58,10 +86,10 @@ class ReconcileOutcome:
 
 
 def read_stripe(reader: StripeReader, since: int | None = None) -> StripeSide:
-    """Every customer, subscription, charge and invoice (plain dicts, page by page)."""
+    """Every customer, subscription, charge, invoice and dispute (plain dicts, page by page)."""
     side = StripeSide()
-    for resource in ("customers", "subscriptions", "charges", "invoices"):
-        params: dict[str, Any] = {"limit": 100, **LIST_PARAMS.get(resource, {})}
+    for resource, extra in STRIPE_LISTS.items():
+        params: dict[str, Any] = {"limit": 100, **extra}
         if since is not None:
             params["created"] = {"gte": since}
         target: list[Mapping[str, Any]] = getattr(side, resource)
@@ -72,6 +100,17 @@ def read_stripe(reader: StripeReader, since: int | None = None) -> StripeSide:
                 break
             params["starting_after"] = page[-1]["id"]
     return side
+
+
+def read_unlisted(reader: StripeReader, stripe: StripeSide, ids: list[str]) -> None:
+    """Sort customers linked to an Account but absent from the list into deleted (Stripe
+    answers `deleted: true`) and unknown (404)."""
+    for cid in ids:
+        obj = reader.retrieve("customer", cid)
+        if obj is None:
+            stripe.unknown_customers.append(cid)
+        elif obj.get("deleted"):
+            stripe.deleted_customers.append(cid)
 
 
 def read_salesforce(salesforce: SalesforcePort, config: SyncConfig) -> SalesforceSide:
@@ -90,12 +129,14 @@ class Reconciler:
         salesforce: SalesforcePort,
         config: SyncConfig,
         since: int | None = None,
+        on_drift: DriftHook | None = None,
     ) -> None:
         self.engine = engine
         self.reader = reader
         self.salesforce = salesforce
         self.config = config
         self.since = since
+        self.on_drift = on_drift
         self.handler = SyncHandler(
             config,
             reader,
@@ -108,17 +149,14 @@ class Reconciler:
     def compare(self) -> DriftReport:
         stripe_side = read_stripe(self.reader, self.since)
         sf_side = read_salesforce(self.salesforce, self.config)
+        if self.since is None:  # with --since, older customers are unlisted too: not read
+            read_unlisted(
+                self.reader, stripe_side, unlisted_customers(stripe_side, sf_side, self.config)
+            )
         return diff(stripe_side, sf_side, self.config, at=datetime.now(UTC).isoformat())
 
-    def fix_one(self, fix_object: str) -> FixOutcome:
-        phase, _, object_id = fix_object.partition(":")
-        obj = self.reader.retrieve(OBJECT_TYPE[phase], object_id)
-        if obj is None:
-            return FixOutcome(fix_object, False, "not found in Stripe any more")
-        doc = synthetic_event(phase, obj, int(time.time()))
-        if doc is None:
-            return FixOutcome(fix_object, False, "nothing to sync for its current state")
-        the_plan = self.handler.plan_event(doc)
+    def _execute(self, the_plan: Plan) -> FixOutcome | None:
+        """Send a plan, audit it, raise the ledger when it all succeeded; None when it did."""
         _, outcomes, records, _ = self.handler.execute_plan(the_plan)
         failed = [o for o in outcomes.values() if not o.ok]
         with self.engine.begin() as conn:
@@ -126,8 +164,32 @@ class Reconciler:
             if not failed:
                 raise_to(conn, the_plan.ledger_updates, the_plan.event_id, datetime.now(UTC))
         if failed:
-            return FixOutcome(fix_object, False, f"{failed[0].code}: {failed[0].error}")
+            return FixOutcome(the_plan.event_id, False, f"{failed[0].code}: {failed[0].error}")
+        return None
+
+    def fix_one(self, fix_object: str) -> FixOutcome:
+        phase, _, object_id = fix_object.partition(":")
+        obj = self.reader.retrieve(FIX_OBJECT_TYPES[phase], object_id)
+        if obj is None:
+            return FixOutcome(fix_object, False, "not found in Stripe any more")
+        doc = fix_event(phase, obj, int(time.time()))
+        if doc is None:
+            return FixOutcome(fix_object, False, "nothing to sync for its current state")
+        failed = self._execute(self.handler.plan_event(doc))
+        if failed is not None:
+            return FixOutcome(fix_object, False, failed.error)
         return FixOutcome(fix_object, True)
+
+    def open_reviews(self, report: DriftReport) -> list[FixOutcome]:
+        """A review Task per email with duplicate Contacts that has none yet."""
+        the_plan = review_plan(report, self.config)
+        if the_plan is None:
+            return []
+        failed = self._execute(the_plan)
+        return [
+            FixOutcome(op.key_value, failed is None, failed.error if failed else None)
+            for op in the_plan.operations
+        ]
 
     def run(self, fix: bool = False, report_path: str | None = None) -> ReconcileOutcome:
         started = datetime.now(UTC)
@@ -141,7 +203,13 @@ class Reconciler:
                 except Exception as exc:  # one object's failure must not stop the others
                     log.warning("reconcile_fix_failed", target=target, error=str(exc))
                     outcome.fixes.append(FixOutcome(target, False, str(exc)))
+            try:
+                outcome.reviews = self.open_reviews(report)
+            except Exception as exc:
+                log.warning("reconcile_review_failed", error=str(exc))
+                outcome.reviews = [FixOutcome("review Tasks", False, str(exc))]
             outcome.after = self.compare()
+        previous = Reports(self.engine).reconcile_runs(limit=1)
         outcome.run_id = ReconcileStore(self.engine).record(
             started_at=started,
             fix=fix,
@@ -151,4 +219,12 @@ class Reconciler:
             counts=report.counts(),
             report_path=report_path,
         )
+        if self.on_drift is not None:
+            before = int(previous[0].get("drift") or 0) if previous else None
+            try:
+                self.on_drift(
+                    outcome.run_id, len(report.drift), sum(report.checked.values()), before
+                )
+            except Exception as exc:  # an unreachable mail server must not lose the report
+                log.error("reconcile_alert_failed", error=str(exc))
         return outcome
