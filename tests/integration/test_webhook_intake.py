@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import httpx
 import pytest
@@ -138,3 +141,54 @@ def test_health_and_readiness(url: str) -> None:
     base = url.removesuffix("/webhooks/stripe")
     assert httpx.get(base + "/healthz").json() == {"status": "ok"}
     assert httpx.get(base + "/readyz").json() == {"status": "ready"}
+
+
+@contextmanager
+def keyed_app(db_url: str, key: str | None) -> Iterator[tuple[str, Runtime]]:
+    settings = load_settings(
+        database_url=db_url, stripe_webhook_secrets=[SECRET], stripe_api_key=key
+    )
+    rt = Runtime.build(settings)
+    try:
+        with serve_in_thread(create_app(rt, run_worker=False)) as base:
+            yield base + "/webhooks/stripe", rt
+    finally:
+        rt.close()
+
+
+def live(doc: dict[str, Any]) -> dict[str, Any]:
+    return {**doc, "livemode": True}
+
+
+@pytest.mark.parametrize(
+    ("key", "refused_mode", "accepted_mode"),
+    [
+        ("sk_test_abc", True, False),
+        ("rk_test_abc", True, False),
+        ("sk_live_abc", False, True),
+        ("rk_live_abc", False, True),
+        (None, True, False),  # no key: the mode is unknown, live events are refused
+    ],
+)
+def test_event_of_the_other_mode_than_the_key_is_stored_as_refused_and_never_applied(
+    db_url: str, key: str | None, refused_mode: bool, accepted_mode: bool
+) -> None:
+    with keyed_app(db_url, key) as (url, rt):
+        other = encode({**event("evt_other_mode", customer="cus_M"), "livemode": refused_mode})
+        response = post(url, other, signed(other, SECRET))
+        assert response.status_code == 200, response.text  # stored: Stripe must not retry
+        assert "refused" in response.json() and "key" in response.json()["refused"]
+        row = rt.inbox.row("evt_other_mode")
+        assert row is not None and row["state"] == "refused"
+        assert row["error_kind"] == "refused.livemode"
+        assert row["next_attempt_at"] is None
+        assert row["last_error"] == response.json()["refused"]
+        assert "mode" in row["last_error"] and "replay" in row["last_error"]
+        assert rt.inbox.counts()["refused"] == 1 and rt.inbox.counts()["pending"] == 0
+        assert rt.inbox.claim_lane("w", datetime.now(UTC), timedelta(seconds=30)) is None
+
+        same = encode({**event("evt_same_mode", customer="cus_M"), "livemode": accepted_mode})
+        response = post(url, same, signed(same, SECRET))
+        assert response.status_code == 200 and "refused" not in response.json()
+        stored = rt.inbox.get("evt_same_mode")
+        assert stored is not None and stored.state == "pending"

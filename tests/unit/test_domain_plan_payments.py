@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from decimal import Decimal
 
 from stripe2sf.domain.config import from_toml_text
@@ -203,7 +204,7 @@ def test_payment_intent_uses_charge_id_as_key_so_it_merges_with_charge_event() -
         "latest_charge": "ch_1",
         "created": 1_750_000_000,
     }
-    p = run(envelope("payment_intent.succeeded", pi), org)
+    p = run(envelope("payment_intent.succeeded", pi), replace(org, stripe={"ch_1": charge()}))
     assert p.operations[0].key_value == "ch_1"
     old = {**pi, "latest_charge": None, "charges": {"object": "list", "data": [charge()]}}
     p_old = run(envelope("payment_intent.succeeded", old, api_version="2020-08-27"), org)
@@ -316,8 +317,20 @@ def test_late_payment_intent_does_not_undo_a_refund() -> None:
     org = FakeOrg(accounts=[account_row()], ledger={"ch_1": 1_750_000_500})
     p = run(envelope("payment_intent.succeeded", pi, created=1_750_000_010), org)
     assert p.operations == () and "late event" in p.skipped[0]
-    fresh = run(envelope("payment_intent.succeeded", pi), FakeOrg(accounts=[account_row()]))
-    assert "Amount_Refunded__c" not in fresh.operations[0].fields
+    assert [lk.kind for lk in org.asked] == [LookupKind.LEDGER, LookupKind.LEDGER]  # no GET
+    payload_only = run(
+        envelope("payment_intent.succeeded", pi),
+        FakeOrg(accounts=[account_row()]),
+        from_toml_text('[sync]\nrefetch = "never"\n'),
+    )
+    assert "Amount_Refunded__c" not in payload_only.operations[0].fields  # the intent cannot say
+    refunded = charge(amount_refunded=500)
+    fresh = run(
+        envelope("payment_intent.succeeded", pi),
+        FakeOrg(accounts=[account_row()], stripe={"ch_1": refunded}),
+    )
+    assert fresh.operations[0].fields["Amount_Refunded__c"] == Decimal("5.00")
+    assert fresh.operations[0].fields["Status__c"] == "Partially Refunded"
 
 
 def test_several_accounts_for_a_domain_follow_the_rule() -> None:

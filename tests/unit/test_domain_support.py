@@ -15,6 +15,7 @@ from stripe2sf.domain.events import EventView, parse_event
 from stripe2sf.domain.lookups import context_for, lookups_needed
 from stripe2sf.domain.operations import Plan
 from stripe2sf.domain.planner import plan
+from stripe2sf.domain.subjects import parse_refetch_key
 
 T0 = 1_750_000_000
 
@@ -213,6 +214,32 @@ class FakeOrg:
     ledger: dict[str, int] = field(default_factory=dict)
     claims: dict[str, str] = field(default_factory=dict)  # normalized email -> customer id
     asked: list[Lookup] = field(default_factory=list)
+    # ids Stripe answers 404 for; an id neither here nor in `stripe` is answered as the
+    # payload of the event being planned has it (`payload`, set by `gather`)
+    missing: set[str] = field(default_factory=set)
+    payload: dict[str, Any] | None = None
+
+    def _refetch(self, key: str) -> Any:
+        _, object_id, expand = parse_refetch_key(key)
+        if object_id in self.missing:
+            return None
+        found = self.stripe.get(object_id) or self._in_payload(object_id)
+        if found is not None and "charge" in expand and isinstance(found.get("charge"), str):
+            charge = self.stripe.get(found["charge"])
+            found = {**found, "charge": charge} if charge is not None else found
+        return found
+
+    def _in_payload(self, object_id: str) -> dict[str, Any] | None:
+        """The object as the planned event's payload has it: itself or an embedded charge."""
+        obj = self.payload or {}
+        candidates = [obj, obj.get("latest_charge"), obj.get("charge")]
+        charges = obj.get("charges")
+        if isinstance(charges, dict):
+            candidates.extend(charges.get("data") or [])
+        for candidate in candidates:
+            if isinstance(candidate, dict) and candidate.get("id") == object_id:
+                return candidate
+        return None
 
     def answer(self, lookup: Lookup) -> Any:
         self.asked.append(lookup)
@@ -240,9 +267,9 @@ class FakeOrg:
                 and o.get("status") == "open"
             ]
         if k == LookupKind.STRIPE_REFETCH:
-            return self.stripe.get(key.split(":", 1)[1])
+            return self._refetch(key)
         if lookup.is_stripe:
-            return self.stripe.get(key)
+            return None if key in self.missing else self.stripe.get(key)
         if k == LookupKind.SF_ACCOUNT_BY_CUSTOMER:
             rows = [a for a in self.accounts if a.get("Stripe_Customer_Id__c") == key]
         elif k == LookupKind.SF_CONTACT_BY_CUSTOMER:
@@ -263,6 +290,7 @@ class FakeOrg:
 
 
 def gather(view: EventView, config: SyncConfig, org: FakeOrg) -> PlanContext:
+    org.payload = dict(view.object)
     ctx = context_for(config)
     for _ in range(10):
         needed = lookups_needed(view, config, ctx)

@@ -1,4 +1,14 @@
-"""Payments: charge.succeeded/failed/refunded, payment_intent.succeeded, disputes."""
+"""Payments: charge.succeeded/failed/refunded, payment_intent.succeeded, disputes.
+
+The payment record is written from the charge as Stripe answers it now (`subjects.fresh_charge`:
+the refetched charge, or the charge expanded in the refetched dispute), never from the event's
+payload when a fresh charge is there: events of one charge often share their `created` second
+and arrive in any order, and only the fresh charge says which refunds and disputes it has. So
+whichever of `charge.*`, `payment_intent.succeeded` and `charge.dispute.created` is applied
+last, the record ends with the charge's newest status and refunded amount. The dispute Case
+is written from the refetched dispute (its current status: needs_response, under_review, won,
+lost). Payloads are used only when nothing was refetched (`[sync] refetch = "never"`).
+"""
 
 from __future__ import annotations
 
@@ -7,7 +17,6 @@ from dataclasses import replace
 from decimal import Decimal
 
 from stripe2sf.domain.builder import PlanBuilder
-from stripe2sf.domain.context import LookupKind
 from stripe2sf.domain.flow_common import customer_records, owner_for, refs
 from stripe2sf.domain.matching import CustomerWrites
 from stripe2sf.domain.money import to_major_units
@@ -20,7 +29,7 @@ from stripe2sf.domain.stripe_views import (
     dispute_view,
     payment_intent_view,
 )
-from stripe2sf.domain.subjects import customer_id_for, effective_object
+from stripe2sf.domain.subjects import customer_id_for, effective_object, fresh_charge
 from stripe2sf.domain.transforms import to_sf_date
 
 
@@ -65,23 +74,31 @@ def _with_customer(view: ChargeView, customer_id: str | None) -> ChargeView:
 
 
 def plan_payment(b: PlanBuilder) -> None:
+    fresh = fresh_charge(b.event, b.ctx)
     if b.event.type == "payment_intent.succeeded":
         if not b.config.sync.payment_intent_without_charge:
             b.skipped.append("payment_intent.succeeded is off (charge events carry payments)")
             return
-        charge = _charge_from_intent(b)
-        if charge is None:
-            return
+        if fresh is not None:
+            pi_customer = payment_intent_view(b.event.object).customer_id
+            charge = charge_view(fresh)
+            charge = charge if charge.customer_id else _with_customer(charge, pi_customer)
+        else:
+            found = _charge_from_intent(b)
+            if found is None:
+                return
+            charge = found
     else:
-        charge = charge_view(effective_object(b.event, b.ctx))
+        charge = charge_view(fresh if fresh is not None else effective_object(b.event, b.ctx))
     written_from = b.ctx.ledger(charge.id)
     if charge.id != b.event.object_id and written_from and written_from > b.event.created:
         b.skipped.append(f"late event: payment {charge.id} already written from newer state")
         return
     o = b.config.objects
     cw = customer_records(b, charge.customer_id, may_create=True)
-    values = charge_sources(charge, effective_object(b.event, b.ctx))
-    if b.event.type == "payment_intent.succeeded" and not _embeds_charge(b):
+    raw = fresh if fresh is not None else effective_object(b.event, b.ctx)
+    values = charge_sources(charge, raw)
+    if b.event.type == "payment_intent.succeeded" and fresh is None and not _embeds_charge(b):
         values.pop("charge.amount_refunded", None)  # unknown: the intent does not say
     fields = mapped_fields(
         b.config, "charge", o.payment_object, values, creating=True, notes=b.notes
@@ -98,7 +115,8 @@ def plan_payment(b: PlanBuilder) -> None:
                 **{o.payment_account_field: cw.account_ref, o.payment_contact_field: cw.contact_ref}
             ),
             depends_on=tuple(op.op_id for op in cw.operations if op.sobject != "Task"),
-            reason=f"{b.event.type}: payment {charge.id} is {charge.payment_status}",
+            reason=f"{b.event.type}: payment {charge.id} is {charge.payment_status}"
+            + (" (charge read from Stripe now)" if fresh is not None else " (event payload)"),
         )
     )
     b.touch(charge.id)
@@ -152,11 +170,13 @@ def plan_dispute(b: PlanBuilder) -> None:
 
 
 def _mark_payment_disputed(b: PlanBuilder, charge_id: str | None, cw: CustomerWrites) -> None:
-    """The payment record shows Disputed, when the charge is known and not newer."""
+    """The payment record from the charge as Stripe answers it now (else a charge embedded in
+    an old API version's payload), shown Disputed unless refunds say more; unless the ledger
+    says it was already written from a newer state."""
+    charge_obj = fresh_charge(b.event, b.ctx)
     raw = b.event.object.get("charge")
-    charge_obj = raw if isinstance(raw, Mapping) else None
-    if charge_obj is None and charge_id:
-        charge_obj = b.ctx.stripe(LookupKind.STRIPE_CHARGE, charge_id)
+    if charge_obj is None and isinstance(raw, Mapping):
+        charge_obj = raw
     if charge_obj is None or not charge_id:
         b.notes.append("disputed charge not fetched; payment record unchanged")
         return

@@ -13,7 +13,7 @@ answer means `planner.plan` has everything. Typical worker loop::
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 
 from stripe2sf.domain import soql
 from stripe2sf.domain.config import SyncConfig
@@ -28,15 +28,17 @@ from stripe2sf.domain.context import (
 from stripe2sf.domain.events import EventView
 from stripe2sf.domain.handled import CREATING_FLOWS, Flow, flow_of
 from stripe2sf.domain.matching import email_owners, website_host
-from stripe2sf.domain.ordering import late_event_reason
+from stripe2sf.domain.ordering import late_event_reason, ledger_keys
 from stripe2sf.domain.paths import get_path, id_of
-from stripe2sf.domain.stripe_views import payment_intent_view, subscription_view
+from stripe2sf.domain.stripe_views import subscription_view
 from stripe2sf.domain.subjects import (
     customer_for,
     customer_id_for,
     effective_object,
+    fresh_charge,
     payload_may_be_stale,
     refetch_key,
+    unknown_to_stripe,
 )
 
 
@@ -86,23 +88,26 @@ def lookups_needed(event: EventView, config: SyncConfig, ctx: PlanContext) -> tu
 
     if event.object_id:
         # The ledger is local and read first: a late event then costs no API call.
-        if not ctx.has(LookupKind.LEDGER, event.object_id):
-            return (Lookup(LookupKind.LEDGER, event.object_id),)
+        unread = [k for k in ledger_keys(event) if not ctx.has(LookupKind.LEDGER, k)]
+        if unread:
+            return tuple(Lookup(LookupKind.LEDGER, k) for k in unread)
         if late_event_reason(event, ctx):
             return ()
-        if event.object_type == "payment_intent":
-            charge_id = payment_intent_view(event.object).latest_charge_id
-            if charge_id:
-                need(LookupKind.LEDGER, charge_id)
         if payload_may_be_stale(event, config):
             need(LookupKind.STRIPE_REFETCH, refetch_key(event))
+        if needed:
+            # the refetch alone first: what it answers (the customer, an expanded charge, a
+            # 404) decides every later lookup
+            return tuple(needed)
+        if unknown_to_stripe(event, ctx):
+            return ()
     obj = effective_object(event, ctx)
 
     if flow == Flow.DISPUTE:
         charge_id = id_of(obj.get("charge"))
         if charge_id:
             need(LookupKind.LEDGER, charge_id)
-            if not isinstance(obj.get("charge"), Mapping):
+            if fresh_charge(event, ctx) is None:
                 need(LookupKind.STRIPE_CHARGE, charge_id)
 
     cid = customer_id_for(event, ctx)

@@ -4,7 +4,10 @@
     ctx = ...fold in lookups.lookups_needed(view, config, ctx)...
     plan = plan(view, ctx, config)       # Plan: operations, refusals, ledger updates
 
-Ordering: see `ordering.late_event_reason`; a late event plans nothing.
+Ordering: see `ordering.late_event_reason`; a late event plans nothing. Payment events are
+planned from the charge refetched from Stripe (see `subjects`), so same-second events of one
+charge end in its newest state whatever their order. An event whose subject (or customer)
+Stripe answers 404 for plans nothing, with the reason (`subjects.unknown_to_stripe`).
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ from stripe2sf.domain.handled import Flow, flow_of
 from stripe2sf.domain.lookups import context_for
 from stripe2sf.domain.operations import Plan
 from stripe2sf.domain.ordering import late_event_reason
+from stripe2sf.domain.subjects import unknown_to_stripe
 
 _FLOWS: dict[Flow, Callable[[PlanBuilder], None]] = {
     Flow.PAYMENT: plan_payment,
@@ -53,6 +57,10 @@ def plan(
     late = late_event_reason(view, context)
     if late:
         b.skipped.append(late)
+        return b.build()
+    unknown = unknown_to_stripe(view, context)
+    if unknown:
+        b.skipped.append(unknown)
         return b.build()
     if view.object_id and not context.has(LookupKind.LEDGER, view.object_id):
         b.assumptions.append(f"{view.object_id} never synced before (ledger not read)")

@@ -27,8 +27,9 @@ from stripe2sf.store.db import dialect_insert
 from stripe2sf.store.tables import attempts, events, lanes
 
 PENDING, DONE, IGNORED, DEAD = "pending", "done", "ignored", "dead"
+REFUSED = "refused"  # stored, never applied: an integrity rule refused it (`last_error` says why)
 DEFERRED_KIND = "budget.deferred"  # error_kind of an event the API budget holds back
-STATES = (PENDING, DONE, IGNORED, DEAD)
+STATES = (PENDING, DONE, IGNORED, DEAD, REFUSED)
 
 
 # The worker's hot path runs these for every event: built once, executed with parameters
@@ -142,6 +143,17 @@ class NewEvent:
     payload_text: str
     handled: bool
     source: str = "webhook"
+    refused: str | None = None  # why it must never be applied (see `domain.integrity`)
+    refused_kind: str = "refused"
+
+    @property
+    def pending(self) -> bool:
+        """Whether the worker is to apply it."""
+        return self.handled and self.refused is None
+
+    @property
+    def state(self) -> str:
+        return REFUSED if self.refused else PENDING if self.handled else IGNORED
 
 
 def _head(conn: Connection, lane: str) -> Head:
@@ -282,10 +294,12 @@ class Inbox:
                 "api_version": e.api_version,
                 "payload": e.payload_text,
                 "source": e.source,
-                "state": PENDING if e.handled else IGNORED,
+                "state": e.state,
                 "attempts": 0,
                 "received_at": now,
-                "next_attempt_at": now if e.handled else None,
+                "next_attempt_at": now if e.pending else None,
+                "last_error": e.refused,
+                "error_kind": e.refused_kind if e.refused else None,
             }
             for e in batch
         ]
@@ -298,7 +312,7 @@ class Inbox:
             inserted = set(conn.execute(stmt, rows).scalars())
             wake: dict[str, int] = {}
             for e in batch:
-                if e.handled and e.event_id in inserted:
+                if e.pending and e.event_id in inserted:
                     wake[e.lane] = min(wake.get(e.lane, e.created), e.created)
             self._wake_lanes(conn, wake, now)
         seen: set[str] = set()

@@ -15,6 +15,7 @@ import stripe
 
 from stripe2sf.domain.context import Lookup, LookupKind
 from stripe2sf.domain.errors import PermanentError, RateLimitedError, RetryableError
+from stripe2sf.domain.subjects import parse_refetch_key
 
 
 def _plain(obj: Any) -> Any:
@@ -69,7 +70,9 @@ class StripeReader:
                 f"Stripe error {exc.http_status}: {exc}", kind="stripe.error"
             ) from exc
 
-    def retrieve(self, object_type: str, object_id: str) -> dict[str, Any] | None:
+    def retrieve(
+        self, object_type: str, object_id: str, expand: tuple[str, ...] = ()
+    ) -> dict[str, Any] | None:
         v1 = self.client.v1
         services: dict[str, Any] = {
             "customer": v1.customers,
@@ -86,7 +89,8 @@ class StripeReader:
         service = services.get(object_type)
         if service is None:
             return None
-        result = self._call(lambda: service.retrieve(object_id))
+        params: dict[str, Any] = {"expand": list(expand)} if expand else {}
+        result = self._call(lambda: service.retrieve(object_id, params))
         return _plain(result) if result is not None else None
 
     def customer_subscriptions(self, customer_id: str) -> list[dict[str, Any]]:
@@ -113,8 +117,7 @@ class StripeReader:
         if kind == LookupKind.STRIPE_OPEN_INVOICES:
             return self.customer_open_invoices(key)
         if kind == LookupKind.STRIPE_REFETCH:
-            object_type, _, object_id = key.partition(":")
-            return self.retrieve(object_type, object_id)
+            return self.retrieve(*parse_refetch_key(key))
         by_kind = {
             LookupKind.STRIPE_CUSTOMER: "customer",
             LookupKind.STRIPE_CHARGE: "charge",

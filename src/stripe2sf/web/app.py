@@ -12,6 +12,7 @@ from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
 from stripe2sf import metrics
+from stripe2sf.domain.integrity import LIVEMODE_REFUSED, livemode_refusal
 from stripe2sf.engine.catchup_loop import start_catchup
 from stripe2sf.runtime import Runtime
 from stripe2sf.store.db import ping
@@ -96,17 +97,27 @@ def create_app(runtime: Runtime, run_worker: bool = False) -> FastAPI:
             metrics.webhook("not_an_event")
             return _refuse(400, f"not a Stripe event: {exc}")
         handled = runtime.registry.handles(doc["type"])
-        new = to_new_event(doc, body.decode("utf-8"), handled, source="webhook")
+        refused = livemode_refusal(doc.get("livemode"), settings.stripe_key)
+        new = to_new_event(
+            doc, body.decode("utf-8"), handled, "webhook", refused, refused_kind=LIVEMODE_REFUSED
+        )
         try:
             is_new = await committer.add(new)
         except Exception as exc:
             log.error("webhook_store_failed", error=str(exc), event_id=new.event_id)
             metrics.webhook("store_failed")
             return _refuse(503, "could not store the event; Stripe will retry the delivery")
-        metrics.webhook("duplicate" if not is_new else "stored" if handled else "ignored")
-        return JSONResponse(
-            {"received": True, "id": new.event_id, "duplicate": not is_new, "ignored": not handled}
-        )
+        outcome = "stored" if handled else "ignored"
+        metrics.webhook("duplicate" if not is_new else "refused" if refused else outcome)
+        answer: dict[str, object] = {
+            "received": True,
+            "id": new.event_id,
+            "duplicate": not is_new,
+            "ignored": not handled,
+        }
+        if refused:  # stored, never applied; 200 so that Stripe does not retry it for days
+            answer["refused"] = refused
+        return JSONResponse(answer)
 
     @app.get("/healthz")
     async def healthz() -> dict[str, str]:

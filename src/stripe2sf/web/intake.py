@@ -35,7 +35,17 @@ def parse_event(body: bytes) -> dict[str, Any]:
     return doc
 
 
-def to_new_event(doc: dict[str, Any], body: str, handled: bool, source: str) -> NewEvent:
+def to_new_event(
+    doc: dict[str, Any],
+    body: str,
+    handled: bool,
+    source: str,
+    refused: str | None = None,
+    *,
+    refused_kind: str = "refused",
+) -> NewEvent:
+    """The inbox row for a parsed event; `refused` (see `domain.integrity`) stores it as
+    refused, with that reason and `refused_kind` as its error kind, instead of pending."""
     return NewEvent(
         event_id=doc["id"],
         type=doc["type"],
@@ -46,4 +56,6 @@ def to_new_event(doc: dict[str, Any], body: str, handled: bool, source: str) -> 
         payload_text=body,
         handled=handled,
         source=source,
+        refused=refused,
+        refused_kind=refused_kind,
     )
