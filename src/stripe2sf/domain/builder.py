@@ -11,6 +11,7 @@ from stripe2sf.domain.context import PlanContext
 from stripe2sf.domain.events import EventView
 from stripe2sf.domain.matching import CustomerWrites
 from stripe2sf.domain.operations import Operation, Plan
+from stripe2sf.domain.schema import REQUIRED_ON_CREATE, fit_lengths
 from stripe2sf.domain.subjects import customer_id_for
 
 
@@ -60,9 +61,12 @@ class PlanBuilder:
         )
 
     def build(self) -> Plan:
-        """Final guard: card data and Salesforce-owned fields never leave in a plan."""
+        """Final guard: Salesforce-owned fields and card data never leave in a plan, and
+        values fit their fields (cut, or refused per field; `schema.fit_lengths`). Lengths
+        first: a cut could leave a card number the whole value did not show."""
         refusals: list[Refusal] = []
         safe: list[Operation] = []
+        limits = self.config.field_limits
         for op in self.operations:
             allowed: dict[str, Any] = {}
             for name, value in op.fields.items():
@@ -70,7 +74,12 @@ class PlanBuilder:
                     self.notes.append(f"not written: {op.sobject}.{name} is owned by Salesforce")
                     continue
                 allowed[name] = value
-            clean, refused = scan_fields(op.sobject, allowed, op.key_value)
+            fitting, too_long, cut = fit_lengths(op.sobject, allowed, limits, op.key_value)
+            self.notes.extend(cut)
+            refusals.extend(too_long)
+            # an upsert may create the record: its required fields get a safe substitute
+            required = REQUIRED_ON_CREATE.get(op.sobject, ()) if op.action == "upsert" else ()
+            clean, refused = scan_fields(op.sobject, fitting, op.key_value, required)
             refusals.extend(refused)
             safe.append(replace(op, fields=clean))
         return Plan(

@@ -6,6 +6,12 @@ field whose name looks like a CVC or card-number field is refused whatever it ho
 removes the field from the write, and is reported as a `Refusal` (with the value redacted)
 for the audit trail and the logs.
 
+A field the record cannot be created without (`required`: Account.Name, Contact.LastName)
+is not just dropped, which would only move the failure to Salesforce (REQUIRED_FIELD_MISSING,
+with nothing saying why): it is written with a safe substitute, the value with every card
+number replaced by [REDACTED] (or the record's key when nothing else is left), and the
+refusal says so.
+
 Only strings are scanned: numeric fields come from typed sources (amounts, counts,
 timestamps) and a 13-digit millisecond timestamp would otherwise pass Luhn one time in ten.
 """
@@ -14,7 +20,7 @@ from __future__ import annotations
 
 import functools
 import re
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -114,10 +120,24 @@ class Refusal:
         }
 
 
+def safe_substitute(value: str, fallback: str | None) -> str:
+    """`value` with its card numbers redacted when something else is left of it, else
+    `fallback` (the record's key), else the redaction marker itself."""
+    redacted = redact(value)
+    rest = redacted.replace(REDACTED, "")
+    if any(ch.isalnum() for ch in rest) and not contains_card_number(redacted):
+        return redacted
+    return fallback if fallback and not contains_card_number(fallback) else REDACTED
+
+
 def scan_fields(
-    sobject: str, fields: Mapping[str, Any], external_id: str | None = None
+    sobject: str,
+    fields: Mapping[str, Any],
+    external_id: str | None = None,
+    required: Collection[str] = (),
 ) -> tuple[dict[str, Any], list[Refusal]]:
-    """Split `fields` into what may be sent and what is refused."""
+    """Split `fields` into what may be sent and what is refused; a `required` field that
+    held a card number is sent as `safe_substitute` instead of being left out."""
     clean: dict[str, Any] = {}
     refused: list[Refusal] = []
     for name, value in fields.items():
@@ -125,9 +145,14 @@ def scan_fields(
             refused.append(Refusal(sobject, name, "card-data field name", REDACTED, external_id))
             continue
         if isinstance(value, str) and contains_card_number(value):
-            refused.append(
-                Refusal(sobject, name, "card number in value", redact(value), external_id)
-            )
+            reason = "card number in value"
+            if name in required:
+                clean[name] = safe_substitute(value, external_id)
+                reason += (
+                    f"; {sobject}.{name} is required, so it was written as "
+                    f"{clean[name]!r} instead (removed by the card guard)"
+                )
+            refused.append(Refusal(sobject, name, reason, redact(value), external_id))
             continue
         clean[name] = value
     return clean, refused

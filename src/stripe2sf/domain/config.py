@@ -22,12 +22,15 @@ from __future__ import annotations
 import tomllib
 from collections.abc import Mapping
 from functools import cached_property
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from stripe2sf.domain.allowlist import is_forbidden_path, source_object, source_spec
 from stripe2sf.domain.transforms import Transform
+
+if TYPE_CHECKING:
+    from stripe2sf.domain.schema import FieldLimit
 
 Owner = Literal["stripe", "salesforce", "create_only"]
 # (source, target field, transform, values) of a mapping stripe2sf may write
@@ -321,6 +324,14 @@ class SyncConfig(_Strict):
             for m in chosen.values()
             if self.subscriptions.per_subscription_records or m.target_object != sub_obj
         )
+
+    @cached_property
+    def field_limits(self) -> Mapping[tuple[str, str], FieldLimit]:
+        """Lengths of the fields this config writes (`schema.field_limits`), computed once:
+        the planner checks every value of every record against them."""
+        from stripe2sf.domain.schema import field_limits  # schema imports this module
+
+        return field_limits(self)
 
     def owner_of(self, sobject: str, field: str) -> Owner:
         return self._ownership.get(f"{sobject}.{field}", "stripe")

@@ -5,14 +5,22 @@ Field types follow the transform: money -> Number(18,3) (three-decimal currencie
 the currency sits in its own field, so no org currency is implied), datetime -> DateTime,
 date -> Date, picklist -> restricted Picklist, boolean -> Checkbox, integers -> Number(18,0),
 URLs -> Url, anything else -> Text(255).
+
+`field_limits` gives the length of every text field stripe2sf writes (those specs, and the
+standard fields' documented lengths) and `fit_lengths` makes a record's values fit: a value
+too long is cut where a cut value is still right (names, subjects, descriptions) and refused
+where it would be wrong (an email, a URL, a phone number, an id): the record is then written
+without that field and the refusal is recorded. Never is a whole record or customer blocked.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any, Literal
 
 from stripe2sf.domain.allowlist import source_spec
+from stripe2sf.domain.cardguard import Refusal
 from stripe2sf.domain.config import BILLING_STATUS_VALUES, FieldMapping, SyncConfig
 
 
@@ -218,3 +226,105 @@ def check_against_describe(config: SyncConfig, describe: Mapping[str, set[str]])
         ):
             problems.append(f"{m.target}: standard field not found (mapping from {m.source})")
     return problems
+
+
+# ---- field lengths ------------------------------------------------------------------------
+
+LimitKind = Literal["text", "email", "url", "phone", "id"]
+
+
+@dataclass(frozen=True)
+class FieldLimit:
+    """A field's length; only `text` may be cut (a cut email, URL, phone or id is wrong)."""
+
+    length: int
+    kind: LimitKind = "text"
+
+
+def _limits(sobject: str, **fields: tuple[int, LimitKind]) -> dict[tuple[str, str], FieldLimit]:
+    return {(sobject, name): FieldLimit(length, kind) for name, (length, kind) in fields.items()}
+
+
+# Standard fields stripe2sf writes or a mapping may target, with Salesforce's lengths.
+STANDARD_FIELD_LIMITS: Mapping[tuple[str, str], FieldLimit] = {
+    **_limits(
+        "Account",
+        Name=(255, "text"),
+        AccountNumber=(40, "text"),
+        Phone=(40, "phone"),
+        Website=(255, "url"),
+        Description=(32000, "text"),
+    ),
+    **_limits(
+        "Contact",
+        FirstName=(40, "text"),
+        LastName=(80, "text"),
+        Email=(80, "email"),
+        Phone=(40, "phone"),
+        MobilePhone=(40, "phone"),
+        Title=(128, "text"),
+        Description=(32000, "text"),
+    ),
+    **_limits("Task", Subject=(255, "text"), Description=(32000, "text")),
+    **_limits(
+        "Case",
+        Subject=(255, "text"),
+        Description=(32000, "text"),
+        SuppliedEmail=(80, "email"),
+        SuppliedName=(80, "text"),
+    ),
+}
+
+
+def field_limits(config: SyncConfig) -> dict[tuple[str, str], FieldLimit]:
+    """(sObject, field) -> its limit: the standard table, then the custom fields of this
+    config as `metadata` generates them (use `config.field_limits`, computed once)."""
+    limits = dict(STANDARD_FIELD_LIMITS)
+    for spec in required_fields(config):
+        if spec.type == "Text" and spec.length:
+            kind: LimitKind = "id" if spec.external_id else "text"
+            limits[(spec.sobject, spec.name)] = FieldLimit(spec.length, kind)
+        elif spec.type == "Url":
+            limits[(spec.sobject, spec.name)] = FieldLimit(255, "url")
+    return limits
+
+
+# Fields a record cannot be created without, among those stripe2sf writes.
+REQUIRED_ON_CREATE: Mapping[str, tuple[str, ...]] = {"Account": ("Name",), "Contact": ("LastName",)}
+
+ELLIPSIS = "\u2026"
+
+
+def fit_lengths(
+    sobject: str,
+    fields: Mapping[str, Any],
+    limits: Mapping[tuple[str, str], FieldLimit],
+    external_id: str | None = None,
+) -> tuple[dict[str, Any], list[Refusal], list[str]]:
+    """(fields that fit, refusals, notes): text cut to its limit (ending in an ellipsis),
+    any other kind of value too long left out and refused."""
+    out: dict[str, Any] = {}
+    refused: list[Refusal] = []
+    notes: list[str] = []
+    for name, value in fields.items():
+        limit = limits.get((sobject, name))
+        if limit is None or not isinstance(value, str) or len(value) <= limit.length:
+            out[name] = value
+            continue
+        where = f"{sobject}.{name}"
+        if limit.kind == "text":
+            out[name] = value[: limit.length - 1] + ELLIPSIS
+            notes.append(f"{where} cut to its {limit.length} characters (was {len(value)})")
+            continue
+        refused.append(
+            Refusal(
+                sobject,
+                name,
+                f"value too long for {where}: {len(value)} characters, the field holds "
+                f"{limit.length}; a cut {limit.kind} would be wrong, so the record is written "
+                "without it",
+                f"[{len(value)} characters]",
+                external_id,
+            )
+        )
+    return out, refused, notes
