@@ -15,21 +15,21 @@ import prometheus_client
 import typer
 import uvicorn
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from stripe2sf import cli_history, logs, metrics
+from stripe2sf.cli_common import runtime_or_exit as _runtime
 from stripe2sf.cli_common import settings_or_exit as _settings
 from stripe2sf.cli_common import sync_config_or_exit as _sync_config
-from stripe2sf.domain.audit import verify_chain
 from stripe2sf.domain.doctor import daily_api
 from stripe2sf.domain.errors import SyncError
 from stripe2sf.domain.events import EventParseError
 from stripe2sf.domain.mapping_doc import to_csv, to_markdown
 from stripe2sf.domain.planner import plan as plan_event
-from stripe2sf.engine.catchup import catch_up
+from stripe2sf.engine.catchup import CatchUpFailed, catch_up
 from stripe2sf.engine.doctor import interlock_problem, run_doctor
 from stripe2sf.metadata_files import write_metadata
-from stripe2sf.runtime import Runtime
 from stripe2sf.salesforce.client import connect
 from stripe2sf.settings import Settings
 from stripe2sf.store import db
@@ -75,17 +75,6 @@ def _refuse_mixed_modes(settings: Settings) -> None:
         raise typer.Exit(2)
 
 
-def _runtime(settings: Settings) -> Runtime:
-    try:
-        return Runtime.build(settings)
-    except Exception as exc:
-        err.print(
-            f"[red]cannot open the database[/red] {settings.database_url}: {exc}\n"
-            "Check STRIPE2SF_DATABASE_URL and that the server is reachable."
-        )
-        raise typer.Exit(2) from exc
-
-
 @app.command()
 def serve(
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
@@ -112,7 +101,7 @@ def serve(
     runtime = _runtime(settings)
     from stripe2sf.web.app import create_app
 
-    err.print(f"stripe2sf listening on http://{host}:{port} (database {settings.database_url})")
+    err.print(f"stripe2sf listening on http://{host}:{port}")
     uvicorn.run(
         create_app(runtime, run_worker=not no_worker),
         host=host,
@@ -150,7 +139,7 @@ def worker(
         signal.signal(sig, lambda *_: stop.set())
     if metrics_port is not None:
         prometheus_client.start_http_server(metrics_port, metrics_host, registry=metrics.REGISTRY)
-    err.print(f"stripe2sf worker started (database {runtime.settings.database_url})")
+    err.print("stripe2sf worker started")
     runtime.worker(concurrency).run(stop)
     runtime.close()
 
@@ -161,7 +150,7 @@ def status(
 ) -> None:
     """Inbox counts by state, dead letters, lag, and the Salesforce org's API usage today."""
     settings = _settings()
-    runtime = _runtime(settings)
+    runtime = _runtime(settings, needs_existing="status")
     counts = runtime.inbox.counts()
     oldest = runtime.inbox.oldest_pending_received()
     lag = (datetime.now(UTC) - oldest).total_seconds() if oldest else 0.0
@@ -215,7 +204,7 @@ def replay(
     ] = False,
 ) -> None:
     """Put events back in line to be applied again."""
-    runtime = _runtime(_settings())
+    runtime = _runtime(_settings(), needs_existing="replay")
     ids = list(event_ids or [])
     if dead_letters:
         ids += runtime.inbox.dead_letter_ids()
@@ -236,23 +225,46 @@ def db_upgrade() -> None:
     """Apply database migrations."""
     settings = _settings()
     db.upgrade(settings.database_url)
-    console.print(f"database at head: {settings.database_url}")
+    console.print(f"database at head: {db.describe(settings.database_url)}", soft_wrap=True)
 
 
 @app.command("catch-up")
 def catch_up_command() -> None:
-    """Store every Stripe event (Events API, last 30 days) that never reached the webhook."""
+    """Store every Stripe event (Events API, last 30 days) that never reached the webhook.
+
+    Lists from where the last completed round ended (a first run: from the oldest stored
+    event, or the last 3 days); resumes a round that stopped half-way. Exit 0 when the round
+    completed, 1 when it stopped (what it stored is kept) or events are past Stripe's
+    retention, 2 when it cannot start."""
     runtime = _runtime(_settings())
     reader = runtime.stripe_reader()
     if reader is None:
+        runtime.close()
         err.print("catch-up needs STRIPE_API_KEY (and STRIPE_API_BASE for the sandbox)")
         raise typer.Exit(2)
-    report = catch_up(runtime.inbox, reader, runtime.registry)
-    runtime.close()
+
+    def progress(listed: int, added: int) -> None:
+        err.print(f"  listed {listed} events, {added} new", highlight=False)
+
+    try:
+        report = catch_up(runtime.inbox, reader, runtime.registry, on_page=progress)
+    except CatchUpFailed as exc:
+        err.print(f"[red]catch-up failed:[/red] {escape(str(exc))}", soft_wrap=True)
+        raise typer.Exit(1) from None
+    except Exception as exc:  # the database, most likely: say what, never a traceback
+        err.print(
+            f"[red]catch-up failed:[/red] {type(exc).__name__}: {escape(str(exc))}\n"
+            "Events stored so far are kept; run it again once the cause is fixed.",
+            soft_wrap=True,
+        )
+        raise typer.Exit(1) from None
+    finally:
+        runtime.close()
     if report.warning:
         err.print(f"[yellow]{report.warning}[/yellow]")
+    resumed = " (resumed an unfinished round)" if report.resumed else ""
     console.print(
-        f"listed {report.listed} Stripe events, {report.added} were missing and are queued"
+        f"listed {report.listed} Stripe events{resumed}, {report.added} were missing and are queued"
     )
     if report.needs_backfill:
         raise typer.Exit(1)
@@ -322,7 +334,7 @@ def audit(
     """Show audit entries, oldest first."""
     if ctx.invoked_subcommand:
         return
-    runtime = _runtime(_settings())
+    runtime = _runtime(_settings(), needs_existing="audit")
     rows = AuditTrail(runtime.engine).rows(event_id=event, customer_id=customer, limit=limit)
     runtime.close()
     table = Table(title=f"audit trail ({len(rows)} entries)")
@@ -345,17 +357,21 @@ def audit(
 
 @audit_app.command("verify")
 def audit_verify() -> None:
-    """Check the hash chain of the whole audit trail."""
-    runtime = _runtime(_settings())
-    check = verify_chain(AuditTrail(runtime.engine).iter_all())
+    """Check the hash chain of the whole audit trail, and that it ends at its anchor (the
+    entry count and newest hash kept apart): edits and deleted entries (at the end too)."""
+    runtime = _runtime(_settings(), needs_existing="audit verify")
+    check = AuditTrail(runtime.engine).verify()
     runtime.close()
     if not check.ok:
+        at = f" at entry {check.first_bad_seq}" if check.first_bad_seq else ""
         err.print(
-            f"[red]audit chain broken[/red] at entry {check.first_bad_seq}: {check.reason} "
+            f"[red]audit chain broken[/red]{at}: {check.reason} "
             f"({check.checked} entries verified before it)"
         )
         raise typer.Exit(1)
-    console.print(f"audit chain intact: {check.checked} entries")
+    head = check.anchor
+    anchor = f", newest hash {head.hash}" if head and head.seq else ""
+    console.print(f"audit chain intact: {check.checked} entries{anchor}")
 
 
 @app.command()

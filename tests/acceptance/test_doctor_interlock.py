@@ -119,6 +119,9 @@ def test_live_key_with_a_test_org_refuses_to_start_unless_allowed(
 def test_status_reports_the_orgs_api_usage_today(org: SandboxServer, tmp_path: Path) -> None:
     org.set_limits(daily_limit=15_000, used=1_234)
     env = env_for(org, "http://127.0.0.1:9", tmp_path)  # status never calls Stripe
+    # status reads the deployment's database; it refuses to create one
+    upgrade = [*CLI, "db", "upgrade"]
+    subprocess.run(upgrade, env=env, cwd=tmp_path, check=True, capture_output=True)
     result = subprocess.run(
         [*CLI, "status", "--json"], env=env, cwd=tmp_path, capture_output=True, text=True
     )

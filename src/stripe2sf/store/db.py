@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import fcntl
+import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Engine, create_engine, event, pool, text
+from sqlalchemy import Engine, create_engine, event, inspect, pool, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, make_url
+from sqlalchemy.exc import OperationalError
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -25,6 +28,48 @@ def normalize_url(url: str) -> str:
     if parsed.drivername.startswith("sqlite") and parsed.database not in (None, "", ":memory:"):
         Path(parsed.database or "").parent.mkdir(parents=True, exist_ok=True)
     return parsed.render_as_string(hide_password=False)
+
+
+def describe(url: str) -> str:
+    """The URL as shown to people: the password hidden, a SQLite file as its absolute path
+    (which folder a command ran in decides which file a relative path names)."""
+    parsed = make_url(url)
+    if parsed.drivername.startswith("sqlite") and parsed.database not in (None, "", ":memory:"):
+        return f"sqlite:///{Path(parsed.database or '').resolve()}"
+    return parsed.render_as_string(hide_password=True)
+
+
+def missing_database(url: str) -> str | None:
+    """Why `url` names no existing stripe2sf database (a missing SQLite file, a PostgreSQL
+    database that does not exist, or one without stripe2sf's tables); None when it does, or
+    when the server cannot be reached (opening it reports that). Creates nothing."""
+    parsed = make_url(url)
+    if parsed.drivername.startswith("sqlite"):
+        if parsed.database in (None, "", ":memory:"):
+            return None
+        path = Path(parsed.database or "").resolve()
+        if not path.is_file():
+            return f"there is no database at {path}"
+        uri = f"file:{quote(str(path))}?mode=ro"  # read-only: never creates the file
+        probe = create_engine(
+            "sqlite://",
+            creator=lambda: sqlite3.connect(uri, uri=True),
+            poolclass=pool.NullPool,
+        )
+    else:
+        probe = create_engine(normalize_url(url), poolclass=pool.NullPool)
+    try:
+        with probe.connect() as conn:
+            if inspect(conn).has_table("alembic_version"):
+                return None
+    except OperationalError as exc:
+        if "does not exist" in str(exc):
+            where = f"{parsed.host or 'localhost'}:{parsed.port or 5432}"
+            return f"the PostgreSQL server at {where} has no database {parsed.database!r}"
+        return None
+    finally:
+        probe.dispose()
+    return f"{describe(url)} holds no stripe2sf tables"
 
 
 def is_sqlite(engine: Engine) -> bool:
