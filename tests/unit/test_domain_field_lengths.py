@@ -101,3 +101,10 @@ def test_safe_substitute_never_returns_a_card_number() -> None:
     assert safe_substitute("4242-4242-4242-4242", "cus_1") == "cus_1"
     assert safe_substitute("4242-4242-4242-4242", None) == REDACTED
     assert safe_substitute("Ada 4242424242424242", "cus_1") == f"Ada {REDACTED}"
+
+
+def test_a_blank_name_gives_no_blank_required_field() -> None:
+    p = run(envelope("customer.created", customer(name="   ", email="bo@example.com")))
+    ops = ops_by_id(p)
+    assert ops["account"].fields["Name"] == "bo@example.com"
+    assert ops["contact"].fields["LastName"] == "bo"

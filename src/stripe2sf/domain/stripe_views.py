@@ -377,7 +377,8 @@ def customer_view(obj: Mapping[str, Any]) -> CustomerView:
     return CustomerView(
         id=as_str(obj.get("id")) or "",
         email=as_str(obj.get("email")),
-        name=as_str(obj.get("name")),
+        # a blank name is no name: Account.Name and Contact.LastName must not be blank
+        name=as_str((as_str(obj.get("name")) or "").strip()),
         phone=as_str(obj.get("phone")),
         deleted=bool(obj.get("deleted")),
         created=as_int(obj.get("created")),
