@@ -7,6 +7,7 @@ from itertools import pairwise
 
 from stripe2sf.domain.audit import (
     GENESIS_HASH,
+    AuditHead,
     AuditRecord,
     OpOutcome,
     chain,
@@ -62,6 +63,47 @@ def test_rehashed_forgery_breaks_the_next_link() -> None:
     forged = chain(entries[0], replace(entries[1].record, error="hidden"))
     check = verify_chain([entries[0], forged, entries[2]])
     assert not check.ok and check.first_bad_seq == 3
+
+
+def test_newest_entries_deleted_are_found_against_the_anchor() -> None:
+    entries = chain_all(None, [rec(i) for i in range(6)])
+    head = AuditHead(entries[-1].seq, entries[-1].hash)
+    assert verify_chain(entries, head=head).ok
+    # what remains after deleting the newest two is a sound chain: only the anchor tells
+    assert verify_chain(entries[:4]).ok
+    check = verify_chain(entries[:4], head=head)
+    assert not check.ok and check.first_bad_seq == 5 and check.missing == 2
+    assert check.checked == 4
+    assert check.reason is not None
+    assert "newest 2 entries (entries 5 to 6) are missing" in check.reason
+    assert "deleted at the end" in check.reason
+    everything = verify_chain([], head=head)
+    assert not everything.ok and everything.missing == 6 and everything.first_bad_seq == 1
+
+
+def test_deleted_at_the_start_or_in_the_middle_says_which_entries() -> None:
+    entries = chain_all(None, [rec(i) for i in range(6)])
+    head = AuditHead(entries[-1].seq, entries[-1].hash)
+    middle = verify_chain([*entries[:2], *entries[4:]], head=head)
+    assert (middle.ok, middle.first_bad_seq, middle.missing) == (False, 3, 2)
+    assert "entries 3 to 4 missing (deleted in the middle" in (middle.reason or "")
+    start = verify_chain(entries[1:], head=head)
+    assert (start.ok, start.first_bad_seq, start.missing) == (False, 1, 1)
+    assert "entry 1 missing (deleted at the start" in (start.reason or "")
+
+
+def test_a_replaced_or_extended_end_does_not_match_the_anchor() -> None:
+    entries = chain_all(None, [rec(i) for i in range(4)])
+    head = AuditHead(entries[-1].seq, entries[-1].hash)
+    rewritten = [*entries[:3], chain(entries[2], replace(rec(3), outcome="error"))]
+    assert verify_chain(rewritten).ok  # re-hashed: sound as a chain
+    check = verify_chain(rewritten, head=head)
+    assert not check.ok and check.first_bad_seq == 4 and "replaced" in (check.reason or "")
+    longer = [*entries, chain(entries[-1], rec(9))]
+    extra = verify_chain(longer, head=head)
+    assert not extra.ok and extra.first_bad_seq == 5 and "outside stripe2sf" in (extra.reason or "")
+    empty = verify_chain([], head=AuditHead(0, GENESIS_HASH))
+    assert empty.ok and empty.checked == 0
 
 
 def test_rows_from_the_store_verify_too() -> None:

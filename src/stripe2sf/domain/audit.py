@@ -4,6 +4,12 @@ Each entry's hash is SHA-256 over the previous entry's hash and the entry's cano
 (sorted keys, no whitespace), so changing, removing or reordering any entry breaks every
 hash after it. The store persists entries; `verify_chain` re-computes the chain.
 
+A chain alone cannot see its newest entries deleted: what remains is a valid, shorter chain.
+So the store keeps an anchor apart from the entries (`AuditHead`: the count and the newest
+hash, updated in the same transaction as every append) and `verify_chain(..., head=...)`
+checks that the chain ends exactly there: entries deleted at the end, at the start or in the
+middle are each reported with how many and which.
+
     prev = None
     for record in records_from_plan(plan, outcomes, at=now_iso):
         prev = chain(prev, record)          # AuditEntry with seq, prev_hash, hash
@@ -104,6 +110,20 @@ class ChainCheck:
     checked: int
     first_bad_seq: int | None = None
     reason: str | None = None
+    missing: int = 0  # entries found deleted (at the end, start or in a gap)
+    anchor: AuditHead | None = None  # the anchor checked against, when there was one
+
+
+@dataclass(frozen=True)
+class AuditHead:
+    """The anchor kept apart from the entries: how many there are and the newest hash."""
+
+    seq: int
+    hash: str
+
+
+def _span(first: int, last: int) -> str:
+    return f"entry {first}" if first == last else f"entries {first} to {last}"
 
 
 def entry_from_dict(row: Mapping[str, Any]) -> AuditEntry:
@@ -127,14 +147,30 @@ def entry_from_dict(row: Mapping[str, Any]) -> AuditEntry:
 
 
 def verify_chain(
-    entries: Iterable[AuditEntry | Mapping[str, Any]], *, start_hash: str = GENESIS_HASH
+    entries: Iterable[AuditEntry | Mapping[str, Any]],
+    *,
+    start_hash: str = GENESIS_HASH,
+    head: AuditHead | None = None,
 ) -> ChainCheck:
-    """Check sequence numbers, links and hashes, in order; the first break is reported."""
+    """Check sequence numbers, links and hashes, in order; the first break is reported.
+
+    With `head` (the anchor), the chain must also end exactly at the anchor's entry: newest
+    entries deleted (or appended behind stripe2sf's back) are reported too."""
     prev_hash = start_hash
-    expected_seq: int | None = None
+    expected_seq: int | None = 1 if start_hash == GENESIS_HASH else None
     checked = 0
     for item in entries:
         entry = item if isinstance(item, AuditEntry) else entry_from_dict(item)
+        if expected_seq is not None and entry.seq > expected_seq:
+            gap = entry.seq - expected_seq
+            where = "at the start" if expected_seq == 1 else "in the middle"
+            return ChainCheck(
+                False,
+                checked,
+                expected_seq,
+                f"{_span(expected_seq, entry.seq - 1)} missing (deleted {where} of the trail)",
+                missing=gap,
+            )
         if expected_seq is not None and entry.seq != expected_seq:
             return ChainCheck(False, checked, entry.seq, f"expected seq {expected_seq}")
         if entry.prev_hash != prev_hash:
@@ -144,7 +180,42 @@ def verify_chain(
         prev_hash = entry.hash
         expected_seq = entry.seq + 1
         checked += 1
-    return ChainCheck(True, checked)
+    if head is None:
+        return ChainCheck(True, checked)
+    return _against(head, checked, (expected_seq or 1) - 1, prev_hash)
+
+
+def _against(head: AuditHead, checked: int, last: int, last_hash: str) -> ChainCheck:
+    """A sound chain of `checked` entries ending at `last` against its anchor."""
+    if last < head.seq:
+        return ChainCheck(
+            False,
+            checked,
+            last + 1,
+            f"the newest {head.seq - last} entries ({_span(last + 1, head.seq)}) are missing: "
+            f"the trail ends at entry {last} but its anchor records {head.seq} (deleted at "
+            "the end of the trail)",
+            missing=head.seq - last,
+            anchor=head,
+        )
+    if last > head.seq:
+        return ChainCheck(
+            False,
+            checked,
+            head.seq + 1,
+            f"{_span(head.seq + 1, last)} follow the anchor's last entry {head.seq}: added "
+            "outside stripe2sf",
+            anchor=head,
+        )
+    if last > 0 and last_hash != head.hash:
+        return ChainCheck(
+            False,
+            checked,
+            last,
+            f"entry {last} is not the one the anchor records: the end of the trail was replaced",
+            anchor=head,
+        )
+    return ChainCheck(True, checked, anchor=head)
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,9 @@
-"""The audit trail on disk: appended under a lock on its head row, read back for checks."""
+"""The audit trail on disk: appended under a lock on its head row, read back for checks.
+
+The head row (`audit_head`: entry count and newest hash) is the chain's anchor, kept apart
+from the entries and moved in the same transaction as every append (one UPDATE per batch):
+`verify` checks the chain against it, so deleting the newest entries is seen as well as an
+edit (`domain.audit.verify_chain`)."""
 
 from __future__ import annotations
 
@@ -9,7 +14,14 @@ from typing import Any
 from sqlalchemy import Engine, select, update
 from sqlalchemy.engine import Connection
 
-from stripe2sf.domain.audit import AuditEntry, AuditRecord, chain
+from stripe2sf.domain.audit import (
+    AuditEntry,
+    AuditHead,
+    AuditRecord,
+    ChainCheck,
+    chain,
+    verify_chain,
+)
 from stripe2sf.store.tables import audit_head, audit_log
 
 
@@ -61,17 +73,35 @@ class AuditTrail:
         with self.engine.connect() as conn:
             return [dict(r._mapping) for r in conn.execute(query.limit(limit))]
 
-    def iter_all(self, page: int = 5000) -> Iterator[dict[str, Any]]:
-        """Every entry in order, a page at a time (the chain check reads the whole trail)."""
+    def head(self) -> AuditHead | None:
+        """The anchor: entry count and newest hash (None when its row is gone)."""
+        with self.engine.connect() as conn:
+            row = conn.execute(
+                select(audit_head.c.seq, audit_head.c.hash).where(audit_head.c.id == 1)
+            ).one_or_none()
+        return AuditHead(int(row.seq), str(row.hash)) if row is not None else None
+
+    def verify(self) -> ChainCheck:
+        """The whole chain against its anchor. The anchor is read first and entries appended
+        after it are left out, so a worker appending meanwhile is not mistaken for tampering."""
+        head = self.head()
+        if head is None:
+            return ChainCheck(
+                False, 0, None, "the audit anchor (row 1 of audit_head) is missing: deleted"
+            )
+        entries = self.iter_all(upto=head.seq) if head.seq else self.iter_all()
+        return verify_chain(entries, head=head)
+
+    def iter_all(self, page: int = 5000, upto: int | None = None) -> Iterator[dict[str, Any]]:
+        """Every entry in order (up to seq `upto`, when given), a page at a time (the chain
+        check reads the whole trail)."""
         after = 0
         while True:
+            query = select(audit_log).where(audit_log.c.seq > after)
+            if upto is not None:
+                query = query.where(audit_log.c.seq <= upto)
             with self.engine.connect() as conn:
-                rows = conn.execute(
-                    select(audit_log)
-                    .where(audit_log.c.seq > after)
-                    .order_by(audit_log.c.seq)
-                    .limit(page)
-                ).all()
+                rows = conn.execute(query.order_by(audit_log.c.seq).limit(page)).all()
             if not rows:
                 return
             for row in rows:

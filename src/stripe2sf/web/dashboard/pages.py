@@ -19,7 +19,6 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from stripe2sf.domain import figures
-from stripe2sf.domain.audit import verify_chain
 from stripe2sf.domain.budget import projection
 from stripe2sf.domain.cardguard import redact
 from stripe2sf.domain.errors import SyncError
@@ -412,7 +411,7 @@ def mount(app: FastAPI, runtime: Runtime) -> None:
         body = '<form method="get" action="/audit"><input type="hidden" name="verify" value="1">'
         body += "<button>Check the chain</button></form>"
         if verify:
-            check = verify_chain(AuditTrail(board.runtime.engine).iter_all())
+            check = AuditTrail(board.runtime.engine).verify()  # with its anchor
             body += (
                 f'<p class="ok" data-testid="chain">Chain intact: {check.checked} entries.</p>'
                 if check.ok
