@@ -1,0 +1,389 @@
+"""The soak's verdict, independent of stripe2sf's code: what Stripe says (the official stripe
+SDK) against what Salesforce holds (SOQL through simple-salesforce). Only field names and value
+vocabularies are taken from the project's documentation (README "What it does to Salesforce");
+every expected value is computed here from Stripe's objects. The one read of stripe2sf's
+database is its inbox, to tell events that were never stored from records that went wrong.
+
+Findings fall in five kinds: lost (an event never stored, a record missing), duplicated,
+drifted (a record with a wrong value), dead_lettered, undrained (still pending at the end).
+"""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+import psycopg
+import stripe
+from simple_salesforce import Salesforce
+
+KINDS = ("lost", "duplicated", "drifted", "dead_lettered", "undrained")
+# Stripe's zero-decimal currencies: amounts are already in the major unit.
+ZERO_DECIMAL = frozenset(
+    {"bif", "clp", "djf", "gnf", "jpy", "kmf", "krw", "mga"}
+    | {"pyg", "rwf", "ugx", "vnd", "vuv", "xaf", "xof", "xpf"}
+)
+SUBSCRIPTION_STATUS = {
+    "active": "Active",
+    "trialing": "Trialing",
+    "past_due": "Past Due",
+    "unpaid": "Unpaid",
+    "canceled": "Canceled",
+    "incomplete": "Incomplete",
+    "paused": "Paused",
+}
+# README: with several subscriptions the Account shows the first status found in this order.
+STATUS_ORDER = ("Past Due", "Unpaid", "Active", "Trialing", "Paused", "Incomplete", "Canceled")
+CLOSED = frozenset({"Completed", "Closed"})  # Task / Case closed statuses (defaults)
+
+
+@dataclass(frozen=True)
+class Finding:
+    kind: str
+    check: str
+    subject: str
+    detail: str
+
+    def line(self) -> str:
+        return f"[{self.check}] {self.subject}: {self.detail}"
+
+
+@dataclass
+class Verdict:
+    findings: list[Finding] = field(default_factory=list)
+    stripe_events: int = 0
+    handled_events: int = 0
+    events_never_stored: int = 0
+    inbox: dict[str, int] = field(default_factory=dict)
+    checked: Counter[str] = field(default_factory=Counter)
+
+    def add(self, kind: str, check: str, subject: str, detail: str) -> None:
+        self.findings.append(Finding(kind, check, subject, detail))
+
+    def counts(self) -> dict[str, int]:
+        found = Counter(f.kind for f in self.findings)
+        return {kind: found[kind] for kind in KINDS}
+
+    def by_check(self) -> dict[str, int]:
+        return dict(Counter(f"{f.kind}/{f.check}" for f in self.findings))
+
+    def examples(self, kind: str, n: int = 5) -> list[str]:
+        return [f.line() for f in self.findings if f.kind == kind][:n]
+
+    @property
+    def clean(self) -> bool:
+        return not self.findings
+
+    def print(self) -> None:
+        counts = self.counts()
+        print(
+            f"\nverdict: {self.stripe_events} Stripe events ({self.handled_events} of handled "
+            f"types), inbox {self.inbox}"
+        )
+        print(f"checked: {dict(self.checked)}")
+        for kind in KINDS:
+            extra = (
+                f" ({self.events_never_stored} events never stored)"
+                if kind == "lost" and self.events_never_stored
+                else ""
+            )
+            print(f"{kind:>14}: {counts[kind]}{extra}")
+            for example in self.examples(kind):
+                print(f"{'':>16}{example}")
+        if self.findings:
+            print(f"by check: {self.by_check()}")
+
+
+def major(amount: int | None, currency: str) -> Decimal:
+    value = Decimal(amount or 0)
+    return value if currency.lower() in ZERO_DECIMAL else value / 100
+
+
+def payment_status(charge: Any) -> str:
+    """The payment record's status for a charge, from the documented vocabulary."""
+    amount, refunded = int(charge.amount or 0), int(charge.amount_refunded or 0)
+    if charge.refunded or (amount and refunded >= amount):
+        return "Refunded"
+    if refunded > 0:
+        return "Partially Refunded"
+    if charge.disputed:
+        return "Disputed"
+    return {"succeeded": "Succeeded", "failed": "Failed"}.get(str(charge.status), "Pending")
+
+
+def _dec(value: Any) -> Decimal:
+    return Decimal(str(value)) if value is not None else Decimal(0)
+
+
+class Verifier:
+    def __init__(
+        self,
+        client: stripe.StripeClient,
+        sf: Salesforce,
+        seeded_contact_ids: Iterable[str],
+        inbox_dsn: str,
+    ) -> None:
+        self.c = client
+        self.sf = sf
+        self.seeded = {i[:15] for i in seeded_contact_ids}
+        self.inbox_dsn = inbox_dsn
+        self.v = Verdict()
+
+    # ---- reads ---------------------------------------------------------------------------
+    def soql(self, query: str) -> list[dict[str, Any]]:
+        records: list[dict[str, Any]] = self.sf.query_all(query)["records"]
+        return records
+
+    def stripe_list(self, resource: Any, params: dict[str, Any] | None = None) -> list[Any]:
+        return list(resource.list({"limit": 100, **(params or {})}).auto_paging_iter())
+
+    # ---- the checks ------------------------------------------------------------------------
+    def run(self) -> Verdict:
+        c = self.c.v1
+        events = self.stripe_list(c.events)
+        self.check_events(events)
+        clocks = self.stripe_list(c.test_helpers.test_clocks)
+        customers = {x.id: x for x in self.stripe_list(c.customers)}
+        for clock in clocks:
+            customers.update(
+                {x.id: x for x in self.stripe_list(c.customers, {"test_clock": clock.id})}
+            )
+        deleted = {e.data.object["id"] for e in events if e.type == "customer.deleted"} - set(
+            customers
+        )
+        accounts = self.soql(
+            "SELECT Id, Stripe_Customer_Id__c, Subscription_Status__c, Card_Brand__c, "
+            "Card_Last4__c, Stripe_Customer_Deleted__c FROM Account "
+            "WHERE Stripe_Customer_Id__c != null"
+        )
+        by_customer: dict[str, list[dict[str, Any]]] = defaultdict(list)
+        for a in accounts:
+            by_customer[str(a["Stripe_Customer_Id__c"])].append(a)
+        self.check_accounts(customers, deleted, by_customer)
+        self.check_contacts()
+        subscriptions = self.stripe_list(c.subscriptions, {"status": "all"})
+        self.check_subscriptions(customers, subscriptions, by_customer)
+        self.check_cards(customers, by_customer)
+        self.check_payments(self.stripe_list(c.charges))
+        dunning = self.soql(
+            "SELECT Id, Stripe_Dedupe_Key__c, Status FROM Task WHERE Stripe_Dedupe_Key__c != null"
+        ) + self.soql(
+            "SELECT Id, Stripe_Dedupe_Key__c, Status FROM Case WHERE Stripe_Dedupe_Key__c != null"
+        )
+        self.check_disputes(self.stripe_list(c.disputes), dunning)
+        self.check_invoices(self.stripe_list(c.invoices), dunning)
+        return self.v
+
+    def check_events(self, events: list[Any]) -> None:
+        """Events of the types the webhook endpoint asked for, against the inbox."""
+        enabled: set[str] = set()
+        for endpoint in self.stripe_list(self.c.v1.webhook_endpoints):
+            enabled.update(endpoint.enabled_events or [])
+        handled = [e for e in events if "*" in enabled or e.type in enabled]
+        self.v.stripe_events, self.v.handled_events = len(events), len(handled)
+        with psycopg.connect(self.inbox_dsn) as conn:
+            rows = conn.execute(
+                "SELECT event_id, type, state, attempts, error_kind, last_error FROM events"
+            ).fetchall()
+        stored = {r[0]: r for r in rows}
+        self.v.inbox = dict(Counter(r[2] for r in rows))
+        for e in sorted(handled, key=lambda e: e.created):
+            if e.id not in stored:
+                self.v.events_never_stored += 1
+                self.v.add("lost", "event", e.id, f"{e.type} never stored in the inbox")
+        for event_id, type_, state, attempts, kind, error in rows:
+            if state == "dead":
+                self.v.add(
+                    "dead_lettered",
+                    "event",
+                    event_id,
+                    f"{type_} after {attempts} attempts: {kind}: {(error or '')[:200]}",
+                )
+            elif state == "pending":
+                self.v.add("undrained", "event", event_id, f"{type_} still pending: {kind}")
+        self.v.checked["events"] = len(handled)
+
+    def check_accounts(
+        self,
+        customers: dict[str, Any],
+        deleted: set[str],
+        by_customer: dict[str, list[dict[str, Any]]],
+    ) -> None:
+        for cid in sorted(set(customers) | deleted):
+            found = by_customer.get(cid, [])
+            if not found:
+                self.v.add("lost", "account", cid, "no Account with this Stripe_Customer_Id__c")
+            elif len(found) > 1:
+                ids = ", ".join(a["Id"] for a in found)
+                self.v.add("duplicated", "account", cid, f"{len(found)} Accounts: {ids}")
+            elif cid in deleted and not found[0].get("Stripe_Customer_Deleted__c"):
+                self.v.add(
+                    "drifted",
+                    "deleted",
+                    cid,
+                    "deleted in Stripe, Stripe_Customer_Deleted__c not set",
+                )
+        self.v.checked["customers"] = len(customers) + len(deleted)
+
+    def check_contacts(self) -> None:
+        """No two Contacts for one email created by the sync, and none created where a Contact
+        with that email already existed."""
+        contacts = self.soql("SELECT Id, Email, Stripe_Customer_Id__c, AccountId FROM Contact")
+        groups: dict[str, list[dict[str, Any]]] = defaultdict(list)
+        for ct in contacts:
+            if ct.get("Email"):
+                groups[str(ct["Email"]).lower()].append(ct)
+        for email, group in sorted(groups.items()):
+            ours = [ct for ct in group if ct["Id"][:15] not in self.seeded]
+            seeded = len(group) - len(ours)
+            if len(ours) > 1:
+                detail = ", ".join(
+                    f"{ct['Id']} (customer {ct.get('Stripe_Customer_Id__c')})" for ct in ours
+                )
+                self.v.add(
+                    "duplicated",
+                    "contact",
+                    email,
+                    f"{len(ours)} Contacts created by the sync: {detail}",
+                )
+            elif ours and seeded:
+                self.v.add(
+                    "duplicated",
+                    "contact",
+                    email,
+                    f"Contact {ours[0]['Id']} created although {seeded} existed for this email",
+                )
+        self.v.checked["contact emails"] = len(groups)
+
+    def check_subscriptions(
+        self,
+        customers: dict[str, Any],
+        subscriptions: list[Any],
+        by_customer: dict[str, list[dict[str, Any]]],
+    ) -> None:
+        statuses: dict[str, set[str]] = defaultdict(set)
+        for sub in subscriptions:
+            cid = sub.customer if isinstance(sub.customer, str) else sub.customer.id
+            statuses[cid].add(SUBSCRIPTION_STATUS.get(str(sub.status), str(sub.status)))
+        for cid in sorted(customers):
+            found = by_customer.get(cid, [])
+            if len(found) != 1 or cid not in statuses:
+                continue
+            want = next((s for s in STATUS_ORDER if s in statuses[cid]), None)
+            if want is None:
+                continue  # e.g. incomplete_expired: no documented value
+            got = found[0].get("Subscription_Status__c")
+            if got != want:
+                self.v.add(
+                    "drifted",
+                    "subscription",
+                    cid,
+                    f"Subscription_Status__c {got!r}, Stripe {want!r}",
+                )
+            self.v.checked["subscription statuses"] += 1
+
+    def check_cards(
+        self, customers: dict[str, Any], by_customer: dict[str, list[dict[str, Any]]]
+    ) -> None:
+        """The card on file is the customer's default payment method."""
+        for cid in sorted(customers):
+            found = by_customer.get(cid, [])
+            settings = customers[cid].invoice_settings
+            pm_id = settings.default_payment_method if settings else None
+            if len(found) != 1 or not pm_id:
+                continue
+            pm = self.c.v1.payment_methods.retrieve(pm_id if isinstance(pm_id, str) else pm_id.id)
+            want = (str(pm.card.brand).lower(), str(pm.card.last4))
+            got = (
+                str(found[0].get("Card_Brand__c") or "").lower(),
+                str(found[0].get("Card_Last4__c") or ""),
+            )
+            if got != want:
+                self.v.add(
+                    "drifted", "card", cid, f"Account card {got}, Stripe default card {want}"
+                )
+            self.v.checked["cards on file"] += 1
+
+    def check_payments(self, charges: list[Any]) -> None:
+        rows = self.soql(
+            "SELECT Id, Stripe_Charge_Id__c, Amount__c, Currency__c, Status__c, "
+            "Amount_Refunded__c FROM Stripe_Payment__c"
+        )
+        by_charge: dict[str, list[dict[str, Any]]] = defaultdict(list)
+        for row in rows:
+            by_charge[str(row["Stripe_Charge_Id__c"])].append(row)
+        for ch in charges:
+            found = by_charge.get(ch.id, [])
+            if not found:
+                self.v.add("lost", "payment", ch.id, f"{ch.status} charge has no Stripe_Payment__c")
+                continue
+            if len(found) > 1:
+                self.v.add(
+                    "duplicated", "payment", ch.id, f"{len(found)} Stripe_Payment__c records"
+                )
+            row = found[0]
+            currency = str(ch.currency)
+            want = {
+                "Amount__c": major(ch.amount, currency),
+                "Currency__c": currency.upper(),
+                "Status__c": payment_status(ch),
+                "Amount_Refunded__c": major(ch.amount_refunded, currency),
+            }
+            got = {
+                "Amount__c": _dec(row.get("Amount__c")),
+                "Currency__c": row.get("Currency__c"),
+                "Status__c": row.get("Status__c"),
+                "Amount_Refunded__c": _dec(row.get("Amount_Refunded__c")),
+            }
+            wrong = [f"{k} {got[k]!s} (Stripe {want[k]!s})" for k in want if got[k] != want[k]]
+            if wrong:
+                self.v.add("drifted", "payment", ch.id, "; ".join(wrong))
+        self.v.checked["charges"] = len(charges)
+
+    def check_disputes(self, disputes: list[Any], dunning: list[dict[str, Any]]) -> None:
+        keys = Counter(str(r["Stripe_Dedupe_Key__c"]) for r in dunning)
+        for dp in disputes:
+            n = keys.get(f"dispute:{dp.id}", 0)
+            charge = dp.charge if isinstance(dp.charge, str) else dp.charge.id
+            if n == 0:
+                self.v.add("lost", "dispute", dp.id, f"no Case for the dispute of {charge}")
+            elif n > 1:
+                self.v.add("duplicated", "dispute", dp.id, f"{n} Cases")
+        self.v.checked["disputes"] = len(disputes)
+
+    def check_invoices(self, invoices: list[Any], dunning: list[dict[str, Any]]) -> None:
+        """An unpaid invoice whose payment failed has an open Task/Case (one per attempt); a
+        paid one has none left open; no dedupe key twice."""
+        by_invoice: dict[str, list[dict[str, Any]]] = defaultdict(list)
+        keys = Counter(str(r["Stripe_Dedupe_Key__c"]) for r in dunning)
+        for key, n in keys.items():
+            if n > 1:
+                self.v.add("duplicated", "task", key, f"{n} Tasks/Cases with this dedupe key")
+        for r in dunning:
+            key = str(r["Stripe_Dedupe_Key__c"])
+            if key.startswith("in_"):
+                by_invoice[key.split(":", 1)[0]].append(r)
+        for inv in invoices:
+            attempts = int(inv.attempt_count or 0)
+            records = by_invoice.get(str(inv.id), [])
+            open_ = [r for r in records if r.get("Status") not in CLOSED]
+            if inv.status in ("open", "uncollectible") and attempts >= 1:
+                self.v.checked["unpaid failed invoices"] += 1
+                if not open_:
+                    what = f"{len(records)} closed" if records else "none"
+                    self.v.add(
+                        "lost",
+                        "task",
+                        inv.id,
+                        f"unpaid after {attempts} failed attempts; open Task/Case: {what}",
+                    )
+            elif inv.status == "paid" and attempts > 1:
+                self.v.checked["paid after failing"] += 1
+                if open_:
+                    ids = ", ".join(r["Id"] for r in open_)
+                    self.v.add("drifted", "task", inv.id, f"paid, Task/Case still open: {ids}")
+                # No Task at all is fine: a failure applied after the invoice was paid (the
+                # refetch says paid) opens nothing.
