@@ -31,12 +31,14 @@ def test_ledger_first_then_salesforce_records() -> None:
     assert first == (Lookup(LookupKind.LEDGER, "ch_1"),)
     ctx = PlanContext().with_result(first[0], None)
     second = lookups_needed(view, SyncConfig(), ctx)
-    # a charge is never final: refetched alone first, the rest reads what it answers
-    assert second == (Lookup(LookupKind.STRIPE_REFETCH, "charge:ch_1"),)
-    ctx = ctx.with_result(second[0], charge())
-    third = lookups_needed(view, SyncConfig(), ctx)
-    assert kinds(third) == {LookupKind.SF_ACCOUNT_BY_CUSTOMER, LookupKind.SF_CONTACT_BY_CUSTOMER}
-    account = next(lk for lk in third if lk.kind == LookupKind.SF_ACCOUNT_BY_CUSTOMER)
+    # a charge is never final: refetched, along with the linked records
+    assert Lookup(LookupKind.STRIPE_REFETCH, "charge:ch_1") in second
+    assert kinds(second) == {
+        LookupKind.STRIPE_REFETCH,
+        LookupKind.SF_ACCOUNT_BY_CUSTOMER,
+        LookupKind.SF_CONTACT_BY_CUSTOMER,
+    }
+    account = next(lk for lk in second if lk.kind == LookupKind.SF_ACCOUNT_BY_CUSTOMER)
     assert account.soql is not None and "Stripe_Customer_Id__c = 'cus_1'" in account.soql
 
 

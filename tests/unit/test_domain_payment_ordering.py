@@ -205,8 +205,16 @@ def test_subject_unknown_to_stripe_writes_nothing_and_says_why(
     assert p.operations == ()
     assert len(p.skipped) == 1 and "404" in p.skipped[0] and unknown in p.skipped[0]
     assert "nothing written" in p.skipped[0]
-    # decided on the refetch alone: no Salesforce query for a forged event
-    assert not [lk for lk in org.asked if lk.is_salesforce]
+    # decided once the refetch answered: nothing is read after it (no customer fetch, no
+    # email search, no email claim), only what was asked along with it
+    assert {lk.kind for lk in org.asked} <= {
+        LookupKind.LEDGER,
+        LookupKind.STRIPE_REFETCH,
+        LookupKind.SF_ACCOUNT_BY_CUSTOMER,
+        LookupKind.SF_CONTACT_BY_CUSTOMER,
+        LookupKind.STRIPE_SUBSCRIPTIONS,  # a subscription's siblings, read with its refetch
+        LookupKind.STRIPE_PRODUCT,
+    }
 
 
 def test_planner_given_a_none_refetch_plans_nothing() -> None:

@@ -95,12 +95,12 @@ def lookups_needed(event: EventView, config: SyncConfig, ctx: PlanContext) -> tu
             return ()
         if payload_may_be_stale(event, config):
             need(LookupKind.STRIPE_REFETCH, refetch_key(event))
-        if needed:
-            # the refetch alone first: what it answers (the customer, an expanded charge, a
-            # 404) decides every later lookup
+        if needed and not event.customer_id:
+            # alone first when the payload does not name the customer (a dispute): the
+            # refetch does (its expanded charge), or answers 404
             return tuple(needed)
         if unknown_to_stripe(event, ctx):
-            return ()
+            return ()  # Stripe answered 404: nothing more to read, nothing will be written
     obj = effective_object(event, ctx)
 
     if flow == Flow.DISPUTE:
