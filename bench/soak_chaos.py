@@ -3,8 +3,9 @@ traffic runs, plus process chaos (a worker SIGKILLed, PostgreSQL crash-restarted
 
 Each row of SCHEDULE is one knob: on at `start`, off at `stop` (fractions of the target number
 of Stripe events) or after `seconds`. A new sandbox knob is one more row. Stripe knobs are
-`POST /_sandbox/faults` bodies (switched off by posting the values they had before); Salesforce
-knobs are fault rules (`POST /_sandbox/faults`) or added latency (`POST /_sandbox/latency`).
+`POST /_sandbox/faults` bodies (switched off by posting the values they had before: knobs must
+not share a key); Salesforce knobs are one fault rule each (`POST /_sandbox/faults`, removed by
+`DELETE /_sandbox/faults/{id}`) or the added latency (`POST /_sandbox/latency`).
 """
 
 from __future__ import annotations
@@ -23,7 +24,9 @@ import httpx
 class Knob:
     name: str
     target: str  # "stripe" or "salesforce"
-    setting: dict[str, Any]  # stripe: faults body; salesforce: {"rule": {...}} or {"latency_ms": n}
+    setting: dict[
+        str, Any
+    ]  # stripe: faults body; salesforce: {"rule": {...}} or {"latency": {...}}
     start: float = 0.05
     stop: float = 0.9
     seconds: float | None = None  # off after this long instead of at `stop`
@@ -36,29 +39,58 @@ class Action:
     do: str  # a key of the actions given to Chaos
 
 
-FAULTS_ON, FAULTS_OFF = 0.05, 0.9
+def _rule(mode: str, rate: float, **more: Any) -> dict[str, Any]:
+    return {"rule": {"route": "*", "mode": mode, "rate": rate, **more}}
+
 
 SCHEDULE: tuple[Knob, ...] = (
+    # Stripe: webhook deliveries
     Knob(
-        "webhooks duplicated 10 % and shuffled", "stripe", {"duplicate_rate": 0.10, "shuffle": True}
+        "webhooks duplicated 10 % (some 3 s late) and shuffled",
+        "stripe",
+        {"duplicate_rate": 0.10, "duplicate_delay_seconds": 3, "shuffle": True},
     ),
     Knob("webhooks dropped 2 %", "stripe", {"drop_rate": 0.02}),
+    Knob("webhooks very late 2 % (20 s)", "stripe", {"late_rate": 0.02, "late_seconds": 20}),
+    Knob("webhook endpoint unreachable 10 s", "stripe", {"webhook_outage": True}, 0.7, seconds=10),
+    # Stripe: API
     Knob("Stripe API 500s 2 %", "stripe", {"api_error_rate": 0.02, "api_fail_status": 500}),
-    Knob("Stripe API latency 20 ms", "stripe", {"api_latency_ms": 20}),
     Knob(
-        "Salesforce 503s 5 %", "salesforce", {"rule": {"route": "*", "mode": "503", "rate": 0.05}}
+        "Stripe API latency 20-40 ms", "stripe", {"api_latency_ms": 20, "api_latency_jitter_ms": 20}
     ),
     Knob(
-        "Salesforce UNABLE_TO_LOCK_ROW 3 %",
+        "Stripe outage 20 s: charge reads 503, half the event listings 500",
+        "stripe",
+        {
+            "api_outage": [
+                {"path": "/v1/charges/*", "method": "GET", "status": 503},
+                {"path": "/v1/events*", "method": "GET", "status": 500, "rate": 0.5},
+            ]
+        },
+        0.5,
+        seconds=20,
+    ),
+    # Salesforce
+    Knob("Salesforce 503s 5 %", "salesforce", _rule("503", 0.05)),
+    Knob("Salesforce UNABLE_TO_LOCK_ROW 3 %", "salesforce", _rule("UNABLE_TO_LOCK_ROW", 0.03)),
+    Knob(
+        "Salesforce partial failures 2 % (500 on 30 % of the records)",
         "salesforce",
-        {"rule": {"route": "*", "mode": "UNABLE_TO_LOCK_ROW", "rate": 0.03}},
+        _rule("500", 0.02, record_rate=0.3),
     ),
-    Knob("Salesforce latency 30 ms", "salesforce", {"latency_ms": 30}),
+    Knob("Salesforce INVALID_SESSION_ID 1 %", "salesforce", _rule("INVALID_SESSION_ID", 0.01)),
+    Knob("Salesforce connection resets 1 %", "salesforce", _rule("reset", 0.01)),
+    Knob(
+        "Salesforce connection resets after commit 0.5 %",
+        "salesforce",
+        _rule("reset", 0.005, after="process"),
+    ),
+    Knob("Salesforce latency 20-40 ms", "salesforce", {"latency": {"min_ms": 20, "max_ms": 40}}),
     Knob(
         "Salesforce REQUEST_LIMIT_EXCEEDED for 15 s",
         "salesforce",
-        {"rule": {"route": "*", "mode": "REQUEST_LIMIT_EXCEEDED", "rate": 1.0}},
-        start=0.45,
+        _rule("REQUEST_LIMIT_EXCEEDED", 1.0),
+        0.45,
         seconds=15,
     ),
 )
@@ -108,11 +140,18 @@ class SalesforceControl:
     def add_rule(self, rule: dict[str, Any]) -> int:
         return int(self.call("POST", "faults", rule)["id"])
 
+    def remove_rule(self, rule_id: int) -> None:
+        self.call("DELETE", f"faults/{rule_id}")
+
     def clear_rules(self) -> None:
         self.call("DELETE", "faults")
 
-    def set_latency(self, ms: float, route: str = "*") -> None:
-        self.call("POST", "latency", {"route": route, "ms": ms})
+    def set_latency(self, latency: dict[str, Any] | None) -> None:
+        """`{"min_ms", "max_ms"}` (or `{"ms", "jitter_ms"}`) on every call; None: none."""
+        if latency is None:
+            self.call("DELETE", "latency")
+        else:
+            self.call("POST", "latency", {"route": "*", **latency})
 
     def requests(self) -> dict[str, Any]:
         result: dict[str, Any] = self.call("GET", "requests")
@@ -134,6 +173,7 @@ class Chaos:
     _on: dict[str, float] = field(default_factory=dict)  # knob name -> when it went on
     _done: set[str] = field(default_factory=set)
     _stripe_baseline: dict[str, Any] = field(default_factory=dict)
+    _rules: dict[str, int] = field(default_factory=dict)  # knob name -> Salesforce rule id
     _stop: threading.Event = field(default_factory=threading.Event)
     _thread: threading.Thread | None = None
     _t0: float = field(default_factory=time.monotonic)
@@ -159,52 +199,46 @@ class Chaos:
     def tick(self, final: bool = False) -> None:
         now = time.monotonic()
         at = 2.0 if final else self.progress()
-        changed = False
         for knob in self.schedule:
             if knob.name in self._done:
                 continue
             if knob.name not in self._on and at >= knob.start and not final:
                 self._on[knob.name] = now
-                self._note(f"on   {knob.name}")
-                changed = True
+                self._switch(knob, True)
             elif knob.name in self._on:
                 expired = knob.seconds is not None and now - self._on[knob.name] >= knob.seconds
                 if final or expired or (knob.seconds is None and at >= knob.stop):
                     del self._on[knob.name]
                     self._done.add(knob.name)
-                    self._note(f"off  {knob.name}")
-                    changed = True
-        if changed:
-            self._apply()
+                    self._switch(knob, False)
         for step in self.steps:
             if step.name not in self._done and (at >= step.at):
                 self._done.add(step.name)
                 self._note(f"do   {step.name}")
                 self._note(f"     {self.actions[step.do]()}")
 
-    def _apply(self) -> None:
-        """Bring both sandboxes to exactly the knobs that are on now."""
-        active = [k for k in self.schedule if k.name in self._on]
-        stripe: dict[str, Any] = {
-            key: self._stripe_baseline[key]
-            for knob in self.schedule
-            if knob.target == "stripe"
-            for key in knob.setting
-        }
-        for knob in active:
-            if knob.target == "stripe":
-                stripe.update(knob.setting)
-        self.stripe.faults(**stripe)
-        # Rules are replaced as a whole: clear, then add the active ones again.
-        self.salesforce.clear_rules()
-        latency = 0.0
-        for knob in active:
-            if knob.target != "salesforce":
-                continue
-            if "rule" in knob.setting:
-                self.salesforce.add_rule(knob.setting["rule"])
-            latency += float(knob.setting.get("latency_ms", 0))
-        self.salesforce.set_latency(latency)
+    def _switch(self, knob: Knob, on: bool) -> None:
+        self._note(f"{'on ' if on else 'off'}  {knob.name}")
+        if knob.target == "stripe":
+            # The whole Stripe fault state: each knob's keys at their value before the soak,
+            # except those of the knobs that are on.
+            body = {
+                key: self._stripe_baseline[key]
+                for k in self.schedule
+                if k.target == "stripe"
+                for key in k.setting
+            }
+            for k in self.schedule:
+                if k.target == "stripe" and k.name in self._on:
+                    body.update(k.setting)
+            self.stripe.faults(**body)
+        elif "rule" in knob.setting:
+            if on:
+                self._rules[knob.name] = self.salesforce.add_rule(knob.setting["rule"])
+            elif knob.name in self._rules:
+                self.salesforce.remove_rule(self._rules.pop(knob.name))
+        elif "latency" in knob.setting:
+            self.salesforce.set_latency(knob.setting["latency"] if on else None)
 
     def finish(self) -> None:
         """Stop the loop, run any action not done yet, switch every fault off."""
@@ -212,8 +246,6 @@ class Chaos:
         if self._thread is not None:
             self._thread.join(timeout=120)
         self.tick(final=True)
-        self._on.clear()
-        self._apply()
         self.salesforce.clear_rules()
-        self.salesforce.set_latency(0)
+        self.salesforce.set_latency(None)
         self._note("all faults off")

@@ -66,7 +66,7 @@ class EmailBook:
             elif r < 0.20:
                 email = f"Mixed.Case{i}@Soak-Mixed.Example"
                 kind = "mixed_case"
-            elif r < 0.21:
+            elif r < 0.23:
                 email = f"{'very.long.mailbox.name.' * 3}{i}@an-unusually-long-domain.soak.example"
                 kind = "longer_than_80"
             else:
