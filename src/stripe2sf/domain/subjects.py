@@ -92,13 +92,6 @@ def effective_object(event: EventView, ctx: PlanContext) -> Mapping[str, Any]:
     return fresh if fresh is not None else event.object
 
 
-def refetch_pending(event: EventView, config: SyncConfig, ctx: PlanContext) -> bool:
-    """Whether the event's refetch is wanted and not answered yet."""
-    return payload_may_be_stale(event, config) and not ctx.has(
-        LookupKind.STRIPE_REFETCH, refetch_key(event)
-    )
-
-
 def fresh_charge(event: EventView, ctx: PlanContext) -> Mapping[str, Any] | None:
     """The charge of a payment-flow event as Stripe answers it now, or None when it was not
     read: the refetched charge, the charge expanded in the refetched dispute, or (a dispute
