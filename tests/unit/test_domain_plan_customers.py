@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from stripe2sf.domain.backfill_plan import synthetic_event
 from stripe2sf.domain.config import from_toml_text
 from tests.unit.test_domain_support import (
     FakeOrg,
@@ -94,3 +95,21 @@ def test_default_payment_method_change_on_customer_updated() -> None:
 def test_non_card_payment_method_skipped() -> None:
     p = run(envelope("payment_method.attached", payment_method(type="sepa_debit", card=None)))
     assert p.operations == ()
+
+
+def test_a_backfilled_customer_snapshot_writes_its_card_on_file() -> None:
+    """The backfill lists customers with the default payment method expanded: the snapshot
+    plans the card without reading it again (reconcile found every backfilled Account
+    without its card)."""
+    cust = customer(invoice_settings={"default_payment_method": payment_method()})
+    doc = synthetic_event("customers", cust, 1_800_000_000)
+    assert doc is not None
+    org = FakeOrg(accounts=[account_row()])  # the payment method is not readable: not needed
+    p = run(doc, org)
+    account = next(op for op in p.operations if op.sobject == "Account")
+    assert (account.fields["Card_Brand__c"], account.fields["Card_Last4__c"]) == (
+        "mastercard",
+        "4444",
+    )
+    plain = synthetic_event("customers", customer(), 1_800_000_000)
+    assert plain is not None and "previous_attributes" not in plain["data"]

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from stripe2sf.domain.paths import as_int, as_str
-from stripe2sf.domain.stripe_views import InvoiceView, invoice_view
+from stripe2sf.domain.stripe_views import InvoiceView, expanded_default_card, invoice_view
 
 # Parents before children: Accounts/Contacts first, then what hangs off them.
 PHASES: tuple[str, ...] = ("customers", "subscriptions", "charges", "invoices")
@@ -31,8 +31,15 @@ RESOURCE_OF_PHASE: Mapping[str, str] = {
     "charges": "charges",
     "invoices": "invoices",
 }
-# Extra list parameters per resource (the subscriptions list hides canceled ones by default).
-LIST_PARAMS: Mapping[str, Mapping[str, Any]] = {"subscriptions": {"status": "all"}}
+# Extra list parameters per resource: the subscriptions list hides canceled ones by default;
+# customers come with their default payment method (or legacy default source) expanded, so
+# the card on file is planned from the snapshot without a read per customer.
+LIST_PARAMS: Mapping[str, Mapping[str, Any]] = {
+    "subscriptions": {"status": "all"},
+    "customers": {
+        "expand": ["data.invoice_settings.default_payment_method", "data.default_source"]
+    },
+}
 # Salesforce records one Stripe object usually writes (estimate only).
 RECORDS_PER_OBJECT: Mapping[str, float] = {
     "customers": 2.0,  # Account + Contact
@@ -148,13 +155,17 @@ def synthetic_event(phase: str, obj: Mapping[str, Any], as_of: int) -> dict[str,
     etype, _ = event_type_for(phase, obj)
     if etype is None:
         return None
+    data: dict[str, Any] = {"object": dict(obj)}
+    if phase == "customers" and expanded_default_card(obj) is not None:
+        # the snapshot states the card on file as a change of default would (plan_customer)
+        data["previous_attributes"] = {"invoice_settings": {"default_payment_method": None}}
     return {
         "id": f"backfill:{obj.get('id')}",
         "object": "event",
         "type": etype,
         "created": as_of,
         "livemode": bool(obj.get("livemode", False)),
-        "data": {"object": dict(obj)},
+        "data": data,
     }
 
 

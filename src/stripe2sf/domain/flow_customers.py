@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 from stripe2sf.domain.builder import PlanBuilder
 from stripe2sf.domain.context import LookupKind
 from stripe2sf.domain.flow_common import customer_records
 from stripe2sf.domain.lookups import default_pm_changed
 from stripe2sf.domain.sources import mapped_fields, payment_method_sources
-from stripe2sf.domain.stripe_views import PaymentMethodView, payment_method_view
+from stripe2sf.domain.stripe_views import (
+    PaymentMethodView,
+    expanded_default_card,
+    payment_method_view,
+)
 from stripe2sf.domain.subjects import customer_for, effective_object
 
 
@@ -49,7 +56,11 @@ def plan_customer(b: PlanBuilder) -> None:
         pm_id = (
             customer.default_payment_method_id or customer.default_source_id if customer else None
         )
-        pm_raw = b.ctx.stripe(LookupKind.STRIPE_PAYMENT_METHOD, pm_id) if pm_id else None
+        expanded = expanded_default_card(b.event.object)  # a backfill snapshot carries it
+        if expanded is not None and expanded.get("id") == pm_id:
+            pm_raw: Mapping[str, Any] | None = expanded
+        else:
+            pm_raw = b.ctx.stripe(LookupKind.STRIPE_PAYMENT_METHOD, pm_id) if pm_id else None
         if pm_raw is None:
             b.assumptions.append("new default payment method not fetched; card unchanged")
         else:

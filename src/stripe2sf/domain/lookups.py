@@ -30,7 +30,7 @@ from stripe2sf.domain.handled import CREATING_FLOWS, Flow, flow_of
 from stripe2sf.domain.matching import email_owners, website_host
 from stripe2sf.domain.ordering import late_event_reason, ledger_keys
 from stripe2sf.domain.paths import get_path, id_of
-from stripe2sf.domain.stripe_views import subscription_view
+from stripe2sf.domain.stripe_views import expanded_default_card, subscription_view
 from stripe2sf.domain.subjects import (
     customer_for,
     customer_id_for,
@@ -204,6 +204,6 @@ def lookups_needed(event: EventView, config: SyncConfig, ctx: PlanContext) -> tu
         pm = id_of(get_path(obj, "invoice_settings.default_payment_method")) or id_of(
             obj.get("default_source")
         )
-        if pm:
+        if pm and expanded_default_card(obj) is None:  # expanded: nothing to read
             need(LookupKind.STRIPE_PAYMENT_METHOD, pm)
     return tuple(needed)

@@ -53,7 +53,7 @@ from stripe2sf.domain.config import SyncConfig
 from stripe2sf.domain.context import parse_sf_datetime
 from stripe2sf.domain.money import currency_exponent, to_major_units
 from stripe2sf.domain.operations import Operation, Plan
-from stripe2sf.domain.paths import as_str, get_path
+from stripe2sf.domain.paths import as_str
 from stripe2sf.domain.sources import (
     charge_sources,
     mapped_fields,
@@ -64,6 +64,7 @@ from stripe2sf.domain.stripe_views import (
     ChargeView,
     charge_view,
     dispute_view,
+    expanded_default_card,
     invoice_view,
     payment_method_view,
     subscription_view,
@@ -619,17 +620,6 @@ def _check_disputes(
     report.checked["disputes"] = len(stripe.disputes)
 
 
-def _default_card(customer: Mapping[str, Any]) -> Mapping[str, Any] | None:
-    """The customer's default payment method or source, when the list expanded it."""
-    for ref in (
-        get_path(customer, "invoice_settings.default_payment_method"),
-        customer.get("default_source"),
-    ):
-        if isinstance(ref, Mapping):
-            return ref
-    return None
-
-
 def _check_cards(
     report: DriftReport,
     stripe: StripeSide,
@@ -642,7 +632,7 @@ def _check_cards(
     checked = 0
     for cust in stripe.customers:
         cid = str(cust.get("id"))
-        account, raw = linked.get(cid), _default_card(cust)
+        account, raw = linked.get(cid), expanded_default_card(cust)
         if account is None or raw is None:
             continue
         pm = payment_method_view(raw)

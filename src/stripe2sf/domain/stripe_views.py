@@ -440,3 +440,14 @@ def dispute_view(obj: Mapping[str, Any]) -> DisputeView:
         created=as_int(obj.get("created")),
         evidence_due_by=as_int(get_path(obj, "evidence_details.due_by")),
     )
+
+
+def expanded_default_card(customer: Mapping[str, Any]) -> Mapping[str, Any] | None:
+    """The customer's default payment method (or legacy default source) when the object
+    carries it expanded (lists read with `backfill_plan.LIST_PARAMS`), else None."""
+    settings = customer.get("invoice_settings")
+    ref = settings.get("default_payment_method") if isinstance(settings, Mapping) else None
+    for candidate in (ref, customer.get("default_source")):
+        if isinstance(candidate, Mapping):
+            return candidate
+    return None

@@ -43,13 +43,12 @@ from stripe2sf.stripe.reader import StripeReader
 
 log = structlog.get_logger(__name__)
 
-# Stripe lists read, with their extra parameters: the customers' default payment method (or
-# legacy default source) expanded, so the card on file is compared without a read per customer.
+# Stripe lists read, with the backfill's extra parameters: customers with their default payment
+# method (or legacy default source) expanded, so the card on file is compared without a read
+# per customer.
 STRIPE_LISTS: Mapping[str, Mapping[str, Any]] = {
-    "customers": {
-        "expand": ["data.invoice_settings.default_payment_method", "data.default_source"]
-    },
-    "subscriptions": LIST_PARAMS.get("subscriptions", {}),
+    "customers": LIST_PARAMS["customers"],
+    "subscriptions": LIST_PARAMS["subscriptions"],
     "charges": {},
     "invoices": {},
     "disputes": {},
