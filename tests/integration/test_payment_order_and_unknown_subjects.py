@@ -94,6 +94,13 @@ def test_refunded_disputed_charge_delivered_in_the_worst_order_ends_right(env: S
     assert "status: lost" in case["Description"]  # the dispute as Stripe has it now
     counts = env.runtime.inbox.counts()
     assert counts["dead"] == 0 and counts["pending"] == 0
+    # The dispute's payload names no customer: it was queued in a lane of its own, then moved
+    # into the customer's lane (where the refund is) before anything was written.
+    [dispute_event] = [e["id"] for e in mine if e["type"] == "charge.dispute.created"]
+    row = env.runtime.inbox.row(dispute_event)
+    assert row is not None and row["lane"] == customer.id and row["state"] == "done"
+    outcomes = [a["outcome"] for a in env.runtime.inbox.attempts_of(dispute_event)]
+    assert outcomes == ["moved", "done"]
 
 
 def test_events_about_objects_stripe_does_not_know_write_nothing(env: SyncEnv) -> None:

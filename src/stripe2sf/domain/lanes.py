@@ -36,3 +36,16 @@ def lane_key(event: Mapping[str, Any]) -> str:
         if isinstance(oid, str) and oid:
             return f"obj:{oid}"
     return f"evt:{event.get('id', '')}"
+
+
+def settled_lane(current: str, customer_id: str | None, charge_id: str | None) -> str | None:
+    """Where an event belongs once its customer is known, when that is not where it is; else
+    None. A dispute's payload names only its charge, so it is first queued in a lane of its own
+    (`obj:dp_...`) although it writes the same payment record as the charge's events: applied
+    there it could race a refund of that charge in the customer's lane, and the older read
+    could land last. Moved into the charge's lane (its customer, or `obj:<charge>` for a
+    charge without one), it takes its turn behind them."""
+    if not current.startswith(("obj:", "evt:")):
+        return None
+    target = customer_id or (f"obj:{charge_id}" if charge_id else None)
+    return target if target and target != current else None

@@ -6,10 +6,11 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 
 from stripe2sf.domain.handled import HANDLED_TYPES
-from stripe2sf.store.inbox import Applied, StoredEvent
+from stripe2sf.store.inbox import Applied, Moved, StoredEvent
 
-# A handler applies one event and says what it applied (recorded with the event's completion).
-Handler = Callable[[StoredEvent], Applied | None]
+# A handler applies one event and says what it applied (recorded with the event's completion),
+# or that the event belongs in another lane.
+Handler = Callable[[StoredEvent], Applied | Moved | None]
 
 
 class Registry:

@@ -17,12 +17,15 @@ from stripe2sf.domain.batching import SalesforceCall, batch
 from stripe2sf.domain.config import SyncConfig
 from stripe2sf.domain.context import Lookup, LookupKind, PlanContext, parse_claim_key
 from stripe2sf.domain.events import EventView, parse_event
+from stripe2sf.domain.lanes import settled_lane
 from stripe2sf.domain.lookups import context_for, lookups_needed
 from stripe2sf.domain.operations import Plan
+from stripe2sf.domain.paths import id_of
 from stripe2sf.domain.planner import plan
+from stripe2sf.domain.subjects import customer_id_for, fresh_charge
 from stripe2sf.store.audit_trail import AuditTrail
 from stripe2sf.store.email_claims import EmailClaims
-from stripe2sf.store.inbox import Applied, StoredEvent
+from stripe2sf.store.inbox import Applied, Moved, StoredEvent
 from stripe2sf.store.ledger import Ledger
 
 log = structlog.get_logger(__name__)
@@ -138,8 +141,16 @@ class SyncHandler:
         )
         return Executed(result, outcomes, records, len(calls))
 
-    def __call__(self, event: StoredEvent) -> Applied:
-        the_plan = self.plan_event(event.payload)
+    def __call__(self, event: StoredEvent) -> Applied | Moved:
+        view = parse_event(event.payload)
+        ctx = self.hydrate(view)
+        charge = fresh_charge(view, ctx)
+        lane = settled_lane(
+            event.lane, customer_id_for(view, ctx), id_of(charge) if charge else None
+        )
+        if lane is not None:
+            return Moved(lane)
+        the_plan = plan(view, ctx, self.config)
         result, outcomes, records, calls = self.execute_plan(the_plan)
         failed = any(not o.ok for o in outcomes.values())
         if failed and result is not None:

@@ -24,7 +24,7 @@ from stripe2sf.domain.retry import DeadLetter, RetryPolicy, decide
 from stripe2sf.engine.alerts import Alerter
 from stripe2sf.engine.budget import BudgetGate, is_limit_exceeded
 from stripe2sf.engine.handlers import Registry
-from stripe2sf.store.inbox import Claim, Head, Inbox, StoredEvent
+from stripe2sf.store.inbox import Claim, Head, Inbox, Moved, StoredEvent
 
 log = structlog.get_logger(__name__)
 
@@ -139,6 +139,11 @@ class Worker:
             applied = handler(event) if handler is not None else None
         except Exception as exc:
             return self._failed(event, owner, started, exc, bound)
+        if isinstance(applied, Moved):
+            head = self.inbox.move(event, owner, started, self.clock(), applied.lane, self.lease)
+            if head is not None:
+                bound.info("event_moved", lane=applied.lane)
+            return head
         head = self.inbox.complete(event, owner, started, self.clock(), self.lease, applied)
         if head is None:
             bound.warning("lease_lost", worker=owner)

@@ -114,6 +114,14 @@ class Applied:
 
 
 @dataclass(frozen=True)
+class Moved:
+    """What a handler answers for an event that belongs in another lane (`domain.lanes.
+    settled_lane`): nothing was written; the inbox moves it there."""
+
+    lane: str
+
+
+@dataclass(frozen=True)
 class Head:
     """A lane's head event and when it is due, read in the same transaction as a claim or a
     completion (saving the worker a transaction per event). `released`: the lane was empty, so
@@ -440,6 +448,31 @@ class Inbox:
                 audit_trail.append(conn, outcome.audit_records)
             conn.execute(_DONE, {"row_id": event.id, "now": now})
             self._finish(conn, event, owner, started, now, "done")
+            return _next_or_release(conn, event.lane, owner)
+
+    def move(
+        self,
+        event: StoredEvent,
+        owner: str,
+        started: datetime,
+        now: datetime,
+        lane: str,
+        lease: timedelta,
+    ) -> Head | None:
+        """Move a pending event to another lane, woken so that it is applied there in its
+        order, and go on with this lane as `complete` does. None (nothing written) if the
+        lease was lost."""
+        with self._write() as conn:
+            if not self._renew(conn, event.lane, owner, now, lease):
+                return None
+            moved = conn.execute(
+                update(events)
+                .where(events.c.id == event.id, events.c.state == PENDING)
+                .values(lane=lane)
+            ).rowcount
+            if moved:
+                self._finish(conn, event, owner, started, now, "moved", f"to lane {lane}")
+                self._wake_lanes(conn, {lane: event.created}, now)
             return _next_or_release(conn, event.lane, owner)
 
     def defer(
