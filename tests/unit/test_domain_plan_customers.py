@@ -43,6 +43,18 @@ def test_customer_deleted_is_marked_never_deleted() -> None:
     assert p.operations[0].fields == {"Stripe_Customer_Deleted__c": True}
 
 
+def test_customer_updated_read_back_as_deleted_marks_it_never_unmarks() -> None:
+    """The update of the second the customer was deleted, applied after the deletion: the
+    refetch answers `deleted: true`, so the Account stays marked."""
+    org = FakeOrg(
+        accounts=[account_row()],
+        contacts=[contact_row(customer_id="cus_1")],
+        stripe={"cus_1": {"id": "cus_1", "object": "customer", "deleted": True}},
+    )
+    p = run(envelope("customer.updated", customer(email="late@example.com")), org)
+    assert [op.fields for op in p.operations] == [{"Stripe_Customer_Deleted__c": True}]
+
+
 def test_customer_deleted_without_account_does_nothing() -> None:
     p = run(envelope("customer.deleted", customer(deleted=True)), FakeOrg())
     assert p.operations == ()

@@ -31,7 +31,9 @@ def _card_fields(b: PlanBuilder, pm: PaymentMethodView) -> dict[str, object]:
 
 def plan_customer(b: PlanBuilder) -> None:
     cid = b.event.object_id
-    if b.event.type == "customer.deleted":
+    # A customer.created/updated applied after the deletion (same second, late delivery,
+    # catch-up) reads the customer back as `{"deleted": true}`: it marks, never unmarks.
+    if b.event.type == "customer.deleted" or effective_object(b.event, b.ctx).get("deleted"):
         cw = customer_records(b, cid, may_create=False)
         if cw.account_ref is None:
             b.skipped.append(f"customer {cid} deleted in Stripe; no linked Account to mark")
