@@ -53,6 +53,10 @@ def test_customer_updated_read_back_as_deleted_marks_it_never_unmarks() -> None:
     )
     p = run(envelope("customer.updated", customer(email="late@example.com")), org)
     assert [op.fields for op in p.operations] == [{"Stripe_Customer_Deleted__c": True}]
+    # never linked: a deleted customer gets no Account and no Contact created for it
+    gone = {"cus_1": {"id": "cus_1", "object": "customer", "deleted": True}}
+    p = run(envelope("customer.created", customer(email="late@example.com")), FakeOrg(stripe=gone))
+    assert p.operations == ()
 
 
 def test_customer_deleted_without_account_does_nothing() -> None:
