@@ -56,7 +56,9 @@ def test_demo_runs_the_whole_job_and_its_summary_matches_salesforce(tmp_path: Pa
     assert len(backfilled) == 5 and all(c["AccountId"] for c in backfilled)
     assert len(linked) == figures["Accounts linked (existing)"] + figures["Accounts created"]
     assert len({a["Stripe_Customer_Id__c"] for a in linked}) == len(linked)  # no duplicates
-    assert len(linked) + figures["customers in the review queue (ambiguous email)"] == 25
+    # Every customer has an Account of its own; the one whose email two Contacts share (under
+    # Accounts of other customers) also waits in the review queue for a person to choose.
+    assert len(linked) == 25
     assert len(payments) == figures["payments in Salesforce"]
     assert figures["payments in Salesforce"] >= figures["succeeded charges in Stripe"]
     open_tasks = [t for t in collection if t["Status"] != "Completed"]
