@@ -25,6 +25,7 @@ from stripe2sf.cli_common import sync_config_or_exit as _sync_config
 from stripe2sf.domain.doctor import daily_api
 from stripe2sf.domain.errors import SyncError
 from stripe2sf.domain.events import EventParseError
+from stripe2sf.domain.integrity import livemode_refusal
 from stripe2sf.domain.mapping_doc import to_csv, to_markdown
 from stripe2sf.domain.planner import plan as plan_event
 from stripe2sf.engine.catchup import CatchUpFailed, catch_up
@@ -204,7 +205,9 @@ def replay(
     ] = False,
 ) -> None:
     """Put events back in line to be applied again."""
-    runtime = _runtime(_settings(), needs_existing="replay")
+    settings = _settings()
+    runtime = _runtime(settings, needs_existing="replay")
+    key = settings.stripe_key
     ids = list(event_ids or [])
     if dead_letters:
         ids += runtime.inbox.dead_letter_ids()
@@ -212,9 +215,18 @@ def replay(
         err.print("Nothing to replay: give event ids or --dead-letters.")
         raise typer.Exit(1)
     found = runtime.inbox.replay(ids, datetime.now(UTC))
-    missing = sorted(set(ids) - set(found))
+    refused = [row for row in map(runtime.inbox.row, set(ids) - set(found)) if row is not None]
+    still = {r["event_id"]: why for r in refused if (why := livemode_refusal(r["livemode"], key))}
+    found += runtime.inbox.replay(
+        [r["event_id"] for r in refused if r["event_id"] not in still],
+        datetime.now(UTC),
+        include_refused=True,
+    )
+    missing = sorted(set(ids) - set(found) - set(still))
     runtime.close()
     console.print(f"replayed {len(found)} event(s)")
+    for event_id, why in sorted(still.items()):
+        err.print(f"[red]not replayed:[/red] {event_id}: {why}")
     if missing:
         err.print(f"[red]not in the inbox:[/red] {', '.join(missing)}")
         raise typer.Exit(1)
@@ -402,11 +414,15 @@ def demo(
     ] = False,
 ) -> None:
     """The whole system on this machine: both sandboxes, the service, a scenario, a summary."""
+    from stripe2sf.demo.processes import Terminated
     from stripe2sf.demo.run import DemoOptions, run_demo
 
     options = DemoOptions(customers, months, seed, workdir, exit_after)
     try:
         summary = run_demo(options, console)
+    except Terminated as exc:
+        err.print(f"the demo {exc}; the sandboxes and the service are stopped")
+        raise typer.Exit(128 + exc.signum) from None
     except Exception as exc:
         err.print(f"[red]the demo failed:[/red] {exc}\nLogs: {workdir / 'logs'}")
         raise typer.Exit(1) from exc

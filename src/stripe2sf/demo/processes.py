@@ -1,4 +1,10 @@
-"""Child processes of the demo: started with logs to files, waited for, always stopped."""
+"""Child processes of the demo: started with logs to files, waited for, always stopped.
+
+The children run in sessions of their own (a Ctrl-C in the terminal reaches only the demo,
+which then stops them in order). The demo stops them on SIGTERM (`systemctl stop`, a CI
+timeout, `kill`) and SIGHUP (the terminal closed) as on Ctrl-C: `stop_on_signals` turns those
+signals into `Terminated`, an exception that unwinds to the `finally` that stops them.
+"""
 
 from __future__ import annotations
 
@@ -7,9 +13,13 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import FrameType
 
 import httpx
 
@@ -25,6 +35,52 @@ def free_port(preferred: int) -> int:
             port: int = sock.getsockname()[1]
             return port
     raise RuntimeError("no free port on 127.0.0.1")
+
+
+STOP_SIGNALS = (signal.SIGTERM, signal.SIGHUP)
+
+
+class Terminated(BaseException):
+    """The demo was asked to stop by a signal. A BaseException, like KeyboardInterrupt, so
+    that no `except Exception` on the way swallows it."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(f"stopped by {signal.Signals(signum).name}")
+        self.signum = signum
+
+
+def _raise_terminated(signum: int, _frame: FrameType | None) -> None:
+    raise Terminated(signum)
+
+
+@contextmanager
+def stop_on_signals() -> Iterator[None]:
+    """Within the block, SIGTERM and SIGHUP raise `Terminated` in the main thread."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = {sig: signal.signal(sig, _raise_terminated) for sig in STOP_SIGNALS}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+@contextmanager
+def _signals_held() -> Iterator[None]:
+    """While children are being stopped, a second Ctrl-C or SIGTERM must not cut that short
+    (it would leave them running): those signals are ignored until every child is gone."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    held = (signal.SIGINT, *STOP_SIGNALS)
+    previous = {sig: signal.signal(sig, signal.SIG_IGN) for sig in held}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
 
 
 def script(name: str) -> str:
@@ -68,14 +124,15 @@ class ProcessGroup:
         raise RuntimeError(f"{name} was not ready at {url} after {timeout:.0f} s")
 
     def stop_all(self) -> None:
-        for proc in reversed(list(self.procs.values())):
-            if proc.poll() is None:
-                os.killpg(proc.pid, signal.SIGTERM)
-        deadline = time.monotonic() + 15
-        for proc in self.procs.values():
-            try:
-                proc.wait(timeout=max(0.1, deadline - time.monotonic()))
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait()
-        self.procs.clear()
+        with _signals_held():
+            for proc in reversed(list(self.procs.values())):
+                if proc.poll() is None:
+                    os.killpg(proc.pid, signal.SIGTERM)
+            deadline = time.monotonic() + 15
+            for proc in self.procs.values():
+                try:
+                    proc.wait(timeout=max(0.1, deadline - time.monotonic()))
+                except subprocess.TimeoutExpired:
+                    os.killpg(proc.pid, signal.SIGKILL)
+                    proc.wait()
+            self.procs.clear()

@@ -19,7 +19,7 @@ import httpx
 import stripe
 from rich.console import Console
 
-from stripe2sf.demo.processes import ProcessGroup, free_port, script
+from stripe2sf.demo.processes import ProcessGroup, free_port, script, stop_on_signals
 from stripe2sf.demo.scenario import ScenarioReport, ScenarioSpec, make_history, play
 from stripe2sf.demo.seed import SeededOrg, seed_salesforce
 from stripe2sf.demo.summary import Summary, check_reconcile, summarize
@@ -164,64 +164,65 @@ def run_demo(options: DemoOptions, console: Console) -> Summary:
         shutil.rmtree(workdir)
     workdir.mkdir(parents=True)
     procs = ProcessGroup(workdir / "logs")
-    try:
-        console.rule("stripe2sf demo")
-        with console.status("starting the Stripe and Salesforce sandboxes"):
-            ends = start_sandboxes(procs, workdir, console)
-        with console.status("seeding Salesforce with existing Accounts, Contacts and owners"):
-            org: SeededOrg = seed_salesforce(ends.salesforce, ends.ca_path)
-        console.print(
-            f"  seeded {len(org.accounts)} Accounts, {len(org.contacts)} Contacts, "
-            f"{len(org.users)} sales users and the '{org.queue_name}' queue"
-        )
-        client = stripe.StripeClient(
-            STRIPE_KEY, base_addresses={"api": ends.stripe_api}, max_network_retries=2
-        )
-        with console.status("creating Stripe history from before stripe2sf") as status:
-            history = make_history(
-                client, max(2, options.customers // 4), lambda m: status.update(m)
-            )
-        with console.status("backfilling that history"):
-            backfill(ends, workdir)
-        console.print(
-            f"  backfilled {len(history)} customers with their payments and subscriptions"
-        )
-        secret = register_webhook(client, ends.service)
-        password = secrets.token_urlsafe(12)
-        with console.status("starting stripe2sf serve"):
-            start_service(procs, ends, secret, password)
-        console.print(
-            f"  stripe2sf           {ends.service}  (dashboard: {DASHBOARD_USER} / {password})"
-        )
-        spec = ScenarioSpec(
-            customers=options.customers,
-            months=options.months,
-            seed=options.seed,
-            existing_emails=org.matching_emails,
-            ambiguous_email=org.ambiguous_email,
-        )
-        with console.status("playing the scenario on test clocks") as status:
-            report: ScenarioReport = play(client, spec, lambda m: status.update(m))
-        with console.status("waiting until every event is synced"):
-            counts = wait_drained(ends)
-        report.customers = history + report.customers
-        summary = summarize(client, ends, report, org, counts)
-        with console.status("reconciling Stripe and Salesforce"):
-            check_reconcile(summary, ends, workdir)
-        summary.print(console)
-        summary.write(workdir / "summary.json")
-        if options.exit_after:
-            return summary
-        console.print(
-            f"\nRunning. Dashboard {ends.service}/ (user {DASHBOARD_USER}, password {password}), "
-            f"metrics {ends.service}/metrics, Stripe {ends.stripe_api}, "
-            f"Salesforce {ends.salesforce}. Press Ctrl-C to stop."
-        )
+    with stop_on_signals():
         try:
-            while all(p.poll() is None for p in procs.procs.values()):
-                time.sleep(1)
-        except KeyboardInterrupt:
-            pass
+            return _run(options, console, workdir, procs)
+        finally:
+            procs.stop_all()
+
+
+def _run(options: DemoOptions, console: Console, workdir: Path, procs: ProcessGroup) -> Summary:
+    console.rule("stripe2sf demo")
+    with console.status("starting the Stripe and Salesforce sandboxes"):
+        ends = start_sandboxes(procs, workdir, console)
+    with console.status("seeding Salesforce with existing Accounts, Contacts and owners"):
+        org: SeededOrg = seed_salesforce(ends.salesforce, ends.ca_path)
+    console.print(
+        f"  seeded {len(org.accounts)} Accounts, {len(org.contacts)} Contacts, "
+        f"{len(org.users)} sales users and the '{org.queue_name}' queue"
+    )
+    client = stripe.StripeClient(
+        STRIPE_KEY, base_addresses={"api": ends.stripe_api}, max_network_retries=2
+    )
+    with console.status("creating Stripe history from before stripe2sf") as status:
+        history = make_history(client, max(2, options.customers // 4), lambda m: status.update(m))
+    with console.status("backfilling that history"):
+        backfill(ends, workdir)
+    console.print(f"  backfilled {len(history)} customers with their payments and subscriptions")
+    secret = register_webhook(client, ends.service)
+    password = secrets.token_urlsafe(12)
+    with console.status("starting stripe2sf serve"):
+        start_service(procs, ends, secret, password)
+    console.print(
+        f"  stripe2sf           {ends.service}  (dashboard: {DASHBOARD_USER} / {password})"
+    )
+    spec = ScenarioSpec(
+        customers=options.customers,
+        months=options.months,
+        seed=options.seed,
+        existing_emails=org.matching_emails,
+        ambiguous_email=org.ambiguous_email,
+    )
+    with console.status("playing the scenario on test clocks") as status:
+        report: ScenarioReport = play(client, spec, lambda m: status.update(m))
+    with console.status("waiting until every event is synced"):
+        counts = wait_drained(ends)
+    report.customers = history + report.customers
+    summary = summarize(client, ends, report, org, counts)
+    with console.status("reconciling Stripe and Salesforce"):
+        check_reconcile(summary, ends, workdir)
+    summary.print(console)
+    summary.write(workdir / "summary.json")
+    if options.exit_after:
         return summary
-    finally:
-        procs.stop_all()
+    console.print(
+        f"\nRunning. Dashboard {ends.service}/ (user {DASHBOARD_USER}, password {password}), "
+        f"metrics {ends.service}/metrics, Stripe {ends.stripe_api}, "
+        f"Salesforce {ends.salesforce}. Press Ctrl-C to stop."
+    )
+    try:
+        while all(p.poll() is None for p in procs.procs.values()):
+            time.sleep(1)
+    except KeyboardInterrupt:
+        pass
+    return summary
