@@ -227,6 +227,8 @@ def replay(
     console.print(f"replayed {len(found)} event(s)")
     for event_id, why in sorted(still.items()):
         err.print(f"[red]not replayed:[/red] {event_id}: {why}")
+    if still and not missing:
+        raise typer.Exit(1)
     if missing:
         err.print(f"[red]not in the inbox:[/red] {', '.join(missing)}")
         raise typer.Exit(1)

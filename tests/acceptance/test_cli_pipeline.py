@@ -8,11 +8,16 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
 import pytest
 
+from stripe2sf.domain.integrity import livemode_refusal
+from stripe2sf.store.db import make_engine, upgrade
+from stripe2sf.store.inbox import Inbox
+from stripe2sf.web.intake import to_new_event
 from tests.support.events import encode, event, signed
 from tests.support.servers import free_port
 
@@ -128,3 +133,29 @@ def test_a_separate_worker_process_serves_its_own_counters(
         for proc in (worker, intake):
             proc.terminate()
             proc.wait(timeout=20)
+
+
+def test_replay_of_a_refused_event_waits_for_a_key_of_its_mode(
+    env: dict[str, str], tmp_path: Path
+) -> None:
+    url = env["STRIPE2SF_DATABASE_URL"]
+    upgrade(url)
+    doc = {**event("evt_live_one", customer="cus_live"), "livemode": True}
+    why = livemode_refusal(True, "sk_test_abc")
+    assert why is not None
+    inbox = Inbox(make_engine(url))
+    inbox.add(to_new_event(doc, encode(doc), True, "webhook", why), datetime.now(UTC))
+
+    with_test_key = run(
+        ["replay", "evt_live_one"], {**env, "STRIPE_API_KEY": "sk_test_abc"}, tmp_path
+    )
+    assert with_test_key.returncode == 1, with_test_key.stderr
+    assert "replayed 0" in with_test_key.stdout and "not replayed" in with_test_key.stderr
+    assert "not in the inbox" not in with_test_key.stderr
+    assert inbox.row("evt_live_one")["state"] == "refused"  # type: ignore[index]
+
+    with_live_key = run(
+        ["replay", "evt_live_one"], {**env, "STRIPE_API_KEY": "sk_live_abc"}, tmp_path
+    )
+    assert with_live_key.returncode == 0 and "replayed 1" in with_live_key.stdout
+    assert inbox.row("evt_live_one")["state"] == "pending"  # type: ignore[index]

@@ -592,13 +592,18 @@ class Inbox:
 
     # -- operator actions -------------------------------------------------------------------
 
-    def replay(self, event_ids: Sequence[str], now: datetime) -> list[str]:
-        """Put events (dead, done or ignored) back in line; returns the ids found."""
+    def replay(
+        self, event_ids: Sequence[str], now: datetime, include_refused: bool = False
+    ) -> list[str]:
+        """Put events (dead, done or ignored) back in line; returns the ids found. Refused
+        events only with `include_refused`: the caller has checked that the rule which refused
+        them no longer does (a key of the event's mode is configured now)."""
         found: list[str] = []
+        wanted = events.c.event_id.in_(list(event_ids))
         with self._write() as conn:
             rows = conn.execute(
                 select(events.c.event_id, events.c.lane, events.c.created).where(
-                    events.c.event_id.in_(list(event_ids))
+                    wanted if include_refused else wanted & (events.c.state != REFUSED)
                 )
             ).all()
             for row in rows:
