@@ -143,7 +143,7 @@ def test_a_delivery_dropped_long_before_the_newest_stored_event_is_still_caught_
 
 
 def test_catch_up_through_stripe_500s_and_429s_stores_every_event_exactly_once(
-    box: RunningSandbox, tmp_path: Path
+    box: RunningSandbox, db_url: str
 ) -> None:
     """Stripe fails in the middle of rounds: a 429 storm outlasts a round's retries (it stops,
     keeping its cursor), then 500s that the retries ride out. The next round resumes after
@@ -154,7 +154,7 @@ def test_catch_up_through_stripe_500s_and_429s_stores_every_event_exactly_once(
         client.v1.customers.create({"email": f"c{i}@faults.example"})
     expected = stripe_event_ids(client)
     assert len(expected) > 200  # three pages
-    runtime = runtime_on(box, f"sqlite:///{tmp_path / 'stripe2sf.db'}")
+    runtime = runtime_on(box, db_url)
     listed: list[int] = []
     sleeps: list[float] = []
     faults = iter(
