@@ -7,8 +7,7 @@ retryable, bad keys are permanent, a missing object is an answer (None), not an 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator, Mapping
-from functools import partial
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import stripe
@@ -127,21 +126,6 @@ class StripeReader:
         if kind not in by_kind:
             raise ValueError(f"not a Stripe lookup: {kind}")
         return self.retrieve(by_kind[kind], key)
-
-    def list_all(
-        self, resource: str, params: dict[str, Any] | None = None
-    ) -> Iterator[dict[str, Any]]:
-        """Every object of a list endpoint, following pages (backfill and catch-up)."""
-        service = getattr(self.client.v1, resource)
-        first = {"limit": 100, **(params or {})}
-        page = self._call(lambda: service.list(first))
-        while page is not None:
-            for item in page.data:
-                yield _plain(item)
-            if not page.has_more:
-                return
-            query: dict[str, Any] = {**first, "starting_after": page.data[-1].id}
-            page = self._call(partial(service.list, query))
 
     def list_page(
         self, resource: str, params: Mapping[str, Any]
