@@ -281,6 +281,7 @@ def run(args: argparse.Namespace, workdir: Path) -> tuple[Verdict, dict[str, Any
         console.print(f"  traffic done: {traffic.events_seen} Stripe events in {traffic_s:.0f} s")
         console.print(f"  traffic: {dict(traffic.done)}; emails {dict(traffic.book.kinds)}")
         chaos.finish()
+        system.pg.ensure_up()  # whatever happened to the chaos step, verify against the data
 
         stripe_ctl.retry_deliveries()
         stripe_ctl.wait_idle(timeout=120)

@@ -194,6 +194,7 @@ class Chaos:
                 self.tick()
             except Exception as exc:  # keep the soak going; the report shows it
                 self.errors.append(f"{type(exc).__name__}: {exc}")
+                self._note(f"chaos step failed: {type(exc).__name__}: {exc}")
             self._stop.wait(0.5)
 
     def tick(self, final: bool = False) -> None:

@@ -99,8 +99,25 @@ class PgCluster:
         t0 = time.monotonic()
         self.stop(mode)
         time.sleep(down_seconds)
-        self.start()
+        self.ensure_up()
         return time.monotonic() - t0
+
+    def ensure_up(self, tries: int = 5) -> None:
+        """Start the server unless it answers; retried (a start right after an immediate stop
+        can fail while the old postmaster is still going away)."""
+        for attempt in range(tries):
+            try:
+                self.wait_ready(timeout=1)
+                return
+            except psycopg.Error:
+                pass
+            try:
+                self.start()
+                return
+            except RuntimeError as exc:
+                print(f"  PostgreSQL start failed (try {attempt + 1}): {exc}", flush=True)
+                time.sleep(1)
+        raise RuntimeError(f"PostgreSQL did not come back; see {self.log}")
 
     def wait_ready(self, timeout: float = 60) -> None:
         deadline = time.monotonic() + timeout
