@@ -58,6 +58,7 @@ def fail(code: str) -> OpOutcome:
     [
         ("UNABLE_TO_LOCK_ROW", "retryable"),
         ("SERVER_UNAVAILABLE", "retryable"),
+        ("UNKNOWN_EXCEPTION", "retryable"),  # per record too: Salesforce's own fault
         ("HTTP_503", "retryable"),
         ("HTTP_502", "retryable"),
         ("TIMEOUT", "retryable"),

@@ -38,8 +38,16 @@ class PermanentError(SyncError):
     """A failure that will recur on every attempt."""
 
 
+# UNKNOWN_EXCEPTION is Salesforce's own internal error ("An unexpected error occurred..."),
+# also reported per record inside a 200 collection answer; it passes on a later attempt.
 RETRYABLE_SALESFORCE_CODES = frozenset(
-    {"UNABLE_TO_LOCK_ROW", "REQUEST_LIMIT_EXCEEDED", "SERVER_UNAVAILABLE", "QUERY_TIMEOUT"}
+    {
+        "UNABLE_TO_LOCK_ROW",
+        "REQUEST_LIMIT_EXCEEDED",
+        "SERVER_UNAVAILABLE",
+        "QUERY_TIMEOUT",
+        "UNKNOWN_EXCEPTION",
+    }
 )
 
 
