@@ -285,6 +285,21 @@ def customer_writes(
         )
         out.contact_ref = con_ref
 
+    def own_account(reason: str) -> None:
+        """The customer's own Account, created (or found) by its customer id."""
+        out.operations.append(
+            Operation(
+                "account",
+                "upsert",
+                "Account",
+                key,
+                customer_id,
+                fields("Account", True) or {"Name": customer_id},
+                reason=reason,
+            )
+        )
+        out.account_ref, out.account_op = acc_ref, "account"
+
     linked_contact = ctx.linked_contact(customer_id)
     kind = resolution.kind
     if kind == "linked":
@@ -336,21 +351,10 @@ def customer_writes(
             # write into that one. This customer gets an Account of its own; the Contact
             # stays where a person put it (AccountId is relationship data).
             out.account_id = None
-            out.operations.append(
-                Operation(
-                    "account",
-                    "upsert",
-                    "Account",
-                    key,
-                    customer_id,
-                    fields("Account", True) or {"Name": customer_id},
-                    reason=(
-                        f"Account {contact.account_id} of Contact {contact.id} is linked to "
-                        f"{contact.account_customer_id}: {customer_id} gets its own"
-                    ),
-                )
+            own_account(
+                f"Account {contact.account_id} of Contact {contact.id} is linked to "
+                f"{contact.account_customer_id}: {customer_id} gets its own"
             )
-            out.account_ref, out.account_op = acc_ref, "account"
             out.notes.append(
                 f"Account {contact.account_id} is linked to {contact.account_customer_id}; "
                 f"{customer_id} has an Account of its own"
@@ -426,19 +430,7 @@ def customer_writes(
             new_contact("link_account", "new Contact under the matched Account")
         return out
     if kind == "create":
-        acc_fields = fields("Account", True) or {"Name": customer_id}
-        out.operations.append(
-            Operation(
-                "account",
-                "upsert",
-                "Account",
-                key,
-                customer_id,
-                acc_fields,
-                reason=f"create: {resolution.reason}",
-            )
-        )
-        out.account_ref, out.account_op = acc_ref, "account"
+        own_account(f"create: {resolution.reason}")
         if customer is not None:
             new_contact("account", f"create: Contact for {customer_id}")
         return out
@@ -459,18 +451,7 @@ def customer_writes(
         return out
     if kind == "shared_email":
         if config.matching.create_missing:
-            out.operations.append(
-                Operation(
-                    "account",
-                    "upsert",
-                    "Account",
-                    key,
-                    customer_id,
-                    fields("Account", True) or {"Name": customer_id},
-                    reason=f"shared email: {resolution.reason}",
-                )
-            )
-            out.account_ref, out.account_op = acc_ref, "account"
+            own_account(f"shared email: {resolution.reason}")
         other = resolution.other_customer
         contact_text = (
             f"Contact {resolution.contact.id}"
