@@ -47,6 +47,15 @@ def _route(methods: str, template: str, handler: Handler, spool: bool = False) -
     return Route(frozenset(methods.split("|")), pattern, name, handler, spool)
 
 
+def _dispatching(handler: Callable[[Org, Call, composite.Dispatch], Reply]) -> Handler:
+    """A composite handler, given ``internal`` to run its subrequests through this table."""
+
+    def bound(org: Org, call: Call) -> Reply:
+        return handler(org, call, internal)
+
+    return bound
+
+
 DATA_ROUTES: list[Route] = [
     _route("GET", "/", rest.resources),
     _route("GET", "/limits", rest.limits),
@@ -67,9 +76,9 @@ DATA_ROUTES: list[Route] = [
     _route("GET", "/queryAll", rest.query_all),
     _route("GET", "/query/{locator}", rest.query_more),
     _route("GET", "/queryAll/{locator}", rest.query_more),
-    _route("POST", "/composite", composite.composite),
-    _route("POST", "/composite/graph", composite.graph),
-    _route("POST", "/composite/batch", composite.batch),
+    _route("POST", "/composite", _dispatching(composite.composite)),
+    _route("POST", "/composite/graph", _dispatching(composite.graph)),
+    _route("POST", "/composite/batch", _dispatching(composite.batch)),
     _route("POST", "/composite/tree/{sobject}", composite.tree),
     _route("POST", "/composite/sobjects", composite.collection_create),
     _route("PATCH", "/composite/sobjects", composite.collection_update),

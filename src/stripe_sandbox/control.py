@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
@@ -15,15 +15,26 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from stripe_sandbox import seed
-from stripe_sandbox.delivery import delivery_log
-from stripe_sandbox.errors import StripeError, error_body
+from stripe_sandbox.api import Api
+from stripe_sandbox.delivery import Deliverer, delivery_log
+from stripe_sandbox.errors import StripeError, error_body, missing
+from stripe_sandbox.scheduler import Scheduler
 from stripe_sandbox.settings import Faults
 from stripe_sandbox.shapes import API_VERSION
+from stripe_sandbox.state import Sandbox
 
-if TYPE_CHECKING:
-    from stripe_sandbox.app import SandboxApp
 
-Handler = Callable[["SandboxApp", dict[str, Any], dict[str, str]], Any]
+class RunningSandbox(Protocol):
+    """What the control plane works on: the running sandbox's state, its API (for the request
+    counts) and its background workers. ``app.SandboxApp`` is one."""
+
+    sandbox: Sandbox
+    api: Api
+    scheduler: Scheduler
+    deliverer: Deliverer
+
+
+Handler = Callable[[RunningSandbox, dict[str, Any], dict[str, str]], Any]
 
 
 def _json_body(raw: bytes) -> dict[str, Any]:
@@ -35,7 +46,7 @@ def _json_body(raw: bytes) -> dict[str, Any]:
     return value
 
 
-def _wrap(app: SandboxApp, handler: Handler) -> Callable[[Request], Awaitable[Response]]:
+def _wrap(app: RunningSandbox, handler: Handler) -> Callable[[Request], Awaitable[Response]]:
     async def endpoint(request: Request) -> Response:
         try:
             body = _json_body(await request.body())
@@ -60,51 +71,51 @@ def _wrap(app: SandboxApp, handler: Handler) -> Callable[[Request], Awaitable[Re
     return endpoint
 
 
-def reset(app: SandboxApp, body: dict[str, Any], query: dict[str, str]) -> Any:
+def reset(app: RunningSandbox, body: dict[str, Any], query: dict[str, str]) -> Any:
     app.sandbox.reset()
     app.api.request_counts.clear()
     app.sandbox.faults = Faults()
     return {"reset": True}
 
 
-def do_seed(app: SandboxApp, body: dict[str, Any], query: dict[str, str]) -> Any:
+def do_seed(app: RunningSandbox, body: dict[str, Any], query: dict[str, str]) -> Any:
     options = seed.SeedOptions.from_dict(body)
     return seed.seed(app.sandbox, options).as_dict()
 
 
-def get_settings(app: SandboxApp, body: dict[str, Any], query: dict[str, str]) -> Any:
+def get_settings(app: RunningSandbox, body: dict[str, Any], query: dict[str, str]) -> Any:
     return app.sandbox.settings.as_dict()
 
 
-def set_settings(app: SandboxApp, body: dict[str, Any], query: dict[str, str]) -> Any:
+def set_settings(app: RunningSandbox, body: dict[str, Any], query: dict[str, str]) -> Any:
     app.sandbox.settings.update(body)
     return app.sandbox.settings.as_dict()
 
 
-def get_faults(app: SandboxApp, body: dict[str, Any], query: dict[str, str]) -> Any:
+def get_faults(app: RunningSandbox, body: dict[str, Any], query: dict[str, str]) -> Any:
     return app.sandbox.faults.as_dict()
 
 
-def set_faults(app: SandboxApp, body: dict[str, Any], query: dict[str, str]) -> Any:
+def set_faults(app: RunningSandbox, body: dict[str, Any], query: dict[str, str]) -> Any:
     app.sandbox.faults.update(body)
     return app.sandbox.faults.as_dict()
 
 
-def clear_faults(app: SandboxApp, body: dict[str, Any], query: dict[str, str]) -> Any:
+def clear_faults(app: RunningSandbox, body: dict[str, Any], query: dict[str, str]) -> Any:
     """Every fault off (webhook and API), data kept."""
     app.sandbox.faults = Faults()
     return app.sandbox.faults.as_dict()
 
 
-def deliveries(app: SandboxApp, body: dict[str, Any], query: dict[str, str]) -> Any:
+def deliveries(app: RunningSandbox, body: dict[str, Any], query: dict[str, str]) -> Any:
     return {"data": delivery_log(app.sandbox, query)}
 
 
-def retry_deliveries(app: SandboxApp, body: dict[str, Any], query: dict[str, str]) -> Any:
+def retry_deliveries(app: RunningSandbox, body: dict[str, Any], query: dict[str, str]) -> Any:
     return {"rescheduled": app.deliverer.retry_now()}
 
 
-def set_time(app: SandboxApp, body: dict[str, Any], query: dict[str, str]) -> Any:
+def set_time(app: RunningSandbox, body: dict[str, Any], query: dict[str, str]) -> Any:
     """``{"offset_seconds": N}`` sets, ``{"advance_seconds": N}`` adds to, the wall-clock
     offset used for objects outside test clocks (and for event retention)."""
     sb = app.sandbox
@@ -117,17 +128,15 @@ def set_time(app: SandboxApp, body: dict[str, Any], query: dict[str, str]) -> An
     return {"offset_seconds": sb.time_offset, "now": sb.wall_now()}
 
 
-def webhook_secret(app: SandboxApp, body: dict[str, Any], query: dict[str, str]) -> Any:
+def webhook_secret(app: RunningSandbox, body: dict[str, Any], query: dict[str, str]) -> Any:
     with app.sandbox.lock:
         rec = app.sandbox.store.get(query["id"], "webhook_endpoint")
     if rec is None:
-        from stripe_sandbox.errors import missing
-
         raise missing("webhook_endpoint", query["id"])
     return {"id": rec.id, "secret": rec.meta["secret"]}
 
 
-def stats(app: SandboxApp, body: dict[str, Any], query: dict[str, str]) -> Any:
+def stats(app: RunningSandbox, body: dict[str, Any], query: dict[str, str]) -> Any:
     sb = app.sandbox
     with sb.lock:
         counts = dict(
@@ -148,7 +157,7 @@ def stats(app: SandboxApp, body: dict[str, Any], query: dict[str, str]) -> Any:
     }
 
 
-def _busy(app: SandboxApp) -> bool:
+def _busy(app: RunningSandbox) -> bool:
     sb = app.sandbox
     now = time.time()
     with sb.lock:
@@ -168,7 +177,7 @@ def _busy(app: SandboxApp) -> bool:
     return bool(advancing or due or wall_due)
 
 
-def wait_idle(app: SandboxApp, body: dict[str, Any], query: dict[str, str]) -> Any:
+def wait_idle(app: RunningSandbox, body: dict[str, Any], query: dict[str, str]) -> Any:
     """Block until no clock is advancing, nothing is due, and no delivery is due now
     (deliveries waiting for a later retry do not count). ``timeout`` seconds, default 10."""
     timeout = float(body.get("timeout") or query.get("timeout") or 10)
@@ -186,11 +195,11 @@ def wait_idle(app: SandboxApp, body: dict[str, Any], query: dict[str, str]) -> A
     return {"idle": False}
 
 
-def health(app: SandboxApp, body: dict[str, Any], query: dict[str, str]) -> Any:
+def health(app: RunningSandbox, body: dict[str, Any], query: dict[str, str]) -> Any:
     return {"ok": True, "api_version": API_VERSION}
 
 
-def routes(app: SandboxApp) -> list[Route]:
+def routes(app: RunningSandbox) -> list[Route]:
     table: list[tuple[str, str, Handler]] = [
         ("GET", "/_sandbox/health", health),
         ("POST", "/_sandbox/reset", reset),

@@ -6,6 +6,7 @@ from collections.abc import Callable
 from typing import Any
 
 from stripe_sandbox.api import INCLUDABLE, ListSpec, Obj, Operation, PathParams
+from stripe_sandbox.errors import missing, param_required
 from stripe_sandbox.models import (
     catalog,
     clocks,
@@ -118,8 +119,6 @@ def _invoice_payment_filters(tx: Tx, params: Params, path: PathParams) -> list[F
 def _subscription_items(tx: Tx, params: Params, path: PathParams) -> Obj:
     sub_id = params.get("subscription")
     if not sub_id:
-        from stripe_sandbox.errors import param_required
-
         raise param_required("subscription")
     items: Obj = dict(tx.get("subscription", sub_id, "subscription").data["items"])
     return items
@@ -131,8 +130,6 @@ def _subscription_item(tx: Tx, params: Params, path: PathParams) -> Obj:
             if item["id"] == path["id"]:
                 found: Obj = item
                 return found
-    from stripe_sandbox.errors import missing
-
     raise missing("subscription_item", path["id"])
 
 

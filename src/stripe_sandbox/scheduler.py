@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 import threading
 
-from stripe_sandbox.models import clocks, invoices, subscriptions
+from stripe_sandbox.models import invoices, subscriptions
 from stripe_sandbox.state import Sandbox, Tx
 from stripe_sandbox.store import Record
 
@@ -34,6 +34,25 @@ def process_due_on(tx: Tx, clock: str | None, now: int) -> None:
         if fresh is None:
             continue
         process_record(tx, fresh)
+
+
+def run_advance(tx: Tx, rec: Record) -> bool:
+    """Process one due object on the clock; returns True when the clock is ready."""
+    target = int(rec.meta["target"])
+    nxt = tx.store.next_due(rec.id)
+    if nxt is not None and nxt <= target:
+        rec.data["frozen_time"] = max(int(rec.data["frozen_time"]), nxt)
+        tx.set_clock_time(rec.id, int(rec.data["frozen_time"]))
+        tx.save(rec)
+        process_due_on(tx, rec.id, int(rec.data["frozen_time"]))
+        return False
+    rec.data.update(frozen_time=target, status="ready", status_details={})
+    tx.set_clock_time(rec.id, target)
+    rec.meta.pop("target", None)
+    rec.due_at = None
+    tx.save(rec)
+    tx.emit("test_helpers.test_clock.ready", rec.data, automatic=True)
+    return True
 
 
 class Scheduler:
@@ -80,7 +99,7 @@ class Scheduler:
                 if r.data["status"] == "advancing"
             ]
             for rec in advancing:
-                clocks.run_advance(tx, rec)
+                run_advance(tx, rec)
                 return True
             now = tx.now()
             due = tx.store.due({None: now})

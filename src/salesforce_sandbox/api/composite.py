@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
+from collections.abc import Callable
 from typing import Any
 
 from salesforce_sandbox.api.http import Call, Reply, error_reply, ok
@@ -18,6 +19,10 @@ MAX_SUBREQUESTS = 25
 MAX_RECORDS = 200
 _REF_RE = re.compile(r"@\{([A-Za-z0-9_]+)((?:\.[A-Za-z0-9_]+|\[\d+\])*)\}")
 _STEP_RE = re.compile(r"\.([A-Za-z0-9_]+)|\[(\d+)\]")
+
+# Runs one subrequest (org, parent call, method, url, body, headers) through the same handlers:
+# ``routes.internal``, which the route table passes in (it also holds these handlers).
+Dispatch = Callable[[Org, Call, str, str, Any, dict[str, str]], Reply]
 
 
 class _Rollback(Exception):
@@ -82,11 +87,9 @@ def _halted(reference: str, message: str | None = None) -> dict[str, Any]:
 
 
 def _run_series(
-    org: Org, call: Call, requests: list[dict[str, Any]], all_or_none: bool
+    org: Org, call: Call, requests: list[dict[str, Any]], all_or_none: bool, internal: Dispatch
 ) -> tuple[list[dict[str, Any]], bool]:
     """Run composite subrequests in order; returns (responses, all succeeded)."""
-    from salesforce_sandbox.routes import internal
-
     responses: list[dict[str, Any]] = []
     results: dict[str, Any] = {}
     failed_at: int | None = None
@@ -140,7 +143,7 @@ def _run_series(
     return responses, all(r["httpStatusCode"] < 300 for r in responses)
 
 
-def composite(org: Org, call: Call) -> Reply:
+def composite(org: Org, call: Call, internal: Dispatch) -> Reply:
     data = call.json_object()
     requests = data.get("compositeRequest")
     if not isinstance(requests, list) or not requests:
@@ -154,11 +157,11 @@ def composite(org: Org, call: Call) -> Reply:
     duplicates = [ref for ref, n in seen.items() if n > 1]
     if duplicates:
         raise SalesforceError("INVALID_INPUT", f"Duplicate referenceId provided: {duplicates[0]}")
-    responses, _ = _run_series(org, call, requests, bool(data.get("allOrNone", False)))
+    responses, _ = _run_series(org, call, requests, bool(data.get("allOrNone", False)), internal)
     return ok({"compositeResponse": responses})
 
 
-def graph(org: Org, call: Call) -> Reply:
+def graph(org: Org, call: Call, internal: Dispatch) -> Reply:
     data = call.json_object()
     graphs = data.get("graphs")
     if not isinstance(graphs, list) or not graphs:
@@ -170,7 +173,7 @@ def graph(org: Org, call: Call) -> Reply:
         requests = item.get("compositeRequest") or []
         if len(requests) > 500:
             raise SalesforceError("LIMIT_EXCEEDED", "A graph may contain at most 500 nodes")
-        responses, success = _run_series(org, call, requests, True)
+        responses, success = _run_series(org, call, requests, True, internal)
         out.append(
             {
                 "graphId": item.get("graphId"),
@@ -181,9 +184,7 @@ def graph(org: Org, call: Call) -> Reply:
     return ok({"graphs": out})
 
 
-def batch(org: Org, call: Call) -> Reply:
-    from salesforce_sandbox.routes import internal
-
+def batch(org: Org, call: Call, internal: Dispatch) -> Reply:
     data = call.json_object()
     requests = data.get("batchRequests")
     if not isinstance(requests, list) or not requests:

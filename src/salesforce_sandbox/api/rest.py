@@ -4,10 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
+from salesforce_sandbox import clock, ids
 from salesforce_sandbox.api.http import Call, Reply, no_content, ok
 from salesforce_sandbox.errors import MultipleRecords, SalesforceError, not_found
 from salesforce_sandbox.models.org import Org
 from salesforce_sandbox.schema import describe as describing
+from salesforce_sandbox.soql import bind, parse
+from salesforce_sandbox.soql.binder import Path as FieldPath
 
 RESOURCES = (
     "sobjects",
@@ -31,8 +34,6 @@ def resources(org: Org, call: Call) -> Reply:
 
 
 def org_ids(call: Call) -> str:
-    from salesforce_sandbox import ids
-
     return f"{ids.ORG_ID}/{call.user_id}"
 
 
@@ -192,13 +193,10 @@ def query_more(org: Org, call: Call) -> Reply:
 
 
 def _columns(org: Org, soql: str) -> dict[str, Any]:
-    from salesforce_sandbox.soql import bind, parse
-    from salesforce_sandbox.soql.binder import Path
-
     bound = bind(parse(soql), org.schema)
     columns = []
     for item in bound.fields:
-        if not isinstance(item, Path):
+        if not isinstance(item, FieldPath):
             continue
         definition = item.field
         column: dict[str, Any] = {
@@ -234,14 +232,12 @@ def _columns(org: Org, soql: str) -> dict[str, Any]:
         "columnMetadata": columns,
         "entityName": bound.obj.name,
         "groupBy": bool(bound.group_by),
-        "idSelected": any(isinstance(f, Path) and f.name == "Id" for f in bound.fields),
+        "idSelected": any(isinstance(f, FieldPath) and f.name == "Id" for f in bound.fields),
         "keyPrefix": bound.obj.key_prefix,
     }
 
 
 def _window(call: Call) -> tuple[str, str]:
-    from salesforce_sandbox import clock
-
     start = clock.parse_datetime(call.query.get("start", ""))
     end = clock.parse_datetime(call.query.get("end", ""))
     if start is None or end is None:

@@ -15,19 +15,18 @@ import json
 import logging
 import shutil
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from salesforce_sandbox import clock, ids
 from salesforce_sandbox.errors import SalesforceError, not_found
-from salesforce_sandbox.schema.model import ObjectDef
+from salesforce_sandbox.models.records import Records, StoreSource
+from salesforce_sandbox.models.store import Store, _dumps
+from salesforce_sandbox.schema.model import ObjectDef, Schema
 from salesforce_sandbox.soql import bind, parse
 from salesforce_sandbox.soql.binder import Path as FieldPath
 from salesforce_sandbox.soql.engine import execute_raw
-
-if TYPE_CHECKING:
-    from salesforce_sandbox.models.org import Org
 
 DELIMITERS = {
     "COMMA": ",",
@@ -50,16 +49,20 @@ def _job_error(message: str, code: str = "INVALIDJOB", status: int = 400) -> Sal
 
 
 class BulkJobs:
-    def __init__(self, org: Org) -> None:
-        self.org = org
-        self.store = org.store
+    """The org's Bulk API 2.0 jobs, on its store and records. ``schema`` returns the org's
+    schema as it is now (a deploy replaces it)."""
+
+    def __init__(self, store: Store, records: Records, schema: Callable[[], Schema]) -> None:
+        self.store = store
+        self.records = records
+        self._schema = schema
         self._tmp = tempfile.mkdtemp(prefix="sf-bulk-")
         self.root = Path(self._tmp)
         self.generation = 0
         self._tasks: set[asyncio.Task[None]] = set()
         last = self.store.conn.execute("SELECT max(id) FROM jobs").fetchone()[0]
         if last:
-            org.records.id_generator.start_after("750", ids.counter_of(last))
+            records.id_generator.start_after("750", ids.counter_of(last))
 
     def close(self) -> None:
         shutil.rmtree(self._tmp, ignore_errors=True)
@@ -71,8 +74,6 @@ class BulkJobs:
 
     # storage --------------------------------------------------------------------------------
     def _save(self, job: dict[str, Any]) -> None:
-        from salesforce_sandbox.models.store import _dumps
-
         self.store.conn.execute(
             "INSERT INTO jobs (id, data) VALUES (?, ?) "
             "ON CONFLICT (id) DO UPDATE SET data = excluded.data",
@@ -86,16 +87,12 @@ class BulkJobs:
         ).fetchone()
         if row is None:
             raise not_found()
-        import json
-
         job: dict[str, Any] = json.loads(row[0])
         if job["jobType"] != job_type:
             raise not_found()
         return job
 
     def list_jobs(self, job_type: str) -> list[dict[str, Any]]:
-        import json
-
         jobs = [
             json.loads(r[0]) for r in self.store.conn.execute("SELECT data FROM jobs ORDER BY id")
         ]
@@ -112,7 +109,7 @@ class BulkJobs:
         if line_ending not in LINE_ENDINGS:
             raise _job_error(f"InvalidJob : Invalid line ending: {line_ending}")
         return {
-            "id": self.org.records.new_id("750"),
+            "id": self.records.new_id("750"),
             "operation": data.get("operation"),
             "object": data.get("object"),
             "createdById": user,
@@ -138,7 +135,7 @@ class BulkJobs:
         operation = data.get("operation")
         if operation not in OPERATIONS:
             raise _job_error(f"InvalidJob : Invalid operation: {operation}")
-        obj = self.org.schema.get(str(data.get("object", "")))
+        obj = self._schema().get(str(data.get("object", "")))
         if obj is None:
             raise _job_error(f"InvalidJob : Invalid object: {data.get('object')}")
         if str(data.get("contentType") or "CSV").upper() != "CSV":
@@ -149,7 +146,7 @@ class BulkJobs:
             field = str(data.get("externalIdFieldName") or "")
             if not field:
                 raise _job_error("InvalidJob : External ID was blank for " + obj.name)
-            definition = self.org.records.external_field(obj, field)
+            definition = self.records.external_field(obj, field)
             job["externalIdFieldName"] = definition.name
         job["contentUrl"] = f"services/data/v{version}/jobs/ingest/{job['id']}/batches"
         with self.store.transaction():
@@ -221,8 +218,6 @@ class BulkJobs:
         self._rows(job_id, "unprocessed", ((i, None, None, r) for i, r in enumerate(rows, 1)))
 
     def _rows(self, job_id: str, kind: str, rows: Any) -> None:
-        from salesforce_sandbox.models.store import _dumps
-
         self.store.conn.executemany(
             "INSERT INTO job_rows (job_id, kind, seq, sf_id, extra, row) VALUES (?, ?, ?, ?, ?, ?)",
             ((job_id, kind, seq, sf_id, extra, _dumps(row)) for seq, sf_id, extra, row in rows),
@@ -234,7 +229,7 @@ class BulkJobs:
         started = clock.now()
         generation = self.generation
         path = self.root / f"{job['id']}.csv"
-        obj = self.org.schema.get(job["object"])
+        obj = self._schema().get(job["object"])
         counts = {"processed": 0, "failed": 0}
         try:
             if obj is None:
@@ -320,7 +315,7 @@ class BulkJobs:
                 lookup = obj.by_relationship(rel_name)
                 if lookup is None or not lookup.reference_to:
                     raise _job_error(f"InvalidBatch : Field name not found : {name}")
-                target_obj = self.org.schema.get(target or lookup.reference_to[0])
+                target_obj = self._schema().get(target or lookup.reference_to[0])
                 if target_obj is None or target_obj.field(ext) is None:
                     raise _job_error(f"InvalidBatch : Field name not found : {name}")
                 out.append((lookup.relationship_name, target_obj.name, ext))
@@ -370,7 +365,7 @@ class BulkJobs:
         chunk: list[tuple[int, list[str]]],
         counts: dict[str, int],
     ) -> None:
-        records = self.org.records
+        records = self.records
         operation = job["operation"]
         ext_field = job.get("externalIdFieldName")
         user = job["createdById"]
@@ -430,8 +425,6 @@ class BulkJobs:
         return self._stream_results(job, kind)
 
     def _stream_results(self, job: dict[str, Any], kind: str) -> Iterator[bytes]:
-        import json
-
         delimiter = DELIMITERS[job["columnDelimiter"]]
         line_ending = LINE_ENDINGS[job["lineEnding"]]
         head_row = self.store.conn.execute(
@@ -469,7 +462,7 @@ class BulkJobs:
         soql = data.get("query")
         if not isinstance(soql, str) or not soql.strip():
             raise _job_error("InvalidJob : query is required")
-        bound = bind(parse(soql), self.org.schema)
+        bound = bind(parse(soql), self._schema())
         if bound.aggregate or any(not isinstance(f, FieldPath) for f in bound.fields):
             raise SalesforceError(
                 "API_ERROR", "Aggregate queries and sub-queries are not supported in Bulk API 2.0"
@@ -478,7 +471,7 @@ class BulkJobs:
         job["operation"] = operation
         job["object"] = bound.obj.name
         job["query"] = soql
-        rows, run = execute_raw(bound, self._source(), self.org.schema, operation == "queryAll")
+        rows, run = execute_raw(bound, self._source(), self._schema(), operation == "queryAll")
         paths = [f for f in bound.fields if isinstance(f, FieldPath)]
         with self.store.transaction():
             self._rows(job["id"], "head", [(0, None, None, [p.dotted for p in paths])])
@@ -498,16 +491,12 @@ class BulkJobs:
         return reply
 
     def _source(self) -> Any:
-        from salesforce_sandbox.models.records import StoreSource
-
         return StoreSource(self.store)
 
     def query_page(
         self, job_id: str, locator: str | None, max_records: int | None
     ) -> tuple[Iterator[bytes], str, int]:
         """(CSV chunks, next locator or 'null', number of records in this page)."""
-        import json
-
         job = self.get(job_id, "V2Query")
         if job["state"] != "JobComplete":
             raise SalesforceError(

@@ -15,13 +15,14 @@ from salesforce_sandbox.config import (
 )
 from salesforce_sandbox.errors import SalesforceError
 from salesforce_sandbox.models.auth import Sessions
+from salesforce_sandbox.models.bulk import BulkJobs
 from salesforce_sandbox.models.faults import Faults
 from salesforce_sandbox.models.limits import ApiUsage
 from salesforce_sandbox.models.queries import Queries
 from salesforce_sandbox.models.records import Records
 from salesforce_sandbox.models.store import Store
 from salesforce_sandbox.schema import sfdx
-from salesforce_sandbox.schema.model import ObjectDef, Schema
+from salesforce_sandbox.schema.model import FieldDef, ObjectDef, Schema
 from salesforce_sandbox.schema.standard import standard_objects
 
 SCHEMA_META = "schema.custom"
@@ -39,9 +40,7 @@ class Org:
         self.usage = ApiUsage(settings.api_limit)
         self.faults = Faults()
         self.queries = Queries(self.store)
-        from salesforce_sandbox.models.bulk import BulkJobs
-
-        self.bulk = BulkJobs(self)
+        self.bulk = BulkJobs(self.store, self.records, lambda: self.schema)
         self._load_saved_schema()
         for directory in settings.metadata_dirs:
             self.deploy_dir(directory)
@@ -57,8 +56,6 @@ class Org:
         for item in saved.get("fields", []):
             obj = self.schema.get(item["object"])
             if obj is not None:
-                from salesforce_sandbox.schema.model import FieldDef
-
                 obj.add(FieldDef.from_json(item["field"]))
 
     def _save_schema(self) -> None:

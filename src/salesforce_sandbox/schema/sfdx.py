@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from salesforce_sandbox.errors import SalesforceError
+from salesforce_sandbox.ids import custom_prefix
 from salesforce_sandbox.schema.model import FieldDef, ObjectDef, PicklistValue, Schema
 from salesforce_sandbox.schema.standard import system_fields
 
@@ -242,8 +243,6 @@ def apply(schema: Schema, bundle: Bundle, next_prefix: int) -> list[str]:
     New custom objects get key prefixes ``custom_prefix(next_prefix)``, ``+1``, ...
     Redeploying a field replaces its definition.
     """
-    from salesforce_sandbox.ids import custom_prefix
-
     changed: list[str] = []
     index = next_prefix
     for spec in bundle.objects:

@@ -10,7 +10,8 @@
 
 Modules: `login` (modes, pure choice + simple-salesforce login), `transport` (HTTP session),
 `client` (`connect`, `SalesforceClient`), `executor` (calls in order), `bulk` (Bulk API 2.0
-ingest), `usage` (API usage), `errors`. Pure result handling lives in `domain.outcomes` and
+ingest), `sender` (the `Sender` protocol executor and bulk take: the client without importing
+it), `usage` (API usage), `errors`. Pure result handling lives in `domain.outcomes` and
 `domain.sf_results`.
 """
 

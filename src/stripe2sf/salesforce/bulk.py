@@ -14,7 +14,7 @@ from __future__ import annotations
 import contextlib
 import time
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import requests
 
@@ -30,10 +30,8 @@ from stripe2sf.domain.sf_results import (
     next_bulk_poll_delay,
 )
 from stripe2sf.salesforce.errors import code_for_exception, error_items
+from stripe2sf.salesforce.sender import Sender
 from stripe2sf.salesforce.transport import body_of
-
-if TYPE_CHECKING:
-    from stripe2sf.salesforce.client import SalesforceClient
 
 FINAL_STATES = frozenset({"JobComplete", "Failed", "Aborted"})
 CSV_HEADERS = {"Content-Type": "text/csv; charset=UTF-8"}
@@ -64,7 +62,7 @@ def _checked(response: requests.Response, step: str) -> requests.Response:
     )
 
 
-def _poll(client: SalesforceClient, job_path: str, rows: int = 0) -> Mapping[str, Any]:
+def _poll(client: Sender, job_path: str, rows: int = 0) -> Mapping[str, Any]:
     deadline = time.monotonic() + client.bulk_timeout
     delay = first_bulk_poll_delay(rows, client.bulk_poll_interval)
     while True:
@@ -84,16 +82,14 @@ def _poll(client: SalesforceClient, job_path: str, rows: int = 0) -> Mapping[str
             )
 
 
-def _abort(client: SalesforceClient, job_path: str) -> None:
+def _abort(client: Sender, job_path: str) -> None:
     with contextlib.suppress(SyncError, ValueError):
         info = client.send("GET", job_path, kind="bulk").json()
         if info.get("state") in ("Open", "UploadComplete", "InProgress"):
             client.send("PATCH", job_path, kind="bulk", json={"state": "Aborted"})
 
 
-def run_ingest(
-    client: SalesforceClient, call: SalesforceCall
-) -> tuple[dict[str, OpOutcome], CallReport]:
+def run_ingest(client: Sender, call: SalesforceCall) -> tuple[dict[str, OpOutcome], CallReport]:
     """Run one ingest job; every op id of `call` gets an outcome."""
     n = len(call.op_ids)
     job_path: str | None = None

@@ -13,7 +13,6 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING
 
 from stripe2sf.domain.audit import OpOutcome
 from stripe2sf.domain.batching import SalesforceCall
@@ -31,15 +30,13 @@ from stripe2sf.domain.sf_results import (
 )
 from stripe2sf.salesforce.bulk import run_ingest
 from stripe2sf.salesforce.errors import code_for_exception, error_items, retry_after_header
+from stripe2sf.salesforce.sender import Sender
 from stripe2sf.salesforce.transport import body_of
 from stripe2sf.salesforce.usage import KIND_OF_CALL
 
-if TYPE_CHECKING:
-    from stripe2sf.salesforce.client import SalesforceClient
-
 
 def _send_json(
-    client: SalesforceClient, call: SalesforceCall
+    client: Sender, call: SalesforceCall
 ) -> tuple[Mapping[str, OpOutcome], CallReport, float | None]:
     n = len(call.op_ids)
     try:
@@ -73,7 +70,7 @@ def stops_the_run(report: CallReport) -> bool:
     return classify_http(report.status, report.error) in ("retryable", "rate_limited")
 
 
-def execute(client: SalesforceClient, calls: Sequence[SalesforceCall]) -> ExecutionResult:
+def execute(client: Sender, calls: Sequence[SalesforceCall]) -> ExecutionResult:
     """Send `calls` in order; every op id of every call gets an outcome."""
     result = ExecutionResult()
     stopped: str | None = None

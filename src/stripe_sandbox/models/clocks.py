@@ -1,6 +1,6 @@
 """Test clocks. Advancing is asynchronous, as in Stripe: the API call marks the clock
-``advancing``; the scheduler then runs everything that falls due, in time order, and marks
-it ``ready``."""
+``advancing``; the scheduler (``scheduler.run_advance``) then runs everything that falls due,
+in time order, and marks it ``ready``."""
 
 from __future__ import annotations
 
@@ -9,7 +9,6 @@ from stripe_sandbox.errors import InvalidRequestError
 from stripe_sandbox.models.common import Obj, require
 from stripe_sandbox.params import Params, get_str, to_int
 from stripe_sandbox.state import Tx
-from stripe_sandbox.store import Record
 
 MAX_ADVANCE_STEPS = 100_000
 
@@ -44,27 +43,6 @@ def advance(tx: Tx, clock_id: str, params: Params) -> Obj:
     tx.save(rec)
     tx.emit("test_helpers.test_clock.advancing", data)
     return data
-
-
-def run_advance(tx: Tx, rec: Record) -> bool:
-    """Process one due object on the clock; returns True when the clock is ready."""
-    from stripe_sandbox import scheduler
-
-    target = int(rec.meta["target"])
-    nxt = tx.store.next_due(rec.id)
-    if nxt is not None and nxt <= target:
-        rec.data["frozen_time"] = max(int(rec.data["frozen_time"]), nxt)
-        tx.set_clock_time(rec.id, int(rec.data["frozen_time"]))
-        tx.save(rec)
-        scheduler.process_due_on(tx, rec.id, int(rec.data["frozen_time"]))
-        return False
-    rec.data.update(frozen_time=target, status="ready", status_details={})
-    tx.set_clock_time(rec.id, target)
-    rec.meta.pop("target", None)
-    rec.due_at = None
-    tx.save(rec)
-    tx.emit("test_helpers.test_clock.ready", rec.data, automatic=True)
-    return True
 
 
 def delete(tx: Tx, clock_id: str) -> Obj:

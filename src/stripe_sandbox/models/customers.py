@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from stripe_sandbox import ids, shapes
-from stripe_sandbox.errors import missing
+from stripe_sandbox.errors import InvalidRequestError, missing
 from stripe_sandbox.models import payments
 from stripe_sandbox.models.common import Obj, apply_metadata, apply_simple, snapshot
+from stripe_sandbox.models.subscription_status import cancel_now
 from stripe_sandbox.params import Params, get_dict
 from stripe_sandbox.state import Tx
 
@@ -82,8 +83,6 @@ def update(tx: Tx, customer_id: str, params: Params) -> Obj:
         if value:
             pm = tx.get("payment_method", value, "invoice_settings[default_payment_method]")
             if pm.data.get("customer") != customer_id:
-                from stripe_sandbox.errors import InvalidRequestError
-
                 raise InvalidRequestError(
                     f"The customer does not have a payment method with the ID {value}. The "
                     "payment method must be attached to the customer.",
@@ -99,12 +98,10 @@ def update(tx: Tx, customer_id: str, params: Params) -> Obj:
 
 
 def delete(tx: Tx, customer_id: str) -> Obj:
-    from stripe_sandbox.models import subscriptions
-
     rec = tx.get("customer", customer_id)
     for sub in tx.store.find("subscription", [("customer", customer_id)]):
         if sub.data["status"] not in ("canceled", "incomplete_expired"):
-            subscriptions.cancel_now(tx, sub, reason="cancellation_requested", automatic=False)
+            cancel_now(tx, sub, reason="cancellation_requested", automatic=False)
     for pm in tx.store.find("payment_method", [("customer", customer_id)]):
         pm.data["customer"] = None
         pm.customer = None

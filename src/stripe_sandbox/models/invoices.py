@@ -6,7 +6,7 @@ from typing import Any
 
 from stripe_sandbox import ids, schedule, shapes
 from stripe_sandbox.errors import CardError, InvalidRequestError
-from stripe_sandbox.models import customers, payments
+from stripe_sandbox.models import customers, payments, subscription_status
 from stripe_sandbox.models.common import (
     Obj,
     amount,
@@ -389,9 +389,7 @@ def attempt(tx: Tx, rec: Record, *, pm_id: str | None = None, automatic: bool = 
     tx.save(rec)
     tx.emit("invoice.payment_failed", inv, automatic=automatic)
     tx.emit_update("invoice.updated", before, inv, automatic=automatic)
-    from stripe_sandbox.models import subscriptions
-
-    subscriptions.on_invoice_failed(tx, rec, final=retry_at is None, automatic=automatic)
+    subscription_status.on_invoice_failed(tx, rec, final=retry_at is None, automatic=automatic)
     return False
 
 
@@ -467,9 +465,7 @@ def _mark_paid(
                 tx.emit("invoice_payment.paid", pay.data, automatic=automatic)
     tx.emit("invoice.paid", inv, automatic=automatic)
     tx.emit("invoice.payment_succeeded", inv, automatic=automatic)
-    from stripe_sandbox.models import subscriptions
-
-    subscriptions.on_invoice_paid(tx, rec, automatic=automatic)
+    subscription_status.on_invoice_paid(tx, rec, automatic=automatic)
 
 
 def pay_api(tx: Tx, invoice_id: str, params: Params) -> Obj:

@@ -8,23 +8,25 @@ from typing import Any
 
 from stripe_sandbox import ids, schedule, shapes
 from stripe_sandbox.errors import CardError, InvalidRequestError, param_invalid, param_required
-from stripe_sandbox.models import customers, invoices, payments
+from stripe_sandbox.models import catalog, customers, invoices, payments
 from stripe_sandbox.models.common import Obj, apply_metadata, apply_simple, require_str, snapshot
+from stripe_sandbox.models.subscription_status import (
+    LIVE,
+    UPDATE_EVENT,
+    cancel_now,
+    pending_actions,
+    period,
+    reschedule,
+)
 from stripe_sandbox.params import Params, get_bool, get_dict, get_int, get_list, get_str
 from stripe_sandbox.state import Tx
 from stripe_sandbox.store import Record
-
-LIVE = ("active", "trialing", "past_due", "unpaid")
-INCOMPLETE_EXPIRES_AFTER = 23 * 3600
-UPDATE_EVENT = "customer.subscription.updated"
 
 
 def _price_for_item(tx: Tx, item: Params, index: int, cur: str | None) -> Obj:
     if item.get("price"):
         price = tx.get("price", item["price"], f"items[{index}][price]").data
     elif isinstance(item.get("price_data"), dict):
-        from stripe_sandbox.models import catalog
-
         pd = dict(item["price_data"])
         price = catalog.create_price(tx, pd)
     else:
@@ -61,11 +63,6 @@ def _set_period(data: Obj, start: int, end: int) -> None:
     for item in data["items"]["data"]:
         item["current_period_start"] = start
         item["current_period_end"] = end
-
-
-def _period(data: Obj) -> tuple[int, int]:
-    item = data["items"]["data"][0]
-    return int(item["current_period_start"]), int(item["current_period_end"])
 
 
 def _resolve_default_pm(tx: Tx, value: str, customer_id: str) -> str:
@@ -229,42 +226,9 @@ def _trial_end(params: Params, now: int, price: Obj) -> int | None:
 # ---- schedule ------------------------------------------------------------------------------
 
 
-def _pending_actions(tx: Tx, rec: Record) -> list[tuple[int, str]]:
-    data = rec.data
-    status = data["status"]
-    actions: list[tuple[int, str]] = []
-    if status == "incomplete":
-        actions.append((data["created"] + INCOMPLETE_EXPIRES_AFTER, "expire"))
-    if status == "trialing" and not rec.meta.get("trial_will_end_sent"):
-        actions.append(
-            (
-                schedule.trial_will_end_at(
-                    int(data["trial_end"]), int(data["created"]), tx.sb.settings.trial_will_end_days
-                ),
-                "trial_will_end",
-            )
-        )
-    resumes_at = (data.get("pause_collection") or {}).get("resumes_at")
-    if resumes_at:
-        actions.append((int(resumes_at), "resume_collection"))
-    if status in LIVE:
-        _, end = _period(data)
-        if data["cancel_at"] is not None and int(data["cancel_at"]) <= end:
-            actions.append((int(data["cancel_at"]), "cancel"))
-        else:
-            actions.append((end, "renew"))
-    return sorted(actions)
-
-
-def reschedule(tx: Tx, rec: Record) -> None:
-    actions = _pending_actions(tx, rec)
-    rec.due_at = actions[0][0] if actions else None
-    tx.save(rec)
-
-
 def process_due(tx: Tx, rec: Record) -> None:
     now = tx.now(rec.clock)
-    actions = _pending_actions(tx, rec)
+    actions = pending_actions(tx, rec)
     if not actions or actions[0][0] > now:
         reschedule(tx, rec)
         return
@@ -299,7 +263,7 @@ def renew(tx: Tx, rec: Record, *, now: int | None = None, before: Obj | None = N
     state to diff ``customer.subscription.updated`` against when a caller changed it first."""
     data = rec.data
     now = tx.now(rec.clock) if now is None else now
-    old_start, old_end = _period(data)
+    old_start, old_end = period(data)
     before = snapshot(data) if before is None else before
     if data["status"] == "trialing":
         missing = data["trial_settings"]["end_behavior"]["missing_payment_method"]
@@ -355,79 +319,6 @@ def _paused_details(kind: str, now: int) -> Obj:
     }
 
 
-def cancel_now(
-    tx: Tx, rec: Record, *, reason: str, automatic: bool, details: Obj | None = None
-) -> Obj:
-    data = rec.data
-    now = tx.now(rec.clock)
-    data.update(status="canceled", ended_at=now, canceled_at=data["canceled_at"] or now)
-    data["cancellation_details"]["reason"] = reason
-    if details:
-        for key in ("comment", "feedback"):
-            if key in details:
-                data["cancellation_details"][key] = details[key] or None
-    rec.due_at = None
-    tx.save(rec)
-    for inv in tx.store.find("invoice", [("parent", rec.id)]):
-        if inv.data["status"] == "open" and inv.data["next_payment_attempt"]:
-            inv.data["next_payment_attempt"] = None
-            inv.due_at = None
-            tx.save(inv)
-        elif inv.data["status"] == "draft":
-            inv.due_at = None
-            tx.save(inv)
-    tx.emit("customer.subscription.deleted", data, automatic=automatic)
-    return data
-
-
-# ---- hooks from invoices -------------------------------------------------------------------
-
-
-def _sub_of(tx: Tx, inv: Record) -> Record | None:
-    details = (inv.data.get("parent") or {}).get("subscription_details") or {}
-    sub_id = details.get("subscription")
-    return tx.find("subscription", sub_id) if sub_id else None
-
-
-def on_invoice_paid(tx: Tx, inv: Record, *, automatic: bool) -> None:
-    rec = _sub_of(tx, inv)
-    if rec is None:
-        return
-    if rec.meta.get("creating"):
-        if rec.data["status"] == "incomplete":
-            rec.data["status"] = "active"
-            tx.save(rec)
-        return
-    if rec.data["status"] in ("incomplete", "past_due", "unpaid"):
-        before = snapshot(rec.data)
-        rec.data["status"] = "active"
-        reschedule(tx, rec)
-        tx.emit_update(UPDATE_EVENT, before, rec.data, automatic=automatic)
-
-
-def on_invoice_failed(tx: Tx, inv: Record, *, final: bool, automatic: bool) -> None:
-    rec = _sub_of(tx, inv)
-    if rec is None or rec.meta.get("creating"):
-        return
-    if inv.data["billing_reason"] == "subscription_create":
-        return
-    before = snapshot(rec.data)
-    if rec.data["status"] in ("active", "trialing"):
-        rec.data["status"] = "past_due"
-    if final and automatic:
-        outcome = tx.sb.settings.dunning_final_status
-        if outcome == "canceled":
-            if rec.data != before:
-                tx.save(rec)
-                tx.emit_update(UPDATE_EVENT, before, rec.data, automatic=automatic)
-            cancel_now(tx, rec, reason="payment_failed", automatic=automatic)
-            return
-        if outcome == "unpaid":
-            rec.data["status"] = "unpaid"
-    tx.save(rec)
-    tx.emit_update(UPDATE_EVENT, before, rec.data, automatic=automatic)
-
-
 # ---- API operations ------------------------------------------------------------------------
 
 
@@ -449,7 +340,7 @@ def update(tx: Tx, sub_id: str, params: Params) -> Obj:
         )
     if "cancel_at_period_end" in params:
         if get_bool(params, "cancel_at_period_end", False):
-            data.update(cancel_at_period_end=True, cancel_at=_period(data)[1], canceled_at=now)
+            data.update(cancel_at_period_end=True, cancel_at=period(data)[1], canceled_at=now)
             data["cancellation_details"]["reason"] = "cancellation_requested"
         else:
             data.update(cancel_at_period_end=False, cancel_at=None, canceled_at=None)
@@ -479,13 +370,13 @@ def update(tx: Tx, sub_id: str, params: Params) -> Obj:
         if params["trial_end"] == "now":
             end_trial_now = True
             data["trial_end"] = now
-            start, _ = _period(data)
+            start, _ = period(data)
             _set_period(data, start, now)
         else:
             value = get_int(params, "trial_end")
             assert value is not None
             data["trial_end"] = value
-            start, _ = _period(data)
+            start, _ = period(data)
             _set_period(data, start, value)
             rec.meta["trial_will_end_sent"] = False
     tx.save(rec)
@@ -510,7 +401,7 @@ def update(tx: Tx, sub_id: str, params: Params) -> Obj:
 
 def _update_items(tx: Tx, data: Obj, changes: list[Any], now: int) -> None:
     items = {item["id"]: item for item in data["items"]["data"]}
-    start, end = _period(data)
+    start, end = period(data)
     for i, change in enumerate(changes):
         if not isinstance(change, dict):
             raise param_invalid(f"items[{i}]", "Invalid hash")
