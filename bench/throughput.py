@@ -260,12 +260,15 @@ def drain_run(
         limit = window if window is not None else opts.drain_timeout
         drained = s.wait_settled(len(events), timeout=limit)
         seconds = time.monotonic() - t0
-        cpu, done = s.worker_cpu() - cpu0, s.settled()
+        cpu_total, done = s.worker_cpu(), s.settled()
+        cpu = cpu_total - cpu0
         calls = sb.ours.api_calls()
         reported = s.worker_reported_calls()
         dead = s.counts().get("dead", 0)
         s.stop_workers()
-    applied = done - done0
+    applied, timed_from = done - done0, "ready"
+    if applied == 0 and done:  # all applied while the workers were starting: time from launch
+        applied, seconds, cpu, timed_from = done, seconds + t0 - launched, cpu_total, "launch"
     result = {
         "run": label,
         "workers": workers,
@@ -277,6 +280,7 @@ def drain_run(
         "startup_seconds": round(t0 - launched, 2),
         "applied_before_window": done0,
         "applied_in_window": applied,
+        "timed_from": timed_from,
         "events_per_s": round(applied / seconds, 2) if seconds else None,
         "salesforce_calls": calls,
         "calls_per_event": round(calls / max(1, done), 3),
