@@ -5,8 +5,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import timedelta
 
-from sqlalchemy import Engine
-
 from stripe2sf.domain.budget import BudgetPolicy
 from stripe2sf.domain.config import SyncConfig, from_mapping
 from stripe2sf.domain.handled import HANDLED_TYPES
@@ -38,12 +36,12 @@ def load_sync_config(settings: Settings) -> SyncConfig:
 @dataclass
 class Runtime:
     settings: Settings
-    engine: Engine
+    engine: db.Engine
     inbox: Inbox
     alerter: Alerter
     registry: Registry = field(default_factory=default_registry)
     # The worker's own engine: its commits skip the flush to disk (see store.db.make_engine).
-    worker_engine: Engine | None = None
+    worker_engine: db.Engine | None = None
     _salesforce: LazySalesforce | None = None
     _budget: BudgetGate | None = None
 
@@ -68,7 +66,7 @@ class Runtime:
         return runtime
 
     @property
-    def worker_db(self) -> Engine:
+    def worker_db(self) -> db.Engine:
         return self.worker_engine or self.engine
 
     def can_sync(self) -> bool:
@@ -115,6 +113,7 @@ class Runtime:
             lease=timedelta(seconds=s.lease_seconds),
             concurrency=concurrency or s.worker_concurrency,
             poll_interval=s.poll_interval_seconds,
+            batch_lanes=s.batch_lanes,
             budget=self.budget(),
         )
 

@@ -6,6 +6,7 @@ import ast
 from pathlib import Path
 
 import stripe2sf.domain
+from tests.support.import_graph import PACKAGES, imports_by_module
 
 FORBIDDEN = {
     "requests",
@@ -57,3 +58,18 @@ def test_domain_does_no_file_io() -> None:
         for node in ast.walk(tree):
             if isinstance(node, ast.Call) and isinstance(node.func, ast.Name):
                 assert node.func.id != "open", f"{path.name} opens a file"
+
+
+def _in_domain(module: str) -> bool:
+    return module == "stripe2sf.domain" or module.startswith("stripe2sf.domain.")
+
+
+def test_domain_imports_nothing_of_ours_outside_domain() -> None:
+    """No I/O library comes in through another package of ours either (store/ would bring
+    SQLAlchemy, salesforce/ requests): relative and function-level imports count too."""
+    outside = [
+        f"{module} imports {name} (line {line})"
+        for module, name, line in imports_by_module()
+        if _in_domain(module) and name.split(".")[0] in PACKAGES and not _in_domain(name)
+    ]
+    assert not outside, "\n".join(outside)

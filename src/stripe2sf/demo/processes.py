@@ -24,6 +24,18 @@ from types import FrameType
 import httpx
 
 
+@dataclass
+class Endpoints:
+    """Where the demo's processes listen, and the environment that points stripe2sf at them."""
+
+    stripe_api: str
+    salesforce: str
+    service: str
+    ca_path: Path
+    database_url: str
+    env: dict[str, str] = field(default_factory=dict)
+
+
 def free_port(preferred: int) -> int:
     """`preferred` if it is free on loopback, else any free port."""
     for candidate in (preferred, 0):

@@ -11,7 +11,7 @@ import secrets
 import shutil
 import subprocess
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +19,13 @@ import httpx
 import stripe
 from rich.console import Console
 
-from stripe2sf.demo.processes import ProcessGroup, free_port, script, stop_on_signals
+from stripe2sf.demo.processes import (
+    Endpoints,
+    ProcessGroup,
+    free_port,
+    script,
+    stop_on_signals,
+)
 from stripe2sf.demo.scenario import ScenarioReport, ScenarioSpec, make_history, play
 from stripe2sf.demo.seed import SeededOrg, seed_salesforce
 from stripe2sf.demo.summary import Summary, check_reconcile, summarize
@@ -43,16 +49,6 @@ class DemoOptions:
     seed: int = 7
     workdir: Path = Path("var/demo")
     exit_after: bool = False
-
-
-@dataclass
-class Endpoints:
-    stripe_api: str
-    salesforce: str
-    service: str
-    ca_path: Path
-    database_url: str
-    env: dict[str, str] = field(default_factory=dict)
 
 
 def start_sandboxes(procs: ProcessGroup, workdir: Path, console: Console) -> Endpoints:

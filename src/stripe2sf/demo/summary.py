@@ -9,23 +9,23 @@ import statistics
 import subprocess
 from collections import Counter
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import httpx
 import stripe
 from rich.console import Console
 from rich.table import Table
-from sqlalchemy import select
 
+from stripe2sf.demo.processes import Endpoints, script
 from stripe2sf.demo.scenario import ScenarioReport
 from stripe2sf.demo.seed import SeededOrg
 from stripe2sf.domain.config import default_config
 from stripe2sf.store.db import make_engine
-from stripe2sf.store.tables import events
+from stripe2sf.store.reports import Reports
 
-if TYPE_CHECKING:
-    from stripe2sf.demo.run import Endpoints
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 @dataclass
@@ -70,12 +70,10 @@ def _records(client: httpx.Client, sobject: str) -> list[dict[str, Any]]:
 
 def _latencies(database_url: str) -> list[float]:
     engine = make_engine(database_url)
-    with engine.connect() as conn:
-        rows = conn.execute(
-            select(events.c.received_at, events.c.processed_at).where(events.c.state == "done")
-        ).all()
-    engine.dispose()
-    return [(p - r).total_seconds() for r, p in rows if p is not None and r is not None]
+    try:
+        return [seconds for _, seconds in Reports(engine).latencies_since(EPOCH)]
+    finally:
+        engine.dispose()
 
 
 def summarize(
@@ -176,8 +174,6 @@ def summarize(
 
 def check_reconcile(summary: Summary, ends: Endpoints, workdir: Path) -> None:
     """`stripe2sf reconcile` as finance would run it at month-end: zero drift expected."""
-    from stripe2sf.demo.processes import script
-
     report = workdir / "reconcile.html"
     done = subprocess.run(
         [script("stripe2sf"), "reconcile", "--json", "--format", "html", "--output", str(report)],
