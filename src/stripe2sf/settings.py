@@ -115,6 +115,12 @@ class Settings(BaseSettings):
         4,
         "lanes a worker process applies at once, an integer from 1 to 64",
     )
+    batch_lanes: int = _env(
+        "STRIPE2SF_BATCH_LANES",
+        "batch_lanes",
+        200,
+        "lanes a worker thread claims and applies together, an integer from 1 to 2000",
+    )
     poll_interval_seconds: float = _env(
         "STRIPE2SF_POLL_INTERVAL", "poll_interval_seconds", 0.2, "seconds between idle polls"
     )
@@ -324,6 +330,13 @@ class Settings(BaseSettings):
     def _check_concurrency(cls, value: int) -> int:
         if not 1 <= value <= 64:
             raise ValueError("must be from 1 to 64")
+        return value
+
+    @field_validator("batch_lanes")
+    @classmethod
+    def _check_batch_lanes(cls, value: int) -> int:
+        if not 1 <= value <= 2000:
+            raise ValueError("must be from 1 to 2000")
         return value
 
     @field_validator("max_attempts")

@@ -38,7 +38,11 @@ def test_killed_worker_lane_is_processed_after_its_lease_each_event_once(db_url:
             doc = event(event_id, customer=customer, created=base + i)
             inbox.add(to_new_event(doc, encode(doc), True, "webhook"), now)
 
-    victim = start_worker(db_url, "--lease", "3", "--slow", "evt_a0", "--sleep", "120")
+    # One lane per batch: a wave waits for its slowest event, and lane B must go on meanwhile
+    # in another thread of the victim.
+    victim = start_worker(
+        db_url, "--lease", "3", "--slow", "evt_a0", "--sleep", "120", "--batch-lanes", "1"
+    )
     try:
 
         def slow_started() -> bool:

@@ -11,7 +11,7 @@ from stripe2sf.domain.errors import PermanentError
 from stripe2sf.engine.handlers import Registry
 from stripe2sf.engine.worker import Worker
 from stripe2sf.store.db import make_engine, upgrade
-from stripe2sf.store.inbox import Inbox, StoredEvent
+from stripe2sf.store.inbox import Finished, Inbox, StoredEvent
 from stripe2sf.web.intake import to_new_event
 from tests.support.events import encode, event
 
@@ -70,8 +70,10 @@ def test_a_failure_after_the_lease_was_lost_records_nothing_and_alerts_nothing(
     assert taken is not None, "an expired lease is free"
     ev = claim.head.event
     at = now + timedelta(seconds=6)
-    assert inbox.dead_letter(ev, "A", now, at, "refused", "salesforce.X", LEASE) is None
-    assert not inbox.retry_later(ev, "A", now, at, at, "503", "salesforce.503", LEASE)
+    dead = Finished(ev, now, "dead", error="refused", kind="salesforce.X")
+    retry = Finished(ev, now, "retry", error="503", kind="salesforce.503", at=at)
+    assert inbox.record("A", at, LEASE, [dead], release=["cus_L"]) == {ev.lane}
+    assert inbox.record("A", at, LEASE, [retry], release=["cus_L"]) == {ev.lane}
     row = inbox.row("evt_x")
     assert row is not None and row["state"] == "pending" and row["attempts"] == 0
     assert inbox.attempts_of("evt_x") == []

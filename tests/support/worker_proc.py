@@ -63,6 +63,7 @@ def main() -> None:
     parser.add_argument("--sleep", type=float, default=60)
     parser.add_argument("--per-claim", type=int, default=100)
     parser.add_argument("--concurrency", type=int, default=4)
+    parser.add_argument("--batch-lanes", type=int, default=200)
     args = parser.parse_args()
 
     engine = make_engine(args.url)
@@ -90,6 +91,7 @@ def main() -> None:
         concurrency=args.concurrency,
         poll_interval=0.05,
         max_events_per_claim=args.per_claim,
+        batch_lanes=args.batch_lanes,
     )
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())

@@ -1,8 +1,19 @@
-"""The worker: claims lanes, applies each lane's events in order, retries or dead-letters.
+"""The worker: claims many lanes at once and applies their events in waves.
+
+    claim   `Inbox.claim_batch`: up to `batch_lanes` due lanes, each with its consecutive due
+            events in order (at most `max_events_per_claim`), one transaction
+    waves   the k-th event of every lane in the k-th wave (`domain.batch_order`); the API
+            budget may defer a lane's event (the lane stops there)
+    apply   a wave goes to its handler at once (`SyncHandler.apply_batch`: hydrate -> plan ->
+            merge -> send -> map back); per-event handlers are called one by one
+    decide  per event: done, moved to its charge's lane, retried (the lane stops) or dead
+            (the lane goes on), from the handler's answer and `domain.retry.decide`
+    record  `Inbox.record`: the wave's outcomes, ledger and one audit chain extension in one
+            transaction; the lanes that stop are given back in it
 
 One `Worker` runs `concurrency` threads; several worker processes may share a PostgreSQL inbox.
-A lease must outlast the slowest handler call: Salesforce and Stripe calls time out well within
-the default 60 s.
+Leases are renewed by the lease keeper (`renew_held`) while a wave is out, so a lane is applied
+by one worker at a time however long Salesforce takes.
 """
 
 from __future__ import annotations
@@ -12,21 +23,35 @@ import random
 import socket
 import threading
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 import structlog
 
 from stripe2sf import metrics
+from stripe2sf.domain.batch_order import waves
 from stripe2sf.domain.budget import Defer
 from stripe2sf.domain.errors import SyncError
 from stripe2sf.domain.retry import DeadLetter, RetryPolicy, decide
 from stripe2sf.engine.alerts import Alerter
 from stripe2sf.engine.budget import BudgetGate, is_limit_exceeded
 from stripe2sf.engine.handlers import Registry
-from stripe2sf.store.inbox import Claim, Head, Inbox, Moved, StoredEvent
+from stripe2sf.store.inbox import (
+    DEAD,
+    DEFERRED,
+    DONE,
+    Applied,
+    Failed,
+    Finished,
+    Inbox,
+    Moved,
+    StoredEvent,
+)
 
 log = structlog.get_logger(__name__)
+
+Answer = Applied | Moved | Failed | None
 
 
 def utcnow() -> datetime:
@@ -35,6 +60,13 @@ def utcnow() -> datetime:
 
 def _error_kind(exc: BaseException) -> str:
     return exc.kind if isinstance(exc, SyncError) else type(exc).__name__
+
+
+@dataclass
+class _Lane:
+    name: str
+    events: list[StoredEvent]
+    jump: bool = False  # urgent events behind a deferred head: a deferral skips, not stops
 
 
 class Worker:
@@ -49,6 +81,7 @@ class Worker:
         concurrency: int = 4,
         poll_interval: float = 0.2,
         max_events_per_claim: int = 100,
+        batch_lanes: int = 200,
         clock: Callable[[], datetime] = utcnow,
         name: str | None = None,
         budget: BudgetGate | None = None,
@@ -61,126 +94,173 @@ class Worker:
         self.concurrency = concurrency
         self.poll_interval = poll_interval
         self.max_events_per_claim = max_events_per_claim
+        self.batch_lanes = batch_lanes
         self.clock = clock
         self.name = name or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
         self._rng = random.Random()
         self.budget = budget
-        self._held: dict[str, str] = {}  # owner (thread) -> lane it holds now
+        self._held: dict[str, set[str]] = {}  # owner (thread) -> lanes it holds now
         self._held_lock = threading.Lock()
 
-    # -- one unit of work ------------------------------------------------------------------
+    # -- one batch ---------------------------------------------------------------------------
 
     def run_once(self, owner: str | None = None) -> bool:
-        """Claim one due lane and apply its due events; False when nothing was due."""
+        """Claim a batch of due lanes and apply their due events; False when nothing was due."""
         owner = owner or self.name
-        claim = self.inbox.claim_lane(owner, self.clock(), self.lease)
-        if claim is None:
+        claims = self.inbox.claim_batch(
+            owner, self.clock(), self.lease, self.batch_lanes, self.max_events_per_claim
+        )
+        if not claims:
             return False
-        released = False
+        held = {c.lane for c in claims}
         with self._held_lock:
-            self._held[owner] = claim.lane
+            self._held[owner] = held
         try:
             with structlog.contextvars.bound_contextvars(batch_id=uuid.uuid4().hex[:12]):
-                released = self._drain(claim, owner)
+                self._run([_Lane(c.lane, list(c.events)) for c in claims], owner)
+                if self.budget is not None and self.budget.tight():  # failed payments go on
+                    self._run(self._urgent(owner), owner)
         finally:
             with self._held_lock:
-                self._held.pop(owner, None)
-            if not released:
-                self.inbox.release(claim.lane, owner)
+                left = self._held.pop(owner, set())
+            if left:
+                self.inbox.release_many(left, owner)
         return True
 
     def renew_held(self) -> list[str]:
         """Extend the lease of every lane this worker's threads hold now; the lanes whose lease
-        was already lost. A handler call may outlast the lease (a slow Salesforce, a long
+        was already lost. A batch may outlast the lease (a slow Salesforce, a long
         retry-after): without this, another worker would take the lane and apply its events
         at the same time."""
         with self._held_lock:
-            held = list(self._held.items())
-        lost = []
-        for owner, lane in held:
-            if not self.inbox.renew(lane, owner, self.clock(), self.lease):
+            held = [(owner, set(lanes)) for owner, lanes in self._held.items()]
+        lost: list[str] = []
+        for owner, lanes in held:
+            kept = self.inbox.renew_many(lanes, owner, self.clock(), self.lease)
+            for lane in sorted(lanes - kept):
                 lost.append(lane)
                 log.warning("lease_lost", worker=owner, lane=lane)
         return lost
 
-    def _drain(self, claim: Claim, owner: str) -> bool:
-        """Apply the claimed lane's due events in order; True when the last completion already
-        gave the (now empty) lane back."""
-        head: Head | None = claim.head
-        for _ in range(self.max_events_per_claim):
-            if head is None or head.event is None:
-                break
-            if head.due is not None and head.due > self.clock():
-                break
-            head = self._apply(head.event, owner)
-            if head is not None and head.released:
-                return True
-        if self.budget is not None and self.budget.tight():  # failed payments go on
-            for urgent in self.inbox.behind_deferred_head(claim.lane, self.clock()):
-                if self._apply(urgent, owner, jump=True) is None:
-                    break
-        return False
+    def _holds(self, owner: str) -> set[str]:
+        with self._held_lock:
+            return set(self._held.get(owner, set()))
 
-    def _apply(self, event: StoredEvent, owner: str, jump: bool = False) -> Head | None:
-        """Apply one event; the lane's next head when it may go on to it, else None. `jump`:
-        the event is behind a head deferred by the API budget; it waits quietly unless the
-        budget allows it now."""
-        started = self.clock()
-        handler = self.registry.get(event.type)
-        bound = log.bind(event_id=event.event_id, event_type=event.type, customer_id=event.lane)
-        if self.budget is not None and handler is not None:
-            verdict = self.budget.check(event.type, lambda: event.source)
-            if isinstance(verdict, Defer):
-                if jump:
-                    return Head(None, None)  # go on to the next urgent event
-                self._defer(event, owner, verdict.seconds, verdict.reason, bound)
-                return None
-        try:
-            applied = handler(event) if handler is not None else None
-        except Exception as exc:
-            return self._failed(event, owner, started, exc, bound)
-        if isinstance(applied, Moved):
-            head = self.inbox.move(event, owner, started, self.clock(), applied.lane, self.lease)
-            if head is not None:
-                bound.info("event_moved", lane=applied.lane)
-            return head
-        head = self.inbox.complete(event, owner, started, self.clock(), self.lease, applied)
-        if head is None:
-            bound.warning("lease_lost", worker=owner)
-            return None
-        bound.info("event_applied", attempt=event.attempts + 1)
-        metrics.event_outcome(event.type, "done")
-        metrics.synced(event.type, event.received_at, self.clock())
-        return head
+    def _let_go(self, owner: str, lanes: set[str]) -> None:
+        with self._held_lock:
+            self._held.get(owner, set()).difference_update(lanes)
 
-    def _defer(
+    def _urgent(self, owner: str) -> list[_Lane]:
+        """Held lanes whose head the budget deferred: the due events behind it, applied if the
+        budget allows them (failed payments); the sync ledger keeps a late write from
+        overwriting newer state."""
+        out = []
+        for lane in sorted(self._holds(owner)):
+            behind = self.inbox.behind_deferred_head(lane, self.clock())
+            if behind:
+                out.append(_Lane(lane, behind, jump=True))
+        return out
+
+    def _run(self, lanes: Sequence[_Lane], owner: str) -> None:
+        """Apply the lanes' events wave by wave; a lane that stops is given back when its
+        wave is recorded (or, when the budget may let urgent events jump its deferred head,
+        at the end of the batch)."""
+        by_name = {lane.name: lane for lane in lanes}
+        stopped: set[str] = set()
+        for wave in waves([[(lane.name, e) for e in lane.events] for lane in lanes]):
+            wave = [(name, e) for name, e in wave if name not in stopped]
+            if not wave:
+                continue
+            finished, stops, deferred = self._wave(wave, by_name, owner)
+            stopped |= stops
+            going_on = {
+                name for name, e in wave if name not in stops and e is not by_name[name].events[-1]
+            }
+            release = {name for name, _ in wave if name not in going_on}
+            if deferred and self.budget is not None and self.budget.tight():
+                release -= deferred  # kept for the urgent events behind the head
+            lost = self.inbox.record(owner, self.clock(), self.lease, finished, release)
+            self._let_go(owner, release | lost)
+            stopped |= lost
+            for name in sorted(lost):
+                log.warning("lease_lost", worker=owner, lane=name)
+            self._report([f for f in finished if f.event.lane not in lost])
+
+    def _wave(
         self,
-        event: StoredEvent,
+        wave: Sequence[tuple[str, StoredEvent]],
+        lanes: dict[str, _Lane],
         owner: str,
-        seconds: float,
-        reason: str,
-        bound: structlog.typing.FilteringBoundLogger,
-    ) -> None:
-        """The API budget makes the lane wait; no attempt is counted, nothing is lost."""
+    ) -> tuple[list[Finished], set[str], set[str]]:
+        """One wave applied and decided: (outcomes, lanes that stop, lanes deferred)."""
         now = self.clock()
-        until = now + timedelta(seconds=seconds)
-        self.inbox.defer(event, owner, now, until, reason, self.lease)
-        metrics.event_outcome(event.type, "deferred")
-        bound.info("event_deferred", until=until.isoformat(), reason=reason)
+        finished: list[Finished] = []
+        stops: set[str] = set()
+        deferred: set[str] = set()
+        todo: list[StoredEvent] = []
+        for name, event in wave:
+            handler = self.registry.get(event.type)
+            if self.budget is not None and handler is not None:
+                verdict = self.budget.check(event.type, lambda e=event: e.source)  # type: ignore[misc]
+                if isinstance(verdict, Defer):
+                    if lanes[name].jump:
+                        continue  # the next urgent event of the lane may go
+                    until = now + timedelta(seconds=verdict.seconds)
+                    finished.append(Finished(event, now, DEFERRED, error=verdict.reason, at=until))
+                    stops.add(name)
+                    deferred.add(name)
+                    continue
+            todo.append(event)
+        answers = self._apply(todo)
+        for event, answer in zip(todo, answers, strict=True):
+            finished.append(self._decide(event, now, answer, stops, deferred))
+        return finished, stops, deferred
 
-    def _failed(
+    def _apply(self, events: Sequence[StoredEvent]) -> list[Answer]:
+        """Each event's answer: a batch handler gets its events at once, others one by one."""
+        answers: dict[int, Answer] = {}
+        groups: dict[int, list[int]] = {}
+        for i, event in enumerate(events):
+            handler = self.registry.get(event.type)
+            if handler is None:
+                answers[i] = None
+            elif hasattr(handler, "apply_batch"):
+                groups.setdefault(id(handler), []).append(i)
+            else:
+                try:
+                    answers[i] = handler(event)
+                except Exception as exc:
+                    answers[i] = Failed(exc)
+        for indexes in groups.values():
+            handler = self.registry.get(events[indexes[0]].type)
+            try:
+                found = handler.apply_batch([events[i] for i in indexes])  # type: ignore[union-attr]
+            except Exception as exc:  # an unexpected error: every event of the group waits
+                found = [Failed(exc)] * len(indexes)
+            answers.update(zip(indexes, found, strict=True))
+        return [answers[i] for i in range(len(events))]
+
+    def _decide(
         self,
         event: StoredEvent,
-        owner: str,
         started: datetime,
-        exc: BaseException,
-        bound: structlog.typing.FilteringBoundLogger,
-    ) -> Head | None:
+        answer: Answer,
+        stops: set[str],
+        deferred: set[str],
+    ) -> Finished:
+        if isinstance(answer, Moved):
+            return Finished(event, started, "moved", lane_to=answer.lane)
+        if not isinstance(answer, Failed):
+            return Finished(event, started, DONE, applied=answer)
         now = self.clock()
-        kind = _error_kind(exc)
+        exc = answer.error
+        kept = Applied(audit_records=answer.audit_records)
         if self.budget is not None and is_limit_exceeded(exc):
-            self._defer(event, owner, self.budget.limit_exceeded(), str(exc), bound)
-            return None
+            stops.add(event.lane)
+            deferred.add(event.lane)
+            until = now + timedelta(seconds=self.budget.limit_exceeded())
+            return Finished(event, started, DEFERRED, applied=kept, error=str(exc), at=until)
+        kind = _error_kind(exc)
         decision = decide(
             attempt=event.attempts + 1,
             error=exc,
@@ -189,33 +269,45 @@ class Worker:
             policy=self.policy,
             rng=self._rng,
         )
-        if isinstance(decision, DeadLetter):
-            head = self.inbox.dead_letter(
-                event, owner, started, now, decision.reason, kind, self.lease
-            )
-            if head is None:
-                bound.warning("lease_lost", worker=owner, outcome="dead")
-                return None
-            bound.error("event_dead_lettered", reason=decision.reason, error_kind=kind)
-            metrics.event_outcome(event.type, "dead")
-            if self.alerter is not None:
-                self.alerter.notify(
-                    f"dead_letter:{kind}",
-                    f"Event {event.event_id} ({event.type}) moved to the dead letters",
-                    f"Reason: {decision.reason}\nKind: {kind}\nLane: {event.lane}\n"
-                    f"Attempts: {event.attempts + 1}\n"
-                    f"Fix the cause, then: stripe2sf replay {event.event_id}",
+        if isinstance(decision, DeadLetter):  # the lane goes on
+            return Finished(event, started, DEAD, applied=kept, error=decision.reason, kind=kind)
+        stops.add(event.lane)  # the lane waits for the retry
+        return Finished(
+            event, started, "retry", applied=kept, error=decision.reason, kind=kind, at=decision.at
+        )
+
+    def _report(self, finished: Sequence[Finished]) -> None:
+        """Logs, metrics and alerts of what was recorded."""
+        for f in finished:
+            event = f.event
+            bound = log.bind(event_id=event.event_id, event_type=event.type, customer_id=event.lane)
+            if f.outcome == DONE:
+                bound.info("event_applied", attempt=event.attempts + 1)
+                metrics.event_outcome(event.type, "done")
+                metrics.synced(event.type, event.received_at, self.clock())
+            elif f.outcome == "moved":
+                bound.info("event_moved", lane=f.lane_to)
+            elif f.outcome == DEFERRED:
+                metrics.event_outcome(event.type, "deferred")
+                bound.info(
+                    "event_deferred", until=f.at.isoformat() if f.at else None, reason=f.error
                 )
-            return head
-        if not self.inbox.retry_later(
-            event, owner, started, now, decision.at, decision.reason, kind, self.lease
-        ):
-            bound.warning("lease_lost", worker=owner, outcome="retry")
-            return None
-        bound.warning("event_retry_scheduled", at=decision.at.isoformat(), error_kind=kind)
-        metrics.event_outcome(event.type, "retry")
-        metrics.retried(kind)
-        return Head(None, None, released=True)  # the lane waits for the retry, given back
+            elif f.outcome == DEAD:
+                bound.error("event_dead_lettered", reason=f.error, error_kind=f.kind)
+                metrics.event_outcome(event.type, "dead")
+                if self.alerter is not None:
+                    self.alerter.notify(
+                        f"dead_letter:{f.kind}",
+                        f"Event {event.event_id} ({event.type}) moved to the dead letters",
+                        f"Reason: {f.error}\nKind: {f.kind}\nLane: {event.lane}\n"
+                        f"Attempts: {event.attempts + 1}\n"
+                        f"Fix the cause, then: stripe2sf replay {event.event_id}",
+                    )
+            else:
+                at = f.at.isoformat() if f.at else None
+                bound.warning("event_retry_scheduled", at=at, error_kind=f.kind)
+                metrics.event_outcome(event.type, "retry")
+                metrics.retried(f.kind or "unknown")
 
     # -- the loop ---------------------------------------------------------------------------
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -22,11 +22,13 @@ from sqlalchemy import Engine, bindparam, case, func, insert, or_, select, updat
 from sqlalchemy.engine import Connection
 
 from stripe2sf.domain.audit import AuditRecord
+from stripe2sf.domain.batch_order import ready_prefix
 from stripe2sf.store import audit_trail, ledger
 from stripe2sf.store.db import dialect_insert
 from stripe2sf.store.tables import attempts, events, lanes
 
 PENDING, DONE, IGNORED, DEAD = "pending", "done", "ignored", "dead"
+DEFERRED = "deferred"  # a batch outcome only: the event waits for the API budget, still pending
 REFUSED = "refused"  # stored, never applied: an integrity rule refused it (`last_error` says why)
 DEFERRED_KIND = "budget.deferred"  # error_kind of an event the API budget holds back
 STATES = (PENDING, DONE, IGNORED, DEAD, REFUSED)
@@ -69,6 +71,40 @@ _RELEASE = (
         head_created=bindparam("head"),
     )
 )
+_LANES_IN = lanes.c.lane.in_(bindparam("lane_keys", expanding=True))
+_DUE_LANES = (
+    select(lanes.c.lane)
+    .where(lanes.c.next_due_at <= bindparam("now"), _FREE)
+    .order_by(lanes.c.head_created, lanes.c.next_due_at)
+    .with_for_update(skip_locked=True)
+)
+_TAKE_LANES = (
+    update(lanes)
+    .where(_LANES_IN, _FREE)
+    .values(lease_owner=bindparam("owner"), lease_expires_at=bindparam("expires"))
+    .returning(lanes.c.lane)
+)
+# Locks in one order (by name, as the intake's `_wake_lanes` does): no deadlock between them.
+_LOCK_LANES = select(lanes.c.lane).where(_LANES_IN).order_by(lanes.c.lane).with_for_update()
+_RENEW_LANES = (
+    update(lanes)
+    .where(_LANES_IN, lanes.c.lease_owner == bindparam("owner"))
+    .values(lease_expires_at=bindparam("expires"))
+    .returning(lanes.c.lane)
+)
+_RANKED = select(
+    events,
+    func.row_number()
+    .over(partition_by=events.c.lane, order_by=(events.c.created, events.c.id))
+    .label("rank"),
+).where(events.c.lane.in_(bindparam("lane_keys", expanding=True)), events.c.state == PENDING)
+_RANKED_SUB = _RANKED.subquery()
+# Each lane's first `per_lane` pending events, in lane order.
+_PENDING_OF_LANES = (
+    select(_RANKED_SUB)
+    .where(_RANKED_SUB.c.rank <= bindparam("per_lane"))
+    .order_by(_RANKED_SUB.c.lane, _RANKED_SUB.c.rank)
+)
 _ATTEMPT = insert(attempts)
 _DONE = (
     update(events)
@@ -98,6 +134,7 @@ class StoredEvent:
     payload_text: str
     state: str = PENDING
     source: str = "webhook"  # or "catchup", "replay": the API budget ranks by it
+    due: datetime | None = None  # when it may be applied (its `next_attempt_at`)
 
     @property
     def payload(self) -> dict[str, Any]:
@@ -110,6 +147,15 @@ class Applied:
     """What a handler applied: recorded with the event's completion, in one transaction."""
 
     ledger_updates: Mapping[str, int] = field(default_factory=dict)
+    audit_records: Sequence[AuditRecord] = ()
+
+
+@dataclass(frozen=True)
+class Failed:
+    """What a batch handler answers for an event it could not apply: the error the retry
+    policy decides on, and the audit records of what was written meanwhile."""
+
+    error: BaseException
     audit_records: Sequence[AuditRecord] = ()
 
 
@@ -136,6 +182,30 @@ class Head:
 class Claim:
     lane: str
     head: Head
+
+
+@dataclass(frozen=True)
+class LaneClaim:
+    """A lane leased by `claim_batch`, with its consecutive due events in order."""
+
+    lane: str
+    events: tuple[StoredEvent, ...]
+
+
+@dataclass(frozen=True)
+class Finished:
+    """One event's outcome in a batch, as `Inbox.record` writes it. `outcome`: done, moved
+    (to `lane_to`), retry (at `at`), dead, or deferred (until `at`, no attempt counted).
+    `applied`: what was written (its audit records are kept whatever the outcome)."""
+
+    event: StoredEvent
+    started: datetime
+    outcome: str
+    applied: Applied | None = None
+    lane_to: str | None = None
+    error: str | None = None
+    kind: str | None = None
+    at: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -169,16 +239,6 @@ def _head(conn: Connection, lane: str) -> Head:
     return Head(None, None) if row is None else Head(_row_to_event(row), row.next_attempt_at)
 
 
-def _next_or_release(conn: Connection, lane: str, owner: str) -> Head:
-    """After an event of a lane we hold is finished: its next head, or (when the lane is empty)
-    the lane given back, in the caller's transaction."""
-    head = _head(conn, lane)
-    if head.event is not None:
-        return head
-    conn.execute(_RELEASE, {"lane_key": lane, "owner": owner, "due": None, "head": None})
-    return Head(None, None, released=True)
-
-
 def _row_to_event(row: Any) -> StoredEvent:
     return StoredEvent(
         id=row.id,
@@ -191,6 +251,7 @@ def _row_to_event(row: Any) -> StoredEvent:
         payload_text=row.payload,
         state=row.state,
         source=row.source or "webhook",
+        due=row.next_attempt_at,
     )
 
 
@@ -367,6 +428,177 @@ class Inbox:
                 return None
             return Claim(candidate, _head(conn, candidate))
 
+    # -- the batch pipeline -----------------------------------------------------------------
+
+    def claim_batch(
+        self, owner: str, now: datetime, lease: timedelta, lanes_max: int, per_lane: int
+    ) -> list[LaneClaim]:
+        """Lease up to `lanes_max` due lanes (oldest head first), each with its consecutive due
+        events in order (at most `per_lane`), in one transaction. On PostgreSQL lanes other
+        workers are claiming are skipped (`FOR UPDATE SKIP LOCKED`), so workers never wait for
+        each other here."""
+        with self._write() as conn:
+            candidates = list(conn.execute(_DUE_LANES.limit(lanes_max), {"now": now}).scalars())
+            if not candidates:
+                return []
+            taken = set(
+                conn.execute(
+                    _TAKE_LANES,
+                    {"lane_keys": candidates, "now": now, "owner": owner, "expires": now + lease},
+                ).scalars()
+            )
+            if not taken:
+                return []
+            rows = conn.execute(
+                _PENDING_OF_LANES, {"lane_keys": sorted(taken), "per_lane": per_lane}
+            ).all()
+        by_lane: dict[str, list[StoredEvent]] = {lane: [] for lane in candidates if lane in taken}
+        for row in rows:
+            by_lane[row.lane].append(_row_to_event(row))
+        return [
+            LaneClaim(lane, tuple(ready_prefix(found, now, lambda e: e.due)))
+            for lane, found in by_lane.items()
+        ]
+
+    def renew_many(
+        self, lanes_held: Iterable[str], owner: str, now: datetime, lease: timedelta
+    ) -> set[str]:
+        """Extend the leases we hold, in one transaction; the lanes still ours."""
+        wanted = sorted(set(lanes_held))
+        if not wanted:
+            return set()
+        with self._write() as conn:
+            return self._renew_many(conn, wanted, owner, now, lease)
+
+    def _renew_many(
+        self, conn: Connection, wanted: Sequence[str], owner: str, now: datetime, lease: timedelta
+    ) -> set[str]:
+        conn.execute(_LOCK_LANES, {"lane_keys": list(wanted)}).all()
+        params = {"lane_keys": list(wanted), "owner": owner, "expires": now + lease}
+        return set(conn.execute(_RENEW_LANES, params).scalars())
+
+    def record(
+        self,
+        owner: str,
+        now: datetime,
+        lease: timedelta,
+        finished: Sequence[Finished],
+        release: Iterable[str] = (),
+    ) -> set[str]:
+        """Record a batch's outcomes in one transaction: completions (with their ledger
+        raises), moves, retries, deferrals and dead letters, their attempts,
+        ONE extension of the audit chain for the whole batch, and the lanes in `release` given
+        back (each due when its head is). Only lanes whose lease we still hold are written
+        (the renewal locks their rows first, so an event stored meanwhile is seen by the
+        release or wakes the lane after we commit); of the others only the audit records are
+        kept (their writes were made all the same: the trail must show them, and the events
+        stay pending for the lane's new holder). Returns the lanes whose lease was lost."""
+        involved = sorted({f.event.lane for f in finished} | set(release))
+        audit_records: list[AuditRecord] = []
+        with self._write() as conn:
+            held = self._renew_many(conn, involved, owner, now, lease) if involved else set()
+            ledger_rows: dict[str, tuple[int, str]] = {}
+            done_rows: list[dict[str, Any]] = []
+            attempt_rows: list[dict[str, Any]] = []
+            wake: dict[str, int] = {}
+            for f in finished:
+                if f.applied is not None:
+                    audit_records.extend(f.applied.audit_records)
+                if f.event.lane not in held:
+                    continue
+                if f.outcome == DONE:
+                    applied = f.applied or Applied()
+                    for obj, ts in applied.ledger_updates.items():
+                        if obj not in ledger_rows or ledger_rows[obj][0] < ts:
+                            ledger_rows[obj] = (ts, f.event.event_id)
+                    done_rows.append({"row_id": f.event.id, "now": now})
+                elif f.outcome == "moved":
+                    moved = conn.execute(
+                        update(events)
+                        .where(events.c.id == f.event.id, events.c.state == PENDING)
+                        .values(lane=f.lane_to)
+                    ).rowcount
+                    if not moved or f.lane_to is None:
+                        continue
+                    wake[f.lane_to] = min(wake.get(f.lane_to, f.event.created), f.event.created)
+                elif f.outcome == DEFERRED:
+                    conn.execute(
+                        update(events)
+                        .where(events.c.id == f.event.id, events.c.state == PENDING)
+                        .values(next_attempt_at=f.at, last_error=f.error, error_kind=DEFERRED_KIND)
+                    )
+                    continue  # no attempt is counted
+                else:  # retry or dead
+                    values: dict[str, Any] = (
+                        {"next_attempt_at": f.at}
+                        if f.outcome == "retry"
+                        else {"state": DEAD, "processed_at": now, "next_attempt_at": None}
+                    )
+                    changed = conn.execute(
+                        update(events)
+                        .where(events.c.id == f.event.id, events.c.state == PENDING)
+                        .values(
+                            attempts=events.c.attempts + 1,
+                            last_error=f.error,
+                            error_kind=f.kind,
+                            **values,
+                        )
+                    ).rowcount
+                    if changed != 1:
+                        continue
+                attempt_rows.append(
+                    {
+                        "event_id": f.event.event_id,
+                        "attempt": f.event.attempts + 1,
+                        "worker": owner,
+                        "started_at": f.started,
+                        "finished_at": now,
+                        "outcome": f.outcome,
+                        "error": f.error if f.outcome != "moved" else f"to lane {f.lane_to}",
+                        "error_kind": f.kind,
+                    }
+                )
+            if ledger_rows:
+                ledger.raise_rows(conn, ledger_rows, now)
+            audit_trail.append(conn, audit_records)
+            if done_rows:
+                conn.execute(_DONE, done_rows)
+            if attempt_rows:
+                conn.execute(_ATTEMPT, attempt_rows)
+            if wake:
+                self._wake_lanes(conn, wake, now)
+            self._release_many(conn, [lane for lane in sorted(set(release)) if lane in held], owner)
+        return set(involved) - held
+
+    def release_many(self, lanes_held: Iterable[str], owner: str) -> None:
+        """Give lanes back in one transaction, each due when its head is (None when empty)."""
+        wanted = sorted(set(lanes_held))
+        if not wanted:
+            return
+        with self._write() as conn:
+            conn.execute(_LOCK_LANES, {"lane_keys": wanted}).all()
+            self._release_many(conn, wanted, owner)
+
+    def _release_many(self, conn: Connection, wanted: Sequence[str], owner: str) -> None:
+        if not wanted:
+            return
+        heads = {
+            row.lane: row
+            for row in conn.execute(_PENDING_OF_LANES, {"lane_keys": list(wanted), "per_lane": 1})
+        }
+        conn.execute(
+            _RELEASE,
+            [
+                {
+                    "lane_key": lane,
+                    "owner": owner,
+                    "due": heads[lane].next_attempt_at if lane in heads else None,
+                    "head": heads[lane].created if lane in heads else None,
+                }
+                for lane in wanted
+            ],
+        )
+
     def renew(self, lane: str, owner: str, now: datetime, lease: timedelta) -> bool:
         """Extend a lease we hold; False if it was lost (expired and taken)."""
         with self._write() as conn:
@@ -395,106 +627,7 @@ class Inbox:
                 },
             )
 
-    # -- outcomes ---------------------------------------------------------------------------
-
-    def _finish(
-        self,
-        conn: Connection,
-        event: StoredEvent,
-        owner: str,
-        started: datetime,
-        now: datetime,
-        outcome: str,
-        error: str | None = None,
-        kind: str | None = None,
-    ) -> None:
-        conn.execute(
-            _ATTEMPT,
-            {
-                "event_id": event.event_id,
-                "attempt": event.attempts + 1,
-                "worker": owner,
-                "started_at": started,
-                "finished_at": now,
-                "outcome": outcome,
-                "error": error,
-                "error_kind": kind,
-            },
-        )
-
-    def complete(
-        self,
-        event: StoredEvent,
-        owner: str,
-        started: datetime,
-        now: datetime,
-        lease: timedelta,
-        outcome: Applied | None = None,
-    ) -> Head | None:
-        """Mark done, with the ledger and audit entries of what was applied, in one transaction
-        that also reads the lane's next head and, when the lane is now empty, releases it.
-        None (and nothing written) if we lost the lane's lease."""
-        with self._write() as conn:
-            # The renewal locks the lane row first (as `release` does): an event stored
-            # meanwhile is either seen by the head read below or wakes the lane after we commit.
-            if not self._renew(conn, event.lane, owner, now, lease):
-                # The writes were made all the same: the trail must show them. The event stays
-                # pending for the lane's new holder (upserts make the second pass harmless).
-                if outcome is not None:
-                    audit_trail.append(conn, outcome.audit_records)
-                return None
-            if outcome is not None:
-                ledger.raise_to(conn, outcome.ledger_updates, event.event_id, now)
-                audit_trail.append(conn, outcome.audit_records)
-            conn.execute(_DONE, {"row_id": event.id, "now": now})
-            self._finish(conn, event, owner, started, now, "done")
-            return _next_or_release(conn, event.lane, owner)
-
-    def move(
-        self,
-        event: StoredEvent,
-        owner: str,
-        started: datetime,
-        now: datetime,
-        lane: str,
-        lease: timedelta,
-    ) -> Head | None:
-        """Move a pending event to another lane, woken so that it is applied there in its
-        order, and go on with this lane as `complete` does. None (nothing written) if the
-        lease was lost."""
-        with self._write() as conn:
-            if not self._renew(conn, event.lane, owner, now, lease):
-                return None
-            moved = conn.execute(
-                update(events)
-                .where(events.c.id == event.id, events.c.state == PENDING)
-                .values(lane=lane)
-            ).rowcount
-            if moved:
-                self._finish(conn, event, owner, started, now, "moved", f"to lane {lane}")
-                self._wake_lanes(conn, {lane: event.created}, now)
-            return _next_or_release(conn, event.lane, owner)
-
-    def defer(
-        self,
-        event: StoredEvent,
-        owner: str,
-        now: datetime,
-        until: datetime,
-        reason: str,
-        lease: timedelta,
-    ) -> bool:
-        """The API budget makes the event wait until `until`; attempts unchanged. False (and
-        nothing written) if the lease was lost."""
-        with self._write() as conn:
-            if not self._renew(conn, event.lane, owner, now, lease):
-                return False
-            conn.execute(
-                update(events)
-                .where(events.c.id == event.id, events.c.state == PENDING)
-                .values(next_attempt_at=until, last_error=reason, error_kind=DEFERRED_KIND)
-            )
-            return True
+    # -- outcomes ----------------------------------------------------------------------------
 
     def behind_deferred_head(self, lane: str, now: datetime, limit: int = 50) -> list[StoredEvent]:
         """When the lane's head waits for the API budget: the due events behind it, oldest
@@ -510,85 +643,6 @@ class Inbox:
             if r.error_kind != DEFERRED_KIND
             and (r.next_attempt_at is None or r.next_attempt_at <= now)
         ]
-
-    def retry_later(
-        self,
-        event: StoredEvent,
-        owner: str,
-        started: datetime,
-        now: datetime,
-        at: datetime,
-        error: str,
-        kind: str,
-        lease: timedelta,
-    ) -> bool:
-        """Record a failed attempt and give the lane back, due when its head is (`at` for this
-        event), in one transaction. False (nothing written) if the lease was lost."""
-        with self._write() as conn:
-            if not self._renew(conn, event.lane, owner, now, lease):
-                return False
-            self._record_failure(
-                conn, event, owner, started, now, error, kind, "retry", {"next_attempt_at": at}
-            )
-            head = conn.execute(_HEAD, {"lane_key": event.lane}).first()
-            conn.execute(
-                _RELEASE,
-                {
-                    "lane_key": event.lane,
-                    "owner": owner,
-                    "due": head.next_attempt_at if head else None,
-                    "head": head.created if head else None,
-                },
-            )
-            return True
-
-    def dead_letter(
-        self,
-        event: StoredEvent,
-        owner: str,
-        started: datetime,
-        now: datetime,
-        error: str,
-        kind: str,
-        lease: timedelta,
-    ) -> Head | None:
-        """Move an event to the dead letters and go on with its lane under a renewed lease, as
-        `complete` does: the lane's next head, or `released` when it is empty. None (nothing
-        written) if the lease was lost or the event was no longer pending, so that a dead letter
-        is recorded, and alerted, once."""
-        values = {"state": DEAD, "processed_at": now, "next_attempt_at": None}
-        with self._write() as conn:
-            if not self._renew(conn, event.lane, owner, now, lease):
-                return None
-            if not self._record_failure(
-                conn, event, owner, started, now, error, kind, "dead", values
-            ):
-                return None
-            return _next_or_release(conn, event.lane, owner)
-
-    def _record_failure(
-        self,
-        conn: Connection,
-        event: StoredEvent,
-        owner: str,
-        started: datetime,
-        now: datetime,
-        error: str,
-        kind: str,
-        outcome: str,
-        values: dict[str, Any],
-    ) -> bool:
-        """The failed attempt on the event row and in the attempts log; False when the event
-        was no longer pending (nothing written)."""
-        changed = conn.execute(
-            update(events)
-            .where(events.c.id == event.id, events.c.state == PENDING)
-            .values(attempts=events.c.attempts + 1, last_error=error, error_kind=kind, **values)
-        ).rowcount
-        if changed != 1:
-            return False
-        self._finish(conn, event, owner, started, now, outcome, error, kind)
-        return True
 
     # -- operator actions -------------------------------------------------------------------
 

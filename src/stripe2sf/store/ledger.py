@@ -21,9 +21,19 @@ def raise_to(
 ) -> None:
     """Move each object's timestamp forward (never back), inside the caller's transaction: one
     executemany per `page` objects (a backfill batch raises thousands at once)."""
+    raise_rows(conn, {k: (v, event_id) for k, v in updates.items()}, now, page)
+
+
+def raise_rows(
+    conn: Connection,
+    updates: Mapping[str, tuple[int, str | None]],
+    now: datetime,
+    page: int = 5000,
+) -> None:
+    """`raise_to` for many events at once: object id -> (timestamp, the event that wrote it)."""
     rows = [
-        {"object_id": k, "stripe_ts": v, "event_id": event_id, "updated_at": now}
-        for k, v in sorted(updates.items())
+        {"object_id": k, "stripe_ts": ts, "event_id": event_id, "updated_at": now}
+        for k, (ts, event_id) in sorted(updates.items())
     ]
     for i in range(0, len(rows), page):
         ins = dialect_insert(conn)(sync_ledger)
