@@ -24,7 +24,8 @@ the tree.
   then `--workers` processes at the concurrency where one was fastest. Each run is timed from
   the moment every worker serves its /metrics until the inbox is drained, or for `--window`
   seconds at most (the rate is then the events applied within the window).
-* worker CPU: the workers' user + system time (/proc) over the events they applied.
+* worker CPU: the workers' user + system time (/proc) over the events they applied, in the
+  fastest latency run (and in the first burst, without latency).
 * naive: the same events through bench/naive_loop.py on its own org, the same latency for the
   rate (on the first `--naive-sample` events: its rate is constant).
 
@@ -131,7 +132,11 @@ GOALS: dict[str, tuple[str, str, Callable[[float], bool]]] = {
         ">= 3",
         lambda v: v >= 3,
     ),
-    "worker_cpu_ms_per_event": ("worker CPU per event, ms", "<= 5", lambda v: v <= 5),
+    "worker_cpu_ms_per_event": (
+        "worker CPU per event, ms (fastest latency run)",
+        "<= 5",
+        lambda v: v <= 5,
+    ),
 }
 
 
@@ -413,7 +418,11 @@ def measure(opts: Options) -> dict[str, Any]:
             "concurrency": best["concurrency"],
             "events_per_s": many["events_per_s"],
         },
-        "worker_cpu_ms_per_event": {"stripe2sf": wide_run["worker_cpu_ms_per_event"]},
+        "worker_cpu_ms_per_event": {
+            "stripe2sf": best["worker_cpu_ms_per_event"],
+            "concurrency": best["concurrency"],
+            "no_latency": wide_run["worker_cpu_ms_per_event"],
+        },
     }
     for key, entry in values.items():
         label, goal, test = GOALS[key]
@@ -449,10 +458,18 @@ def print_table(figures: dict[str, dict[str, Any]]) -> None:
 
 
 def git_head() -> str | None:
-    done = subprocess.run(
-        ["git", "-C", str(ROOT), "log", "-1", "--format=%h %s"], capture_output=True, text=True
+    """The commit measured, and whether src/ differed from it (colleagues edit the same tree)."""
+
+    def git(*args: str) -> str:
+        done = subprocess.run(["git", "-C", str(ROOT), *args], capture_output=True, text=True)
+        return done.stdout.strip() if done.returncode == 0 else ""
+
+    head = git("log", "-1", "--format=%h %s")[:100]
+    if not head:
+        return None
+    return head + (
+        " (+ uncommitted changes in src/)" if git("status", "--porcelain", "src") else ""
     )
-    return done.stdout.strip()[:100] or None
 
 
 def main(argv: list[str] | None = None) -> int:
