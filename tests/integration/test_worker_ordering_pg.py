@@ -49,7 +49,9 @@ def test_four_workers_apply_5000_shuffled_events_in_order_exactly_once(pg_url: s
     assert statuses.count(200) == EVENTS
     assert runtime.inbox.counts()["pending"] == EVENTS
 
-    workers = [start_worker(pg_url, "--per-claim", "10", "--concurrency", "4") for _ in range(4)]
+    # 10 lanes per batch: the 200 lanes are shared by the 16 threads of the four processes.
+    args = ("--per-claim", "10", "--concurrency", "4", "--batch-lanes", "10")
+    workers = [start_worker(pg_url, *args) for _ in range(4)]
     try:
         deadline = time.monotonic() + 400
         while runtime.inbox.counts()["done"] < EVENTS:
