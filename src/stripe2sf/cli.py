@@ -139,7 +139,10 @@ def worker(
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
     if metrics_port is not None:
-        prometheus_client.start_http_server(metrics_port, metrics_host, registry=metrics.REGISTRY)
+        from stripe2sf.web.operations import state_collector
+
+        every = metrics.process_registry(state_collector(runtime))  # Salesforce calls too
+        prometheus_client.start_http_server(metrics_port, metrics_host, registry=every)
     err.print("stripe2sf worker started")
     runtime.worker(concurrency).run(stop)
     runtime.close()

@@ -148,6 +148,14 @@ class StateCollector(Collector):
         )
 
 
+def process_registry(extra: Collector) -> CollectorRegistry:
+    """The process-wide metrics plus `extra`, as one registry (`worker --metrics-port`)."""
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(REGISTRY)
+    registry.register(extra)
+    return registry
+
+
 def render(extra: Collector | None = None) -> bytes:
     """The exposition text of the process-wide metrics plus `extra` (scrape-time gauges)."""
     if extra is None:

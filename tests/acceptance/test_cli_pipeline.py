@@ -127,6 +127,8 @@ def test_a_separate_worker_process_serves_its_own_counters(
         while done not in (text := httpx.get(metrics_url).text):
             assert time.monotonic() < deadline, text[-3000:]
             time.sleep(0.2)
+        # all of its counters: the scrape-time ones too (Salesforce and Stripe calls, inbox)
+        assert "stripe2sf_stripe_calls_total" in text and "stripe2sf_inbox_depth" in text
         # serve applied nothing: its own counter of applied events stays absent
         assert 'outcome="done"' not in httpx.get(url + "/metrics").text
     finally:
