@@ -5,8 +5,9 @@ needs from it: done, retry later (how soon), or give up (pure).
 failure and folds them into an `ExecutionResult`:
 
     retryable     network error, timeout, HTTP 5xx/408/409/425, UNABLE_TO_LOCK_ROW,
-                  SERVER_UNAVAILABLE, UNKNOWN_EXCEPTION, INVALID_SESSION_ID (after one re-login), a failed
-                  re-login (LOGIN_FAILED: an operator fixes the settings, the event waits),
+                  SERVER_UNAVAILABLE, UNKNOWN_EXCEPTION, INVALID_SESSION_ID (after one
+                  re-login), a failed re-login (LOGIN_FAILED: an operator fixes the settings,
+                  the event waits),
                   unprocessed Bulk rows, a Bulk job that failed or timed out
     rate_limited  REQUEST_LIMIT_EXCEEDED (403; Salesforce sends no Retry-After: 300 s for the
                   daily allocation, 30 s for ConcurrentPerOrgLongTxn) and HTTP 429 (its
