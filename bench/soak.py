@@ -47,10 +47,10 @@ from simple_salesforce import Salesforce
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from soak_chaos import Chaos, SalesforceControl, StripeControl
-from soak_pg import PgCluster
+from soak_pg import PgCluster, stable_port
 from soak_traffic import EmailBook, Traffic
 from soak_verify import Verdict, Verifier
-from stripe2sf.demo.processes import ProcessGroup, free_port, script
+from stripe2sf.demo.processes import ProcessGroup, script
 from stripe2sf.demo.run import (
     SF_PASSWORD,
     SF_TOKEN,
@@ -84,7 +84,7 @@ class System:
 
     def __post_init__(self) -> None:
         self.procs = ProcessGroup(self.workdir / "logs")
-        self.pg = PgCluster(self.workdir / "pg", free_port(0))
+        self.pg = PgCluster(self.workdir / "pg", stable_port())
 
     def start_database(self) -> None:
         self.pg.init()

@@ -4,8 +4,11 @@ mid-run without touching the machine's own server (5432)."""
 
 from __future__ import annotations
 
+import contextlib
 import os
+import random
 import shutil
+import socket
 import subprocess
 import time
 from dataclasses import dataclass
@@ -26,6 +29,26 @@ def pg_bin_dir() -> Path:
             "(install the postgresql package)"
         )
     return found[-1].parent
+
+
+def stable_port() -> int:
+    """A free loopback port below the kernel's ephemeral range. A port from that range (what
+    binding port 0 hands out) can be taken, while the server is down for its restart, as the
+    local end of any outgoing connection of this machine; the server then cannot listen on it
+    again ("could not bind", "PostgreSQL did not come back")."""
+    low = 32768
+    with contextlib.suppress(OSError, ValueError, IndexError):
+        low = int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    rng = random.Random()
+    for _ in range(200):
+        port = rng.randrange(max(1025, low - 12000), low)
+        with socket.socket() as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise RuntimeError(f"no free port below the ephemeral range ({low})")
 
 
 def _as_postgres(argv: list[str]) -> list[str]:
