@@ -267,7 +267,7 @@ def drain_run(
         seconds = time.monotonic() - t0
         cpu_total, done = s.worker_cpu(), s.settled()
         cpu = cpu_total - cpu0
-        calls = sb.ours.api_calls()
+        calls, by_endpoint = sb.ours.api_calls(), sb.ours.by_endpoint()
         reported = s.worker_reported_calls()
         dead = s.counts().get("dead", 0)
         s.stop_workers()
@@ -291,6 +291,7 @@ def drain_run(
         "calls_per_event": round(calls / max(1, done), 3),
         "worker_cpu_ms_per_event": round(1000 * cpu / max(1, applied), 2),
         "worker_reported_calls": reported,
+        "salesforce_requests_by_endpoint": by_endpoint,
         "dead_letters": dead,
     }
     say(
