@@ -228,6 +228,14 @@ class Records:
         current = self.load(obj, record_id)
         if not obj.deletable:
             raise SalesforceError("INSUFFICIENT_ACCESS_OR_READONLY", "insufficient access rights")
+        rid = self._to_recycle_bin(current, user)
+        if obj.name == "Account":  # as Salesforce does: the Account's Contacts go with it
+            for contact in list(self.store.scan("Contact", False)):
+                if contact.get("AccountId") == rid:
+                    self._to_recycle_bin(contact, user)
+        return rid
+
+    def _to_recycle_bin(self, current: Record, user: str | None) -> str:
         record = dict(current)
         now = clock.now_text()
         record["IsDeleted"] = True
@@ -317,7 +325,11 @@ class Records:
                 continue
             target = self.schema.of_id(str(value))
             found = self.store.get(str(value))
-            if found is None or found[1] or target is None:
+            if found is not None and found[1]:  # in the recycle bin, as Salesforce answers it
+                raise SalesforceError(
+                    "ENTITY_IS_DELETED", "entity is deleted", fields=[definition.name]
+                )
+            if found is None or target is None:
                 raise SalesforceError(
                     "INVALID_CROSS_REFERENCE_KEY",
                     "invalid cross reference id",

@@ -117,3 +117,14 @@ def learned(
 def gone(outcomes: Mapping[str, OpOutcome]) -> bool:
     """Whether Salesforce answered that a record named by Id is gone."""
     return any(not o.ok and o.code in GONE_CODES for o in outcomes.values())
+
+
+def stale(outcomes: Mapping[str, OpOutcome], permanent: bool) -> bool:
+    """Whether a plan made from a remembered link failed in a way a stale link explains, so the
+    link is dropped and the event planned again from fresh reads: Salesforce said an Id is gone
+    (`gone`), or the failure is permanent. A deleted Account or Contact is not always answered
+    as gone: an upsert by the customer id finds no live record and becomes an insert missing
+    its required fields (REQUIRED_FIELD_MISSING), a reference by the customer id finds no
+    Account (INVALID_FIELD "Foreign key external ID ... not found"). Reading again costs one
+    query; a failure that recurs from fresh reads is final then (no link is used)."""
+    return permanent or gone(outcomes)

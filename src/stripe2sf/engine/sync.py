@@ -23,10 +23,10 @@ from stripe2sf.domain.audit import AuditRecord, OpOutcome, records_from_plan
 from stripe2sf.domain.batching import SalesforceCall, batch
 from stripe2sf.domain.config import SyncConfig
 from stripe2sf.domain.context import Lookup, LookupKind, PlanContext, parse_claim_key
-from stripe2sf.domain.errors import RetryableError
+from stripe2sf.domain.errors import PermanentError, RetryableError
 from stripe2sf.domain.events import EventView, parse_event
 from stripe2sf.domain.lanes import settled_lane
-from stripe2sf.domain.links import Link, gone, learned, may_use_link, rows_for
+from stripe2sf.domain.links import Link, learned, may_use_link, rows_for, stale
 from stripe2sf.domain.lookup_batches import queries, split
 from stripe2sf.domain.lookups import context_for, lookups_needed
 from stripe2sf.domain.merge import (
@@ -364,8 +364,8 @@ class SyncHandler:
                     learned_links[cid] = link.over(learned_links.get(cid))
                 results[i] = Applied(ledger_updates=the_plan.ledger_updates, audit_records=records)
                 continue
-            if cid is not None and cid in linked and gone(own):
-                # A record named by a remembered Id is gone (deleted, merged): read again.
+            if cid is not None and cid in linked and stale(own, isinstance(failed, PermanentError)):
+                # A remembered record may be gone (deleted, merged): read again.
                 gone_links.add(cid)
                 failed = RetryableError(
                     f"a linked Salesforce record of {cid} is gone; planned again from fresh "
