@@ -133,6 +133,8 @@ def worker(
     settings = _settings()
     if allow_mixed_modes:
         settings.allow_mixed_modes = True
+    if concurrency is not None:  # the pools are sized to it (`domain.pools`)
+        settings.worker_concurrency = concurrency
     _refuse_mixed_modes(settings)
     runtime = _runtime(settings)
     stop = threading.Event()

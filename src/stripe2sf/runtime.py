@@ -8,6 +8,7 @@ from datetime import timedelta
 from stripe2sf.domain.budget import BudgetPolicy
 from stripe2sf.domain.config import SyncConfig, from_mapping
 from stripe2sf.domain.handled import HANDLED_TYPES
+from stripe2sf.domain.pools import pool_sizes
 from stripe2sf.domain.retry import RetryPolicy
 from stripe2sf.engine.alerts import Alerter
 from stripe2sf.engine.budget import BudgetGate
@@ -51,8 +52,16 @@ class Runtime:
     ) -> Runtime:
         if migrate:
             db.upgrade(settings.database_url)
-        engine = db.make_engine(settings.database_url)
-        worker_engine = db.make_engine(settings.database_url, synchronous="NORMAL")
+        pools = pool_sizes(settings.worker_concurrency)
+        engine = db.make_engine(
+            settings.database_url, pool_size=pools.db, max_overflow=pools.db_overflow
+        )
+        worker_engine = db.make_engine(
+            settings.database_url,
+            synchronous="NORMAL",
+            pool_size=pools.worker_db,
+            max_overflow=pools.worker_db_overflow,
+        )
         runtime = cls(
             settings=settings,
             engine=engine,
@@ -155,7 +164,10 @@ class Runtime:
 
     def stripe_reader(self) -> StripeReader | None:
         key = self.settings.stripe_key
-        return StripeReader(key, self.settings.stripe_api_base) if key else None
+        if not key:
+            return None
+        pool = pool_sizes(self.settings.worker_concurrency).stripe_http
+        return StripeReader(key, self.settings.stripe_api_base, http_pool=pool)
 
     def close(self) -> None:
         if self._salesforce is not None:

@@ -40,6 +40,7 @@ from stripe2sf.domain.merge import (
 from stripe2sf.domain.operations import Plan
 from stripe2sf.domain.paths import id_of
 from stripe2sf.domain.planner import plan
+from stripe2sf.domain.pools import STRIPE_THREADS  # concurrent Stripe reads of one wave
 from stripe2sf.domain.sf_results import ExecutionResult
 from stripe2sf.domain.subjects import customer_id_for, fresh_charge
 from stripe2sf.store.audit_trail import AuditTrail
@@ -51,7 +52,6 @@ from stripe2sf.store.links import Links
 log = structlog.get_logger(__name__)
 
 MAX_LOOKUP_ROUNDS = 8
-STRIPE_THREADS = 16  # concurrent Stripe reads of one wave
 MAX_COMPOSITE_QUERIES = 5  # queries per Composite call (`SalesforceClient.query_many`)
 
 

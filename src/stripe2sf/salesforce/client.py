@@ -14,6 +14,7 @@ from simple_salesforce import Salesforce
 
 from stripe2sf.domain.batching import SalesforceCall
 from stripe2sf.domain.errors import RetryableError, SyncError
+from stripe2sf.domain.pools import pool_sizes
 from stripe2sf.domain.sf_results import ExecutionResult, classify_http
 from stripe2sf.salesforce.errors import error_for_answer, error_items, retry_after_header
 from stripe2sf.salesforce.executor import execute
@@ -274,7 +275,8 @@ def connect(
     `RetryableError` (Salesforce unreachable).
     """
     spec = login_spec(settings, session_id)
-    session = SalesforceSession(settings.salesforce_ca_bundle, timeout)
+    pool = pool_sizes(settings.worker_concurrency).salesforce_http
+    session = SalesforceSession(settings.salesforce_ca_bundle, timeout, pool_maxsize=pool)
     return SalesforceClient(
         spec,
         session,

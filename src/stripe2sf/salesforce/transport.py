@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import requests
+from requests.adapters import HTTPAdapter
 
 DEFAULT_TIMEOUT = (10.0, 120.0)  # connect, read (seconds)
 
@@ -17,17 +18,24 @@ class SalesforceSession(requests.Session):
     requests lets a set REQUESTS_CA_BUNDLE / CURL_CA_BUNDLE override `session.verify`
     whenever a request does not pass `verify` itself (simple-salesforce never does); with
     `ca_bundle` given, this session's bundle is used for every request. Proxies and the rest
-    of the environment still apply.
+    of the environment still apply. `pool_maxsize`: connections kept per host
+    (`domain.pools`).
     """
 
     def __init__(
         self,
         ca_bundle: Path | None = None,
         timeout: float | tuple[float, float] = DEFAULT_TIMEOUT,
+        pool_maxsize: int | None = None,
     ) -> None:
         super().__init__()
         self.ca_bundle = ca_bundle
         self.default_timeout = timeout
+        if pool_maxsize is not None:
+            # One session serves every worker thread: keep as many connections per host as
+            # threads call at once (requests keeps 10; the rest were opened and thrown away).
+            for prefix in ("https://", "http://"):
+                self.mount(prefix, HTTPAdapter(pool_connections=4, pool_maxsize=pool_maxsize))
         if ca_bundle is not None:
             self.verify = str(ca_bundle)
 

@@ -76,8 +76,18 @@ def is_sqlite(engine: Engine) -> bool:
     return engine.dialect.name == "sqlite"
 
 
-def make_engine(url: str, *, synchronous: str = "FULL", **kwargs: Any) -> Engine:
+def make_engine(
+    url: str,
+    *,
+    synchronous: str = "FULL",
+    pool_size: int = 10,
+    max_overflow: int = 10,
+    **kwargs: Any,
+) -> Engine:
     """An engine with the pragmas and pool our workload needs.
+
+    `pool_size` / `max_overflow`: connections kept / opened beyond them, for as many threads
+    as use the engine at once (`domain.pools`; an in-memory SQLite has one connection).
 
     `synchronous`: FULL makes every commit survive a power cut (webhook intake); NORMAL (SQLite
     WAL; on PostgreSQL `synchronous_commit = off`) survives a crash of the process but may lose
@@ -85,6 +95,9 @@ def make_engine(url: str, *, synchronous: str = "FULL", **kwargs: Any) -> Engine
     applied once more, through idempotent upserts.
     """
     url = normalize_url(url)
+    if make_url(url).database not in (None, "", ":memory:"):
+        kwargs.setdefault("pool_size", pool_size)
+        kwargs.setdefault("max_overflow", max_overflow)
     if url.startswith("sqlite"):
         engine = create_engine(
             url, connect_args={"timeout": 30, "check_same_thread": False}, **kwargs
@@ -106,8 +119,6 @@ def make_engine(url: str, *, synchronous: str = "FULL", **kwargs: Any) -> Engine
             conn.exec_driver_sql("BEGIN IMMEDIATE")
 
         return engine
-    kwargs.setdefault("pool_size", 10)
-    kwargs.setdefault("max_overflow", 10)
     engine = create_engine(url, pool_pre_ping=True, **kwargs)
     if synchronous != "FULL":
 

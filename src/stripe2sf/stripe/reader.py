@@ -10,7 +10,9 @@ import json
 from collections.abc import Callable, Mapping
 from typing import Any
 
+import requests
 import stripe
+from requests.adapters import HTTPAdapter
 
 from stripe2sf.domain.context import Lookup, LookupKind
 from stripe2sf.domain.errors import PermanentError, RateLimitedError, RetryableError
@@ -22,10 +24,25 @@ def _plain(obj: Any) -> Any:
 
 
 class StripeReader:
-    def __init__(self, api_key: str, api_base: str | None = None, max_retries: int = 2) -> None:
+    def __init__(
+        self,
+        api_key: str,
+        api_base: str | None = None,
+        max_retries: int = 2,
+        http_pool: int | None = None,
+    ) -> None:
+        """`http_pool`: one HTTP session for every thread, keeping that many connections
+        (`domain.pools`); without it the SDK opens a session per thread, and the short-lived
+        threads of each wave's reads would connect anew every time."""
         base: Any = {"api": api_base.rstrip("/")} if api_base else None
+        http_client = None
+        if http_pool is not None:
+            session = requests.Session()
+            for prefix in ("https://", "http://"):
+                session.mount(prefix, HTTPAdapter(pool_connections=2, pool_maxsize=http_pool))
+            http_client = stripe.RequestsClient(session=session)
         self.client = stripe.StripeClient(
-            api_key, base_addresses=base, max_network_retries=max_retries
+            api_key, base_addresses=base, max_network_retries=max_retries, http_client=http_client
         )
         self.calls = 0
 
