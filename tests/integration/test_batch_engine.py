@@ -1,12 +1,16 @@
 """The batch engine against both sandboxes, on SQLite and PostgreSQL: a partial failure of one
 Collections call retries only the events whose records failed; a remembered link whose record
-was deleted in Salesforce is dropped and the event planned again.
+was deleted in Salesforce is dropped and the event planned again; two worker processes on
+PostgreSQL apply a burst once, in lane order, locking the audit chain's head once per wave.
 
-The tests drive the worker themselves (`run_once`), so "after the first pass" is a point in the
-run, not a moment in time."""
+The first tests drive the worker themselves (`run_once`), so "after the first pass" is a point
+in the run, not a moment in time. Nothing here asserts on timing."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -20,6 +24,7 @@ from stripe2sf.store.audit_trail import AuditTrail
 from stripe2sf.store.inbox import DONE, PENDING
 from stripe2sf.store.links import Links
 from tests.integration.test_sync_end_to_end import pay
+from tests.support.procs import ROOT, stop
 from tests.support.sync_env import SyncEnv, sync_env
 
 CUSTOMERS = 16
@@ -172,3 +177,110 @@ def test_b_a_linked_record_deleted_in_salesforce_is_dropped_and_found_again(
     link = linked(env, customer)
     assert link is not None
     assert (link.account_id, link.contact_id) == (account["Id"], contact["Id"])
+
+
+BURST_CUSTOMERS = 100
+UPDATES = 2  # customer.updated events per customer, after its customer.created
+
+# Every extension of the audit chain moves its head row once (`store.audit_trail.append`: the
+# head is locked FOR UPDATE, then updated): a trigger counts the extensions and their entries.
+COUNT_EXTENSIONS = """
+CREATE TABLE test_audit_extensions (entries bigint NOT NULL);
+CREATE FUNCTION test_count_extension() RETURNS trigger AS $$
+BEGIN
+    INSERT INTO test_audit_extensions VALUES (NEW.seq - OLD.seq);
+    RETURN NEW;
+END $$ LANGUAGE plpgsql;
+CREATE TRIGGER test_count_extension AFTER UPDATE ON audit_head
+    FOR EACH ROW EXECUTE FUNCTION test_count_extension();
+"""
+
+
+def worker_process(env: SyncEnv, db_url: str) -> subprocess.Popen[bytes]:
+    box = env.salesforce
+    settings = {
+        "STRIPE_API_KEY": env.stripe.api_key,
+        "STRIPE_API_BASE": env.stripe.api_base,
+        "STRIPE_WEBHOOK_SECRET": env.runtime.settings.stripe_webhook_secrets[0],
+        "SALESFORCE_LOGIN_URL": box.instance_url,
+        "SALESFORCE_USERNAME": box.username,
+        "SALESFORCE_PASSWORD": box.password,
+        "SALESFORCE_SECURITY_TOKEN": box.security_token,
+        "SALESFORCE_CA_BUNDLE": str(box.ca_path),
+        "STRIPE2SF_DATABASE_URL": db_url,
+        "STRIPE2SF_WORKER_CONCURRENCY": "2",
+        "STRIPE2SF_BATCH_LANES": "10",  # the 100 lanes shared by the threads of both
+        "STRIPE2SF_RETRY_BASE_SECONDS": "0.2",
+    }
+    return subprocess.Popen(
+        [sys.executable, "-m", "stripe2sf", "worker"],
+        cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": str(ROOT), **settings},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+
+
+def test_c_two_worker_processes_apply_a_burst_once_in_lane_order_one_audit_lock_per_wave(
+    pg_url: str,
+) -> None:
+    with sync_env(pg_url, run_worker=False) as env:
+        client = env.client
+        customers = new_customers(client, BURST_CUSTOMERS, "burst")
+        for n in range(1, UPDATES + 1):
+            for c in customers:
+                client.v1.customers.update(c, {"name": f"Burst Version{n}"})
+        assert env.stripe.wait_idle(timeout=60)
+        total = BURST_CUSTOMERS * (1 + UPDATES)
+        assert env.runtime.inbox.counts()[PENDING] == total
+        with env.runtime.engine.begin() as conn:
+            conn.exec_driver_sql(COUNT_EXTENSIONS)
+        env.salesforce.reset_requests()
+
+        workers = [worker_process(env, pg_url) for _ in range(2)]
+        try:
+            deadline = time.monotonic() + 240
+            while env.runtime.inbox.counts()[DONE] < total:
+                assert time.monotonic() < deadline, env.runtime.inbox.counts()
+                assert all(w.poll() is None for w in workers), "a worker process died"
+                time.sleep(0.3)
+        finally:
+            for w in workers:
+                stop(w)
+        calls = env.salesforce.requests()["api_calls"]
+
+        with env.runtime.engine.connect() as conn:
+            done = conn.execute(
+                text("SELECT event_id, worker FROM attempts WHERE outcome = 'done'")
+            ).all()
+            lanes = conn.execute(
+                text("SELECT event_id, lane FROM events ORDER BY lane, created, id")
+            ).all()
+            extensions = [
+                r.entries for r in conn.execute(text("SELECT * FROM test_audit_extensions"))
+            ]
+        # Each event applied once, by both processes between them.
+        assert len(done) == total and len({r.event_id for r in done}) == total
+        assert len({r.worker.split(":")[1] for r in done}) == 2, "both processes must work"
+        # In per-lane order: the audit trail holds each lane's events in the lane's order.
+        first_seen: dict[str, int] = {}
+        for row in AuditTrail(env.runtime.engine).iter_all():
+            first_seen.setdefault(row["event_id"], row["seq"])
+        by_lane: dict[str, list[str]] = {}
+        for event_id, lane in lanes:
+            by_lane.setdefault(lane, []).append(event_id)
+        for lane, ids in by_lane.items():
+            seqs = [first_seen[e] for e in ids if e in first_seen]
+            assert seqs == sorted(seqs), f"{lane} applied out of order"
+        contacts = env.query("SELECT LastName, Stripe_Customer_Id__c FROM Contact")
+        assert sorted(c["Stripe_Customer_Id__c"] for c in contacts) == sorted(customers)
+        assert {c["LastName"] for c in contacts} == {f"Version{UPDATES}"}  # the newest state
+        # One lock of the audit head per wave, not per event: a few dozen waves of up to ten
+        # lanes each took it (and not 300 events one by one).
+        entries = AuditTrail(env.runtime.engine).head()
+        assert entries is not None and sum(extensions) == entries.seq
+        assert len(extensions) * 3 <= total, (len(extensions), total)
+        print(
+            f"burst: {total} events, {calls} Salesforce calls ({calls / total:.3f} per event), "
+            f"{len(extensions)} audit extensions ({entries.seq / len(extensions):.1f} entries each)"
+        )
