@@ -174,3 +174,19 @@ def test_own_contact_under_another_customers_account_gets_an_account_of_its_own(
     )
     assert "AccountId" not in ops["link_contact"].refs
     assert _untouched(p, "001A")
+
+
+def test_two_contacts_with_the_email_are_never_guessed_between_even_if_one_is_taken() -> None:
+    """The demo's shared inbox: one Contact of the email sits under another customer's Account,
+    the other is free. Linking the free one would be a guess (and claim its Account): review."""
+    taken = _first_customers_contact()
+    free = contact_row("003B", email="pat@shared.example", account_id="001B")
+    org = FakeOrg(
+        stripe={"cus_B": customer(id="cus_B", email="pat@shared.example")},
+        accounts=[account_row("001A", customer_id="cus_A"), account_row("001B")],
+        contacts=[taken, free],
+    )
+    p = run(envelope("customer.created", customer(id="cus_B", email="pat@shared.example")), org)
+    ops = ops_by_id(p)
+    assert "review" in ops and "link_contact" not in ops and "link_account" not in ops
+    assert _untouched(p, "001A", "003A", "001B", "003B")

@@ -159,16 +159,21 @@ def resolve(
         if owners.taken:
             return _shared_email(customer_id, email, owners, assumed)
         contacts = list(owners.free)
+        # Several Contacts with the email are never guessed between, even when some of them
+        # already belong to other customers: which of the rest is this customer's is as
+        # unknown as before (and linking one would claim its Account).
+        several = len(ctx.contacts_for(email)) > 1
         if contacts:
-            pick = contacts[0] if len(contacts) == 1 else choose(contacts, rule)
+            pick = choose(contacts, rule) if several else contacts[0]
             if pick is None:
                 return Resolution(
                     "review",
-                    f"{len(contacts)} Contacts have email {email}; a person must choose",
+                    f"{len(ctx.contacts_for(email))} Contacts have email {email}; "
+                    "a person must choose",
                     candidates=tuple(c.id for c in contacts),
                     assumed=tuple(assumed),
                 )
-            how = "the only" if len(contacts) == 1 else f"{rule} of {len(contacts)}"
+            how = f"{rule} of {len(contacts)}" if several else "the only"
             return Resolution(
                 "contact_match",
                 f"Contact {pick.id} ({how} Contact with email {email})",
