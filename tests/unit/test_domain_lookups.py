@@ -28,7 +28,7 @@ def kinds(lookups: tuple[Lookup, ...]) -> set[LookupKind]:
 def test_ledger_first_then_salesforce_records() -> None:
     view = parse_event(envelope("charge.succeeded", charge()))
     first = lookups_needed(view, SyncConfig(), PlanContext())
-    assert first == (Lookup(LookupKind.LEDGER, "ch_1"),)
+    assert first == (Lookup(LookupKind.LEDGER, "ch_1"), Lookup(LookupKind.LINKED, "cus_1"))
     ctx = PlanContext().with_result(first[0], None)
     second = lookups_needed(view, SyncConfig(), ctx)
     # a charge is never final: refetched, along with the linked records
@@ -45,7 +45,7 @@ def test_ledger_first_then_salesforce_records() -> None:
 def test_late_event_costs_no_api_call() -> None:
     org = FakeOrg(ledger={"ch_1": 2_000_000_000})
     gather(parse_event(envelope("charge.succeeded", charge())), SyncConfig(), org)
-    assert [lk.kind for lk in org.asked] == [LookupKind.LEDGER]
+    assert all(lk.is_local for lk in org.asked)  # the ledger (and the links): no API call
 
 
 def test_unlinked_customer_leads_to_customer_fetch_then_email_search() -> None:

@@ -142,7 +142,7 @@ def test_old_event_added_after_newer_ones_is_skipped_without_a_stripe_call() -> 
     org = FakeOrg(accounts=[account_row()], ledger={"ch_1": T0 + 5}, stripe=STATES[1])
     p = run(envelope("charge.succeeded", charge(), created=T0), org)
     assert p.operations == () and "late event" in p.skipped[0]
-    assert [lk.kind for lk in org.asked] == [LookupKind.LEDGER]
+    assert all(lk.is_local for lk in org.asked)  # the ledger (and the links): no API call
 
 
 def test_same_second_event_after_a_write_is_applied_again_from_a_fresh_read() -> None:
@@ -209,6 +209,7 @@ def test_subject_unknown_to_stripe_writes_nothing_and_says_why(
     # email search, no email claim), only what was asked along with it
     assert {lk.kind for lk in org.asked} <= {
         LookupKind.LEDGER,
+        LookupKind.LINKED,
         LookupKind.STRIPE_REFETCH,
         LookupKind.SF_ACCOUNT_BY_CUSTOMER,
         LookupKind.SF_CONTACT_BY_CUSTOMER,

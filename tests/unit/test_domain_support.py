@@ -213,6 +213,8 @@ class FakeOrg:
     dunning: list[dict[str, Any]] = field(default_factory=list)
     ledger: dict[str, int] = field(default_factory=dict)
     claims: dict[str, str] = field(default_factory=dict)  # normalized email -> customer id
+    # customer id -> whether stripe2sf remembers its records (LINKED); absent: unknown
+    remembered: dict[str, bool] = field(default_factory=dict)
     asked: list[Lookup] = field(default_factory=list)
     # ids Stripe answers 404 for; an id neither here nor in `stripe` is answered as the
     # payload of the event being planned has it (`payload`, set by `gather`)
@@ -246,6 +248,8 @@ class FakeOrg:
         k, key = lookup.kind, lookup.key
         if k == LookupKind.LEDGER:
             return self.ledger.get(key)
+        if k == LookupKind.LINKED:
+            return self.remembered.get(key)
         if k == LookupKind.EMAIL_CLAIM:  # insert-if-absent, as store.email_claims does
             customer_id, email = parse_claim_key(key)
             return self.claims.setdefault(email, customer_id)

@@ -37,6 +37,9 @@ class LookupKind(StrEnum):
     # key: claim_key(customer id, email) -> the customer id that holds the email (our
     # database; asking claims it for this customer if nobody holds it yet)
     EMAIL_CLAIM = "email_claim"
+    # key: customer id -> whether stripe2sf remembers its Account and Contact (our database):
+    # True, False, or None when the answerer cannot tell (e.g. a backfill)
+    LINKED = "linked"
 
 
 def normalize_email(email: str) -> str:
@@ -70,6 +73,11 @@ class Lookup:
     @property
     def is_salesforce(self) -> bool:
         return self.kind.value.startswith("salesforce.")
+
+    @property
+    def is_local(self) -> bool:
+        """Answered from stripe2sf's own database: no Stripe or Salesforce call."""
+        return not (self.is_stripe or self.is_salesforce)
 
 
 def parse_sf_datetime(value: Any) -> datetime | None:
@@ -214,6 +222,8 @@ class PlanContext:
             value = int(raw) if isinstance(raw, int | float) and not isinstance(raw, bool) else None
         elif lookup.kind == LookupKind.EMAIL_CLAIM:
             value = as_str(raw)
+        elif lookup.kind == LookupKind.LINKED:
+            value = raw if isinstance(raw, bool) else None
         elif raw is not None and not isinstance(raw, Mapping):
             raise TypeError(f"{lookup.kind}: expected a Stripe object dict or None")
         return value
@@ -242,6 +252,11 @@ class PlanContext:
     def stripe(self, kind: LookupKind, key: str) -> Mapping[str, Any] | None:
         value = self.get(kind, key)
         return value if isinstance(value, Mapping) else None
+
+    def remembered(self, customer_id: str) -> bool | None:
+        """Whether stripe2sf remembers the customer's Account and Contact; None: unknown."""
+        value = self.get(LookupKind.LINKED, customer_id)
+        return value if isinstance(value, bool) else None
 
     def ledger(self, object_id: str) -> int | None:
         value = self.get(LookupKind.LEDGER, object_id)

@@ -86,11 +86,16 @@ def lookups_needed(event: EventView, config: SyncConfig, ctx: PlanContext) -> tu
         if key and not ctx.has(kind, key) and all(n.key != key or n.kind != kind for n in needed):
             needed.append(Lookup(kind, key, query() if callable(query) else query))
 
+    may_create = flow in CREATING_FLOWS and event.type != "customer.deleted"
     if event.object_id:
-        # The ledger is local and read first: a late event then costs no API call.
+        # The ledger (and whether we remember the customer's records) is local and read
+        # first: a late event then costs no API call.
         unread = [k for k in ledger_keys(event) if not ctx.has(LookupKind.LEDGER, k)]
         if unread:
-            return tuple(Lookup(LookupKind.LEDGER, k) for k in unread)
+            local = [Lookup(LookupKind.LEDGER, k) for k in unread]
+            if may_create and event.customer_id:
+                local.append(Lookup(LookupKind.LINKED, event.customer_id))
+            return tuple(local)
         if late_event_reason(event, ctx):
             return ()
         if payload_may_be_stale(event, config):
@@ -111,6 +116,13 @@ def lookups_needed(event: EventView, config: SyncConfig, ctx: PlanContext) -> tu
                 need(LookupKind.STRIPE_CHARGE, charge_id)
 
     cid = customer_id_for(event, ctx)
+    # A customer we do not remember is most likely new: it is read from Stripe along with the
+    # event's own refetch, and its Contact search by email is asked with its Account and
+    # Contact lookups instead of after them, so one Salesforce round (one call) serves it
+    # (`lookup_batches.this_round` holds Salesforce lookups until Stripe has answered).
+    new_here = bool(cid) and may_create and ctx.remembered(cid or "") is False
+    if cid and new_here and event.object_type != "customer":
+        need(LookupKind.STRIPE_CUSTOMER, cid)
     if cid:
         need(
             LookupKind.SF_ACCOUNT_BY_CUSTOMER,
@@ -128,8 +140,7 @@ def lookups_needed(event: EventView, config: SyncConfig, ctx: PlanContext) -> tu
         unlinked = ctx.account_for(cid) is None and ctx.linked_contact(cid) is None
         # a customer.* event of a linked Account without a Contact may give it one
         contactless = event.object_type == "customer" and ctx.linked_contact(cid) is None
-        may_create = flow in CREATING_FLOWS and event.type != "customer.deleted"
-        if known and (unlinked or contactless) and may_create:
+        if (known and (unlinked or contactless) and may_create) or (new_here and not known):
             customer = customer_for(event, ctx)
             if customer is None and event.object_type != "customer":
                 need(LookupKind.STRIPE_CUSTOMER, cid)
@@ -143,7 +154,10 @@ def lookups_needed(event: EventView, config: SyncConfig, ctx: PlanContext) -> tu
                 # our database: who has this email first (claimed now if nobody does)
                 need(LookupKind.EMAIL_CLAIM, claim_key(cid, email))
                 owners = email_owners(cid, email, ctx)
-                ambiguous = len(owners.free) > 1 and config.matching.multiple_contacts == "review"
+                several = len(ctx.contacts_for(email)) > 1  # as `matching.resolve` counts
+                ambiguous = (
+                    several and bool(owners.free) and config.matching.multiple_contacts == "review"
+                )
                 shared = owners.claim_answered and owners.taken
                 if unlinked and (ambiguous or shared):
                     need(LookupKind.SF_REVIEW_TASK, cid, soql.review_task(o.dedupe_key_field, cid))

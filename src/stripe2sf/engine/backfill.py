@@ -492,6 +492,8 @@ class Backfill:
             if ask not in self._claims_cache:
                 self._claims_cache[ask] = self.claims.claim(*ask)
             return self._claims_cache[ask]
+        if kind == LookupKind.LINKED:
+            return None  # the backfill reads its staged copy of the org, not remembered links
         if kind == LookupKind.LEDGER:
             if key not in self._ledger_cache:
                 self._ledger_cache[key] = self.ledger.timestamps([key]).get(key)

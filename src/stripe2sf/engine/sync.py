@@ -27,7 +27,7 @@ from stripe2sf.domain.errors import PermanentError, RetryableError
 from stripe2sf.domain.events import EventView, parse_event
 from stripe2sf.domain.lanes import settled_lane
 from stripe2sf.domain.links import Link, learned, may_use_link, rows_for, stale
-from stripe2sf.domain.lookup_batches import queries, split
+from stripe2sf.domain.lookup_batches import queries, split, this_round
 from stripe2sf.domain.lookups import context_for, lookups_needed
 from stripe2sf.domain.merge import (
     Merged,
@@ -156,6 +156,8 @@ class SyncHandler:
             pending = set(needed)
             if not pending:
                 return out
+            now = set(this_round([x for i in sorted(needed) for x in needed[i]]))
+            needed = {i: [x for x in asked if x in now] for i, asked in needed.items()}
             fresh = {x for i in needed if not may_use_link(views[i].type) for x in needed[i]}
             answers, errors = self._answer_round(
                 [x for i in sorted(needed) for x in needed[i]], out, fresh
@@ -183,6 +185,10 @@ class SyncHandler:
         if ledger_keys:
             stamps = self.ledger.timestamps(ledger_keys)
             answers.update({x: stamps.get(x.key) for x in unique if x.kind == LookupKind.LEDGER})
+        remembered = [x for x in unique if x.kind == LookupKind.LINKED]
+        if remembered:
+            links = self.links.known({x.key for x in remembered})
+            answers.update({x: x.key in links and links[x.key].complete for x in remembered})
         claims = [x for x in unique if x.kind == LookupKind.EMAIL_CLAIM]
         if claims:  # in wave order: the first customer asking for a free email holds it
             holders = self.claims.claim_many(parse_claim_key(x.key) for x in claims)
