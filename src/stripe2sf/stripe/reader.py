@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Mapping
 from typing import Any
+from urllib.parse import quote_plus
 
 import requests
 import stripe
@@ -18,9 +19,19 @@ from stripe2sf.domain.context import Lookup, LookupKind
 from stripe2sf.domain.errors import PermanentError, RateLimitedError, RetryableError
 from stripe2sf.domain.subjects import parse_refetch_key
 
-
-def _plain(obj: Any) -> Any:
-    return obj.to_dict() if hasattr(obj, "to_dict") else obj
+# object type -> the path of its API resource (`/v1/<resource>/<id>`)
+RESOURCES = {
+    "customer": "customers",
+    "charge": "charges",
+    "product": "products",
+    "payment_method": "payment_methods",
+    "subscription": "subscriptions",
+    "invoice": "invoices",
+    "payment_intent": "payment_intents",
+    "dispute": "disputes",
+    "refund": "refunds",
+    "price": "prices",
+}
 
 
 class StripeReader:
@@ -89,41 +100,31 @@ class StripeReader:
     def retrieve(
         self, object_type: str, object_id: str, expand: tuple[str, ...] = ()
     ) -> dict[str, Any] | None:
-        v1 = self.client.v1
-        services: dict[str, Any] = {
-            "customer": v1.customers,
-            "charge": v1.charges,
-            "product": v1.products,
-            "payment_method": v1.payment_methods,
-            "subscription": v1.subscriptions,
-            "invoice": v1.invoices,
-            "payment_intent": v1.payment_intents,
-            "dispute": v1.disputes,
-            "refund": v1.refunds,
-            "price": v1.prices,
-        }
-        service = services.get(object_type)
-        if service is None:
+        resource = RESOURCES.get(object_type)
+        if resource is None:
             return None
+        path = f"/v1/{resource}/{quote_plus(object_id)}"  # as the SDK's services quote ids
         params: dict[str, Any] = {"expand": list(expand)} if expand else {}
-        result = self._call(lambda: service.retrieve(object_id, params))
-        return _plain(result) if result is not None else None
+        return self._get(path, params)
+
+    def _get(self, path: str, params: Mapping[str, Any]) -> dict[str, Any] | None:
+        """The JSON answer of a GET as plain dicts (None: not found). Not the SDK's typed
+        objects: building them (and `to_dict` after) costs more CPU than the request."""
+        response = self._call(lambda: self.client.raw_request("get", path, **dict(params)))
+        if response is None:
+            return None
+        doc: dict[str, Any] = json.loads(response.body)  # plain dicts, not the SDK's OrderedDicts
+        return doc
 
     def customer_subscriptions(self, customer_id: str) -> list[dict[str, Any]]:
-        page = self._call(
-            lambda: self.client.v1.subscriptions.list(
-                {"customer": customer_id, "status": "all", "limit": 100}
-            )
+        page = self._get(
+            "/v1/subscriptions", {"customer": customer_id, "status": "all", "limit": 100}
         )
-        return [_plain(s) for s in page.data] if page is not None else []
+        return list(page.get("data") or []) if page is not None else []
 
     def customer_open_invoices(self, customer_id: str) -> list[dict[str, Any]]:
-        page = self._call(
-            lambda: self.client.v1.invoices.list(
-                {"customer": customer_id, "status": "open", "limit": 100}
-            )
-        )
-        return [_plain(i) for i in page.data] if page is not None else []
+        page = self._get("/v1/invoices", {"customer": customer_id, "status": "open", "limit": 100})
+        return list(page.get("data") or []) if page is not None else []
 
     def answer(self, lookup: Lookup) -> Any:
         """The raw answer to one Stripe lookup of the planner."""
