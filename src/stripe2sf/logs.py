@@ -51,6 +51,10 @@ def scrub(_logger: Any, _method: str, event_dict: MutableMapping[str, Any]) -> A
 
 def configure(level: str = "INFO", json: bool = True) -> None:
     logging.basicConfig(stream=sys.stderr, level=level, format="%(message)s")
+    # The stripe SDK logs two logfmt lines at INFO for every request (not JSON, and most of a
+    # worker's log and a good part of its CPU: a refetch per event); its warnings still show.
+    if logging.getLevelName(level) != logging.DEBUG:
+        logging.getLogger("stripe").setLevel(logging.WARNING)
     renderer: structlog.typing.Processor = (
         structlog.processors.JSONRenderer() if json else structlog.dev.ConsoleRenderer()
     )

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import io
+import logging
 import json
 
 import structlog
 
-from stripe2sf.logs import scrub
+from stripe2sf.logs import configure, scrub
 
 
 def test_scrub_masks_secrets_and_card_numbers() -> None:
@@ -55,3 +56,18 @@ def test_configured_logger_renders_scrubbed_json() -> None:
     line = json.loads(buffer.getvalue())
     assert line["batch_id"] == "b1" and line["event_id"] == "evt_1"
     assert "4111111111111111" not in line["error"]
+
+
+def test_the_stripe_sdk_request_lines_stay_out_of_the_info_logs() -> None:
+    """Two logfmt lines per Stripe request at INFO made most of a worker's log (and its CPU)."""
+    root, stripe_log = logging.getLogger(), logging.getLogger("stripe")
+    kept = root.level, stripe_log.level
+    try:
+        configure("INFO")
+        root.setLevel(logging.INFO)  # as configure leaves it where no handler was set before
+        assert not stripe_log.isEnabledFor(logging.INFO)
+        assert stripe_log.isEnabledFor(logging.WARNING)
+    finally:
+        root.setLevel(kept[0])
+        stripe_log.setLevel(kept[1])
+        structlog.reset_defaults()
