@@ -237,11 +237,29 @@ def api_calls(sf_ctl: SalesforceControl) -> int:
     return int(snapshot["api_calls"]) - int(limits)
 
 
+def freeze_sources(workdir: Path) -> Path:
+    """Run the system under test from a copy of `src/` taken now: a worker restarted mid-run
+    (the SIGKILL step) must not load code edited in the tree since the soak started."""
+    snapshot = workdir / "src"
+    shutil.copytree(
+        Path(__file__).resolve().parent.parent / "src",
+        snapshot,
+        ignore=shutil.ignore_patterns("__pycache__"),
+        dirs_exist_ok=True,
+    )
+    os.environ["PYTHONPATH"] = os.pathsep.join(
+        p for p in (str(snapshot), os.environ.get("PYTHONPATH", "")) if p
+    )
+    return snapshot
+
+
 def run(args: argparse.Namespace, workdir: Path) -> tuple[Verdict, dict[str, Any]]:
     console = Console()
     system = System(workdir, args.workers)
     try:
-        console.print(f"soak in {workdir}")
+        console.print(
+            f"soak in {workdir}; stripe2sf and the sandboxes run from {freeze_sources(workdir)}"
+        )
         system.start_database()
         system.ends = ends = start_sandboxes(system.procs, workdir, console)
         stripe_ctl = StripeControl(ends.stripe_api)
