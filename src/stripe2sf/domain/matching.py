@@ -290,20 +290,15 @@ def customer_writes(
         )
         out.contact_ref = con_ref
 
-    def own_account(reason: str) -> None:
-        """The customer's own Account, created (or found) by its customer id."""
+    def upsert_account(values: dict[str, Any], reason: str) -> None:
+        """The customer's own Account, written (or created) by its customer id."""
         out.operations.append(
-            Operation(
-                "account",
-                "upsert",
-                "Account",
-                key,
-                customer_id,
-                fields("Account", True) or {"Name": customer_id},
-                reason=reason,
-            )
+            Operation("account", "upsert", "Account", key, customer_id, values, reason=reason)
         )
         out.account_ref, out.account_op = acc_ref, "account"
+
+    def own_account(reason: str) -> None:
+        upsert_account(fields("Account", True) or {"Name": customer_id}, reason)
 
     linked_contact = ctx.linked_contact(customer_id)
     kind = resolution.kind
@@ -313,18 +308,7 @@ def customer_writes(
         out.account_id = resolution.account.id
         out.contact_id = linked_contact.id if linked_contact else None
         if sync_fields and (acc_fields := fields("Account", False)):
-            out.operations.append(
-                Operation(
-                    "account",
-                    "upsert",
-                    "Account",
-                    key,
-                    customer_id,
-                    acc_fields,
-                    reason=f"Stripe-owned fields of {customer_id}",
-                )
-            )
-            out.account_op = "account"
+            upsert_account(acc_fields, f"Stripe-owned fields of {customer_id}")
         if linked_contact is not None:
             out.contact_ref = con_ref
             if sync_fields and (con_fields := fields("Contact", False)):
