@@ -185,7 +185,7 @@ def test_event_of_the_other_mode_than_the_key_is_stored_as_refused_and_never_app
         assert row["last_error"] == response.json()["refused"]
         assert "mode" in row["last_error"] and "replay" in row["last_error"]
         assert rt.inbox.counts()["refused"] == 1 and rt.inbox.counts()["pending"] == 0
-        assert rt.inbox.claim_lane("w", datetime.now(UTC), timedelta(seconds=30)) is None
+        assert rt.inbox.claim_batch("w", datetime.now(UTC), timedelta(seconds=30), 10, 10) == []
 
         same = encode({**event("evt_same_mode", customer="cus_M"), "livemode": accepted_mode})
         response = post(url, same, signed(same, SECRET))

@@ -49,7 +49,7 @@ def test_after_a_dead_letter_the_worker_keeps_its_lease_while_it_goes_on(db_url:
     try:
         assert entered.wait(30), "the worker did not go on to the lane's next event"
         later = datetime.now(UTC) + timedelta(seconds=1)
-        assert inbox.claim_lane("B", later, LEASE) is None, "another worker took the lane"
+        assert inbox.claim_batch("B", later, LEASE, 10, 10) == [], "another worker took the lane"
     finally:
         go_on.set()
         runner.join(30)
@@ -64,11 +64,10 @@ def test_a_failure_after_the_lease_was_lost_records_nothing_and_alerts_nothing(
     inbox = _inbox(db_url)
     _put(inbox, "evt_x", int(datetime.now(UTC).timestamp()))
     now = datetime.now(UTC)
-    claim = inbox.claim_lane("A", now, timedelta(seconds=1))
-    assert claim is not None and claim.head.event is not None
-    taken = inbox.claim_lane("B", now + timedelta(seconds=5), LEASE)
-    assert taken is not None, "an expired lease is free"
-    ev = claim.head.event
+    [claim] = inbox.claim_batch("A", now, timedelta(seconds=1), 10, 10)
+    [ev] = claim.events
+    taken = inbox.claim_batch("B", now + timedelta(seconds=5), LEASE, 10, 10)
+    assert [c.lane for c in taken] == [ev.lane], "an expired lease is free"
     at = now + timedelta(seconds=6)
     dead = Finished(ev, now, "dead", error="refused", kind="salesforce.X")
     retry = Finished(ev, now, "retry", error="503", kind="salesforce.503", at=at)
@@ -102,7 +101,7 @@ def test_a_handler_outlasting_its_lease_keeps_the_lane(db_url: str) -> None:
         # Three leases long, each claim a little later than the last renewal could have been.
         for _ in range(9):
             assert not go_on.wait(0.5)
-            assert inbox.claim_lane("B", datetime.now(UTC), lease) is None, "lane taken"
+            assert inbox.claim_batch("B", datetime.now(UTC), lease, 10, 10) == [], "lane taken"
     finally:
         go_on.set()
         stop.set()

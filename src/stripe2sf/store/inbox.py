@@ -1,7 +1,8 @@
-"""The inbox: durable Stripe events, claimed a lane at a time under a lease.
+"""The inbox: durable Stripe events, claimed many lanes at a time under a lease.
 
-A lane holds one Stripe customer's events (see `domain.lanes`). A worker leases a whole lane,
-applies its head event (oldest `created` first), and keeps or drops the lease; a lane whose head
+A lane holds one Stripe customer's events (see `domain.lanes`). A worker leases whole lanes
+(`claim_batch`), applies their events in order (oldest `created` first) and records each wave's
+outcomes (`record`), keeping or giving back each lease; a lane whose head
 waits for a retry is not due, so later events of that customer wait behind it. A crashed worker's
 lease simply expires. On PostgreSQL the claim skips rows other workers hold (`FOR UPDATE SKIP
 LOCKED`); on SQLite one process runs, and every write transaction begins IMMEDIATE. In both the
@@ -37,30 +38,11 @@ STATES = (PENDING, DONE, IGNORED, DEAD, REFUSED)
 # The worker's hot path runs these for every event: built once, executed with parameters
 # (building SQLAlchemy statements costs more CPU than SQLite spends running them).
 _FREE = or_(lanes.c.lease_expires_at.is_(None), lanes.c.lease_expires_at < bindparam("now"))
-_DUE_LANE = (
-    select(lanes.c.lane)
-    .where(lanes.c.next_due_at <= bindparam("now"), _FREE)
-    .order_by(lanes.c.head_created, lanes.c.next_due_at)
-    .limit(1)
-    .with_for_update(skip_locked=True)
-)
-_TAKE_LANE = (
-    update(lanes)
-    .where(lanes.c.lane == bindparam("lane_key"), _FREE)
-    .values(lease_owner=bindparam("owner"), lease_expires_at=bindparam("expires"))
-)
 _PENDING_OF_LANE = (
     select(events)
     .where(events.c.lane == bindparam("lane_key"), events.c.state == PENDING)
     .order_by(events.c.created, events.c.id)
 )
-_HEAD = _PENDING_OF_LANE.limit(1)
-_RENEW = (
-    update(lanes)
-    .where(lanes.c.lane == bindparam("lane_key"), lanes.c.lease_owner == bindparam("owner"))
-    .values(lease_expires_at=bindparam("expires"))
-)
-_LOCK_LANE = select(lanes.c.lane).where(lanes.c.lane == bindparam("lane_key")).with_for_update()
 _RELEASE = (
     update(lanes)
     .where(lanes.c.lane == bindparam("lane_key"), lanes.c.lease_owner == bindparam("owner"))
@@ -168,23 +150,6 @@ class Moved:
 
 
 @dataclass(frozen=True)
-class Head:
-    """A lane's head event and when it is due, read in the same transaction as a claim or a
-    completion (saving the worker a transaction per event). `released`: the lane was empty, so
-    the completion gave the lease back too."""
-
-    event: StoredEvent | None
-    due: datetime | None
-    released: bool = False
-
-
-@dataclass(frozen=True)
-class Claim:
-    lane: str
-    head: Head
-
-
-@dataclass(frozen=True)
 class LaneClaim:
     """A lane leased by `claim_batch`, with its consecutive due events in order."""
 
@@ -232,11 +197,6 @@ class NewEvent:
     @property
     def state(self) -> str:
         return REFUSED if self.refused else PENDING if self.handled else IGNORED
-
-
-def _head(conn: Connection, lane: str) -> Head:
-    row = conn.execute(_HEAD, {"lane_key": lane}).first()
-    return Head(None, None) if row is None else Head(_row_to_event(row), row.next_attempt_at)
 
 
 def _row_to_event(row: Any) -> StoredEvent:
@@ -416,18 +376,6 @@ class Inbox:
 
     # -- claiming ---------------------------------------------------------------------------
 
-    def claim_lane(self, owner: str, now: datetime, lease: timedelta) -> Claim | None:
-        """Lease the due lane whose head event is oldest, with that head; None when nothing
-        is due."""
-        with self._write() as conn:
-            candidate = conn.execute(_DUE_LANE, {"now": now}).scalar_one_or_none()
-            if candidate is None:
-                return None
-            params = {"lane_key": candidate, "now": now, "owner": owner, "expires": now + lease}
-            if conn.execute(_TAKE_LANE, params).rowcount != 1:
-                return None
-            return Claim(candidate, _head(conn, candidate))
-
     # -- the batch pipeline -----------------------------------------------------------------
 
     def claim_batch(
@@ -598,34 +546,6 @@ class Inbox:
                 for lane in wanted
             ],
         )
-
-    def renew(self, lane: str, owner: str, now: datetime, lease: timedelta) -> bool:
-        """Extend a lease we hold; False if it was lost (expired and taken)."""
-        with self._write() as conn:
-            return self._renew(conn, lane, owner, now, lease)
-
-    def _renew(
-        self, conn: Connection, lane: str, owner: str, now: datetime, lease: timedelta
-    ) -> bool:
-        params = {"lane_key": lane, "owner": owner, "expires": now + lease}
-        return conn.execute(_RENEW, params).rowcount == 1
-
-    def release(self, lane: str, owner: str) -> None:
-        """Give a lane back, recording when it is next due (None when empty)."""
-        with self._write() as conn:
-            # Lock the lane row first: an event stored meanwhile then either is seen below or
-            # wakes the lane after we commit, never in between (no lost wake-up).
-            conn.execute(_LOCK_LANE, {"lane_key": lane})
-            head = conn.execute(_HEAD, {"lane_key": lane}).first()
-            conn.execute(
-                _RELEASE,
-                {
-                    "lane_key": lane,
-                    "owner": owner,
-                    "due": head.next_attempt_at if head else None,
-                    "head": head.created if head else None,
-                },
-            )
 
     # -- outcomes ----------------------------------------------------------------------------
 
