@@ -155,12 +155,27 @@ def synthetic_event(phase: str, obj: Mapping[str, Any], as_of: int) -> dict[str,
     etype, _ = event_type_for(phase, obj)
     if etype is None:
         return None
-    data: dict[str, Any] = {"object": dict(obj)}
+    previous = None
     if phase == "customers" and expanded_default_card(obj) is not None:
         # the snapshot states the card on file as a change of default would (plan_customer)
-        data["previous_attributes"] = {"invoice_settings": {"default_payment_method": None}}
+        previous = {"invoice_settings": {"default_payment_method": None}}
+    return envelope("backfill", etype, obj, as_of, previous)
+
+
+def envelope(
+    source: str,
+    etype: str,
+    obj: Mapping[str, Any],
+    as_of: int,
+    previous: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
+    """A Stripe event envelope made by stripe2sf itself (`<source>:<object id>`) for `obj` as
+    of `as_of`, so that the planner treats a snapshot like a delivered event."""
+    data: dict[str, Any] = {"object": dict(obj)}
+    if previous is not None:
+        data["previous_attributes"] = dict(previous)
     return {
-        "id": f"backfill:{obj.get('id')}",
+        "id": f"{source}:{obj.get('id')}",
         "object": "event",
         "type": etype,
         "created": as_of,

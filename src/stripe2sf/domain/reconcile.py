@@ -48,7 +48,7 @@ from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any, Literal
 
-from stripe2sf.domain.backfill_plan import synthetic_event, unpaid_failed
+from stripe2sf.domain.backfill_plan import envelope, synthetic_event, unpaid_failed
 from stripe2sf.domain.config import SyncConfig
 from stripe2sf.domain.context import parse_sf_datetime
 from stripe2sf.domain.money import currency_exponent, to_major_units
@@ -875,14 +875,7 @@ def fix_event(phase: str, obj: Mapping[str, Any], as_of: int) -> dict[str, Any] 
         return synthetic_event(phase, obj, as_of)
     if phase == "deleted_customers" and not obj.get("deleted"):
         return None  # not deleted after all: nothing to mark
-    return {
-        "id": f"reconcile:{obj.get('id')}",
-        "object": "event",
-        "type": etype,
-        "created": as_of,
-        "livemode": bool(obj.get("livemode", False)),
-        "data": {"object": dict(obj)},
-    }
+    return envelope("reconcile", etype, obj, as_of)
 
 
 # ---- rendering ---------------------------------------------------------------------------------
