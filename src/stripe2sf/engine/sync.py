@@ -99,6 +99,7 @@ class Hydrated:
     failed: dict[int, BaseException] = field(default_factory=dict)
     linked: set[str] = field(default_factory=set)  # customers answered from remembered links
     calls: int = 0  # Salesforce calls
+    links: dict[str, Link | None] = field(default_factory=dict)  # read once per wave
 
 
 def _calls_for_queries(n: int) -> int:
@@ -187,8 +188,8 @@ class SyncHandler:
             answers.update({x: stamps.get(x.key) for x in unique if x.kind == LookupKind.LEDGER})
         remembered = [x for x in unique if x.kind == LookupKind.LINKED]
         if remembered:
-            links = self.links.known({x.key for x in remembered})
-            answers.update({x: x.key in links and links[x.key].complete for x in remembered})
+            links = self._links(out, {x.key for x in remembered})
+            answers.update({x: bool((link := links[x.key]) and link.complete) for x in remembered})
         claims = [x for x in unique if x.kind == LookupKind.EMAIL_CLAIM]
         if claims:  # in wave order: the first customer asking for a free email holds it
             holders = self.claims.claim_many(parse_claim_key(x.key) for x in claims)
@@ -206,6 +207,15 @@ class SyncHandler:
                     errors[x] = exc
         return answers, errors
 
+    def _links(self, out: Hydrated, customer_ids: set[str]) -> dict[str, Link | None]:
+        """The remembered links of these customers, each read once per wave (the `LINKED`
+        lookup and the Account/Contact lookups of a later round ask for the same rows)."""
+        missing = customer_ids - out.links.keys()
+        if missing:
+            found = self.links.known(missing)
+            out.links.update({c: found.get(c) for c in missing})
+        return {c: out.links[c] for c in customer_ids}
+
     def _from_links(
         self, asked: list[Lookup], answers: dict[Lookup, Any], out: Hydrated, fresh: set[Lookup]
     ) -> list[Lookup]:
@@ -213,7 +223,7 @@ class SyncHandler:
         the Salesforce lookups still to run."""
         kinds = (LookupKind.SF_ACCOUNT_BY_CUSTOMER, LookupKind.SF_CONTACT_BY_CUSTOMER)
         wanted = {x.key for x in asked if x.kind in kinds and x not in fresh}
-        known = {c: link for c, link in self.links.known(wanted).items() if link.complete}
+        known = {c: link for c, link in self._links(out, wanted).items() if link and link.complete}
         rest = []
         for x in asked:
             link = known.get(x.key) if x.kind in kinds and x not in fresh else None
