@@ -21,6 +21,7 @@ from tests.unit.test_domain_support import (
     envelope,
     gather,
     ops_by_id,
+    payment_method,
     run,
 )
 
@@ -190,3 +191,40 @@ def test_two_contacts_with_the_email_are_never_guessed_between_even_if_one_is_ta
     ops = ops_by_id(p)
     assert "review" in ops and "link_contact" not in ops and "link_account" not in ops
     assert _untouched(p, "001A", "003A", "001B", "003B")
+
+
+def test_account_created_after_review_shows_the_card_on_file() -> None:
+    # The card events came while the customer was in review (no Account, nothing written);
+    # when a later event gives it an Account of its own, the card is on it from the start.
+    org = FakeOrg(
+        stripe={
+            "cus_B": customer(
+                id="cus_B",
+                email="pat@shared.example",
+                invoice_settings={"default_payment_method": "pm_1"},
+            ),
+            "pm_1": payment_method(),
+        },
+        accounts=[account_row("001A", customer_id="cus_A")],
+        contacts=[_first_customers_contact()],
+        claims={"pat@shared.example": "cus_A"},
+    )
+    p = run(envelope("charge.succeeded", charge(customer="cus_B")), org)
+    account = ops_by_id(p)["account"]
+    assert account.fields["Card_Last4__c"] == "4444"
+    assert account.fields["Card_Brand__c"] == "mastercard"
+    assert LookupKind.STRIPE_PAYMENT_METHOD in {lk.kind for lk in org.asked}
+
+
+def test_linked_account_is_not_given_the_card_again() -> None:
+    # once linked, the card follows the card events only (no read per event)
+    org = FakeOrg(
+        stripe={
+            "cus_B": customer(id="cus_B", invoice_settings={"default_payment_method": "pm_1"}),
+            "pm_1": payment_method(),
+        },
+        accounts=[account_row("001B", customer_id="cus_B")],
+    )
+    p = run(envelope("charge.succeeded", charge(customer="cus_B")), org)
+    assert all("Card_Last4__c" not in op.fields for op in p.operations if op.sobject == "Account")
+    assert LookupKind.STRIPE_PAYMENT_METHOD not in {lk.kind for lk in org.asked}

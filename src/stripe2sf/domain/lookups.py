@@ -27,7 +27,7 @@ from stripe2sf.domain.context import (
 )
 from stripe2sf.domain.events import EventView
 from stripe2sf.domain.handled import CREATING_FLOWS, Flow, flow_of
-from stripe2sf.domain.matching import email_owners, website_host
+from stripe2sf.domain.matching import default_card_id, email_owners, website_host
 from stripe2sf.domain.ordering import late_event_reason, ledger_keys
 from stripe2sf.domain.paths import get_path, id_of
 from stripe2sf.domain.stripe_views import expanded_default_card, subscription_view
@@ -142,6 +142,14 @@ def lookups_needed(event: EventView, config: SyncConfig, ctx: PlanContext) -> tu
         contactless = event.object_type == "customer" and ctx.linked_contact(cid) is None
         if (known and (unlinked or contactless) and may_create) or (new_here and not known):
             customer = customer_for(event, ctx)
+            card_id = default_card_id(customer) if customer is not None else None
+            if (  # an Account created or linked now shows the card on file at once
+                unlinked
+                and card_id
+                and config.mappings_for("payment_method", "Account")
+                and get_path(expanded_default_card(obj) or {}, "id") != card_id
+            ):
+                need(LookupKind.STRIPE_PAYMENT_METHOD, card_id)
             if customer is None and event.object_type != "customer":
                 need(LookupKind.STRIPE_CUSTOMER, cid)
             elif customer is not None and _searchable(customer.email) and config.matching.by_email:

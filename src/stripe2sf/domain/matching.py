@@ -36,8 +36,8 @@ from stripe2sf.domain.context import (
     normalize_email,
 )
 from stripe2sf.domain.operations import Operation, RecordRef
-from stripe2sf.domain.sources import customer_sources, mapped_fields
-from stripe2sf.domain.stripe_views import CustomerView
+from stripe2sf.domain.sources import customer_sources, mapped_fields, payment_method_sources
+from stripe2sf.domain.stripe_views import CustomerView, expanded_default_card, payment_method_view
 
 Kind = Literal[
     "linked", "contact_match", "domain_match", "create", "review", "shared_email", "unmatched"
@@ -298,10 +298,17 @@ def customer_writes(
         out.account_ref, out.account_op = acc_ref, "account"
 
     def own_account(reason: str) -> None:
-        upsert_account(fields("Account", True) or {"Name": customer_id}, reason)
+        upsert_account({**(fields("Account", True) or {"Name": customer_id}), **card}, reason)
 
     linked_contact = ctx.linked_contact(customer_id)
     kind = resolution.kind
+    # An Account this plan creates or links shows the card on file at once: the card events
+    # may have come while the customer had no Account (in review), and are not repeated.
+    card = (
+        {}
+        if kind in ("linked", "review", "unmatched") or customer is None
+        else first_card(customer, customer_raw, ctx, config, out)
+    )
     if kind == "linked":
         assert resolution.account is not None
         out.account_ref, out.account_owner_id = acc_ref, resolution.account.owner_id
@@ -358,7 +365,11 @@ def customer_writes(
                     "Account",
                     "Id",
                     contact.account_id,
-                    {key: customer_id, **(fields("Account", False) if sync_fields else {})},
+                    {
+                        key: customer_id,
+                        **(fields("Account", False) if sync_fields else {}),
+                        **card,
+                    },
                     reason=f"link: Account of {resolution.reason}",
                 )
             )
@@ -373,7 +384,7 @@ def customer_writes(
                     "Account",
                     key,
                     customer_id,
-                    fields("Account", True),
+                    {**fields("Account", True), **card},
                     reason="matched Contact has no Account",
                 )
             )
@@ -405,7 +416,7 @@ def customer_writes(
                 "Account",
                 "Id",
                 account.id,
-                {key: customer_id, **(fields("Account", False) if sync_fields else {})},
+                {key: customer_id, **(fields("Account", False) if sync_fields else {}), **card},
                 reason=f"link: {resolution.reason}",
             )
         )
@@ -465,6 +476,37 @@ def customer_writes(
         return out
     out.notes.append(resolution.reason)
     return out
+
+
+def default_card_id(customer: CustomerView) -> str | None:
+    return customer.default_payment_method_id or customer.default_source_id
+
+
+def first_card(
+    customer: CustomerView,
+    customer_raw: dict[str, Any] | None,
+    ctx: PlanContext,
+    config: SyncConfig,
+    out: CustomerWrites,
+) -> dict[str, Any]:
+    """The card fields of the customer's default card, for an Account being created or linked
+    (nothing when the card is not mapped, the customer has none, or it is not a card)."""
+    pm_id = default_card_id(customer)
+    if not pm_id or not config.mappings_for("payment_method", "Account"):
+        return {}
+    raw = expanded_default_card(customer_raw or {})
+    if raw is None or raw.get("id") != pm_id:
+        raw = ctx.stripe(LookupKind.STRIPE_PAYMENT_METHOD, pm_id)
+    if raw is None:
+        if not ctx.has(LookupKind.STRIPE_PAYMENT_METHOD, pm_id):
+            out.assumptions.append(f"default payment method {pm_id} not fetched; no card shown")
+        return {}
+    pm = payment_method_view(raw)
+    if pm.type != "card" or not pm.card.last4:
+        return {}
+    return mapped_fields(
+        config, "payment_method", "Account", payment_method_sources(pm), creating=False
+    )
 
 
 def _review_task(
