@@ -38,14 +38,20 @@ class ObjectSpec:
 
 @dataclass
 class Bundle:
-    """Parsed metadata: custom objects and fields (keyed by object API name)."""
+    """Parsed metadata: custom objects and fields (keyed by object API name), permission sets
+    (API name -> their XML, applied by the org's permission model) and other components kept
+    as they came ((metadata type, full name) -> XML: list views, layouts, ...)."""
 
     objects: list[ObjectSpec] = field(default_factory=list)
     fields: list[tuple[str, FieldDef]] = field(default_factory=list)
+    permission_sets: dict[str, str] = field(default_factory=dict)
+    components: dict[tuple[str, str], str] = field(default_factory=dict)
 
     def extend(self, other: Bundle) -> None:
         self.objects.extend(other.objects)
         self.fields.extend(other.fields)
+        self.permission_sets.update(other.permission_sets)
+        self.components.update(other.components)
 
 
 def _strip(tag: str) -> str:
