@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: install demo test lint typecheck browser unit bench soak clean
+.PHONY: install demo test lint typecheck browser sfcli unit bench soak clean
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -28,7 +28,14 @@ browser:
 	@test -x /usr/bin/chromium || (apt-get update -qq && \
 		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null)
 
-test: lint typecheck browser
+# The official Salesforce CLI (pinned in tools/sf-cli) for the admin-path tests; when npm cannot
+# be reached they skip and say so.
+SFCLI := tools/sf-cli/node_modules/.bin/sf
+sfcli:
+	@test -x $(SFCLI) || (cd tools/sf-cli && npm ci --no-audit --no-fund --loglevel=error) || \
+		echo "sf CLI not installed (npm unreachable?): its tests will skip"
+
+test: lint typecheck browser sfcli
 	$(BIN)/pytest -q $(PYTEST_ARGS)
 
 unit: $(STAMP)
