@@ -8,6 +8,7 @@ import ipaddress
 import json
 import logging
 import os
+import re
 import tempfile
 from collections.abc import Awaitable, Callable, MutableMapping
 from pathlib import Path
@@ -67,7 +68,7 @@ class SandboxApp:
         method = scope["method"].upper()
         raw = scope.get("raw_path")
         raw_path = raw.decode("latin-1") if raw else scope["path"]
-        raw_path = raw_path.split("?", 1)[0]
+        raw_path = collapse_slashes(raw_path.split("?", 1)[0])
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
         query_string = scope.get("query_string")
         query = (
@@ -231,6 +232,16 @@ class SandboxApp:
         headers.append((b"content-length", str(len(payload)).encode()))
         await send({"type": "http.response.start", "status": reply.status, "headers": headers})
         await send({"type": "http.response.body", "body": payload})
+
+
+def collapse_slashes(path: str) -> str:
+    """``//services/data//v66.0/`` -> ``/services/data/v66.0/``: Salesforce serves a path with
+    repeated slashes like the plain one, and the sf CLI sends them (it keeps the instance URL
+    with a trailing slash and appends ``/services/...``)."""
+    return _SLASHES.sub("/", path)
+
+
+_SLASHES = re.compile(r"/{2,}")
 
 
 class _ResetConnection(Exception):
