@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from salesforce_sandbox.config import API_VERSIONS
 from salesforce_sandbox.testing import SandboxServer
 from tests.sandbox import salesforce_fixtures
 
@@ -39,3 +40,46 @@ def test_repeated_slashes_are_served_like_single_ones(sandbox: SandboxServer) ->
     missing = _get(sandbox, "//services/data/v66.0/nothing")
     assert missing.status_code == 404
     assert missing.json()[0]["errorCode"] == "NOT_FOUND"
+
+
+URL_KEYS = {
+    "enterprise",
+    "metadata",
+    "partner",
+    "rest",
+    "sobjects",
+    "search",
+    "query",
+    "recent",
+    "tooling_soap",
+    "tooling_rest",
+    "profile",
+    "feeds",
+    "groups",
+    "users",
+    "feed_items",
+    "feed_elements",
+    "custom_domain",
+}
+
+
+def test_userinfo_urls_carry_the_version_placeholder(sandbox: SandboxServer) -> None:
+    info = _get(sandbox, "/services/oauth2/userinfo").json()
+    urls = info["urls"]
+    assert set(urls) == URL_KEYS
+    base = sandbox.instance_url
+    org = info["organization_id"]
+    assert urls["rest"] == f"{base}/services/data/v{{version}}/"
+    assert urls["tooling_rest"] == f"{base}/services/data/v{{version}}/tooling/"
+    assert urls["metadata"] == f"{base}/services/Soap/m/{{version}}/{org}"
+    assert urls["partner"] == f"{base}/services/Soap/u/{{version}}/{org}"
+    assert urls["enterprise"] == f"{base}/services/Soap/c/{{version}}/{org}"
+    assert urls["tooling_soap"] == f"{base}/services/Soap/T/{{version}}/{org}"
+    assert urls["feed_elements"] == f"{base}/services/data/v{{version}}/chatter/feed-elements"
+    assert urls["profile"] == f"{base}/{info['user_id']}"
+    assert urls["custom_domain"] == base
+    latest = _get(sandbox, "/services/oauth2/userinfo", version="latest").json()["urls"]
+    assert latest["rest"] == f"{base}/services/data/v{API_VERSIONS[-1]}/"
+    pinned = _get(sandbox, f"/id/{org}/{info['user_id']}", version="59").json()
+    assert pinned["urls"]["sobjects"] == f"{base}/services/data/v59.0/sobjects/"
+    assert pinned["id"] == info["sub"] and pinned["username"] == sandbox.username

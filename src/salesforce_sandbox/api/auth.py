@@ -137,6 +137,35 @@ def bearer_token(headers: dict[str, str], query: dict[str, str]) -> str | None:
     return query.get("oauth_token")
 
 
+def identity_urls(instance_url: str, user_id: str, version: str | None = None) -> dict[str, str]:
+    """The ``urls`` block of userinfo and the identity URL, as Salesforce writes it: the literal
+    ``{version}`` placeholder unless the request asked for a ``version`` (a number or
+    ``latest``)."""
+    if version == "latest":
+        version = config.API_VERSIONS[-1]
+    v = version or "{version}"
+    data = f"{instance_url}/services/data/v{v}"
+    return {
+        "enterprise": f"{instance_url}/services/Soap/c/{v}/{ids.ORG_ID}",
+        "metadata": f"{instance_url}/services/Soap/m/{v}/{ids.ORG_ID}",
+        "partner": f"{instance_url}/services/Soap/u/{v}/{ids.ORG_ID}",
+        "rest": f"{data}/",
+        "sobjects": f"{data}/sobjects/",
+        "search": f"{data}/search/",
+        "query": f"{data}/query/",
+        "recent": f"{data}/recent/",
+        "tooling_soap": f"{instance_url}/services/Soap/T/{v}/{ids.ORG_ID}",
+        "tooling_rest": f"{data}/tooling/",
+        "profile": f"{instance_url}/{user_id}",
+        "feeds": f"{data}/chatter/feeds",
+        "groups": f"{data}/chatter/groups",
+        "users": f"{data}/chatter/users",
+        "feed_items": f"{data}/chatter/feed-items",
+        "feed_elements": f"{data}/chatter/feed-elements",
+        "custom_domain": instance_url,
+    }
+
+
 def _userinfo(org: Org, call: Call, session: Session) -> dict[str, Any]:
     s = org.settings
     identity = _identity_url(call, session)
@@ -145,15 +174,33 @@ def _userinfo(org: Org, call: Call, session: Session) -> dict[str, Any]:
         "user_id": session.user_id,
         "organization_id": ids.ORG_ID,
         "preferred_username": s.username,
+        "nickname": s.username.split("@", 1)[0],
         "name": "Admin User",
+        "given_name": "Admin",
+        "family_name": "User",
         "email": s.username,
         "email_verified": True,
+        "zoneinfo": "GMT",
         "active": True,
         "user_type": "STANDARD",
         "language": "en_US",
         "locale": "en_US",
         "utcOffset": 0,
+        "urls": identity_urls(call.instance_url, session.user_id, _asked_version(call)),
     }
+
+
+def _asked_version(call: Call) -> str | None:
+    """``?version=`` of a userinfo/identity request: a known API version or ``latest``."""
+    asked = call.query.get("version")
+    if asked == "latest":
+        return asked
+    if asked:
+        try:
+            return f"{float(asked):.1f}"
+        except ValueError:
+            return None
+    return None
 
 
 def userinfo(org: Org, call: Call) -> Reply:
@@ -166,19 +213,14 @@ def identity(org: Org, call: Call) -> Reply:
     if call.params.get("user") not in (session.user_id, session.user_id[:15]):
         raise invalid_session()
     body = _userinfo(org, call, session)
-    version = config.API_VERSIONS[-1]
     body.update(
         {
             "id": _identity_url(call, session),
+            "asserted_user": True,
             "username": org.settings.username,
             "display_name": "Admin User",
-            "urls": {
-                "rest": f"{call.instance_url}/services/data/v{{version}}/",
-                "sobjects": f"{call.instance_url}/services/data/v{{version}}/sobjects/",
-                "query": f"{call.instance_url}/services/data/v{{version}}/query/",
-                "partner": f"{call.instance_url}/services/Soap/u/{{version}}/{ids.ORG_ID}",
-                "latest": version,
-            },
+            "nick_name": body["nickname"],
+            "is_lightning_login_user": False,
         }
     )
     return ok(body)
