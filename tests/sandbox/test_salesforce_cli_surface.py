@@ -83,3 +83,120 @@ def test_userinfo_urls_carry_the_version_placeholder(sandbox: SandboxServer) -> 
     pinned = _get(sandbox, f"/id/{org}/{info['user_id']}", version="59").json()
     assert pinned["urls"]["sobjects"] == f"{base}/services/data/v59.0/sobjects/"
     assert pinned["id"] == info["sub"] and pinned["username"] == sandbox.username
+
+
+def _columns(sandbox: SandboxServer, soql: str) -> dict[str, Any]:
+    response = _get(sandbox, "/services/data/v66.0/query", q=soql, columns="true")
+    assert response.status_code == 200, response.text
+    result: dict[str, Any] = response.json()
+    return result
+
+
+def _shape(column: dict[str, Any]) -> tuple[Any, ...]:
+    """The keys the CLI reads, plus the kind flags."""
+    return (
+        column["columnName"],
+        column["displayName"],
+        column["aggregate"],
+        column["apexType"],
+        column["foreignKeyName"],
+        [_shape(c) for c in column["joinColumns"]],
+    )
+
+
+COLUMN_KEYS = {
+    "aggregate",
+    "apexType",
+    "booleanType",
+    "columnName",
+    "custom",
+    "displayName",
+    "foreignKeyName",
+    "insertable",
+    "joinColumns",
+    "numberType",
+    "textType",
+    "updatable",
+}
+
+
+def test_columns_of_aggregates_name_functions_and_group_fields(sandbox: SandboxServer) -> None:
+    count = _columns(sandbox, "SELECT COUNT(Id) FROM Account")
+    assert [_shape(c) for c in count["columnMetadata"]] == [
+        ("expr0", "count(Id)", True, None, None, [])
+    ]
+    (column,) = count["columnMetadata"]
+    assert set(column) == COLUMN_KEYS
+    assert column["numberType"] is True and column["insertable"] is False
+    assert count["entityName"] == "Account" and count["groupBy"] is False
+    assert count["idSelected"] is False and count["keyPrefix"] == "001"
+
+    grouped = _columns(
+        sandbox,
+        "SELECT Subscription_Status__c, count(id), MIN(Name), max(annualrevenue) top,"
+        " SUM(AnnualRevenue), AVG(NumberOfEmployees) FROM Account"
+        " GROUP BY Subscription_Status__c",
+    )
+    assert grouped["groupBy"] is True
+    shapes = [_shape(c) for c in grouped["columnMetadata"]]
+    assert shapes == [
+        ("Subscription_Status__c", "Subscription_Status__c", False, "String", None, []),
+        ("expr0", "count(Id)", True, None, None, []),
+        ("expr1", "min(Name)", True, None, None, []),
+        ("top", "max(AnnualRevenue)", True, None, None, []),
+        ("expr2", "sum(AnnualRevenue)", True, None, None, []),
+        ("expr3", "avg(NumberOfEmployees)", True, None, None, []),
+    ]
+    status, _, min_name, top, *_ = grouped["columnMetadata"]
+    assert status["custom"] is True and status["textType"] is True
+    assert status["insertable"] is True and status["updatable"] is True
+    assert min_name["textType"] is True and min_name["numberType"] is False
+    assert top["numberType"] is True
+
+
+def test_columns_of_subqueries_and_parent_fields(sandbox: SandboxServer) -> None:
+    found = _columns(
+        sandbox,
+        "SELECT Id, Name, Owner.Name, Owner.Email, (SELECT LastName, Account.Name FROM Contacts)"
+        " FROM Account",
+    )
+    assert found["idSelected"] is True and found["groupBy"] is False
+    assert [_shape(c) for c in found["columnMetadata"]] == [
+        ("Id", "Id", False, "Id", None, []),
+        ("Name", "Name", False, "String", None, []),
+        (
+            "Owner",
+            "Owner",
+            False,
+            None,
+            "OwnerId",
+            [
+                ("Name", "Name", False, "String", None, []),
+                ("Email", "Email", False, "String", None, []),
+            ],
+        ),
+        (
+            "Contacts",
+            "Contacts",
+            True,
+            None,
+            None,
+            [
+                ("LastName", "LastName", False, "String", None, []),
+                (
+                    "Account",
+                    "Account",
+                    False,
+                    None,
+                    "AccountId",
+                    [("Name", "Name", False, "String", None, [])],
+                ),
+            ],
+        ),
+    ]
+    ident, name, owner, contacts = found["columnMetadata"]
+    assert ident["insertable"] is False and ident["updatable"] is False
+    assert name["insertable"] is True and name["textType"] is True
+    assert contacts["joinColumns"][0]["insertable"] is True
+    assert all(set(c) == COLUMN_KEYS for c in (ident, owner, contacts))
+    assert _columns(sandbox, "SELECT COUNT() FROM Account")["columnMetadata"] == []

@@ -10,7 +10,7 @@ from salesforce_sandbox.errors import MultipleRecords, SalesforceError, not_foun
 from salesforce_sandbox.models.org import Org
 from salesforce_sandbox.schema import describe as describing
 from salesforce_sandbox.soql import bind, parse
-from salesforce_sandbox.soql.binder import Path as FieldPath
+from salesforce_sandbox.soql.columns import column_metadata
 
 RESOURCES = (
     "sobjects",
@@ -184,57 +184,12 @@ def _query(org: Org, call: Call, include_deleted: bool) -> Reply:
     if call.query.get("explain"):
         raise SalesforceError("MALFORMED_QUERY", "explain is not supported")
     if call.query.get("columns", "").lower() == "true":
-        return ok(_columns(org, soql))
+        return ok(column_metadata(bind(parse(soql), org.schema)))
     return ok(org.queries.run(soql, org.schema, call.version, include_deleted, _batch_size(call)))
 
 
 def query_more(org: Org, call: Call) -> Reply:
     return ok(org.queries.more(call.params["locator"], call.version, _batch_size(call)))
-
-
-def _columns(org: Org, soql: str) -> dict[str, Any]:
-    bound = bind(parse(soql), org.schema)
-    columns = []
-    for item in bound.fields:
-        if not isinstance(item, FieldPath):
-            continue
-        definition = item.field
-        column: dict[str, Any] = {
-            "aggregate": False,
-            "apexType": "Id" if definition.type == "id" else "String",
-            "booleanType": definition.type == "boolean",
-            "columnName": definition.name,
-            "custom": definition.custom,
-            "displayName": definition.name,
-            "foreignKeyName": None,
-            "insertable": definition.createable,
-            "joinColumns": [],
-            "numberType": definition.is_number,
-            "textType": definition.is_text,
-            "updatable": definition.updateable,
-        }
-        for rel_field, rel_name in reversed(
-            list(zip(item.rel_fields, item.rel_names, strict=True))
-        ):
-            column = {
-                **column,
-                "columnName": rel_name,
-                "displayName": rel_name,
-                "foreignKeyName": rel_field,
-                "apexType": None,
-                "joinColumns": [column],
-                "textType": False,
-                "numberType": False,
-                "booleanType": False,
-            }
-        columns.append(column)
-    return {
-        "columnMetadata": columns,
-        "entityName": bound.obj.name,
-        "groupBy": bool(bound.group_by),
-        "idSelected": any(isinstance(f, FieldPath) and f.name == "Id" for f in bound.fields),
-        "keyPrefix": bound.obj.key_prefix,
-    }
 
 
 def _window(call: Call) -> tuple[str, str]:
