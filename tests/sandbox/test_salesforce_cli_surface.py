@@ -6,7 +6,11 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+from simple_salesforce import Salesforce
+
 from salesforce_sandbox.config import API_VERSIONS
+from salesforce_sandbox.models import limits
 from salesforce_sandbox.testing import SandboxServer
 from tests.sandbox import salesforce_fixtures
 
@@ -200,3 +204,62 @@ def test_columns_of_subqueries_and_parent_fields(sandbox: SandboxServer) -> None
     assert contacts["joinColumns"][0]["insertable"] is True
     assert all(set(c) == COLUMN_KEYS for c in (ident, owner, contacts))
     assert _columns(sandbox, "SELECT COUNT() FROM Account")["columnMetadata"] == []
+
+
+def _remaining(sf: Salesforce) -> tuple[int, int, int]:
+    limits = sf.limits()
+    return (
+        limits["DailyBulkApiBatches"]["Remaining"],
+        limits["DailyBulkV2QueryJobs"]["Remaining"],
+        limits["DailyBulkApiBatches"]["Max"],
+    )
+
+
+def test_bulk_allocations_count_down(sandbox: SandboxServer, sf: Salesforce) -> None:
+    batches, query_jobs, batch_max = _remaining(sf)
+    assert (batches, query_jobs, batch_max) == (15000, 10000, 15000)
+    sf.bulk2.Account.insert(records=[{"Name": "One"}, {"Name": "Two"}], wait=0)
+    assert _remaining(sf)[:2] == (14999, 10000)  # up to 10,000 records: one internal batch
+    records = [{"Name": f"Many {i}"} for i in range(10_001)]
+    result = sf.bulk2.Account.insert(records=records, wait=0)
+    assert result[0]["numberRecordsProcessed"] == 10_001
+    assert _remaining(sf)[:2] == (14997, 10000)  # 10,001 records: two more
+    with sandbox.http() as http:  # a query job (simple-salesforce would poll it for 5 s)
+        job = http.post(
+            f"{sandbox.instance_url}/services/data/v66.0/jobs/query",
+            json={"operation": "query", "query": "SELECT Name FROM Account WHERE Name = 'One'"},
+            headers={"Authorization": f"Bearer {sandbox.access_token}"},
+        ).json()
+        rows = http.get(
+            f"{sandbox.instance_url}/services/data/v66.0/jobs/query/{job['id']}/results",
+            headers={"Authorization": f"Bearer {sandbox.access_token}"},
+        )
+    assert rows.text.splitlines() == ['"Name"', '"One"']
+    assert _remaining(sf)[:2] == (14997, 9999)
+    assert sandbox.requests()["bulk_v2_query_jobs"] == 1
+    sandbox.reset()
+    assert _remaining(sf)[:2] == (15000, 10000)
+
+
+def test_bulk_allocations_roll_over_a_day(monkeypatch: pytest.MonkeyPatch) -> None:
+    hour = [5000]
+    monkeypatch.setattr(limits, "_hour", lambda: hour[0])
+    usage = limits.ApiUsage(daily_limit=100)
+    usage.count_bulk_batches(limits.ingest_batches(25_000))
+    usage.count_bulk_batches(1)  # a Bulk API 1.0 batch
+    usage.count_bulk_v2_query_job()
+    hour[0] += 12
+    usage.count_bulk_v2_query_job()
+    assert usage.limits()["DailyBulkApiBatches"] == {"Max": 15000, "Remaining": 14996}
+    assert usage.limits()["DailyBulkV2QueryJobs"] == {"Max": 10000, "Remaining": 9998}
+    hour[0] += 12  # the first hour is now 24 hours old
+    assert usage.limits()["DailyBulkApiBatches"]["Remaining"] == 15000
+    assert usage.limits()["DailyBulkV2QueryJobs"]["Remaining"] == 9999
+    assert [limits.ingest_batches(n) for n in (0, 1, 10_000, 10_001, 20_000, 20_001)] == [
+        0,
+        1,
+        1,
+        2,
+        2,
+        3,
+    ]

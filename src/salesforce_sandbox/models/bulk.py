@@ -21,6 +21,7 @@ from typing import Any
 
 from salesforce_sandbox import clock, ids
 from salesforce_sandbox.errors import SalesforceError, not_found
+from salesforce_sandbox.models.limits import ApiUsage, ingest_batches
 from salesforce_sandbox.models.records import Records, StoreSource
 from salesforce_sandbox.models.store import Store, _dumps
 from salesforce_sandbox.schema.model import ObjectDef, Schema
@@ -52,8 +53,15 @@ class BulkJobs:
     """The org's Bulk API 2.0 jobs, on its store and records. ``schema`` returns the org's
     schema as it is now (a deploy replaces it)."""
 
-    def __init__(self, store: Store, records: Records, schema: Callable[[], Schema]) -> None:
+    def __init__(
+        self,
+        store: Store,
+        records: Records,
+        schema: Callable[[], Schema],
+        usage: ApiUsage | None = None,
+    ) -> None:
         self.store = store
+        self.usage = usage or ApiUsage(0)  # spends DailyBulkApiBatches / DailyBulkV2QueryJobs
         self.records = records
         self._schema = schema
         self._tmp = tempfile.mkdtemp(prefix="sf-bulk-")
@@ -267,6 +275,7 @@ class BulkJobs:
             path.unlink(missing_ok=True)
         if generation != self.generation:
             return
+        self.usage.count_bulk_batches(ingest_batches(counts["processed"]))
         elapsed = int((clock.now() - started).total_seconds() * 1000)
         job["totalProcessingTime"] = elapsed
         job["apiActiveProcessingTime"] = elapsed
@@ -468,6 +477,7 @@ class BulkJobs:
                 "API_ERROR", "Aggregate queries and sub-queries are not supported in Bulk API 2.0"
             )
         job = self._new_job(data, "V2Query", version, user)
+        self.usage.count_bulk_v2_query_job()
         job["operation"] = operation
         job["object"] = bound.obj.name
         job["query"] = soql

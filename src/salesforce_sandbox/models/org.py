@@ -40,7 +40,7 @@ class Org:
         self.usage = ApiUsage(settings.api_limit)
         self.faults = Faults()
         self.queries = Queries(self.store)
-        self.bulk = BulkJobs(self.store, self.records, lambda: self.schema)
+        self.bulk = BulkJobs(self.store, self.records, lambda: self.schema, self.usage)
         self._load_saved_schema()
         for directory in settings.metadata_dirs:
             self.deploy_dir(directory)
