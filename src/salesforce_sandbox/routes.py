@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
-from salesforce_sandbox.api import auth, bulk, composite, rest
+from salesforce_sandbox.api import auth, bulk, composite, rest, search
 from salesforce_sandbox.api.http import Call, Reply, dumps, error_reply
 from salesforce_sandbox.errors import SalesforceError
 from salesforce_sandbox.models.org import Org
@@ -76,6 +76,8 @@ DATA_ROUTES: list[Route] = [
     _route("GET", "/queryAll", rest.query_all),
     _route("GET", "/query/{locator}", rest.query_more),
     _route("GET", "/queryAll/{locator}", rest.query_more),
+    _route("GET", "/search", search.search),
+    _route("GET|POST", "/parameterizedSearch", search.parameterized),
     _route("POST", "/composite", _dispatching(composite.composite)),
     _route("POST", "/composite/graph", _dispatching(composite.graph)),
     _route("POST", "/composite/batch", _dispatching(composite.batch)),
