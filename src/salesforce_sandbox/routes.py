@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
-from salesforce_sandbox.api import auth, bulk, composite, rest, search
+from salesforce_sandbox.api import auth, bulk, composite, rest, search, tooling
 from salesforce_sandbox.api.http import Call, Reply, dumps, error_reply
 from salesforce_sandbox.errors import SalesforceError
 from salesforce_sandbox.models.org import Org
@@ -59,6 +59,7 @@ def _dispatching(handler: Callable[[Org, Call, composite.Dispatch], Reply]) -> H
 DATA_ROUTES: list[Route] = [
     _route("GET", "/", rest.resources),
     _route("GET", "/limits", rest.limits),
+    _route("GET", "/limits/recordCount", rest.record_counts),
     _route("GET", "/sobjects", rest.describe_global),
     _route("GET", "/sobjects/{sobject}", rest.basic_info),
     _route("POST", "/sobjects/{sobject}", rest.create),
@@ -102,6 +103,12 @@ DATA_ROUTES: list[Route] = [
     _route("PATCH", "/jobs/query/{job}", bulk.patch_query),
     _route("DELETE", "/jobs/query/{job}", bulk.delete_query),
     _route("GET", "/jobs/query/{job}/results", bulk.query_results),
+    _route("GET", "/tooling/sobjects", tooling.describe_global),
+    _route("GET", "/tooling/sobjects/{sobject}", tooling.basic_info),
+    _route("GET", "/tooling/sobjects/{sobject}/describe", tooling.describe),
+    _route("GET", "/tooling/sobjects/{sobject}/{id}", tooling.retrieve),
+    _route("GET", "/tooling/query", tooling.query),
+    _route("GET", "/tooling/query/{locator}", tooling.query_more),
 ]
 
 

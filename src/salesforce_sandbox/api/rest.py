@@ -41,6 +41,16 @@ def limits(org: Org, call: Call) -> Reply:
     return ok(org.usage.limits())
 
 
+def record_counts(org: Org, call: Call) -> Reply:
+    """``limits/recordCount[?sObjects=A,B]``: records of each object (all objects without the
+    parameter; names the org does not have are left out, as Salesforce does)."""
+    wanted = [n.strip() for n in call.query.get("sObjects", "").split(",") if n.strip()]
+    objects = [org.schema.get(n) for n in wanted] if wanted else org.schema.objects()
+    return ok(
+        {"sObjects": [{"count": org.store.count(o.name), "name": o.name} for o in objects if o]}
+    )
+
+
 def describe_global(org: Org, call: Call) -> Reply:
     return ok(describing.describe_global(org.schema, call.version))
 
@@ -160,7 +170,7 @@ def upsert(org: Org, call: Call) -> Reply:
     return no_content()
 
 
-def _batch_size(call: Call) -> int:
+def batch_size(call: Call) -> int:
     options = call.headers.get("sforce-query-options", "")
     for part in options.split(","):
         name, _, value = part.partition("=")
@@ -185,11 +195,11 @@ def _query(org: Org, call: Call, include_deleted: bool) -> Reply:
         raise SalesforceError("MALFORMED_QUERY", "explain is not supported")
     if call.query.get("columns", "").lower() == "true":
         return ok(column_metadata(bind(parse(soql), org.schema)))
-    return ok(org.queries.run(soql, org.schema, call.version, include_deleted, _batch_size(call)))
+    return ok(org.queries.run(soql, org.schema, call.version, include_deleted, batch_size(call)))
 
 
 def query_more(org: Org, call: Call) -> Reply:
-    return ok(org.queries.more(call.params["locator"], call.version, _batch_size(call)))
+    return ok(org.queries.more(call.params["locator"], call.version, batch_size(call)))
 
 
 def _window(call: Call) -> tuple[str, str]:
