@@ -180,7 +180,8 @@ class SandboxApp:
                 record_fault,
             )
             try:
-                reply = route.handler(org, call)
+                with org.acting_as(session.user_id):  # the user's permissions apply
+                    reply = route.handler(org, call)
             except SalesforceError:
                 if reset_after:
                     raise _ResetConnection from None

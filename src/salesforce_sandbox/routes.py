@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
-from salesforce_sandbox.api import auth, bulk, composite, rest, search, tooling
+from salesforce_sandbox.api import auth, bulk, composite, metadata, rest, search, tooling
 from salesforce_sandbox.api.http import Call, Reply, dumps, error_reply
 from salesforce_sandbox.errors import SalesforceError
 from salesforce_sandbox.models.org import Org
@@ -103,6 +103,9 @@ DATA_ROUTES: list[Route] = [
     _route("PATCH", "/jobs/query/{job}", bulk.patch_query),
     _route("DELETE", "/jobs/query/{job}", bulk.delete_query),
     _route("GET", "/jobs/query/{job}/results", bulk.query_results),
+    _route("POST", "/metadata/deployRequest", metadata.deploy_request),
+    _route("GET", "/metadata/deployRequest/{id}", metadata.deploy_request_status),
+    _route("PATCH", "/metadata/deployRequest/{id}", metadata.deploy_request_cancel),
     _route("GET", "/tooling/sobjects", tooling.describe_global),
     _route("GET", "/tooling/sobjects/{sobject}", tooling.basic_info),
     _route("GET", "/tooling/sobjects/{sobject}/describe", tooling.describe),
@@ -201,6 +204,12 @@ AUTH_ROUTES: list[tuple[str, re.Pattern[str], str, Handler]] = [
         re.compile(r"/services/Soap/u/(?P<version>[\d.]+)(?:/[^/]*)?/?$"),
         "/services/Soap/u/{version}",
         auth.soap,
+    ),
+    (
+        "POST",
+        re.compile(r"/services/Soap/m/(?P<version>[\d.]+)(?:/[^/]*)?/?$"),
+        "/services/Soap/m/{version}",
+        metadata.soap,
     ),
     (
         "GET",

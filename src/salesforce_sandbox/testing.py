@@ -5,6 +5,7 @@
     with run_sandbox(metadata=[Path("force-app")]) as sandbox:
         sf = sandbox.salesforce()                       # direct session (static access token)
         sf = sandbox.salesforce(login="soap")           # or "password", "client_credentials", "jwt"
+        sf = sandbox.salesforce(user=sandbox.integration_username)  # acting as another user
         sandbox.reset()                                 # or sandbox.control_call("POST", "reset")
         sandbox.seed([{"attributes": {"type": "Account"}, "Name": "Acme"}])
         sandbox.deploy(Path("force-app"))
@@ -19,6 +20,12 @@ Attributes: ``instance_url`` (``https://127.0.0.1:PORT``), ``ca_path``, ``contro
 control-plane base URL), ``login_domain`` (for simple-salesforce ``domain=``), ``username``,
 ``password``, ``security_token``, ``client_id``, ``client_secret``, ``access_token``,
 ``jwt_private_key``; ``http()`` is a ``requests.Session`` that trusts the CA.
+
+Users: the admin (``username``, System Administrator: sees and changes everything) and the
+integration user ``integration_username`` (profile "Minimum Access - API Only Integrations",
+no permission set: it sees no records until permission sets are assigned to it).
+``login_as(username)`` returns an access token acting as any active user (control plane
+``POST /_sandbox/sessions {"username"}``); ``salesforce(user=username)`` logs in with it.
 
 The server runs uvicorn with TLS in a background thread on a free loopback port; ``ca_path``
 is the CA to trust. ``sandbox.org`` gives direct access to the org model (same thread rules as
@@ -42,7 +49,7 @@ from simple_salesforce import Salesforce
 
 from salesforce_sandbox.config import Settings
 from salesforce_sandbox.jwt_keys import JWT_PRIVATE_KEY_PEM
-from salesforce_sandbox.models.org import Org
+from salesforce_sandbox.models.org import INTEGRATION_USERNAME, Org
 from salesforce_sandbox.server import bind_socket, prepare, uvicorn_config
 
 LOGIN_MODES = ("token", "soap", "password", "client_credentials", "jwt")
@@ -102,6 +109,15 @@ class SandboxServer:
     def jwt_private_key(self) -> str:
         return JWT_PRIVATE_KEY_PEM
 
+    @property
+    def integration_username(self) -> str:
+        """The seeded integration user (API only, no permission set assigned)."""
+        return INTEGRATION_USERNAME
+
+    def login_as(self, username: str) -> str:
+        """A new access token acting as ``username`` (its profile and permission sets apply)."""
+        return str(self.control_call("POST", "sessions", {"username": username})["access_token"])
+
     def http(self) -> requests.Session:
         """A requests session trusting the sandbox CA (ignores REQUESTS_CA_BUNDLE and proxies)."""
         session = requests.Session()
@@ -109,11 +125,16 @@ class SandboxServer:
         session.verify = str(self.ca_path)
         return session
 
-    def salesforce(self, login: str = "token", **kwargs: Any) -> Salesforce:
-        """A ``simple_salesforce.Salesforce`` logged in with ``login`` (see LOGIN_MODES)."""
+    def salesforce(
+        self, login: str = "token", user: str | None = None, **kwargs: Any
+    ) -> Salesforce:
+        """A ``simple_salesforce.Salesforce`` logged in with ``login`` (see LOGIN_MODES), or
+        with a token acting as ``user`` (a username) when given."""
         session = kwargs.pop("session", None) or self.http()
         args: dict[str, Any]
-        if login == "token":
+        if user is not None:
+            args = {"instance_url": self.instance_url, "session_id": self.login_as(user)}
+        elif login == "token":
             args = {"instance_url": self.instance_url, "session_id": self.access_token}
         elif login == "soap":
             args = {

@@ -176,6 +176,19 @@ def expire_sessions(org: Org, call: Call) -> Reply:
     return ok({"expired": org.sessions.expire(str(token) if token else None)})
 
 
+def new_session(org: Org, call: Call) -> Reply:
+    """``{"username"}`` -> an access token acting as that user (its permissions apply)."""
+    data = call.json_object()
+    session = org.session_for(str(data.get("username", "")))
+    return ok(
+        {
+            "access_token": session.token,
+            "user_id": session.user_id,
+            "instance_url": call.instance_url,
+        }
+    )
+
+
 def records(org: Org, call: Call) -> Reply:
     obj = org.object(call.params["sobject"])
     include_deleted = call.query.get("deleted", "").lower() == "true"
@@ -215,6 +228,7 @@ ROUTES: dict[tuple[str, str], Any] = {
     ("POST", "latency"): latency,
     ("DELETE", "latency"): latency,
     ("POST", "sessions/expire"): expire_sessions,
+    ("POST", "sessions"): new_session,
     ("GET", "stats"): stats,
 }
 

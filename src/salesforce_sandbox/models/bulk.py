@@ -50,14 +50,15 @@ def _job_error(message: str, code: str = "INVALIDJOB", status: int = 400) -> Sal
 
 
 class BulkJobs:
-    """The org's Bulk API 2.0 jobs, on its store and records. ``schema`` returns the org's
-    schema as it is now (a deploy replaces it)."""
+    """The org's Bulk API 2.0 jobs, on its store and records. ``schema(user_id)`` returns the
+    org's schema as it is now (a deploy replaces it), as that user sees it: a job reads and
+    writes with the permissions of the user who created it."""
 
     def __init__(
         self,
         store: Store,
         records: Records,
-        schema: Callable[[], Schema],
+        schema: Callable[[str | None], Schema],
         usage: ApiUsage | None = None,
     ) -> None:
         self.store = store
@@ -143,7 +144,7 @@ class BulkJobs:
         operation = data.get("operation")
         if operation not in OPERATIONS:
             raise _job_error(f"InvalidJob : Invalid operation: {operation}")
-        obj = self._schema().get(str(data.get("object", "")))
+        obj = self._schema(user).get(str(data.get("object", "")))
         if obj is None:
             raise _job_error(f"InvalidJob : Invalid object: {data.get('object')}")
         if str(data.get("contentType") or "CSV").upper() != "CSV":
@@ -237,7 +238,7 @@ class BulkJobs:
         started = clock.now()
         generation = self.generation
         path = self.root / f"{job['id']}.csv"
-        obj = self._schema().get(job["object"])
+        obj = self._schema(job["createdById"]).get(job["object"])
         counts = {"processed": 0, "failed": 0}
         try:
             if obj is None:
@@ -324,7 +325,7 @@ class BulkJobs:
                 lookup = obj.by_relationship(rel_name)
                 if lookup is None or not lookup.reference_to:
                     raise _job_error(f"InvalidBatch : Field name not found : {name}")
-                target_obj = self._schema().get(target or lookup.reference_to[0])
+                target_obj = self._schema(job["createdById"]).get(target or lookup.reference_to[0])
                 if target_obj is None or target_obj.field(ext) is None:
                     raise _job_error(f"InvalidBatch : Field name not found : {name}")
                 out.append((lookup.relationship_name, target_obj.name, ext))
@@ -471,7 +472,8 @@ class BulkJobs:
         soql = data.get("query")
         if not isinstance(soql, str) or not soql.strip():
             raise _job_error("InvalidJob : query is required")
-        bound = bind(parse(soql), self._schema())
+        schema = self._schema(user)
+        bound = bind(parse(soql), schema)
         if bound.aggregate or any(not isinstance(f, FieldPath) for f in bound.fields):
             raise SalesforceError(
                 "API_ERROR", "Aggregate queries and sub-queries are not supported in Bulk API 2.0"
@@ -481,7 +483,7 @@ class BulkJobs:
         job["operation"] = operation
         job["object"] = bound.obj.name
         job["query"] = soql
-        rows, run = execute_raw(bound, self._source(), self._schema(), operation == "queryAll")
+        rows, run = execute_raw(bound, self._source(), schema, operation == "queryAll")
         paths = [f for f in bound.fields if isinstance(f, FieldPath)]
         with self.store.transaction():
             self._rows(job["id"], "head", [(0, None, None, [p.dotted for p in paths])])

@@ -1,8 +1,16 @@
-"""The org: schema (standard + deployed metadata), records, sessions, API usage, faults,
-query cursors and Bulk API 2.0 jobs, over one SQLite store."""
+"""The org: schema (standard + deployed metadata), records, the permission model, sessions,
+API usage, faults, query cursors and Bulk API 2.0 jobs, over one SQLite store.
+
+An API request runs ``with org.acting_as(user_id)``: ``org.schema`` (and ``org.object``) are
+then that user's view of the schema and record writes check its object permissions
+(``models.permissions``). Outside a request (control plane, tests, seeding) the org acts as
+the system and sees everything.
+"""
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -14,18 +22,31 @@ from salesforce_sandbox.config import (
     Settings,
 )
 from salesforce_sandbox.errors import SalesforceError
-from salesforce_sandbox.models.auth import Sessions
+from salesforce_sandbox.models.auth import Session, Sessions
 from salesforce_sandbox.models.bulk import BulkJobs
 from salesforce_sandbox.models.faults import Faults
 from salesforce_sandbox.models.limits import ApiUsage
+from salesforce_sandbox.models.permission_sets import apply_permission_set, seed_profiles
+from salesforce_sandbox.models.permissions import PermissionModel, acting_user
 from salesforce_sandbox.models.queries import Queries
 from salesforce_sandbox.models.records import Records
 from salesforce_sandbox.models.store import Store
 from salesforce_sandbox.schema import sfdx
 from salesforce_sandbox.schema.model import FieldDef, ObjectDef, Schema
-from salesforce_sandbox.schema.standard import standard_objects
+from salesforce_sandbox.schema.permission_set import (
+    PermissionSetSpec,
+    check_against,
+    parse_permission_set,
+)
+from salesforce_sandbox.schema.standard import (
+    API_ONLY_PROFILE_ID,
+    SYSTEM_ADMINISTRATOR_PROFILE_ID,
+    standard_objects,
+)
 
 SCHEMA_META = "schema.custom"
+PERMISSION_SETS_META = "permission_sets.deployed"
+INTEGRATION_USERNAME = "integration@sandbox.example.com"
 
 
 class Org:
@@ -34,36 +55,60 @@ class Org:
         if settings.data_dir is not None:
             settings.data_dir.mkdir(parents=True, exist_ok=True)
         self.store = Store(settings.db_path)
-        self.schema = Schema(standard_objects())
-        self.records = Records(self.store, lambda: self.schema, ADMIN_USER_ID)
+        self._schema = Schema(standard_objects())
+        self.permissions = PermissionModel(self.store)
+        self.records = Records(self.store, lambda: self._schema, ADMIN_USER_ID, self.permissions)
         self.sessions = Sessions(settings)
         self.usage = ApiUsage(settings.api_limit)
         self.faults = Faults()
         self.queries = Queries(self.store)
-        self.bulk = BulkJobs(self.store, self.records, lambda: self.schema, self.usage)
+        self.bulk = BulkJobs(self.store, self.records, self.schema_for, self.usage)
         self._load_saved_schema()
+        self.seed_defaults()  # first: the seeded profiles' permission sets have fixed Ids
         for directory in settings.metadata_dirs:
             self.deploy_dir(directory)
-        self.seed_defaults()
 
     # schema ---------------------------------------------------------------------------------
+    @property
+    def schema(self) -> Schema:
+        """The schema as the acting user sees it (all of it outside a request)."""
+        return self.permissions.schema_for(self._schema, acting_user())
+
+    @schema.setter
+    def schema(self, value: Schema) -> None:
+        self._schema = value
+
+    @property
+    def full_schema(self) -> Schema:
+        return self._schema
+
+    def schema_for(self, user_id: str | None) -> Schema:
+        """The schema as ``user_id`` sees it (None: the system, all of it)."""
+        return self.permissions.schema_for(self._schema, user_id)
+
+    @contextlib.contextmanager
+    def acting_as(self, user_id: str) -> Iterator[None]:
+        """Run an API call as ``user_id`` (API_CURRENTLY_DISABLED without "API Enabled")."""
+        with self.permissions.acting_as(user_id):
+            yield
+
     def _load_saved_schema(self) -> None:
         saved = self.store.meta_get(SCHEMA_META)
         if not saved:
             return
         for item in saved.get("objects", []):
-            self.schema.add(ObjectDef.from_json(item))
+            self._schema.add(ObjectDef.from_json(item))
         for item in saved.get("fields", []):
-            obj = self.schema.get(item["object"])
+            obj = self._schema.get(item["object"])
             if obj is not None:
                 obj.add(FieldDef.from_json(item["field"]))
 
     def _save_schema(self) -> None:
         standard = {o.name for o in standard_objects()}
-        objects = [o.to_json() for o in self.schema.objects() if o.name not in standard]
+        objects = [o.to_json() for o in self._schema.objects() if o.name not in standard]
         fields = [
             {"object": o.name, "field": f.to_json()}
-            for o in self.schema.objects()
+            for o in self._schema.objects()
             if o.name in standard
             for f in o.fields.values()
             if f.custom
@@ -72,35 +117,67 @@ class Org:
             self.store.meta_set(SCHEMA_META, {"objects": objects, "fields": fields})
 
     def deploy(self, bundle: sfdx.Bundle) -> list[str]:
-        candidate = self.schema.copy()
+        """Apply custom objects and fields, then permission sets (``PermissionSet:Name`` in
+        the answer); nothing changes when any part is invalid."""
+        candidate = self._schema.copy()
         changed = sfdx.apply(candidate, bundle, len(candidate.custom_prefixes()))
-        self.schema = candidate
+        specs = [parse_permission_set(n, x) for n, x in sorted(bundle.permission_sets.items())]
+        for spec in specs:
+            check_against(spec, candidate)
+        self._schema = candidate
         self._save_schema()
         touched = {name.split(".", 1)[0] for name in changed}
         with self.store.transaction():
             for name in sorted(touched):
-                obj = self.schema.get(name)
+                obj = self._schema.get(name)
                 if obj is not None and self.store.count(obj.name):
                     self.records.reindex(obj)
-        return changed
+            self._apply_permission_sets(specs)
+            if specs:
+                saved = dict(self.store.meta_get(PERMISSION_SETS_META) or {})
+                saved.update(bundle.permission_sets)
+                self.store.meta_set(PERMISSION_SETS_META, saved)
+        return changed + [f"PermissionSet:{spec.name}" for spec in specs]
+
+    def _apply_permission_sets(self, specs: list[PermissionSetSpec]) -> None:
+        for spec in specs:
+            apply_permission_set(self.records, self._schema, spec)
 
     def deploy_dir(self, directory: Path) -> list[str]:
         return self.deploy(sfdx.read_dir(directory))
 
     def object(self, name: str) -> ObjectDef:
+        """The object as the acting user sees it; NOT_FOUND when it does not exist or the user
+        cannot read it."""
         obj = self.schema.get(name)
         if obj is None:
             raise SalesforceError("NOT_FOUND", "The requested resource does not exist", 404)
         return obj
 
+    def user_id(self, username: str) -> str:
+        """The Id of the active user called ``username``; NOT_FOUND when there is none."""
+        for record_id in self.store.lookup("User", "Username", username.lower()):
+            found = self.store.get(record_id)
+            if found is not None and not found[1] and found[2].get("IsActive", True):
+                return record_id
+        raise SalesforceError("NOT_FOUND", f"no active user with username {username!r}", 404)
+
+    def session_for(self, username: str) -> Session:
+        """A new access token acting as ``username`` (the control plane's ``POST sessions``)."""
+        return self.sessions.issue(self.user_id(username), "oauth")
+
     # records --------------------------------------------------------------------------------
     def seed_defaults(self) -> None:
-        """The organization, the admin and an integration user, and a queue."""
+        """The organization, the profiles, the admin (System Administrator) and an integration
+        user (Minimum Access - API Only Integrations, no permission set), a queue, and the
+        permission sets deployed before a reset."""
         s = self.settings
+        schema = self._schema
         with self.store.transaction():
+            seed_profiles(self.records, schema)
             if self.store.get(ids.ORG_ID) is None:
                 self.records.create(
-                    self.schema.get("Organization"),  # type: ignore[arg-type]
+                    schema.get("Organization"),  # type: ignore[arg-type]
                     {
                         "Id": ids.ORG_ID,
                         "Name": s.org_name,
@@ -110,7 +187,7 @@ class Org:
                     },
                     system=True,
                 )
-            users = self.schema.get("User")
+            users = schema.get("User")
             assert users is not None
             if self.store.get(ADMIN_USER_ID) is None:
                 self.records.create(
@@ -122,6 +199,7 @@ class Org:
                         "LastName": "User",
                         "Email": s.username,
                         "Alias": "admin",
+                        "ProfileId": SYSTEM_ADMINISTRATOR_PROFILE_ID,
                     },
                     system=True,
                 )
@@ -130,17 +208,18 @@ class Org:
                     users,
                     {
                         "Id": INTEGRATION_USER_ID,
-                        "Username": "integration@sandbox.example.com",
+                        "Username": INTEGRATION_USERNAME,
                         "FirstName": "Integration",
                         "LastName": "User",
-                        "Email": "integration@sandbox.example.com",
+                        "Email": INTEGRATION_USERNAME,
                         "Alias": "integ",
+                        "ProfileId": API_ONLY_PROFILE_ID,
                     },
                     system=True,
                 )
             if self.store.get(QUEUE_ID) is None:
                 self.records.create(
-                    self.schema.get("Group"),  # type: ignore[arg-type]
+                    schema.get("Group"),  # type: ignore[arg-type]
                     {
                         "Id": QUEUE_ID,
                         "Name": "Billing Queue",
@@ -149,6 +228,21 @@ class Org:
                     },
                     system=True,
                 )
+            for user_id, profile_id in (
+                (ADMIN_USER_ID, SYSTEM_ADMINISTRATOR_PROFILE_ID),
+                (INTEGRATION_USER_ID, API_ONLY_PROFILE_ID),
+            ):
+                found = self.store.get(user_id)
+                if found is not None and not found[2].get("ProfileId"):  # a data dir from before
+                    self.records.update(users, user_id, {"ProfileId": profile_id}, system=True)
+            saved = self.store.meta_get(PERMISSION_SETS_META) or {}
+            self._apply_permission_sets(
+                [
+                    parse_permission_set(name, xml)
+                    for name, xml in sorted(saved.items())
+                    if not self.store.lookup("PermissionSet", "Name", name.lower())
+                ]
+            )
 
     def seed(self, records: list[dict[str, Any]], sobject: str | None = None) -> list[str]:
         """Insert records as the system (audit fields and Id may be given)."""
@@ -159,7 +253,7 @@ class Org:
                 name = sobject or (attrs.get("type") if isinstance(attrs, dict) else None)
                 if not name:
                     raise SalesforceError("INVALID_TYPE", "each record needs attributes.type")
-                obj = self.schema.get(str(name))
+                obj = self._schema.get(str(name))
                 if obj is None:
                     raise SalesforceError("INVALID_TYPE", f"sObject type '{name}' is not supported")
                 out.append(self.records.create(obj, item, system=True))
@@ -167,10 +261,9 @@ class Org:
 
     def reset(self, schema: bool = False) -> None:
         self.store.wipe(keep_meta=not schema)
+        self.permissions.invalidate()
         if schema:
-            self.schema = Schema(standard_objects())
-            for directory in self.settings.metadata_dirs:
-                self.deploy_dir(directory)
+            self._schema = Schema(standard_objects())
         else:
             with self.store.transaction():
                 for key in [r[0] for r in self.store.conn.execute("SELECT name FROM meta")]:
@@ -184,6 +277,9 @@ class Org:
         self.queries.reset()
         self.bulk.reset()
         self.seed_defaults()
+        if schema:
+            for directory in self.settings.metadata_dirs:
+                self.deploy_dir(directory)
 
     def close(self) -> None:
         self.bulk.close()

@@ -2,6 +2,11 @@
 
 Every operation checks everything before it writes, so a failed operation leaves no trace and
 callers need no savepoint per record.
+
+``obj`` may be a user's view of the object (``models.permissions.visible_schema``): the payload
+is validated against it (field-level security), while defaults, keys and required fields come
+from the full definition, and the object permission of the writing ``user`` is checked by the
+permission model (``access``).
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ from salesforce_sandbox.errors import (
     entity_is_deleted,
     not_found,
 )
+from salesforce_sandbox.models.permissions import PermissionModel
 from salesforce_sandbox.models.store import Record, Store
 from salesforce_sandbox.schema.model import FieldDef, ObjectDef, Schema
 from salesforce_sandbox.validation import (
@@ -33,15 +39,36 @@ _AUTONUMBER_RE = re.compile(r"\{(0+)\}")
 class Records:
     """DML and retrieval over the store for the current schema."""
 
-    def __init__(self, store: Store, schema: Callable[[], Schema], default_user: str) -> None:
+    def __init__(
+        self,
+        store: Store,
+        schema: Callable[[], Schema],
+        default_user: str,
+        access: PermissionModel | None = None,
+    ) -> None:
+        """``schema`` returns the full schema; ``access`` checks object permissions (None:
+        everything is allowed)."""
         self.store = store
         self._schema = schema
         self.default_user = default_user
+        self.access = access
         self.id_generator = ids.IdGenerator()
 
     @property
     def schema(self) -> Schema:
         return self._schema()
+
+    def _base(self, obj: ObjectDef) -> ObjectDef:
+        """The full definition of ``obj`` (which may be a user's view of it)."""
+        return self.schema.get(obj.name) or obj
+
+    def _check(self, obj: ObjectDef, operation: str, user: str | None) -> None:
+        if self.access is not None:
+            self.access.check_write(obj, operation, user or self.default_user)
+
+    def _noting(self, obj: ObjectDef, record: Record | None) -> None:
+        if self.access is not None:
+            self.access.on_write(obj.name, record)
 
     # ids ------------------------------------------------------------------------------------
     def new_id(self, prefix: str) -> str:
@@ -109,11 +136,14 @@ class Records:
         checked_unique: str | None = None,
     ) -> str:
         """Insert a record; ``checked_unique`` names a unique field the caller just found free."""
-        if not obj.createable and not system:
-            raise SalesforceError(
-                "INVALID_TYPE", f"Cannot create records of type {obj.name}", fields=[]
-            )
-        values, refs = coerce_payload(obj, payload, "create", source, system)
+        view, obj = obj, self._base(obj)
+        if not system:
+            self._check(obj, "create", user)
+            if not obj.createable:
+                raise SalesforceError(
+                    "INVALID_TYPE", f"Cannot create records of type {obj.name}", fields=[]
+                )
+        values, refs = coerce_payload(view, payload, "create", source, system)
         self._resolve_refs(values, refs)
         user = user or self.default_user
         now = clock.now_text()
@@ -145,6 +175,7 @@ class Records:
             self._check_references(obj, values)
         self._autonumber(obj, record)
         keys = self._keys(obj, record, record_id, skip=checked_unique)
+        self._noting(obj, record)
         self.store.insert(obj.name, record_id, _sparse(record))
         self.store.set_keys(obj.name, record_id, keys, fresh=True)
         return record_id
@@ -157,9 +188,13 @@ class Records:
         source: Source = "json",
         user: str | None = None,
         deleted_status: int = 404,
+        system: bool = False,
     ) -> str:
+        view, obj = obj, self._base(obj)
+        if not system:
+            self._check(obj, "update", user)
         current = self.load(obj, record_id, deleted_status)
-        values, refs = coerce_payload(obj, payload, "update", source)
+        values, refs = coerce_payload(view, payload, "update", source, system)
         self._resolve_refs(values, refs)
         record = dict(current)
         record.update(values)
@@ -174,6 +209,7 @@ class Records:
         self._check_references(obj, values)
         rid = str(current["Id"])
         keys = self._keys(obj, record, rid)
+        self._noting(obj, record)
         self.store.replace(rid, _sparse(record))
         if keys != self._keys(obj, current, rid, check=False):
             self.store.set_keys(obj.name, rid, keys)
@@ -224,18 +260,23 @@ class Records:
             known[key] = [created]
         return created, True
 
-    def delete(self, obj: ObjectDef, record_id: str, user: str | None = None) -> str:
+    def delete(
+        self, obj: ObjectDef, record_id: str, user: str | None = None, system: bool = False
+    ) -> str:
+        obj = self._base(obj)
+        if not system:
+            self._check(obj, "delete", user)
         current = self.load(obj, record_id)
-        if not obj.deletable:
+        if not obj.deletable and not system:
             raise SalesforceError("INSUFFICIENT_ACCESS_OR_READONLY", "insufficient access rights")
-        rid = self._to_recycle_bin(current, user)
+        rid = self._to_recycle_bin(obj.name, current, user)
         if obj.name == "Account":  # as Salesforce does: the Account's Contacts go with it
             for contact in list(self.store.scan("Contact", False)):
                 if contact.get("AccountId") == rid:
-                    self._to_recycle_bin(contact, user)
+                    self._to_recycle_bin("Contact", contact, user)
         return rid
 
-    def _to_recycle_bin(self, current: Record, user: str | None) -> str:
+    def _to_recycle_bin(self, sobject: str, current: Record, user: str | None) -> str:
         record = dict(current)
         now = clock.now_text()
         record["IsDeleted"] = True
@@ -243,6 +284,8 @@ class Records:
         record["LastModifiedById"] = user or self.default_user
         record["SystemModstamp"] = now
         rid = str(current["Id"])
+        if self.access is not None:
+            self.access.on_write(sobject, None)
         self.store.replace(rid, _sparse(record), deleted=True)
         self.store.drop_keys(rid)
         return rid

@@ -1,10 +1,15 @@
-"""SFDX source-format metadata: ``*.object-meta.xml`` and ``*.field-meta.xml``.
+"""SFDX source-format metadata: ``*.object-meta.xml``, ``*.field-meta.xml`` and
+``*.permissionset-meta.xml``.
 
 Layout (as ``sf project generate`` writes it; any parent directories are fine)::
 
     objects/Stripe_Payment__c/Stripe_Payment__c.object-meta.xml
     objects/Stripe_Payment__c/fields/Stripe_Charge_Id__c.field-meta.xml
     objects/Account/fields/Stripe_Customer_Id__c.field-meta.xml
+    permissionsets/Stripe2sf_Integration.permissionset-meta.xml
+
+Permission sets are kept as their XML (``Bundle.permission_sets``); the org parses and applies
+them (``schema.permission_set``, ``models.permission_sets``).
 
 Supported field types: Text, TextArea, LongTextArea, Html, Email, Phone, Url, Number, Currency,
 Percent, Date, DateTime, Checkbox, Picklist, MultiselectPicklist, Lookup, MasterDetail,
@@ -24,6 +29,7 @@ from salesforce_sandbox.schema.model import FieldDef, ObjectDef, PicklistValue, 
 from salesforce_sandbox.schema.standard import system_fields
 
 _NS = "{http://soap.sforce.com/2006/04/metadata}"
+_SUFFIXES = (".object-meta.xml", ".field-meta.xml", ".permissionset-meta.xml")
 
 
 @dataclass
@@ -207,17 +213,19 @@ def parse_files(files: dict[str, str]) -> Bundle:
             if path.parent.name != "fields":
                 raise _invalid(f"{path_text}: a field file must live in <Object>/fields/")
             bundle.fields.append((path.parent.parent.name, parse_field("", content, path.name)))
+        elif path.name.endswith(".permissionset-meta.xml"):
+            bundle.permission_sets[path.name.removesuffix(".permissionset-meta.xml")] = content
     return bundle
 
 
 def read_dir(root: Path) -> Bundle:
-    """Read every object and field file under ``root``."""
+    """Read every object, field and permission set file under ``root``."""
     if not root.is_dir():
         raise _invalid(f"metadata directory not found: {root}")
     files = {
         str(p.relative_to(root)): p.read_text(encoding="utf-8")
         for p in root.rglob("*-meta.xml")
-        if p.name.endswith((".object-meta.xml", ".field-meta.xml"))
+        if p.name.endswith(_SUFFIXES)
     }
     return parse_files(files)
 

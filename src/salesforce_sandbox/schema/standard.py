@@ -1,11 +1,21 @@
-"""Standard objects: Account, Contact, Opportunity, Case, Task, User, Group, Organization.
+"""Standard objects: Account, Contact, Opportunity, Case, Task, User, Group, Organization, and
+the permission model's Profile, PermissionSet, PermissionSetAssignment, ObjectPermissions and
+FieldPermissions.
 
 Only standard fields live here; stripe2sf's custom fields come from SFDX metadata.
 """
 
 from __future__ import annotations
 
+from salesforce_sandbox import ids
 from salesforce_sandbox.schema.model import FieldDef, ObjectDef, PicklistValue
+from salesforce_sandbox.schema.permission_set import USER_PERMISSIONS
+
+# The seeded profiles (models.permission_sets seeds them); a user created without a ProfileId
+# gets the Standard User profile.
+SYSTEM_ADMINISTRATOR_PROFILE_ID = ids.make_id("00e", 1)
+STANDARD_USER_PROFILE_ID = ids.make_id("00e", 2)
+API_ONLY_PROFILE_ID = ids.make_id("00e", 3)
 
 
 def picklist(*values: str, default: str | None = None) -> list[PicklistValue]:
@@ -335,6 +345,16 @@ def user() -> ObjectDef:
     obj.add(text("TimeZoneSidKey", 40, "Time Zone", default="America/Los_Angeles"))
     obj.add(text("Title", 80))
     obj.add(lookup("ManagerId", ["User"], "Manager", "ManagedUsers", label="Manager ID"))
+    obj.add(
+        lookup(
+            "ProfileId",
+            ["Profile"],
+            "Profile",
+            "Users",
+            label="Profile ID",
+            default=STANDARD_USER_PROFILE_ID,
+        )
+    )
     return obj
 
 
@@ -377,5 +397,194 @@ def organization() -> ObjectDef:
     return obj
 
 
+def _permission_flags(obj: ObjectDef) -> None:
+    for name in USER_PERMISSIONS:
+        obj.add(FieldDef(f"Permissions{name}", "boolean", name))
+
+
+def profile() -> ObjectDef:
+    obj = ObjectDef(
+        "Profile", "00e", "Profile", "Profile", createable=False, updateable=False, deletable=False
+    )
+    system_fields(obj, owner=False)
+    obj.add(text("Name", 255, required=True, indexed=True))
+    obj.add(FieldDef("Description", "textarea", length=255))
+    obj.add(
+        FieldDef(
+            "UserType",
+            "picklist",
+            "User Type",
+            length=40,
+            default="Standard",
+            picklist=picklist("Standard", "PowerPartner", "CspLitePortal", default="Standard"),
+        )
+    )
+    return obj
+
+
+def permission_set() -> ObjectDef:
+    obj = ObjectDef("PermissionSet", "0PS", "Permission Set", "Permission Sets")
+    system_fields(obj, owner=False)
+    obj.add(text("Name", 80, required=True, indexed=True))
+    obj.add(text("Label", 80, required=True))
+    obj.add(FieldDef("Description", "textarea", length=255))
+    obj.add(text("NamespacePrefix", 15, "Namespace Prefix", createable=False, updateable=False))
+    obj.add(
+        FieldDef(
+            "IsOwnedByProfile", "boolean", "Is Owned By Profile", createable=False, updateable=False
+        )
+    )
+    obj.add(
+        FieldDef("IsCustom", "boolean", "Custom", default=True, createable=False, updateable=False)
+    )
+    obj.add(
+        lookup(
+            "ProfileId",
+            ["Profile"],
+            "Profile",
+            None,
+            label="Profile ID",
+            createable=False,
+            updateable=False,
+            indexed=True,
+        )
+    )
+    obj.add(
+        FieldDef(
+            "Type",
+            "picklist",
+            length=40,
+            default="Regular",
+            createable=False,
+            updateable=False,
+            picklist=picklist("Regular", "Profile", "Group", "Session", default="Regular"),
+        )
+    )
+    obj.add(FieldDef("HasActivationRequired", "boolean", "Session Activation Required"))
+    _permission_flags(obj)
+    return obj
+
+
+def permission_set_assignment() -> ObjectDef:
+    obj = ObjectDef(
+        "PermissionSetAssignment",
+        "0Pa",
+        "Permission Set Assignment",
+        "Permission Set Assignments",
+    )
+    obj.add(
+        FieldDef(
+            "Id",
+            "id",
+            "Permission Set Assignment ID",
+            length=18,
+            createable=False,
+            updateable=False,
+        )
+    )
+    obj.add(
+        lookup(
+            "AssigneeId",
+            ["User"],
+            "Assignee",
+            "PermissionSetAssignments",
+            label="Assignee ID",
+            required=True,
+            updateable=False,
+        )
+    )
+    obj.add(
+        lookup(
+            "PermissionSetId",
+            ["PermissionSet"],
+            "PermissionSet",
+            "Assignments",
+            label="Permission Set ID",
+            required=True,
+            updateable=False,
+        )
+    )
+    obj.add(
+        FieldDef(
+            "IsActive", "boolean", "Is Active", default=True, createable=False, updateable=False
+        )
+    )
+    obj.add(FieldDef("ExpirationDate", "datetime", "Expiration Date"))
+    obj.add(
+        FieldDef(
+            "SystemModstamp", "datetime", "System Modstamp", createable=False, updateable=False
+        )
+    )
+    return obj
+
+
+def _parent_lookup(child: str) -> FieldDef:
+    return lookup(
+        "ParentId",
+        ["PermissionSet"],
+        "Parent",
+        child,
+        label="Parent ID",
+        required=True,
+        updateable=False,
+    )
+
+
+def _rights(obj: ObjectDef, *names: str) -> None:
+    for name in names:
+        obj.add(FieldDef(f"Permissions{name}", "boolean", name))
+
+
+def object_permissions() -> ObjectDef:
+    obj = ObjectDef("ObjectPermissions", "110", "Object Permissions", "Object Permissions")
+    system_fields(obj, owner=False)
+    obj.add(_parent_lookup("ObjectPerms"))
+    obj.add(
+        FieldDef(
+            "SobjectType",
+            "picklist",
+            "SObject Type Name",
+            length=40,
+            required=True,
+            updateable=False,
+        )
+    )
+    _rights(obj, "Read", "Create", "Edit", "Delete", "ViewAllRecords", "ModifyAllRecords")
+    return obj
+
+
+def field_permissions() -> ObjectDef:
+    obj = ObjectDef("FieldPermissions", "01k", "Field Permissions", "Field Permissions")
+    system_fields(obj, owner=False)
+    obj.add(_parent_lookup("FieldPerms"))
+    obj.add(
+        FieldDef(
+            "SobjectType",
+            "picklist",
+            "SObject Type Name",
+            length=40,
+            required=True,
+            updateable=False,
+        )
+    )
+    obj.add(FieldDef("Field", "picklist", "Field Name", length=80, required=True, updateable=False))
+    _rights(obj, "Read", "Edit")
+    return obj
+
+
 def standard_objects() -> list[ObjectDef]:
-    return [account(), contact(), opportunity(), case(), task(), user(), group(), organization()]
+    return [
+        account(),
+        contact(),
+        opportunity(),
+        case(),
+        task(),
+        user(),
+        group(),
+        organization(),
+        profile(),
+        permission_set(),
+        permission_set_assignment(),
+        object_permissions(),
+        field_permissions(),
+    ]
