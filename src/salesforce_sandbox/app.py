@@ -16,7 +16,7 @@ from typing import Any
 from urllib.parse import parse_qsl
 
 from salesforce_sandbox import routes
-from salesforce_sandbox.api import control
+from salesforce_sandbox.api import bulk1, control
 from salesforce_sandbox.api.auth import bearer_token
 from salesforce_sandbox.api.http import XML_TYPE, Call, Reply, error_reply
 from salesforce_sandbox.errors import OAuthError, SalesforceError, SoapFault
@@ -91,6 +91,11 @@ class SandboxApp:
                 return await self._data(
                     found, scope, receive, method, headers, query, instance_url
                 ), True
+            bulk_v1 = routes.match_async(method, raw_path)
+            if bulk_v1 is not None:
+                return await self._bulk_v1(
+                    bulk_v1, scope, receive, method, headers, query, instance_url
+                ), True
             auth_route = routes.match_auth(method, routes.decode_path(raw_path))
             if auth_route is None:
                 await _read_body(receive)
@@ -139,7 +144,11 @@ class SandboxApp:
                 body_path = await _spool_body(receive, org.settings.data_dir)
             else:
                 body = await _read_body(receive)
-            session = org.sessions.check(bearer_token(headers, query))
+            if route.session_header:
+                token = headers.get(route.session_header)
+            else:
+                token = bearer_token(headers, query)
+            session = org.sessions.check(token)
             endpoint = f"{method} {route.name}"
             org.usage.charge(endpoint)
             fault = org.faults.pick(endpoint)
@@ -192,6 +201,25 @@ class SandboxApp:
         finally:
             if body_path is not None:
                 body_path.unlink(missing_ok=True)
+
+    async def _bulk_v1(
+        self,
+        found: routes.Match | SalesforceError,
+        scope: Scope,
+        receive: Receive,
+        method: str,
+        headers: dict[str, str],
+        query: dict[str, str],
+        instance_url: str,
+    ) -> Reply:
+        """Bulk API 1.0: a data call whose errors take that API's XML/JSON shape."""
+        try:
+            if isinstance(found, SalesforceError):
+                await _read_body(receive)
+                raise found
+            return await self._data(found, scope, receive, method, headers, query, instance_url)
+        except SalesforceError as error:
+            return bulk1.error_reply(error, headers)
 
     async def _control(
         self,

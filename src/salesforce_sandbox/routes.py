@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
-from salesforce_sandbox.api import auth, bulk, composite, metadata, rest, search, tooling
+from salesforce_sandbox.api import auth, bulk, bulk1, composite, metadata, rest, search, tooling
 from salesforce_sandbox.api.http import Call, Reply, dumps, error_reply
 from salesforce_sandbox.errors import SalesforceError
 from salesforce_sandbox.models.org import Org
@@ -29,6 +29,7 @@ class Route:
     name: str
     handler: Handler
     spool: bool = False
+    session_header: str | None = None  # the session comes in this header, not Authorization
 
 
 def _route(methods: str, template: str, handler: Handler, spool: bool = False) -> Route:
@@ -115,6 +116,23 @@ DATA_ROUTES: list[Route] = [
 ]
 
 
+# Bulk API 1.0, under /services/async/{version} (the session in X-SFDC-Session)
+ASYNC_ROUTES: list[Route] = [
+    replace(r, name="/async" + r.name, session_header="x-sfdc-session")
+    for r in (
+        _route("POST", "/job", bulk1.create_job),
+        _route("GET", "/job/{job}", bulk1.get_job),
+        _route("POST", "/job/{job}", bulk1.update_job),
+        _route("GET", "/job/{job}/batch", bulk1.list_batches),
+        _route("POST", "/job/{job}/batch", bulk1.add_batch),
+        _route("GET", "/job/{job}/batch/{batch}", bulk1.get_batch),
+        _route("GET", "/job/{job}/batch/{batch}/request", bulk1.batch_request),
+        _route("GET", "/job/{job}/batch/{batch}/result", bulk1.batch_result),
+        _route("GET", "/job/{job}/batch/{batch}/result/{result}", bulk1.query_result),
+    )
+]
+
+
 def _segments(path: str) -> tuple[str, int]:
     """First segment (lowercased) and number of segments: a route's pattern can only match a
     path with the same two (its ``[^/]+`` parts match one non-empty segment each)."""
@@ -128,6 +146,10 @@ for _r in DATA_ROUTES:
     _BY_SEGMENTS.setdefault(_segments(_r.name), []).append(_r)
 
 _DATA_PREFIX = re.compile(r"^/services/data/v(?P<version>\d+\.\d+)(?P<rest>/.*)?$")
+_ASYNC_PREFIX = re.compile(r"^/services/async/(?P<version>\d+\.\d+)(?P<rest>/.*)?$")
+_ASYNC_BY_SEGMENTS: dict[tuple[str, int], list[Route]] = {}
+for _r in ASYNC_ROUTES:
+    _ASYNC_BY_SEGMENTS.setdefault(_segments(_r.name.removeprefix("/async")), []).append(_r)
 
 
 @dataclass
@@ -147,12 +169,26 @@ def decode_path(raw_path: str) -> str:
 
 def match_data(method: str, raw_path: str) -> Match | SalesforceError | None:
     """Find the data route for ``raw_path`` (still percent-encoded)."""
-    found = _DATA_PREFIX.match(raw_path)
+    return _match(_DATA_PREFIX, _BY_SEGMENTS, method, raw_path)
+
+
+def match_async(method: str, raw_path: str) -> Match | SalesforceError | None:
+    """Find the Bulk API 1.0 route for ``raw_path`` (``/services/async/{version}/...``)."""
+    return _match(_ASYNC_PREFIX, _ASYNC_BY_SEGMENTS, method, raw_path)
+
+
+def _match(
+    prefix: re.Pattern[str],
+    index: dict[tuple[str, int], list[Route]],
+    method: str,
+    raw_path: str,
+) -> Match | SalesforceError | None:
+    found = prefix.match(raw_path)
     if found is None:
         return None
     rest_path = found.group("rest") or "/"
     allowed: set[str] = set()
-    for route in _BY_SEGMENTS.get(_segments(rest_path), ()):
+    for route in index.get(_segments(rest_path), ()):
         hit = route.pattern.match(rest_path)
         if hit is None:
             continue

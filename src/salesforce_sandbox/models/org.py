@@ -24,6 +24,7 @@ from salesforce_sandbox.config import (
 from salesforce_sandbox.errors import SalesforceError
 from salesforce_sandbox.models.auth import Session, Sessions
 from salesforce_sandbox.models.bulk import BulkJobs
+from salesforce_sandbox.models.bulk1 import ClassicJobs
 from salesforce_sandbox.models.faults import Faults
 from salesforce_sandbox.models.limits import ApiUsage
 from salesforce_sandbox.models.permission_sets import apply_permission_set, seed_profiles
@@ -63,6 +64,7 @@ class Org:
         self.faults = Faults()
         self.queries = Queries(self.store)
         self.bulk = BulkJobs(self.store, self.records, self.schema_for, self.usage)
+        self.bulk1 = ClassicJobs(self.bulk, self.usage)  # Bulk API 1.0
         self._load_saved_schema()
         self.seed_defaults()  # first: the seeded profiles' permission sets have fixed Ids
         for directory in settings.metadata_dirs:
