@@ -6,13 +6,14 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from stripe2sf.domain.audit import OpOutcome, records_from_plan
-from stripe2sf.domain.batch_order import ready_prefix, waves
+from stripe2sf.domain.batch_order import joins_wave, ready_prefix, steps, waves
 from stripe2sf.domain.batching import batch
 from stripe2sf.domain.context import FieldNames, Lookup, LookupKind, PlanContext
 from stripe2sf.domain.links import Link, gone, learned, may_use_link, rows_for
 from stripe2sf.domain.lookup_batches import chunks, queries, split
 from stripe2sf.domain.merge import (
     UNCHANGED,
+    absent_records,
     mark_unchanged,
     merge,
     outcomes_of,
@@ -39,6 +40,30 @@ def test_waves_hold_the_kth_event_of_every_lane_in_claim_order() -> None:
         ["a2"],
     ]
     assert waves([]) == []
+
+
+def test_an_event_that_joins_goes_in_the_wave_of_the_event_before_it() -> None:
+    # a new customer's customer.created, charge.succeeded, payment_intent.succeeded: one wave;
+    # invoice.paid reads what invoice.payment_failed wrote: the next wave
+    lanes = [
+        ["customer.created", "charge.succeeded", "payment_intent.succeeded"],
+        ["invoice.payment_failed", "invoice.paid", "customer.subscription.updated"],
+        ["charge.succeeded", "customer.deleted"],
+    ]
+    assert waves(lanes, joins_wave) == [
+        [
+            "customer.created",
+            "charge.succeeded",
+            "payment_intent.succeeded",
+            "invoice.payment_failed",
+            "charge.succeeded",
+        ],
+        ["invoice.paid", "customer.subscription.updated", "customer.deleted"],
+    ]
+    assert steps(["charge.succeeded", "charge.succeeded"], joins_wave) == [
+        ["charge.succeeded", "charge.succeeded"]
+    ]
+    assert not joins_wave("invoice.paid") and not joins_wave("charge.dispute.created")
 
 
 def _account_lookup(cid: str) -> Lookup:
@@ -104,6 +129,16 @@ def test_a_write_equal_to_the_last_one_is_left_out_and_answers_unchanged() -> No
     plan = _payment("evt_2", "succeeded")
     records = mark_unchanged(records_from_plan(plan, own, at="t"), plan, own)
     assert [r.outcome for r in records] == ["unchanged"]
+
+
+def test_records_salesforce_says_are_gone_are_never_unchanged() -> None:
+    account = Lookup(LookupKind.SF_ACCOUNT_BY_CUSTOMER, "cus_1", "q")
+    contact = Lookup(LookupKind.SF_CONTACT_BY_CUSTOMER, "cus_1", "q")
+    row = {"Id": "003A", "AccountId": "001A", CUST: "cus_1"}
+    ctx = PlanContext().with_results({account: [], contact: [row]})
+    assert absent_records(ctx, "cus_1", NAMES) == {f"Account|{CUST}|cus_1"}
+    assert absent_records(PlanContext(), "cus_1", NAMES) == set()  # not asked: not known gone
+    assert absent_records(ctx, None, NAMES) == set()
 
 
 def test_a_failed_write_is_not_remembered_and_a_subset_of_fields_is_unchanged() -> None:

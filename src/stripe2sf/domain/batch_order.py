@@ -5,7 +5,9 @@ once; the k-th ready event of every lane goes in the k-th *wave*, and a wave is 
 planned, sent and recorded only after the previous one is recorded, so each event is planned
 against what the events before it in its lane wrote (links, ledger, email claims), exactly as
 if they had been applied one at a time, while events of different lanes share every read and
-every write call.
+every write call. Events whose plan cannot depend on what the events before them write
+(`JOINS_WAVE`) go in the same wave as those: a new customer's `customer.created`,
+`charge.succeeded` and `payment_intent.succeeded` cost one read and one write call.
 """
 
 from __future__ import annotations
@@ -31,7 +33,47 @@ def ready_prefix(
     return out
 
 
-def waves(lanes: Sequence[Sequence[T]]) -> list[list[T]]:
-    """The k-th wave holds the k-th event of every lane that has one, lanes in claim order."""
-    depth = max((len(events) for events in lanes), default=0)
-    return [[events[k] for events in lanes if len(events) > k] for k in range(depth)]
+# Event types whose plan reads nothing that the events before them in their lane write,
+# except the customer's link, which every plan of one wave resolves alike (the same upserts
+# by the customer id, merged into one write): applied in the same wave as those events, the
+# result is what applying them one after the other gives, one round trip sooner. Not here:
+# what reads records an earlier event may create (invoice.paid closes the dunning Task
+# invoice.payment_failed opens, a dispute checks its payment is synced), or needs an Account
+# to be linked already (customer.deleted marks one, never creates it).
+JOINS_WAVE = frozenset(
+    {
+        "charge.succeeded",
+        "charge.captured",
+        "charge.updated",
+        "payment_intent.succeeded",
+        "payment_method.attached",
+        "customer.updated",
+        "customer.subscription.created",
+        "customer.subscription.updated",
+    }
+)
+
+
+def joins_wave(event_type: str) -> bool:
+    return event_type in JOINS_WAVE
+
+
+def steps(events: Sequence[T], joins: Callable[[T], bool]) -> list[list[T]]:
+    """A lane's events cut into steps: an event that `joins` goes with the one before it."""
+    out: list[list[T]] = []
+    for event in events:
+        if out and joins(event):
+            out[-1].append(event)
+        else:
+            out.append([event])
+    return out
+
+
+def waves(
+    lanes: Sequence[Sequence[T]], joins: Callable[[T], bool] = lambda _: False
+) -> list[list[T]]:
+    """The k-th wave holds the k-th step of every lane that has one (a step: an event and
+    the events after it that join it), lanes in claim order, each lane's events in order."""
+    cut = [steps(events, joins) for events in lanes]
+    depth = max((len(s) for s in cut), default=0)
+    return [[e for s in cut if len(s) > k for e in s[k]] for k in range(depth)]

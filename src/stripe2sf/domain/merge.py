@@ -18,6 +18,7 @@ from dataclasses import dataclass, replace
 
 from stripe2sf.domain.audit import AuditRecord, OpOutcome
 from stripe2sf.domain.batching import namespaced
+from stripe2sf.domain.context import FieldNames, LookupKind, PlanContext
 from stripe2sf.domain.operations import Operation, Plan, json_value
 
 UNCHANGED = "UNCHANGED"
@@ -45,6 +46,23 @@ def is_unchanged(op: Operation, written: Mapping[str, Mapping[str, str]]) -> boo
     if last is None:
         return False
     return all(last.get(name) == value for name, value in field_hashes(op).items())
+
+
+def absent_records(ctx: PlanContext, customer_id: str | None, names: FieldNames) -> set[str]:
+    """Record keys of the customer's Account and Contact that Salesforce has just answered
+    are not there (deleted, merged away since stripe2sf wrote them): a write to them is never
+    "unchanged", whatever was last written, or a record deleted in Salesforce would never
+    come back (and the writes that refer to it by external id would fail)."""
+    if not customer_id:
+        return set()
+    out = set()
+    for kind, sobject in (
+        (LookupKind.SF_ACCOUNT_BY_CUSTOMER, "Account"),
+        (LookupKind.SF_CONTACT_BY_CUSTOMER, "Contact"),
+    ):
+        if ctx.has(kind, customer_id) and not ctx.get(kind, customer_id):
+            out.add(f"{sobject}|{names.customer_id}|{customer_id}")
+    return out
 
 
 @dataclass(frozen=True)

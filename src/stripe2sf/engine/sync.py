@@ -31,6 +31,7 @@ from stripe2sf.domain.lookup_batches import queries, split, this_round
 from stripe2sf.domain.lookups import context_for, lookups_needed
 from stripe2sf.domain.merge import (
     Merged,
+    absent_records,
     mark_unchanged,
     merge,
     outcomes_of,
@@ -312,9 +313,11 @@ class SyncHandler:
             except Exception as exc:
                 results[i] = Failed(exc)
         ops = [op for p in plans.values() for op in p.operations]
-        merged = merge(
-            sorted(plans.items()), self.links.written(record_key(op) for op in ops) if ops else {}
-        )
+        written = self.links.written(record_key(op) for op in ops) if ops else {}
+        for i, the_plan in plans.items():
+            for key in absent_records(contexts[i], the_plan.customer_id, self._names):
+                written.pop(key, None)
+        merged = merge(sorted(plans.items()), written)
         calls = batch(
             merged.operations, api_version=self._api_version(), bulk_threshold=self.bulk_threshold
         )
@@ -392,6 +395,11 @@ class SyncHandler:
         self.links.remember({c: x for c, x in learned_links.items() if c not in gone_links})
         if gone_links:
             self.links.forget(gone_links)
+            self.links.forget_written(  # what was written to them is gone with them
+                f"{sobject}|{self._names.customer_id}|{c}"
+                for c in gone_links
+                for sobject in ("Account", "Contact")
+            )
         return results
 
     def __call__(self, event: StoredEvent) -> Applied | Moved:

@@ -30,7 +30,7 @@ from datetime import UTC, datetime, timedelta
 import structlog
 
 from stripe2sf import metrics
-from stripe2sf.domain.batch_order import waves
+from stripe2sf.domain.batch_order import joins_wave, waves
 from stripe2sf.domain.budget import Defer
 from stripe2sf.domain.errors import SyncError
 from stripe2sf.domain.retry import DeadLetter, RetryPolicy, decide
@@ -41,6 +41,7 @@ from stripe2sf.store.inbox import (
     DEAD,
     DEFERRED,
     DONE,
+    HELD,
     Applied,
     Failed,
     Finished,
@@ -67,6 +68,23 @@ class _Lane:
     name: str
     events: list[StoredEvent]
     jump: bool = False  # urgent events behind a deferred head: a deferral skips, not stops
+
+
+def _held_back(event: StoredEvent, started: datetime, answer: Answer) -> Finished:
+    """An event applied in the same wave as an earlier event of its lane that must be tried
+    again: it waits behind that one (no attempt counted; what it wrote is audited, and its
+    writes are upserts that its next application repeats unchanged)."""
+    kept = answer if isinstance(answer, Applied) else None
+    if isinstance(answer, Failed):
+        kept = Applied(audit_records=answer.audit_records)
+    return Finished(
+        event,
+        started,
+        HELD,
+        applied=kept,
+        error="held back: an earlier event of its customer is retried first",
+        at=started,
+    )
 
 
 class Worker:
@@ -167,14 +185,18 @@ class Worker:
         at the end of the batch)."""
         by_name = {lane.name: lane for lane in lanes}
         stopped: set[str] = set()
-        for wave in waves([[(lane.name, e) for e in lane.events] for lane in lanes]):
+        lanes_events = [[(lane.name, e) for e in lane.events] for lane in lanes]
+        for wave in waves(lanes_events, lambda item: joins_wave(item[1].type)):
             wave = [(name, e) for name, e in wave if name not in stopped]
             if not wave:
                 continue
             finished, stops, deferred = self._wave(wave, by_name, owner)
             stopped |= stops
+            last = {name: e for name, e in wave}  # each lane's last event in this wave
             going_on = {
-                name for name, e in wave if name not in stops and e is not by_name[name].events[-1]
+                name
+                for name, e in last.items()
+                if name not in stops and e is not by_name[name].events[-1]
             }
             release = {name for name, _ in wave if name not in going_on}
             if deferred and self.budget is not None and self.budget.tight():
@@ -199,6 +221,8 @@ class Worker:
         deferred: set[str] = set()
         todo: list[StoredEvent] = []
         for name, event in wave:
+            if name in stops:
+                continue  # a deferred event stops its lane: what follows it waits too
             handler = self.registry.get(event.type)
             if self.budget is not None and handler is not None:
                 verdict = self.budget.check(event.type, lambda e=event: e.source)  # type: ignore[misc]
@@ -213,6 +237,9 @@ class Worker:
             todo.append(event)
         answers = self._apply(todo)
         for event, answer in zip(todo, answers, strict=True):
+            if event.lane in stops:
+                finished.append(_held_back(event, now, answer))
+                continue
             finished.append(self._decide(event, now, answer, stops, deferred))
         return finished, stops, deferred
 
@@ -292,6 +319,8 @@ class Worker:
                 bound.info(
                     "event_deferred", until=f.at.isoformat() if f.at else None, reason=f.error
                 )
+            elif f.outcome == HELD:
+                bound.info("event_held_back", reason=f.error)
             elif f.outcome == DEAD:
                 bound.error("event_dead_lettered", reason=f.error, error_kind=f.kind)
                 metrics.event_outcome(event.type, "dead")

@@ -32,6 +32,10 @@ PENDING, DONE, IGNORED, DEAD = "pending", "done", "ignored", "dead"
 DEFERRED = "deferred"  # a batch outcome only: the event waits for the API budget, still pending
 REFUSED = "refused"  # stored, never applied: an integrity rule refused it (`last_error` says why)
 DEFERRED_KIND = "budget.deferred"  # error_kind of an event the API budget holds back
+# a batch outcome only: applied in one wave with an earlier event of its lane that is retried,
+# it waits behind that one, still pending, no attempt counted
+HELD = "held"
+HELD_KIND = "lane.held_back"
 STATES = (PENDING, DONE, IGNORED, DEAD, REFUSED)
 
 
@@ -160,7 +164,8 @@ class LaneClaim:
 @dataclass(frozen=True)
 class Finished:
     """One event's outcome in a batch, as `Inbox.record` writes it. `outcome`: done, moved
-    (to `lane_to`), retry (at `at`), dead, or deferred (until `at`, no attempt counted).
+    (to `lane_to`), retry (at `at`), dead, deferred (until `at`, no attempt counted) or held
+    (behind an earlier event of its lane that is retried, no attempt counted).
     `applied`: what was written (its audit records are kept whatever the outcome)."""
 
     event: StoredEvent
@@ -469,11 +474,12 @@ class Inbox:
                     if not moved or f.lane_to is None:
                         continue
                     wake[f.lane_to] = min(wake.get(f.lane_to, f.event.created), f.event.created)
-                elif f.outcome == DEFERRED:
+                elif f.outcome in (DEFERRED, HELD):
+                    kind = DEFERRED_KIND if f.outcome == DEFERRED else HELD_KIND
                     conn.execute(
                         update(events)
                         .where(events.c.id == f.event.id, events.c.state == PENDING)
-                        .values(next_attempt_at=f.at, last_error=f.error, error_kind=DEFERRED_KIND)
+                        .values(next_attempt_at=f.at, last_error=f.error, error_kind=kind)
                     )
                     continue  # no attempt is counted
                 else:  # retry or dead
