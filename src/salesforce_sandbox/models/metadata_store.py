@@ -147,7 +147,7 @@ class MetadataService:
         return found[0] if found else None
 
     def catalog(self) -> Catalog:
-        return Catalog(self.org.schema, self.stored())
+        return Catalog(self.org.full_schema, self.stored())
 
     # ids and jobs -----------------------------------------------------------------------------
     def _new_id(self, prefix: str, base: int = 0) -> str:
@@ -217,7 +217,7 @@ class MetadataService:
             )
         else:
             stored = {key: item.xml for key, item in self.stored().items()}
-            plan = mdapi.plan_deploy(files, self.org.schema, stored)
+            plan = mdapi.plan_deploy(files, self.org.full_schema, stored)
         failed = bool(plan.failures) or any(m.is_package and not m.success for m in plan.messages)
         apply = (
             not options.check_only and plan.successes and not (failed and options.rollback_on_error)
