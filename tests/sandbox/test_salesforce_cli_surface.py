@@ -263,3 +263,89 @@ def test_bulk_allocations_roll_over_a_day(monkeypatch: pytest.MonkeyPatch) -> No
         2,
         3,
     ]
+
+
+TOOLING = "/services/data/v66.0/tooling"
+
+
+def test_tooling_objects_describe_and_query(sandbox: SandboxServer) -> None:
+    listed = _get(sandbox, f"{TOOLING}/sobjects").json()["sobjects"]
+    names = {o["name"] for o in listed}
+    assert {"CustomObject", "CustomField", "InstalledSubscriberPackage"} <= names
+    assert "SourceMember" not in names  # an org without source tracking
+    custom_field = next(o for o in listed if o["name"] == "CustomField")
+    assert custom_field["urls"]["describe"] == f"{TOOLING}/sobjects/CustomField/describe"
+    described = _get(sandbox, f"{TOOLING}/sobjects/CustomField/describe").json()
+    assert {"Id", "DeveloperName", "TableEnumOrId"} <= {f["name"] for f in described["fields"]}
+
+    found = _get(
+        sandbox,
+        f"{TOOLING}/query",
+        q="SELECT Id, DeveloperName, TableEnumOrId FROM CustomField"
+        " WHERE TableEnumOrId = 'Account' ORDER BY DeveloperName",
+    ).json()
+    assert found["entityTypeName"] == "CustomField" and found["done"] is True
+    assert found["size"] == found["totalSize"] == len(found["records"])
+    first = found["records"][0]
+    assert first["Id"].startswith("00N")
+    assert first["attributes"] == {
+        "type": "CustomField",
+        "url": f"{TOOLING}/sobjects/CustomField/{first['Id']}",
+    }
+    assert "Stripe_Customer_Id" in [r["DeveloperName"] for r in found["records"]]
+    again = _get(sandbox, f"{TOOLING}/query", q="SELECT Id FROM CustomField").json()
+    assert first["Id"] in {r["Id"] for r in again["records"]}  # stable ids
+    one = _get(sandbox, f"{TOOLING}/sobjects/CustomField/{first['Id']}").json()
+    assert one["DeveloperName"] == first["DeveloperName"]
+
+    objects = _get(sandbox, f"{TOOLING}/query", q="SELECT Id, DeveloperName FROM CustomObject")
+    (payment,) = objects.json()["records"]
+    assert payment["DeveloperName"] == "Stripe_Payment" and payment["Id"].startswith("01I")
+    fields_of_payment = _get(
+        sandbox,
+        f"{TOOLING}/query",
+        q=f"SELECT COUNT() FROM CustomField WHERE TableEnumOrId = '{payment['Id']}'",
+    ).json()
+    assert fields_of_payment["totalSize"] > 0
+    columns = _get(
+        sandbox, f"{TOOLING}/query", q="SELECT DeveloperName FROM CustomObject", columns="true"
+    ).json()
+    assert [c["columnName"] for c in columns["columnMetadata"]] == ["DeveloperName"]
+    installed = _get(
+        sandbox,
+        f"{TOOLING}/query",
+        q="SELECT Id, SubscriberPackage.Name, SubscriberPackageVersion.MajorVersion"
+        " FROM InstalledSubscriberPackage ORDER BY SubscriberPackageId",
+    ).json()
+    assert installed["totalSize"] == 0 and installed["records"] == []
+
+
+def test_tooling_answers_like_an_org_without_source_tracking(sandbox: SandboxServer) -> None:
+    describe = _get(sandbox, f"{TOOLING}/sobjects/SourceMember/describe")
+    assert describe.status_code == 404
+    assert describe.json() == [
+        {
+            "message": "The requested resource does not exist",
+            "errorCode": "NOT_FOUND",
+            "fields": [],
+        }
+    ]
+    query = _get(sandbox, f"{TOOLING}/query", q="SELECT Id, RevisionCounter FROM SourceMember")
+    assert query.status_code == 400
+    assert query.json()[0]["errorCode"] == "INVALID_TYPE"
+    assert "sObject type 'SourceMember' is not supported" in query.json()[0]["message"]
+    assert _get(sandbox, f"{TOOLING}/sobjects/ApexClass").status_code == 404
+    assert _get(sandbox, f"{TOOLING}/executeAnonymous").status_code == 404
+
+
+def test_record_counts(sandbox: SandboxServer, sf: Salesforce) -> None:
+    sf.Account.create({"Name": "Counted"})
+    sf.Account.create({"Name": "Counted too"})
+    counts = _get(
+        sandbox, "/services/data/v66.0/limits/recordCount", sObjects="Account,Nope,Contact"
+    ).json()
+    assert counts == {
+        "sObjects": [{"count": 2, "name": "Account"}, {"count": 0, "name": "Contact"}]
+    }
+    everything = _get(sandbox, "/services/data/v66.0/limits/recordCount").json()["sObjects"]
+    assert {"count": 2, "name": "Account"} in everything
