@@ -26,7 +26,7 @@ SERVE_DB = 10  # concurrent web requests that use the database (SQLAlchemy's for
 BACKGROUND_DB = 3  # lease keeper, catch-up loop, monitor
 SERVE_SALESFORCE = 4  # readiness, status, reconcile, doctor
 BACKGROUND_STRIPE = 2  # catch-up loop, doctor
-STRIPE_THREADS = 16  # concurrent Stripe reads of one worker thread's wave (`engine.sync`)
+STRIPE_THREADS = 16  # concurrent Stripe reads of one worker thread's wave (`engine.hydrate`)
 
 
 @dataclass(frozen=True)

@@ -34,7 +34,8 @@ from stripe2sf.domain.reconcile import (
     soql_queries,
     unlisted_customers,
 )
-from stripe2sf.engine.sync import SalesforcePort, SyncHandler
+from stripe2sf.engine.ports import SalesforcePort
+from stripe2sf.engine.sync import SyncHandler
 from stripe2sf.store.audit_trail import AuditTrail, append
 from stripe2sf.store.history import ReconcileStore
 from stripe2sf.store.ledger import Ledger, raise_to
