@@ -14,7 +14,9 @@ import pytest
 from simple_salesforce import Salesforce
 from simple_salesforce.exceptions import SalesforceError as ClientError
 
+from salesforce_sandbox.config import INTEGRATION_USER_ID, Settings
 from salesforce_sandbox.errors import SalesforceError
+from salesforce_sandbox.models.org import Org
 from salesforce_sandbox.models.permissions import (
     FieldAccess,
     Grants,
@@ -480,3 +482,23 @@ def test_a_viewer_reads_two_fields_and_writes_nothing(
     assert not any(
         f["updateable"] for f in describe["fields"] if f["name"] == "Subscription_Status__c"
     )
+
+
+def test_a_rolled_back_assignment_leaves_no_cached_grant(generated: Path) -> None:
+    org = Org(Settings(metadata_dirs=[generated / "force-app"]))
+    try:
+        user_id = INTEGRATION_USER_ID
+        assert not org.schema_for(user_id).get("Account")
+        assignments = org.full_schema.get("PermissionSetAssignment")
+        found = org.records.store.lookup("PermissionSet", "Name", "stripe2sf_integration")
+        assert assignments is not None and found
+        with pytest.raises(RuntimeError), org.store.transaction():
+            org.records.create(
+                assignments, {"AssigneeId": user_id, "PermissionSetId": found[0]}, system=True
+            )
+            assert org.schema_for(user_id).get("Account") is not None  # seen inside
+            raise RuntimeError("roll back")
+        assert org.schema_for(user_id).get("Account") is None
+        assert org.permissions.grants(user_id).objects == {}
+    finally:
+        org.close()

@@ -28,8 +28,9 @@ INVALID_FIELD), fields it can read but not edit are neither createable nor updat
 answers INVALID_FIELD_FOR_INSERT_UPDATE). Record writes check the object permission
 (``PermissionModel.check_write``, called by ``Records``).
 
-Effective permissions are cached per user under a token that every write to a permission
-record, profile or user replaces inside the same transaction (``note_write``), so a rolled-back
+Effective permissions (and views) are cached per user under a version that every write to a
+permission record, profile or user moves (``note_write``). While a transaction holding such a
+write is open nothing is cached, and the version moves again once it ends, so a rolled-back
 assignment never leaves a stale grant behind.
 """
 
@@ -37,10 +38,8 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
-import itertools
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
-from typing import Any
 
 from salesforce_sandbox.errors import SalesforceError
 from salesforce_sandbox.models.store import Record, Store
@@ -65,7 +64,6 @@ WATCHED = frozenset(
         "fieldpermissions",
     }
 )
-TOKEN_META = "permissions.token"
 
 
 @dataclass(frozen=True)
@@ -215,33 +213,42 @@ class PermissionModel:
 
     def __init__(self, store: Store) -> None:
         self.store = store
-        self._tokens = itertools.count(1)
-        self._grants: dict[str, tuple[Any, Grants]] = {}
-        self._views: dict[str, tuple[Any, Schema, Schema]] = {}
+        self._version = 0
+        self._dirty = False  # a permission write may still be rolled back
+        self._grants: dict[str, tuple[int, Grants]] = {}
+        self._views: dict[str, tuple[int, Schema, Schema]] = {}
 
     # cache ------------------------------------------------------------------------------------
-    def _token(self) -> Any:
-        return self.store.meta_get(TOKEN_META)
-
     def note_write(self, sobject: str) -> None:
-        """Called (inside the write's transaction) for every record written."""
+        """Called for every record written, before it is stored."""
         if sobject.lower() in WATCHED:
-            self.store.meta_set(TOKEN_META, f"{id(self)}:{next(self._tokens)}")
+            self._version += 1
+            self._dirty = True
+
+    def _current(self) -> int | None:
+        """The cache version; None while a transaction with a permission write is open."""
+        if self._dirty:
+            if self.store.conn.in_transaction:
+                return None
+            self._dirty = False
+            self._version += 1
+        return self._version
 
     def invalidate(self) -> None:
         """Forget every cached grant (after a reset wiped the records)."""
         self._grants.clear()
         self._views.clear()
-        self.store.meta_set(TOKEN_META, f"{id(self)}:{next(self._tokens)}")
+        self._version += 1
 
     # lookup -----------------------------------------------------------------------------------
     def grants(self, user_id: str) -> Grants:
-        token = self._token()
+        version = self._current()
         cached = self._grants.get(user_id)
-        if cached is not None and cached[0] == token:
+        if cached is not None and cached[0] == version:
             return cached[1]
         grants = self._read(user_id)
-        self._grants[user_id] = (token, grants)
+        if version is not None:
+            self._grants[user_id] = (version, grants)
         return grants
 
     def _live(self, record_id: str) -> Record | None:
@@ -324,12 +331,13 @@ class PermissionModel:
         grants = self.grants(user_id)
         if grants.modify_all_data:
             return schema
-        token = self._token()
+        version = self._current()
         cached = self._views.get(user_id)
-        if cached is not None and cached[0] == token and cached[1] is schema:
+        if cached is not None and cached[0] == version and cached[1] is schema:
             return cached[2]
         view = visible_schema(schema, grants)
-        self._views[user_id] = (token, schema, view)
+        if version is not None:
+            self._views[user_id] = (version, schema, view)
         return view
 
     def check_write(self, obj: ObjectDef, operation: str, user_id: str) -> None:
