@@ -299,6 +299,7 @@ def test_the_integration_set_grants_exactly_what_it_lists(
     fields = {f["name"]: f for f in account["fields"]}
     assert "Phone" not in fields and "Website" not in fields  # no field permission
     assert fields["Billing_Status__c"]["updateable"] and fields["Name"]["createable"]
+    assert fields["Billing_Status__c"]["permissionable"] and not fields["Name"]["permissionable"]
     assert (account["createable"], account["updateable"], account["deletable"]) == (
         True,
         True,

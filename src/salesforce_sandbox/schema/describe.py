@@ -1,10 +1,15 @@
-"""Describe JSON (global describe, sObject describe, basic info) from the schema (pure)."""
+"""Describe JSON (global describe, sObject describe, basic info) from the schema (pure).
+
+Given a user's view of the schema (``models.permissions.visible_schema``), it describes what that
+user may see: objects and fields it cannot read are absent, createable/updateable/deletable
+follow its permissions."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from salesforce_sandbox.schema.model import FieldDef, ObjectDef, Schema
+from salesforce_sandbox.schema.permission_set import permissionable
 
 _SOAP_TYPES = {
     "id": "tns:ID",
@@ -63,7 +68,8 @@ def describe_global(schema: Schema, version: str) -> dict[str, Any]:
     }
 
 
-def field_json(definition: FieldDef) -> dict[str, Any]:
+def field_json(definition: FieldDef, object_name: str = "") -> dict[str, Any]:
+    """One describe field; ``permissionable`` (field-level security applies) needs the object."""
     kind = definition.type
     is_text = definition.is_text or kind in ("id", "reference")
     length = definition.length if is_text else 0
@@ -110,7 +116,7 @@ def field_json(definition: FieldDef) -> dict[str, Any]:
         "nameField": definition.name == "Name",
         "namePointing": len(definition.reference_to) > 1,
         "nillable": definition.nillable,
-        "permissionable": definition.custom and not definition.required,
+        "permissionable": permissionable(object_name, definition),
         "picklistValues": [
             {
                 "active": p.active,
@@ -142,7 +148,7 @@ def field_json(definition: FieldDef) -> dict[str, Any]:
 
 def describe(schema: Schema, obj: ObjectDef, version: str) -> dict[str, Any]:
     data = global_entry(obj, version)
-    data["fields"] = [field_json(f) for f in obj.fields.values()]
+    data["fields"] = [field_json(f, obj.name) for f in obj.fields.values()]
     data["childRelationships"] = [
         {
             "cascadeDelete": False,
