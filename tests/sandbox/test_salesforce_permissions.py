@@ -35,6 +35,7 @@ from salesforce_sandbox.schema.permission_set import (
 from salesforce_sandbox.schema.standard import API_ONLY_PROFILE_ID, standard_objects
 from salesforce_sandbox.testing import SandboxServer, run_sandbox
 from stripe2sf.metadata_files import write_metadata
+from tests.support.sf_cli import SfCli
 
 PERMSETS = "force-app/main/default/permissionsets"
 INTEGRATION_SET = f"{PERMSETS}/Stripe2sf_Integration.permissionset-meta.xml"
@@ -503,3 +504,37 @@ def test_a_rolled_back_assignment_leaves_no_cached_grant(generated: Path) -> Non
         assert org.permissions.grants(user_id).objects == {}
     finally:
         org.close()
+
+
+def test_a_profile_without_api_enabled_locks_the_api(org: SandboxServer, admin: Salesforce) -> None:
+    integration = org.salesforce(user=org.integration_username)
+    assert integration.query("SELECT COUNT() FROM User")["totalSize"] == 2
+    profile_set = admin.query(
+        f"SELECT Id FROM PermissionSet WHERE ProfileId = '{API_ONLY_PROFILE_ID}'"
+    )["records"][0]["Id"]
+    admin.PermissionSet.update(profile_set, {"PermissionsApiEnabled": False})
+    status, body = _error(integration.query, "SELECT COUNT() FROM User")
+    assert (status, body["errorCode"]) == (403, "API_CURRENTLY_DISABLED")
+
+
+def test_sf_org_assign_permset_on_behalf_of_the_integration_user(
+    org: SandboxServer, tmp_path: Path, admin: Salesforce
+) -> None:
+    cli = SfCli.for_sandbox(tmp_path, org)
+    cli.login(org, alias="sbx")
+    result = cli.json(
+        "org",
+        "assign",
+        "permset",
+        "--name",
+        "Stripe2sf_Integration",
+        "--on-behalf-of",
+        org.integration_username,
+        "--target-org",
+        "sbx",
+    )
+    assert result["successes"] == [
+        {"name": org.integration_username, "value": "Stripe2sf_Integration"}
+    ]
+    assert result["failures"] == []
+    assert "Stripe_Payment__c" in _names(org.salesforce(user=org.integration_username))
