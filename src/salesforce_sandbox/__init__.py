@@ -30,8 +30,18 @@ Defaults (``config``; all configurable with flags / ``Settings``):
 * TLS from a local CA written to ``DIR/ca.pem`` (a temporary directory without ``--data``).
 
 Seeded records: the Organization ``00D000000000001EAA``, users ``005000000000001AAA`` (admin,
-the default owner) and ``005000000000002AAA`` (integration), queue ``Billing Queue``
-(``00G000000000001AAA``, ``Group.Type = 'Queue'``).
+the default owner, profile System Administrator) and ``005000000000002AAA``
+(``integration@sandbox.example.com``, profile "Minimum Access - API Only Integrations", no
+permission set), queue ``Billing Queue`` (``00G000000000001AAA``, ``Group.Type = 'Queue'``), the
+profiles System Administrator, Standard User (users created without a ProfileId) and Minimum
+Access - API Only Integrations.
+
+Permissions (``models.permissions``): every API call acts as its session's user. The admin
+(Modify All Data) sees and changes everything; any other user sees and writes only what its
+profile and assigned permission sets grant (PermissionSet, PermissionSetAssignment,
+ObjectPermissions, FieldPermissions records; deployed ``*.permissionset-meta.xml`` files
+create them; assign with ``POST /sobjects/PermissionSetAssignment`` or ``sf org assign
+permset``). A token acting as another user: ``POST /_sandbox/sessions {"username": ...}``.
 
 Login with simple-salesforce: it always builds ``https://{domain}.salesforce.com/...``, so pass
 ``domain="127.0.0.1:8701/login"``; any path ending in ``/services/oauth2/token`` or
