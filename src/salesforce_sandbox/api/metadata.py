@@ -28,6 +28,7 @@ from salesforce_sandbox.models.metadata_store import (
     DeployDone,
     DeployOptions,
     MetadataService,
+    NotValidated,
     UnknownJob,
     describe_metadata,
 )
@@ -160,6 +161,24 @@ def _cancel_deploy(service: MetadataService, args: Args, session: Session) -> An
         ) from exc
 
 
+def _not_validated() -> MetadataFault:
+    return MetadataFault(
+        "INVALID_ID_FIELD",
+        "This id is not a successful validation (check-only deploy) that can be quick "
+        "deployed, or it was quick deployed already",
+    )
+
+
+def _deploy_recent_validation(service: MetadataService, args: Args, session: Session) -> Any:
+    try:
+        job = service.deploy_recent_validation(str(_one(args, "validationId")), session.user_id)
+    except UnknownJob as exc:
+        raise _invalid_id() from exc
+    except NotValidated as exc:
+        raise _not_validated() from exc
+    return job["id"]
+
+
 def _retrieve(service: MetadataService, args: Args, session: Session) -> Any:
     request: Args = _one(args, "request", {}) or {}
     unpackaged: Args = _one(request, "unpackaged", {}) or {}
@@ -223,6 +242,7 @@ OPERATIONS: dict[str, Operation] = {
     "deploy": _deploy,
     "checkDeployStatus": _check_deploy_status,
     "cancelDeploy": _cancel_deploy,
+    "deployRecentValidation": _deploy_recent_validation,
     "retrieve": _retrieve,
     "checkRetrieveStatus": _check_retrieve_status,
     "checkStatus": _check_status,
@@ -299,7 +319,10 @@ def _rest_body(service: MetadataService, job_id: str, include_details: bool) -> 
 
 
 def deploy_request(org: Org, call: Call) -> Reply:
-    """``POST …/metadata/deployRequest``: 201 with the deploy as it was received."""
+    """``POST …/metadata/deployRequest``: 201 with the deploy as it was received. A JSON
+    body ``{"validatedDeployRequestId": id}`` is a quick deploy of that validation."""
+    if call.headers.get("content-type", "").lower().startswith("application/json"):
+        return _quick_deploy(org, call)
     parts = _multipart(call)
     if "file" not in parts:
         raise SalesforceError(
@@ -328,6 +351,21 @@ def deploy_request(org: Org, call: Call) -> Reply:
             "numberComponentsTotal": 0,
         }
     )
+    return ok(body, 201)
+
+
+def _quick_deploy(org: Org, call: Call) -> Reply:
+    validation = str(call.json_object().get("validatedDeployRequestId") or "")
+    service = MetadataService(org)
+    try:
+        job = service.deploy_recent_validation(validation, call.user_id)
+    except UnknownJob as exc:
+        raise SalesforceError("NOT_FOUND", "The requested resource does not exist", 404) from exc
+    except NotValidated as exc:
+        fault = _not_validated()
+        raise SalesforceError(fault.code, fault.message) from exc
+    body = _rest_body(service, job["id"], False)
+    body["validatedDeployRequestId"] = service.job(validation, "deploy")["id"]
     return ok(body, 201)
 
 

@@ -51,6 +51,10 @@ class DeployDone(Exception):
     """A cancel for a deploy that has already finished."""
 
 
+class NotValidated(Exception):
+    """A quick deploy of an id that is not a successful, unused check-only deploy."""
+
+
 @dataclass
 class DeployOptions:
     check_only: bool = False
@@ -192,6 +196,8 @@ class MetadataService:
             }
             self._save_job(job, new=True)
         job.update(self._run_deploy(zip_file, options))
+        if options.check_only and job["status"] == "Succeeded":  # kept for a quick deploy
+            job["zip"] = base64.b64encode(zip_file).decode("ascii")
         job["startDate"] = created
         job["completedDate"] = job["lastModifiedDate"] = now()
         job["done"] = True
@@ -286,6 +292,18 @@ class MetadataService:
                 "runTestResult": {"numFailures": 0, "numTestsRun": 0, "totalTime": 0.0},
             }
         return result
+
+    def deploy_recent_validation(self, validation_id: str, user_id: str) -> dict[str, Any]:
+        """Quick deploy: deploy again, for real, what a successful validation checked (once)."""
+        validation = self.job(validation_id, "deploy")
+        if "zip" not in validation or validation.get("quickDeployedAs"):
+            raise NotValidated(validation_id)
+        options = DeployOptions.from_wire({**validation["options"], "checkOnly": False})
+        job = self.deploy(base64.b64decode(validation["zip"]), options, user_id)
+        validation["quickDeployedAs"] = job["id"]
+        with self.store.transaction():
+            self._save_job(validation)
+        return job
 
     def cancel_deploy(self, job_id: str) -> dict[str, Any]:
         job = self.job(job_id, "deploy")

@@ -265,7 +265,7 @@ class DeployMessage:
 
     @property
     def is_package(self) -> bool:
-        return self.full_name.endswith("package.xml") and self.component_type == ""
+        return self.full_name == "package.xml" and self.component_type == ""
 
 
 @dataclass
@@ -484,6 +484,11 @@ def _check_field(trial: Schema, piece: _Piece, element: ET.Element) -> sfdx.Bund
         if _field_exists(trial, piece.full_name):
             return None  # a standard field's settings: nothing the sandbox models
         raise _Refused("Could not resolve standard field's name.")
+    if child_text(element, "formula"):
+        raise _Refused(
+            f"Formula fields are not supported by the Salesforce sandbox: {piece.full_name} "
+            "would be a stored field that nothing computes"
+        )
     target = child_text(element, "referenceTo")
     if target and trial.get(target) is None:
         raise _Refused(f"referenceTo value of '{target}' does not resolve to a valid sObject type")
@@ -577,7 +582,7 @@ def plan_deploy(
         except ArchiveError as exc:
             plan.messages.append(_failure("", "package.xml", package, str(exc)))
             continue
-        plan.messages.append(DeployMessage("", package, package, success=True, changed=True))
+        plan.messages.append(DeployMessage("", "package.xml", package, success=True, changed=True))
         pieces = _scan(files, root)
         chosen, refused = _wanted(manifest, pieces, root)
         plan.messages.extend(refused)
