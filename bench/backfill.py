@@ -36,8 +36,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "src"))
 
 from stripe2sf.demo.processes import ProcessGroup, free_port, script  # noqa: E402
-from stripe2sf.domain.backfill_plan import PHASES, parse_objects  # noqa: E402
-from stripe2sf.domain.batching import batch  # noqa: E402
+from stripe2sf.domain.backfill.plan import PHASES, parse_objects  # noqa: E402
+from stripe2sf.domain.batch.calls import batch  # noqa: E402
 from stripe2sf.domain.config import default_config  # noqa: E402
 from stripe2sf.engine.backfill import Backfill, BackfillOptions  # noqa: E402
 from stripe2sf.metadata_files import write_metadata  # noqa: E402

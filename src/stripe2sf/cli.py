@@ -22,12 +22,12 @@ from stripe2sf import cli_history, logs, metrics
 from stripe2sf.cli_common import runtime_or_exit as _runtime
 from stripe2sf.cli_common import settings_or_exit as _settings
 from stripe2sf.cli_common import sync_config_or_exit as _sync_config
-from stripe2sf.domain.doctor import daily_api
 from stripe2sf.domain.errors import SyncError
 from stripe2sf.domain.events import EventParseError
-from stripe2sf.domain.integrity import livemode_refusal
-from stripe2sf.domain.mapping_doc import to_csv, to_markdown
-from stripe2sf.domain.planner import plan as plan_event
+from stripe2sf.domain.flows.integrity import livemode_refusal
+from stripe2sf.domain.flows.planner import plan as plan_event
+from stripe2sf.domain.setup.doctor import daily_api
+from stripe2sf.domain.setup.mapping_doc import to_csv, to_markdown
 from stripe2sf.engine.catchup import CatchUpFailed, catch_up
 from stripe2sf.engine.doctor import interlock_problem, run_doctor
 from stripe2sf.metadata_files import write_metadata
@@ -133,7 +133,7 @@ def worker(
     settings = _settings()
     if allow_mixed_modes:
         settings.allow_mixed_modes = True
-    if concurrency is not None:  # the pools are sized to it (`domain.pools`)
+    if concurrency is not None:  # the pools are sized to it (`domain.batch.pools`)
         settings.worker_concurrency = concurrency
     _refuse_mixed_modes(settings)
     runtime = _runtime(settings)

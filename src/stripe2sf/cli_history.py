@@ -28,7 +28,7 @@ from rich.text import Text
 from stripe2sf.cli_common import runtime_or_exit as _runtime
 from stripe2sf.cli_common import settings_or_exit as _settings
 from stripe2sf.cli_common import sync_config_or_exit as _config
-from stripe2sf.domain.backfill_plan import (
+from stripe2sf.domain.backfill.plan import (
     DEFAULT_JOB_SIZE,
     BackfillOptionError,
     Estimate,
@@ -36,7 +36,7 @@ from stripe2sf.domain.backfill_plan import (
     parse_objects,
 )
 from stripe2sf.domain.errors import SyncError
-from stripe2sf.domain.reconcile import CSV_HEADER, KIND_TITLES, DriftReport
+from stripe2sf.domain.reconcile.drift import CSV_HEADER, KIND_TITLES, DriftReport
 from stripe2sf.engine.backfill import Backfill, BackfillOptions, BackfillResult
 from stripe2sf.engine.handlers import default_registry
 from stripe2sf.engine.monitor import reconcile_alert

@@ -10,7 +10,7 @@ from typing import Any
 
 import structlog
 
-from stripe2sf.domain.cardguard import redact
+from stripe2sf.domain.flows.cardguard import redact
 
 SECRET_KEY = re.compile(
     r"(secret|password|passwd|token|api_?key|authorization|cookie|session_id|signature|cvc|"

@@ -1,11 +1,11 @@
-"""Writing the SFDX metadata of `domain.metadata` to a directory (the CLI, the demo, tests)."""
+"""Writing the SFDX metadata of `domain.setup.metadata` to a directory (CLI, demo, tests)."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 from stripe2sf.domain.config import SyncConfig, default_config
-from stripe2sf.domain.metadata import generate_metadata
+from stripe2sf.domain.setup.metadata import generate_metadata
 
 
 def write_metadata(directory: Path, config: SyncConfig | None = None) -> int:

@@ -5,11 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import timedelta
 
-from stripe2sf.domain.budget import BudgetPolicy
+from stripe2sf.domain.batch.budget import BudgetPolicy
+from stripe2sf.domain.batch.pools import pool_sizes
+from stripe2sf.domain.batch.retry import RetryPolicy
 from stripe2sf.domain.config import SyncConfig, from_mapping
-from stripe2sf.domain.handled import HANDLED_TYPES
-from stripe2sf.domain.pools import pool_sizes
-from stripe2sf.domain.retry import RetryPolicy
+from stripe2sf.domain.flows.handled import HANDLED_TYPES
 from stripe2sf.engine.alerts import Alerter
 from stripe2sf.engine.budget import BudgetGate
 from stripe2sf.engine.handlers import Registry, default_registry

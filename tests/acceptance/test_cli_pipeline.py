@@ -14,7 +14,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from stripe2sf.domain.integrity import livemode_refusal
+from stripe2sf.domain.flows.integrity import livemode_refusal
 from stripe2sf.store.db import make_engine, upgrade
 from stripe2sf.store.inbox import Inbox
 from stripe2sf.web.intake import to_new_event

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from stripe2sf.domain.backfill_plan import PHASES
+from stripe2sf.domain.backfill.plan import PHASES
 from stripe2sf.engine.backfill import BackfillOptions, NullProgress
 from stripe2sf.store.db import make_engine
 from stripe2sf.store.history_tables import backfill_checkpoints, backfill_runs

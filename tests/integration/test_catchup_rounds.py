@@ -15,7 +15,7 @@ import pytest
 import stripe
 from sqlalchemy import func, select
 
-from stripe2sf.domain.catchup import FAILURES_BEFORE_ALERT, Round
+from stripe2sf.domain.backfill.catchup import FAILURES_BEFORE_ALERT, Round
 from stripe2sf.engine.catchup import CatchUpFailed, catch_up
 from stripe2sf.engine.catchup_loop import catch_up_once
 from stripe2sf.engine.handlers import Registry

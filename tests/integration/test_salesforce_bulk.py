@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from salesforce_sandbox.testing import SandboxServer
-from stripe2sf.domain.batching import SalesforceCall, batch
+from stripe2sf.domain.batch.calls import SalesforceCall, batch
 from stripe2sf.domain.errors import PermanentError, RetryableError
 from stripe2sf.domain.operations import Operation, RecordRef
 from stripe2sf.salesforce import SalesforceClient

@@ -7,10 +7,10 @@ import json
 
 import pytest
 
-from stripe2sf.domain.batching import SalesforceCall, batch, graph_batch
+from stripe2sf.domain.batch.calls import SalesforceCall, batch, graph_batch
 from stripe2sf.domain.errors import PermanentError
+from stripe2sf.domain.flows.planner import plan
 from stripe2sf.domain.operations import Operation, Plan, RecordRef
-from stripe2sf.domain.planner import plan
 from stripe2sf.salesforce import SalesforceClient
 from tests.integration.salesforce_org import client, count, org, salesforce_org
 

@@ -8,7 +8,7 @@ import time
 import pytest
 
 from salesforce_sandbox.testing import SandboxServer
-from stripe2sf.domain.batching import batch
+from stripe2sf.domain.batch.calls import batch
 from stripe2sf.domain.errors import PermanentError, RateLimitedError, RetryableError
 from stripe2sf.domain.operations import Operation
 from stripe2sf.salesforce import SalesforceClient, connect

@@ -123,7 +123,7 @@ def test_expired_given_session_is_reported(org: SandboxServer) -> None:
 
 
 def test_failed_relogin_is_retryable_for_the_event(org: SandboxServer) -> None:
-    from stripe2sf.domain.batching import batch
+    from stripe2sf.domain.batch.calls import batch
     from stripe2sf.domain.operations import Operation
     from stripe2sf.salesforce.login import login_spec
 

@@ -9,14 +9,14 @@ from typing import Any
 import pytest
 
 from salesforce_sandbox.testing import SandboxServer
-from stripe2sf.domain.batching import batch
+from stripe2sf.domain.batch.calls import batch
 from stripe2sf.domain.config import default_config
 from stripe2sf.domain.context import Lookup, LookupKind, PlanContext
 from stripe2sf.domain.errors import PermanentError
 from stripe2sf.domain.events import parse_event
-from stripe2sf.domain.lookups import context_for, lookups_needed
+from stripe2sf.domain.flows.lookups import context_for, lookups_needed
+from stripe2sf.domain.flows.planner import plan
 from stripe2sf.domain.operations import Operation
-from stripe2sf.domain.planner import plan
 from stripe2sf.salesforce import SalesforceClient
 from tests.integration.salesforce_org import client, org, salesforce_org
 

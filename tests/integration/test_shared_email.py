@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from stripe2sf.domain.events import parse_event
-from stripe2sf.domain.planner import plan
+from stripe2sf.domain.flows.planner import plan
 from stripe2sf.runtime import Runtime
 from tests.integration.test_sync_end_to_end import pay
 from tests.support.sync_env import SyncEnv, sync_env

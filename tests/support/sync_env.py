@@ -15,7 +15,7 @@ from simple_salesforce import Salesforce
 
 from salesforce_sandbox.testing import SandboxServer
 from salesforce_sandbox.testing import run_sandbox as run_salesforce
-from stripe2sf.domain.handled import HANDLED_TYPES
+from stripe2sf.domain.flows.handled import HANDLED_TYPES
 from stripe2sf.metadata_files import write_metadata as write_metadata_files
 from stripe2sf.runtime import Runtime
 from stripe2sf.settings import load_settings

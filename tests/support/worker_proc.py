@@ -17,7 +17,7 @@ from datetime import timedelta
 
 from sqlalchemy import Column, Engine, Integer, MetaData, String, Table, text
 
-from stripe2sf.domain.retry import RetryPolicy
+from stripe2sf.domain.batch.retry import RetryPolicy
 from stripe2sf.engine.handlers import Registry
 from stripe2sf.engine.worker import Worker
 from stripe2sf.store.db import make_engine

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from stripe2sf.domain.backfill_plan import (
+from stripe2sf.domain.backfill.plan import (
     PHASES,
     BackfillOptionError,
     Pacer,
@@ -21,7 +21,7 @@ from stripe2sf.domain.backfill_plan import (
     verdict,
     write_strategy,
 )
-from stripe2sf.domain.planner import plan
+from stripe2sf.domain.flows.planner import plan
 
 
 def test_objects_are_put_parents_first_and_unknown_ones_refused() -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from stripe2sf.domain.catchup import (
+from stripe2sf.domain.backfill.catchup import (
     FAILURES_BEFORE_ALERT,
     OVERLAP,
     RETENTION,

@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 from stripe2sf.domain.config import default_config
-from stripe2sf.domain.doctor import (
+from stripe2sf.domain.setup.doctor import (
     api_version_check,
     budget_check,
     field_checks,
@@ -10,7 +10,7 @@ from stripe2sf.domain.doctor import (
     stripe_mode,
     webhook_secret_check,
 )
-from stripe2sf.domain.schema import required_fields
+from stripe2sf.domain.setup.schema import required_fields
 
 
 def test_stripe_modes() -> None:

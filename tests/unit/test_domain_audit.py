@@ -15,7 +15,7 @@ from stripe2sf.domain.audit import (
     records_from_plan,
     verify_chain,
 )
-from stripe2sf.domain.cardguard import Refusal
+from stripe2sf.domain.flows.cardguard import Refusal
 from stripe2sf.domain.operations import Operation, Plan
 
 

@@ -6,12 +6,9 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from stripe2sf.domain.audit import OpOutcome, records_from_plan
-from stripe2sf.domain.batch_order import joins_wave, ready_prefix, steps, waves
-from stripe2sf.domain.batching import batch
-from stripe2sf.domain.context import FieldNames, Lookup, LookupKind, PlanContext
-from stripe2sf.domain.links import Link, gone, learned, may_use_link, rows_for
-from stripe2sf.domain.lookup_batches import chunks, queries, split
-from stripe2sf.domain.merge import (
+from stripe2sf.domain.batch.calls import batch
+from stripe2sf.domain.batch.lookups import chunks, queries, split
+from stripe2sf.domain.batch.merge import (
     UNCHANGED,
     absent_records,
     mark_unchanged,
@@ -20,8 +17,11 @@ from stripe2sf.domain.merge import (
     record_key,
     written_by,
 )
+from stripe2sf.domain.batch.order import joins_wave, ready_prefix, steps, waves
+from stripe2sf.domain.batch.results import ExecutionResult
+from stripe2sf.domain.context import FieldNames, Lookup, LookupKind, PlanContext
+from stripe2sf.domain.matching.links import Link, gone, learned, may_use_link, rows_for
 from stripe2sf.domain.operations import Operation, Plan, RecordRef
-from stripe2sf.domain.sf_results import ExecutionResult
 
 NAMES = FieldNames()
 CUST = NAMES.customer_id

@@ -7,7 +7,7 @@ import io
 
 import pytest
 
-from stripe2sf.domain.batching import batch, graph_batch, layers
+from stripe2sf.domain.batch.calls import batch, graph_batch, layers
 from stripe2sf.domain.operations import Operation, Plan, RecordRef
 
 ACC = RecordRef("Account", "Stripe_Customer_Id__c", "cus_1")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from stripe2sf.domain.budget import (
+from stripe2sf.domain.batch.budget import (
     BudgetPolicy,
     Defer,
     Priority,

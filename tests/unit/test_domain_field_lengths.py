@@ -4,9 +4,9 @@ customer blocked, and the plan's refusals (hence the audit trail) say what and w
 
 from __future__ import annotations
 
-from stripe2sf.domain.cardguard import REDACTED, safe_substitute, scan_fields
 from stripe2sf.domain.config import SyncConfig, from_toml_text
-from stripe2sf.domain.schema import FieldLimit, field_limits, fit_lengths
+from stripe2sf.domain.flows.cardguard import REDACTED, safe_substitute, scan_fields
+from stripe2sf.domain.setup.schema import FieldLimit, field_limits, fit_lengths
 from tests.unit.test_domain_support import (
     FakeOrg,
     account_row,

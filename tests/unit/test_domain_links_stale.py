@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from stripe2sf.domain.audit import OpOutcome
-from stripe2sf.domain.links import stale
+from stripe2sf.domain.matching.links import stale
 
 
 def test_a_gone_id_or_a_permanent_failure_makes_the_link_stale() -> None:

@@ -5,12 +5,12 @@ Account, Contact and Contacts-by-email lookups go to Salesforce together (one ca
 
 from __future__ import annotations
 
+from stripe2sf.domain.batch.lookups import this_round
 from stripe2sf.domain.config import SyncConfig
 from stripe2sf.domain.context import Lookup, LookupKind
 from stripe2sf.domain.events import parse_event
-from stripe2sf.domain.lookup_batches import this_round
-from stripe2sf.domain.lookups import context_for, lookups_needed
-from stripe2sf.domain.planner import plan
+from stripe2sf.domain.flows.lookups import context_for, lookups_needed
+from stripe2sf.domain.flows.planner import plan
 from tests.unit.test_domain_support import (
     FakeOrg,
     account_row,

@@ -8,7 +8,7 @@ from stripe2sf.domain import soql
 from stripe2sf.domain.config import SyncConfig, from_toml_text
 from stripe2sf.domain.context import Lookup, LookupKind, PlanContext
 from stripe2sf.domain.events import parse_event
-from stripe2sf.domain.lookups import lookups_needed
+from stripe2sf.domain.flows.lookups import lookups_needed
 from tests.unit.test_domain_support import (
     FakeOrg,
     charge,

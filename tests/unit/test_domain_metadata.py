@@ -8,9 +8,9 @@ import json
 import xml.etree.ElementTree as ET
 
 from stripe2sf.domain.config import SyncConfig, from_toml_text
-from stripe2sf.domain.mapping_doc import to_csv, to_markdown
-from stripe2sf.domain.metadata import generate_metadata
-from stripe2sf.domain.schema import check_against_describe, required_fields
+from stripe2sf.domain.setup.mapping_doc import to_csv, to_markdown
+from stripe2sf.domain.setup.metadata import generate_metadata
+from stripe2sf.domain.setup.schema import check_against_describe, required_fields
 
 NS = "{http://soap.sforce.com/2006/04/metadata}"
 BASE = "force-app/main/default"

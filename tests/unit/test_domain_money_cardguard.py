@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from stripe2sf.domain.cardguard import (
+from stripe2sf.domain.flows.cardguard import (
     contains_card_number,
     is_cvc_like_name,
     luhn_ok,

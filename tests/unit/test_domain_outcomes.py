@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from stripe2sf.domain.batching import batch
+from stripe2sf.domain.batch.calls import batch
+from stripe2sf.domain.batch.outcomes import all_ok, bulk_outcomes, outcomes_for, retryable_failure
 from stripe2sf.domain.operations import Operation
-from stripe2sf.domain.outcomes import all_ok, bulk_outcomes, outcomes_for, retryable_failure
 
 
 def acc(op_id: str, key: str) -> Operation:
@@ -92,7 +92,7 @@ def test_bulk_results_matched_by_key() -> None:
 
 
 def test_graph_outcomes_per_plan() -> None:
-    from stripe2sf.domain.batching import graph_batch
+    from stripe2sf.domain.batch.calls import graph_batch
     from stripe2sf.domain.operations import Plan
 
     (call,) = graph_batch(

@@ -17,9 +17,9 @@ import pytest
 from stripe2sf.domain.config import SyncConfig
 from stripe2sf.domain.context import Lookup, LookupKind
 from stripe2sf.domain.events import parse_event
-from stripe2sf.domain.lookups import context_for
+from stripe2sf.domain.flows.lookups import context_for
+from stripe2sf.domain.flows.planner import plan
 from stripe2sf.domain.operations import Plan
-from stripe2sf.domain.planner import plan
 from tests.unit.test_domain_support import (
     T0,
     FakeOrg,

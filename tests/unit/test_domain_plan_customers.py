@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from stripe2sf.domain.backfill_plan import synthetic_event
+from stripe2sf.domain.backfill.plan import synthetic_event
 from stripe2sf.domain.config import from_toml_text
 from tests.unit.test_domain_support import (
     FakeOrg,

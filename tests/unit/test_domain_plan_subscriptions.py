@@ -7,9 +7,9 @@ from decimal import Decimal
 from typing import Any
 
 from stripe2sf.domain.config import from_toml_text
+from stripe2sf.domain.flows.subscription_summary import summarize
 from stripe2sf.domain.operations import Plan
 from stripe2sf.domain.stripe_views import subscription_view
-from stripe2sf.domain.subscription_summary import summarize
 from tests.unit.test_domain_support import (
     FakeOrg,
     account_row,

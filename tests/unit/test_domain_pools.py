@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from stripe2sf.domain.pools import (
+from stripe2sf.domain.batch.pools import (
     BACKGROUND_DB,
     SERVE_DB,
     SERVE_SALESFORCE,

@@ -12,12 +12,12 @@ from typing import Any
 
 import pytest
 
-from stripe2sf.domain.batching import batch
+from stripe2sf.domain.batch.calls import batch
 from stripe2sf.domain.config import SyncConfig
 from stripe2sf.domain.events import parse_event
-from stripe2sf.domain.handled import HANDLED_TYPES
-from stripe2sf.domain.planner import plan
-from stripe2sf.domain.schema import required_fields
+from stripe2sf.domain.flows.handled import HANDLED_TYPES
+from stripe2sf.domain.flows.planner import plan
+from stripe2sf.domain.setup.schema import required_fields
 from stripe2sf.domain.stripe_views import (
     charge_view,
     customer_view,

@@ -10,8 +10,8 @@ from __future__ import annotations
 from stripe2sf.domain.config import SyncConfig
 from stripe2sf.domain.context import LookupKind
 from stripe2sf.domain.events import parse_event
+from stripe2sf.domain.flows.planner import plan
 from stripe2sf.domain.operations import Plan, RecordRef
-from stripe2sf.domain.planner import plan
 from tests.unit.test_domain_support import (
     FakeOrg,
     account_row,

@@ -12,10 +12,10 @@ from typing import Any
 from stripe2sf.domain.config import SyncConfig
 from stripe2sf.domain.context import Lookup, LookupKind, PlanContext, parse_claim_key
 from stripe2sf.domain.events import EventView, parse_event
-from stripe2sf.domain.lookups import context_for, lookups_needed
+from stripe2sf.domain.flows.lookups import context_for, lookups_needed
+from stripe2sf.domain.flows.planner import plan
+from stripe2sf.domain.flows.subjects import parse_refetch_key
 from stripe2sf.domain.operations import Plan
-from stripe2sf.domain.planner import plan
-from stripe2sf.domain.subjects import parse_refetch_key
 
 T0 = 1_750_000_000
 

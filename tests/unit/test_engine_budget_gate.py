@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 
-from stripe2sf.domain.budget import BudgetPolicy, Defer, Priority, Proceed
+from stripe2sf.domain.batch.budget import BudgetPolicy, Defer, Priority, Proceed
 from stripe2sf.domain.errors import RateLimitedError, RetryableError
 from stripe2sf.engine.budget import BudgetGate, is_limit_exceeded
 from stripe2sf.salesforce.usage import UsageTracker

@@ -34,7 +34,7 @@ KNOWN_CYCLES: frozenset[tuple[str, str]] = frozenset(
     {
         # domain/ is being regrouped by capability (Step 9): config's field limits come from
         # schema, and schema reads the configured object names from config.
-        ("stripe2sf.domain.config", "stripe2sf.domain.schema"),
+        ("stripe2sf.domain.config", "stripe2sf.domain.setup.schema"),
     }
 )
 

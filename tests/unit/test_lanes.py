@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from stripe2sf.domain.lanes import lane_key, settled_lane
+from stripe2sf.domain.batch.lanes import lane_key, settled_lane
 
 
 def ev(obj: dict) -> dict:

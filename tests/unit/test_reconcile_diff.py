@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from stripe2sf.domain.config import default_config, from_mapping
-from stripe2sf.domain.reconcile import (
+from stripe2sf.domain.reconcile.drift import (
     SalesforceSide,
     StripeSide,
     contact_review_key,

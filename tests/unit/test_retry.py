@@ -3,8 +3,8 @@ from __future__ import annotations
 import random
 from datetime import UTC, datetime, timedelta
 
+from stripe2sf.domain.batch.retry import DeadLetter, RetryAt, RetryPolicy, backoff_seconds, decide
 from stripe2sf.domain.errors import PermanentError, RateLimitedError, RetryableError
-from stripe2sf.domain.retry import DeadLetter, RetryAt, RetryPolicy, backoff_seconds, decide
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 POLICY = RetryPolicy(base_seconds=2, cap_seconds=600, max_attempts=6, max_age=timedelta(hours=1))

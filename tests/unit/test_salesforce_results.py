@@ -1,5 +1,5 @@
 """Per-operation results of Salesforce calls and the verdict the worker acts on (pure:
-`domain.sf_results`, plus the small decisions of `salesforce.errors` / `executor` / `bulk`)."""
+`domain.batch.results`, plus the small decisions of `salesforce.errors` / `executor` / `bulk`)."""
 
 from __future__ import annotations
 
@@ -8,11 +8,9 @@ from typing import Any
 import pytest
 
 from stripe2sf.domain.audit import OpOutcome
-from stripe2sf.domain.batching import batch, graph_batch
-from stripe2sf.domain.errors import PermanentError, RateLimitedError, RetryableError
-from stripe2sf.domain.operations import Operation, Plan
-from stripe2sf.domain.outcomes import outcomes_for
-from stripe2sf.domain.sf_results import (
+from stripe2sf.domain.batch.calls import batch, graph_batch
+from stripe2sf.domain.batch.outcomes import outcomes_for
+from stripe2sf.domain.batch.results import (
     CallReport,
     ExecutionResult,
     classify_code,
@@ -24,6 +22,8 @@ from stripe2sf.domain.sf_results import (
     not_attempted,
     with_update_ids,
 )
+from stripe2sf.domain.errors import PermanentError, RateLimitedError, RetryableError
+from stripe2sf.domain.operations import Operation, Plan
 from stripe2sf.salesforce.bulk import job_failure_code
 from stripe2sf.salesforce.client import call_outcome
 from stripe2sf.salesforce.errors import error_for_answer, error_items, retry_after_header

@@ -29,7 +29,7 @@ from stripe2sf.demo.processes import (
 from stripe2sf.demo.scenario import ScenarioReport, ScenarioSpec, make_history, play
 from stripe2sf.demo.seed import SeededOrg, seed_salesforce
 from stripe2sf.demo.summary import Summary, check_reconcile, summarize
-from stripe2sf.domain.handled import HANDLED_TYPES
+from stripe2sf.domain.flows.handled import HANDLED_TYPES
 from stripe2sf.metadata_files import write_metadata
 from stripe2sf.store.db import make_engine
 from stripe2sf.store.inbox import Inbox

@@ -30,7 +30,7 @@ from stripe2sf.domain.allowlist import is_forbidden_path, source_object, source_
 from stripe2sf.domain.transforms import Transform
 
 if TYPE_CHECKING:
-    from stripe2sf.domain.schema import FieldLimit
+    from stripe2sf.domain.setup.schema import FieldLimit
 
 Owner = Literal["stripe", "salesforce", "create_only"]
 # (source, target field, transform, values) of a mapping stripe2sf may write
@@ -329,7 +329,7 @@ class SyncConfig(_Strict):
     def field_limits(self) -> Mapping[tuple[str, str], FieldLimit]:
         """Lengths of the fields this config writes (`schema.field_limits`), computed once:
         the planner checks every value of every record against them."""
-        from stripe2sf.domain.schema import field_limits  # schema imports this module
+        from stripe2sf.domain.setup.schema import field_limits  # schema imports this module
 
         return field_limits(self)
 

@@ -5,7 +5,8 @@
     |   +-- RateLimitedError   the remote asked us to slow down (may carry retry_after seconds)
     +-- PermanentError         trying again will not help: validation, bad data, refused config
 
-Boundaries (stripe/, salesforce/) raise these; the worker asks `domain.retry.decide` what to do.
+Boundaries (stripe/, salesforce/) raise these; the worker asks `domain.batch.retry.decide`
+what to do.
 `kind` names the kind of failure, which is what alerts are grouped by.
 """
 

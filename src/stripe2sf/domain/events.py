@@ -16,7 +16,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from stripe2sf.domain.lanes import customer_id_of
+from stripe2sf.domain.batch.lanes import customer_id_of
 from stripe2sf.domain.paths import as_int, as_str, id_of
 
 

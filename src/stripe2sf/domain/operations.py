@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, Literal
 
-from stripe2sf.domain.cardguard import Refusal
+from stripe2sf.domain.flows.cardguard import Refusal
 
 Action = Literal["upsert", "update"]
 POLYMORPHIC = frozenset({"WhatId", "WhoId"})

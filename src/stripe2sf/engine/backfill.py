@@ -8,7 +8,7 @@
     estimate planned records and API calls against what remains of today's limit; refuse
              beyond the allowed share (a dry run stops here)
     write    per phase, parents first (customers, subscriptions, charges, invoices): each object
-             becomes the event its state implies (`domain.backfill_plan.synthetic_event`), is
+             becomes the event its state implies (`domain.backfill.plan.synthetic_event`), is
              planned by `planner.plan` with lookups answered from the scratch file, and the
              operations of up to `job_size` records are batched (Bulk API 2.0 at or above the
              threshold, Composite/sObject Collections below) and executed; then ledger, audit,
@@ -38,7 +38,7 @@ from sqlalchemy import Engine
 
 from stripe2sf.domain import soql
 from stripe2sf.domain.audit import AuditRecord, OpOutcome
-from stripe2sf.domain.backfill_plan import (
+from stripe2sf.domain.backfill.plan import (
     DEFAULT_JOB_SIZE,
     FAILURES_HEADER,
     LIST_PARAMS,
@@ -56,19 +56,19 @@ from stripe2sf.domain.backfill_plan import (
     verdict,
     write_strategy,
 )
-from stripe2sf.domain.batching import batch, namespaced
-from stripe2sf.domain.config import SyncConfig
-from stripe2sf.domain.context import Lookup, LookupKind, PlanContext, parse_claim_key
-from stripe2sf.domain.errors import RateLimitedError, RetryableError
-from stripe2sf.domain.events import EventView, parse_event
-from stripe2sf.domain.lookups import context_for, lookups_needed
-from stripe2sf.domain.operations import Operation, Plan
-from stripe2sf.domain.planner import plan
-from stripe2sf.domain.sf_results import (
+from stripe2sf.domain.batch.calls import batch, namespaced
+from stripe2sf.domain.batch.results import (
     RATE_LIMIT_RETRY_AFTER,
     ExecutionResult,
     classify_code,
 )
+from stripe2sf.domain.config import SyncConfig
+from stripe2sf.domain.context import Lookup, LookupKind, PlanContext, parse_claim_key
+from stripe2sf.domain.errors import RateLimitedError, RetryableError
+from stripe2sf.domain.events import EventView, parse_event
+from stripe2sf.domain.flows.lookups import context_for, lookups_needed
+from stripe2sf.domain.flows.planner import plan
+from stripe2sf.domain.operations import Operation, Plan
 from stripe2sf.store.email_claims import EmailClaims
 from stripe2sf.store.history import BackfillStore, Checkpoint, RunRow
 from stripe2sf.store.ledger import Ledger

@@ -1,5 +1,5 @@
 """The API budget applied: reads the Salesforce usage this process saw, asks
-`domain.budget.decide`, and remembers a REQUEST_LIMIT_EXCEEDED pause."""
+`domain.batch.budget.decide`, and remembers a REQUEST_LIMIT_EXCEEDED pause."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from collections.abc import Callable
 
 import structlog
 
-from stripe2sf.domain import budget
+from stripe2sf.domain.batch import budget
 from stripe2sf.domain.errors import RateLimitedError
 from stripe2sf.salesforce.usage import ApiUsageSnapshot
 

@@ -7,7 +7,7 @@ Each event is stored exactly as Stripe sent it: the JSON of the list answer, nev
 objects (those hold Decimals for every `*_decimal` field and are not what a webhook carries).
 A page that fails for a transient reason (5xx, 429, network) is retried with backoff; when
 Stripe keeps failing, the round stops with its cursor saved and the next round resumes there
-(see `domain.catchup` for the window and the resume rules).
+(see `domain.backfill.catchup` for the window and the resume rules).
 """
 
 from __future__ import annotations
@@ -22,10 +22,10 @@ from typing import Any
 
 import structlog
 
-from stripe2sf.domain.backfill_plan import stripe_retry_delay
-from stripe2sf.domain.catchup import Checkpoint, plan_round
+from stripe2sf.domain.backfill.catchup import Checkpoint, plan_round
+from stripe2sf.domain.backfill.plan import stripe_retry_delay
+from stripe2sf.domain.batch.retry import is_transient
 from stripe2sf.domain.errors import PermanentError, RateLimitedError, SyncError
-from stripe2sf.domain.retry import is_transient
 from stripe2sf.engine.handlers import Registry
 from stripe2sf.store.catchup_state import CatchUpState
 from stripe2sf.store.inbox import Inbox, NewEvent

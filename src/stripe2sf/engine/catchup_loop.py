@@ -20,7 +20,7 @@ from collections.abc import Callable
 
 import structlog
 
-from stripe2sf.domain.catchup import Checkpoint, keeps_failing
+from stripe2sf.domain.backfill.catchup import Checkpoint, keeps_failing
 from stripe2sf.engine.catchup import CatchUpFailed, CatchUpReport, catch_up
 from stripe2sf.runtime import Runtime
 

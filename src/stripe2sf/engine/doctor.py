@@ -1,12 +1,13 @@
 """`stripe2sf doctor` and the start-up interlock: read what the checks need, let
-`domain.doctor` decide."""
+`domain.setup.doctor` decide."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from stripe2sf.domain.config import SyncConfig
-from stripe2sf.domain.doctor import (
+from stripe2sf.domain.errors import SyncError
+from stripe2sf.domain.setup.doctor import (
     Check,
     api_version_check,
     budget_check,
@@ -16,8 +17,7 @@ from stripe2sf.domain.doctor import (
     stripe_mode,
     webhook_secret_check,
 )
-from stripe2sf.domain.errors import SyncError
-from stripe2sf.domain.schema import required_fields
+from stripe2sf.domain.setup.schema import required_fields
 from stripe2sf.salesforce.client import SalesforceClient, connect
 from stripe2sf.settings import Settings
 from stripe2sf.stripe.reader import StripeReader

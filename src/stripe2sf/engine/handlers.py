@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 
-from stripe2sf.domain.handled import HANDLED_TYPES
+from stripe2sf.domain.flows.handled import HANDLED_TYPES
 from stripe2sf.store.inbox import Applied, Moved, StoredEvent
 
 # A handler applies one event and says what it applied (recorded with the event's completion),

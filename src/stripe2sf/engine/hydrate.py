@@ -1,5 +1,5 @@
 """Hydrate: answer every event's lookups of a wave, round by round, each round for all events
-at once: Salesforce one query per lookup kind (`domain.lookup_batches`), the ledger and the
+at once: Salesforce one query per lookup kind (`domain.batch.lookups`), the ledger and the
 email claims one transaction each, remembered links from the database, Stripe concurrently
 (a bounded pool)."""
 
@@ -10,13 +10,13 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
+from stripe2sf.domain.batch.lookups import queries, split, this_round
+from stripe2sf.domain.batch.pools import STRIPE_THREADS  # concurrent Stripe reads of one wave
 from stripe2sf.domain.config import SyncConfig
 from stripe2sf.domain.context import Lookup, LookupKind, PlanContext, parse_claim_key
 from stripe2sf.domain.events import EventView
-from stripe2sf.domain.links import Link, may_use_link, rows_for
-from stripe2sf.domain.lookup_batches import queries, split, this_round
-from stripe2sf.domain.lookups import context_for, lookups_needed
-from stripe2sf.domain.pools import STRIPE_THREADS  # concurrent Stripe reads of one wave
+from stripe2sf.domain.flows.lookups import context_for, lookups_needed
+from stripe2sf.domain.matching.links import Link, may_use_link, rows_for
 from stripe2sf.engine.ports import SalesforcePort, StripePort
 from stripe2sf.store.email_claims import EmailClaims
 from stripe2sf.store.ledger import Ledger

@@ -9,12 +9,12 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from stripe2sf.domain.audit import records_from_plan
+from stripe2sf.domain.batch.merge import Merged, mark_unchanged, outcomes_of
+from stripe2sf.domain.batch.results import ExecutionResult
 from stripe2sf.domain.context import FieldNames, PlanContext
 from stripe2sf.domain.errors import PermanentError, RetryableError
-from stripe2sf.domain.links import Link, learned, stale
-from stripe2sf.domain.merge import Merged, mark_unchanged, outcomes_of
+from stripe2sf.domain.matching.links import Link, learned, stale
 from stripe2sf.domain.operations import Plan
-from stripe2sf.domain.sf_results import ExecutionResult
 from stripe2sf.engine.send import Sent
 from stripe2sf.store.inbox import Applied, Failed
 

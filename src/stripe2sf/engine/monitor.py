@@ -17,7 +17,7 @@ from datetime import UTC, datetime, timedelta
 import structlog
 
 from stripe2sf import metrics
-from stripe2sf.domain.catchup import behind
+from stripe2sf.domain.backfill.catchup import behind
 from stripe2sf.domain.figures import error_rate
 from stripe2sf.engine.alerts import Alerter
 from stripe2sf.salesforce.usage import ApiUsageSnapshot

@@ -8,7 +8,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any, Protocol
 
 from stripe2sf.domain.audit import OpOutcome
-from stripe2sf.domain.batching import SalesforceCall
+from stripe2sf.domain.batch.calls import SalesforceCall
 from stripe2sf.domain.context import Lookup
 
 

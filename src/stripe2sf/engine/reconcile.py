@@ -1,9 +1,9 @@
-"""`stripe2sf reconcile`: read both sides, diff them (`domain.reconcile`), record the run, raise
-(or clear) the drift alert and, with `fix`, repair every fixable item through the planner: the
+"""`stripe2sf reconcile`: read both sides, diff them (`domain.reconcile.drift`), record the run,
+raise (or clear) the drift alert and, with `fix`, repair every fixable item through the planner: the
 Stripe object is read again and planned as the event its state implies
-(`domain.reconcile.fix_event`), exactly as a live event would be, then the diff is taken again
+(`domain.reconcile.drift.fix_event`), exactly as a live event would be, then the diff is taken again
 to show what remains. Duplicate Contacts are never merged or deleted: `fix` opens a review Task
-for each email instead (`domain.reconcile.review_plan`).
+for each email instead (`domain.reconcile.drift.review_plan`).
 
 Reads stay cheap: one paged Stripe list per object kind (customers with their default payment
 method expanded, subscriptions, charges, invoices, disputes), one SOQL per record kind, and one
@@ -20,10 +20,10 @@ from typing import Any
 import structlog
 from sqlalchemy import Engine
 
-from stripe2sf.domain.backfill_plan import LIST_PARAMS
+from stripe2sf.domain.backfill.plan import LIST_PARAMS
 from stripe2sf.domain.config import SyncConfig
 from stripe2sf.domain.operations import Plan
-from stripe2sf.domain.reconcile import (
+from stripe2sf.domain.reconcile.drift import (
     FIX_OBJECT_TYPES,
     DriftReport,
     SalesforceSide,

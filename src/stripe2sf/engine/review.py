@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from stripe2sf.domain.audit import records_from_plan
-from stripe2sf.domain.batching import batch
+from stripe2sf.domain.batch.calls import batch
 from stripe2sf.domain.operations import Operation, Plan
 from stripe2sf.runtime import Runtime, load_sync_config
 from stripe2sf.store.audit_trail import AuditTrail

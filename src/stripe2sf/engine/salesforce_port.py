@@ -7,9 +7,9 @@ import threading
 from collections.abc import Sequence
 from typing import Any
 
-from stripe2sf.domain.batching import SalesforceCall
+from stripe2sf.domain.batch.calls import SalesforceCall
+from stripe2sf.domain.batch.results import ExecutionResult
 from stripe2sf.domain.errors import PermanentError, RetryableError
-from stripe2sf.domain.sf_results import ExecutionResult
 from stripe2sf.engine.doctor import interlock_problem
 from stripe2sf.salesforce.client import SalesforceClient, connect
 from stripe2sf.settings import Settings

@@ -1,4 +1,4 @@
-"""Send: a wave's merged operations to Salesforce in as few calls as `domain.batching` makes
+"""Send: a wave's merged operations to Salesforce in as few calls as `domain.batch.calls` makes
 of them (Collections, Composite, Bulk 2.0), and what Salesforce answered."""
 
 from __future__ import annotations
@@ -7,7 +7,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from stripe2sf.domain.audit import OpOutcome
-from stripe2sf.domain.batching import batch
+from stripe2sf.domain.batch.calls import batch
 from stripe2sf.domain.operations import Operation
 from stripe2sf.engine.ports import SalesforcePort
 

@@ -1,9 +1,9 @@
 """The sync handler: a wave of events through hydrate -> plan -> merge -> send -> map back.
 
     hydrate   `engine.hydrate`: every event's lookups, round by round, for the whole wave
-    plan      `domain.planner.plan`, each event alone (or moved to its charge's lane)
-    merge     `domain.merge`: the wave's operations in order, unchanged writes left out
-    send      `engine.send`: as few Salesforce calls as `domain.batching` makes of them
+    plan      `domain.flows.planner.plan`, each event alone (or moved to its charge's lane)
+    merge     `domain.batch.merge`: the wave's operations in order, unchanged writes left out
+    send      `engine.send`: as few Salesforce calls as `domain.batch.calls` makes of them
     map back  `engine.map_back`: per-event answers from per-record outcomes; links learned
               or gone, what was written remembered (`store.links`)
 
@@ -20,17 +20,17 @@ from typing import Any, NamedTuple
 import structlog
 
 from stripe2sf.domain.audit import AuditRecord, OpOutcome, records_from_plan
-from stripe2sf.domain.batching import batch
+from stripe2sf.domain.batch.calls import batch
+from stripe2sf.domain.batch.lanes import settled_lane
+from stripe2sf.domain.batch.merge import absent_records, merge, record_key, written_by
 from stripe2sf.domain.config import SyncConfig
 from stripe2sf.domain.context import PlanContext
 from stripe2sf.domain.events import EventView, parse_event
-from stripe2sf.domain.lanes import settled_lane
-from stripe2sf.domain.lookups import context_for
-from stripe2sf.domain.merge import absent_records, merge, record_key, written_by
+from stripe2sf.domain.flows.lookups import context_for
+from stripe2sf.domain.flows.planner import plan
+from stripe2sf.domain.flows.subjects import customer_id_for, fresh_charge
 from stripe2sf.domain.operations import Plan
 from stripe2sf.domain.paths import id_of
-from stripe2sf.domain.planner import plan
-from stripe2sf.domain.subjects import customer_id_for, fresh_charge
 from stripe2sf.engine.hydrate import Hydrator
 from stripe2sf.engine.map_back import map_back
 from stripe2sf.engine.ports import SalesforcePort, SalesforceResult, StripePort

@@ -2,12 +2,12 @@
 
     claim   `Inbox.claim_batch`: up to `batch_lanes` due lanes, each with its consecutive due
             events in order (at most `max_events_per_claim`), one transaction
-    waves   the k-th event of every lane in the k-th wave (`domain.batch_order`); the API
+    waves   the k-th event of every lane in the k-th wave (`domain.batch.order`); the API
             budget may defer a lane's event (the lane stops there)
     apply   a wave goes to its handler at once (`SyncHandler.apply_batch`: hydrate -> plan ->
             merge -> send -> map back); per-event handlers are called one by one
     decide  per event: done, moved to its charge's lane, retried (the lane stops) or dead
-            (the lane goes on), from the handler's answer and `domain.retry.decide`
+            (the lane goes on), from the handler's answer and `domain.batch.retry.decide`
     record  `Inbox.record`: the wave's outcomes, ledger and one audit chain extension in one
             transaction; the lanes that stop are given back in it
 
@@ -30,10 +30,10 @@ from datetime import UTC, datetime, timedelta
 import structlog
 
 from stripe2sf import metrics
-from stripe2sf.domain.batch_order import joins_wave, waves
-from stripe2sf.domain.budget import Defer
+from stripe2sf.domain.batch.budget import Defer
+from stripe2sf.domain.batch.order import joins_wave, waves
+from stripe2sf.domain.batch.retry import DeadLetter, RetryPolicy, decide
 from stripe2sf.domain.errors import SyncError
-from stripe2sf.domain.retry import DeadLetter, RetryPolicy, decide
 from stripe2sf.engine.alerts import Alerter
 from stripe2sf.engine.budget import BudgetGate, is_limit_exceeded
 from stripe2sf.engine.handlers import Registry

@@ -11,11 +11,11 @@
 Modules: `login` (modes, pure choice + simple-salesforce login), `transport` (HTTP session),
 `client` (`connect`, `SalesforceClient`), `executor` (calls in order), `bulk` (Bulk API 2.0
 ingest), `sender` (the `Sender` protocol executor and bulk take: the client without importing
-it), `usage` (API usage), `errors`. Pure result handling lives in `domain.outcomes` and
-`domain.sf_results`.
+it), `usage` (API usage), `errors`. Pure result handling lives in `domain.batch.outcomes` and
+`domain.batch.results`.
 """
 
-from stripe2sf.domain.sf_results import CallReport, ExecutionResult
+from stripe2sf.domain.batch.results import CallReport, ExecutionResult
 from stripe2sf.salesforce.client import SalesforceClient, connect
 from stripe2sf.salesforce.errors import SalesforceConfigError, SalesforceLoginError
 from stripe2sf.salesforce.login import LoginMode, LoginSpec, login_spec

@@ -19,16 +19,16 @@ from typing import Any
 import requests
 
 from stripe2sf.domain.audit import OpOutcome
-from stripe2sf.domain.batching import SalesforceCall
-from stripe2sf.domain.errors import SyncError
-from stripe2sf.domain.outcomes import bulk_outcomes
-from stripe2sf.domain.sf_results import (
+from stripe2sf.domain.batch.calls import SalesforceCall
+from stripe2sf.domain.batch.outcomes import bulk_outcomes
+from stripe2sf.domain.batch.results import (
     CallReport,
     failed_call,
     first_bulk_poll_delay,
     http_code,
     next_bulk_poll_delay,
 )
+from stripe2sf.domain.errors import SyncError
 from stripe2sf.salesforce.errors import code_for_exception, error_items
 from stripe2sf.salesforce.sender import Sender
 from stripe2sf.salesforce.transport import body_of

@@ -12,10 +12,10 @@ from urllib.parse import quote
 import requests
 from simple_salesforce import Salesforce
 
-from stripe2sf.domain.batching import SalesforceCall
+from stripe2sf.domain.batch.calls import SalesforceCall
+from stripe2sf.domain.batch.pools import pool_sizes
+from stripe2sf.domain.batch.results import ExecutionResult, classify_http
 from stripe2sf.domain.errors import RetryableError, SyncError
-from stripe2sf.domain.pools import pool_sizes
-from stripe2sf.domain.sf_results import ExecutionResult, classify_http
 from stripe2sf.salesforce.errors import error_for_answer, error_items, retry_after_header
 from stripe2sf.salesforce.executor import execute
 from stripe2sf.salesforce.login import LoginMode, LoginSpec, log_in, login_spec
@@ -47,7 +47,7 @@ MAX_COMPOSITE_QUERIES = 5  # queries allowed in one Composite request
 class SalesforceClient:
     """A logged-in Salesforce org. Thread-safe for concurrent calls; one per process.
 
-    `api_version` ("62.0") is what `domain.batching.batch` builds paths with.
+    `api_version` ("62.0") is what `domain.batch.calls.batch` builds paths with.
     """
 
     def __init__(

@@ -7,15 +7,15 @@
                                 `salesforce.connection` / `salesforce.timeout`)
 
 Data calls never raise for a refused record: `execute` reports per operation (see
-`domain.sf_results`). `query_all`, `describe` and `limits` raise `error_for_answer(...)`.
+`domain.batch.results`). `query_all`, `describe` and `limits` raise `error_for_answer(...)`.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from stripe2sf.domain.batch.results import classify_http, http_code, rate_limit_wait
 from stripe2sf.domain.errors import PermanentError, RateLimitedError, RetryableError, SyncError
-from stripe2sf.domain.sf_results import classify_http, http_code, rate_limit_wait
 
 
 class SalesforceConfigError(PermanentError):

@@ -1,7 +1,7 @@
 """Send planned `SalesforceCall`s in order and read back one outcome per operation.
 
 - REST record upsert/update, sObject Collections, Composite and Composite Graph: one request
-  each, answers read by `domain.outcomes.outcomes_for` (Composite subrequests and Collection
+  each, answers read by `domain.batch.outcomes.outcomes_for` (Composite subrequests and Collection
   records each answer for their own op ids: partial success is kept per operation).
 - Bulk API 2.0 ingest: `salesforce.bulk.run_ingest`.
 - A call that fails as a whole for a retryable reason (no answer, 5xx, row lock, rate limit,
@@ -15,10 +15,9 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 from stripe2sf.domain.audit import OpOutcome
-from stripe2sf.domain.batching import SalesforceCall
-from stripe2sf.domain.errors import SyncError
-from stripe2sf.domain.outcomes import outcomes_for
-from stripe2sf.domain.sf_results import (
+from stripe2sf.domain.batch.calls import SalesforceCall
+from stripe2sf.domain.batch.outcomes import outcomes_for
+from stripe2sf.domain.batch.results import (
     CallReport,
     ExecutionResult,
     classify_http,
@@ -28,6 +27,7 @@ from stripe2sf.domain.sf_results import (
     not_attempted,
     with_update_ids,
 )
+from stripe2sf.domain.errors import SyncError
 from stripe2sf.salesforce.bulk import run_ingest
 from stripe2sf.salesforce.errors import code_for_exception, error_items, retry_after_header
 from stripe2sf.salesforce.sender import Sender

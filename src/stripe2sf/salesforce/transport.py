@@ -19,7 +19,7 @@ class SalesforceSession(requests.Session):
     whenever a request does not pass `verify` itself (simple-salesforce never does); with
     `ca_bundle` given, this session's bundle is used for every request. Proxies and the rest
     of the environment still apply. `pool_maxsize`: connections kept per host
-    (`domain.pools`).
+    (`domain.batch.pools`).
     """
 
     def __init__(

@@ -25,7 +25,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.engine import Connection
 
-from stripe2sf.domain.catchup import Checkpoint, Round, Unfinished
+from stripe2sf.domain.backfill.catchup import Checkpoint, Round, Unfinished
 from stripe2sf.store.db import dialect_insert
 from stripe2sf.store.tables import PK, UTCDateTime, events, metadata
 

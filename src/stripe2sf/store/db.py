@@ -87,7 +87,7 @@ def make_engine(
     """An engine with the pragmas and pool our workload needs.
 
     `pool_size` / `max_overflow`: connections kept / opened beyond them, for as many threads
-    as use the engine at once (`domain.pools`; an in-memory SQLite has one connection).
+    as use the engine at once (`domain.batch.pools`; an in-memory SQLite has one connection).
 
     `synchronous`: FULL makes every commit survive a power cut (webhook intake); NORMAL (SQLite
     WAL; on PostgreSQL `synchronous_commit = off`) survives a crash of the process but may lose

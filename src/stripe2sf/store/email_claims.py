@@ -4,7 +4,7 @@ Salesforce keeps one Contact per email, and two new customers of one email may b
 the same moment by two lanes or worker processes: both would find no Contact and both create
 one. The claim is decided here, before any Salesforce write: the first customer to ask for a
 normalized (lower-cased) email holds it for good, every later one is told who holds it and
-takes the shared-email path (`domain.matching`). Insert-if-absent under the table's primary
+takes the shared-email path (`domain.matching.resolve`). Insert-if-absent under the table's primary
 key, so SQLite and PostgreSQL decide one winner across processes.
 """
 

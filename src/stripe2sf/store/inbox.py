@@ -1,6 +1,6 @@
 """The inbox: durable Stripe events, claimed many lanes at a time under a lease.
 
-A lane holds one Stripe customer's events (see `domain.lanes`). A worker leases whole lanes
+A lane holds one Stripe customer's events (see `domain.batch.lanes`). A worker leases whole lanes
 (`claim_batch`), applies their events in order (oldest `created` first) and records each wave's
 outcomes (`record`), keeping or giving back each lease; a lane whose head
 waits for a retry is not due, so later events of that customer wait behind it. A crashed worker's
@@ -23,7 +23,7 @@ from sqlalchemy import Engine, bindparam, case, func, insert, or_, select, updat
 from sqlalchemy.engine import Connection
 
 from stripe2sf.domain.audit import AuditRecord
-from stripe2sf.domain.batch_order import ready_prefix
+from stripe2sf.domain.batch.order import ready_prefix
 from stripe2sf.store import audit_trail, ledger
 from stripe2sf.store.db import dialect_insert
 from stripe2sf.store.tables import attempts, events, lanes
@@ -147,7 +147,7 @@ class Failed:
 
 @dataclass(frozen=True)
 class Moved:
-    """What a handler answers for an event that belongs in another lane (`domain.lanes.
+    """What a handler answers for an event that belongs in another lane (`domain.batch.lanes.
     settled_lane`): nothing was written; the inbox moves it there."""
 
     lane: str
@@ -191,7 +191,7 @@ class NewEvent:
     payload_text: str
     handled: bool
     source: str = "webhook"
-    refused: str | None = None  # why it must never be applied (see `domain.integrity`)
+    refused: str | None = None  # why it must never be applied (see `domain.flows.integrity`)
     refused_kind: str = "refused"
 
     @property

@@ -1,5 +1,5 @@
-"""Links and written records on disk (migration 0006); the decisions are `domain.links` and
-`domain.merge`.
+"""Links and written records on disk (migration 0006); the decisions are `domain.matching.links` and
+`domain.batch.merge`.
 
 `customer_links`: Stripe customer -> its Account and Contact Ids (and the Account's owner), so
 a linked customer is planned without a Salesforce read. `written_records`: per Salesforce
@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 from sqlalchemy import Column, Engine, String, Table, Text, delete, select
 from sqlalchemy.engine import Connection
 
-from stripe2sf.domain.links import Link
+from stripe2sf.domain.matching.links import Link
 from stripe2sf.store.db import dialect_insert
 from stripe2sf.store.tables import UTCDateTime, metadata
 

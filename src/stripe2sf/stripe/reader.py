@@ -17,7 +17,7 @@ from requests.adapters import HTTPAdapter
 
 from stripe2sf.domain.context import Lookup, LookupKind
 from stripe2sf.domain.errors import PermanentError, RateLimitedError, RetryableError
-from stripe2sf.domain.subjects import parse_refetch_key
+from stripe2sf.domain.flows.subjects import parse_refetch_key
 
 # object type -> the path of its API resource (`/v1/<resource>/<id>`)
 RESOURCES = {
@@ -43,7 +43,7 @@ class StripeReader:
         http_pool: int | None = None,
     ) -> None:
         """`http_pool`: one HTTP session for every thread, keeping that many connections
-        (`domain.pools`); without it the SDK opens a session per thread, and the short-lived
+        (`domain.batch.pools`); without it the SDK opens a session per thread, and the short-lived
         threads of each wave's reads would connect anew every time."""
         base: Any = {"api": api_base.rstrip("/")} if api_base else None
         http_client = None

@@ -12,7 +12,7 @@ from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
 from stripe2sf import metrics
-from stripe2sf.domain.integrity import LIVEMODE_REFUSED, livemode_refusal
+from stripe2sf.domain.flows.integrity import LIVEMODE_REFUSED, livemode_refusal
 from stripe2sf.engine.catchup_loop import start_catchup
 from stripe2sf.runtime import Runtime
 from stripe2sf.store.db import ping

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from stripe2sf.domain.lanes import lane_key
+from stripe2sf.domain.batch.lanes import lane_key
 from stripe2sf.store.inbox import NewEvent
 
 
@@ -44,7 +44,7 @@ def to_new_event(
     *,
     refused_kind: str = "refused",
 ) -> NewEvent:
-    """The inbox row for a parsed event; `refused` (see `domain.integrity`) stores it as
+    """The inbox row for a parsed event; `refused` (see `domain.flows.integrity`) stores it as
     refused, with that reason and `refused_kind` as its error kind, instead of pending."""
     return NewEvent(
         event_id=doc["id"],

@@ -19,9 +19,9 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from stripe2sf.domain import figures
-from stripe2sf.domain.budget import projection
-from stripe2sf.domain.cardguard import redact
+from stripe2sf.domain.batch.budget import projection
 from stripe2sf.domain.errors import SyncError
+from stripe2sf.domain.flows.cardguard import redact
 from stripe2sf.domain.money import to_major_units
 from stripe2sf.engine import review
 from stripe2sf.runtime import Runtime
@@ -608,7 +608,7 @@ def _overview(board: Dashboard, now: datetime) -> str:
         used, projected = "no Salesforce answer yet", "-"
     budget = runtime.budget()
     level = budget.reading()
-    from stripe2sf.domain.budget import Priority, allowed_level
+    from stripe2sf.domain.batch.budget import Priority, allowed_level
 
     allowed = allowed_level(level, budget.policy)
     budget_text = (

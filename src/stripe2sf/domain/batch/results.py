@@ -1,7 +1,7 @@
 """What a list of Salesforce calls achieved, per operation, and the one decision the worker
 needs from it: done, retry later (how soon), or give up (pure).
 
-`domain.outcomes` reads each answer into op id -> `OpOutcome`; this module classifies every
+`domain.batch.outcomes` reads each answer into op id -> `OpOutcome`; this module classifies every
 failure and folds them into an `ExecutionResult`:
 
     retryable     network error, timeout, HTTP 5xx/408/409/425, UNABLE_TO_LOCK_ROW,
@@ -33,7 +33,8 @@ from typing import Literal
 from urllib.parse import unquote
 
 from stripe2sf.domain.audit import OpOutcome
-from stripe2sf.domain.batching import CallKind, SalesforceCall
+from stripe2sf.domain.batch.calls import CallKind, SalesforceCall
+from stripe2sf.domain.batch.outcomes import outcomes_for
 from stripe2sf.domain.errors import (
     RETRYABLE_SALESFORCE_CODES,
     PermanentError,
@@ -41,7 +42,6 @@ from stripe2sf.domain.errors import (
     RetryableError,
     SyncError,
 )
-from stripe2sf.domain.outcomes import outcomes_for
 
 FailureClass = Literal["retryable", "rate_limited", "permanent", "halted"]
 Verdict = Literal["ok", "retryable", "rate_limited", "permanent"]

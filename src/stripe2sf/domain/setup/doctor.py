@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from stripe2sf.domain.config import SyncConfig
-from stripe2sf.domain.schema import required_fields
+from stripe2sf.domain.setup.schema import required_fields
 
 
 @dataclass(frozen=True)

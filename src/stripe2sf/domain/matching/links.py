@@ -16,7 +16,7 @@ from typing import Any
 
 from stripe2sf.domain.audit import OpOutcome
 from stripe2sf.domain.context import FieldNames, LookupKind, PlanContext
-from stripe2sf.domain.handled import Flow, flow_of
+from stripe2sf.domain.flows.handled import Flow, flow_of
 from stripe2sf.domain.operations import Operation
 
 # What Salesforce answers for a write naming an Id that no longer is a live record.

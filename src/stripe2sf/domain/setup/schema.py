@@ -20,8 +20,8 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from stripe2sf.domain.allowlist import source_spec
-from stripe2sf.domain.cardguard import Refusal
 from stripe2sf.domain.config import BILLING_STATUS_VALUES, FieldMapping, SyncConfig
+from stripe2sf.domain.flows.cardguard import Refusal
 
 
 @dataclass(frozen=True)

@@ -5,17 +5,17 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from stripe2sf.domain.builder import PlanBuilder
 from stripe2sf.domain.context import LookupKind
-from stripe2sf.domain.flow_common import customer_records
-from stripe2sf.domain.lookups import default_pm_changed
+from stripe2sf.domain.flows.builder import PlanBuilder
+from stripe2sf.domain.flows.common import customer_records
+from stripe2sf.domain.flows.lookups import default_pm_changed
+from stripe2sf.domain.flows.subjects import customer_for, effective_object
 from stripe2sf.domain.sources import mapped_fields, payment_method_sources
 from stripe2sf.domain.stripe_views import (
     PaymentMethodView,
     expanded_default_card,
     payment_method_view,
 )
-from stripe2sf.domain.subjects import customer_for, effective_object
 
 
 def _card_fields(b: PlanBuilder, pm: PaymentMethodView) -> dict[str, object]:

@@ -26,12 +26,9 @@ from stripe2sf.domain.context import (
     normalize_email,
 )
 from stripe2sf.domain.events import EventView
-from stripe2sf.domain.handled import CREATING_FLOWS, Flow, flow_of
-from stripe2sf.domain.matching import default_card_id, email_owners, website_host
-from stripe2sf.domain.ordering import late_event_reason, ledger_keys
-from stripe2sf.domain.paths import get_path, id_of
-from stripe2sf.domain.stripe_views import expanded_default_card, subscription_view
-from stripe2sf.domain.subjects import (
+from stripe2sf.domain.flows.handled import CREATING_FLOWS, Flow, flow_of
+from stripe2sf.domain.flows.ordering import late_event_reason, ledger_keys
+from stripe2sf.domain.flows.subjects import (
     customer_for,
     customer_id_for,
     effective_object,
@@ -40,6 +37,9 @@ from stripe2sf.domain.subjects import (
     refetch_key,
     unknown_to_stripe,
 )
+from stripe2sf.domain.matching.resolve import default_card_id, email_owners, website_host
+from stripe2sf.domain.paths import get_path, id_of
+from stripe2sf.domain.stripe_views import expanded_default_card, subscription_view
 
 
 def _searchable(email: str | None) -> bool:

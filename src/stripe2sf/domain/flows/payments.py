@@ -16,9 +16,10 @@ from collections.abc import Mapping
 from dataclasses import replace
 from decimal import Decimal
 
-from stripe2sf.domain.builder import PlanBuilder
-from stripe2sf.domain.flow_common import customer_records, owner_for, refs
-from stripe2sf.domain.matching import CustomerWrites
+from stripe2sf.domain.flows.builder import PlanBuilder
+from stripe2sf.domain.flows.common import customer_records, owner_for, refs
+from stripe2sf.domain.flows.subjects import customer_id_for, effective_object, fresh_charge
+from stripe2sf.domain.matching.resolve import CustomerWrites
 from stripe2sf.domain.money import to_major_units
 from stripe2sf.domain.operations import Operation
 from stripe2sf.domain.sources import charge_sources, dispute_sources, mapped_fields
@@ -29,7 +30,6 @@ from stripe2sf.domain.stripe_views import (
     dispute_view,
     payment_intent_view,
 )
-from stripe2sf.domain.subjects import customer_id_for, effective_object, fresh_charge
 from stripe2sf.domain.transforms import to_sf_date
 
 

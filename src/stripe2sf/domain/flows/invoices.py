@@ -6,14 +6,14 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from stripe2sf.domain.builder import PlanBuilder
 from stripe2sf.domain.config import BILLING_AT_RISK, BILLING_CURRENT, BILLING_OVERDUE
 from stripe2sf.domain.context import LookupKind
-from stripe2sf.domain.flow_common import customer_records, owner_for, refs, sf_date_after
+from stripe2sf.domain.flows.builder import PlanBuilder
+from stripe2sf.domain.flows.common import customer_records, owner_for, refs, sf_date_after
+from stripe2sf.domain.flows.subjects import effective_object
 from stripe2sf.domain.operations import Operation
 from stripe2sf.domain.sources import invoice_sources, mapped_fields
 from stripe2sf.domain.stripe_views import InvoiceView, invoice_view
-from stripe2sf.domain.subjects import effective_object
 from stripe2sf.domain.transforms import to_sf_datetime
 
 

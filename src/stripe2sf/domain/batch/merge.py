@@ -17,7 +17,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 
 from stripe2sf.domain.audit import AuditRecord, OpOutcome
-from stripe2sf.domain.batching import namespaced
+from stripe2sf.domain.batch.calls import namespaced
 from stripe2sf.domain.context import FieldNames, LookupKind, PlanContext
 from stripe2sf.domain.operations import Operation, Plan, json_value
 

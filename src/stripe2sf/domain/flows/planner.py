@@ -15,19 +15,19 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from stripe2sf.domain.builder import PlanBuilder
 from stripe2sf.domain.config import SyncConfig, default_config
 from stripe2sf.domain.context import LookupKind, PlanContext
 from stripe2sf.domain.events import EventView, parse_event
-from stripe2sf.domain.flow_customers import plan_customer, plan_payment_method
-from stripe2sf.domain.flow_invoices import plan_invoice_failed, plan_invoice_paid
-from stripe2sf.domain.flow_payments import plan_dispute, plan_payment
-from stripe2sf.domain.flow_subscriptions import plan_subscription
-from stripe2sf.domain.handled import Flow, flow_of
-from stripe2sf.domain.lookups import context_for
+from stripe2sf.domain.flows.builder import PlanBuilder
+from stripe2sf.domain.flows.customers import plan_customer, plan_payment_method
+from stripe2sf.domain.flows.handled import Flow, flow_of
+from stripe2sf.domain.flows.invoices import plan_invoice_failed, plan_invoice_paid
+from stripe2sf.domain.flows.lookups import context_for
+from stripe2sf.domain.flows.ordering import late_event_reason
+from stripe2sf.domain.flows.payments import plan_dispute, plan_payment
+from stripe2sf.domain.flows.subjects import unknown_to_stripe
+from stripe2sf.domain.flows.subscriptions import plan_subscription
 from stripe2sf.domain.operations import Plan
-from stripe2sf.domain.ordering import late_event_reason
-from stripe2sf.domain.subjects import unknown_to_stripe
 
 _FLOWS: dict[Flow, Callable[[PlanBuilder], None]] = {
     Flow.PAYMENT: plan_payment,

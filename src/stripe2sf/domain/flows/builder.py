@@ -5,14 +5,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
-from stripe2sf.domain.cardguard import Refusal, scan_fields
 from stripe2sf.domain.config import SyncConfig
 from stripe2sf.domain.context import PlanContext
 from stripe2sf.domain.events import EventView
-from stripe2sf.domain.matching import CustomerWrites
+from stripe2sf.domain.flows.cardguard import Refusal, scan_fields
+from stripe2sf.domain.flows.subjects import customer_id_for
+from stripe2sf.domain.matching.resolve import CustomerWrites
 from stripe2sf.domain.operations import Operation, Plan
-from stripe2sf.domain.schema import REQUIRED_ON_CREATE, fit_lengths
-from stripe2sf.domain.subjects import customer_id_for
+from stripe2sf.domain.setup.schema import REQUIRED_ON_CREATE, fit_lengths
 
 
 @dataclass

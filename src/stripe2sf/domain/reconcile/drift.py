@@ -48,9 +48,10 @@ from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any, Literal
 
-from stripe2sf.domain.backfill_plan import envelope, synthetic_event, unpaid_failed
+from stripe2sf.domain.backfill.plan import envelope, synthetic_event, unpaid_failed
 from stripe2sf.domain.config import SyncConfig
 from stripe2sf.domain.context import parse_sf_datetime
+from stripe2sf.domain.flows.subscription_summary import summarize
 from stripe2sf.domain.money import currency_exponent, to_major_units
 from stripe2sf.domain.operations import Operation, Plan
 from stripe2sf.domain.paths import as_str
@@ -69,7 +70,6 @@ from stripe2sf.domain.stripe_views import (
     payment_method_view,
     subscription_view,
 )
-from stripe2sf.domain.subscription_summary import summarize
 
 DriftKind = Literal[
     "account_missing",

@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-from stripe2sf.domain.builder import PlanBuilder
 from stripe2sf.domain.context import LookupKind
-from stripe2sf.domain.flow_common import customer_records, refs
+from stripe2sf.domain.flows.builder import PlanBuilder
+from stripe2sf.domain.flows.common import customer_records, refs
+from stripe2sf.domain.flows.subjects import effective_object
+from stripe2sf.domain.flows.subscription_summary import summarize
 from stripe2sf.domain.operations import Operation
 from stripe2sf.domain.paths import as_str
 from stripe2sf.domain.sources import mapped_fields, subscription_sources
 from stripe2sf.domain.stripe_views import SubscriptionView, subscription_view
-from stripe2sf.domain.subjects import effective_object
-from stripe2sf.domain.subscription_summary import summarize
 
 
 def _product_names(b: PlanBuilder, subs: list[SubscriptionView]) -> dict[str, str]:

@@ -24,7 +24,7 @@ import json
 from xml.sax.saxutils import escape
 
 from stripe2sf.domain.config import SyncConfig
-from stripe2sf.domain.schema import FieldSpec, ObjectSpec, required_fields, required_objects
+from stripe2sf.domain.setup.schema import FieldSpec, ObjectSpec, required_fields, required_objects
 
 API_VERSION = "60.0"
 NS = "http://soap.sforce.com/2006/04/metadata"

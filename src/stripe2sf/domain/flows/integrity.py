@@ -17,7 +17,7 @@ Unknown subjects (decided by the planner, `subjects.unknown_to_stripe`): see the
 
 from __future__ import annotations
 
-from stripe2sf.domain.doctor import stripe_mode
+from stripe2sf.domain.setup.doctor import stripe_mode
 
 LIVEMODE_REFUSED = "refused.livemode"
 

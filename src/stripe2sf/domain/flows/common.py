@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from stripe2sf.domain.builder import PlanBuilder
 from stripe2sf.domain.context import LookupKind
-from stripe2sf.domain.matching import CustomerWrites, Resolution, customer_writes, resolve
+from stripe2sf.domain.flows.builder import PlanBuilder
+from stripe2sf.domain.flows.subjects import customer_for, effective_object
+from stripe2sf.domain.matching.resolve import CustomerWrites, Resolution, customer_writes, resolve
 from stripe2sf.domain.operations import RecordRef
-from stripe2sf.domain.subjects import customer_for, effective_object
 
 
 def customer_records(

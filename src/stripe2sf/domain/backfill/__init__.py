@@ -1,0 +1,1 @@
+"""Backfill and catch-up planning."""

@@ -1,0 +1,1 @@
+"""The planner and the flows: what each Stripe event writes in Salesforce."""

@@ -1,0 +1,1 @@
+"""Which Salesforce Account and Contact a Stripe customer has."""

@@ -1,0 +1,1 @@
+"""Reconciliation: Stripe against Salesforce as a drift report."""

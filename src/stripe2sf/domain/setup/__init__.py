@@ -1,0 +1,1 @@
+"""What the org needs: metadata, the doctor's checks, the mapping document."""
