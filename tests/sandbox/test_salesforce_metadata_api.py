@@ -552,3 +552,32 @@ def test_sf_cli_deploys_stripe2sf_metadata_and_retrieves_it(
         assert canonical((target / relative).read_text()) == canonical(
             (source / relative).read_text()
         ), relative
+
+
+def test_metadata_deployed_from_source_directories_is_retrievable(tmp_path: Path) -> None:
+    """Objects, fields and permission sets the org got from ``--metadata`` directories (not
+    through the Metadata API) come back written from the schema and the permission sets."""
+    write_metadata(tmp_path / "project")
+    source = tmp_path / "project/force-app/main/default"
+    with run_sandbox(metadata=[tmp_path / "project/force-app"]) as sandbox:
+        answer, files = retrieve(
+            sandbox,
+            {"PermissionSet": ["Stripe2sf_Viewer"], "CustomField": ["Account.Billing_Status__c"]},
+        )
+        with sandbox.http() as http:
+            found = http.get(
+                f"{sandbox.instance_url}/services/data/v66.0/query",
+                params={"q": "SELECT Id FROM PermissionSet WHERE Name = 'Stripe2sf_Viewer'"},
+                headers={"Authorization": f"Bearer {sandbox.access_token}"},
+            ).json()["records"]
+    viewer = files["unpackaged/permissionsets/Stripe2sf_Viewer.permissionset"]
+    expected = (source / "permissionsets/Stripe2sf_Viewer.permissionset-meta.xml").read_text()
+    assert canonical(viewer) == canonical(expected)
+    properties = {p["fullName"]: p for p in as_list(answer["fileProperties"])}
+    assert properties["Stripe2sf_Viewer"]["id"] == found[0]["Id"]
+    field = ET.fromstring(files["unpackaged/objects/Account.object"]).find(f"{{{MD}}}fields")
+    assert field is not None
+    assert field.findtext(f"{{{MD}}}fullName") == "Billing_Status__c"
+    assert field.findtext(f"{{{MD}}}type") == "Picklist"
+    values = [v.text for v in field.iter(f"{{{MD}}}fullName")][1:]
+    assert values == ["Current", "Payment Overdue", "At Risk"]

@@ -12,16 +12,17 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
+import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
 from typing import Any
 
 from salesforce_sandbox import clock, ids
 from salesforce_sandbox.config import ADMIN_USER_ID
 from salesforce_sandbox.errors import SalesforceError
-from salesforce_sandbox.models.org import Org
+from salesforce_sandbox.models.org import PERMISSION_SETS_META, Org
 from salesforce_sandbox.schema import mdapi
 from salesforce_sandbox.schema.mdapi import ArchiveError, DeployMessage, DeployPlan
-from salesforce_sandbox.schema.mdapi_retrieve import Catalog, Stored, build_retrieve
+from salesforce_sandbox.schema.mdapi_retrieve import EPOCH, Catalog, Stored, build_retrieve
 
 COMPONENTS_META = "mdapi.components"
 JOB_META = "mdapi.job:"
@@ -122,12 +123,26 @@ class MetadataService:
 
     # stored components --------------------------------------------------------------------
     def stored(self) -> dict[tuple[str, str], Stored]:
+        """Components deployed through the Metadata API, and the permission sets the org got
+        another way (``--metadata`` source directories)."""
         raw: dict[str, dict[str, dict[str, str]]] = self.store.meta_get(COMPONENTS_META) or {}
-        return {
+        out = {
             (kind, name): Stored(item["xml"], item["id"], item["created"], item["modified"])
             for kind, members in raw.items()
             for name, item in members.items()
         }
+        for name, text in (self.store.meta_get(PERMISSION_SETS_META) or {}).items():
+            if ("PermissionSet", name) in out:
+                continue
+            try:
+                root = mdapi.strip_namespaces(ET.fromstring(text))
+            except ET.ParseError:
+                continue
+            record_id = self._record_id("PermissionSet", name) or ""
+            out[("PermissionSet", name)] = Stored(
+                mdapi.document(root, "PermissionSet"), record_id, EPOCH, EPOCH
+            )
+        return out
 
     def _save_components(self, documents: dict[tuple[str, str], str], when: str) -> None:
         raw: dict[str, dict[str, dict[str, str]]] = self.store.meta_get(COMPONENTS_META) or {}
@@ -237,6 +252,7 @@ class MetadataService:
             except SalesforceError as error:
                 _blame(plan, error)
                 failed, apply = True, False
+        stored_now = self.stored()
         if not failed:
             status = "Succeeded"
         elif apply and plan.successes:
@@ -246,17 +262,13 @@ class MetadataService:
         return {
             "status": status,
             "success": status != "Failed",
-            "messages": [_message_json(m, when, self._component_id(m)) for m in plan.messages],
+            "messages": [
+                _message_json(m, when, _component_id(m, stored_now)) for m in plan.messages
+            ],
             "numberComponentsTotal": len(plan.components),
             "numberComponentsDeployed": len(plan.successes),
             "numberComponentErrors": len(plan.failures),
         }
-
-    def _component_id(self, message: DeployMessage) -> str | None:
-        if not message.success or message.is_package:
-            return None
-        item = self.stored().get((message.component_type, message.full_name))
-        return item.id if item is not None else None
 
     def deploy_result(self, job_id: str, include_details: bool) -> dict[str, Any]:
         """A ``DeployResult`` (JSON values; the SOAP layer writes them as XML)."""
@@ -416,6 +428,13 @@ def _message_json(message: DeployMessage, when: str, component_id: str | None) -
         out["lineNumber"] = message.line
         out["columnNumber"] = message.column or 0
     return dict(sorted(out.items()))
+
+
+def _component_id(message: DeployMessage, stored: dict[tuple[str, str], Stored]) -> str | None:
+    if not message.success or message.is_package:
+        return None
+    item = stored.get((message.component_type, message.full_name))
+    return item.id if item is not None else None
 
 
 def _blame(plan: DeployPlan, error: SalesforceError) -> None:
