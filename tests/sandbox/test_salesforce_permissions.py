@@ -538,3 +538,19 @@ def test_sf_org_assign_permset_on_behalf_of_the_integration_user(
     ]
     assert result["failures"] == []
     assert "Stripe_Payment__c" in _names(org.salesforce(user=org.integration_username))
+
+
+def test_the_integration_user_logs_in_with_the_org_password(org: SandboxServer) -> None:
+    soap = org.salesforce(login="soap", username=org.integration_username)
+    assert "Account" not in _names(soap)
+    oauth = org.salesforce(login="password", username=org.integration_username)
+    info = oauth.session.get(
+        f"{org.instance_url}/services/oauth2/userinfo",
+        headers={"Authorization": f"Bearer {oauth.session_id}"},
+    ).json()
+    assert (info["preferred_username"], info["name"]) == (
+        org.integration_username,
+        "Integration User",
+    )
+    with pytest.raises(ClientError):
+        org.salesforce(login="soap", username=org.integration_username, password="wrong")

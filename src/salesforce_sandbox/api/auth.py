@@ -32,6 +32,30 @@ def versions(org: Org, call: Call) -> Reply:
     )
 
 
+def _person(org: Org, session: Session) -> dict[str, str]:
+    """Username, Email, FirstName, LastName and Name of the session's user (the admin's from
+    the settings)."""
+    s = org.settings
+    if session.user_id != config.ADMIN_USER_ID:
+        found = org.store.get(session.user_id)
+        if found is not None:
+            user = found[2]
+            return {
+                "Username": str(user.get("Username", "")),
+                "Email": str(user.get("Email", "")),
+                "FirstName": str(user.get("FirstName") or ""),
+                "LastName": str(user.get("LastName", "")),
+                "Name": str(user.get("Name") or user.get("LastName", "")),
+            }
+    return {
+        "Username": s.username,
+        "Email": s.username,
+        "FirstName": "Admin",
+        "LastName": "User",
+        "Name": "Admin User",
+    }
+
+
 def _identity_url(call: Call, session: Session) -> str:
     return f"{call.instance_url}/id/{ids.ORG_ID}/{session.user_id}"
 
@@ -91,6 +115,7 @@ def soap(org: Org, call: Call) -> Reply:
 
 def _login_xml(org: Org, call: Call, session: Session, version: str) -> str:
     s = org.settings
+    person = _person(org, session)
     base = escape(call.instance_url)
     return (
         '<?xml version="1.0" encoding="UTF-8"?>'
@@ -107,10 +132,10 @@ def _login_xml(org: Org, call: Call, session: Session, version: str) -> str:
         f"<organizationId>{ids.ORG_ID}</organizationId>"
         f"<organizationName>{escape(s.org_name)}</organizationName>"
         f"<sessionSecondsValid>{s.session_seconds}</sessionSecondsValid>"
-        f"<userEmail>{escape(s.username)}</userEmail>"
-        "<userFullName>Admin User</userFullName>"
+        f"<userEmail>{escape(person['Email'])}</userEmail>"
+        f"<userFullName>{escape(person['Name'])}</userFullName>"
         f"<userId>{session.user_id}</userId>"
-        f"<userName>{escape(s.username)}</userName>"
+        f"<userName>{escape(person['Username'])}</userName>"
         "</userInfo></result></loginResponse></soapenv:Body></soapenv:Envelope>"
     )
 
@@ -167,18 +192,18 @@ def identity_urls(instance_url: str, user_id: str, version: str | None = None) -
 
 
 def _userinfo(org: Org, call: Call, session: Session) -> dict[str, Any]:
-    s = org.settings
+    person = _person(org, session)
     identity = _identity_url(call, session)
     return {
         "sub": identity,
         "user_id": session.user_id,
         "organization_id": ids.ORG_ID,
-        "preferred_username": s.username,
-        "nickname": s.username.split("@", 1)[0],
-        "name": "Admin User",
-        "given_name": "Admin",
-        "family_name": "User",
-        "email": s.username,
+        "preferred_username": person["Username"],
+        "nickname": person["Username"].split("@", 1)[0],
+        "name": person["Name"],
+        "given_name": person["FirstName"],
+        "family_name": person["LastName"],
+        "email": person["Email"],
         "email_verified": True,
         "zoneinfo": "GMT",
         "active": True,
@@ -217,8 +242,8 @@ def identity(org: Org, call: Call) -> Reply:
         {
             "id": _identity_url(call, session),
             "asserted_user": True,
-            "username": org.settings.username,
-            "display_name": "Admin User",
+            "username": body["preferred_username"],
+            "display_name": body["name"],
             "nick_name": body["nickname"],
             "is_lightning_login_user": False,
         }

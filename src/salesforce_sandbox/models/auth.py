@@ -1,10 +1,15 @@
 """Sessions and logins: OAuth grants (password, client_credentials, JWT bearer, refresh_token)
-and SOAP login, checked against the configured user and connected app."""
+and SOAP login, checked against the configured user and connected app.
+
+Every active user of the org logs in with the org's password (and security token): the admin
+under the configured username, any other user (the integration user,
+``integration@sandbox.example.com``) under its own, when ``find_user`` is given."""
 
 from __future__ import annotations
 
 import secrets
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,8 +29,12 @@ class Session:
 
 
 class Sessions:
-    def __init__(self, settings: Settings) -> None:
+    def __init__(
+        self, settings: Settings, find_user: Callable[[str], str | None] | None = None
+    ) -> None:
+        """``find_user(username)``: the Id of the active user called so, or None."""
         self.settings = settings
+        self.find_user = find_user
         self._sessions: dict[str, Session] = {}
         self._refresh: dict[str, str] = {}
         self.reset()
@@ -73,12 +82,17 @@ class Sessions:
         return len(doomed)
 
     # logins ---------------------------------------------------------------------------------
-    def _password_ok(self, username: str, password: str) -> bool:
+    def _user_of(self, username: str) -> str | None:
+        if username.lower() == self.settings.username.lower():
+            return ADMIN_USER_ID
+        return self.find_user(username) if self.find_user is not None and username else None
+
+    def _password_user(self, username: str, password: str) -> str | None:
+        """The user a username and password log in as, or None."""
         s = self.settings
-        return username.lower() == s.username.lower() and password in (
-            s.password,
-            s.password + s.security_token,
-        )
+        if password not in (s.password, s.password + s.security_token):
+            return None
+        return self._user_of(username)
 
     def _client_ok(self, client_id: str | None, client_secret: str | None) -> None:
         if client_id != self.settings.client_id:
@@ -96,10 +110,11 @@ class Sessions:
             self._client_ok(client_id, client_secret)
             if client_secret is None:
                 raise OAuthError("invalid_client", "invalid client credentials")
-            if not self._password_ok(form.get("username", ""), form.get("password", "")):
+            user_id = self._password_user(form.get("username", ""), form.get("password", ""))
+            if user_id is None:
                 raise OAuthError("invalid_grant", "authentication failure")
-            session = self.issue(ADMIN_USER_ID, "oauth")
-            refresh = self.issue_refresh(ADMIN_USER_ID)
+            session = self.issue(user_id, "oauth")
+            refresh = self.issue_refresh(user_id)
         elif grant == "client_credentials":
             self._client_ok(client_id, client_secret)
             if client_secret is None:
@@ -129,9 +144,10 @@ class Sessions:
             raise OAuthError("invalid_grant", f"invalid assertion: {exc}") from exc
         if claims.get("iss") != self.settings.client_id:
             raise OAuthError("invalid_client_id", "client identifier invalid")
-        if str(claims.get("sub", "")).lower() != self.settings.username.lower():
+        user_id = self._user_of(str(claims.get("sub", "")))
+        if user_id is None:
             raise OAuthError("invalid_grant", "user hasn't approved this consumer")
-        return self.issue(ADMIN_USER_ID, "oauth")
+        return self.issue(user_id, "oauth")
 
     def _jwt_key(self) -> Any:
         from cryptography import x509
@@ -140,9 +156,10 @@ class Sessions:
         return cert.public_key()
 
     def soap_login(self, username: str, password: str) -> Session:
-        if not self._password_ok(username, password):
+        user_id = self._password_user(username, password)
+        if user_id is None:
             raise SoapFault(
                 "INVALID_LOGIN",
                 "Invalid username, password, security token; or user locked out.",
             )
-        return self.issue(ADMIN_USER_ID, "soap")
+        return self.issue(user_id, "soap")

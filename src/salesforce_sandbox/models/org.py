@@ -59,7 +59,7 @@ class Org:
         self._schema = Schema(standard_objects())
         self.permissions = PermissionModel(self.store)
         self.records = Records(self.store, lambda: self._schema, ADMIN_USER_ID, self.permissions)
-        self.sessions = Sessions(settings)
+        self.sessions = Sessions(settings, self.find_user)
         self.usage = ApiUsage(settings.api_limit)
         self.faults = Faults()
         self.queries = Queries(self.store)
@@ -156,13 +156,20 @@ class Org:
             raise SalesforceError("NOT_FOUND", "The requested resource does not exist", 404)
         return obj
 
-    def user_id(self, username: str) -> str:
-        """The Id of the active user called ``username``; NOT_FOUND when there is none."""
+    def find_user(self, username: str) -> str | None:
+        """The Id of the active user called ``username`` (logins), or None."""
         for record_id in self.store.lookup("User", "Username", username.lower()):
             found = self.store.get(record_id)
             if found is not None and not found[1] and found[2].get("IsActive", True):
                 return record_id
-        raise SalesforceError("NOT_FOUND", f"no active user with username {username!r}", 404)
+        return None
+
+    def user_id(self, username: str) -> str:
+        """The Id of the active user called ``username``; NOT_FOUND when there is none."""
+        found = self.find_user(username)
+        if found is None:
+            raise SalesforceError("NOT_FOUND", f"no active user with username {username!r}", 404)
+        return found
 
     def session_for(self, username: str) -> Session:
         """A new access token acting as ``username`` (the control plane's ``POST sessions``)."""
