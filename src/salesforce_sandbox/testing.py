@@ -25,7 +25,9 @@ Users: the admin (``username``, System Administrator: sees and changes everythin
 integration user ``integration_username`` (profile "Minimum Access - API Only Integrations",
 no permission set: it sees no records until permission sets are assigned to it).
 ``login_as(username)`` returns an access token acting as any active user (control plane
-``POST /_sandbox/sessions {"username"}``); ``salesforce(user=username)`` logs in with it.
+``POST /_sandbox/sessions {"username"}``); ``salesforce(user=username)`` logs in with it. Every
+user also logs in with the org's ``password`` (and ``security_token``) under its own username:
+``salesforce(login="soap", username=sandbox.integration_username)``.
 
 The server runs uvicorn with TLS in a background thread on a free loopback port; ``ca_path``
 is the CA to trust. ``sandbox.org`` gives direct access to the org model (same thread rules as
