@@ -65,7 +65,7 @@ class Runtime:
         runtime = cls(
             settings=settings,
             engine=engine,
-            inbox=Inbox(engine),
+            inbox=Inbox(engine, linger=timedelta(milliseconds=settings.batch_linger_ms)),
             alerter=Alerter(settings, AlertLog(engine)),
             registry=registry or default_registry(),
             worker_engine=worker_engine,

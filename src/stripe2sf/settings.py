@@ -121,6 +121,13 @@ class Settings(BaseSettings):
         200,
         "lanes a worker thread claims and applies together, an integer from 1 to 2000",
     )
+    batch_linger_ms: int = _env(
+        "STRIPE2SF_BATCH_LINGER_MS",
+        "batch_linger_ms",
+        250,
+        "milliseconds a customer's first new event waits for the rest of its burst before a "
+        "worker takes it (one Salesforce round trip for them all), an integer from 0 to 5000",
+    )
     poll_interval_seconds: float = _env(
         "STRIPE2SF_POLL_INTERVAL", "poll_interval_seconds", 0.2, "seconds between idle polls"
     )
@@ -337,6 +344,13 @@ class Settings(BaseSettings):
     def _check_batch_lanes(cls, value: int) -> int:
         if not 1 <= value <= 2000:
             raise ValueError("must be from 1 to 2000")
+        return value
+
+    @field_validator("batch_linger_ms")
+    @classmethod
+    def _check_linger(cls, value: int) -> int:
+        if not 0 <= value <= 5000:
+            raise ValueError("must be from 0 to 5000")
         return value
 
     @field_validator("max_attempts")
