@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from typing import Any
 
 _RUN = re.compile(r"\d+(?:[ -]\d+)*")
+_DIGITS = re.compile(r"\d+")
 _CVC_NAME = re.compile(
     r"(cvc|cvv|cvn|csc|cid_?code|security_?code|card_?code|card_?number|cc_?number|"
     r"card_?num|pan_?number|track_?[12])",
@@ -58,9 +59,10 @@ def _card_spans(text: str) -> list[tuple[int, int]]:
     if len(text) < 13:  # a card number has 13 to 19 digits
         return spans
     for run in _RUN.finditer(text):
+        if run.end() - run.start() < 13:  # fewer than 13 characters: fewer than 13 digits
+            continue
         groups = [
-            (m.start() + run.start(), m.end() + run.start())
-            for m in re.finditer(r"\d+", run.group())
+            (m.start() + run.start(), m.end() + run.start()) for m in _DIGITS.finditer(run.group())
         ]
         for i in range(len(groups)):
             digits = ""
