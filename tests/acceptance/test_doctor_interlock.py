@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import time
@@ -15,6 +16,8 @@ import pytest
 
 from salesforce_sandbox.testing import SandboxServer
 from salesforce_sandbox.testing import run_sandbox as run_salesforce
+from stripe2sf.domain.config import from_mapping
+from stripe2sf.metadata_files import write_metadata as write_metadata_files
 from stripe_sandbox.testing import run_sandbox as run_stripe
 from tests.support.servers import free_port
 from tests.support.sync_env import write_metadata
@@ -22,19 +25,52 @@ from tests.support.sync_env import write_metadata
 CLI = [sys.executable, "-m", "stripe2sf"]
 
 
+INTEGRATION_SET = "Stripe2sf_Integration"
+
+
+def assign_integration_set(org: SandboxServer) -> None:
+    """What the admin does after deploying (README: sf org assign permset ... --on-behalf-of
+    the integration user): one PermissionSetAssignment, created with the admin's session."""
+    admin = org.salesforce()
+    [user] = admin.query(f"SELECT Id FROM User WHERE Username = '{org.integration_username}'")[
+        "records"
+    ]
+    [permission_set] = admin.query(
+        f"SELECT Id FROM PermissionSet WHERE Name = '{INTEGRATION_SET}'"
+    )["records"]
+    admin.PermissionSetAssignment.create(
+        {"AssigneeId": user["Id"], "PermissionSetId": permission_set["Id"]}
+    )
+
+
 @pytest.fixture
 def org(tmp_path: Path) -> Iterator[SandboxServer]:
-    metadata = write_metadata(tmp_path / "metadata")
-    # The org lacks one field stripe2sf writes.
-    missing = (
-        metadata / "force-app/main/default/objects/Account/fields/Billing_Status__c.field-meta.xml"
-    )
-    missing.unlink()
+    """An org that lacks one field stripe2sf writes (Account.Billing_Status__c): its metadata
+    was deployed from a configuration naming the billing status field otherwise, so the
+    deployed permission sets are consistent with the fields the org has (the Metadata API
+    refuses a permission set naming a field that does not exist)."""
+    other = from_mapping({"objects": {"billing_status_field": "Billing_Standing__c"}})
+    metadata = tmp_path / "metadata"
+    write_metadata_files(metadata, other)
     with run_salesforce(metadata=[metadata]) as sandbox:
+        assign_integration_set(sandbox)
+        yield sandbox
+
+
+@pytest.fixture
+def full_org(tmp_path: Path) -> Iterator[SandboxServer]:
+    """An org with all of stripe2sf's metadata, the integration set assigned."""
+    metadata = write_metadata(tmp_path / "metadata")
+    with run_salesforce(metadata=[metadata]) as sandbox:
+        assign_integration_set(sandbox)
         yield sandbox
 
 
 def env_for(org: SandboxServer, stripe_base: str, tmp_path: Path, **extra: str) -> dict[str, str]:
+    """stripe2sf as the integration user, logging in with the JWT bearer flow (the connected
+    app's consumer key, the private key of the certificate it trusts)."""
+    key = tmp_path / "jwt-private-key.pem"
+    key.write_text(org.jwt_private_key)
     base = {k: v for k, v in os.environ.items() if not k.startswith(("STRIPE", "SALESFORCE"))}
     return {
         **base,
@@ -42,13 +78,23 @@ def env_for(org: SandboxServer, stripe_base: str, tmp_path: Path, **extra: str) 
         "STRIPE_API_BASE": stripe_base,
         "STRIPE_WEBHOOK_SECRET": "whsec_doctor",
         "SALESFORCE_LOGIN_URL": org.instance_url,
-        "SALESFORCE_USERNAME": org.username,
-        "SALESFORCE_PASSWORD": org.password,
-        "SALESFORCE_SECURITY_TOKEN": org.security_token,
+        "SALESFORCE_USERNAME": org.integration_username,
+        "SALESFORCE_CLIENT_ID": org.client_id,
+        "SALESFORCE_JWT_KEY_FILE": str(key),
         "SALESFORCE_CA_BUNDLE": str(org.ca_path),
         "STRIPE2SF_DATABASE_URL": f"sqlite:///{tmp_path / 'doctor.db'}",
         **extra,
     }
+
+
+def password_env(
+    org: SandboxServer, stripe_base: str, tmp_path: Path, password: str
+) -> dict[str, str]:
+    """The integration user with the username-password (SOAP) login instead."""
+    env = env_for(org, stripe_base, tmp_path)
+    for name in ("SALESFORCE_CLIENT_ID", "SALESFORCE_JWT_KEY_FILE"):
+        env.pop(name)
+    return {**env, "SALESFORCE_PASSWORD": password, "SALESFORCE_SECURITY_TOKEN": org.security_token}
 
 
 def doctor(env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess[str]:
@@ -57,21 +103,77 @@ def doctor(env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess[str]:
     )
 
 
+def failed_checks(out: str) -> set[str]:
+    return set(re.findall(r"FAIL (\S+?):", out))
+
+
 def test_doctor_names_the_missing_field_and_its_fix(org: SandboxServer, tmp_path: Path) -> None:
     with run_stripe() as stripe_box:
         result = doctor(env_for(org, stripe_box.api_base, tmp_path), tmp_path)
     out = " ".join(result.stdout.split())
     assert result.returncode == 1, out
-    assert "FAIL Account.Billing_Status__c: field missing" in out
-    assert "stripe2sf metadata --out DIR" in out
-    assert "ok Salesforce login" in out and "ok Stripe API" in out
-    assert "ok Account.Subscription_Status__c" in out
+    user = org.integration_username
+    assert f"ok Salesforce login: jwt login to {org.instance_url} as {user}" in out
+    assert "ok Stripe API" in out and f"ok permission set {INTEGRATION_SET}" in out
+    assert f"FAIL Account.Billing_Status__c: field not visible to {user}" in out
+    # describe as that user cannot tell a missing field from a hidden one: both are told
+    assert (
+        "either the field Account.Billing_Status__c does not exist in the org: deploy "
+        "stripe2sf's metadata (`stripe2sf metadata --out sf-metadata`, then `cd sf-metadata && "
+        "sf project deploy start --source-dir force-app --target-org <org>`)" in out
+    )
+    assert f"{INTEGRATION_SET} lacks Read and Edit on Account.Billing_Status__c" in out
+    assert "ok Account:" not in out and "ok Contact:" in out
+
+
+def test_doctor_names_a_permission_the_integration_set_lacks(
+    full_org: SandboxServer, tmp_path: Path
+) -> None:
+    """The fields exist; the admin took Edit on Account.MRR__c and the whole field permission
+    of Contact.Email out of the assigned set. Everything else the set grants."""
+    admin = full_org.salesforce()
+    rows = admin.query_all(
+        "SELECT Id, Field FROM FieldPermissions WHERE Parent.Name = "
+        f"'{INTEGRATION_SET}' AND Field IN ('Account.MRR__c', 'Contact.Email')"
+    )["records"]
+    ids = {row["Field"]: row["Id"] for row in rows}
+    admin.FieldPermissions.update(ids["Account.MRR__c"], {"PermissionsEdit": False})
+    admin.FieldPermissions.delete(ids["Contact.Email"])
+    with run_stripe() as stripe_box:
+        result = doctor(env_for(full_org, stripe_box.api_base, tmp_path), tmp_path)
+    out = " ".join(result.stdout.split())
+    assert result.returncode == 1, out
+    user = full_org.integration_username
+    redeploy = (
+        "redeploy the permission set (`stripe2sf metadata --out sf-metadata`, then `cd "
+        "sf-metadata && sf project deploy start --source-dir force-app --target-org <org>`) "
+        f"and assign it: `sf org assign permset --name {INTEGRATION_SET} --target-org <org> "
+        f"--on-behalf-of {user}`"
+    )
+    assert f"FAIL Account.MRR__c: {user} can read but not edit it" in out
+    assert f"fix: {INTEGRATION_SET} lacks Edit on Account.MRR__c: {redeploy}" in out
+    # a standard field exists in every org: out of sight means a missing permission
+    assert f"FAIL Contact.Email: field not visible to {user}" in out
+    assert f"fix: {INTEGRATION_SET} lacks Read and Edit on Contact.Email: {redeploy}" in out
+    assert failed_checks(out) == {"Account.MRR__c", "Contact.Email"}, out
+
+
+def test_doctor_passes_as_the_integration_user_with_its_set(
+    full_org: SandboxServer, tmp_path: Path
+) -> None:
+    """The set stripe2sf generates grants everything the default configuration reads and
+    writes (doctor derives that from the queries and writes, not from the set)."""
+    with run_stripe() as stripe_box:
+        result = doctor(env_for(full_org, stripe_box.api_base, tmp_path), tmp_path)
+    out = " ".join(result.stdout.split())
+    assert result.returncode == 0 and not failed_checks(out), out
+    for sobject in ("Account", "Contact", "Stripe_Payment__c", "Task", "Case"):
+        assert f"ok {sobject}: {full_org.integration_username} has Read, Create and Edit" in out
 
 
 def test_doctor_names_the_wrong_password(org: SandboxServer, tmp_path: Path) -> None:
     with run_stripe() as stripe_box:
-        env = env_for(org, stripe_box.api_base, tmp_path, SALESFORCE_PASSWORD="wrong")
-        result = doctor(env, tmp_path)
+        result = doctor(password_env(org, stripe_box.api_base, tmp_path, "wrong"), tmp_path)
     out = " ".join(result.stdout.split())
     assert result.returncode == 1
     assert "FAIL Salesforce login" in out and "SALESFORCE_PASSWORD" in out
@@ -131,7 +233,7 @@ def test_status_reports_the_orgs_api_usage_today(org: SandboxServer, tmp_path: P
     assert api["limit"] == 15_000 and api["used"] in (1_234, 1_235)
     assert api["remaining"] == api["limit"] - api["used"]
 
-    wrong = env_for(org, "http://127.0.0.1:9", tmp_path, SALESFORCE_PASSWORD="wrong")
+    wrong = password_env(org, "http://127.0.0.1:9", tmp_path, "wrong")
     result = subprocess.run(
         [*CLI, "status"], env=wrong, cwd=tmp_path, capture_output=True, text=True
     )

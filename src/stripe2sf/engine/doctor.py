@@ -1,5 +1,9 @@
 """`stripe2sf doctor` and the start-up interlock: read what the checks need, let
-`domain.setup.doctor` decide."""
+`domain.setup.doctor` decide.
+
+Everything is read as the user stripe2sf is configured with (its own login): its describes show
+what its profile and permission sets let it see and change, which is what the sync will meet.
+"""
 
 from __future__ import annotations
 
@@ -8,16 +12,19 @@ from typing import Any
 from stripe2sf.domain.config import SyncConfig
 from stripe2sf.domain.errors import SyncError
 from stripe2sf.domain.setup.doctor import (
+    ORG_QUERY,
     Check,
+    UserView,
+    access_checks,
     api_version_check,
     budget_check,
-    field_checks,
     mixed_modes,
     stripe_key_check,
     stripe_mode,
     webhook_secret_check,
 )
-from stripe2sf.domain.setup.schema import required_fields
+from stripe2sf.domain.setup.needs import integration_grants, needs
+from stripe2sf.domain.soql import quote
 from stripe2sf.salesforce.client import SalesforceClient, connect
 from stripe2sf.settings import Settings
 from stripe2sf.stripe.reader import StripeReader
@@ -26,7 +33,7 @@ RESERVE_SHARE = 0.2
 
 
 def org_modes(client: SalesforceClient) -> tuple[bool, str]:
-    [org] = client.query_all("SELECT IsSandbox, OrganizationType FROM Organization") or [{}]
+    [org] = client.query_all(ORG_QUERY) or [{}]
     return bool(org.get("IsSandbox")), str(org.get("OrganizationType") or "")
 
 
@@ -46,6 +53,59 @@ def _versions(client: SalesforceClient) -> list[str]:
     )
     response.raise_for_status()
     return [str(v["version"]) for v in response.json()]
+
+
+def whoami(client: SalesforceClient) -> tuple[str | None, str | None]:
+    """(username, user id) of the session's user, from the OAuth userinfo endpoint."""
+    try:
+        response = client.send("GET", "/services/oauth2/userinfo", kind="rest")
+    except SyncError:
+        return None, None
+    if response.status_code != 200:
+        return None, None
+    body = response.json()
+    return body.get("preferred_username"), body.get("user_id")
+
+
+def assigned_permission_sets(client: SalesforceClient, user_id: str) -> frozenset[str] | None:
+    """Names of the permission sets assigned to the user (None when it may not read them)."""
+    soql = (
+        "SELECT PermissionSet.Name FROM PermissionSetAssignment "
+        f"WHERE AssigneeId = {quote(user_id)}"
+    )
+    try:
+        rows = client.query_all(soql)
+    except SyncError:
+        return None
+    return frozenset(str((row.get("PermissionSet") or {}).get("Name")) for row in rows)
+
+
+def user_view(
+    client: SalesforceClient, config: SyncConfig, settings: Settings
+) -> tuple[UserView, list[Check]]:
+    """The configured user's describes of every object the configuration uses, and the checks
+    of describes that failed for another reason than the object being out of its sight."""
+    username, user_id = whoami(client)
+    username = username or settings.salesforce_username or "the integration user"
+    describes: dict[str, dict[str, Any] | None] = {}
+    failures: list[Check] = []
+    for sobject in sorted({need.sobject for need in needs(config)}):
+        try:
+            describes[sobject] = client.describe(sobject)
+        except SyncError as exc:
+            if exc.kind == "salesforce.NOT_FOUND":
+                describes[sobject] = None
+            else:
+                failures.append(
+                    Check(
+                        sobject,
+                        False,
+                        str(exc),
+                        "run `stripe2sf doctor` again; if it stays, check the org",
+                    )
+                )
+    assigned = assigned_permission_sets(client, user_id) if user_id else None
+    return UserView(username, describes, assigned), failures
 
 
 def run_doctor(settings: Settings, config: SyncConfig) -> list[Check]:
@@ -75,8 +135,14 @@ def run_doctor(settings: Settings, config: SyncConfig) -> list[Check]:
         checks.append(Check("Salesforce login", False, str(exc), f"fix {names}"))
         return checks
     with client:
+        view, failures = user_view(client, config, settings)
         checks.append(
-            Check("Salesforce login", True, f"{client.login_mode} login to {client.instance_url}")
+            Check(
+                "Salesforce login",
+                True,
+                f"{client.login_mode} login to {client.instance_url} as {view.username} "
+                "(the checks below are what this user may see and change)",
+            )
         )
         checks.append(api_version_check(settings.salesforce_api_version, _versions(client)))
         problem = interlock_problem(settings, client)
@@ -88,12 +154,7 @@ def run_doctor(settings: Settings, config: SyncConfig) -> list[Check]:
                 "" if problem is None else "use the matching key or org, or --allow-mixed-modes",
             )
         )
-        describes: dict[str, Any] = {}
-        for sobject in sorted({spec.sobject for spec in required_fields(config)}):
-            try:
-                describes[sobject] = client.describe(sobject)
-            except SyncError:
-                describes[sobject] = None
-        checks.extend(field_checks(config, describes))
+        checks.extend(failures)
+        checks.extend(access_checks(needs(config), view, integration_grants(config)))
         checks.append(budget_check(client.limits(), RESERVE_SHARE))
     return checks

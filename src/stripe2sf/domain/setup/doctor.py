@@ -3,12 +3,10 @@ hands in what it read (keys, describes, limits, the org's type)."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import dataclasses
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
-
-from stripe2sf.domain.config import SyncConfig
-from stripe2sf.domain.setup.schema import required_fields
+from typing import Any, Literal
 
 
 @dataclass(frozen=True)
@@ -85,49 +83,273 @@ def api_version_check(wanted: str, available: Sequence[str]) -> Check:
     )
 
 
-def field_checks(
-    config: SyncConfig, describes: Mapping[str, Mapping[str, Any] | None]
-) -> list[Check]:
-    """Every field stripe2sf writes exists, is writable by the integration user, and every
-    picklist value it writes is allowed."""
+# ---- what the integration user may read and write ----------------------------------------
+#
+# `stripe2sf doctor` logs in as the user stripe2sf runs as and reads that user's describes: an
+# object it cannot read is absent (NOT_FOUND), a field it cannot read is absent from its
+# object's describe, a field it cannot edit is neither createable nor updateable. Describe
+# alone cannot tell "this custom field does not exist in the org" from "it exists and the user
+# may not see it": the hint then gives both (deploy the metadata, or fix the permission set).
+# Standard objects and fields exist in every org, so their absence is always a permission.
+
+Right = Literal["read", "create", "edit"]
+RIGHT_LABELS: Mapping[str, str] = {"read": "Read", "create": "Create", "edit": "Edit"}
+PERMISSION_SET = "Stripe2sf_Integration"
+ORG_QUERY = "SELECT IsSandbox, OrganizationType FROM Organization"
+# The README's commands (Against real Stripe and Salesforce, step 1; a unit test holds the
+# hints to them): generate the metadata, deploy it, assign the permission set.
+ORG_ALIAS = "<org>"
+GENERATE_COMMAND = "stripe2sf metadata --out sf-metadata"
+DEPLOY_COMMAND = (
+    f"cd sf-metadata && sf project deploy start --source-dir force-app --target-org {ORG_ALIAS}"
+)
+DEPLOY_HINT = f"`{GENERATE_COMMAND}`, then `{DEPLOY_COMMAND}`"
+# Task and Event: every user reads them; writing them takes a user permission, not an
+# object permission.
+ACTIVITY_PERMISSIONS: Mapping[str, tuple[str, str]] = {
+    "Task": ("EditTask", "Edit Tasks"),
+    "Event": ("EditEvent", "Edit Events"),
+}
+
+
+def assign_command(user: str) -> str:
+    return (
+        f"sf org assign permset --name {PERMISSION_SET} --target-org {ORG_ALIAS} "
+        f"--on-behalf-of {user}"
+    )
+
+
+@dataclass(frozen=True)
+class Need:
+    """An object (`field` None) or a field that the configuration reads or writes, the rights
+    that takes, and why (`why`: the mapping, lookup or report that needs it)."""
+
+    sobject: str
+    field: str | None
+    rights: frozenset[Right]
+    why: tuple[str, ...] = ()
+    values: tuple[str, ...] = ()  # picklist values stripe2sf writes
+    create_only: bool = False  # written only when stripe2sf creates the record
+
+    @property
+    def where(self) -> str:
+        return f"{self.sobject}.{self.field}" if self.field else self.sobject
+
+    @property
+    def exists_everywhere(self) -> bool:
+        """A standard object or field exists in every org; a custom one only once deployed."""
+        return not (self.field or self.sobject).endswith("__c")
+
+
+@dataclass(frozen=True)
+class Grants:
+    """What a permission set grants: object and field rights ("Object.Field"; implied read
+    included) and user permissions (API names such as EditTask)."""
+
+    objects: Mapping[str, frozenset[Right]] = dataclasses.field(default_factory=dict)
+    fields: Mapping[str, frozenset[Right]] = dataclasses.field(default_factory=dict)
+    user_permissions: frozenset[str] = frozenset()
+
+    def gives(self, sobject: str, field_name: str | None, rights: Iterable[Right]) -> bool:
+        wanted = frozenset(rights)
+        if field_name is None:
+            if sobject in ACTIVITY_PERMISSIONS:
+                return wanted <= {"read"} or ACTIVITY_PERMISSIONS[sobject][0] in (
+                    self.user_permissions
+                )
+            return wanted <= self.objects.get(sobject, frozenset())
+        return wanted <= self.fields.get(f"{sobject}.{field_name}", frozenset())
+
+
+@dataclass(frozen=True)
+class UserView:
+    """What the configured user sees. `describes[sobject]`: its describe, or None when the
+    object is not visible to the user (NOT_FOUND); an object left out was not described (its
+    describe failed: the I/O side reports that). `assigned`: the permission sets assigned to
+    the user, None when the user may not read its assignments."""
+
+    username: str
+    describes: Mapping[str, Mapping[str, Any] | None]
+    assigned: frozenset[str] | None = None
+
+
+ORDER: tuple[Right, ...] = ("read", "create", "edit")
+
+
+def _labels(rights: Iterable[Right]) -> str:
+    """'Read', 'Read and Edit', 'Read, Create and Edit'."""
+    names = [RIGHT_LABELS[r] for r in ORDER if r in rights]
+    return " and ".join([", ".join(names[:-1]), names[-1]] if len(names) > 1 else names)
+
+
+def _why(need: Need) -> str:
+    reasons = list(dict.fromkeys(need.why))
+    shown = ", ".join(reasons[:3])
+    return shown + (f" and {len(reasons) - 3} more" if len(reasons) > 3 else "")
+
+
+def _lacks(need: Need, rights: Sequence[Right]) -> str:
+    """'Stripe2sf_Integration lacks Edit on Account.MRR__c' (or the user permission)."""
+    if need.field is None and need.sobject in ACTIVITY_PERMISSIONS and set(rights) - {"read"}:
+        _, label = ACTIVITY_PERMISSIONS[need.sobject]
+        return (
+            f"{PERMISSION_SET} lacks the {label} user permission "
+            f"({_labels(rights)} on {need.sobject})"
+        )
+    return f"{PERMISSION_SET} lacks {_labels(rights)} on {need.where}"
+
+
+def _remedy(need: Need, rights: Sequence[Right], view: UserView, generated: Grants) -> str:
+    user = view.username
+    if not generated.gives(need.sobject, need.field, rights):
+        return (
+            f"the {PERMISSION_SET} that `stripe2sf metadata` generates does not grant it (a gap "
+            "in stripe2sf: please report it); until it does, grant it to "
+            f"{user} with a permission set of your own"
+        )
+    if view.assigned is not None and PERMISSION_SET not in view.assigned:
+        return f"assign the permission set: `{assign_command(user)}`"
+    return f"redeploy the permission set ({DEPLOY_HINT}) and assign it: `{assign_command(user)}`"
+
+
+def _permission_fix(need: Need, rights: Sequence[Right], view: UserView, gen: Grants) -> str:
+    return f"{_lacks(need, rights)}: {_remedy(need, rights, view, gen)}"
+
+
+def _invisible(need: Need, view: UserView, generated: Grants, what: str) -> Check:
+    """An object or field absent from the user's describe."""
+    rights: list[Right] = [r for r in ORDER if r in need.rights or r == "read"]
+    detail = (
+        f"{what} not visible to {view.username}; stripe2sf needs {_labels(rights)} ({_why(need)})"
+    )
+    if need.exists_everywhere:
+        return Check(need.where, False, detail, _permission_fix(need, rights, view, generated))
+    kind = "field" if need.field else "object"
+    fix = (
+        f"describe as {view.username} cannot tell which of two it is: either the {kind} "
+        f"{need.where} does not exist in the org: deploy stripe2sf's metadata ({DEPLOY_HINT}); "
+        f"or it exists and {_permission_fix(need, rights, view, generated)}. An admin sees "
+        f"which in Setup > Object Manager"
+        + (f" > {need.sobject} > Fields & Relationships" if need.field else "")
+    )
+    return Check(need.where, False, detail, fix)
+
+
+def _object_check(
+    need: Need, describe: Mapping[str, Any], view: UserView, gen: Grants
+) -> Check | None:
+    missing: list[Right] = []
+    if "create" in need.rights and not describe.get("createable"):
+        missing.append("create")
+    if "edit" in need.rights and not describe.get("updateable"):
+        missing.append("edit")
+    if not missing:
+        return None
+    flags = ", ".join(f"{f} {bool(describe.get(f))}".lower() for f in ("createable", "updateable"))
+    detail = (
+        f"{view.username} cannot {' or '.join(r for r in missing)} {need.sobject} records "
+        f"(describe: {flags}); stripe2sf needs it ({_why(need)})"
+    )
+    return Check(need.where, False, detail, _permission_fix(need, missing, view, gen))
+
+
+def _field_check(need: Need, found: Mapping[str, Any], view: UserView, gen: Grants) -> Check | None:
+    if "edit" in need.rights:
+        writable = bool(found.get("createable")) and (
+            need.create_only or bool(found.get("updateable"))
+        )
+        if not writable:
+            flags = ", ".join(
+                f"{f} {bool(found.get(f))}".lower() for f in ("createable", "updateable")
+            )
+            detail = (
+                f"{view.username} can read but not edit it (describe: {flags}); stripe2sf "
+                f"writes it ({_why(need)})"
+            )
+            if found.get("permissionable") is False:
+                fix = (
+                    f"no permission makes {need.where} writable (a system, formula or "
+                    "auto-number field): map to another field"
+                )
+            else:
+                fix = _permission_fix(need, ["edit"], view, gen)
+            return Check(need.where, False, detail, fix)
+    allowed = {p.get("value") for p in found.get("picklistValues") or [] if p.get("active", True)}
+    missing = [v for v in need.values if allowed and v not in allowed]
+    if missing:
+        return Check(
+            need.where,
+            False,
+            f"picklist lacks {', '.join(missing)}",
+            f"add the values to the picklist, or redeploy stripe2sf's metadata ({DEPLOY_HINT})",
+        )
+    return None
+
+
+def assignment_check(view: UserView) -> Check | None:
+    """Whether the integration permission set is assigned (None: the user cannot tell)."""
+    if view.assigned is None:
+        return None
+    if PERMISSION_SET in view.assigned:
+        return Check(f"permission set {PERMISSION_SET}", True, f"assigned to {view.username}")
+    others = ", ".join(sorted(view.assigned)) or "none"
+    return Check(
+        f"permission set {PERMISSION_SET}",
+        False,
+        f"not assigned to {view.username} (assigned: {others})",
+        f"deploy it ({DEPLOY_HINT}) and assign it: `{assign_command(view.username)}`",
+    )
+
+
+def access_checks(needs: Sequence[Need], view: UserView, generated: Grants) -> list[Check]:
+    """Each object and field the configuration reads or writes, judged from what the
+    configured user's describes show: one passing check per object whose needs are all met,
+    one failing check per missing permission, naming it and the fix. `generated` is what the
+    permission set stripe2sf generates grants (to tell a stale or unassigned set from a gap
+    in stripe2sf's own)."""
     checks: list[Check] = []
-    deploy = "run `stripe2sf metadata --out DIR` and `sf project deploy start -d DIR`"
-    for spec in required_fields(config):
-        where = f"{spec.sobject}.{spec.name}"
-        describe = describes.get(spec.sobject)
+    assignment = assignment_check(view)
+    if assignment is not None:
+        checks.append(assignment)
+    by_object: dict[str, list[Need]] = {}
+    for need in needs:
+        by_object.setdefault(need.sobject, []).append(need)
+    for sobject, group in by_object.items():
+        if sobject not in view.describes:
+            continue
+        describe = view.describes[sobject]
+        whole = next((n for n in group if n.field is None), None) or Need(
+            sobject, None, frozenset({"read"})
+        )
         if describe is None:
-            checks.append(Check(where, False, f"object {spec.sobject} not found", deploy))
+            checks.append(_invisible(whole, view, generated, "object"))
             continue
-        fields = {f["name"]: f for f in describe.get("fields", [])}
-        found = fields.get(spec.name)
-        if found is None:
-            checks.append(Check(where, False, f"field missing (expected {spec.type})", deploy))
+        failed: list[Check] = []
+        problem = _object_check(whole, describe, view, generated)
+        if problem is not None:
+            failed.append(problem)
+        fields = {str(f.get("name")): f for f in describe.get("fields") or []}
+        field_needs = [n for n in group if n.field is not None]
+        for need in field_needs:
+            found = fields.get(str(need.field))
+            if found is None:
+                failed.append(_invisible(need, view, generated, "field"))
+                continue
+            problem = _field_check(need, found, view, generated)
+            if problem is not None:
+                failed.append(problem)
+        if failed:
+            checks.extend(failed)
             continue
-        if not (found.get("createable") or found.get("updateable")):
-            checks.append(
-                Check(
-                    where,
-                    False,
-                    "the integration user cannot write this field",
-                    "assign the stripe2sf integration permission set to the integration user",
-                )
+        written = sum(1 for n in field_needs if "edit" in n.rights)
+        checks.append(
+            Check(
+                sobject,
+                True,
+                f"{view.username} has {_labels(whole.rights)} on it; "
+                f"{len(field_needs)} fields visible, the {written} stripe2sf writes editable",
             )
-            continue
-        allowed = {
-            p.get("value") for p in found.get("picklistValues") or [] if p.get("active", True)
-        }
-        missing = [v for v in spec.values if allowed and v not in allowed]
-        if missing:
-            checks.append(
-                Check(
-                    where,
-                    False,
-                    f"picklist lacks {', '.join(missing)}",
-                    f"add the values to the picklist, or {deploy}",
-                )
-            )
-            continue
-        checks.append(Check(where, True, "present and writable"))
+        )
     return checks
 
 
