@@ -547,7 +547,7 @@ def test_sf_cli_deploys_stripe2sf_metadata_and_retrieves_it(
         if "Stripe_Payment__c" in p.parts or p.name.startswith("Stripe2sf_Finance")
     )
     got = sorted(p.relative_to(target) for p in target.rglob("*.xml"))
-    assert got == wanted and len(got) == 14  # the object, 12 fields, the permission set
+    assert got == wanted and len(got) == 15  # the object, 12 fields, a list view, the set
     for relative in got:
         assert canonical((target / relative).read_text()) == canonical(
             (source / relative).read_text()

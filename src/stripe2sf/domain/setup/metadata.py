@@ -6,16 +6,14 @@
     sfdx-project.json
     force-app/main/default/objects/<Obj>/<Obj>.object-meta.xml        (custom objects)
     force-app/main/default/objects/<Obj>/fields/<Field>.field-meta.xml
+    force-app/main/default/objects/<Obj>/listViews/<View>.listView-meta.xml
+    force-app/main/default/layouts/Account-Stripe Account Layout.layout-meta.xml
     force-app/main/default/permissionsets/<Name>.permissionset-meta.xml
 
-Permission sets (least privilege):
-- Stripe2sf_Integration: edit exactly the fields stripe2sf writes (+ read/create/edit on
-  the objects it upserts); assign to the integration user.
-- Stripe2sf_Viewer: read Subscription_Status__c and Billing_Status__c on Account.
-- Stripe2sf_Finance: read the payment object and all its fields.
-Fields of Task/Event are defined on Activity; their permissions are listed for both Task
-and Event, as Salesforce expects. Required standard fields (Account.Name,
-Contact.LastName) are always editable and cannot appear in a permission set.
+What goes in the permission sets is decided in `access` (Stripe2sf_Integration for the
+integration user, Stripe2sf_Viewer, Stripe2sf_Finance); the list views and the layout in
+`org_views`. This module only writes XML, with elements in the order the Metadata API's
+schema gives them.
 """
 
 from __future__ import annotations
@@ -24,12 +22,23 @@ import json
 from xml.sax.saxutils import escape
 
 from stripe2sf.domain.config import SyncConfig
+from stripe2sf.domain.setup.access import (
+    Access,
+    finance_access,
+    integration_access,
+    viewer_access,
+)
+from stripe2sf.domain.setup.org_views import (
+    LayoutSpec,
+    ListViewSpec,
+    account_layout,
+    list_views,
+)
 from stripe2sf.domain.setup.schema import FieldSpec, ObjectSpec, required_fields, required_objects
 
 API_VERSION = "60.0"
 NS = "http://soap.sforce.com/2006/04/metadata"
 BASE = "force-app/main/default"
-NOT_PERMISSIONABLE = frozenset({"Account.Name", "Contact.LastName"})
 
 
 def _tag(name: str, value: object, indent: int = 1) -> str:
@@ -124,66 +133,120 @@ def object_xml(spec: ObjectSpec) -> str:
     )
 
 
-def _field_names(spec: FieldSpec) -> list[str]:
-    if spec.metadata_object == "Activity":
-        return [f"Task.{spec.name}", f"Event.{spec.name}"]
-    return [f"{spec.sobject}.{spec.name}"]
-
-
-def permission_set_xml(
-    label: str,
-    description: str,
-    fields: dict[str, bool],
-    objects: dict[str, tuple[bool, bool, bool]],
-) -> str:
-    """`fields`: field -> editable; `objects`: object -> (create, edit, read)."""
+def permission_set_xml(label: str, description: str, access: Access) -> str:
+    """A PermissionSet: field permissions (readable, editable as `access` says), object
+    permissions (never delete, view all or modify all), enabled user permissions."""
     lines = [_tag("description", description)]
-    for name in sorted(fields):
+    for name, editable in access.fields.items():
         lines += [
             "    <fieldPermissions>",
-            _tag("editable", fields[name], 2),
+            _tag("editable", editable, 2),
             _tag("field", name, 2),
             _tag("readable", True, 2),
             "    </fieldPermissions>",
         ]
     lines.append(_tag("hasActivationRequired", False))
     lines.append(_tag("label", label))
-    for name in sorted(objects):
-        create, edit, read = objects[name]
+    for name, rights in access.objects.items():
         lines += [
             "    <objectPermissions>",
-            _tag("allowCreate", create, 2),
+            _tag("allowCreate", rights.create, 2),
             _tag("allowDelete", False, 2),
-            _tag("allowEdit", edit, 2),
-            _tag("allowRead", read, 2),
+            _tag("allowEdit", rights.edit, 2),
+            _tag("allowRead", rights.read, 2),
             _tag("modifyAllRecords", False, 2),
             _tag("object", name, 2),
             _tag("viewAllRecords", False, 2),
             "    </objectPermissions>",
         ]
+    for name in sorted(access.user_permissions):
+        lines += [
+            "    <userPermissions>",
+            _tag("enabled", True, 2),
+            _tag("name", name, 2),
+            "    </userPermissions>",
+        ]
     return _doc("PermissionSet", lines)
 
 
-STANDARD_WITH_FLS = frozenset({"Contact.Email", "Contact.FirstName", "Contact.Phone"})
+def list_view_xml(view: ListViewSpec) -> str:
+    lines = [_tag("fullName", view.name)]
+    lines += [_tag("columns", column) for column in view.columns]
+    lines.append(_tag("filterScope", "Everything"))
+    for f in view.filters:
+        lines += [
+            "    <filters>",
+            _tag("field", f.field, 2),
+            _tag("operation", f.operation, 2),
+            _tag("value", f.value, 2),
+            "    </filters>",
+        ]
+    lines.append(_tag("label", view.label))
+    return _doc("ListView", lines)
 
 
-def written_fields(config: SyncConfig) -> list[str]:
-    """'Object.Field' of every field stripe2sf writes that a permission set can grant.
+def layout_xml(layout: LayoutSpec) -> str:
+    lines: list[str] = []
+    for section in layout.sections:
+        lines += [
+            "    <layoutSections>",
+            _tag("customLabel", section.custom_label, 2),
+            _tag("detailHeading", section.detail_heading, 2),
+            _tag("editHeading", True, 2),
+            _tag("label", section.label, 2),
+        ]
+        for column in section.columns:
+            lines.append("        <layoutColumns>")
+            for item in column:
+                lines += [
+                    "            <layoutItems>",
+                    _tag("behavior", item.behavior, 4),
+                    _tag("field", item.field, 4),
+                    "            </layoutItems>",
+                ]
+            lines.append("        </layoutColumns>")
+        lines += [_tag("style", "TwoColumnsTopToBottom", 2), "    </layoutSections>"]
+    for related in layout.related_lists:
+        lines.append("    <relatedLists>")
+        lines += [_tag("fields", name, 2) for name in related.fields]
+        lines.append(_tag("relatedList", related.name, 2))
+        if related.sort_field:
+            lines += [_tag("sortField", related.sort_field, 2)]
+            lines += [_tag("sortOrder", related.sort_order, 2)]
+        lines.append("    </relatedLists>")
+    for flag in (
+        "showEmailCheckbox",
+        "showHighlightsPanel",
+        "showInteractionLogPanel",
+        "showRunAssignmentRulesCheckbox",
+        "showSubmitAndAttachButton",
+    ):
+        lines.append(_tag(flag, False))
+    return _doc("Layout", lines)
 
-    Custom fields, plus the mapped standard fields that have field-level security
-    (Contact.Email, FirstName, Phone). Standard Task/Case fields (Subject, WhatId, ...) are
-    governed by object and user permissions, not field permissions.
-    """
-    names: set[str] = set()
-    for spec in required_fields(config):
-        names.update(_field_names(spec))
-    for m in config.effective_mappings:
-        if (
-            m.target in STANDARD_WITH_FLS
-            and config.owner_of(m.target_object, m.target_field) != "salesforce"
-        ):
-            names.add(m.target)
-    return sorted(n for n in names if n not in NOT_PERMISSIONABLE)
+
+PERMISSION_SETS = (
+    (
+        "Stripe2sf_Integration",
+        "stripe2sf Integration",
+        "What stripe2sf reads and writes (no delete, no view/modify all). Assign to the "
+        "integration user only.",
+        integration_access,
+    ),
+    (
+        "Stripe2sf_Viewer",
+        "stripe2sf Viewer",
+        "Read the Stripe subscription and billing status of Accounts.",
+        viewer_access,
+    ),
+    (
+        "Stripe2sf_Finance",
+        "stripe2sf Finance",
+        "Read Stripe payments (amounts, currency, status, card brand and last 4) and the "
+        "billing and subscription fields of Accounts.",
+        finance_access,
+    ),
+)
 
 
 def generate_metadata(config: SyncConfig) -> dict[str, str]:
@@ -206,44 +269,12 @@ def generate_metadata(config: SyncConfig) -> dict[str, str]:
     for spec in required_fields(config):
         path = f"{BASE}/objects/{spec.metadata_object}/fields/{spec.name}.field-meta.xml"
         files[path] = field_xml(spec)
-    o = config.objects
-    writes = written_fields(config)
-    objects = {
-        "Account": (True, True, True),
-        "Contact": (True, True, True),
-        "Case": (True, True, True),
-        o.payment_object: (True, True, True),
-    }
-    if config.subscriptions.per_subscription_records:
-        objects[o.subscription_object] = (True, True, True)
-    files[f"{BASE}/permissionsets/Stripe2sf_Integration.permissionset-meta.xml"] = (
-        permission_set_xml(
-            "stripe2sf Integration",
-            "Edit exactly the fields stripe2sf writes. Assign to the integration user only.",
-            dict.fromkeys(writes, True),
-            objects,
-        )
-    )
-    viewer = [f"Account.{o.subscription_status_field}", f"Account.{o.billing_status_field}"]
-    files[f"{BASE}/permissionsets/Stripe2sf_Viewer.permissionset-meta.xml"] = permission_set_xml(
-        "stripe2sf Viewer",
-        "Read the Stripe subscription and billing status of Accounts.",
-        dict.fromkeys(viewer, False),
-        {"Account": (False, False, True)},
-    )
-    finance = [
-        f"{o.payment_object}.{spec.name}"
-        for spec in required_fields(config)
-        if spec.sobject == o.payment_object
-    ]
-    files[f"{BASE}/permissionsets/Stripe2sf_Finance.permissionset-meta.xml"] = permission_set_xml(
-        "stripe2sf Finance",
-        "Read Stripe payments (amounts, currency, status, card brand and last 4).",
-        dict.fromkeys(finance, False),
-        {
-            o.payment_object: (False, False, True),
-            "Account": (False, False, True),
-            "Contact": (False, False, True),
-        },
-    )
+    for view in list_views(config):
+        path = f"{BASE}/objects/{view.sobject}/listViews/{view.name}.listView-meta.xml"
+        files[path] = list_view_xml(view)
+    layout = account_layout(config)
+    files[f"{BASE}/layouts/{layout.name}.layout-meta.xml"] = layout_xml(layout)
+    for name, label, description, access in PERMISSION_SETS:
+        path = f"{BASE}/permissionsets/{name}.permissionset-meta.xml"
+        files[path] = permission_set_xml(label, description, access(config))
     return files

@@ -174,9 +174,10 @@ def required_fields(config: SyncConfig) -> list[FieldSpec]:
             scale=0,
         ),
     ]
-    # disputes always open a Case; review-queue Tasks (matching) use the key on Task
+    # disputes always open a Case; review Tasks (ambiguous or shared emails, duplicate
+    # Contacts found by reconcile) use the key on Task whatever the matching rule
     specs.append(_text("Case", o.dedupe_key_field, "dispute/invoice key (External ID)", key=True))
-    if config.matching.multiple_contacts == "review" and dunning == "Case":
+    if dunning == "Case":
         specs.append(_text("Task", o.dedupe_key_field, "review key (External ID)", key=True))
     if config.subscriptions.per_subscription_records:
         specs.append(

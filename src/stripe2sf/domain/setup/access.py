@@ -1,0 +1,213 @@
+"""What each kind of Salesforce user needs to see and change, derived from the configuration.
+
+Three roles, each a permission set `metadata` generates (least privilege: read, create and
+edit, never delete, never "View All" / "Modify All"):
+
+* `integration_access`: the integration user stripe2sf logs in as. Read/create/edit on the
+  objects it upserts (Account, Contact, the payment object, Case when disputes or failed
+  payments open Cases, the per-subscription object when on); read/edit on every field it
+  writes (custom fields of `schema.required_fields`, the structural fields the planner wires,
+  mapped standard fields Stripe owns) and read on the fields its lookups match on (Contact
+  Email, the Account domain field when matching by domain). User permissions: "Edit Tasks"
+  (dunning and review Tasks: Task and Event have no object permissions) and "View Setup and
+  Configuration" (GET /limits, which the API budget, `status` and `doctor` read).
+* `viewer_access`: reads the subscription and billing status of Accounts; nothing else.
+* `finance_access`: reads the payment object (every field stripe2sf writes there), and on
+  Account the Stripe customer id, the subscription fields and the billing status.
+
+Field-level security does not govern every field (`fls_governed`): record ids, names, owners,
+audit and system-computed fields and fields required on create (Account.Name,
+Contact.LastName) cannot appear in a permission set (Salesforce refuses "You cannot deploy to
+a required field"); they follow their object; so do the fields of setup objects (User,
+Group, ...), which every API user reads. Standard Task and Event fields follow "Edit
+Tasks"/"Edit Events"; their custom fields are defined on Activity and granted as Task.X and
+Event.X.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from stripe2sf.domain.config import SyncConfig
+from stripe2sf.domain.setup.schema import REQUIRED_ON_CREATE, FieldSpec, required_fields
+
+# standard fields no permission set can grant: they follow their object
+NOT_GOVERNED = frozenset(
+    {
+        "Id",
+        "Name",
+        "OwnerId",
+        "IsDeleted",
+        "CreatedDate",
+        "CreatedById",
+        "LastModifiedDate",
+        "LastModifiedById",
+        "SystemModstamp",
+        "LastActivityDate",
+        "LastViewedDate",
+        "LastReferencedDate",
+        "MasterRecordId",
+        "IsClosed",
+        "CaseNumber",
+    }
+)
+ACTIVITIES = frozenset({"Task", "Event"})
+# the org's configuration: readable by API users, no field-level security
+SETUP_OBJECTS = frozenset({"User", "Group", "Organization", "Profile", "PermissionSet"})
+EDIT_TASKS = "EditTask"
+VIEW_SETUP = "ViewSetup"
+
+
+def fls_governed(sobject: str, field_name: str) -> bool:
+    """Whether a permission set grants `sobject.field_name` (see the module docstring)."""
+    if field_name.endswith("__c"):
+        return True
+    if sobject in ACTIVITIES or sobject in SETUP_OBJECTS or field_name in NOT_GOVERNED:
+        return False
+    return field_name not in REQUIRED_ON_CREATE.get(sobject, ())
+
+
+@dataclass(frozen=True)
+class ObjectRights:
+    read: bool = True
+    create: bool = False
+    edit: bool = False
+
+
+READ = ObjectRights()
+UPSERT = ObjectRights(read=True, create=True, edit=True)
+
+
+@dataclass(frozen=True)
+class Access:
+    """A permission set's content: objects -> rights, fields ("Object.Field") -> editable
+    (every listed field is readable), enabled user permissions."""
+
+    objects: dict[str, ObjectRights]
+    fields: dict[str, bool]
+    user_permissions: tuple[str, ...] = ()
+    notes: dict[str, str] = field(default_factory=dict)  # field -> why it is listed
+
+    def readable(self, name: str) -> bool:
+        return name in self.fields
+
+    def editable(self, name: str) -> bool:
+        return self.fields.get(name, False)
+
+
+def _grant_names(sobject: str, field_name: str) -> list[str]:
+    """Activity custom fields are granted for Task and Event alike."""
+    if sobject in ACTIVITIES and field_name.endswith("__c"):
+        return [f"Task.{field_name}", f"Event.{field_name}"]
+    return [f"{sobject}.{field_name}"]
+
+
+class _Builder:
+    def __init__(self, objects: dict[str, ObjectRights]) -> None:
+        self.objects = objects
+        self.fields: dict[str, bool] = {}
+        self.notes: dict[str, str] = {}
+
+    def add(self, sobject: str, field_name: str, *, edit: bool, why: str) -> None:
+        if sobject not in self.objects and sobject not in ACTIVITIES:
+            return  # no object access: a field permission would grant nothing
+        if not fls_governed(sobject, field_name):
+            return
+        for name in _grant_names(sobject, field_name):
+            self.fields[name] = self.fields.get(name, False) or edit
+            self.notes.setdefault(name, why)
+
+    def add_all(self, specs: Iterable[FieldSpec], *, edit: bool, why: str) -> None:
+        for spec in specs:
+            self.add(spec.sobject, spec.name, edit=edit, why=why)
+
+    def access(self, user_permissions: tuple[str, ...] = ()) -> Access:
+        return Access(
+            dict(sorted(self.objects.items())),
+            dict(sorted(self.fields.items())),
+            user_permissions,
+            self.notes,
+        )
+
+
+def uses_cases(config: SyncConfig) -> bool:
+    """Disputes, or failed payments recorded as Cases."""
+    return config.disputes.enabled or config.dunning_object() == "Case"
+
+
+def written_objects(config: SyncConfig) -> list[str]:
+    """The objects (besides Task) stripe2sf creates and updates."""
+    o = config.objects
+    out = ["Account", "Contact", o.payment_object]
+    if uses_cases(config):
+        out.append("Case")
+    if config.subscriptions.per_subscription_records:
+        out.append(o.subscription_object)
+    return out
+
+
+def integration_access(config: SyncConfig) -> Access:
+    """Exactly what stripe2sf's flows, backfill, reconcile, review and doctor read and write."""
+    build = _Builder(dict.fromkeys(written_objects(config), UPSERT))
+    # custom fields: exactly those `metadata` defines (keys, links, statuses, mapping targets)
+    build.add_all(required_fields(config), edit=True, why="written by stripe2sf")
+    # standard fields: those the planner wires itself, and mapped ones Stripe owns
+    for sobject, names in config.structural_fields().items():
+        for name in sorted(n for n in names if not n.endswith("__c")):
+            build.add(sobject, name, edit=True, why="wired by the planner (link or status)")
+    for m in config.effective_mappings:
+        standard = not m.target_field.endswith("__c")
+        if standard and config.owner_of(m.target_object, m.target_field) != "salesforce":
+            build.add(m.target_object, m.target_field, edit=True, why=f"mapped from {m.source}")
+    matching = config.matching
+    if matching.by_email:
+        build.add("Contact", "Email", edit=False, why="Contacts are matched by email")
+    if matching.by_domain:
+        build.add(
+            "Account", matching.domain_field, edit=False, why="Accounts are matched by domain"
+        )
+    return build.access((EDIT_TASKS, VIEW_SETUP))
+
+
+def mapped_targets(config: SyncConfig, source_prefix: str, sobject: str) -> list[str]:
+    """Fields of `sobject` that mappings from `source_prefix...` Stripe paths write."""
+    return [
+        m.target_field
+        for m in config.effective_mappings
+        if m.source.startswith(source_prefix) and m.target_object == sobject
+    ]
+
+
+def viewer_access(config: SyncConfig) -> Access:
+    """Sales and support: the subscription and billing status of Accounts, read only."""
+    o = config.objects
+    build = _Builder({"Account": READ})
+    for name in (o.subscription_status_field, o.billing_status_field):
+        build.add("Account", name, edit=False, why="the customer's standing in Stripe")
+    return build.access()
+
+
+def finance_access(config: SyncConfig) -> Access:
+    """Finance: payments and the billing and subscription fields, read only."""
+    o = config.objects
+    objects = {"Account": READ, o.payment_object: READ}
+    per_sub = config.subscriptions.per_subscription_records
+    if per_sub:
+        objects[o.subscription_object] = READ
+    build = _Builder(objects)
+    payment_objects = {o.payment_object, o.subscription_object} if per_sub else {o.payment_object}
+    build.add_all(
+        (s for s in required_fields(config) if s.sobject in payment_objects),
+        edit=False,
+        why="a Stripe payment or subscription",
+    )
+    account_fields = [
+        o.customer_id_field,
+        o.subscription_status_field,
+        *mapped_targets(config, "subscription.", "Account"),
+        o.billing_status_field,
+    ]
+    for name in account_fields:
+        build.add("Account", name, edit=False, why="billing and subscription of the customer")
+    return build.access()
