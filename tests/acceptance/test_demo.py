@@ -39,7 +39,12 @@ def test_demo_runs_the_whole_job_and_its_summary_matches_salesforce(tmp_path: Pa
             "SELECT Id, Stripe_Customer_Id__c, Subscription_Status__c FROM Account "
             "WHERE Stripe_Customer_Id__c != null"
         )["records"]
-        payments = sf.query_all("SELECT Id FROM Stripe_Payment__c")["records"]
+        payments = sf.query_all("SELECT Id, CreatedById, LastModifiedById FROM Stripe_Payment__c")[
+            "records"
+        ]
+        [integration] = sf.query(
+            "SELECT Id FROM User WHERE Username = 'integration@sandbox.example.com'"
+        )["records"]
         collection = sf.query_all(
             "SELECT Id, Status, Priority, OwnerId FROM Task WHERE Stripe_Dedupe_Key__c LIKE 'in_%'"
         )["records"]
@@ -62,6 +67,10 @@ def test_demo_runs_the_whole_job_and_its_summary_matches_salesforce(tmp_path: Pa
     in_review = {t["Stripe_Dedupe_Key__c"].removeprefix("review:") for t in review}
     assert len({a["Stripe_Customer_Id__c"] for a in linked} | in_review) == 25
     assert len(payments) == figures["payments in Salesforce"]
+    # stripe2sf ran as the least-privileged integration user, not as the admin who seeded
+    assert summary["checks"]["stripe2sf doctor passes as integration@sandbox.example.com"]
+    writers = {p["CreatedById"] for p in payments} | {p["LastModifiedById"] for p in payments}
+    assert writers == {integration["Id"]}
     assert figures["payments in Salesforce"] >= figures["succeeded charges in Stripe"]
     open_tasks = [t for t in collection if t["Status"] != "Completed"]
     assert len(open_tasks) == figures["collection Tasks/Cases open"]

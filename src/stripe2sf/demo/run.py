@@ -1,7 +1,10 @@
 """The demo's orchestration: processes, seed data, webhook endpoint, scenario, summary.
 
 stripe2sf never imports a sandbox: the sandboxes run as processes from their console scripts
-and are reached over HTTP, as the real services would be.
+and are reached over HTTP, as the real services would be. stripe2sf runs as the org's
+least-privileged integration user with the Stripe2sf_Integration permission set, which the
+administrator assigns once the metadata is deployed (`integration_user`); `stripe2sf doctor`
+checks that user's access before `serve` starts.
 """
 
 from __future__ import annotations
@@ -19,6 +22,14 @@ import httpx
 import stripe
 from rich.console import Console
 
+from stripe2sf.demo.integration_user import (
+    ADMIN_PASSWORD,
+    ADMIN_TOKEN,
+    ADMIN_USER,
+    INTEGRATION_USER,
+    assign_permission_set,
+    login_env,
+)
 from stripe2sf.demo.processes import (
     Endpoints,
     ProcessGroup,
@@ -36,9 +47,10 @@ from stripe2sf.store.inbox import Inbox
 from stripe2sf.web.dashboard.auth import hash_password
 
 STRIPE_KEY = "sk_test_stripe2sf_demo_0000000000"
-SF_USER = "admin@sandbox.example.com"
-SF_PASSWORD = "sandbox-password"
-SF_TOKEN = "SANDBOXTOKEN"
+# the org administrator's login (seeding; the benchmarks' own Salesforce checks)
+SF_USER = ADMIN_USER
+SF_PASSWORD = ADMIN_PASSWORD
+SF_TOKEN = ADMIN_TOKEN
 DASHBOARD_USER = "demo"
 
 
@@ -81,15 +93,16 @@ def start_sandboxes(procs: ProcessGroup, workdir: Path, console: Console) -> End
     ca_path = sf_data / "ca.pem"
     console.print(f"  Stripe sandbox      {stripe_api}")
     console.print(f"  Salesforce sandbox  {salesforce}  (CA {ca_path})")
+    assign_permission_set(salesforce, ca_path)
+    console.print(
+        f"  stripe2sf runs as   {INTEGRATION_USER} (Stripe2sf_Integration assigned by the "
+        "admin; JWT bearer login)"
+    )
     database_url = f"sqlite:///{(workdir / 'stripe2sf.db').resolve()}"
     env = {
         "STRIPE_API_KEY": STRIPE_KEY,
         "STRIPE_API_BASE": stripe_api,
-        "SALESFORCE_LOGIN_URL": salesforce,
-        "SALESFORCE_USERNAME": SF_USER,
-        "SALESFORCE_PASSWORD": SF_PASSWORD,
-        "SALESFORCE_SECURITY_TOKEN": SF_TOKEN,
-        "SALESFORCE_CA_BUNDLE": str(ca_path.resolve()),
+        **login_env(salesforce, sf_data),
         "STRIPE2SF_DATABASE_URL": database_url,
         "STRIPE2SF_RETRY_BASE_SECONDS": "1",
     }
@@ -135,6 +148,29 @@ def backfill(ends: Endpoints, workdir: Path) -> None:
     )
     if done.returncode != 0:
         raise RuntimeError(f"backfill failed ({done.returncode}): {done.stdout[-1500:]}")
+
+
+def doctor(ends: Endpoints, secret: str, workdir: Path) -> tuple[bool, list[str]]:
+    """`stripe2sf doctor` as the operator runs it before going live, as the integration user:
+    (passed, the failed checks with their fixes). Its output goes to `doctor.txt`."""
+    done = subprocess.run(
+        [script("stripe2sf"), "doctor"],
+        env={**os.environ, **ends.env, "STRIPE_WEBHOOK_SECRET": secret, "COLUMNS": "200"},
+        cwd=workdir,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    (workdir / "doctor.txt").write_text(done.stdout + done.stderr, encoding="utf-8")
+    lines = done.stdout.splitlines()
+    failed = [
+        line.strip() + (" " + lines[i + 1].strip() if i + 1 < len(lines) else "")
+        for i, line in enumerate(lines)
+        if line.startswith("FAIL")
+    ]
+    if done.returncode != 0 and not failed:
+        failed = [f"doctor exited {done.returncode}: {(done.stdout + done.stderr)[-500:]}"]
+    return done.returncode == 0, failed
 
 
 def wait_drained(ends: Endpoints, timeout: float = 600) -> dict[str, int]:
@@ -186,6 +222,14 @@ def _run(options: DemoOptions, console: Console, workdir: Path, procs: ProcessGr
         backfill(ends, workdir)
     console.print(f"  backfilled {len(history)} customers with their payments and subscriptions")
     secret = register_webhook(client, ends.service)
+    with console.status(f"stripe2sf doctor as {INTEGRATION_USER}"):
+        doctor_ok, doctor_failed = doctor(ends, secret, workdir)
+    console.print(
+        f"  stripe2sf doctor    {'passed' if doctor_ok else 'FAILED'} as {INTEGRATION_USER} "
+        f"({workdir / 'doctor.txt'})"
+    )
+    for line in doctor_failed:
+        console.print(f"    [red]{line}[/red]")
     password = secrets.token_urlsafe(12)
     with console.status("starting stripe2sf serve"):
         start_service(procs, ends, secret, password)
@@ -205,6 +249,11 @@ def _run(options: DemoOptions, console: Console, workdir: Path, procs: ProcessGr
         counts = wait_drained(ends)
     report.customers = history + report.customers
     summary = summarize(client, ends, report, org, counts)
+    summary.check(
+        f"stripe2sf doctor passes as {INTEGRATION_USER}",
+        doctor_ok,
+        "; ".join(doctor_failed) + f" (see {workdir / 'doctor.txt'})",
+    )
     with console.status("reconciling Stripe and Salesforce"):
         check_reconcile(summary, ends, workdir)
     summary.print(console)

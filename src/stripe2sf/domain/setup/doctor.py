@@ -342,13 +342,11 @@ def access_checks(needs: Sequence[Need], view: UserView, generated: Grants) -> l
             checks.extend(failed)
             continue
         written = sum(1 for n in field_needs if "edit" in n.rights)
+        fields_ok = f"the {len(field_needs)} fields stripe2sf uses are visible" + (
+            f", the {written} it writes editable" if written else ""
+        )
         checks.append(
-            Check(
-                sobject,
-                True,
-                f"{view.username} has {_labels(whole.rights)} on it; "
-                f"{len(field_needs)} fields visible, the {written} stripe2sf writes editable",
-            )
+            Check(sobject, True, f"{view.username} has {_labels(whole.rights)} on it; {fields_ok}")
         )
     return checks
 
