@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -9,6 +10,10 @@ import pytest
 
 from tests.support.pg import fresh_database
 from tests.support.smtp import Mailbox, smtp_server
+
+# Lanes are due as soon as an event is stored: tests apply what they deliver at once. The batch
+# linger (STRIPE2SF_BATCH_LINGER_MS, 250 ms by default) has its own tests, which set it.
+os.environ.setdefault("STRIPE2SF_BATCH_LINGER_MS", "0")
 
 
 @pytest.fixture

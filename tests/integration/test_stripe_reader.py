@@ -57,3 +57,29 @@ def test_refetches_and_lists_are_the_sdk_objects_as_plain_dicts(box: RunningSand
     subs = reader.customer_subscriptions(customer.id)
     assert subs == [] and reader.customer_open_invoices(customer.id) == []
     assert reader.calls == 6  # the unknown type asks nothing
+
+
+def test_stripe_out_of_reach_is_a_retryable_connection_error_after_the_sdks_retries() -> None:
+    import socket
+
+    from stripe2sf.domain.errors import RetryableError
+
+    with socket.socket() as probe:  # a loopback port nobody listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    reader = StripeReader("sk_test_x", f"http://127.0.0.1:{port}", max_retries=1, http_pool=2)
+    with pytest.raises(RetryableError) as caught:
+        reader.retrieve("customer", "cus_1")
+    assert caught.value.kind == "stripe.connection"
+    assert "Could not reach Stripe" in str(caught.value)
+
+
+def test_a_stripe_500_is_retried_by_the_sdk_then_answered(box: RunningSandbox) -> None:
+    customer = box.client().v1.customers.create({"email": "retry@example.com"})
+    box.faults(api_outage=[{"path": "/v1/customers/*", "status": 500, "count": 1}])
+    try:
+        reader = StripeReader(box.api_key, box.api_base, max_retries=2, http_pool=2)
+        found = reader.retrieve("customer", customer.id)
+    finally:
+        box.clear_faults()
+    assert found is not None and found["email"] == "retry@example.com"

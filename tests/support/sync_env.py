@@ -62,9 +62,7 @@ def write_metadata(target: Path) -> Path:
 
 @contextmanager
 def sync_env(db_url: str, *, run_worker: bool = True, **settings: Any) -> Iterator[SyncEnv]:
-    """`run_worker=False`: webhooks are stored, and the test applies them itself. Lanes are due
-    at once (no batch linger) unless the test sets `batch_linger_ms`."""
-    settings.setdefault("batch_linger_ms", 0)
+    """`run_worker=False`: webhooks are stored, and the test applies them itself."""
     with ExitStack() as stack:
         tmp = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="sync-env-")))
         metadata = write_metadata(tmp / "metadata")

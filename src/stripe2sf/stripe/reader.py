@@ -11,14 +11,13 @@ from collections.abc import Callable, Mapping
 from typing import Any
 from urllib.parse import quote_plus
 
-import requests
 import stripe
-from requests.adapters import HTTPAdapter
 from requests.utils import get_environ_proxies
 
 from stripe2sf.domain.context import Lookup, LookupKind
 from stripe2sf.domain.errors import PermanentError, RateLimitedError, RetryableError
 from stripe2sf.domain.flows.subjects import parse_refetch_key
+from stripe2sf.stripe.http import PooledClient
 
 # object type -> the path of its API resource (`/v1/<resource>/<id>`)
 RESOURCES = {
@@ -43,21 +42,18 @@ class StripeReader:
         max_retries: int = 2,
         http_pool: int | None = None,
     ) -> None:
-        """`http_pool`: one HTTP session for every thread, keeping that many connections
-        (`domain.batch.pools`); without it the SDK opens a session per thread, and the short-lived
-        threads of each wave's reads would connect anew every time. That session reads the
-        proxy settings of the environment once, here, not on every request (requests scans the
-        environment and ~/.netrc per request otherwise: a tenth of a worker's CPU)."""
+        """`http_pool`: one HTTP connection pool for every thread, keeping that many
+        connections (`domain.batch.pools`), over urllib3 (`stripe2sf.stripe.http`); without it
+        the SDK opens a requests session per thread, and the short-lived threads of each wave's
+        reads would connect anew every time. The environment's proxy settings (HTTPS_PROXY,
+        NO_PROXY) are read once, here."""
         base: Any = {"api": api_base.rstrip("/")} if api_base else None
         http_client = None
         if http_pool is not None:
-            session = requests.Session()
-            session.trust_env = False
-            for prefix in ("https://", "http://"):
-                session.mount(prefix, HTTPAdapter(pool_connections=2, pool_maxsize=http_pool))
-            found = get_environ_proxies(api_base or "https://api.stripe.com")
-            proxy: Any = {k: v for k, v in found.items() if k in ("http", "https")} or None
-            http_client = stripe.RequestsClient(session=session, proxy=proxy)
+            url = api_base or "https://api.stripe.com"
+            proxies = get_environ_proxies(url)
+            proxy = proxies.get(url.split(":", 1)[0]) or proxies.get("all")
+            http_client = PooledClient(http_pool, proxy=proxy)
         self.client = stripe.StripeClient(
             api_key, base_addresses=base, max_network_retries=max_retries, http_client=http_client
         )
