@@ -124,7 +124,7 @@ class Settings(BaseSettings):
     batch_linger_ms: int = _env(
         "STRIPE2SF_BATCH_LINGER_MS",
         "batch_linger_ms",
-        250,
+        1000,
         "milliseconds a customer's first new event waits for the rest of its burst before a "
         "worker takes it (one Salesforce round trip for them all), an integer from 0 to 5000",
     )
