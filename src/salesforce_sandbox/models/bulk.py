@@ -7,12 +7,10 @@ processed when the client marks it ``UploadComplete`` and is ``JobComplete`` on 
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import csv
 import io
 import json
-import logging
 import shutil
 import tempfile
 from collections.abc import Callable, Iterator
@@ -23,6 +21,7 @@ from salesforce_sandbox import clock, ids
 from salesforce_sandbox.errors import SalesforceError, not_found
 from salesforce_sandbox.models.limits import ApiUsage, ingest_batches
 from salesforce_sandbox.models.records import Records, StoreSource
+from salesforce_sandbox.models.steps import Stepper
 from salesforce_sandbox.models.store import Store, _dumps
 from salesforce_sandbox.schema.model import ObjectDef, Schema
 from salesforce_sandbox.soql import bind, parse
@@ -41,8 +40,6 @@ LINE_ENDINGS = {"LF": "\n", "CRLF": "\r\n"}
 OPERATIONS = ("insert", "update", "upsert", "delete", "hardDelete")
 TERMINAL = ("JobComplete", "Failed", "Aborted")
 CHUNK = 2000
-_DONE = object()
-log = logging.getLogger("salesforce_sandbox")
 
 
 def _job_error(message: str, code: str = "INVALIDJOB", status: int = 400) -> SalesforceError:
@@ -68,7 +65,7 @@ class BulkJobs:
         self._tmp = tempfile.mkdtemp(prefix="sf-bulk-")
         self.root = Path(self._tmp)
         self.generation = 0
-        self._tasks: set[asyncio.Task[None]] = set()
+        self._steps = Stepper()
         last = self.store.conn.execute("SELECT max(id) FROM jobs").fetchone()[0]
         if last:
             records.id_generator.start_after("750", ids.counter_of(last))
@@ -187,7 +184,7 @@ class BulkJobs:
                 raise _job_error(f"Job is in state {job['state']}", "INVALIDJOB", 409)
             job["state"] = "UploadComplete"
             reply = dict(job)
-            self._run(job)
+            self._steps.run(self._process(job), "bulk job")
             return reply
         else:
             raise _job_error(f"Invalid state: {state}", "INVALIDJOB", 400)
@@ -287,28 +284,6 @@ class BulkJobs:
     def _state(self, job_id: str) -> str | None:
         row = self.store.conn.execute("SELECT data FROM jobs WHERE id = ?", (job_id,)).fetchone()
         return str(json.loads(row[0])["state"]) if row else None
-
-    def _run(self, job: dict[str, Any]) -> None:
-        """Run the first chunk now; the rest in the background when a loop is running."""
-        steps = self._process(job)
-        if next(steps, _DONE) is _DONE:
-            return
-        try:
-            loop = asyncio.get_running_loop()
-        except RuntimeError:
-            for _ in steps:
-                pass
-            return
-        task = loop.create_task(self._drive(steps))
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
-
-    async def _drive(self, steps: Iterator[None]) -> None:
-        try:
-            for _ in steps:
-                await asyncio.sleep(0)
-        except Exception:  # keep the server alive; the job stays InProgress
-            log.exception("bulk job processing failed")
 
     def _columns(self, obj: ObjectDef, header: list[str], job: dict[str, Any]) -> list[Any]:
         """Per column: a field name, or (relationship name, target, external field)."""

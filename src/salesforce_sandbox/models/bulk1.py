@@ -16,9 +16,7 @@ exception codes (``InvalidJob``, ``InvalidBatch``, ``InvalidJobState``...) as ``
 
 from __future__ import annotations
 
-import asyncio
 import json
-import logging
 from collections.abc import Iterator
 from typing import Any
 
@@ -28,6 +26,7 @@ from salesforce_sandbox.models.bulk import CHUNK, BulkJobs
 from salesforce_sandbox.models.bulk1_bodies import batch_rows
 from salesforce_sandbox.models.limits import ApiUsage
 from salesforce_sandbox.models.records import StoreSource
+from salesforce_sandbox.models.steps import Stepper
 from salesforce_sandbox.soql import bind, parse
 from salesforce_sandbox.soql.binder import BoundQuery
 from salesforce_sandbox.soql.binder import Path as FieldPath
@@ -40,8 +39,6 @@ CONCURRENCY = ("Parallel", "Serial")
 MAX_BATCH_RECORDS = 10000
 JOB_TYPE = "Classic"
 BATCH_TYPE = "ClassicBatch"
-_DONE = object()
-log = logging.getLogger("salesforce_sandbox")
 
 
 def async_error(code: str, message: str, status: int = 400) -> SalesforceError:
@@ -55,7 +52,7 @@ class ClassicJobs:
     def __init__(self, bulk: BulkJobs, usage: ApiUsage) -> None:
         self.bulk = bulk
         self.usage = usage
-        self._tasks: set[asyncio.Task[None]] = set()
+        self._steps = Stepper()
 
     @property
     def store(self) -> Any:
@@ -288,7 +285,7 @@ class ClassicJobs:
             self.bulk._rows(batch["id"], "request", [(0, None, None, text)])
         self.usage.count_bulk_batches(1)
         reply = self.batch_info(batch)
-        self._run(self._process(job, batch, text))
+        self._steps.run(self._process(job, batch, text), "bulk 1.0 batch")
         return reply
 
     def request(self, job_id: str, batch_id: str) -> tuple[str, str]:
@@ -299,27 +296,6 @@ class ClassicJobs:
             "SELECT row FROM job_rows WHERE job_id = ? AND kind = 'request'", (batch["id"],)
         ).fetchone()
         return (json.loads(row[0]) if row else ""), job["contentType"]
-
-    def _run(self, steps: Iterator[None]) -> None:
-        """The first step now; the rest on the event loop (or now, outside one)."""
-        if next(steps, _DONE) is _DONE:
-            return
-        try:
-            loop = asyncio.get_running_loop()
-        except RuntimeError:
-            for _ in steps:
-                pass
-            return
-        task = loop.create_task(self._drive(steps))
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
-
-    async def _drive(self, steps: Iterator[None]) -> None:
-        try:
-            for _ in steps:
-                await asyncio.sleep(0)
-        except Exception:  # keep the server alive; the batch stays InProgress
-            log.exception("bulk 1.0 batch processing failed")
 
     def _process(self, job: dict[str, Any], batch: dict[str, Any], text: str) -> Iterator[None]:
         """Process ``batch``, yielding between chunks; stops if the job is aborted or the org
