@@ -103,19 +103,7 @@ class _Parser:
                 query.group_by.append(self.field_ref())
             if self.tok.is_kw("HAVING"):
                 raise query_error(self.soql, self.tok.col, "HAVING is not supported here")
-        if self.tok.is_kw("ORDER"):
-            self.advance()
-            self.expect_kw("BY")
-            query.order_by.append(self.order_item())
-            while self.at_punct(","):
-                self.advance()
-                query.order_by.append(self.order_item())
-        if self.tok.is_kw("LIMIT"):
-            self.advance()
-            query.limit = self.integer()
-        if self.tok.is_kw("OFFSET"):
-            self.advance()
-            query.offset = self.integer()
+        self.order_limit_offset(query)
         if self.tok.is_kw("FOR"):
             self.advance()
             if self.tok.kind != "ident" or self.tok.value.upper() not in (
@@ -164,6 +152,22 @@ class _Parser:
             raise self.fail()
         tok = self.advance()
         return FieldRef(tok.value.split("."), tok.col)
+
+    def order_limit_offset(self, query: Query) -> None:
+        """ORDER BY ..., LIMIT n, OFFSET n: the tail SOQL and SOSL's RETURNING share."""
+        if self.tok.is_kw("ORDER"):
+            self.advance()
+            self.expect_kw("BY")
+            query.order_by.append(self.order_item())
+            while self.at_punct(","):
+                self.advance()
+                query.order_by.append(self.order_item())
+        if self.tok.is_kw("LIMIT"):
+            self.advance()
+            query.limit = self.integer()
+        if self.tok.is_kw("OFFSET"):
+            self.advance()
+            query.offset = self.integer()
 
     def order_item(self) -> OrderItem:
         if (

@@ -295,19 +295,7 @@ class _SearchParser(_Parser):
         if self.tok.is_kw("WHERE"):
             self.advance()
             query.where = self.condition()
-        if self.tok.is_kw("ORDER"):
-            self.advance()
-            self.expect_kw("BY")
-            query.order_by.append(self.order_item())
-            while self.at_punct(","):
-                self.advance()
-                query.order_by.append(self.order_item())
-        if self.tok.is_kw("LIMIT"):
-            self.advance()
-            query.limit = self.integer()
-        if self.tok.is_kw("OFFSET"):
-            self.advance()
-            query.offset = self.integer()
+        self.order_limit_offset(query)
         self.expect_punct(")")
         return query
 
