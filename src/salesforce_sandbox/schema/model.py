@@ -138,6 +138,11 @@ class ObjectDef:
         self.fields[definition.lower] = definition
         self._cache.clear()
 
+    def remove(self, name: str) -> None:
+        """Drop a field (an org feature turned off); nothing when it is absent."""
+        if self.fields.pop(name.lower(), None) is not None:
+            self._cache.clear()
+
     def _select(self, name: str, keep: Callable[[FieldDef], bool]) -> list[FieldDef]:
         found = self._cache.get(name)
         if found is None:
@@ -204,6 +209,12 @@ class Schema:
     def add(self, obj: ObjectDef) -> None:
         self._objects[obj.name.lower()] = obj
         self._prefixes[obj.key_prefix] = obj
+
+    def remove(self, name: str) -> None:
+        """Drop an object (an org feature turned off); nothing when it is absent."""
+        obj = self._objects.pop(name.lower(), None)
+        if obj is not None:
+            self._prefixes.pop(obj.key_prefix, None)
 
     def get(self, name: str) -> ObjectDef | None:
         return self._objects.get(name.lower())
