@@ -9,10 +9,11 @@ Decisions (pure functions below, ``object_access`` / ``field_access`` / ``visibl
 ``write_denied``):
 
 * "Modify All Data" (the System Administrator profile) may do everything; nothing is checked.
-* Setup objects (User, Group, Organization, Profile, PermissionSet, PermissionSetAssignment)
-  are readable by every user, ObjectPermissions and FieldPermissions with "View Setup" or
-  "View All Data"; writing them takes "Modify All Data" (assignments also "Assign Permission
-  Sets" or "Manage Users", users "Manage Users").
+* Setup objects (User, Group, Organization, Profile, PermissionSet, PermissionSetAssignment,
+  CurrencyType) are readable by every user, ObjectPermissions and FieldPermissions with "View
+  Setup" or "View All Data"; writing them takes "Modify All Data" (assignments also "Assign
+  Permission Sets" or "Manage Users", users "Manage Users", currencies "Customize
+  Application").
 * Task and Event are readable by every user; writing them takes "Edit Tasks" / "Edit Events".
 * Every other object (Account, Contact, Case, custom objects, ...) needs object permissions;
   "View All Data" reads them all.
@@ -121,6 +122,7 @@ def object_access(grants: Grants, obj: ObjectDef) -> ObjectAccess:
         writers = {
             "permissionsetassignment": {"AssignPermissionSets", "ManageUsers"},
             "user": {"ManageUsers"},
+            "currencytype": {"CustomizeApplication"},
         }.get(name, set())
         write = bool(writers & perms)
         return ObjectAccess(True, write, write, write)

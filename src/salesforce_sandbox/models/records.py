@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable, Mapping
-from typing import Any
+from typing import Any, Protocol
 
 from salesforce_sandbox import clock, ids
 from salesforce_sandbox.errors import (
@@ -36,6 +36,21 @@ from salesforce_sandbox.validation import (
 _AUTONUMBER_RE = re.compile(r"\{(0+)\}")
 
 
+class RecordHook(Protocol):
+    """What an org feature adds to every record write (``Records.hooks``).
+
+    ``before_write`` sees the record as it will be stored (defaults, payload and derived
+    fields applied; ``current`` is the stored record on an update, None on a create) and may
+    complete it or raise the ``SalesforceError`` the write fails with; ``after_write`` runs
+    once it is stored."""
+
+    def before_write(
+        self, obj: ObjectDef, record: Record, current: Record | None, user: str
+    ) -> None: ...
+
+    def after_write(self, obj: ObjectDef, record: Record) -> None: ...
+
+
 class Records:
     """DML and retrieval over the store for the current schema."""
 
@@ -53,6 +68,7 @@ class Records:
         self.default_user = default_user
         self.access = access
         self.id_generator = ids.IdGenerator()
+        self.hooks: list[RecordHook] = []
 
     @property
     def schema(self) -> Schema:
@@ -168,6 +184,8 @@ class Records:
         if obj.has_owner and record.get("OwnerId") is None:
             record["OwnerId"] = user
         self._derive(obj, record)
+        for hook in self.hooks:
+            hook.before_write(obj, record, None, user)
         error = missing_required(obj, record)
         if error is not None:
             raise error
@@ -178,6 +196,8 @@ class Records:
         self._noting(obj, record)
         self.store.insert(obj.name, record_id, _sparse(record))
         self.store.set_keys(obj.name, record_id, keys, fresh=True)
+        for hook in self.hooks:
+            hook.after_write(obj, record)
         return record_id
 
     def update(
@@ -203,6 +223,8 @@ class Records:
         record["LastModifiedById"] = user or self.default_user
         record["SystemModstamp"] = now
         self._derive(obj, record)
+        for hook in self.hooks:
+            hook.before_write(obj, record, current, record["LastModifiedById"])
         error = missing_required(obj, record)
         if error is not None:
             raise error
@@ -213,6 +235,8 @@ class Records:
         self.store.replace(rid, _sparse(record))
         if keys != self._keys(obj, current, rid, check=False):
             self.store.set_keys(obj.name, rid, keys)
+        for hook in self.hooks:
+            hook.after_write(obj, record)
         return rid
 
     def upsert(

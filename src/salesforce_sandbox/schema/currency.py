@@ -161,7 +161,7 @@ def currency_type_object() -> ObjectDef:
             length=3,
             required=True,
             restricted=True,
-            indexed=True,
+            unique=True,
             updateable=False,
             picklist=[PicklistValue(code, Currency(code).label) for code in sorted(ISO_CURRENCIES)],
         )

@@ -64,6 +64,7 @@ SETUP_OBJECTS = frozenset(
         "permissionsetassignment",
         "objectpermissions",
         "fieldpermissions",
+        "currencytype",
     }
 )
 VIEW_SETUP_OBJECTS = frozenset({"objectpermissions", "fieldpermissions"})
@@ -81,6 +82,7 @@ _NOT_PERMISSIONABLE = frozenset(
         "lastmodifieddate",
         "lastmodifiedbyid",
         "systemmodstamp",
+        "currencyisocode",  # multi-currency: the record's currency follows its object
     }
 )
 
