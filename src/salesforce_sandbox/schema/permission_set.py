@@ -59,6 +59,7 @@ SETUP_OBJECTS = frozenset(
         "user",
         "group",
         "organization",
+        "recordtype",
         "profile",
         "permissionset",
         "permissionsetassignment",

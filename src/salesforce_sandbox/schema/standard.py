@@ -1,6 +1,6 @@
-"""Standard objects: Account, Contact, Opportunity, Case, Task, User, Group, Organization, and
-the permission model's Profile, PermissionSet, PermissionSetAssignment, ObjectPermissions and
-FieldPermissions.
+"""Standard objects: Account, Contact, Opportunity, Case, Task, User, Group, Organization,
+RecordType, and the permission model's Profile, PermissionSet, PermissionSetAssignment,
+ObjectPermissions and FieldPermissions.
 
 Only standard fields live here; stripe2sf's custom fields come from SFDX metadata.
 """
@@ -397,6 +397,35 @@ def organization() -> ObjectDef:
     return obj
 
 
+def record_type() -> ObjectDef:
+    """Record types of every object (rows come from org features and metadata; an org without
+    any has none). Read by every user; written only through setup (metadata)."""
+    obj = ObjectDef(
+        "RecordType",
+        "012",
+        "Record Type",
+        "Record Types",
+        createable=False,
+        updateable=False,
+        deletable=False,
+    )
+    system_fields(obj, owner=False)
+    obj.add(text("Name", 80, "Record Type Name", required=True))
+    obj.add(text("DeveloperName", 80, "Record Type Name", required=True, indexed=True))
+    obj.add(text("NamespacePrefix", 15, "Namespace Prefix", createable=False, updateable=False))
+    obj.add(FieldDef("Description", "string", length=255))
+    obj.add(
+        FieldDef(
+            "SobjectType", "picklist", "SObject Type Name", length=40, required=True, indexed=True
+        )
+    )
+    obj.add(FieldDef("IsActive", "boolean", "Active", default=True))
+    obj.add(
+        FieldDef("IsPersonType", "boolean", "Is Person Type", createable=False, updateable=False)
+    )
+    return obj
+
+
 def _permission_flags(obj: ObjectDef) -> None:
     for name in USER_PERMISSIONS:
         obj.add(FieldDef(f"Permissions{name}", "boolean", name))
@@ -582,6 +611,7 @@ def standard_objects() -> list[ObjectDef]:
         user(),
         group(),
         organization(),
+        record_type(),
         profile(),
         permission_set(),
         permission_set_assignment(),
