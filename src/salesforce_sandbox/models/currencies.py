@@ -141,10 +141,12 @@ class Currencies:
                         str(record["Id"]), changed, deleted=bool(record.get("IsDeleted"))
                     )
 
-    def refresh(self) -> None:
-        """Every CurrencyIsoCode picklist to the CurrencyType records as stored now."""
-        if self.enabled:
-            currency.set_picklists(self.schema(), self.all())
+    def refresh(self, schema: Schema | None = None) -> None:
+        """Every CurrencyIsoCode field of ``schema`` (the org's by default; objects deployed
+        since get theirs) to the CurrencyType records as stored now."""
+        target = schema or self.schema()
+        if target.get(CURRENCY_TYPE) is not None:
+            currency.set_picklists(target, self.all())
 
     def activate(self, codes: Iterable[str], active: bool = True) -> list[str]:
         """Turn currencies on (creating their CurrencyType) or off; answers the active codes."""

@@ -25,6 +25,7 @@ from salesforce_sandbox.errors import SalesforceError
 from salesforce_sandbox.models.auth import Session, Sessions
 from salesforce_sandbox.models.bulk import BulkJobs
 from salesforce_sandbox.models.bulk1 import ClassicJobs
+from salesforce_sandbox.models.currencies import Currencies
 from salesforce_sandbox.models.faults import Faults
 from salesforce_sandbox.models.limits import ApiUsage
 from salesforce_sandbox.models.permission_sets import apply_permission_set, seed_profiles
@@ -32,7 +33,7 @@ from salesforce_sandbox.models.permissions import PermissionModel, acting_user
 from salesforce_sandbox.models.queries import Queries
 from salesforce_sandbox.models.records import Records
 from salesforce_sandbox.models.store import Store
-from salesforce_sandbox.schema import sfdx
+from salesforce_sandbox.schema import currency, sfdx
 from salesforce_sandbox.schema.model import FieldDef, ObjectDef, Schema
 from salesforce_sandbox.schema.permission_set import (
     PermissionSetSpec,
@@ -59,6 +60,8 @@ class Org:
         self._schema = Schema(standard_objects())
         self.permissions = PermissionModel(self.store)
         self.records = Records(self.store, lambda: self._schema, ADMIN_USER_ID, self.permissions)
+        self.currencies = Currencies(self.store, self.records, lambda: self._schema)
+        self.records.hooks.append(self.currencies)
         self.sessions = Sessions(settings, self.find_user)
         self.usage = ApiUsage(settings.api_limit)
         self.faults = Faults()
@@ -107,10 +110,12 @@ class Org:
 
     def _save_schema(self) -> None:
         standard = {o.name for o in standard_objects()}
-        objects = [o.to_json() for o in self._schema.objects() if o.name not in standard]
+        saved = self._schema.copy()
+        currency.disable(saved)  # what features add is theirs, not the deployed schema's
+        objects = [o.to_json() for o in saved.objects() if o.name not in standard]
         fields = [
             {"object": o.name, "field": f.to_json()}
-            for o in self._schema.objects()
+            for o in saved.objects()
             if o.name in standard
             for f in o.fields.values()
             if f.custom
@@ -123,6 +128,7 @@ class Org:
         the answer); nothing changes when any part is invalid."""
         candidate = self._schema.copy()
         changed = sfdx.apply(candidate, bundle, len(candidate.custom_prefixes()))
+        self.currencies.refresh(candidate)  # new custom objects carry the currency too
         specs = [parse_permission_set(n, x) for n, x in sorted(bundle.permission_sets.items())]
         for spec in specs:
             check_against(spec, candidate)
@@ -269,6 +275,7 @@ class Org:
         return out
 
     def reset(self, schema: bool = False) -> None:
+        multi_currency = self.currencies.enabled
         self.store.wipe(keep_meta=not schema)
         self.permissions.invalidate()
         if schema:
@@ -285,6 +292,8 @@ class Org:
         self.faults.clear()
         self.queries.reset()
         self.bulk.reset()
+        if multi_currency:  # the org's currencies are seeded again, as at its start
+            self.currencies.enable(self._schema)
         self.seed_defaults()
         if schema:
             for directory in self.settings.metadata_dirs:

@@ -75,7 +75,7 @@ def field_json(definition: FieldDef, object_name: str = "") -> dict[str, Any]:
     length = definition.length if is_text else 0
     defaulted = (
         definition.default is not None
-        or definition.name in ("Id", "OwnerId", "CreatedDate", "CreatedById")
+        or definition.name in ("Id", "OwnerId", "CreatedDate", "CreatedById", "CurrencyIsoCode")
         or kind == "boolean"
         or definition.auto_number is not None
     )
