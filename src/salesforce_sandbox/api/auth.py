@@ -117,6 +117,7 @@ def _login_xml(org: Org, call: Call, session: Session, version: str) -> str:
     s = org.settings
     person = _person(org, session)
     base = escape(call.instance_url)
+    money = org.currencies.user_info(session.user_id)
     return (
         '<?xml version="1.0" encoding="UTF-8"?>'
         '<soapenv:Envelope xmlns:soapenv="http://schemas.xmlsoap.org/soap/envelope/" '
@@ -129,15 +130,27 @@ def _login_xml(org: Org, call: Call, session: Session, version: str) -> str:
         f"<sessionId>{escape(session.token)}</sessionId>"
         f"<userId>{session.user_id}</userId>"
         "<userInfo>"
+        f"{_element('currencySymbol', money.currency_symbol)}"
+        f"{_element('orgDefaultCurrencyIsoCode', money.org_default)}"
         f"<organizationId>{ids.ORG_ID}</organizationId>"
+        f"<organizationMultiCurrency>{str(money.multi_currency).lower()}"
+        "</organizationMultiCurrency>"
         f"<organizationName>{escape(s.org_name)}</organizationName>"
         f"<sessionSecondsValid>{s.session_seconds}</sessionSecondsValid>"
+        f"{_element('userDefaultCurrencyIsoCode', money.user_default)}"
         f"<userEmail>{escape(person['Email'])}</userEmail>"
         f"<userFullName>{escape(person['Name'])}</userFullName>"
         f"<userId>{session.user_id}</userId>"
         f"<userName>{escape(person['Username'])}</userName>"
         "</userInfo></result></loginResponse></soapenv:Body></soapenv:Envelope>"
     )
+
+
+def _element(name: str, value: str | None) -> str:
+    """A userInfo element; nil (as Salesforce sends it) when there is no value."""
+    if value is None:
+        return f'<{name} xsi:nil="true"/>'
+    return f"<{name}>{escape(value)}</{name}>"
 
 
 def _logout_xml() -> str:

@@ -39,6 +39,20 @@ SAMPLE_RATES = {"USD": 1.0, "EUR": 0.92, "GBP": 0.79, "JPY": 150.0, "CAD": 1.36,
 
 
 @dataclass(frozen=True)
+class UserCurrencyInfo:
+    """The currency part of the SOAP login's userInfo (getUserInfo): a multi-currency org
+    names the user's default currency, a single-currency org its one currency and symbol."""
+
+    multi_currency: bool
+    user_default: str | None
+    org_default: str | None
+    currency_symbol: str | None
+
+
+SYMBOLS = {"USD": "$", "EUR": "€", "GBP": "£", "JPY": "¥", "CAD": "$", "AUD": "$"}
+
+
+@dataclass(frozen=True)
 class CurrencySettings:
     """Which currencies a multi-currency org starts with."""
 
@@ -192,6 +206,12 @@ class Currencies:
     def after_write(self, obj: ObjectDef, record: Record) -> None:
         if obj.name == CURRENCY_TYPE:
             self.refresh()
+
+    def user_info(self, user: str) -> UserCurrencyInfo:
+        if self.enabled:
+            return UserCurrencyInfo(True, self.default_for(user), None, None)
+        code = self.settings.corporate.upper()
+        return UserCurrencyInfo(False, None, code, SYMBOLS.get(code, code))
 
     def default_for(self, user: str) -> str | None:
         """The currency of a record ``user`` creates without naming one."""
