@@ -52,8 +52,8 @@ USER_PERMISSIONS = (
     "ViewSetup",
 )
 
-# Objects whose records are the org's configuration: readable by every API user (the last two
-# need View Setup), written by administrators; no field-level security.
+# Objects whose records are the org's configuration: readable by every API user (those in
+# VIEW_SETUP_OBJECTS need View Setup), written by administrators; no field-level security.
 SETUP_OBJECTS = frozenset(
     {
         "user",
@@ -66,9 +66,14 @@ SETUP_OBJECTS = frozenset(
         "objectpermissions",
         "fieldpermissions",
         "currencytype",
+        "duplicaterule",
+        "matchingrule",
+        "matchingruleitem",
     }
 )
-VIEW_SETUP_OBJECTS = frozenset({"objectpermissions", "fieldpermissions"})
+VIEW_SETUP_OBJECTS = frozenset(
+    {"objectpermissions", "fieldpermissions", "duplicaterule", "matchingrule", "matchingruleitem"}
+)
 # Activities: no object permissions; writing them takes a user permission.
 ACTIVITY_PERMISSION = {"task": "EditTask", "event": "EditEvent"}
 

@@ -1,5 +1,6 @@
 """Standard objects: Account, Contact, Opportunity, Case, Task, User, Group, Organization,
-RecordType, and the permission model's Profile, PermissionSet, PermissionSetAssignment,
+RecordType, the duplicate management setup objects (DuplicateRule, MatchingRule,
+MatchingRuleItem), and the permission model's Profile, PermissionSet, PermissionSetAssignment,
 ObjectPermissions and FieldPermissions.
 
 Only standard fields live here; stripe2sf's custom fields come from SFDX metadata.
@@ -601,6 +602,97 @@ def field_permissions() -> ObjectDef:
     return obj
 
 
+def _setup_object(name: str, prefix: str, label: str, plural: str) -> ObjectDef:
+    """An object Salesforce fills from setup (metadata); the API only reads it."""
+    obj = ObjectDef(
+        name, prefix, label, plural, createable=False, updateable=False, deletable=False
+    )
+    system_fields(obj, owner=False)
+    return obj
+
+
+def duplicate_rule() -> ObjectDef:
+    """Duplicate rules (``schema.duplicate_rules``): rows written as rules are deployed."""
+    obj = _setup_object("DuplicateRule", "0Bm", "Duplicate Rule", "Duplicate Rules")
+    obj.add(text("DeveloperName", 80, "Rule Name", required=True, indexed=True))
+    obj.add(text("MasterLabel", 80, "Rule Name", required=True))
+    obj.add(text("NamespacePrefix", 15, "Namespace Prefix"))
+    obj.add(FieldDef("SobjectType", "picklist", "Object", length=40, required=True, indexed=True))
+    obj.add(text("SobjectSubtype", 40, "Object Subtype"))
+    obj.add(FieldDef("IsActive", "boolean", "Active", default=False))
+    obj.add(text("Language", 40))
+    return obj
+
+
+def matching_rule() -> ObjectDef:
+    obj = _setup_object("MatchingRule", "0JD", "Matching Rule", "Matching Rules")
+    obj.add(text("DeveloperName", 80, "Rule Name", required=True, indexed=True))
+    obj.add(text("MasterLabel", 80, "Rule Name", required=True))
+    obj.add(text("NamespacePrefix", 15, "Namespace Prefix"))
+    obj.add(FieldDef("SobjectType", "picklist", "Object", length=40, required=True, indexed=True))
+    obj.add(text("SobjectSubtype", 40, "Object Subtype"))
+    obj.add(
+        FieldDef(
+            "RuleStatus",
+            "picklist",
+            "Status",
+            length=40,
+            picklist=picklist(
+                "Inactive", "Active", "Activating", "Deactivating", "DeactivationFailed"
+            ),
+        )
+    )
+    obj.add(text("MatchEngine", 40, "Match Engine"))
+    obj.add(text("BooleanFilter", 255, "Filter Logic"))
+    obj.add(FieldDef("Description", "textarea", length=1000))
+    return obj
+
+
+def matching_rule_item() -> ObjectDef:
+    obj = _setup_object("MatchingRuleItem", "0JE", "Matching Rule Item", "Matching Rule Items")
+    obj.add(
+        lookup(
+            "MatchingRuleId",
+            ["MatchingRule"],
+            "MatchingRule",
+            "MatchingRuleItems",
+            label="Matching Rule ID",
+            required=True,
+        )
+    )
+    obj.add(FieldDef("Field", "picklist", length=80))
+    obj.add(
+        FieldDef(
+            "MatchingMethod",
+            "picklist",
+            "Matching Method",
+            length=40,
+            picklist=picklist(
+                "Exact",
+                "FirstName",
+                "LastName",
+                "CompanyName",
+                "Phone",
+                "City",
+                "Street",
+                "Zip",
+                "Title",
+            ),
+        )
+    )
+    obj.add(
+        FieldDef(
+            "BlankValueBehavior",
+            "picklist",
+            "Blank Value Behavior",
+            length=40,
+            picklist=picklist("MatchBlanks", "NullNotAllowed", default="NullNotAllowed"),
+        )
+    )
+    obj.add(FieldDef("SortOrder", "int", "Sort Order", precision=9))
+    return obj
+
+
 def standard_objects() -> list[ObjectDef]:
     return [
         account(),
@@ -612,6 +704,9 @@ def standard_objects() -> list[ObjectDef]:
         group(),
         organization(),
         record_type(),
+        duplicate_rule(),
+        matching_rule(),
+        matching_rule_item(),
         profile(),
         permission_set(),
         permission_set_assignment(),
