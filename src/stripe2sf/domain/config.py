@@ -11,6 +11,7 @@ Layout of `stripe2sf.toml` (every table optional)::
     [failed_payments]    Task or Case, owner, queue, priority
     [disputes]           Case for charge.dispute.created
     [sync]               refetch policy, Bulk API threshold
+    [org]                what kind of org: "auto" (as describe reports it) or true/false
     [ownership]          "Object.Field" = "stripe" | "salesforce" | "create_only"
     [[mappings]]         source = "charge.amount", target = "Stripe_Payment__c.Amount__c",
                          transform = "money", values = { ... } (picklists)
@@ -186,6 +187,18 @@ class SyncOptions(_Strict):
     payment_intent_without_charge: bool = True
 
 
+class OrgConfig(_Strict):
+    """What kind of Salesforce org stripe2sf writes to. "auto" follows what the org reports
+    (read once per process when it connects); true or false overrides it.
+
+    `multi_currency`: the org has multiple currencies enabled (describe shows CurrencyIsoCode
+    on the payment object). Then every record stripe2sf writes an amount to carries that
+    amount's currency as CurrencyIsoCode (a EUR payment is not read in the corporate
+    currency)."""
+
+    multi_currency: bool | Literal["auto"] = "auto"
+
+
 class FieldMapping(_Strict):
     source: str
     target: str
@@ -294,6 +307,7 @@ class SyncConfig(_Strict):
     failed_payments: FailedPaymentsConfig = FailedPaymentsConfig()
     disputes: DisputesConfig = DisputesConfig()
     sync: SyncOptions = SyncOptions()
+    org: OrgConfig = OrgConfig()
     ownership: dict[str, Owner] = Field(default_factory=dict)
     mappings: tuple[FieldMapping, ...] = ()
     replace_default_mappings: bool = False
@@ -332,6 +346,11 @@ class SyncConfig(_Strict):
         from stripe2sf.domain.setup.schema import field_limits  # schema imports this module
 
         return field_limits(self)
+
+    @property
+    def multi_currency(self) -> bool:
+        """Records carry CurrencyIsoCode (an "auto" not resolved yet counts as off)."""
+        return self.org.multi_currency is True
 
     def owner_of(self, sobject: str, field: str) -> Owner:
         return self._ownership.get(f"{sobject}.{field}", "stripe")

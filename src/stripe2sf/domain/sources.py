@@ -18,6 +18,10 @@ from stripe2sf.domain.stripe_views import (
 )
 from stripe2sf.domain.transforms import Money, TransformError, apply_transform
 
+# The standard field of every record in an org with multiple currencies: the ISO code its
+# currency fields are in.
+CURRENCY_FIELD = "CurrencyIsoCode"
+
 
 def _with_metadata(
     prefix: str, values: dict[str, Any], raw: Mapping[str, Any] | None
@@ -150,6 +154,7 @@ def mapped_fields(
     transformed is left out with a note.
     """
     fields: dict[str, Any] = {}
+    currencies: dict[str, str] = {}  # money field -> the currency of its amount
     for source, target_field, transform, choices in config.writable_mappings(
         source_obj, target_obj, creating=creating
     ):
@@ -161,4 +166,37 @@ def mapped_fields(
         except TransformError as exc:
             if notes is not None:
                 notes.append(f"{source} -> {target_obj}.{target_field}: {exc}")
+            continue
+        if transform == "money":
+            code = (
+                value.currency if isinstance(value, Money) else values.get(f"{source_obj}.currency")
+            )
+            if code:
+                currencies[target_field] = str(code).upper()
+    if config.multi_currency and currencies and CURRENCY_FIELD not in fields:
+        fields.update(record_currency(config, target_obj, currencies, creating, notes))
     return fields
+
+
+def record_currency(
+    config: SyncConfig,
+    target_obj: str,
+    currencies: Mapping[str, str],
+    creating: bool,
+    notes: list[str] | None,
+) -> dict[str, str]:
+    """CurrencyIsoCode for a record whose money fields are in `currencies` (field -> ISO
+    code), in an org with multiple currencies: a record's amounts are read in its currency, so
+    it must be theirs. Nothing when ownership keeps stripe2sf off the field, and nothing (with
+    a note) when the amounts disagree: no single currency is right for the record then."""
+    codes = sorted(set(currencies.values()))
+    if not config.can_write(target_obj, CURRENCY_FIELD, creating=creating):
+        return {}
+    if len(codes) > 1:
+        if notes is not None:
+            shown = ", ".join(f"{f} in {c}" for f, c in sorted(currencies.items()))
+            notes.append(
+                f"{target_obj}.{CURRENCY_FIELD} not set: amounts in several currencies ({shown})"
+            )
+        return {}
+    return {CURRENCY_FIELD: codes[0]}

@@ -1,0 +1,96 @@
+"""Org multi-currency, pure: what the planner writes as CurrencyIsoCode, the [org] setting."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+
+from stripe2sf.domain.config import ConfigError, from_toml_text
+from tests.unit.test_domain_support import (
+    FakeOrg,
+    account_row,
+    charge,
+    envelope,
+    ops_by_id,
+    run,
+    subscription,
+)
+
+MULTI = from_toml_text("[org]\nmulti_currency = true\n")
+
+
+@pytest.mark.parametrize(
+    ("currency", "amount", "major"),
+    [("usd", 2_500, Decimal("25.00")), ("eur", 1_999, Decimal("19.99")), ("jpy", 5_000, 5_000)],
+)
+def test_a_payment_carries_its_charge_currency_in_a_multi_currency_org(
+    currency: str, amount: int, major: Decimal
+) -> None:
+    org = FakeOrg(accounts=[account_row()])
+    p = run(envelope("charge.succeeded", charge(amount=amount, currency=currency)), org, MULTI)
+    fields = ops_by_id(p)["payment"].fields
+    assert fields["CurrencyIsoCode"] == currency.upper()
+    assert fields["Currency__c"] == currency.upper()
+    assert fields["Amount__c"] == major
+    # a refund is in the charge's currency too: the same record, the same CurrencyIsoCode
+    refunded = charge(amount=amount, currency=currency, amount_refunded=amount, refunded=True)
+    p = run(envelope("charge.refunded", refunded), org, MULTI)
+    assert ops_by_id(p)["payment"].fields["CurrencyIsoCode"] == currency.upper()
+
+
+def test_a_single_currency_org_gets_no_currency_iso_code() -> None:
+    org = FakeOrg(accounts=[account_row()])
+    for config in (None, from_toml_text("[org]\nmulti_currency = false\n")):
+        p = run(envelope("charge.succeeded", charge(currency="eur")), org, config)
+        assert "CurrencyIsoCode" not in ops_by_id(p)["payment"].fields
+    # "auto" before the org was read counts as a single currency
+    assert from_toml_text("").org.multi_currency == "auto"
+    assert not from_toml_text("").multi_currency
+
+
+def test_the_account_mrr_carries_the_subscription_currency() -> None:
+    org = FakeOrg(
+        stripe={"prod_1": {"id": "prod_1", "object": "product", "name": "Pro"}},
+        accounts=[account_row()],
+    )
+    sub = subscription(currency="eur")
+    org.stripe["sub_1"] = sub
+    p = run(envelope("customer.subscription.created", sub), org, MULTI)
+    [account] = [op for op in p.operations if op.sobject == "Account"]
+    assert account.fields["MRR__c"] == Decimal("100.00")
+    assert account.fields["CurrencyIsoCode"] == "EUR"
+    # an admin who keeps the Account's currency to Salesforce: stripe2sf leaves it alone
+    kept = from_toml_text(
+        '[org]\nmulti_currency = true\n[ownership]\n"Account.CurrencyIsoCode" = "salesforce"\n'
+    )
+    p = run(envelope("customer.subscription.created", sub), org, kept)
+    [account] = [op for op in p.operations if op.sobject == "Account"]
+    assert "CurrencyIsoCode" not in account.fields and "MRR__c" in account.fields
+
+
+def test_records_without_amounts_get_no_currency() -> None:
+    """The customer's Account and Contact carry no amount: the org's default applies."""
+    org = FakeOrg(stripe={"cus_1": {"id": "cus_1", "object": "customer", "email": "a@b.example"}})
+    p = run(envelope("charge.succeeded", charge(currency="eur")), org, MULTI)
+    ops = ops_by_id(p)
+    assert ops["payment"].fields["CurrencyIsoCode"] == "EUR"
+    assert all("CurrencyIsoCode" not in op.fields for k, op in ops.items() if k != "payment")
+
+
+def test_an_explicit_mapping_to_currency_iso_code_is_kept() -> None:
+    config = from_toml_text(
+        "[org]\nmulti_currency = true\n[[mappings]]\n"
+        'source = "charge.metadata.booked_in"\ntarget = "Stripe_Payment__c.CurrencyIsoCode"\n'
+    )
+    org = FakeOrg(accounts=[account_row()])
+    booked = charge(currency="eur", metadata={"booked_in": "USD"})
+    p = run(envelope("charge.succeeded", booked), org, config)
+    assert ops_by_id(p)["payment"].fields["CurrencyIsoCode"] == "USD"
+
+
+def test_the_org_setting_is_validated() -> None:
+    with pytest.raises(ConfigError, match=r"org\.multi_currency"):
+        from_toml_text('[org]\nmulti_currency = "sometimes"\n')
+    with pytest.raises(ConfigError, match=r"org\.currencies: unknown setting"):
+        from_toml_text("[org]\ncurrencies = 2\n")
