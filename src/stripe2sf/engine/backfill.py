@@ -69,6 +69,7 @@ from stripe2sf.domain.events import EventView, parse_event
 from stripe2sf.domain.flows.lookups import context_for, lookups_needed
 from stripe2sf.domain.flows.planner import plan
 from stripe2sf.domain.operations import Operation, Plan
+from stripe2sf.engine.org_profile import org_config
 from stripe2sf.store.email_claims import EmailClaims
 from stripe2sf.store.history import BackfillStore, Checkpoint, RunRow
 from stripe2sf.store.ledger import Ledger
@@ -114,6 +115,8 @@ class SalesforceTarget(Protocol):
     def execute(self, calls: Sequence[Any]) -> ExecutionResult: ...
 
     def limits(self) -> dict[str, Any]: ...
+
+    def describe(self, sobject: str) -> dict[str, Any]: ...
 
 
 class Progress(Protocol):
@@ -238,7 +241,7 @@ class Backfill:
         self.engine = engine
         self.stripe = stripe
         self.salesforce = salesforce
-        self.config = config
+        self.config = config = org_config(config, salesforce)
         self.options = options
         self.progress = progress or NullProgress()
         self.sleep = sleep

@@ -34,6 +34,7 @@ from stripe2sf.domain.reconcile.drift import (
     soql_queries,
     unlisted_customers,
 )
+from stripe2sf.engine.org_profile import org_config
 from stripe2sf.engine.ports import SalesforcePort
 from stripe2sf.engine.sync import SyncHandler
 from stripe2sf.store.audit_trail import AuditTrail, append
@@ -134,7 +135,7 @@ class Reconciler:
         self.engine = engine
         self.reader = reader
         self.salesforce = salesforce
-        self.config = config
+        self.config = config = org_config(config, salesforce)
         self.since = since
         self.on_drift = on_drift
         self.handler = SyncHandler(

@@ -61,6 +61,9 @@ class LazySalesforce:
     def execute(self, calls: Sequence[SalesforceCall]) -> ExecutionResult:
         return self.client.execute(calls)
 
+    def describe(self, sobject: str) -> dict[str, Any]:
+        return self.client.describe(sobject)
+
     def close(self) -> None:
         if self._client is not None:
             self._client.close()

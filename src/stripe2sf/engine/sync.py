@@ -33,6 +33,7 @@ from stripe2sf.domain.operations import Plan
 from stripe2sf.domain.paths import id_of
 from stripe2sf.engine.hydrate import Hydrator
 from stripe2sf.engine.map_back import map_back
+from stripe2sf.engine.org_profile import org_config
 from stripe2sf.engine.ports import SalesforcePort, SalesforceResult, StripePort
 from stripe2sf.engine.send import api_version, send
 from stripe2sf.store.audit_trail import AuditTrail
@@ -77,6 +78,15 @@ class SyncHandler:
             config, stripe, salesforce, ledger, claims or EmailClaims(ledger.engine), self.links
         )
         self._names = context_for(config).names
+        self._org_read = False
+
+    def _read_org(self) -> None:
+        """Decide the `[org]` "auto" settings from the org, once (on the first wave: the
+        connection is made on first use)."""
+        if not self._org_read:
+            self.config = org_config(self.config, self.salesforce)
+            self.hydrator.config = self.config
+            self._org_read = True
 
     def hydrate(self, view: EventView) -> PlanContext:
         """Answer one event's lookups until it needs nothing more."""
@@ -86,6 +96,7 @@ class SyncHandler:
         return found.contexts[0]
 
     def plan_event(self, payload: Mapping[str, Any]) -> Plan:
+        self._read_org()
         view = parse_event(payload)
         return plan(view, self.hydrate(view), self.config)
 
@@ -111,6 +122,10 @@ class SyncHandler:
     def apply_batch(self, events: Sequence[StoredEvent]) -> list[Applied | Moved | Failed]:
         """Apply a wave (one or more consecutive events of each lane, in lane order); one
         answer per event, in order."""
+        try:
+            self._read_org()
+        except Exception as exc:  # the org could not be read: every event waits for it
+            return [Failed(exc) for _ in events]
         results: dict[int, Applied | Moved | Failed] = {}
         views: dict[int, EventView] = {}
         for i, event in enumerate(events):
