@@ -6,7 +6,10 @@ from decimal import Decimal
 
 import pytest
 
+from stripe2sf.domain.audit import OpOutcome
+from stripe2sf.domain.batch.results import ExecutionResult
 from stripe2sf.domain.config import ConfigError, from_toml_text
+from stripe2sf.domain.errors import PermanentError
 from tests.unit.test_domain_support import (
     FakeOrg,
     account_row,
@@ -94,3 +97,34 @@ def test_the_org_setting_is_validated() -> None:
         from_toml_text('[org]\nmulti_currency = "sometimes"\n')
     with pytest.raises(ConfigError, match=r"org\.currencies: unknown setting"):
         from_toml_text("[org]\ncurrencies = 2\n")
+
+
+def test_a_refused_currency_dead_letters_naming_the_currency_to_activate() -> None:
+    refused = OpOutcome(
+        False,
+        error="Currency ISO Code: bad value for restricted picklist field: JPY "
+        "(fields: CurrencyIsoCode)",
+        code="INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST",
+    )
+    error = ExecutionResult(outcomes={"account": OpOutcome(True, "001A"), "payment": refused})
+    failure = error.error()
+    assert isinstance(failure, PermanentError)
+    text = str(failure)
+    assert "JPY is not an active currency of the Salesforce org" in text
+    assert "Manage Currencies" in text and "stripe2sf replay --dead-letters" in text
+    # another restricted picklist is not a currency: no currency advice
+    other = OpOutcome(
+        False,
+        error="Status: bad value for restricted picklist field: Lost (fields: Status__c)",
+        code="INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST",
+    )
+    assert "To fix" not in str(ExecutionResult(outcomes={"payment": other}).error())
+    # a forced multi_currency = true against a single-currency org
+    missing = OpOutcome(
+        False,
+        error="No such column 'CurrencyIsoCode' on sobject of type Stripe_Payment__c",
+        code="INVALID_FIELD",
+    )
+    assert 'multi_currency = true: set it to "auto"' in str(
+        ExecutionResult(outcomes={"payment": missing}).error()
+    )

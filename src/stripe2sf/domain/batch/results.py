@@ -34,6 +34,7 @@ from urllib.parse import unquote
 
 from stripe2sf.domain.audit import OpOutcome
 from stripe2sf.domain.batch.calls import CallKind, SalesforceCall
+from stripe2sf.domain.batch.hints import hints
 from stripe2sf.domain.batch.outcomes import outcomes_for
 from stripe2sf.domain.errors import (
     RETRYABLE_SALESFORCE_CODES,
@@ -240,6 +241,9 @@ class ExecutionResult:
             f"{len(failed)} of {len(self.outcomes)} Salesforce operations failed "
             f"({verdict}): {shown}{more}"
         )
+        todo = hints(o for _, o in failed)
+        if todo:
+            message += ". To fix: " + "; ".join(todo)
         code = root[1].code or "UNKNOWN"
         if verdict == "rate_limited":
             limited = [o for o in self.outcomes.values() if classify_code(o.code) == "rate_limited"]
