@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from stripe_sandbox import ids
+from stripe_sandbox import ids, rendering, versions
 from stripe_sandbox.errors import (
     AuthenticationError,
     CardError,
@@ -23,7 +23,6 @@ from stripe_sandbox.errors import (
 )
 from stripe_sandbox.params import Params, get_int, get_list, parse_form, range_filter
 from stripe_sandbox.ratelimit import TokenBucket
-from stripe_sandbox.shapes import API_VERSION
 from stripe_sandbox.state import RequestInfo, Sandbox, Tx
 from stripe_sandbox.store import Filter
 
@@ -129,7 +128,26 @@ def _expand(tx: Tx, node: Any, parts: list[str], path: str) -> None:
     _expand(tx, node[key], rest, path)
 
 
-def render_list(tx: Tx, spec: ListSpec, params: Params, path: PathParams) -> str:
+def _versioned_rows(tx: Tx, spec: ListSpec, rows: list[str], version: str) -> list[str]:
+    """List rows (stored JSON) in the version asked for; events each in their own version."""
+    if spec.table == "events":
+        mark = f'"api_version":"{versions.CURRENT}"'
+        return [
+            row
+            if mark in row
+            else json.dumps(
+                rendering.render_event(tx.store, event := json.loads(row), event["api_version"])
+            )
+            for row in rows
+        ]
+    if not versions.changes_for(version):
+        return rows
+    return [json.dumps(rendering.render(tx.store, json.loads(row), version)) for row in rows]
+
+
+def render_list(
+    tx: Tx, spec: ListSpec, params: Params, path: PathParams, version: str = versions.CURRENT
+) -> str:
     limit = get_int(params, "limit", 10)
     assert limit is not None
     if not 1 <= limit <= 100:
@@ -150,6 +168,7 @@ def render_list(tx: Tx, spec: ListSpec, params: Params, path: PathParams) -> str
     paths = [p[5:] for p in expand_paths(params) if p.startswith("data.")]
     if paths:
         rows = [json.dumps(expand(tx, json.loads(r), paths)) for r in rows]
+    rows = _versioned_rows(tx, spec, rows, version)
     return (
         '{"object":"list","data":['
         + ",".join(rows)
@@ -243,7 +262,7 @@ class Api:
         request_id = "req_" + ids.random_token(14)
         label = f"{method} {route}"
         self.request_counts[label] = self.request_counts.get(label, 0) + 1
-        out_headers = {"Request-Id": request_id, "Stripe-Version": API_VERSION}
+        out_headers = {"Request-Id": request_id, "Stripe-Version": self.sb.settings.api_version}
         idem_key = headers.get("idempotency-key") if method == "POST" else None
         fingerprint = ""
         injected = self._injected_fault(method, request_path or route.format_map(path))
@@ -255,6 +274,10 @@ class Api:
             )
         try:
             authenticate(headers.get("authorization"))
+            version = self.sb.settings.api_version
+            if headers.get("stripe-version"):
+                version = versions.check(headers["stripe-version"].strip())
+            out_headers["Stripe-Version"] = version
             params = parse_form(query) if query else {}
             if method == "POST" and body:
                 params.update(parse_form(body.decode("utf-8")))
@@ -277,11 +300,15 @@ class Api:
             card_error: CardError | None = None
             with self.sb.tx(RequestInfo(request_id, idem_key)) as tx:
                 if isinstance(target, ListSpec):
-                    text = render_list(tx, target, params, path)
+                    text = render_list(tx, target, params, path, version)
                 else:
                     try:
-                        result = target(tx, params, path)
-                        text = json.dumps(expand(tx, result, expand_paths(params)))
+                        result = expand(tx, target(tx, params, path), expand_paths(params))
+                        if result.get("object") == "event":
+                            result = rendering.render_event(tx.store, result, result["api_version"])
+                        else:
+                            result = rendering.render(tx.store, result, version)
+                        text = json.dumps(result)
                     except CardError as exc:
                         if exc.rollback:
                             raise

@@ -7,6 +7,8 @@ import logging
 import textwrap
 from collections.abc import Sequence
 
+from stripe_sandbox import versions
+from stripe_sandbox.errors import InvalidRequestError
 from stripe_sandbox.settings import Settings
 from stripe_sandbox.shapes import API_VERSION
 
@@ -15,6 +17,13 @@ DEFAULTS = Settings()
 
 class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescriptionHelpFormatter):
     """Defaults after each option; the epilog as written."""
+
+
+def _version(value: str) -> str:
+    try:
+        return versions.check(value)
+    except InvalidRequestError as exc:
+        raise argparse.ArgumentTypeError(exc.message) from None
 
 
 def _days(value: str) -> list[float]:
@@ -114,6 +123,15 @@ def build_parser() -> argparse.ArgumentParser:
         "real sandbox, 100 live); 0 = no limit. Also the api_rate_limit setting.",
     )
     parser.add_argument(
+        "--api-version",
+        type=_version,
+        default=DEFAULTS.api_version,
+        metavar="VERSION",
+        help="the account's default API version (2020-03-02 or later): responses to requests "
+        "without a Stripe-Version header, events and webhooks of endpoints without their own "
+        "api_version are in its shape. Also the api_version setting.",
+    )
+    parser.add_argument(
         "--log-level",
         default="info",
         choices=["critical", "error", "warning", "info", "debug"],
@@ -134,6 +152,7 @@ def settings_from(args: argparse.Namespace) -> Settings:
         webhook_max_attempts=args.webhook_max_attempts,
         webhook_timeout_seconds=args.webhook_timeout,
         api_rate_limit=args.rate_limit,
+        api_version=_version(args.api_version),
     )
 
 

@@ -150,6 +150,7 @@ def stats(app: RunningSandbox, body: dict[str, Any], query: dict[str, str]) -> A
         )
     return {
         "api_version": API_VERSION,
+        "default_api_version": sb.settings.api_version,
         "objects": counts,
         "events": events,
         "deliveries": dl,
@@ -196,7 +197,11 @@ def wait_idle(app: RunningSandbox, body: dict[str, Any], query: dict[str, str]) 
 
 
 def health(app: RunningSandbox, body: dict[str, Any], query: dict[str, str]) -> Any:
-    return {"ok": True, "api_version": API_VERSION}
+    return {
+        "ok": True,
+        "api_version": API_VERSION,
+        "default_api_version": app.sandbox.settings.api_version,
+    }
 
 
 def routes(app: RunningSandbox) -> list[Route]:

@@ -19,6 +19,7 @@ from typing import Any
 
 import httpx
 
+from stripe_sandbox.rendering import render_event
 from stripe_sandbox.state import Obj, Sandbox, matches
 
 log = logging.getLogger("stripe_sandbox.delivery")
@@ -153,6 +154,10 @@ class Deliverer:
         with self.sb.lock:
             event = self.sb.store.get_event(event_id)
             endpoint = self.sb.store.get(endpoint_id, "webhook_endpoint")
+            if event is not None and endpoint is not None:
+                # in the endpoint's API version, else the account's when the event was made
+                version = endpoint.data.get("api_version") or event["api_version"]
+                event = render_event(self.sb.store, event, version)
         if event is None or endpoint is None:
             self._finish(seq, "failed", attempt, {"error": "event or endpoint gone"})
             return

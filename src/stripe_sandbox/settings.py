@@ -6,6 +6,7 @@ import fnmatch
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
+from stripe_sandbox import versions
 from stripe_sandbox.errors import InvalidRequestError
 
 
@@ -26,6 +27,10 @@ class Settings:
     event_retention_days: int = 30
     # Stripe's global rate limit in requests per second (0: none); beyond it, 429 rate_limit
     api_rate_limit: float = 0.0
+    # the account's default API version: responses to requests without a Stripe-Version
+    # header, events (GET /v1/events) and webhooks of endpoints without their own api_version
+    # are in it (stripe_sandbox.versions lists what each older version changes)
+    api_version: str = versions.CURRENT
 
     def update(self, values: dict[str, Any]) -> None:
         known = {f.name: f for f in fields(self)}
@@ -48,6 +53,8 @@ class Settings:
                 raise InvalidRequestError(f"Invalid value for {key}", param=key) from None
             if key == "dunning_final_status" and value not in ("canceled", "unpaid", "past_due"):
                 raise InvalidRequestError("dunning_final_status: canceled|unpaid|past_due")
+            if key == "api_version":
+                value = versions.check_param(value, key)
             setattr(self, key, value)
 
     def as_dict(self) -> dict[str, Any]:

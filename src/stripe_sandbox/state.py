@@ -12,7 +12,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from stripe_sandbox import ids, shapes
+from stripe_sandbox import ids, rendering, shapes
 from stripe_sandbox.errors import missing
 from stripe_sandbox.settings import Faults, Settings
 from stripe_sandbox.store import Record, Store
@@ -188,7 +188,13 @@ class Tx:
             req.idempotency_key,
             len(targets),
         )
+        default_version = self.sb.settings.api_version
+        event["api_version"] = default_version
+        in_use = rendering.versions_in_use(default_version, self.endpoints())
+        facts = rendering.event_facts(self.store, event["data"]["object"], previous, in_use)
         self.store.put_event(event)
+        if facts:
+            self.store.put_event_facts(event["id"], facts)
         self.events.append(event)
         return event
 

@@ -43,6 +43,10 @@ CREATE TABLE IF NOT EXISTS events (
 );
 CREATE INDEX IF NOT EXISTS events_created ON events (created, seq);
 CREATE INDEX IF NOT EXISTS events_type ON events (type, created, seq);
+CREATE TABLE IF NOT EXISTS event_facts (
+    event_id TEXT PRIMARY KEY,
+    facts TEXT NOT NULL
+);
 CREATE TABLE IF NOT EXISTS deliveries (
     seq INTEGER PRIMARY KEY,
     event_id TEXT NOT NULL,
@@ -138,7 +142,7 @@ class Store:
         self.conn.execute("PRAGMA synchronous=NORMAL")
 
     def reset(self) -> None:
-        for table in ("objects", "events", "deliveries", "idempotency"):
+        for table in ("objects", "events", "event_facts", "deliveries", "idempotency"):
             self.conn.execute(f"DELETE FROM {table}")
 
     # ---- objects -------------------------------------------------------------------------
@@ -282,7 +286,25 @@ class Store:
         )
 
     def purge_events(self, before: int) -> None:
+        self.conn.execute(
+            "DELETE FROM event_facts WHERE event_id IN (SELECT id FROM events WHERE created < ?)",
+            (before,),
+        )
         self.conn.execute("DELETE FROM events WHERE created < ?", (before,))
+
+    def put_event_facts(self, event_id: str, facts: dict[str, Any]) -> None:
+        """What an older API version shows of the event's objects beyond today's fields, read
+        when the event was made (``stripe_sandbox.rendering``)."""
+        self.conn.execute(
+            "INSERT OR REPLACE INTO event_facts (event_id, facts) VALUES (?, ?)",
+            (event_id, json.dumps(facts, separators=(",", ":"))),
+        )
+
+    def get_event_facts(self, event_id: str) -> dict[str, Any] | None:
+        row = self.conn.execute(
+            "SELECT facts FROM event_facts WHERE event_id=?", (event_id,)
+        ).fetchone()
+        return None if row is None else dict(json.loads(row[0]))
 
     # ---- idempotency ---------------------------------------------------------------------
     def get_idempotent(self, key: str) -> tuple[str, int, str] | None:

@@ -115,8 +115,13 @@ def run_sandbox(
     settings: Settings | None = None,
     host: str = "127.0.0.1",
     port: int = 0,
+    api_version: str | None = None,
 ) -> Iterator[RunningSandbox]:
-    """Start a sandbox in a background thread on a free port; stop it on exit."""
+    """Start a sandbox in a background thread on a free port; stop it on exit.
+    ``api_version``: the account's default API version (``Settings.api_version``)."""
+    if api_version is not None:
+        settings = settings or Settings()
+        settings.update({"api_version": api_version})
     app = create_app(data_dir, settings)
     config = uvicorn.Config(
         app.asgi, host=host, port=port, log_level="warning", access_log=False, lifespan="on"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from stripe_sandbox import ids, shapes
+from stripe_sandbox import ids, shapes, versions
 from stripe_sandbox.errors import InvalidRequestError, missing, param_invalid
 from stripe_sandbox.models.common import Obj, apply_metadata, apply_simple, require_str
 from stripe_sandbox.params import Params, get_bool, get_list
@@ -50,6 +50,9 @@ def _check_url(url: str) -> None:
 def create(tx: Tx, params: Params) -> Obj:
     url = require_str(params, "url")
     _check_url(url)
+    if params.get("api_version") is not None:
+        # webhooks to this endpoint are rendered in this version (stripe_sandbox.versions)
+        versions.check_param(str(params["api_version"]), "api_version")
     data = shapes.webhook_endpoint(
         ids.id_for("webhook_endpoint"), tx.now(), url, _events_param(params)
     )
