@@ -70,6 +70,7 @@ class SyncHandler:
         links: Links | None = None,
     ) -> None:
         self.config = config
+        self.stripe = stripe  # its `calls` are the process's Stripe requests (metrics)
         self.salesforce = salesforce
         self.audit = audit
         self.bulk_threshold = bulk_threshold
