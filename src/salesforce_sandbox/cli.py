@@ -11,6 +11,7 @@ import uvicorn
 
 from salesforce_sandbox import config
 from salesforce_sandbox.config import Settings
+from salesforce_sandbox.features import FEATURES
 
 EPILOG = f"""\
 defaults (all configurable with the flags above):
@@ -42,6 +43,9 @@ control plane (loopback only, no auth; JSON in and out):
                                      -> {{"ids": [...]}}  (system fields may be given)
   POST   /_sandbox/deploy            {{"path": "DIR"}}
                                      or {{"files": {{"objects/X/fields/F.field-meta.xml": XML}}}}
+  GET    /_sandbox/features          {{"enabled": [...], "available": [{{"name", "summary",
+                                     "enabled"}}]}}  org features (--features)
+  POST   /_sandbox/features          {{"enable": ["person-accounts"], "disable": [...]}}
   GET    /_sandbox/requests          {{"api_calls", "daily_limit", "requests", "by_endpoint"}}
   DELETE /_sandbox/requests          reset the counters (and the API usage)
   POST   /_sandbox/limits            {{"daily_limit": N, "used": M}}
@@ -116,6 +120,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--public-url", help="instance URL to advertise (default https://HOST:PORT)"
     )
     parser.add_argument(
+        "--features",
+        action="append",
+        default=[],
+        metavar="A,B",
+        help="org features on at start (repeatable, comma-separated): "
+        + ", ".join(sorted(FEATURES)),
+    )
+    parser.add_argument(
         "--latency-ms", type=float, default=0.0, help="latency added to every API call"
     )
     parser.add_argument(
@@ -142,6 +154,7 @@ def settings_from(args: argparse.Namespace) -> Settings:
         api_limit=args.api_limit,
         session_seconds=args.session_seconds,
         public_url=args.public_url,
+        features=[n.strip() for a in args.features for n in a.split(",") if n.strip()],
     )
     if args.jwt_cert:
         settings.jwt_certificate_pem = args.jwt_cert.read_text()

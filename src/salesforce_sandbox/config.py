@@ -44,6 +44,8 @@ class Settings:
     session_seconds: int = DEFAULT_SESSION_SECONDS
     org_name: str = "Sandbox Org"
     public_url: str | None = None
+    # org features on at start (``salesforce_sandbox.features``): "person-accounts", ...
+    features: list[str] = field(default_factory=list)
 
     @property
     def db_path(self) -> Path | None:

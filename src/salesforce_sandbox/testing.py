@@ -191,6 +191,18 @@ class SandboxServer:
     def deploy(self, path: Path) -> list[str]:
         return list(self.control_call("POST", "deploy", {"path": str(path)})["deployed"])
 
+    def features(self) -> list[str]:
+        """The org features that are on (``salesforce_sandbox.features``)."""
+        return list(self.control_call("GET", "features")["enabled"])
+
+    def set_features(
+        self, enable: list[str] | None = None, disable: list[str] | None = None
+    ) -> list[str]:
+        """Turn org features on and off (e.g. ``enable=["person-accounts"]``); answers
+        the features that are on."""
+        payload = {"enable": enable or [], "disable": disable or []}
+        return list(self.control_call("POST", "features", payload)["enabled"])
+
     def requests(self) -> dict[str, Any]:
         result: dict[str, Any] = self.control_call("GET", "requests")
         return result

@@ -213,6 +213,19 @@ def stats(org: Org, call: Call) -> Reply:
     )
 
 
+def features(org: Org, call: Call) -> Reply:
+    """``GET``: the org features, which are on; ``POST {"enable": [...], "disable":
+    [...]}`` turns them on and off (kept with the org)."""
+    if call.method == "POST":
+        data = call.json_object() if call.body.strip() else {}
+        lists = {key: data.get(key) or [] for key in ("enable", "disable")}
+        for key, value in lists.items():
+            if not isinstance(value, list | str):
+                raise SalesforceError("INVALID_FEATURE", f"{key} must be a list of names")
+        org.features.set(lists["enable"], lists["disable"])
+    return ok(org.features.describe())
+
+
 ROUTES: dict[tuple[str, str], Any] = {
     ("GET", ""): info,
     ("POST", "reset"): reset,
@@ -230,6 +243,8 @@ ROUTES: dict[tuple[str, str], Any] = {
     ("POST", "sessions/expire"): expire_sessions,
     ("POST", "sessions"): new_session,
     ("GET", "stats"): stats,
+    ("GET", "features"): features,
+    ("POST", "features"): features,
 }
 
 

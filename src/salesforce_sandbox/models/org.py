@@ -22,6 +22,7 @@ from salesforce_sandbox.config import (
     Settings,
 )
 from salesforce_sandbox.errors import SalesforceError
+from salesforce_sandbox.features import OrgFeatures
 from salesforce_sandbox.models.auth import Session, Sessions
 from salesforce_sandbox.models.bulk import BulkJobs
 from salesforce_sandbox.models.bulk1 import ClassicJobs
@@ -30,10 +31,11 @@ from salesforce_sandbox.models.faults import Faults
 from salesforce_sandbox.models.limits import ApiUsage
 from salesforce_sandbox.models.permission_sets import apply_permission_set, seed_profiles
 from salesforce_sandbox.models.permissions import PermissionModel, acting_user
+from salesforce_sandbox.models.person_accounts import PersonAccounts
 from salesforce_sandbox.models.queries import Queries
 from salesforce_sandbox.models.records import Records
 from salesforce_sandbox.models.store import Store
-from salesforce_sandbox.schema import currency, sfdx
+from salesforce_sandbox.schema import sfdx
 from salesforce_sandbox.schema.model import FieldDef, ObjectDef, Schema
 from salesforce_sandbox.schema.permission_set import (
     PermissionSetSpec,
@@ -62,6 +64,8 @@ class Org:
         self.records = Records(self.store, lambda: self._schema, ADMIN_USER_ID, self.permissions)
         self.currencies = Currencies(self.store, self.records, lambda: self._schema)
         self.records.hooks.append(self.currencies)
+        self.person_accounts = PersonAccounts(self.store, self.records, lambda: self._schema)
+        self.records.hooks.append(self.person_accounts)
         self.sessions = Sessions(settings, self.find_user)
         self.usage = ApiUsage(settings.api_limit)
         self.faults = Faults()
@@ -69,6 +73,8 @@ class Org:
         self.bulk = BulkJobs(self.store, self.records, self.schema_for, self.usage)
         self.bulk1 = ClassicJobs(self.bulk, self.usage)  # Bulk API 1.0
         self._load_saved_schema()
+        self.features = OrgFeatures(self)  # org features: saved ones and the settings'
+        self.features.start(settings.features)
         self.seed_defaults()  # first: the seeded profiles' permission sets have fixed Ids
         for directory in settings.metadata_dirs:
             self.deploy_dir(directory)
@@ -86,6 +92,10 @@ class Org:
     @property
     def full_schema(self) -> Schema:
         return self._schema
+
+    def features_changed(self) -> None:
+        """A feature changed the schema in place: users' views of it are built again."""
+        self.permissions.invalidate()
 
     def schema_for(self, user_id: str | None) -> Schema:
         """The schema as ``user_id`` sees it (None: the system, all of it)."""
@@ -111,7 +121,7 @@ class Org:
     def _save_schema(self) -> None:
         standard = {o.name for o in standard_objects()}
         saved = self._schema.copy()
-        currency.disable(saved)  # what features add is theirs, not the deployed schema's
+        self.features.strip(saved)  # what features add is theirs, not the deployed schema's
         objects = [o.to_json() for o in saved.objects() if o.name not in standard]
         fields = [
             {"object": o.name, "field": f.to_json()}
@@ -128,13 +138,15 @@ class Org:
         the answer); nothing changes when any part is invalid."""
         candidate = self._schema.copy()
         changed = sfdx.apply(candidate, bundle, len(candidate.custom_prefixes()))
-        self.currencies.refresh(candidate)  # new custom objects carry the currency too
+        self.features.refresh(candidate)  # e.g. new custom objects carry the currency too
         specs = [parse_permission_set(n, x) for n, x in sorted(bundle.permission_sets.items())]
         for spec in specs:
             check_against(spec, candidate)
         self._schema = candidate
         self._save_schema()
         touched = {name.split(".", 1)[0] for name in changed}
+        if "Contact" in touched:  # person accounts show Contact custom fields (__pc)
+            touched.add("Account")
         with self.store.transaction():
             for name in sorted(touched):
                 obj = self._schema.get(name)
@@ -275,7 +287,6 @@ class Org:
         return out
 
     def reset(self, schema: bool = False) -> None:
-        multi_currency = self.currencies.enabled
         self.store.wipe(keep_meta=not schema)
         self.permissions.invalidate()
         if schema:
@@ -292,8 +303,8 @@ class Org:
         self.faults.clear()
         self.queries.reset()
         self.bulk.reset()
-        if multi_currency:  # the org's currencies are seeded again, as at its start
-            self.currencies.enable(self._schema)
+        # features again, as at the org's start (a schema reset keeps only the settings')
+        self.features.start(self.settings.features)
         self.seed_defaults()
         if schema:
             for directory in self.settings.metadata_dirs:

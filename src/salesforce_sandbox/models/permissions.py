@@ -53,6 +53,7 @@ from salesforce_sandbox.schema.permission_set import (
     ObjectGrant,
     permissionable,
 )
+from salesforce_sandbox.schema.person_accounts import governing_field
 
 # writes to these objects change someone's effective permissions
 WATCHED = frozenset(
@@ -164,7 +165,8 @@ def visible_schema(schema: Schema, grants: Grants) -> Schema:
             deletable=obj.deletable and access.delete,
         )
         for definition in obj.fields.values():
-            rights = field_access(grants, obj, definition)
+            # a person account's person fields follow their Contact fields' security
+            rights = field_access(grants, *governing_field(schema, obj, definition))
             if not rights.read:
                 continue
             if rights.edit:

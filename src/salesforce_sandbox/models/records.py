@@ -293,6 +293,10 @@ class Records:
         current = self.load(obj, record_id)
         if not obj.deletable and not system:
             raise SalesforceError("INSUFFICIENT_ACCESS_OR_READONLY", "insufficient access rights")
+        for hook in self.hooks:  # a hook may refuse a delete (optional ``before_delete``)
+            refuse = getattr(hook, "before_delete", None)
+            if refuse is not None:
+                refuse(obj, current)
         rid = self._to_recycle_bin(obj.name, current, user)
         if obj.name == "Account":  # as Salesforce does: the Account's Contacts go with it
             for contact in list(self.store.scan("Contact", False)):
@@ -313,6 +317,11 @@ class Records:
         self.store.replace(rid, _sparse(record), deleted=True)
         self.store.drop_keys(rid)
         return rid
+
+    def check_unique(self, obj: ObjectDef, record: Record, record_id: str) -> None:
+        """DUPLICATE_VALUE when ``record`` (about to be written as ``record_id``) would repeat
+        a unique field's value of another record; nothing is written."""
+        self._keys(self._base(obj), record, record_id)
 
     def reindex(self, obj: ObjectDef) -> int:
         """Rebuild the value index of ``obj`` (after a deploy changed which fields are keyed)."""
