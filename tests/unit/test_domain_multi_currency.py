@@ -10,6 +10,7 @@ from stripe2sf.domain.audit import OpOutcome
 from stripe2sf.domain.batch.results import ExecutionResult
 from stripe2sf.domain.config import ConfigError, from_toml_text
 from stripe2sf.domain.errors import PermanentError
+from stripe2sf.domain.reconcile.drift import diff, soql_queries
 from tests.unit.test_domain_support import (
     FakeOrg,
     account_row,
@@ -19,6 +20,7 @@ from tests.unit.test_domain_support import (
     run,
     subscription,
 )
+from tests.unit.test_reconcile_diff import sf_side, stripe_side
 
 MULTI = from_toml_text("[org]\nmulti_currency = true\n")
 
@@ -128,3 +130,26 @@ def test_a_refused_currency_dead_letters_naming_the_currency_to_activate() -> No
     assert 'multi_currency = true: set it to "auto"' in str(
         ExecutionResult(outcomes={"payment": missing}).error()
     )
+
+
+def test_reconcile_compares_the_record_currency_only_in_a_multi_currency_org() -> None:
+    assert "CurrencyIsoCode" in soql_queries(MULTI)["payments"]
+    assert "CurrencyIsoCode" not in soql_queries(from_toml_text(""))["payments"]
+    rows = [dict(p) for p in sf_side().payments]
+    for row in rows:
+        row["CurrencyIsoCode"] = row["Currency__c"]
+    in_step = diff(stripe_side(), sf_side(payments=rows), MULTI)
+    assert in_step.clean, in_step.to_csv()
+    # a payment written before the org had multiple currencies: the corporate currency
+    rows[1]["CurrencyIsoCode"] = "USD"  # ch_2 is 500 JPY
+    report = diff(stripe_side(), sf_side(payments=rows), MULTI)
+    [item] = report.drift
+    assert (item.kind, item.stripe_id, item.expected, item.actual) == (
+        "payment_mismatch",
+        "ch_2",
+        "CurrencyIsoCode JPY",
+        "CurrencyIsoCode USD",
+    )
+    assert item.fixable and item.fix_object == "charges:ch_2"
+    # a single-currency org reads no CurrencyIsoCode and finds nothing to say
+    assert diff(stripe_side(), sf_side(payments=rows), from_toml_text("")).clean

@@ -18,7 +18,8 @@ expected and what was found, and whether `--fix` can repair it through the plann
 - `payment_missing` / `payment_duplicated`: every succeeded or failed charge has exactly one
   payment record;
 - `payment_mismatch` / `payment_status` / `payment_refunded`: the record shows the amount (in
-  the currency's major unit) and currency, the status (the planner's vocabulary:
+  the currency's major unit) and currency (in an org with multiple currencies also as its
+  CurrencyIsoCode, which the amount is read in), the status (the planner's vocabulary:
   `ChargeView.payment_status` through the `charge.status` mapping: Succeeded, Failed,
   Refunded, Partially Refunded, Disputed) and the refunded amount the planner would write;
 - `dispute_missing`: every open Stripe dispute has its Case (when disputes are on; a closed
@@ -56,6 +57,7 @@ from stripe2sf.domain.money import currency_exponent, to_major_units
 from stripe2sf.domain.operations import Operation, Plan
 from stripe2sf.domain.paths import as_str
 from stripe2sf.domain.sources import (
+    CURRENCY_FIELD,
     charge_sources,
     mapped_fields,
     payment_method_sources,
@@ -271,6 +273,7 @@ class Fields:
     amount_refunded: str | None = None  # None: not mapped, not checked
     deleted: str | None = None
     card: tuple[str, ...] = ()  # Account fields mapped from payment_method.*
+    record_currency: str | None = None  # CurrencyIsoCode in a multi-currency org it writes
 
     @classmethod
     def of(cls, config: SyncConfig) -> Fields:
@@ -296,6 +299,11 @@ class Fields:
             amount_refunded=_mapped(config, "charge.amount_refunded", pay),
             deleted=_mapped(config, "customer.deleted", "Account"),
             card=card,
+            record_currency=(
+                CURRENCY_FIELD
+                if config.multi_currency and config.can_write(pay, CURRENCY_FIELD, creating=True)
+                else None
+            ),
         )
 
 
@@ -314,7 +322,8 @@ def soql_queries(config: SyncConfig) -> dict[str, str]:
         ),
         "payments": (
             f"SELECT {_select('Id', f.payment_key, f.amount, f.currency, f.paid_at)}, "
-            f"{_select(f.payment_status, f.amount_refunded)} FROM {f.payment_object}"
+            f"{_select(f.payment_status, f.amount_refunded, f.record_currency)} "
+            f"FROM {f.payment_object}"
         ),
         "dunning": (
             f"SELECT Id, {f.dedupe_key}, Status, IsClosed FROM {dunning} "
@@ -555,6 +564,17 @@ def _check_payments(
                 f"{_shown(got_amount)} {got_currency or '(empty)'}",
             )
         planned = expected_payment(raw, config)
+        if f.record_currency:  # its amounts are read in its CurrencyIsoCode: it must be theirs
+            want = planned.get(f.record_currency)
+            got = (as_str(row.get(f.record_currency)) or "").upper()
+            if want is not None and got != want:
+                add(
+                    "payment_mismatch",
+                    charge,
+                    row,
+                    f"{f.record_currency} {want}",
+                    f"{f.record_currency} {got or '(empty)'}",
+                )
         status = planned.get(f.payment_status)
         if status is not None and not _same(status, row.get(f.payment_status)):
             add("payment_status", charge, row, str(status), _shown(row.get(f.payment_status)))
