@@ -11,6 +11,9 @@ from stripe2sf.domain.batch.results import ExecutionResult
 from stripe2sf.domain.config import ConfigError, from_toml_text
 from stripe2sf.domain.errors import PermanentError
 from stripe2sf.domain.reconcile.drift import diff, soql_queries
+from stripe2sf.domain.setup.access import integration_access
+from stripe2sf.domain.setup.currencies import currency_check, stripe_currencies
+from stripe2sf.domain.setup.needs import needs
 from tests.unit.test_domain_support import (
     FakeOrg,
     account_row,
@@ -153,3 +156,35 @@ def test_reconcile_compares_the_record_currency_only_in_a_multi_currency_org() -
     assert item.fixable and item.fix_object == "charges:ch_2"
     # a single-currency org reads no CurrencyIsoCode and finds nothing to say
     assert diff(stripe_side(), sf_side(payments=rows), from_toml_text("")).clean
+
+
+CURRENCY_TYPES = [
+    {"IsoCode": "USD", "IsActive": True, "IsCorporate": True},
+    {"IsoCode": "EUR", "IsActive": True, "IsCorporate": False},
+    {"IsoCode": "JPY", "IsActive": False, "IsCorporate": False},
+]
+
+
+def test_doctor_names_the_stripe_currencies_the_org_has_not_activated() -> None:
+    used = stripe_currencies([{"currency": "eur"}, {"currency": "jpy"}, {"id": "x"}])
+    assert used == {"EUR", "JPY"}
+    check = currency_check(from_toml_text(""), True, CURRENCY_TYPES, used)
+    assert not check.ok
+    assert "JPY not active" in check.detail and "corporate USD" in check.detail
+    assert "activate JPY in Setup > Company Settings > Manage Currencies" in check.fix
+    assert currency_check(from_toml_text(""), True, CURRENCY_TYPES, {"EUR", "USD"}).ok
+
+
+def test_doctor_on_a_single_currency_org() -> None:
+    forced = currency_check(MULTI, False, None, {"EUR"})
+    assert not forced.ok and 'multi_currency = "auto"' in forced.fix
+    several = currency_check(from_toml_text(""), False, None, {"EUR", "USD"})
+    assert several.ok and "read in the org's currency" in several.detail
+
+
+def test_the_currency_is_checked_by_doctor_but_never_granted_by_a_permission_set() -> None:
+    written = {(n.sobject, n.field) for n in needs(MULTI) if n.field and "edit" in n.rights}
+    assert {("Stripe_Payment__c", "CurrencyIsoCode"), ("Account", "CurrencyIsoCode")} <= written
+    assert not any(n.field == "CurrencyIsoCode" for n in needs(from_toml_text("")))
+    # field-level security does not govern it: no permission set lists it
+    assert not any("CurrencyIsoCode" in name for name in integration_access(MULTI).fields)

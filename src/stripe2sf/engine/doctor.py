@@ -11,6 +11,8 @@ from typing import Any
 
 from stripe2sf.domain.config import SyncConfig
 from stripe2sf.domain.errors import SyncError
+from stripe2sf.domain.org_profile import has_field
+from stripe2sf.domain.setup.currencies import currency_check, stripe_currencies
 from stripe2sf.domain.setup.doctor import (
     ORG_QUERY,
     Check,
@@ -25,6 +27,8 @@ from stripe2sf.domain.setup.doctor import (
 )
 from stripe2sf.domain.setup.needs import integration_grants, needs
 from stripe2sf.domain.soql import quote
+from stripe2sf.domain.sources import CURRENCY_FIELD
+from stripe2sf.engine.org_profile import org_config
 from stripe2sf.salesforce.client import SalesforceClient, connect
 from stripe2sf.settings import Settings
 from stripe2sf.stripe.reader import StripeReader
@@ -108,6 +112,30 @@ def user_view(
     return UserView(username, describes, assigned), failures
 
 
+def currencies(
+    client: SalesforceClient, config: SyncConfig, view: UserView, settings: Settings
+) -> Check:
+    """The org's currencies against the Stripe account's (`domain.setup.currencies`)."""
+    payment = view.describes.get(config.objects.payment_object)
+    multi = has_field(payment, CURRENCY_FIELD)
+    rows: list[dict[str, Any]] | None = None
+    if multi:
+        try:
+            rows = client.query_all("SELECT IsoCode, IsActive, IsCorporate FROM CurrencyType")
+        except SyncError:
+            rows = None
+    used: set[str] = set()
+    if settings.stripe_key:
+        reader = StripeReader(settings.stripe_key, settings.stripe_api_base, max_retries=0)
+        try:
+            for resource, params in (("charges", {"limit": 100}), ("prices", {"limit": 100})):
+                page, _ = reader.list_page(resource, {**params})
+                used |= stripe_currencies(page)
+        except Exception:  # the Stripe check above says why Stripe cannot be read
+            pass
+    return currency_check(config, multi, rows, used)
+
+
 def run_doctor(settings: Settings, config: SyncConfig) -> list[Check]:
     checks = [
         stripe_key_check(settings.stripe_key),
@@ -135,6 +163,10 @@ def run_doctor(settings: Settings, config: SyncConfig) -> list[Check]:
         checks.append(Check("Salesforce login", False, str(exc), f"fix {names}"))
         return checks
     with client:
+        try:
+            config = org_config(config, client)  # what this org is: what the sync will need
+        except SyncError as exc:
+            checks.append(Check("Salesforce org", False, str(exc), "run `stripe2sf doctor` again"))
         view, failures = user_view(client, config, settings)
         checks.append(
             Check(
@@ -156,5 +188,6 @@ def run_doctor(settings: Settings, config: SyncConfig) -> list[Check]:
         )
         checks.extend(failures)
         checks.extend(access_checks(needs(config), view, integration_grants(config)))
+        checks.append(currencies(client, config, view, settings))
         checks.append(budget_check(client.limits(), RESERVE_SHARE))
     return checks

@@ -16,12 +16,12 @@ edit, never delete, never "View All" / "Modify All"):
   Account the Stripe customer id, the subscription fields and the billing status.
 
 Field-level security does not govern every field (`fls_governed`): record ids, names, owners,
-audit and system-computed fields and fields required on create (Account.Name,
-Contact.LastName) cannot appear in a permission set (Salesforce refuses "You cannot deploy to
-a required field"); they follow their object; so do the fields of setup objects (User,
-Group, ...), which every API user reads. Standard Task and Event fields follow "Edit
-Tasks"/"Edit Events"; their custom fields are defined on Activity and granted as Task.X and
-Event.X.
+audit and system-computed fields, CurrencyIsoCode (multi-currency orgs) and fields required
+on create (Account.Name, Contact.LastName) cannot appear in a permission set (Salesforce
+refuses "You cannot deploy to a required field"); they follow their object; so do the fields
+of setup objects (User, Group, ...), which every API user reads. Standard Task and Event
+fields follow "Edit Tasks"/"Edit Events"; their custom fields are defined on Activity and
+granted as Task.X and Event.X.
 """
 
 from __future__ import annotations
@@ -50,6 +50,7 @@ NOT_GOVERNED = frozenset(
         "MasterRecordId",
         "IsClosed",
         "CaseNumber",
+        "CurrencyIsoCode",  # multiple currencies: a record's currency follows its object
     }
 )
 ACTIVITIES = frozenset({"Task", "Event"})

@@ -21,6 +21,7 @@ from stripe2sf.domain.reconcile.drift import soql_queries
 from stripe2sf.domain.setup.doctor import ORG_QUERY, PERMISSION_SET, Grants, Need, Right
 from stripe2sf.domain.setup.metadata import NS, generate_metadata
 from stripe2sf.domain.setup.schema import required_fields
+from stripe2sf.domain.sources import CURRENCY_FIELD
 
 READ: frozenset[Right] = frozenset({"read"})
 WRITE: frozenset[Right] = frozenset({"read", "edit"})
@@ -116,6 +117,15 @@ def written_fields(config: SyncConfig) -> list[tuple[str, str, str]]:
             out.append((m.target_object, m.target_field, f"mapping {m.source}"))
     for spec in required_fields(config):
         out.append((spec.sobject, spec.name, "stripe2sf's custom fields"))
+    if config.multi_currency:  # a record's amounts are in its CurrencyIsoCode
+        for sobject in dict.fromkeys(
+            m.target_object
+            for m in config.effective_mappings
+            if m.effective_transform == "money"
+            and config.owner_of(m.target_object, m.target_field) != "salesforce"
+        ):
+            if config.owner_of(sobject, CURRENCY_FIELD) != "salesforce":
+                out.append((sobject, CURRENCY_FIELD, "the currency of the amounts it writes"))
     return out
 
 
