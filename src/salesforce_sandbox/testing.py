@@ -191,6 +191,22 @@ class SandboxServer:
     def deploy(self, path: Path) -> list[str]:
         return list(self.control_call("POST", "deploy", {"path": str(path)})["deployed"])
 
+    def deploy_files(self, files: dict[str, str]) -> list[str]:
+        """Deploy SFDX source files given as relative path -> XML."""
+        return list(self.control_call("POST", "deploy", {"files": files})["deployed"])
+
+    def enable_standard_duplicate_rules(self, objects: list[str] | None = None) -> list[str]:
+        """Salesforce's standard duplicate rules (Account and Contact, or ``objects``), active."""
+        payload = {"objects": objects} if objects else {}
+        return list(self.control_call("POST", "duplicate-rules/standard", payload)["deployed"])
+
+    def duplicate_rules(self) -> list[dict[str, Any]]:
+        return list(self.control_call("GET", "duplicate-rules")["rules"])
+
+    def remove_duplicate_rules(self, names: list[str] | None = None) -> list[str]:
+        payload = {"names": names} if names is not None else None
+        return list(self.control_call("DELETE", "duplicate-rules", payload)["removed"])
+
     def features(self) -> list[str]:
         """The org features that are on (``salesforce_sandbox.features``)."""
         return list(self.control_call("GET", "features")["enabled"])

@@ -213,6 +213,30 @@ def stats(org: Org, call: Call) -> Reply:
     )
 
 
+def duplicate_rules(org: Org, call: Call) -> Reply:
+    """``GET``: the duplicate rules; ``DELETE``: remove them (body ``{"names": [...]}`` for
+    some duplicate rules only, else every duplicate and matching rule)."""
+    if call.method == "DELETE":
+        data = call.json_object() if call.body.strip() else {}
+        names = data.get("names")
+        if names is not None and not isinstance(names, list):
+            raise SalesforceError("INVALID_INPUT", "names must be a list of Object.Rule_Name")
+        removed = org.duplicates.remove([str(n) for n in names] if names is not None else None)
+        return ok({"removed": removed, "rules": org.duplicates.summary()})
+    return ok({"rules": org.duplicates.summary()})
+
+
+def standard_duplicate_rules(org: Org, call: Call) -> Reply:
+    """``POST duplicate-rules/standard`` ``{"objects": ["Contact"]}`` (default Account and
+    Contact): Salesforce's standard matching and duplicate rules, active."""
+    data = call.json_object() if call.body.strip() else {}
+    objects = data.get("objects")
+    if objects is not None and not isinstance(objects, list):
+        raise SalesforceError("INVALID_INPUT", "objects must be a list of object names")
+    deployed = org.duplicates.enable_standard([str(o) for o in objects] if objects else None)
+    return ok({"deployed": deployed, "rules": org.duplicates.summary()})
+
+
 def features(org: Org, call: Call) -> Reply:
     """``GET``: the org features, which are on; ``POST {"enable": [...], "disable":
     [...]}`` turns them on and off (kept with the org)."""
@@ -245,6 +269,9 @@ ROUTES: dict[tuple[str, str], Any] = {
     ("GET", "stats"): stats,
     ("GET", "features"): features,
     ("POST", "features"): features,
+    ("GET", "duplicate-rules"): duplicate_rules,
+    ("DELETE", "duplicate-rules"): duplicate_rules,
+    ("POST", "duplicate-rules/standard"): standard_duplicate_rules,
 }
 
 

@@ -19,6 +19,7 @@ from typing import Any
 from salesforce_sandbox import clock, ids
 from salesforce_sandbox.config import ADMIN_USER_ID
 from salesforce_sandbox.errors import SalesforceError
+from salesforce_sandbox.models.duplicates import RULES_META
 from salesforce_sandbox.models.org import PERMISSION_SETS_META, Org
 from salesforce_sandbox.schema import mdapi
 from salesforce_sandbox.schema.mdapi import ArchiveError, DeployMessage, DeployPlan
@@ -123,8 +124,9 @@ class MetadataService:
 
     # stored components --------------------------------------------------------------------
     def stored(self) -> dict[tuple[str, str], Stored]:
-        """Components deployed through the Metadata API, and the permission sets the org got
-        another way (``--metadata`` source directories)."""
+        """Components deployed through the Metadata API, and the permission sets and duplicate
+        management the org got another way (``--metadata`` source directories, the control
+        plane)."""
         raw: dict[str, dict[str, dict[str, str]]] = self.store.meta_get(COMPONENTS_META) or {}
         out = {
             (kind, name): Stored(item["xml"], item["id"], item["created"], item["modified"])
@@ -142,6 +144,11 @@ class MetadataService:
             out[("PermissionSet", name)] = Stored(
                 mdapi.document(root, "PermissionSet"), record_id, EPOCH, EPOCH
             )
+        # duplicate management that came another way (source directories, the control plane)
+        for kind, documents in (self.store.meta_get(RULES_META) or {}).items():
+            for name, text in documents.items():
+                if (kind, name) not in out:
+                    out[(kind, name)] = Stored(text, "", EPOCH, EPOCH)
         return out
 
     def _save_components(self, documents: dict[tuple[str, str], str], when: str) -> None:

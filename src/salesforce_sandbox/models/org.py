@@ -27,6 +27,7 @@ from salesforce_sandbox.models.auth import Session, Sessions
 from salesforce_sandbox.models.bulk import BulkJobs
 from salesforce_sandbox.models.bulk1 import ClassicJobs
 from salesforce_sandbox.models.currencies import Currencies
+from salesforce_sandbox.models.duplicates import DuplicateManagement
 from salesforce_sandbox.models.faults import Faults
 from salesforce_sandbox.models.limits import ApiUsage
 from salesforce_sandbox.models.permission_sets import apply_permission_set, seed_profiles
@@ -64,6 +65,9 @@ class Org:
         self.records = Records(self.store, lambda: self._schema, ADMIN_USER_ID, self.permissions)
         self.currencies = Currencies(self.store, self.records, lambda: self._schema)
         self.records.hooks.append(self.currencies)
+        # duplicate rules last: they see the record as the other hooks complete it
+        self.duplicates = DuplicateManagement(self.store, self.records, lambda: self._schema)
+        self.records.hooks.append(self.duplicates)
         self.person_accounts = PersonAccounts(self.store, self.records, lambda: self._schema)
         self.records.hooks.append(self.person_accounts)
         self.sessions = Sessions(settings, self.find_user)
@@ -142,6 +146,7 @@ class Org:
         specs = [parse_permission_set(n, x) for n, x in sorted(bundle.permission_sets.items())]
         for spec in specs:
             check_against(spec, candidate)
+        self.duplicates.check(bundle.components, candidate)
         self._schema = candidate
         self._save_schema()
         touched = {name.split(".", 1)[0] for name in changed}
@@ -157,7 +162,8 @@ class Org:
                 saved = dict(self.store.meta_get(PERMISSION_SETS_META) or {})
                 saved.update(bundle.permission_sets)
                 self.store.meta_set(PERMISSION_SETS_META, saved)
-        return changed + [f"PermissionSet:{spec.name}" for spec in specs]
+            rules = self.duplicates.deploy(bundle.components, self._schema)
+        return changed + [f"PermissionSet:{spec.name}" for spec in specs] + rules
 
     def _apply_permission_sets(self, specs: list[PermissionSetSpec]) -> None:
         for spec in specs:
@@ -197,7 +203,7 @@ class Org:
     def seed_defaults(self) -> None:
         """The organization, the profiles, the admin (System Administrator) and an integration
         user (Minimum Access - API Only Integrations, no permission set), a queue, and the
-        permission sets deployed before a reset."""
+        permission sets and duplicate rules deployed before a reset."""
         s = self.settings
         schema = self._schema
         with self.store.transaction():
@@ -270,6 +276,7 @@ class Org:
                     if not self.store.lookup("PermissionSet", "Name", name.lower())
                 ]
             )
+            self.duplicates.restore()
 
     def seed(self, records: list[dict[str, Any]], sobject: str | None = None) -> list[str]:
         """Insert records as the system (audit fields and Id may be given)."""

@@ -31,7 +31,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
 from salesforce_sandbox.errors import SalesforceError
-from salesforce_sandbox.schema import sfdx
+from salesforce_sandbox.schema import duplicate_rules, sfdx
 from salesforce_sandbox.schema.model import ObjectDef, Schema
 
 MD_NS = "http://soap.sforce.com/2006/04/metadata"
@@ -61,6 +61,8 @@ SUPPORTED: dict[str, MetadataType] = {
         MetadataType("CompactLayout", "objects", None, "CustomObject", "compactLayouts"),
         MetadataType("Layout", "layouts", "layout"),
         MetadataType("PermissionSet", "permissionsets", "permissionset"),
+        MetadataType("MatchingRules", "matchingRules", "matchingRule"),
+        MetadataType("DuplicateRule", "duplicateRules", "duplicateRule"),
     )
 }
 TOP_LEVEL = [t for t in SUPPORTED.values() if t.parent is None]
@@ -101,6 +103,7 @@ KNOWN_UNSUPPORTED = frozenset(
         "GlobalValueSet",
         "Group",
         "LightningComponentBundle",
+        "MatchingRule",  # one rule of a MatchingRules file: the sandbox deploys the file
         "NamedCredential",
         "PermissionSetGroup",
         "Profile",
@@ -126,6 +129,8 @@ _RANK = {
     "CompactLayout": 2,
     "Layout": 3,
     "PermissionSet": 4,
+    "MatchingRules": 5,  # after the fields they compare
+    "DuplicateRule": 6,  # after the matching rules they use
 }
 
 
@@ -591,6 +596,30 @@ def plan_deploy(
     return plan
 
 
+def _check_duplicate_management(
+    trial: Schema,
+    stored: Mapping[tuple[str, str], str],
+    plan: DeployPlan,
+    piece: _Piece,
+    element: ET.Element,
+) -> tuple[sfdx.Bundle | None, str, str]:
+    """A MatchingRules file or a DuplicateRule, checked with the org's other rules and those
+    this deploy has accepted so far (a duplicate rule's matching rule may come with it)."""
+    kind = piece.type
+    text = document(element, kind)
+    documents: duplicate_rules.Documents = {t: {} for t in duplicate_rules.TYPES}
+    for source in (stored, plan.documents):
+        for (type_name, name), xml in source.items():
+            if type_name in documents:
+                documents[type_name][name] = xml
+    documents = duplicate_rules.merged(documents, {(kind, piece.full_name): text})
+    try:
+        duplicate_rules.parse_documents(documents, trial)
+    except duplicate_rules.RuleError as exc:
+        raise _Refused(exc.message) from exc
+    return sfdx.Bundle(components={(kind, piece.full_name): text}), text, kind
+
+
 def _deploy_piece(
     plan: DeployPlan,
     trial: Schema,
@@ -608,7 +637,12 @@ def _deploy_piece(
             piece.column,
         )
     try:
-        part, text, kind = _check(trial, piece, piece.element)
+        if piece.type in duplicate_rules.TYPES:
+            part, text, kind = _check_duplicate_management(
+                trial, stored, plan, piece, piece.element
+            )
+        else:
+            part, text, kind = _check(trial, piece, piece.element)
         if part is not None and (part.objects or part.fields):
             sfdx.apply(trial, copy.deepcopy(part), len(trial.custom_prefixes()))
     except _Refused as refused:

@@ -7,6 +7,8 @@ Layout (as ``sf project generate`` writes it; any parent directories are fine)::
     objects/Stripe_Payment__c/fields/Stripe_Charge_Id__c.field-meta.xml
     objects/Account/fields/Stripe_Customer_Id__c.field-meta.xml
     permissionsets/Stripe2sf_Integration.permissionset-meta.xml
+    matchingRules/Contact.matchingRule-meta.xml            (MatchingRules, kept as they came)
+    duplicateRules/Contact.Contact_Email.duplicateRule-meta.xml       (DuplicateRule, the same)
 
 Permission sets are kept as their XML (``Bundle.permission_sets``); the org parses and applies
 them (``schema.permission_set``, ``models.permission_sets``).
@@ -29,6 +31,11 @@ from salesforce_sandbox.schema.model import FieldDef, ObjectDef, PicklistValue, 
 from salesforce_sandbox.schema.standard import system_fields
 
 _NS = "{http://soap.sforce.com/2006/04/metadata}"
+# duplicate management: kept as they came (``Bundle.components``), the org applies them
+_KEPT_SUFFIXES = {
+    ".matchingRule-meta.xml": ("MatchingRules", "matchingRules"),
+    ".duplicateRule-meta.xml": ("DuplicateRule", "duplicateRules"),
+}
 _SUFFIXES = (".object-meta.xml", ".field-meta.xml", ".permissionset-meta.xml")
 
 
@@ -215,6 +222,12 @@ def parse_files(files: dict[str, str]) -> Bundle:
             bundle.fields.append((path.parent.parent.name, parse_field("", content, path.name)))
         elif path.name.endswith(".permissionset-meta.xml"):
             bundle.permission_sets[path.name.removesuffix(".permissionset-meta.xml")] = content
+        elif path.name.endswith(tuple(_KEPT_SUFFIXES)):
+            suffix = next(x for x in _KEPT_SUFFIXES if path.name.endswith(x))
+            kind, directory = _KEPT_SUFFIXES[suffix]
+            if path.parent.name != directory:
+                raise _invalid(f"{path_text}: a {kind} file must live in {directory}/")
+            bundle.components[(kind, path.name.removesuffix(suffix))] = content
     return bundle
 
 
@@ -225,7 +238,7 @@ def read_dir(root: Path) -> Bundle:
     files = {
         str(p.relative_to(root)): p.read_text(encoding="utf-8")
         for p in root.rglob("*-meta.xml")
-        if p.name.endswith(_SUFFIXES)
+        if p.name.endswith(_SUFFIXES) or p.name.endswith(tuple(_KEPT_SUFFIXES))
     }
     return parse_files(files)
 
