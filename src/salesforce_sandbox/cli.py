@@ -128,6 +128,21 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         + ", ".join(sorted(FEATURES)),
     )
     parser.add_argument(
+        "--currencies",
+        default="USD,EUR,GBP",
+        metavar="A,B",
+        help="multi-currency: the active currencies (default %(default)s)",
+    )
+    parser.add_argument(
+        "--corporate-currency", default="USD", help="multi-currency: corporate (default USD)"
+    )
+    parser.add_argument(
+        "--inactive-currencies",
+        default="JPY",
+        metavar="A,B",
+        help="multi-currency: known but inactive until activated (default %(default)s)",
+    )
+    parser.add_argument(
         "--latency-ms", type=float, default=0.0, help="latency added to every API call"
     )
     parser.add_argument(
@@ -137,6 +152,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="a uniform extra of 0..N ms on top of --latency-ms",
     )
     return parser.parse_args(argv)
+
+
+def _codes(text: str) -> list[str]:
+    return [c.strip().upper() for c in text.split(",") if c.strip()]
 
 
 def settings_from(args: argparse.Namespace) -> Settings:
@@ -155,6 +174,9 @@ def settings_from(args: argparse.Namespace) -> Settings:
         session_seconds=args.session_seconds,
         public_url=args.public_url,
         features=[n.strip() for a in args.features for n in a.split(",") if n.strip()],
+        corporate_currency=args.corporate_currency.strip().upper(),
+        currencies=_codes(args.currencies),
+        inactive_currencies=_codes(args.inactive_currencies),
     )
     if args.jwt_cert:
         settings.jwt_certificate_pem = args.jwt_cert.read_text()

@@ -46,6 +46,11 @@ class Settings:
     public_url: str | None = None
     # org features on at start (``salesforce_sandbox.features``): "person-accounts", ...
     features: list[str] = field(default_factory=list)
+    # the "multi-currency" feature's CurrencyType when it is first seeded: the corporate
+    # currency, the active ones, and known ones left inactive until activated
+    corporate_currency: str = "USD"
+    currencies: list[str] = field(default_factory=lambda: ["USD", "EUR", "GBP"])
+    inactive_currencies: list[str] = field(default_factory=lambda: ["JPY"])
 
     @property
     def db_path(self) -> Path | None:

@@ -31,6 +31,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
 from salesforce_sandbox.errors import SalesforceError
+from salesforce_sandbox.models.currencies import CurrencySettings
 from salesforce_sandbox.schema import currency
 from salesforce_sandbox.schema import person_accounts as person_schema
 from salesforce_sandbox.schema.model import Schema
@@ -97,6 +98,7 @@ def _person_accounts(org: Org) -> OrgFeature:
 
 def _multi_currency(org: Org) -> OrgFeature:
     model = org.currencies
+    model.settings = CurrencySettings.of(org.settings)
     return _Bound(
         lambda: model.enabled, model.enable, model.refresh, currency.disable, currency.disable
     )

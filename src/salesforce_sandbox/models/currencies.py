@@ -19,6 +19,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
+from salesforce_sandbox.config import Settings
 from salesforce_sandbox.errors import SalesforceError
 from salesforce_sandbox.models.records import Records
 from salesforce_sandbox.models.store import Record, Store
@@ -59,6 +60,14 @@ class CurrencySettings:
     corporate: str = DEFAULT_CORPORATE
     active: tuple[str, ...] = DEFAULT_ACTIVE
     inactive: tuple[str, ...] = DEFAULT_INACTIVE
+
+    @classmethod
+    def of(cls, settings: Settings) -> CurrencySettings:
+        return cls(
+            settings.corporate_currency,
+            tuple(settings.currencies),
+            tuple(settings.inactive_currencies),
+        )
 
     def initial(self) -> list[Currency]:
         corporate = self.corporate.upper()
