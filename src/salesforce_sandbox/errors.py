@@ -34,8 +34,39 @@ class SalesforceError(Exception):
     def record_error(self) -> dict[str, Any]:
         return {"statusCode": self.code, "message": self.message, "fields": self.fields}
 
+    def record_errors(self) -> list[dict[str, Any]]:
+        """``errors`` of an sObject Collections result."""
+        return [self.record_error()]
+
     def bulk_text(self) -> str:
         return f"{self.code}:{self.message}:{','.join(self.fields)} --"
+
+
+class SalesforceErrors(SalesforceError):
+    """Several errors of one record at once (every validation rule that fails), in the
+    order Salesforce reports them: REST bodies and Collections results list them all, Bulk
+    result rows join them."""
+
+    def __init__(self, errors: Sequence[SalesforceError]) -> None:
+        first = errors[0]
+        super().__init__(first.code, first.message, first.status, first.fields)
+        self.errors = list(errors)
+
+    def rest_body(self) -> list[dict[str, Any]]:
+        return [e.rest_item() for e in self.errors]
+
+    def record_errors(self) -> list[dict[str, Any]]:
+        return [e.record_error() for e in self.errors]
+
+    def bulk_text(self) -> str:
+        return "".join(e.bulk_text() for e in self.errors)
+
+
+def one_or_all(errors: Sequence[SalesforceError]) -> SalesforceError | None:
+    """None, the one error, or all of them as one exception."""
+    if not errors:
+        return None
+    return errors[0] if len(errors) == 1 else SalesforceErrors(errors)
 
 
 class MultipleRecords(SalesforceError):

@@ -241,7 +241,7 @@ def _success(record_id: str, created: bool | None = None) -> dict[str, Any]:
 
 
 def _failure(error: SalesforceError, record_id: str | None = None) -> dict[str, Any]:
-    out: dict[str, Any] = {"success": False, "errors": [error.record_error()]}
+    out: dict[str, Any] = {"success": False, "errors": error.record_errors()}
     if record_id:
         out = {"id": record_id, **out}
     return out

@@ -62,7 +62,9 @@ def basic_info(org: Org, call: Call) -> Reply:
 
 def describe(org: Org, call: Call) -> Reply:
     obj = org.object(call.params["sobject"])
-    return ok(describing.describe(org.schema, obj, call.version))
+    body = describing.describe(org.schema, obj, call.version)
+    body["recordTypeInfos"] = org.rules.describe_infos(obj.name, call.version)
+    return ok(body)
 
 
 def _result(record_id: str, created: bool | None = None) -> dict[str, Any]:

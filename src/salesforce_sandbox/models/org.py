@@ -30,6 +30,7 @@ from salesforce_sandbox.models.currencies import Currencies
 from salesforce_sandbox.models.duplicates import DuplicateManagement
 from salesforce_sandbox.models.faults import Faults
 from salesforce_sandbox.models.limits import ApiUsage
+from salesforce_sandbox.models.org_rules import OrgRules
 from salesforce_sandbox.models.permission_sets import apply_permission_set, seed_profiles
 from salesforce_sandbox.models.permissions import PermissionModel, acting_user
 from salesforce_sandbox.models.person_accounts import PersonAccounts
@@ -65,6 +66,8 @@ class Org:
         self.records = Records(self.store, lambda: self._schema, ADMIN_USER_ID, self.permissions)
         self.currencies = Currencies(self.store, self.records, lambda: self._schema)
         self.records.hooks.append(self.currencies)
+        self.rules = OrgRules(self.store, self.records, lambda: self._schema)
+        self.records.hooks.append(self.rules)  # record types, validation rules
         # duplicate rules last: they see the record as the other hooks complete it
         self.duplicates = DuplicateManagement(self.store, self.records, lambda: self._schema)
         self.records.hooks.append(self.duplicates)
@@ -79,6 +82,7 @@ class Org:
         self._load_saved_schema()
         self.features = OrgFeatures(self)  # org features: saved ones and the settings'
         self.features.start(settings.features)
+        self.rules.load(self._schema)
         self.seed_defaults()  # first: the seeded profiles' permission sets have fixed Ids
         for directory in settings.metadata_dirs:
             self.deploy_dir(directory)
@@ -136,6 +140,7 @@ class Org:
         ]
         with self.store.transaction():
             self.store.meta_set(SCHEMA_META, {"objects": objects, "fields": fields})
+            self.rules.save(self._schema)
 
     def deploy(self, bundle: sfdx.Bundle) -> list[str]:
         """Apply custom objects and fields, then permission sets (``PermissionSet:Name`` in
@@ -157,6 +162,7 @@ class Org:
                 obj = self._schema.get(name)
                 if obj is not None and self.store.count(obj.name):
                     self.records.reindex(obj)
+            self.rules.sync_rows(self._schema)
             self._apply_permission_sets(specs)
             if specs:
                 saved = dict(self.store.meta_get(PERMISSION_SETS_META) or {})
@@ -208,6 +214,7 @@ class Org:
         schema = self._schema
         with self.store.transaction():
             seed_profiles(self.records, schema)
+            self.rules.sync_rows(schema)  # deployed record types' rows (again after a reset)
             if self.store.get(ids.ORG_ID) is None:
                 self.records.create(
                     schema.get("Organization"),  # type: ignore[arg-type]

@@ -163,6 +163,7 @@ def visible_schema(schema: Schema, grants: Grants) -> Schema:
             createable=obj.createable and access.create,
             updateable=obj.updateable and access.edit,
             deletable=obj.deletable and access.delete,
+            rules=obj.rules,
         )
         for definition in obj.fields.values():
             # a person account's person fields follow their Contact fields' security

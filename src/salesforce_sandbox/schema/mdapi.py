@@ -31,8 +31,14 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
 from salesforce_sandbox.errors import SalesforceError
+from salesforce_sandbox.formula import FormulaError, compile_formula
 from salesforce_sandbox.schema import duplicate_rules, sfdx
 from salesforce_sandbox.schema.model import ObjectDef, Schema
+from salesforce_sandbox.schema.rules import (
+    RuleMetadataError,
+    parse_record_type,
+    parse_validation_rule,
+)
 
 MD_NS = "http://soap.sforce.com/2006/04/metadata"
 XML_DECLARATION = '<?xml version="1.0" encoding="UTF-8"?>\n'
@@ -59,6 +65,8 @@ SUPPORTED: dict[str, MetadataType] = {
         MetadataType("CustomField", "objects", None, "CustomObject", "fields"),
         MetadataType("ListView", "objects", None, "CustomObject", "listViews"),
         MetadataType("CompactLayout", "objects", None, "CustomObject", "compactLayouts"),
+        MetadataType("ValidationRule", "objects", None, "CustomObject", "validationRules"),
+        MetadataType("RecordType", "objects", None, "CustomObject", "recordTypes"),
         MetadataType("Layout", "layouts", "layout"),
         MetadataType("PermissionSet", "permissionsets", "permissionset"),
         MetadataType("MatchingRules", "matchingRules", "matchingRule"),
@@ -68,11 +76,9 @@ SUPPORTED: dict[str, MetadataType] = {
 TOP_LEVEL = [t for t in SUPPORTED.values() if t.parent is None]
 CHILD_TAGS = {t.tag: t.name for t in SUPPORTED.values() if t.tag}
 CHILD_TYPES = {t.name: t for t in SUPPORTED.values() if t.parent}
-# addressable children of a CustomObject that the sandbox does not model (a validation rule
-# it would not enforce is worse than a refused deploy)
+# addressable children of a CustomObject that the sandbox does not model (a rule it would
+# not enforce is worse than a refused deploy)
 UNSUPPORTED_CHILD_TAGS = {
-    "validationRules": "ValidationRule",
-    "recordTypes": "RecordType",
     "webLinks": "WebLink",
     "fieldSets": "FieldSet",
     "businessProcesses": "BusinessProcess",
@@ -127,6 +133,8 @@ _RANK = {
     "CustomField": 1,
     "ListView": 2,
     "CompactLayout": 2,
+    "RecordType": 2,
+    "ValidationRule": 2,
     "Layout": 3,
     "PermissionSet": 4,
     "MatchingRules": 5,  # after the fields they compare
@@ -505,6 +513,47 @@ def _check_field(trial: Schema, piece: _Piece, element: ET.Element) -> sfdx.Bund
     return sfdx.Bundle(fields=[(object_name, definition)])
 
 
+def _check_validation_rule(trial: Schema, piece: _Piece, element: ET.Element) -> sfdx.Bundle:
+    """A rule whose formula compiles against the object, with Salesforce's problem texts
+    (``Field X does not exist. Check spelling.``, ``Syntax error. Missing ')'``, ...)."""
+    object_name, _, name = piece.full_name.partition(".")
+    obj = trial.get(object_name)
+    if obj is None:
+        raise _Refused(f"Cannot find the object {object_name} of the validation rule {name}")
+    try:
+        rule = parse_validation_rule(element, name)
+        rule.compiled = compile_formula(rule.formula, obj, trial)
+    except (RuleMetadataError, FormulaError) as exc:
+        raise _Refused(str(exc)) from exc
+    if rule.display_field and obj.field(rule.display_field) is None:
+        raise _Refused(
+            f"In field: errorDisplayField - no CustomField named "
+            f"{object_name}.{rule.display_field} found"
+        )
+    return sfdx.Bundle(validation_rules=[(obj.name, rule)])
+
+
+def _check_record_type(trial: Schema, piece: _Piece, element: ET.Element) -> sfdx.Bundle:
+    """A record type whose picklist values are values of the object's picklists."""
+    object_name, _, name = piece.full_name.partition(".")
+    obj = trial.get(object_name)
+    if obj is None:
+        raise _Refused(f"Cannot find the object {object_name} of the record type {name}")
+    try:
+        record_type = parse_record_type(element, name)
+    except RuleMetadataError as exc:
+        raise _Refused(str(exc)) from exc
+    for picklist, values in record_type.picklists.items():
+        definition = obj.field(picklist)
+        if definition is None or definition.type not in ("picklist", "multipicklist"):
+            raise _Refused(f"In field: picklist - no Picklist named {object_name}.{picklist} found")
+        known = {v.value for v in definition.picklist}
+        for value in values:
+            if value not in known:
+                raise _Refused(f"Picklist value: {value} in picklist: {picklist} not found")
+    return sfdx.Bundle(record_types=[(obj.name, record_type)])
+
+
 def _check_permission_set(trial: Schema, element: ET.Element) -> None:
     for item in element:
         if item.tag == "objectPermissions":
@@ -537,6 +586,10 @@ def _check(
             _child_document(kind, element, field_name),
             kind,
         )
+    if kind in ("ValidationRule", "RecordType"):
+        name = piece.full_name.split(".", 1)[1]
+        check = _check_validation_rule if kind == "ValidationRule" else _check_record_type
+        return check(trial, piece, element), _child_document(kind, element, name), kind
     if kind in ("ListView", "CompactLayout"):
         object_name, _, name = piece.full_name.partition(".")
         if not _object_exists(trial, object_name):
@@ -643,7 +696,7 @@ def _deploy_piece(
             )
         else:
             part, text, kind = _check(trial, piece, piece.element)
-        if part is not None and (part.objects or part.fields):
+        if part is not None and part.changes_schema:
             sfdx.apply(trial, copy.deepcopy(part), len(trial.custom_prefixes()))
     except _Refused as refused:
         return _failure(piece.type, piece.full_name, piece.file_name, refused.problem)

@@ -7,6 +7,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from salesforce_sandbox.schema.rules import ObjectRules
+
 # describe "type" values used here
 TEXT_TYPES = frozenset(
     {"string", "email", "phone", "url", "textarea", "picklist", "multipicklist", "combobox"}
@@ -126,6 +128,8 @@ class ObjectDef:
     updateable: bool = True
     deletable: bool = True
     fields: dict[str, FieldDef] = field(default_factory=dict)
+    # validation rules and record types (saved apart from the schema: models.org_rules)
+    rules: ObjectRules = field(default_factory=ObjectRules, repr=False, compare=False)
     _cache: dict[str, list[FieldDef]] = field(default_factory=dict, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -183,7 +187,7 @@ class ObjectDef:
         return "ownerid" in self.fields
 
     def to_json(self) -> dict[str, Any]:
-        data = {k: v for k, v in self.__dict__.items() if k not in ("fields", "_cache")}
+        data = {k: v for k, v in self.__dict__.items() if k not in ("fields", "rules", "_cache")}
         data["fields"] = [f.to_json() for f in self.fields.values()]
         return data
 

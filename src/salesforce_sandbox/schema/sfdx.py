@@ -6,6 +6,8 @@ Layout (as ``sf project generate`` writes it; any parent directories are fine)::
     objects/Stripe_Payment__c/Stripe_Payment__c.object-meta.xml
     objects/Stripe_Payment__c/fields/Stripe_Charge_Id__c.field-meta.xml
     objects/Account/fields/Stripe_Customer_Id__c.field-meta.xml
+    objects/Account/validationRules/Billing_Status_Allowed.validationRule-meta.xml
+    objects/Account/recordTypes/Enterprise.recordType-meta.xml
     permissionsets/Stripe2sf_Integration.permissionset-meta.xml
     matchingRules/Contact.matchingRule-meta.xml            (MatchingRules, kept as they came)
     duplicateRules/Contact.Contact_Email.duplicateRule-meta.xml       (DuplicateRule, the same)
@@ -26,9 +28,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from salesforce_sandbox.errors import SalesforceError
+from salesforce_sandbox.formula import FormulaError, compile_formula
 from salesforce_sandbox.ids import custom_prefix
 from salesforce_sandbox.schema.model import FieldDef, ObjectDef, PicklistValue, Schema
-from salesforce_sandbox.schema.standard import system_fields
+from salesforce_sandbox.schema.rules import (
+    RECORD_TYPE_FIELD,
+    RecordTypeDef,
+    RuleMetadataError,
+    ValidationRuleDef,
+    parse_document,
+)
+from salesforce_sandbox.schema.standard import lookup, system_fields
 
 _NS = "{http://soap.sforce.com/2006/04/metadata}"
 # duplicate management: kept as they came (``Bundle.components``), the org applies them
@@ -36,7 +46,16 @@ _KEPT_SUFFIXES = {
     ".matchingRule-meta.xml": ("MatchingRules", "matchingRules"),
     ".duplicateRule-meta.xml": ("DuplicateRule", "duplicateRules"),
 }
-_SUFFIXES = (".object-meta.xml", ".field-meta.xml", ".permissionset-meta.xml")
+_RULE_SUFFIXES = {
+    ".validationRule-meta.xml": ("ValidationRule", "validationRules"),
+    ".recordType-meta.xml": ("RecordType", "recordTypes"),
+}
+_SUFFIXES = (
+    ".object-meta.xml",
+    ".field-meta.xml",
+    ".permissionset-meta.xml",
+    *_RULE_SUFFIXES,
+)
 
 
 @dataclass
@@ -51,18 +70,27 @@ class ObjectSpec:
 
 @dataclass
 class Bundle:
-    """Parsed metadata: custom objects and fields (keyed by object API name), permission sets
-    (API name -> their XML, applied by the org's permission model) and other components kept
-    as they came ((metadata type, full name) -> XML: list views, layouts, ...)."""
+    """Parsed metadata: custom objects and fields (keyed by object API name), validation
+    rules and record types (keyed the same way), permission sets (API name -> their XML,
+    applied by the org's permission model) and other components kept as they came
+    ((metadata type, full name) -> XML: list views, layouts, ...)."""
 
     objects: list[ObjectSpec] = field(default_factory=list)
     fields: list[tuple[str, FieldDef]] = field(default_factory=list)
     permission_sets: dict[str, str] = field(default_factory=dict)
     components: dict[tuple[str, str], str] = field(default_factory=dict)
+    validation_rules: list[tuple[str, ValidationRuleDef]] = field(default_factory=list)
+    record_types: list[tuple[str, RecordTypeDef]] = field(default_factory=list)
+
+    @property
+    def changes_schema(self) -> bool:
+        return bool(self.objects or self.fields or self.validation_rules or self.record_types)
 
     def extend(self, other: Bundle) -> None:
         self.objects.extend(other.objects)
         self.fields.extend(other.fields)
+        self.validation_rules.extend(other.validation_rules)
+        self.record_types.extend(other.record_types)
         self.permission_sets.update(other.permission_sets)
         self.components.update(other.components)
 
@@ -228,7 +256,26 @@ def parse_files(files: dict[str, str]) -> Bundle:
             if path.parent.name != directory:
                 raise _invalid(f"{path_text}: a {kind} file must live in {directory}/")
             bundle.components[(kind, path.name.removesuffix(suffix))] = content
+        else:
+            _parse_rule(bundle, path, path_text, content)
     return bundle
+
+
+def _parse_rule(bundle: Bundle, path: Path, path_text: str, content: str) -> None:
+    for suffix, (kind, directory) in _RULE_SUFFIXES.items():
+        if not path.name.endswith(suffix):
+            continue
+        if path.parent.name != directory:
+            raise _invalid(f"{path_text}: a {kind} file must live in <Object>/{directory}/")
+        try:
+            parsed = parse_document(kind, content, path.name.removesuffix(suffix))
+        except RuleMetadataError as exc:
+            raise _invalid(f"{path_text}: {exc}") from exc
+        object_name = path.parent.parent.name
+        if isinstance(parsed, ValidationRuleDef):
+            bundle.validation_rules.append((object_name, parsed))
+        else:
+            bundle.record_types.append((object_name, parsed))
 
 
 def read_dir(root: Path) -> Bundle:
@@ -311,4 +358,43 @@ def apply(schema: Schema, bundle: Bundle, next_prefix: int) -> list[str]:
             raise _invalid(f"{object_name}.{definition.name}: cannot redefine a standard field")
         obj.add(definition)
         changed.append(f"{obj.name}.{definition.name}")
+    changed += _apply_rules(schema, bundle)
     return changed
+
+
+def record_type_field() -> FieldDef:
+    """``RecordTypeId``, which an object has once it has record types."""
+    return lookup(RECORD_TYPE_FIELD, ["RecordType"], "RecordType", None, label="Record Type ID")
+
+
+def _apply_rules(schema: Schema, bundle: Bundle) -> list[str]:
+    """Add validation rules and record types; every rule of a touched object is compiled
+    again (a field it reads may have changed), and must still compile."""
+    changed: list[str] = []
+    for object_name, record_type in bundle.record_types:
+        obj = _rule_object(schema, object_name, record_type.developer_name)
+        obj.rules.put_record_type(record_type)
+        if obj.field(RECORD_TYPE_FIELD) is None:
+            obj.add(record_type_field())
+        changed.append(f"{obj.name}.{record_type.developer_name}")
+    for object_name, rule in bundle.validation_rules:
+        obj = _rule_object(schema, object_name, rule.name)
+        obj.rules.put_rule(rule)
+        changed.append(f"{obj.name}.{rule.name}")
+    touched = {name.split(".", 1)[0].lower() for name in changed}
+    for obj in schema.objects():
+        if obj.name.lower() not in touched:
+            continue
+        for rule in obj.rules.validation_rules:
+            try:
+                rule.compiled = compile_formula(rule.formula, obj, schema)
+            except FormulaError as exc:
+                raise _invalid(f"{obj.name}.{rule.name}: {exc}") from exc
+    return changed
+
+
+def _rule_object(schema: Schema, object_name: str, name: str) -> ObjectDef:
+    obj = schema.get(object_name)
+    if obj is None:
+        raise _invalid(f"{object_name}.{name}: object {object_name} does not exist")
+    return obj

@@ -3,6 +3,8 @@ truthfully, and their rows, derived from the org's schema on each call.
 
 - ``CustomObject`` and ``CustomField``: the custom objects and fields deployed to the org (their
   ids are stable: derived from the API names).
+- ``ValidationRule``: the validation rules deployed to the org, active or not
+  (``EntityDefinitionId`` is a standard object's name, a custom object's ``CustomObject`` id).
 - ``InstalledSubscriberPackage``, ``SubscriberPackage``, ``SubscriberPackageVersion``: no
   managed or unlocked packages are ever installed here, so always empty (``sf package installed
   list`` answers an empty list).
@@ -27,6 +29,7 @@ Record = dict[str, Any]
 
 CUSTOM_OBJECT_PREFIX = "01I"
 CUSTOM_FIELD_PREFIX = "00N"
+VALIDATION_RULE_PREFIX = "03d"
 
 
 def _read_only(obj: ObjectDef, *fields: FieldDef) -> ObjectDef:
@@ -67,6 +70,19 @@ def tooling_schema() -> Schema:
                 ObjectDef("CustomField", CUSTOM_FIELD_PREFIX, "Custom Field", "Custom Fields"),
                 _text("DeveloperName", 40, "Field Name"),
                 _text("TableEnumOrId", 40, "Table Enum or ID"),
+                _text("EntityDefinitionId", 40, "Entity Definition ID"),
+                _text("NamespacePrefix", 15, "Namespace Prefix"),
+                _manageable_state(),
+            ),
+            _read_only(
+                ObjectDef(
+                    "ValidationRule", VALIDATION_RULE_PREFIX, "Validation Rule", "Validation Rules"
+                ),
+                _text("ValidationName", 40, "Rule Name"),
+                FieldDef("Active", "boolean", "Active"),
+                _text("Description", 255),
+                _text("ErrorDisplayField", 255, "Error Location"),
+                _text("ErrorMessage", 255, "Error Message"),
                 _text("EntityDefinitionId", 40, "Entity Definition ID"),
                 _text("NamespacePrefix", 15, "Namespace Prefix"),
                 _manageable_state(),
@@ -124,6 +140,7 @@ def tooling_rows(schema: Schema) -> dict[str, list[Record]]:
     """Rows of each tooling object for an org with ``schema``."""
     objects: list[Record] = []
     fields: list[Record] = []
+    rules: list[Record] = []
     for obj in schema.objects():
         table = obj.name
         if obj.custom:
@@ -132,6 +149,20 @@ def tooling_rows(schema: Schema) -> dict[str, list[Record]]:
                 {
                     "Id": table,
                     "DeveloperName": _developer_name(obj.name),
+                    "NamespacePrefix": None,
+                    "ManageableState": "unmanaged",
+                }
+            )
+        for rule in obj.rules.validation_rules:
+            rules.append(
+                {
+                    "Id": stable_id(VALIDATION_RULE_PREFIX, f"{obj.name}.{rule.name}"),
+                    "ValidationName": rule.name,
+                    "Active": rule.active,
+                    "Description": rule.description or None,
+                    "ErrorDisplayField": rule.display_field,
+                    "ErrorMessage": rule.message,
+                    "EntityDefinitionId": table,
                     "NamespacePrefix": None,
                     "ManageableState": "unmanaged",
                 }
@@ -152,6 +183,7 @@ def tooling_rows(schema: Schema) -> dict[str, list[Record]]:
     return {
         "CustomObject": objects,
         "CustomField": fields,
+        "ValidationRule": rules,
         "SubscriberPackage": [],
         "SubscriberPackageVersion": [],
         "InstalledSubscriberPackage": [],
