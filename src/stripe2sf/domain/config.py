@@ -194,9 +194,21 @@ class OrgConfig(_Strict):
     `multi_currency`: the org has multiple currencies enabled (describe shows CurrencyIsoCode
     on the payment object). Then every record stripe2sf writes an amount to carries that
     amount's currency as CurrencyIsoCode (a EUR payment is not read in the corporate
-    currency)."""
+    currency).
+
+    `account_model`: "person" when the org has Person Accounts (the Account describe shows
+    IsPersonAccount and the person record type is available to stripe2sf's user), else
+    "business". With person accounts a new customer becomes a person account (record type
+    `person_record_type`, a DeveloperName, or the Id `person_record_type_id`; FirstName and
+    LastName from the customer's name, PersonEmail, the customer id on the Account and on its
+    person contact), which a later customer of that email finds by its PersonEmail (its person
+    contact's Email); existing business Contacts still match by Email. "business" keeps an
+    Account and a Contact per new customer in either kind of org."""
 
     multi_currency: bool | Literal["auto"] = "auto"
+    account_model: Literal["auto", "business", "person"] = "auto"
+    person_record_type: str = "PersonAccount"
+    person_record_type_id: str | None = None
 
 
 class FieldMapping(_Strict):
@@ -351,6 +363,11 @@ class SyncConfig(_Strict):
     def multi_currency(self) -> bool:
         """Records carry CurrencyIsoCode (an "auto" not resolved yet counts as off)."""
         return self.org.multi_currency is True
+
+    @property
+    def person_accounts(self) -> bool:
+        """New customers become person accounts (an "auto" not resolved yet counts as off)."""
+        return self.org.account_model == "person"
 
     def owner_of(self, sobject: str, field: str) -> Owner:
         return self._ownership.get(f"{sobject}.{field}", "stripe")

@@ -9,8 +9,8 @@ from typing import Any, Protocol
 import structlog
 
 from stripe2sf.domain.config import SyncConfig
-from stripe2sf.domain.errors import SyncError
-from stripe2sf.domain.org_profile import describes_needed, resolved
+from stripe2sf.domain.errors import RetryableError, SyncError
+from stripe2sf.domain.org_profile import describes_needed, person_account_problem, resolved
 
 log = structlog.get_logger(__name__)
 
@@ -34,5 +34,13 @@ def org_config(config: SyncConfig, salesforce: Describer) -> SyncConfig:
                 raise
             describes[sobject] = None
     out = resolved(config, describes)
-    log.info("org_profile", multi_currency=out.multi_currency, read=needed)
+    log.info(
+        "org_profile",
+        multi_currency=out.multi_currency,
+        account_model=out.org.account_model,
+        read=needed,
+    )
+    problem = person_account_problem(out)
+    if problem:  # the configuration's, not an event's: events wait until it is fixed
+        raise RetryableError(problem, kind="config.person_record_type")
     return out
