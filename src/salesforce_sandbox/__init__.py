@@ -43,6 +43,15 @@ ObjectPermissions, FieldPermissions records; deployed ``*.permissionset-meta.xml
 create them; assign with ``POST /sobjects/PermissionSetAssignment`` or ``sf org assign
 permset``). A token acting as another user: ``POST /_sandbox/sessions {"username": ...}``.
 
+Org features (``features``, ``--features``, ``POST /_sandbox/features``): ``multi-currency``
+adds ``CurrencyType`` (corporate USD; USD, EUR, GBP active, JPY inactive until activated:
+``--currencies``, ``--corporate-currency``, ``--inactive-currencies``) and ``CurrencyIsoCode``
+(a restricted picklist of the active currencies, defaulting to the creating user's
+``DefaultCurrencyIsoCode``) on the CRM objects and every custom object; an inactive or unknown
+code answers ``INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST`` "Account Currency: bad value for
+restricted picklist field: JPY". Activate one as an admin does: update its ``CurrencyType``
+(``IsActive``; Customize Application), or create one (``models.currencies``).
+
 Login with simple-salesforce: it always builds ``https://{domain}.salesforce.com/...``, so pass
 ``domain="127.0.0.1:8701/login"``; any path ending in ``/services/oauth2/token`` or
 ``/services/Soap/u/NN.0`` is a login endpoint.
