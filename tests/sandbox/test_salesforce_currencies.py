@@ -235,3 +235,30 @@ def test_turning_the_feature_on_gives_existing_records_the_corporate_currency() 
         assert sf.Account.get(before["id"])["CurrencyIsoCode"] == "EUR"
         corporate = sf.query("SELECT IsoCode FROM CurrencyType WHERE IsCorporate = true")
         assert [r["IsoCode"] for r in corporate["records"]] == ["EUR"]
+
+
+def test_grouped_aggregates_of_amounts_are_in_the_corporate_currency(sf: Salesforce) -> None:
+    """As Salesforce documents it: with GROUP BY, SUM/MAX/... of a currency field answer in
+    the corporate currency; each record's own amount stays in its currency."""
+    for charge, amount, code in (("ch_u", 92, "USD"), ("ch_e1", 46, "EUR"), ("ch_e2", 46, "EUR")):
+        sf.Stripe_Payment__c.create(
+            {
+                "Stripe_Charge_Id__c": charge,
+                "Amount__c": amount,
+                "Currency__c": code,
+                "CurrencyIsoCode": code,
+            }
+        )
+    rows = sf.query(
+        "SELECT Currency__c, SUM(Amount__c) total, MAX(Amount__c) top FROM Stripe_Payment__c "
+        "GROUP BY Currency__c ORDER BY Currency__c"
+    )["records"]
+    # 92 EUR at 0.92 EUR per USD is 100 USD
+    assert [(r["Currency__c"], r["total"], r["top"]) for r in rows] == [
+        ("EUR", 100.0, 50.0),
+        ("USD", 92.0, 92.0),
+    ]
+    [plain] = sf.query("SELECT SUM(Amount__c) total FROM Stripe_Payment__c")["records"]
+    assert plain["total"] == 184  # not grouped: the amounts as stored
+    eur = sf.query("SELECT Amount__c FROM Stripe_Payment__c WHERE CurrencyIsoCode = 'EUR'")
+    assert [r["Amount__c"] for r in eur["records"]] == [46, 46]

@@ -50,6 +50,7 @@ class _Run:
         self.deleted = deleted
         self.parents: dict[str, Record | None] = {}
         self.semijoins: dict[int, set[Any]] = {}
+        self._rates: dict[str, float] | None = None
 
     # values ---------------------------------------------------------------------------------
     def parent(self, record_id: Any) -> Record | None:
@@ -61,14 +62,27 @@ class _Run:
         return self.parents[key]
 
     def raw(self, record: Record, path: Path) -> Any:
+        current = self.holder(record, path)
+        return None if current is None else current.get(path.name)
+
+    def holder(self, record: Record, path: Path) -> Record | None:
+        """The record ``path``'s field belongs to (``record`` or a parent)."""
         current: Record | None = record
         for rel in path.rel_fields:
             if current is None:
                 return None
             current = self.parent(current.get(rel))
-        if current is None:
-            return None
-        return current.get(path.name)
+        return current
+
+    def rates(self) -> dict[str, float]:
+        """ISO code -> conversion rate from the corporate currency (multi-currency orgs;
+        empty otherwise)."""
+        if self._rates is None:
+            self._rates = {}
+            if self.schema.get("CurrencyType") is not None:
+                for row in self.source.scan("CurrencyType", False):
+                    self._rates[str(row.get("IsoCode"))] = float(row.get("ConversionRate") or 1)
+        return self._rates
 
     # filtering ------------------------------------------------------------------------------
     def matches(self, record: Record, cond: BCond) -> bool:
@@ -249,11 +263,11 @@ class _Run:
                 if isinstance(item, Path):
                     result[item.name] = self.raw(members[0], item) if members else None
                 elif isinstance(item, BAggregate):
-                    result[item.output] = self.compute(item, members)
+                    result[item.output] = self.compute(item, members, bool(query.group_by))
             out.append(result)
         return out
 
-    def compute(self, item: BAggregate, members: list[Record]) -> Any:
+    def compute(self, item: BAggregate, members: list[Record], grouped: bool = False) -> Any:
         if item.path is None:
             return len(members)
         values = [v for v in (self.raw(r, item.path) for r in members) if v is not None]
@@ -263,13 +277,30 @@ class _Run:
             return len({_group_key(v) for v in values})
         if not values:
             return None
+        # multi-currency: amounts a grouped aggregate answers are in the corporate currency
+        corporate = grouped and item.path.field.type == "currency" and bool(self.rates())
+        if corporate:
+            values = self.in_corporate(members, item.path)
         if item.func == "SUM":
-            return sum(values)
-        if item.func == "AVG":
-            return sum(values) / len(values)
-        if item.func == "MIN":
-            return min(values)
-        return max(values)
+            result = sum(values)
+        elif item.func == "AVG":
+            result = sum(values) / len(values)
+        elif item.func == "MIN":
+            result = min(values)
+        else:
+            result = max(values)
+        return round(result, item.path.field.scale) if corporate else result
+
+    def in_corporate(self, members: list[Record], path: Path) -> list[Any]:
+        """Each member's amount converted from its record's CurrencyIsoCode."""
+        rates = self.rates()
+        out = []
+        for record in members:
+            holder = self.holder(record, path)
+            value = holder.get(path.name) if holder is not None else None
+            if value is not None and holder is not None:
+                out.append(value / rates.get(str(holder.get("CurrencyIsoCode")), 1.0))
+        return out
 
 
 def _conjuncts(cond: BCond | None) -> Iterator[BCond]:
