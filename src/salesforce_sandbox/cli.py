@@ -46,6 +46,8 @@ control plane (loopback only, no auth; JSON in and out):
   GET    /_sandbox/features          {{"enabled": [...], "available": [{{"name", "summary",
                                      "enabled"}}]}}  org features (--features)
   POST   /_sandbox/features          {{"enable": ["person-accounts"], "disable": [...]}}
+  GET    /_sandbox/currencies        multi-currency: {{"currencies": [...], "active": [...]}}
+  POST   /_sandbox/currencies        {{"activate": ["JPY"], "deactivate": [...]}}
   GET    /_sandbox/requests          {{"api_calls", "daily_limit", "requests", "by_endpoint"}}
   DELETE /_sandbox/requests          reset the counters (and the API usage)
   POST   /_sandbox/limits            {{"daily_limit": N, "used": M}}

@@ -219,6 +219,17 @@ class SandboxServer:
         payload = {"enable": enable or [], "disable": disable or []}
         return list(self.control_call("POST", "features", payload)["enabled"])
 
+    def currencies(self) -> list[str]:
+        """The org's active currencies (the "multi-currency" feature)."""
+        return list(self.control_call("GET", "currencies")["active"])
+
+    def set_currencies(
+        self, activate: list[str] | None = None, deactivate: list[str] | None = None
+    ) -> list[str]:
+        """Turn currencies on (``activate=["JPY"]``) and off; answers the active ones."""
+        payload = {"activate": activate or [], "deactivate": deactivate or []}
+        return list(self.control_call("POST", "currencies", payload)["active"])
+
     def requests(self) -> dict[str, Any]:
         result: dict[str, Any] = self.control_call("GET", "requests")
         return result

@@ -262,3 +262,25 @@ def test_grouped_aggregates_of_amounts_are_in_the_corporate_currency(sf: Salesfo
     assert plain["total"] == 184  # not grouped: the amounts as stored
     eur = sf.query("SELECT Amount__c FROM Stripe_Payment__c WHERE CurrencyIsoCode = 'EUR'")
     assert [r["Amount__c"] for r in eur["records"]] == [46, 46]
+
+
+def test_the_control_plane_activates_and_deactivates_currencies(
+    sandbox: SandboxServer, sf: Salesforce
+) -> None:
+    assert sandbox.currencies() == ["EUR", "GBP", "USD"]
+    assert sandbox.set_currencies(activate=["JPY", "CAD"]) == ["CAD", "EUR", "GBP", "JPY", "USD"]
+    sf.Account.create({"Name": "Yen KK", "CurrencyIsoCode": "JPY"})
+    assert sandbox.set_currencies(deactivate=["GBP"]) == ["CAD", "EUR", "JPY", "USD"]
+    assert _error(sf.Account.create, {"Name": "P", "CurrencyIsoCode": "GBP"})["errorCode"] == (
+        "INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST"
+    )
+    [cad] = [
+        c for c in sandbox.control_call("GET", "currencies")["currencies"] if c["iso_code"] == "CAD"
+    ]
+    assert cad == {
+        "iso_code": "CAD",
+        "active": True,
+        "corporate": False,
+        "conversion_rate": 1.36,
+        "decimal_places": 2,
+    }

@@ -250,6 +250,35 @@ def features(org: Org, call: Call) -> Reply:
     return ok(org.features.describe())
 
 
+def currencies(org: Org, call: Call) -> Reply:
+    """``GET``: the org's CurrencyType records (multi-currency); ``POST {"activate": [...],
+    "deactivate": [...]}`` turns currencies on (creating them when the org has none yet) and
+    off, as an admin does in Setup > Manage Currencies."""
+    if call.method == "POST":
+        data = call.json_object() if call.body.strip() else {}
+        for key, active in (("activate", True), ("deactivate", False)):
+            codes = data.get(key) or []
+            if not isinstance(codes, list):
+                raise SalesforceError("INVALID_INPUT", f"{key} must be a list of ISO codes")
+            if codes:
+                org.currencies.activate(codes, active)
+    return ok(
+        {
+            "currencies": [
+                {
+                    "iso_code": c.iso_code,
+                    "active": c.active,
+                    "corporate": c.corporate,
+                    "conversion_rate": c.conversion_rate,
+                    "decimal_places": c.decimal_places,
+                }
+                for c in org.currencies.all()
+            ],
+            "active": org.currencies.active_codes(),
+        }
+    )
+
+
 ROUTES: dict[tuple[str, str], Any] = {
     ("GET", ""): info,
     ("POST", "reset"): reset,
@@ -269,6 +298,8 @@ ROUTES: dict[tuple[str, str], Any] = {
     ("GET", "stats"): stats,
     ("GET", "features"): features,
     ("POST", "features"): features,
+    ("GET", "currencies"): currencies,
+    ("POST", "currencies"): currencies,
     ("GET", "duplicate-rules"): duplicate_rules,
     ("DELETE", "duplicate-rules"): duplicate_rules,
     ("POST", "duplicate-rules/standard"): standard_duplicate_rules,
