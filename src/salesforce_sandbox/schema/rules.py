@@ -29,12 +29,9 @@ from __future__ import annotations
 import xml.etree.ElementTree as ET
 import zlib
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from salesforce_sandbox import ids
-
-if TYPE_CHECKING:
-    from salesforce_sandbox.formula import Formula
 
 RECORD_TYPE_PREFIX = "012"
 MASTER_RECORD_TYPE_ID = "012000000000000AAA"
@@ -55,7 +52,8 @@ class ValidationRuleDef:
     active: bool = True
     display_field: str | None = None
     description: str = ""
-    compiled: Formula | None = field(default=None, compare=False, repr=False)
+    # the compiled condition (a ``formula.Formula``; compiled at deploy or when first needed)
+    compiled: Any = field(default=None, compare=False, repr=False)
 
     def to_json(self) -> dict[str, Any]:
         return {

@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 
 from stripe2sf.domain.audit import records_from_plan
 from stripe2sf.domain.batch.merge import Merged, mark_unchanged, outcomes_of
+from stripe2sf.domain.batch.org_rules import explained
 from stripe2sf.domain.batch.results import ExecutionResult
 from stripe2sf.domain.context import FieldNames, PlanContext
 from stripe2sf.domain.errors import PermanentError, RetryableError
@@ -48,6 +49,8 @@ def map_back(
             out.results[i] = Failed(sent.error, records)
             continue
         failed = ExecutionResult(outcomes=dict(own), retry_after=sent.retry_after).error()
+        if failed is not None:  # a validation rule or required field: said as what it is
+            failed = explained(failed, own, the_plan.operations)
         if failed is None:
             link = learned(cid, contexts[i], the_plan.operations, own, names)
             if cid and link is not None:

@@ -32,6 +32,7 @@ import structlog
 from stripe2sf import metrics
 from stripe2sf.domain.batch.budget import Defer
 from stripe2sf.domain.batch.order import joins_wave, waves
+from stripe2sf.domain.batch.org_rules import fix_for
 from stripe2sf.domain.batch.retry import DeadLetter, RetryPolicy, decide
 from stripe2sf.domain.errors import SyncError
 from stripe2sf.engine.alerts import Alerter
@@ -330,7 +331,7 @@ class Worker:
                         f"Event {event.event_id} ({event.type}) moved to the dead letters",
                         f"Reason: {f.error}\nKind: {f.kind}\nLane: {event.lane}\n"
                         f"Attempts: {event.attempts + 1}\n"
-                        f"Fix the cause, then: stripe2sf replay {event.event_id}",
+                        f"{fix_for(f.kind)}, then: stripe2sf replay {event.event_id}",
                     )
             else:
                 at = f.at.isoformat() if f.at else None
