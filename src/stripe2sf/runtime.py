@@ -167,7 +167,12 @@ class Runtime:
         if not key:
             return None
         pool = pool_sizes(self.settings.worker_concurrency).stripe_http
-        return StripeReader(key, self.settings.stripe_api_base, http_pool=pool)
+        return StripeReader(
+            key,
+            self.settings.stripe_api_base,
+            http_pool=pool,
+            api_version=self.settings.stripe_api_version,
+        )
 
     def close(self) -> None:
         if self._salesforce is not None:

@@ -5,6 +5,7 @@ defaults. A bad value stops start-up with `SettingsError`, naming the variable a
 from __future__ import annotations
 
 import os
+import re
 import tomllib
 from pathlib import Path
 from typing import Annotated, Any
@@ -43,6 +44,13 @@ class Settings(BaseSettings):
     )
     stripe_api_base: str | None = _env(
         "STRIPE_API_BASE", "stripe_api_base", None, "a URL such as http://127.0.0.1:8702"
+    )
+    stripe_api_version: str | None = _env(
+        "STRIPE_API_VERSION",
+        "stripe_api_version",
+        None,
+        "the Stripe API version stripe2sf reads in, such as 2024-06-20 or 2025-03-31.basil "
+        "(default: the version the stripe SDK pins)",
     )
     webhook_tolerance_seconds: int = _env(
         "STRIPE2SF_WEBHOOK_TOLERANCE",
@@ -316,6 +324,13 @@ class Settings(BaseSettings):
     def _check_key(cls, value: SecretStr | None) -> SecretStr | None:
         if value is not None and not value.get_secret_value().startswith(("sk_", "rk_")):
             raise ValueError("must be a secret or restricted key: sk_test_, sk_live_, rk_...")
+        return value
+
+    @field_validator("stripe_api_version")
+    @classmethod
+    def _check_stripe_version(cls, value: str | None) -> str | None:
+        if value is not None and not re.fullmatch(r"\d{4}-\d{2}-\d{2}(\.[a-z]+)?", value):
+            raise ValueError("must be a Stripe API version such as 2024-06-20 or 2025-03-31.basil")
         return value
 
     @field_validator("database_url")

@@ -195,6 +195,8 @@ class Api:
     def __init__(self, sandbox: Sandbox) -> None:
         self.sb = sandbox
         self.request_counts: dict[str, int] = {}
+        # "GET 2024-06-20" -> requests answered in that API version (the control plane's stats)
+        self.version_counts: dict[str, int] = {}
         self._rng = random.Random()
         self._bucket = TokenBucket()
 
@@ -278,6 +280,8 @@ class Api:
             if headers.get("stripe-version"):
                 version = versions.check(headers["stripe-version"].strip())
             out_headers["Stripe-Version"] = version
+            counted = f"{method} {version}"
+            self.version_counts[counted] = self.version_counts.get(counted, 0) + 1
             params = parse_form(query) if query else {}
             if method == "POST" and body:
                 params.update(parse_form(body.decode("utf-8")))

@@ -74,6 +74,7 @@ def _wrap(app: RunningSandbox, handler: Handler) -> Callable[[Request], Awaitabl
 def reset(app: RunningSandbox, body: dict[str, Any], query: dict[str, str]) -> Any:
     app.sandbox.reset()
     app.api.request_counts.clear()
+    app.api.version_counts.clear()
     app.sandbox.faults = Faults()
     return {"reset": True}
 
@@ -155,6 +156,7 @@ def stats(app: RunningSandbox, body: dict[str, Any], query: dict[str, str]) -> A
         "events": events,
         "deliveries": dl,
         "requests": dict(app.api.request_counts),
+        "requests_by_version": dict(app.api.version_counts),
     }
 
 

@@ -23,9 +23,43 @@ DAY = 86_400
 
 
 @pytest.fixture
-def env(tmp_path: Path) -> Iterator[SyncEnv]:
-    with sync_env(f"sqlite:///{tmp_path / 'stripe2sf.db'}") as e:
+def env(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[SyncEnv]:
+    """Both sandboxes and stripe2sf; a test parametrised indirectly on `env` passes
+    `sync_env` options (see `OLDER_STRIPE`)."""
+    options = getattr(request, "param", None) or {}
+    with sync_env(f"sqlite:///{tmp_path / 'stripe2sf.db'}", **options) as e:
         yield e
+        if options:
+            _check_versions(e, options)
+
+
+def _check_versions(env: SyncEnv, options: dict[str, str]) -> None:
+    """The run really was on those versions: every event stripe2sf stored came in the
+    account's version, and its reads were answered in the version it asked for."""
+    with env.runtime.engine.connect() as conn:
+        got = {row[0] for row in conn.exec_driver_sql("SELECT DISTINCT api_version FROM events")}
+    assert got <= {options.get("stripe_account_version", stripe.api_version)}, got
+    reads = {
+        key.split(" ", 1)[1]
+        for key in env.stripe.stats()["requests_by_version"]
+        if key.startswith("GET ")
+    }
+    assert options.get("stripe_api_version", stripe.api_version) in reads, reads
+
+
+# The Stripe API versions the flows run on besides today's (README: "Older Stripe API
+# versions"): the account and its webhook endpoint on that version, stripe2sf reading in it
+# too; and once reading in the SDK's own version while the payloads come in an old one.
+OLDER_STRIPE = [
+    pytest.param({}, id="stripe-current"),
+    *(
+        pytest.param({"stripe_account_version": v, "stripe_api_version": v}, id=f"stripe-{v}")
+        for v in ("2020-08-27", "2022-11-15", "2023-10-16", "2024-06-20", "2025-03-31.basil")
+    ),
+]
+OLDER_PAYLOADS_ONLY = pytest.param(
+    {"stripe_account_version": "2020-08-27"}, id="stripe-2020-08-27-payloads-sdk-reads"
+)
 
 
 def pay(
@@ -69,6 +103,7 @@ def test_existing_contact_is_linked_not_duplicated(env: SyncEnv) -> None:
     assert payment["Card_Last4__c"] == "4242"
 
 
+@pytest.mark.parametrize("env", OLDER_STRIPE, indirect=True)
 def test_new_customer_creates_one_account_and_one_contact(env: SyncEnv) -> None:
     customer = env.client.v1.customers.create({"email": "new@buyer.example", "name": "Nora New"})
     pay(env.client, customer.id)
@@ -80,6 +115,28 @@ def test_new_customer_creates_one_account_and_one_contact(env: SyncEnv) -> None:
     assert len(contacts) == 1 and contacts[0]["AccountId"] == accounts[0]["Id"]
     assert contacts[0]["Email"] == "new@buyer.example" and contacts[0]["LastName"] == "New"
     assert len(env.query("SELECT Id FROM Stripe_Payment__c")) == 2
+
+
+@pytest.mark.parametrize("env", [*OLDER_STRIPE, OLDER_PAYLOADS_ONLY], indirect=True)
+def test_new_customers_payment_and_its_refund(env: SyncEnv) -> None:
+    """A new customer pays, then half is refunded: one Account, one Contact, one payment that
+    ends Partially Refunded, whatever shape the events and reads come in."""
+    customer = env.client.v1.customers.create({"email": "ref@und.example", "name": "Rae Fund"})
+    charge = pay(env.client, customer.id, amount=3_000)
+    env.client.v1.refunds.create({"charge": charge, "amount": 1_000})
+    env.drain()
+    [account] = env.query("SELECT Id, Stripe_Customer_Id__c FROM Account")
+    assert account["Stripe_Customer_Id__c"] == customer.id
+    [contact] = env.query("SELECT AccountId, Email FROM Contact")
+    assert contact["AccountId"] == account["Id"] and contact["Email"] == "ref@und.example"
+    [payment] = env.query(
+        "SELECT Amount__c, Status__c, Account__c, Card_Last4__c, Stripe_Charge_Id__c "
+        "FROM Stripe_Payment__c"
+    )
+    assert payment["Stripe_Charge_Id__c"] == charge and payment["Amount__c"] == 30
+    assert payment["Status__c"] == "Partially Refunded"
+    assert payment["Account__c"] == account["Id"] and payment["Card_Last4__c"] == "4242"
+    assert env.runtime.inbox.counts()["dead"] == 0
 
 
 def test_ten_concurrent_deliveries_and_applications_of_one_event_make_one_payment(
@@ -124,6 +181,7 @@ def test_ten_concurrent_deliveries_and_applications_of_one_event_make_one_paymen
     assert len(env.query("SELECT Id FROM Contact")) == 1
 
 
+@pytest.mark.parametrize("env", OLDER_STRIPE, indirect=True)
 def test_updated_delivered_after_deleted_does_not_revive_a_canceled_subscription(
     env: SyncEnv,
 ) -> None:
@@ -164,6 +222,7 @@ def test_updated_delivered_after_deleted_does_not_revive_a_canceled_subscription
     assert account["Subscription_Status__c"] == "Canceled"
 
 
+@pytest.mark.parametrize("env", OLDER_STRIPE, indirect=True)
 def test_failed_payment_task_goes_to_the_account_owner_and_closes_on_payment(
     env: SyncEnv,
 ) -> None:

@@ -61,13 +61,22 @@ def write_metadata(target: Path) -> Path:
 
 
 @contextmanager
-def sync_env(db_url: str, *, run_worker: bool = True, **settings: Any) -> Iterator[SyncEnv]:
-    """`run_worker=False`: webhooks are stored, and the test applies them itself."""
+def sync_env(
+    db_url: str,
+    *,
+    run_worker: bool = True,
+    stripe_account_version: str | None = None,
+    **settings: Any,
+) -> Iterator[SyncEnv]:
+    """`run_worker=False`: webhooks are stored, and the test applies them itself.
+    `stripe_account_version`: the Stripe account's default API version and its webhook
+    endpoint's `api_version` (events in that version's shape); stripe2sf's reads follow the
+    `stripe_api_version` setting (default: the SDK's pinned version)."""
     with ExitStack() as stack:
         tmp = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="sync-env-")))
         metadata = write_metadata(tmp / "metadata")
         sf_box = stack.enter_context(run_salesforce(metadata=[metadata]))
-        stripe_box = stack.enter_context(run_stripe())
+        stripe_box = stack.enter_context(run_stripe(api_version=stripe_account_version))
         config = load_settings(
             database_url=db_url,
             stripe_api_key=stripe_box.api_key,
@@ -84,8 +93,12 @@ def sync_env(db_url: str, *, run_worker: bool = True, **settings: Any) -> Iterat
         runtime = Runtime.build(config)
         stack.callback(runtime.close)
         url = stack.enter_context(serve_in_thread(create_app(runtime, run_worker=run_worker)))
-        endpoint = stripe_box.client().v1.webhook_endpoints.create(
-            {"url": url + "/webhooks/stripe", "enabled_events": sorted(HANDLED_TYPES)}  # type: ignore[typeddict-item]
-        )
+        endpoint_params: dict[str, Any] = {
+            "url": url + "/webhooks/stripe",
+            "enabled_events": sorted(HANDLED_TYPES),
+        }
+        if stripe_account_version is not None:
+            endpoint_params["api_version"] = stripe_account_version
+        endpoint = stripe_box.client().v1.webhook_endpoints.create(endpoint_params)  # type: ignore[arg-type]
         runtime.settings.stripe_webhook_secrets = [str(endpoint.secret)]
         yield SyncEnv(stripe_box, sf_box, runtime, url, sf_box.salesforce())

@@ -9,7 +9,12 @@ from stripe2sf.settings import SettingsError, load_settings
 
 @pytest.fixture(autouse=True)
 def clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    for name in ("STRIPE_WEBHOOK_SECRET", "STRIPE2SF_CONFIG", "STRIPE2SF_LEASE_SECONDS"):
+    for name in (
+        "STRIPE_WEBHOOK_SECRET",
+        "STRIPE2SF_CONFIG",
+        "STRIPE2SF_LEASE_SECONDS",
+        "STRIPE_API_VERSION",
+    ):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.chdir(tmp_path)
 
@@ -75,3 +80,13 @@ def test_missing_config_file(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_unsupported_database_url() -> None:
     with pytest.raises(SettingsError, match="STRIPE2SF_DATABASE_URL"):
         load_settings(database_url="mysql://x")
+
+
+def test_stripe_api_version_is_the_sdks_unless_set(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert load_settings().stripe_api_version is None  # the reader then sends the SDK's pin
+    monkeypatch.setenv("STRIPE_API_VERSION", "2025-03-31.basil")
+    assert load_settings().stripe_api_version == "2025-03-31.basil"
+    monkeypatch.setenv("STRIPE_API_VERSION", "last year")
+    with pytest.raises(SettingsError) as info:
+        load_settings()
+    assert "STRIPE_API_VERSION" in str(info.value) and "2024-06-20" in str(info.value)

@@ -41,12 +41,17 @@ class StripeReader:
         api_base: str | None = None,
         max_retries: int = 2,
         http_pool: int | None = None,
+        api_version: str | None = None,
     ) -> None:
         """`http_pool`: one HTTP connection pool for every thread, keeping that many
         connections (`domain.batch.pools`), over urllib3 (`stripe2sf.stripe.http`); without it
         the SDK opens a requests session per thread, and the short-lived threads of each wave's
         reads would connect anew every time. The environment's proxy settings (HTTPS_PROXY,
-        NO_PROXY) are read once, here."""
+        NO_PROXY) are read once, here.
+
+        Every request carries a `Stripe-Version`: `api_version` (`STRIPE_API_VERSION`), else the
+        version the SDK pins. Webhook payloads come in the endpoint's version whatever this is;
+        `domain.stripe_views` reads the objects of every version, so the two may differ."""
         base: Any = {"api": api_base.rstrip("/")} if api_base else None
         http_client = None
         if http_pool is not None:
@@ -55,8 +60,13 @@ class StripeReader:
             proxy = proxies.get(url.split(":", 1)[0]) or proxies.get("all")
             http_client = PooledClient(http_pool, proxy=proxy)
         self.client = stripe.StripeClient(
-            api_key, base_addresses=base, max_network_retries=max_retries, http_client=http_client
+            api_key,
+            base_addresses=base,
+            max_network_retries=max_retries,
+            http_client=http_client,
+            stripe_version=api_version,
         )
+        self.api_version = api_version or stripe.api_version
         self.calls = 0
 
     def _call(self, fn: Callable[[], Any]) -> Any:
