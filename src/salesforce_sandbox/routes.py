@@ -14,7 +14,17 @@ from dataclasses import dataclass, replace
 from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
-from salesforce_sandbox.api import auth, bulk, bulk1, composite, metadata, rest, search, tooling
+from salesforce_sandbox.api import (
+    auth,
+    bulk,
+    bulk1,
+    composite,
+    metadata,
+    rest,
+    search,
+    tooling,
+    ui_api,
+)
 from salesforce_sandbox.api.http import Call, Reply, dumps, error_reply
 from salesforce_sandbox.errors import SalesforceError
 from salesforce_sandbox.models.org import Org
@@ -113,6 +123,11 @@ DATA_ROUTES: list[Route] = [
     _route("GET", "/tooling/sobjects/{sobject}/{id}", tooling.retrieve),
     _route("GET", "/tooling/query", tooling.query),
     _route("GET", "/tooling/query/{locator}", tooling.query_more),
+    _route(
+        "GET",
+        "/ui-api/object-info/{sobject}/picklist-values/{record_type}",
+        ui_api.picklist_values,
+    ),
 ]
 
 

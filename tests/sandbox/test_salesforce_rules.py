@@ -305,6 +305,22 @@ def test_record_types(org: SandboxServer) -> None:
     ]
     assert infos[0]["recordTypeId"] == ids["Enterprise"]
 
+    # the values each record type allows, as the UI API tells them
+    def allowed(record_type_id: str) -> dict[str, Any]:
+        path = f"ui-api/object-info/Account/picklist-values/{record_type_id}"
+        found: dict[str, Any] = sf.restful(path)["picklistFieldValues"]["Billing_Status__c"]
+        return found
+
+    enterprise = allowed(ids["Enterprise"])
+    assert [v["value"] for v in enterprise["values"]] == ["Current", "At Risk"]
+    assert enterprise["defaultValue"]["value"] == "Current"
+    assert [v["value"] for v in allowed("012000000000000AAA")["values"]] == [
+        "Current",
+        "Payment Overdue",
+        "At Risk",
+    ]
+    assert allowed(ids["Self_Serve"])["defaultValue"] is None
+
     # the default record type, and its default picklist value
     first = sf.Account.create({"Name": "Default"})["id"]
     row = sf.Account.get(first)
