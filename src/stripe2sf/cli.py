@@ -400,8 +400,10 @@ def doctor() -> None:
     checks = run_doctor(settings, _sync_config(settings))
     for check in checks:
         mark = "[green]ok  [/]" if check.ok else "[red]FAIL[/]"
+        if check.ok and check.warning:
+            mark = "[yellow]WARN[/]"
         console.print(f"{mark} {check.name}: {check.detail}")
-        if not check.ok and check.fix:
+        if (not check.ok or check.warning) and check.fix:
             console.print(f"       fix: {check.fix}")
     failed = [c for c in checks if not c.ok]
     console.print(f"{len(checks) - len(failed)} of {len(checks)} checks passed")
@@ -419,12 +421,19 @@ def demo(
         bool,
         typer.Option("--exit", help="Stop after the summary; exit 0 only if every check passed."),
     ] = False,
+    stripe_version: Annotated[
+        str | None,
+        typer.Option(
+            help="The Stripe account's and its webhook endpoint's API version, such as "
+            "2020-08-27 (default: today's); stripe2sf reads in the SDK's version."
+        ),
+    ] = None,
 ) -> None:
     """The whole system on this machine: both sandboxes, the service, a scenario, a summary."""
     from stripe2sf.demo.processes import Terminated
     from stripe2sf.demo.run import DemoOptions, run_demo
 
-    options = DemoOptions(customers, months, seed, workdir, exit_after)
+    options = DemoOptions(customers, months, seed, workdir, exit_after, stripe_version)
     try:
         summary = run_demo(options, console)
     except Terminated as exc:

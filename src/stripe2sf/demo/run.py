@@ -61,9 +61,13 @@ class DemoOptions:
     seed: int = 7
     workdir: Path = Path("var/demo")
     exit_after: bool = False
+    # the Stripe account's and its webhook endpoint's API version (None: today's)
+    stripe_version: str | None = None
 
 
-def start_sandboxes(procs: ProcessGroup, workdir: Path, console: Console) -> Endpoints:
+def start_sandboxes(
+    procs: ProcessGroup, workdir: Path, console: Console, stripe_version: str | None = None
+) -> Endpoints:
     metadata = workdir / "metadata"
     write_metadata(metadata)
     sf_port, stripe_port, service_port = free_port(8701), free_port(8702), free_port(8700)
@@ -82,10 +86,11 @@ def start_sandboxes(procs: ProcessGroup, workdir: Path, console: Console) -> End
             str(metadata),
         ],
     )
-    procs.start(
-        "stripe-sandbox",
-        [script("stripe-sandbox"), "--port", str(stripe_port), "--data", str(workdir / "stripe")],
-    )
+    stripe_args = [script("stripe-sandbox"), "--port", str(stripe_port)]
+    stripe_args += ["--data", str(workdir / "stripe")]
+    if stripe_version:
+        stripe_args += ["--api-version", stripe_version]
+    procs.start("stripe-sandbox", stripe_args)
     stripe_api = f"http://127.0.0.1:{stripe_port}"
     salesforce = f"https://127.0.0.1:{sf_port}"
     procs.wait_ready("stripe-sandbox", stripe_api + "/_sandbox/health")
@@ -116,8 +121,12 @@ def start_sandboxes(procs: ProcessGroup, workdir: Path, console: Console) -> End
     )
 
 
-def register_webhook(client: stripe.StripeClient, service_url: str) -> str:
+def register_webhook(
+    client: stripe.StripeClient, service_url: str, api_version: str | None = None
+) -> str:
     params: Any = {"url": service_url + "/webhooks/stripe", "enabled_events": sorted(HANDLED_TYPES)}
+    if api_version:
+        params["api_version"] = api_version  # its events come in that version's shape
     endpoint = client.v1.webhook_endpoints.create(params)
     secret = endpoint.secret
     if not secret:
@@ -206,7 +215,9 @@ def run_demo(options: DemoOptions, console: Console) -> Summary:
 def _run(options: DemoOptions, console: Console, workdir: Path, procs: ProcessGroup) -> Summary:
     console.rule("stripe2sf demo")
     with console.status("starting the Stripe and Salesforce sandboxes"):
-        ends = start_sandboxes(procs, workdir, console)
+        ends = start_sandboxes(procs, workdir, console, options.stripe_version)
+    if options.stripe_version:
+        console.print(f"  Stripe API version  {options.stripe_version} (account and webhooks)")
     with console.status("seeding Salesforce with existing Accounts, Contacts and owners"):
         org: SeededOrg = seed_salesforce(ends.salesforce, ends.ca_path)
     console.print(
@@ -221,7 +232,7 @@ def _run(options: DemoOptions, console: Console, workdir: Path, procs: ProcessGr
     with console.status("backfilling that history"):
         backfill(ends, workdir)
     console.print(f"  backfilled {len(history)} customers with their payments and subscriptions")
-    secret = register_webhook(client, ends.service)
+    secret = register_webhook(client, ends.service, options.stripe_version)
     with console.status(f"stripe2sf doctor as {INTEGRATION_USER}"):
         doctor_ok, doctor_failed = doctor(ends, secret, workdir)
     console.print(
