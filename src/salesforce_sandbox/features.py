@@ -28,18 +28,40 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Any, Protocol
 
+from salesforce_sandbox.config import Settings
 from salesforce_sandbox.errors import SalesforceError
-from salesforce_sandbox.models.currencies import CurrencySettings
+from salesforce_sandbox.models.currencies import Currencies, CurrencySettings
+from salesforce_sandbox.models.person_accounts import PersonAccounts
+from salesforce_sandbox.models.store import Store
 from salesforce_sandbox.schema import currency
 from salesforce_sandbox.schema import person_accounts as person_schema
 from salesforce_sandbox.schema.model import Schema
 
-if TYPE_CHECKING:
-    from salesforce_sandbox.models.org import Org
-
 FEATURES_META = "features.enabled"
+
+
+class Org(Protocol):
+    """What features need of the org (``models.org.Org``; a protocol, not an import: the org
+    imports this module)."""
+
+    @property
+    def settings(self) -> Settings: ...
+
+    @property
+    def store(self) -> Store: ...
+
+    @property
+    def full_schema(self) -> Schema: ...
+
+    @property
+    def person_accounts(self) -> PersonAccounts: ...
+
+    @property
+    def currencies(self) -> Currencies: ...
+
+    def features_changed(self) -> None: ...
 
 
 class OrgFeature(Protocol):

@@ -89,6 +89,7 @@ _NOT_PERMISSIONABLE = frozenset(
         "lastmodifiedbyid",
         "systemmodstamp",
         "currencyisocode",  # multi-currency: the record's currency follows its object
+        "recordtypeid",  # record type visibility, not field-level security, governs it
     }
 )
 
