@@ -8,6 +8,10 @@ choice of version for responses, webhook deliveries and the Events API.
   ``GET /v1/events`` shows) and delivered to each endpoint in the endpoint's ``api_version``
   (or that default). Its payload is a snapshot: the facts an older version needs are read when
   the event is made and kept with it, so a later change does not leak into an old event.
+
+``expand[]`` applies to today's fields before rendering: a field only older versions have (an
+invoice's ``charge``, a payment intent's ``charges``) comes back as an id or as rendered, and
+cannot be expanded.
 """
 
 from __future__ import annotations
