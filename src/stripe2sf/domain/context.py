@@ -107,6 +107,8 @@ class AccountRecord:
     customer_id: str | None = None
     billing_status: str | None = None
     website: str | None = None
+    is_person: bool | None = None  # a person account (None: not read, a business org)
+    person_contact_id: str | None = None
 
 
 @dataclass(frozen=True)
@@ -136,6 +138,7 @@ class FieldNames:
     dedupe_key: str = "Stripe_Dedupe_Key__c"
     billing_status: str = "Billing_Status__c"
     domain: str = "Website"
+    person: bool = False  # the org has person accounts: Account rows say which are
 
 
 def account_from_row(row: Mapping[str, Any], names: FieldNames) -> AccountRecord:
@@ -148,6 +151,8 @@ def account_from_row(row: Mapping[str, Any], names: FieldNames) -> AccountRecord
         customer_id=as_str(row.get(names.customer_id)),
         billing_status=as_str(row.get(names.billing_status)),
         website=as_str(row.get(names.domain)),
+        is_person=row["IsPersonAccount"] is True if "IsPersonAccount" in row else None,
+        person_contact_id=as_str(row.get("PersonContactId")),
     )
 
 

@@ -22,9 +22,11 @@ def like_contains(value: str) -> str:
     return f"'%{escaped}%'"
 
 
-def account_fields(field: str, billing_field: str) -> str:
-    """The Account fields every lookup reads (the backfill's index holds the same rows)."""
-    return f"Id, Name, OwnerId, CreatedDate, LastActivityDate, {billing_field}, {field}"
+def account_fields(field: str, billing_field: str, person: bool = False) -> str:
+    """The Account fields every lookup reads (the backfill's index holds the same rows); with
+    person accounts, whether it is one and its person contact."""
+    fields = f"Id, Name, OwnerId, CreatedDate, LastActivityDate, {billing_field}, {field}"
+    return fields + ", IsPersonAccount, PersonContactId" if person else fields
 
 
 def contact_fields(field: str) -> str:
@@ -33,9 +35,11 @@ def contact_fields(field: str) -> str:
     return f"Id, Email, AccountId, OwnerId, CreatedDate, LastActivityDate, {field}, Account.{field}"
 
 
-def account_by_customer(field: str, billing_field: str, customer_id: str) -> str:
+def account_by_customer(
+    field: str, billing_field: str, customer_id: str, person: bool = False
+) -> str:
     return (
-        f"SELECT {account_fields(field, billing_field)} "
+        f"SELECT {account_fields(field, billing_field, person)} "
         f"FROM Account WHERE {field} = {quote(customer_id)} LIMIT 2"
     )
 

@@ -346,9 +346,9 @@ class Backfill:
         cust, dedupe = o.customer_id_field, o.dedupe_key_field
         staging.clear_index()
         self.progress.note("indexing what already exists in Salesforce")
+        fields = soql.account_fields(cust, o.billing_status_field, self.config.person_accounts)
         accounts = self.salesforce.query_all(
-            f"SELECT {soql.account_fields(cust, o.billing_status_field)} "
-            f"FROM Account WHERE {cust} != null",
+            f"SELECT {fields} FROM Account WHERE {cust} != null",
             batch_size=2000,
         )
         staging.put_rows("account", ((str(r[cust]), str(r["Id"]), r) for r in accounts))
@@ -432,16 +432,56 @@ class Backfill:
             new[kind][cid] = (rid, row)
         for kind, learned in new.items():
             staging.put_rows(kind, ((cid, rid, row) for cid, (rid, row) in learned.items()))
+        if self.config.person_accounts:
+            self._learn_person_contacts(staging, new, known)
         # Accounts linked by matching already existed: read their owner and billing status.
-        o = self.config.objects
+        o, person = self.config.objects, self.config.person_accounts
         for i in range(0, len(linked_ids), 200):
             ids = ", ".join(soql.quote(x) for x in linked_ids[i : i + 200])
             rows = self.salesforce.query_all(
-                f"SELECT {soql.account_fields(cust, o.billing_status_field)} "
+                f"SELECT {soql.account_fields(cust, o.billing_status_field, person)} "
                 f"FROM Account WHERE Id IN ({ids})"
             )
             staging.put_rows(
                 "account", ((str(r[cust]), str(r["Id"]), r) for r in rows if r.get(cust))
+            )
+
+    def _learn_person_contacts(
+        self,
+        staging: Staging,
+        new: Mapping[str, Mapping[str, tuple[str, dict[str, Any]]]],
+        known: Mapping[str, Mapping[str, Any]],
+    ) -> None:
+        """A person account written now has its person contact as the customer's Contact;
+        the write answers the account's Id only, so one query per 200 reads the contacts'."""
+        cust = self.config.objects.customer_id_field
+        accounts = {
+            rid: cid
+            for cid, (rid, _) in new["account"].items()
+            if cid not in new["contact"] and not known["contact"].get(cid)
+        }
+        ids = sorted(accounts)
+        for i in range(0, len(ids), 200):
+            listed = ", ".join(soql.quote(x) for x in ids[i : i + 200])
+            rows = self.salesforce.query_all(
+                f"SELECT Id, PersonContactId FROM Account WHERE Id IN ({listed}) "
+                "AND IsPersonAccount = true"
+            )
+            staging.put_rows(
+                "contact",
+                (
+                    (
+                        accounts[str(r["Id"])],
+                        str(r["PersonContactId"]),
+                        {
+                            "Id": r["PersonContactId"],
+                            cust: accounts[str(r["Id"])],
+                            "AccountId": r["Id"],
+                        },
+                    )
+                    for r in rows
+                    if r.get("PersonContactId")
+                ),
             )
 
     def _rows(self, staging: Staging, kind: str, key: str) -> list[dict[str, Any]]:

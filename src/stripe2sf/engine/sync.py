@@ -87,6 +87,8 @@ class SyncHandler:
         if not self._org_read:
             self.config = org_config(self.config, self.salesforce)
             self.hydrator.config = self.config
+            # the rows read now say more (person accounts: IsPersonAccount, PersonContactId)
+            self._names = self.hydrator._names = context_for(self.config).names
             self._org_read = True
 
     def hydrate(self, view: EventView) -> PlanContext:

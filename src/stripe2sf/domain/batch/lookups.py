@@ -61,7 +61,7 @@ def _in(values: Sequence[str]) -> str:
 def _combined(kind: LookupKind, keys: Sequence[str], names: FieldNames) -> str:
     cust = names.customer_id
     if kind == LookupKind.SF_ACCOUNT_BY_CUSTOMER:
-        fields = soql.account_fields(cust, names.billing_status)
+        fields = soql.account_fields(cust, names.billing_status, names.person)
         return f"SELECT {fields} FROM Account WHERE {cust} IN ({_in(keys)})"
     if kind == LookupKind.SF_CONTACT_BY_CUSTOMER:
         return f"SELECT {soql.contact_fields(cust)} FROM Contact WHERE {cust} IN ({_in(keys)})"

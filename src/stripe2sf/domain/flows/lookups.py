@@ -68,6 +68,7 @@ def context_for(config: SyncConfig) -> PlanContext:
             dedupe_key=o.dedupe_key_field,
             billing_status=o.billing_status_field,
             domain=config.matching.domain_field,
+            person=config.person_accounts,
         )
     )
 
@@ -127,7 +128,9 @@ def lookups_needed(event: EventView, config: SyncConfig, ctx: PlanContext) -> tu
         need(
             LookupKind.SF_ACCOUNT_BY_CUSTOMER,
             cid,
-            lambda: soql.account_by_customer(o.customer_id_field, o.billing_status_field, cid),
+            lambda: soql.account_by_customer(
+                o.customer_id_field, o.billing_status_field, cid, config.person_accounts
+            ),
         )
         need(
             LookupKind.SF_CONTACT_BY_CUSTOMER,

@@ -8,7 +8,11 @@ Order (first hit wins):
    nothing; a Task asks a person to choose);
 3. optionally Accounts whose Website host equals the email's domain (free-mail domains
    never match); several follow the same rule;
-4. otherwise create Account + Contact (upsert by external id, so a retry cannot duplicate).
+4. otherwise create Account + Contact (upsert by external id, so a retry cannot duplicate);
+   in an org with Person Accounts (`[org] account_model`), a person account instead
+   (`matching.person`): one Account write whose person contact is the customer's Contact.
+   A person account's PersonEmail is its person contact's Email, so step 2 finds person
+   accounts and business Contacts alike.
 Never a silent guess: every resolution carries a reason that ends up in the plan.
 
 A customer never writes into another customer's records. A Contact linked to another Stripe
@@ -35,6 +39,7 @@ from stripe2sf.domain.context import (
     claim_key,
     normalize_email,
 )
+from stripe2sf.domain.matching.person import person_account_values
 from stripe2sf.domain.operations import Operation, RecordRef
 from stripe2sf.domain.sources import customer_sources, mapped_fields, payment_method_sources
 from stripe2sf.domain.stripe_views import CustomerView, expanded_default_card, payment_method_view
@@ -300,6 +305,22 @@ def customer_writes(
     def own_account(reason: str) -> None:
         upsert_account({**(fields("Account", True) or {"Name": customer_id}), **card}, reason)
 
+    def person_account(reason: str, *, with_email: bool = True) -> None:
+        """The customer's own person account: its person contact is the customer's Contact
+        (found by the customer id it carries, `contact_ref`)."""
+        values = person_account_values(
+            fields("Account", True),
+            fields("Contact", True),
+            record_type_id=config.org.person_record_type_id,
+            customer_field=key,
+            customer_id=customer_id,
+            last_name=customer.first_last[1] if customer else customer_id,
+            with_email=with_email,
+            notes=notes,
+        )
+        upsert_account({**values, **card}, reason)
+        out.contact_ref = con_ref
+
     linked_contact = ctx.linked_contact(customer_id)
     kind = resolution.kind
     # An Account this plan creates or links shows the card on file at once: the card events
@@ -316,6 +337,22 @@ def customer_writes(
         out.contact_id = linked_contact.id if linked_contact else None
         if sync_fields and (acc_fields := fields("Account", False)):
             upsert_account(acc_fields, f"Stripe-owned fields of {customer_id}")
+        person_contact = resolution.account.person_contact_id
+        if linked_contact is None and resolution.account.is_person and person_contact:
+            # a person account linked by hand: its person contact is the customer's Contact
+            out.operations.append(
+                Operation(
+                    "link_contact",
+                    "update",
+                    "Contact",
+                    "Id",
+                    person_contact,
+                    {key: customer_id, **(fields("Contact", False) if sync_fields else {})},
+                    reason=f"link: the person contact of person account {resolution.account.id}",
+                )
+            )
+            out.contact_id, out.contact_ref = person_contact, con_ref
+            return out
         if linked_contact is not None:
             out.contact_ref = con_ref
             if sync_fields and (con_fields := fields("Contact", False)):
@@ -430,6 +467,9 @@ def customer_writes(
             new_contact("link_account", "new Contact under the matched Account")
         return out
     if kind == "create":
+        if config.person_accounts:
+            person_account(f"create: {resolution.reason} (a person account)")
+            return out
         own_account(f"create: {resolution.reason}")
         if customer is not None:
             new_contact("account", f"create: Contact for {customer_id}")
@@ -450,7 +490,10 @@ def customer_writes(
         out.notes.append(f"customer {customer_id} is in the review queue; nothing linked")
         return out
     if kind == "shared_email":
-        if config.matching.create_missing:
+        if config.matching.create_missing and config.person_accounts:
+            # its own person account, without the email another customer has
+            person_account(f"shared email: {resolution.reason}", with_email=False)
+        elif config.matching.create_missing:
             own_account(f"shared email: {resolution.reason}")
         other = resolution.other_customer
         contact_text = (

@@ -255,6 +255,12 @@ STANDARD_FIELD_LIMITS: Mapping[tuple[str, str], FieldLimit] = {
         Phone=(40, "phone"),
         Website=(255, "url"),
         Description=(32000, "text"),
+        # a person account's person fields (its person contact's)
+        FirstName=(40, "text"),
+        LastName=(80, "text"),
+        PersonEmail=(80, "email"),
+        PersonMobilePhone=(40, "phone"),
+        PersonTitle=(80, "text"),
     ),
     **_limits(
         "Contact",
@@ -282,16 +288,24 @@ def field_limits(config: SyncConfig) -> dict[tuple[str, str], FieldLimit]:
     config as `metadata` generates them (use `config.field_limits`, computed once)."""
     limits = dict(STANDARD_FIELD_LIMITS)
     for spec in required_fields(config):
-        if spec.type == "Text" and spec.length:
-            kind: LimitKind = "id" if spec.external_id else "text"
-            limits[(spec.sobject, spec.name)] = FieldLimit(spec.length, kind)
-        elif spec.type == "Url":
-            limits[(spec.sobject, spec.name)] = FieldLimit(255, "url")
+        # a Contact field also shows on a person account as X__pc
+        twin = spec.name.removesuffix("__c") + "__pc" if spec.sobject == "Contact" else None
+        for sobject, name in ((spec.sobject, spec.name), ("Account", twin)):
+            if name is None:
+                continue
+            if spec.type == "Text" and spec.length:
+                kind: LimitKind = "id" if spec.external_id else "text"
+                limits[(sobject, name)] = FieldLimit(spec.length, kind)
+            elif spec.type == "Url":
+                limits[(sobject, name)] = FieldLimit(255, "url")
     return limits
 
 
 # Fields a record cannot be created without, among those stripe2sf writes.
-REQUIRED_ON_CREATE: Mapping[str, tuple[str, ...]] = {"Account": ("Name",), "Contact": ("LastName",)}
+REQUIRED_ON_CREATE: Mapping[str, tuple[str, ...]] = {
+    "Account": ("Name", "LastName"),  # LastName: a person account's
+    "Contact": ("LastName",),
+}
 
 ELLIPSIS = "\u2026"
 
