@@ -12,6 +12,7 @@ from typing import Any
 from stripe2sf.domain.config import SyncConfig
 from stripe2sf.domain.errors import SyncError
 from stripe2sf.domain.org_profile import has_field
+from stripe2sf.domain.setup.account_model import account_model_check
 from stripe2sf.domain.setup.currencies import currency_check, stripe_currencies
 from stripe2sf.domain.setup.doctor import (
     ORG_QUERY,
@@ -163,6 +164,7 @@ def run_doctor(settings: Settings, config: SyncConfig) -> list[Check]:
         checks.append(Check("Salesforce login", False, str(exc), f"fix {names}"))
         return checks
     with client:
+        configured = config
         try:
             config = org_config(config, client)  # what this org is: what the sync will need
         except SyncError as exc:
@@ -189,5 +191,6 @@ def run_doctor(settings: Settings, config: SyncConfig) -> list[Check]:
         checks.extend(failures)
         checks.extend(access_checks(needs(config), view, integration_grants(config)))
         checks.append(currencies(client, config, view, settings))
+        checks.append(account_model_check(configured, config, view.describes.get("Account")))
         checks.append(budget_check(client.limits(), RESERVE_SHARE))
     return checks

@@ -10,7 +10,9 @@ edit, never delete, never "View All" / "Modify All"):
   mapped standard fields Stripe owns) and read on the fields its lookups match on (Contact
   Email, the Account domain field when matching by domain). User permissions: "Edit Tasks"
   (dunning and review Tasks: Task and Event have no object permissions) and "View Setup and
-  Configuration" (GET /limits, which the API budget, `status` and `doctor` read).
+  Configuration" (GET /limits, which the API budget, `status` and `doctor` read). With
+  `[org] account_model = "person"`, the person account record type (a person account's
+  person fields follow their Contact fields' grants).
 * `viewer_access`: reads the subscription and billing status of Accounts; nothing else.
 * `finance_access`: reads the payment object (every field stripe2sf writes there), and on
   Account the Stripe customer id, the subscription fields and the billing status.
@@ -51,6 +53,11 @@ NOT_GOVERNED = frozenset(
         "IsClosed",
         "CaseNumber",
         "CurrencyIsoCode",  # multiple currencies: a record's currency follows its object
+        # person accounts: system fields, and the record type (record type visibility grants
+        # it, not field-level security)
+        "IsPersonAccount",
+        "PersonContactId",
+        "RecordTypeId",
     }
 )
 ACTIVITIES = frozenset({"Task", "Event"})
@@ -89,6 +96,7 @@ class Access:
     fields: dict[str, bool]
     user_permissions: tuple[str, ...] = ()
     notes: dict[str, str] = field(default_factory=dict)  # field -> why it is listed
+    record_types: tuple[str, ...] = ()  # "Object.DeveloperName" the user may create records of
 
     def readable(self, name: str) -> bool:
         return name in self.fields
@@ -123,12 +131,15 @@ class _Builder:
         for spec in specs:
             self.add(spec.sobject, spec.name, edit=edit, why=why)
 
-    def access(self, user_permissions: tuple[str, ...] = ()) -> Access:
+    def access(
+        self, user_permissions: tuple[str, ...] = (), record_types: tuple[str, ...] = ()
+    ) -> Access:
         return Access(
             dict(sorted(self.objects.items())),
             dict(sorted(self.fields.items())),
             user_permissions,
             self.notes,
+            record_types,
         )
 
 
@@ -168,7 +179,18 @@ def integration_access(config: SyncConfig) -> Access:
         build.add(
             "Account", matching.domain_field, edit=False, why="Accounts are matched by domain"
         )
-    return build.access((EDIT_TASKS, VIEW_SETUP))
+    return build.access((EDIT_TASKS, VIEW_SETUP), person_record_types(config))
+
+
+def person_record_types(config: SyncConfig) -> tuple[str, ...]:
+    """The person account record type the integration user creates person accounts with,
+    when the configuration says the org has Person Accounts (`[org] account_model =
+    "person"`: the set names it, and an org without Person Accounts refuses to deploy it).
+    A person account's person fields need no grant of their own: their field-level security
+    is their Contact fields' (Contact.Email for PersonEmail, Contact.X__c for X__pc)."""
+    if config.org.account_model != "person":
+        return ()
+    return (f"PersonAccount.{config.org.person_record_type}",)
 
 
 def mapped_targets(config: SyncConfig, source_prefix: str, sobject: str) -> list[str]:

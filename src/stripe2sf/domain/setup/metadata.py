@@ -135,7 +135,8 @@ def object_xml(spec: ObjectSpec) -> str:
 
 def permission_set_xml(label: str, description: str, access: Access) -> str:
     """A PermissionSet: field permissions (readable, editable as `access` says), object
-    permissions (never delete, view all or modify all), enabled user permissions."""
+    permissions (never delete, view all or modify all), record type visibilities, enabled
+    user permissions."""
     lines = [_tag("description", description)]
     for name, editable in access.fields.items():
         lines += [
@@ -158,6 +159,13 @@ def permission_set_xml(label: str, description: str, access: Access) -> str:
             _tag("object", name, 2),
             _tag("viewAllRecords", False, 2),
             "    </objectPermissions>",
+        ]
+    for name in access.record_types:
+        lines += [
+            "    <recordTypeVisibilities>",
+            _tag("recordType", name, 2),
+            _tag("visible", True, 2),
+            "    </recordTypeVisibilities>",
         ]
     for name in sorted(access.user_permissions):
         lines += [

@@ -17,6 +17,7 @@ from collections.abc import Iterable
 
 from stripe2sf.domain import soql
 from stripe2sf.domain.config import SyncConfig
+from stripe2sf.domain.matching.person import person_field
 from stripe2sf.domain.reconcile.drift import soql_queries
 from stripe2sf.domain.setup.doctor import ORG_QUERY, PERMISSION_SET, Grants, Need, Right
 from stripe2sf.domain.setup.metadata import NS, generate_metadata
@@ -67,7 +68,10 @@ def read_queries(config: SyncConfig) -> list[tuple[str, str]]:
     o = config.objects
     key, billing = o.customer_id_field, o.billing_status_field
     queries = [
-        ("customer lookups", soql.account_by_customer(key, billing, "cus_0")),
+        (
+            "customer lookups",
+            soql.account_by_customer(key, billing, "cus_0", config.person_accounts),
+        ),
         ("customer lookups", soql.contact_by_customer(key, "cus_0")),
         (
             "failed-payment records",
@@ -117,6 +121,12 @@ def written_fields(config: SyncConfig) -> list[tuple[str, str, str]]:
             out.append((m.target_object, m.target_field, f"mapping {m.source}"))
     for spec in required_fields(config):
         out.append((spec.sobject, spec.name, "stripe2sf's custom fields"))
+    if config.person_accounts:  # a person account is written with its person contact
+        out.append(("Account", "RecordTypeId", "person accounts (their record type)"))
+        for sobject, name, why in list(out):
+            twin = person_field(name) if sobject == "Contact" else None
+            if twin is not None and name != "AccountId":
+                out.append(("Account", twin, f"{why} (a person account's {name})"))
     if config.multi_currency:  # a record's amounts are in its CurrencyIsoCode
         for sobject in dict.fromkeys(
             m.target_object
@@ -232,5 +242,17 @@ def integration_grants(config: SyncConfig) -> Grants:
     suffix = f"/{PERMISSION_SET}.permissionset-meta.xml"
     for path, text in generate_metadata(config).items():
         if path.endswith(suffix):
-            return parse_permission_set(text)
+            return with_person_fields(parse_permission_set(text))
     return Grants()
+
+
+def with_person_fields(grants: Grants) -> Grants:
+    """A person account's person field is granted by its Contact field's grant (PersonEmail by
+    Contact.Email, X__pc by Contact.X__c): field-level security is set on the Contact."""
+    fields = dict(grants.fields)
+    for name, rights in grants.fields.items():
+        sobject, _, field_name = name.partition(".")
+        twin = person_field(field_name) if sobject == "Contact" else None
+        if twin is not None:
+            fields.setdefault(f"Account.{twin}", rights)
+    return Grants(grants.objects, fields, grants.user_permissions)
