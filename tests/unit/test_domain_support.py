@@ -6,6 +6,7 @@ SOQL, ledger) over plain dicts so the pure planner can be driven end to end.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -286,6 +287,10 @@ class FakeOrg:
             rows = [{"Id": self.queues[key]}] if key in self.queues else []
         elif k == LookupKind.SF_REVIEW_TASK:
             rows = [d for d in self.dunning if d["Stripe_Dedupe_Key__c"] == f"review:{key}"]
+        elif k == LookupKind.SF_DUPLICATE_RECORDS:  # ... WHERE Id IN ('a', 'b')
+            ids = set(re.findall(r"'([^']+)'", str(lookup.soql).split(" WHERE ", 1)[1]))
+            table = self.accounts if key.startswith("Account:") else self.contacts
+            rows = [r for r in table if r["Id"] in ids]
         elif k == LookupKind.SF_OPEN_DUNNING:
             rows = [d for d in self.dunning if d["Stripe_Dedupe_Key__c"].startswith(key + ":")]
         else:  # pragma: no cover

@@ -21,9 +21,12 @@ import hashlib
 import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from stripe2sf.domain.operations import Plan
+
+if TYPE_CHECKING:
+    from stripe2sf.domain.matching.duplicates import DuplicateReport
 
 GENESIS_HASH = "0" * 64
 
@@ -227,6 +230,7 @@ class OpOutcome:
     error: str | None = None
     code: str | None = None  # Salesforce errorCode / statusCode, e.g. UNABLE_TO_LOCK_ROW
     created: bool | None = None
+    duplicates: DuplicateReport | None = None  # DUPLICATES_DETECTED: the rule and its matches
 
 
 def records_from_plan(

@@ -124,6 +124,10 @@ class MatchingConfig(_Strict):
     multiple_contacts: Literal["oldest", "most_recently_active", "review"] = "review"
     review_owner_id: str | None = None
     create_missing: bool = True
+    # a duplicate rule refused to create the customer's Account or Contact: link the one record
+    # it matched (another customer's, several, or unreadable ones go to review) or always
+    # review; never allowSave (`domain.matching.duplicates`)
+    on_duplicate: Literal["link", "review"] = "link"
 
 
 class SubscriptionsConfig(_Strict):

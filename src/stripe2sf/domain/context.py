@@ -33,6 +33,9 @@ class LookupKind(StrEnum):
     SF_QUEUE = "salesforce.queue"  # SOQL -> records (Group)
     SF_OPEN_DUNNING = "salesforce.open_dunning"  # SOQL -> records (Task or Case)
     SF_REVIEW_TASK = "salesforce.review_task"  # key: customer id; SOQL -> records (Task)
+    # key: "<Account|Contact>:<customer id>" -> the records a duplicate rule matched when it
+    # refused to create the customer's record (`matching.duplicates`); SOQL -> records
+    SF_DUPLICATE_RECORDS = "salesforce.duplicate_records"
     LEDGER = "ledger"  # key: Stripe object id -> last Stripe timestamp written (int) | None
     # key: claim_key(customer id, email) -> the customer id that holds the email (our
     # database; asking claims it for this customer if nobody holds it yet)
@@ -40,6 +43,9 @@ class LookupKind(StrEnum):
     # key: customer id -> whether stripe2sf remembers its Account and Contact (our database):
     # True, False, or None when the answerer cannot tell (e.g. a backfill)
     LINKED = "linked"
+    # key: "<Account|Contact>:<customer id>" -> the `DuplicateReport` of a create a duplicate
+    # rule refused (never read: the engine puts it in when it plans the event again)
+    DUPLICATE = "duplicate"
 
 
 def normalize_email(email: str) -> str:
@@ -229,6 +235,11 @@ class PlanContext:
             value = as_str(raw)
         elif lookup.kind == LookupKind.LINKED:
             value = raw if isinstance(raw, bool) else None
+        elif lookup.kind == LookupKind.DUPLICATE:
+            value = raw
+        elif lookup.kind == LookupKind.SF_DUPLICATE_RECORDS:
+            parse = account_from_row if lookup.key.startswith("Account:") else contact_from_row
+            value = tuple(parse(r, self.names) for r in _rows(raw))
         elif raw is not None and not isinstance(raw, Mapping):
             raise TypeError(f"{lookup.kind}: expected a Stripe object dict or None")
         return value

@@ -61,9 +61,15 @@ class Hydrator:
         self.links = links
         self._names = context_for(config).names
 
-    def hydrate_many(self, views: Sequence[EventView]) -> Hydrated:
-        """Answer every event's lookups, round by round, each round for all events at once."""
-        out = Hydrated([context_for(self.config) for _ in views])
+    def hydrate_many(
+        self, views: Sequence[EventView], seeds: Sequence[PlanContext] | None = None
+    ) -> Hydrated:
+        """Answer every event's lookups, round by round, each round for all events at once;
+        ``seeds``: each event's context to start from (what the engine already knows, such as
+        a duplicate rule's answer), else an empty one."""
+        out = Hydrated(
+            list(seeds) if seeds is not None else [context_for(self.config) for _ in views]
+        )
         pending = set(range(len(views)))
         for _ in range(MAX_LOOKUP_ROUNDS):
             needed: dict[int, list[Lookup]] = {}

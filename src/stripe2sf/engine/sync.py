@@ -6,6 +6,8 @@
     send      `engine.send`: as few Salesforce calls as `domain.batch.calls` makes of them
     map back  `engine.map_back`: per-event answers from per-record outcomes; links learned
               or gone, what was written remembered (`store.links`)
+    again     events whose customer's Account or Contact a duplicate rule refused to create
+              go through once more, knowing what it matched (`domain.matching.duplicates`)
 
 The worker (`engine.worker`) claims the lanes, cuts them into waves and records the answers.
 All decisions are the domain's; this module moves answers between the boundaries.
@@ -14,6 +16,7 @@ All decisions are the domain's; this module moves answers between the boundaries
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any, NamedTuple
 
@@ -22,13 +25,21 @@ import structlog
 from stripe2sf.domain.audit import AuditRecord, OpOutcome, records_from_plan
 from stripe2sf.domain.batch.calls import batch
 from stripe2sf.domain.batch.lanes import settled_lane
-from stripe2sf.domain.batch.merge import absent_records, merge, record_key, written_by
+from stripe2sf.domain.batch.merge import (
+    absent_records,
+    merge,
+    outcomes_of,
+    record_key,
+    written_by,
+)
 from stripe2sf.domain.config import SyncConfig
 from stripe2sf.domain.context import PlanContext
 from stripe2sf.domain.events import EventView, parse_event
 from stripe2sf.domain.flows.lookups import context_for
 from stripe2sf.domain.flows.planner import plan
 from stripe2sf.domain.flows.subjects import customer_id_for, fresh_charge
+from stripe2sf.domain.matching import duplicates
+from stripe2sf.domain.matching.duplicates import DuplicateReport, RefusedCreate, refused_creates
 from stripe2sf.domain.operations import Plan
 from stripe2sf.domain.paths import id_of
 from stripe2sf.engine.hydrate import Hydrator
@@ -53,6 +64,29 @@ class Executed(NamedTuple):
     outcomes: Mapping[str, OpOutcome]
     records: list[AuditRecord]
     calls: int
+
+
+class _Wave(NamedTuple):
+    """What one pass over some events of a wave planned and what each plan's writes got."""
+
+    plans: dict[int, Plan]
+    outcomes: dict[int, dict[str, OpOutcome]]
+    calls: int
+    operations: int
+    sent: int
+
+
+def _after(
+    earlier: Applied | Moved | Failed, later: Applied | Moved | Failed
+) -> Applied | Moved | Failed:
+    """An event's answer after it was planned again: the later one, with the audit records of
+    the earlier attempt first (the create a duplicate rule refused, and the rule's name)."""
+    before = earlier.audit_records if not isinstance(earlier, Moved) else ()
+    if isinstance(later, Applied):
+        return Applied(later.ledger_updates, [*before, *later.audit_records])
+    if isinstance(later, Failed):
+        return Failed(later.error, [*before, *later.audit_records])
+    return later
 
 
 class SyncHandler:
@@ -124,11 +158,9 @@ class SyncHandler:
 
     def apply_batch(self, events: Sequence[StoredEvent]) -> list[Applied | Moved | Failed]:
         """Apply a wave (one or more consecutive events of each lane, in lane order); one
-        answer per event, in order."""
-        try:
-            self._read_org()
-        except Exception as exc:  # the org could not be read: every event waits for it
-            return [Failed(exc) for _ in events]
+        answer per event, in order. Events whose customer's Account or Contact a Salesforce
+        duplicate rule refused to create are planned again at once, knowing what it matched
+        (`domain.matching.duplicates`)."""
         results: dict[int, Applied | Moved | Failed] = {}
         views: dict[int, EventView] = {}
         for i, event in enumerate(events):
@@ -136,9 +168,51 @@ class SyncHandler:
                 views[i] = parse_event(event.payload)
             except Exception as exc:
                 results[i] = Failed(exc)
+        wave = self._wave(events, views, {}, results)
+        planned, calls = dict(wave.plans), wave.calls
+        operations, sent_ops = wave.operations, wave.sent
+        reports: dict[int, dict[str, DuplicateReport]] = {}
+        for _ in range(duplicates.MAX_PASSES):
+            seeds = self._refused_creates(wave, results, reports)
+            if not seeds:
+                break
+            earlier = {i: results[i] for i in seeds}
+            wave = self._wave(events, {i: views[i] for i in seeds}, seeds, results)
+            for i, before in earlier.items():
+                results[i] = _after(before, results[i])
+            planned.update(wave.plans)
+            calls += wave.calls
+            operations += wave.operations
+            sent_ops += wave.sent
+        if planned:  # one line per wave (a line per event cost a tenth of the worker's CPU)
+            log.info(
+                "wave_synced",
+                events=len(events),
+                event_ids=[events[i].event_id for i in sorted(planned)],
+                operations=operations,
+                sent=sent_ops,
+                calls=calls,  # every Salesforce call: reads and writes
+                refusals=sum(len(p.refusals) for p in planned.values()),
+                failed=sum(1 for i in planned if not isinstance(results[i], Applied)),
+                duplicate_rules=len(reports) or None,
+            )
+        return [results[i] for i in range(len(events))]
+
+    def _wave(
+        self,
+        events: Sequence[StoredEvent],
+        views: Mapping[int, EventView],
+        seeds: Mapping[int, PlanContext],
+        results: dict[int, Applied | Moved | Failed],
+    ) -> _Wave:
+        """Hydrate, plan, merge, send and map back these events (``seeds``: contexts to start
+        from); their answers go into ``results``."""
         # hydrate
         order = sorted(views)
-        hydrated = self.hydrator.hydrate_many([views[i] for i in order])
+        hydrated = self.hydrator.hydrate_many(
+            [views[i] for i in order],
+            [seeds[i] for i in order] if seeds else None,
+        )
         contexts: dict[int, PlanContext] = {}
         for n, i in enumerate(order):
             if n in hydrated.failed:
@@ -181,18 +255,55 @@ class SyncHandler:
                 for sobject in ("Account", "Contact")
             )
         results.update(back.results)
-        if plans:  # one line per wave (a line per event cost a tenth of the worker's CPU)
-            log.info(
-                "wave_synced",
-                events=len(events),
-                event_ids=[events[i].event_id for i in sorted(plans)],
-                operations=sum(len(p.operations) for p in plans.values()),
-                sent=len(merged.operations),
-                calls=hydrated.calls + sent.calls,  # every Salesforce call: reads and writes
-                refusals=sum(len(p.refusals) for p in plans.values()),
-                failed=sum(1 for i in plans if not isinstance(results[i], Applied)),
+        return _Wave(
+            plans,
+            {i: outcomes_of(i, p, sent.outcomes, merged) for i, p in plans.items()},
+            hydrated.calls + sent.calls,
+            sum(len(p.operations) for p in plans.values()),
+            len(merged.operations),
+        )
+
+    def _refused_creates(
+        self,
+        wave: _Wave,
+        results: Mapping[int, Applied | Moved | Failed],
+        reports: dict[int, dict[str, DuplicateReport]],
+    ) -> dict[int, PlanContext]:
+        """The events to plan again because a duplicate rule refused to create their
+        customer's Account or Contact, each with what Salesforce said (``reports``, kept
+        across passes). A rule refusing again what was decided ends the event's passes: its
+        failure stands. An answer naming no match (sObject Collections, Bulk) is asked again
+        as one REST call, whose answer names it."""
+        seeds: dict[int, PlanContext] = {}
+        for i, the_plan in wave.plans.items():
+            if not isinstance(results[i], Failed) or the_plan.customer_id is None:
+                continue
+            refused = refused_creates(the_plan, wave.outcomes[i], self._names.customer_id)
+            known = reports.setdefault(i, {})
+            if not refused or any(r.report.sobject in known for r in refused):
+                if not known:
+                    del reports[i]
+                continue
+            for found in refused:
+                report = found.report if found.report.detailed else self._ask_alone(found)
+                if report is not None:
+                    known[found.op.sobject] = report
+            seeds[i] = duplicates.seeded(
+                context_for(self.config), known.values(), the_plan.customer_id
             )
-        return [results[i] for i in range(len(events))]
+        return seeds
+
+    def _ask_alone(self, refused: RefusedCreate) -> DuplicateReport | None:
+        """The refused create sent alone (a REST call names the records a rule matched);
+        None when it is saved this time."""
+        sent = send(self.salesforce, [refused.op], self.bulk_threshold)
+        outcome = sent.outcomes.get(refused.op.op_id)
+        if outcome is not None and outcome.ok:
+            return None
+        report = outcome.duplicates if outcome is not None else None
+        if report is None:
+            return refused.report
+        return replace(report, sobject=refused.op.sobject)
 
     def __call__(self, event: StoredEvent) -> Applied | Moved:
         """One event alone (a wave of one); a failure is recorded in the audit trail and

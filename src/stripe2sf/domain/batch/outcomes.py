@@ -16,6 +16,7 @@ from typing import Any
 from stripe2sf.domain.audit import OpOutcome
 from stripe2sf.domain.batch.calls import SalesforceCall
 from stripe2sf.domain.errors import RETRYABLE_SALESFORCE_CODES
+from stripe2sf.domain.matching.duplicates import report_from_bulk, report_from_errors
 
 
 def _errors(value: Any) -> tuple[str | None, str | None]:
@@ -38,7 +39,15 @@ def _single(status: int, body: Any) -> OpOutcome:
         created = body.get("created") if isinstance(body, Mapping) else None
         return OpOutcome(True, rid, created=created if isinstance(created, bool) else None)
     code, message = _errors(body)
-    return OpOutcome(False, error=message or f"HTTP {status}", code=code or f"HTTP_{status}")
+    report = report_from_errors(body)
+    if report is not None:  # the rule's name and its matches, for the audit trail
+        message = report.describe()
+    return OpOutcome(
+        False,
+        error=message or f"HTTP {status}",
+        code=code or f"HTTP_{status}",
+        duplicates=report,
+    )
 
 
 def _collection(status: int, body: Any, count: int) -> list[OpOutcome]:
@@ -57,7 +66,12 @@ def _collection(status: int, body: Any, count: int) -> list[OpOutcome]:
             )
         else:
             code, message = _errors(item.get("errors") or [])
-            out.append(OpOutcome(False, item.get("id"), message or "no result", code))
+            report = report_from_errors(item.get("errors") or [])
+            if report is not None:
+                message = report.describe()
+            out.append(
+                OpOutcome(False, item.get("id"), message or "no result", code, duplicates=report)
+            )
     return out
 
 
@@ -145,8 +159,9 @@ def bulk_outcomes(
     for row in csv.DictReader(io.StringIO(failed_csv)):
         error = row.get("sf__Error") or "failed"
         code = error.split(":", 1)[0] if ":" in error else None
+        report = report_from_bulk(error)
         for op_id in op_ids_by_key.get(row.get(key_column) or "", ()):
-            out[op_id] = OpOutcome(False, row.get("sf__Id") or None, error, code)
+            out[op_id] = OpOutcome(False, row.get("sf__Id") or None, error, code, duplicates=report)
     for op_id in call.op_ids:
         out.setdefault(
             op_id, OpOutcome(False, error="not processed by the job", code="UNPROCESSED")

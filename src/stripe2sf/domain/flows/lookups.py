@@ -37,6 +37,7 @@ from stripe2sf.domain.flows.subjects import (
     refetch_key,
     unknown_to_stripe,
 )
+from stripe2sf.domain.matching import duplicates
 from stripe2sf.domain.matching.resolve import default_card_id, email_owners, website_host
 from stripe2sf.domain.paths import get_path, id_of
 from stripe2sf.domain.stripe_views import expanded_default_card, subscription_view
@@ -193,6 +194,12 @@ def lookups_needed(event: EventView, config: SyncConfig, ctx: PlanContext) -> tu
                             cid,
                             soql.review_task(o.dedupe_key_field, cid),
                         )
+
+    if cid and may_create:  # a create a duplicate rule refused: the records it matched
+        for found in duplicates.lookups(
+            ctx, cid, o.customer_id_field, o.billing_status_field, o.dedupe_key_field
+        ):
+            need(found.kind, found.key, found.soql)
 
     if flow == Flow.SUBSCRIPTION and cid:
         need(LookupKind.STRIPE_SUBSCRIPTIONS, cid)

@@ -15,6 +15,9 @@ Order (first hit wins):
    accounts and business Contacts alike.
 Never a silent guess: every resolution carries a reason that ends up in the plan.
 
+A create that a Salesforce duplicate rule refused (`matching.duplicates`) is planned again as a
+link to the record the rule matched, or as a review item; never saved anyway.
+
 A customer never writes into another customer's records. A Contact linked to another Stripe
 customer, or under an Account linked to one, is not a match; nor is any Contact of an email
 that another customer claimed first (`email_claims` in our database, decided before any
@@ -39,6 +42,7 @@ from stripe2sf.domain.context import (
     claim_key,
     normalize_email,
 )
+from stripe2sf.domain.matching import duplicates
 from stripe2sf.domain.matching.person import person_account_values
 from stripe2sf.domain.operations import Operation, RecordRef
 from stripe2sf.domain.sources import customer_sources, mapped_fields, payment_method_sources
@@ -146,6 +150,11 @@ def resolve(
     if linked is not None:
         return Resolution(
             "contact_match", f"Contact {linked.id} is linked to {customer_id}", contact=linked
+        )
+    refused = duplicates.choice(ctx, "Account", customer_id, config.matching.on_duplicate)
+    if refused is not None and refused.kind == "review":
+        return Resolution(
+            "review", refused.reason, candidates=refused.candidates, assumed=tuple(assumed)
         )
     if customer is None:
         return Resolution(
@@ -278,8 +287,17 @@ def customer_writes(
             return {}
         return mapped_fields(config, "customer", target, values, creating=creating, notes=notes)
 
+    on_duplicate = config.matching.on_duplicate
+    account_dup = duplicates.choice(ctx, "Account", customer_id, on_duplicate)
+    contact_dup = duplicates.choice(ctx, "Contact", customer_id, on_duplicate)
+    account_link = account_dup.account if account_dup and account_dup.kind == "link" else None
+
     def new_contact(after: str | None, reason: str) -> None:
-        """A Contact for the customer under its Account (written first by operation `after`)."""
+        """A Contact for the customer under its Account (written first by operation `after`);
+        the Contact a duplicate rule matched instead, when one refused to create it."""
+        if contact_dup is not None:
+            duplicate_contact(contact_dup, after)
+            return
         out.operations.append(
             Operation(
                 "contact",
@@ -295,6 +313,56 @@ def customer_writes(
         )
         out.contact_ref = con_ref
 
+    def duplicate_contact(choice: duplicates.Choice, after: str | None) -> None:
+        if choice.contact is None:
+            _review_task(
+                out,
+                customer_id,
+                ctx,
+                config,
+                subject=f"Review Stripe customer {customer_id}: a duplicate rule matched "
+                "its Contact",
+                description=(
+                    f"{choice.reason}. Candidates: {', '.join(choice.candidates) or 'none'}. "
+                    f"Set {key} = {customer_id} on the right Contact."
+                ),
+                reason=choice.reason,
+            )
+            out.notes.append(f"customer {customer_id}'s Contact is in the review queue")
+            return
+        contact = choice.contact
+        refs = {"AccountId": acc_ref} if not contact.account_id and out.account_ref else {}
+        out.operations.append(
+            Operation(
+                "link_contact",
+                "update",
+                "Contact",
+                "Id",
+                contact.id,
+                {key: customer_id, **fields("Contact", False)},
+                refs=refs,
+                depends_on=(after,) if after and refs else (),
+                reason=choice.reason,
+            )
+        )
+        out.contact_id, out.contact_ref = contact.id, con_ref
+
+    def link_duplicate_account(account: AccountRecord, reason: str) -> None:
+        """The Account a duplicate rule matched, instead of the one it refused to create."""
+        out.operations.append(
+            Operation(
+                "link_account",
+                "update",
+                "Account",
+                "Id",
+                account.id,
+                {key: customer_id, **(fields("Account", False) if sync_fields else {}), **card},
+                reason=reason,
+            )
+        )
+        out.account_id, out.account_owner_id = account.id, account.owner_id
+        out.account_ref, out.account_op = acc_ref, "link_account"
+
     def upsert_account(values: dict[str, Any], reason: str) -> None:
         """The customer's own Account, written (or created) by its customer id."""
         out.operations.append(
@@ -303,6 +371,9 @@ def customer_writes(
         out.account_ref, out.account_op = acc_ref, "account"
 
     def own_account(reason: str) -> None:
+        if account_link is not None and account_dup is not None:
+            link_duplicate_account(account_link, account_dup.reason)
+            return
         upsert_account({**(fields("Account", True) or {"Name": customer_id}), **card}, reason)
 
     def person_account(reason: str, *, with_email: bool = True) -> None:
@@ -369,6 +440,8 @@ def customer_writes(
                         reason=f"Stripe-owned fields of {customer_id} (its linked Contact)",
                     )
                 )
+        elif contact_dup is not None:  # a duplicate rule refused its Contact: link or review
+            new_contact(None, "the Contact a duplicate rule matched")
         elif customer is not None and sync_fields:
             _contact_for_linked_account(
                 out, customer_id, customer, ctx, config, fields, new_contact
@@ -414,19 +487,22 @@ def customer_writes(
             out.account_op = "link_account"
             contact_refs, deps = {}, ()
         else:
-            out.operations.append(
-                Operation(
-                    "account",
-                    "upsert",
-                    "Account",
-                    key,
-                    customer_id,
-                    {**fields("Account", True), **card},
-                    reason="matched Contact has no Account",
+            if account_link is not None and account_dup is not None:
+                link_duplicate_account(account_link, account_dup.reason)
+            else:
+                out.operations.append(
+                    Operation(
+                        "account",
+                        "upsert",
+                        "Account",
+                        key,
+                        customer_id,
+                        {**fields("Account", True), **card},
+                        reason="matched Contact has no Account",
+                    )
                 )
-            )
-            out.account_ref, out.account_op = acc_ref, "account"
-            contact_refs, deps = {"AccountId": acc_ref}, ("account",)
+                out.account_ref, out.account_op = acc_ref, "account"
+            contact_refs, deps = {"AccountId": acc_ref}, (str(out.account_op),)
         out.account_owner_id = contact.owner_id
         out.operations.append(
             Operation(
@@ -472,7 +548,7 @@ def customer_writes(
             return out
         own_account(f"create: {resolution.reason}")
         if customer is not None:
-            new_contact("account", f"create: Contact for {customer_id}")
+            new_contact(out.account_op, f"create: Contact for {customer_id}")
         return out
     if kind == "review":
         _review_task(
