@@ -9,11 +9,13 @@ from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
 import stripe
 
+from stripe2sf.domain.money import to_major_units
 from stripe2sf.store.audit_trail import AuditTrail
 from stripe2sf.store.inbox import StoredEvent
 from tests.support.events import signed
@@ -61,15 +63,50 @@ OLDER_PAYLOADS_ONLY = pytest.param(
     {"stripe_account_version": "2020-08-27"}, id="stripe-2020-08-27-payloads-sdk-reads"
 )
 
+# An org with multiple currencies (README: "Orgs with multiple currencies"): each payment, and
+# the Account with its MRR, carries its Stripe currency as CurrencyIsoCode; amounts in the
+# currency's own unit (JPY has none smaller). Tests take (env options, Stripe currency).
+MULTI_CURRENCY_ORG = {
+    "salesforce": {"features": ["multi-currency"], "currencies": ["USD", "EUR", "JPY"]}
+}
+IN_CURRENCIES = [
+    pytest.param({}, "usd", id="single-currency"),
+    pytest.param(MULTI_CURRENCY_ORG, "usd", id="multi-currency-usd"),
+    pytest.param(MULTI_CURRENCY_ORG, "eur", id="multi-currency-eur"),
+    pytest.param(MULTI_CURRENCY_ORG, "jpy", id="multi-currency-jpy"),
+]
+MULTI_CURRENCY_EUR = pytest.param(MULTI_CURRENCY_ORG, "eur", id="multi-currency-eur")
+
+
+def in_usd(params: list[Any]) -> list[Any]:
+    """`env`-only params as (env options, "usd") pairs."""
+    return [pytest.param(p.values[0], "usd", id=p.id) for p in params]
+
+
+def record_currency(env: SyncEnv, sobject: str, record_id: str) -> str | None:
+    """A record's CurrencyIsoCode; None in a single-currency org (there is no such field)."""
+    if "multi-currency" not in env.salesforce.features():
+        return None
+    [row] = env.query(f"SELECT CurrencyIsoCode FROM {sobject} WHERE Id = '{record_id}'")
+    return str(row["CurrencyIsoCode"])
+
+
+def expected_currency(env: SyncEnv, currency: str) -> str | None:
+    return currency.upper() if "multi-currency" in env.salesforce.features() else None
+
 
 def pay(
-    client: stripe.StripeClient, customer: str, amount: int = 2_500, pm: str = "pm_card_visa"
+    client: stripe.StripeClient,
+    customer: str,
+    amount: int = 2_500,
+    pm: str = "pm_card_visa",
+    currency: str = "usd",
 ) -> str:
     method = client.v1.payment_methods.attach(pm, {"customer": customer})
     intent = client.v1.payment_intents.create(
         {
             "amount": amount,
-            "currency": "usd",
+            "currency": currency,
             "customer": customer,
             "payment_method": method.id,
             "automatic_payment_methods": {"enabled": True, "allow_redirects": "never"},
@@ -80,13 +117,14 @@ def pay(
     return charge if isinstance(charge, str) else str(getattr(charge, "id", ""))
 
 
-def test_existing_contact_is_linked_not_duplicated(env: SyncEnv) -> None:
+@pytest.mark.parametrize(("env", "currency"), IN_CURRENCIES, indirect=["env"])
+def test_existing_contact_is_linked_not_duplicated(env: SyncEnv, currency: str) -> None:
     [account] = env.salesforce.seed([{"Name": "Acme Corp"}], "Account")
     [contact] = env.salesforce.seed(
         [{"LastName": "Payer", "Email": "Pat@Acme.example", "AccountId": account}], "Contact"
     )
     customer = env.client.v1.customers.create({"email": "pat@acme.example", "name": "Pat Payer"})
-    charge = pay(env.client, customer.id)
+    charge = pay(env.client, customer.id, currency=currency)
     env.drain()
 
     contacts = env.query("SELECT Id, Stripe_Customer_Id__c FROM Contact")
@@ -95,10 +133,14 @@ def test_existing_contact_is_linked_not_duplicated(env: SyncEnv) -> None:
     [linked] = env.query("SELECT Id, Stripe_Customer_Id__c FROM Account")
     assert linked["Id"] == account and linked["Stripe_Customer_Id__c"] == customer.id
     [payment] = env.query(
-        "SELECT Amount__c, Currency__c, Status__c, Account__c, Contact__c, Card_Last4__c "
+        "SELECT Id, Amount__c, Currency__c, Status__c, Account__c, Contact__c, Card_Last4__c "
         f"FROM Stripe_Payment__c WHERE Stripe_Charge_Id__c = '{charge}'"
     )
-    assert payment["Amount__c"] == 25 and payment["Currency__c"] == "USD"
+    assert payment["Amount__c"] == to_major_units(2_500, currency)  # JPY 2500, else 25.00
+    assert payment["Currency__c"] == currency.upper()
+    assert record_currency(env, "Stripe_Payment__c", payment["Id"]) == expected_currency(
+        env, currency
+    )
     assert payment["Account__c"] == account and payment["Contact__c"] == contact
     assert payment["Card_Last4__c"] == "4242"
 
@@ -181,9 +223,11 @@ def test_ten_concurrent_deliveries_and_applications_of_one_event_make_one_paymen
     assert len(env.query("SELECT Id FROM Contact")) == 1
 
 
-@pytest.mark.parametrize("env", OLDER_STRIPE, indirect=True)
+@pytest.mark.parametrize(
+    ("env", "currency"), [*in_usd(OLDER_STRIPE), MULTI_CURRENCY_EUR], indirect=["env"]
+)
 def test_updated_delivered_after_deleted_does_not_revive_a_canceled_subscription(
-    env: SyncEnv,
+    env: SyncEnv, currency: str
 ) -> None:
     client = env.client
     customer = client.v1.customers.create({"email": "late@buyer.example", "name": "Lee Late"})
@@ -192,7 +236,7 @@ def test_updated_delivered_after_deleted_does_not_revive_a_canceled_subscription
     price = client.v1.prices.create(
         {
             "product": product.id,
-            "currency": "usd",
+            "currency": currency,
             "unit_amount": 900,
             "recurring": {"interval": "month"},
         }
@@ -218,13 +262,17 @@ def test_updated_delivered_after_deleted_does_not_revive_a_canceled_subscription
     assert updated, "the scenario must have produced an active `updated` event"
     env.runtime.inbox.replay([updated[0].id], datetime.now(UTC))
     env.drain()
-    [account] = env.query("SELECT Subscription_Status__c FROM Account")
-    assert account["Subscription_Status__c"] == "Canceled"
+    [account] = env.query("SELECT Id, Subscription_Status__c, MRR__c FROM Account")
+    assert account["Subscription_Status__c"] == "Canceled" and account["MRR__c"] == 0
+    # the MRR is in the subscription's currency
+    assert record_currency(env, "Account", account["Id"]) == expected_currency(env, currency)
 
 
-@pytest.mark.parametrize("env", OLDER_STRIPE, indirect=True)
+@pytest.mark.parametrize(
+    ("env", "currency"), [*in_usd(OLDER_STRIPE), MULTI_CURRENCY_EUR], indirect=["env"]
+)
 def test_failed_payment_task_goes_to_the_account_owner_and_closes_on_payment(
-    env: SyncEnv,
+    env: SyncEnv, currency: str
 ) -> None:
     client = env.client
     [owner] = env.salesforce.seed(
@@ -251,7 +299,7 @@ def test_failed_payment_task_goes_to_the_account_owner_and_closes_on_payment(
     price = client.v1.prices.create(
         {
             "product": product.id,
-            "currency": "usd",
+            "currency": currency,
             "unit_amount": 4_900,
             "recurring": {"interval": "month"},
         }
@@ -285,6 +333,12 @@ def test_failed_payment_task_goes_to_the_account_owner_and_closes_on_payment(
     assert task["Status"] == "Completed"
     [acct] = env.query("SELECT Billing_Status__c FROM Account")
     assert acct["Billing_Status__c"] == "Current"
+    # every payment (the first invoice, the failed renewal, its payment) in the invoices' currency
+    paid = env.query("SELECT Id, Amount__c, Currency__c FROM Stripe_Payment__c")
+    assert paid and {(p["Amount__c"], p["Currency__c"]) for p in paid} == {(49, currency.upper())}
+    assert {record_currency(env, "Stripe_Payment__c", p["Id"]) for p in paid} == {
+        expected_currency(env, currency)
+    }
 
 
 def test_a_card_number_smuggled_into_stripe_data_never_reaches_salesforce(env: SyncEnv) -> None:

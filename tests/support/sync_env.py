@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -66,16 +66,19 @@ def sync_env(
     *,
     run_worker: bool = True,
     stripe_account_version: str | None = None,
+    salesforce: Mapping[str, Any] | None = None,
     **settings: Any,
 ) -> Iterator[SyncEnv]:
     """`run_worker=False`: webhooks are stored, and the test applies them itself.
     `stripe_account_version`: the Stripe account's default API version and its webhook
     endpoint's `api_version` (events in that version's shape); stripe2sf's reads follow the
-    `stripe_api_version` setting (default: the SDK's pinned version)."""
+    `stripe_api_version` setting (default: the SDK's pinned version).
+    `salesforce`: options of the Salesforce sandbox (`salesforce_sandbox.config.Settings`),
+    e.g. the kind of org: `{"features": ["multi-currency"], "currencies": ["USD", "EUR"]}`."""
     with ExitStack() as stack:
         tmp = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="sync-env-")))
         metadata = write_metadata(tmp / "metadata")
-        sf_box = stack.enter_context(run_salesforce(metadata=[metadata]))
+        sf_box = stack.enter_context(run_salesforce(metadata=[metadata], **(salesforce or {})))
         stripe_box = stack.enter_context(run_stripe(api_version=stripe_account_version))
         config = load_settings(
             database_url=db_url,
