@@ -161,6 +161,10 @@ class SyncHandler:
         answer per event, in order. Events whose customer's Account or Contact a Salesforce
         duplicate rule refused to create are planned again at once, knowing what it matched
         (`domain.matching.duplicates`)."""
+        try:
+            self._read_org()
+        except Exception as exc:  # the org could not be read: every event waits for it
+            return [Failed(exc) for _ in events]
         results: dict[int, Applied | Moved | Failed] = {}
         views: dict[int, EventView] = {}
         for i, event in enumerate(events):
