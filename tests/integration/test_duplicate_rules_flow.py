@@ -9,6 +9,9 @@ from pathlib import Path
 
 import pytest
 
+from stripe2sf.domain.setup.duplicate_rules import NAME
+from stripe2sf.engine.doctor import run_doctor
+from stripe2sf.runtime import load_sync_config
 from stripe2sf.store.audit_trail import AuditTrail
 from tests.integration.test_sync_end_to_end import pay
 from tests.support.sync_env import SyncEnv, sync_env
@@ -92,6 +95,12 @@ def test_contact_a_name_rule_matches_is_linked_not_duplicated(env: SyncEnv) -> N
     # the refused create stays in the audit trail, with the rule and what it matched
     errors = audit_errors(env, customer.id)
     assert any(f"duplicate rule Contact_Name matched {ada}" in e for e in errors), errors
+    # doctor lists the rule, what it compares, and what stripe2sf does about it
+    settings = env.runtime.settings
+    [check] = [c for c in run_doctor(settings, load_sync_config(settings)) if c.name == NAME]
+    assert check.ok and "active on Contact: Contact_Name" in check.detail, check.detail
+    assert "compares FirstName, LastName" in check.detail
+    assert "links the one record the rule matched" in check.detail
 
 
 def test_several_matches_go_to_review_and_nothing_is_duplicated(env: SyncEnv) -> None:
