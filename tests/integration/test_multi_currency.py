@@ -86,7 +86,7 @@ def test_an_inactive_currency_dead_letters_naming_it_until_activated_then_replay
     assert not check.ok and "JPY not active" in check.detail and "activate JPY" in check.fix
 
     activate(env.sf, "JPY")
-    assert env.runtime.inbox.replay(dead, datetime.now(UTC)) == dead
+    assert sorted(env.runtime.inbox.replay(dead, datetime.now(UTC))) == sorted(dead)
     env.drain()
     assert payments(env.sf) == {euro: (19.99, "EUR", "EUR"), yen: (5000, "JPY", "JPY")}
     assert env.runtime.inbox.counts()["dead"] == 0
