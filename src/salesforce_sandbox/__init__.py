@@ -52,6 +52,13 @@ code answers ``INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST`` "Account Currency: bad 
 restricted picklist field: JPY". Activate one as an admin does: update its ``CurrencyType``
 (``IsActive``; Customize Application), or create one (``models.currencies``).
 
+Duplicate management (``models.duplicates``, ``schema.duplicate_rules``): ``MatchingRules``
+and ``DuplicateRule`` metadata (Metadata API, ``--metadata`` sources, or Salesforce's standard
+Account and Contact rules with ``POST /_sandbox/duplicate-rules/standard``; none in a new org)
+are enforced on API writes: ``Block`` always refuses, ``Allow`` with ``Alert`` refuses unless
+``Sforce-Duplicate-Rule-Header: allowSave=true``; REST answers ``DUPLICATES_DETECTED`` with the
+rule's ``duplicateResult``. Rows in DuplicateRule / MatchingRule / MatchingRuleItem.
+
 Login with simple-salesforce: it always builds ``https://{domain}.salesforce.com/...``, so pass
 ``domain="127.0.0.1:8701/login"``; any path ending in ``/services/oauth2/token`` or
 ``/services/Soap/u/NN.0`` is a login endpoint.

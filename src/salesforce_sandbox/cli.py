@@ -48,6 +48,10 @@ control plane (loopback only, no auth; JSON in and out):
   POST   /_sandbox/features          {{"enable": ["person-accounts"], "disable": [...]}}
   GET    /_sandbox/currencies        multi-currency: {{"currencies": [...], "active": [...]}}
   POST   /_sandbox/currencies        {{"activate": ["JPY"], "deactivate": [...]}}
+  GET    /_sandbox/duplicate-rules   {{"rules": [...]}}  the duplicate rules (metadata-deployed too)
+  POST   /_sandbox/duplicate-rules/standard  {{"objects": ["Contact"]}}  Salesforce's standard
+                                     Account and Contact rules, active (off in a new org)
+  DELETE /_sandbox/duplicate-rules   {{"names": ["Contact.X"]}} some, or every rule (kept by reset)
   GET    /_sandbox/requests          {{"api_calls", "daily_limit", "requests", "by_endpoint"}}
   DELETE /_sandbox/requests          reset the counters (and the API usage)
   POST   /_sandbox/limits            {{"daily_limit": N, "used": M}}
