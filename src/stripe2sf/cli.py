@@ -400,8 +400,10 @@ def doctor() -> None:
     checks = run_doctor(settings, _sync_config(settings))
     for check in checks:
         mark = "[green]ok  [/]" if check.ok else "[red]FAIL[/]"
+        if check.ok and check.warning:
+            mark = "[yellow]WARN[/]"
         console.print(f"{mark} {check.name}: {check.detail}")
-        if not check.ok and check.fix:
+        if (not check.ok or check.warning) and check.fix:
             console.print(f"       fix: {check.fix}")
     failed = [c for c in checks if not c.ok]
     console.print(f"{len(checks) - len(failed)} of {len(checks)} checks passed")

@@ -9,8 +9,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+from stripe2sf.domain.config import SyncConfig
+from stripe2sf.domain.setup.doctor import Check
+from stripe2sf.engine.doctor import run_doctor
+from stripe2sf.runtime import load_sync_config
 from tests.support.smtp import Mailbox
-from tests.support.sync_env import sync_env
+from tests.support.sync_env import SyncEnv, sync_env
 
 RULE = (
     '<?xml version="1.0" encoding="UTF-8"?>'
@@ -84,3 +88,93 @@ def test_a_validation_rule_dead_letters_and_replay_applies_once_fixed(
         [payment] = env.query("SELECT Amount__c, Account__c FROM Stripe_Payment__c")
         assert payment == {**payment, "Amount__c": 42, "Account__c": account["Id"]}
         assert intent.latest_charge
+
+
+def record_type(name: str, billing: list[str]) -> str:
+    values = "".join(
+        f"<values><fullName>{v}</fullName><default>false</default></values>" for v in billing
+    )
+    return (
+        '<?xml version="1.0" encoding="UTF-8"?>'
+        '<RecordType xmlns="http://soap.sforce.com/2006/04/metadata">'
+        f"<fullName>{name}</fullName><active>true</active><label>{name}</label>"
+        f"<picklistValues><picklist>Billing_Status__c</picklist>{values}</picklistValues>"
+        "</RecordType>"
+    )
+
+
+REQUIRED_FIELD = (
+    '<?xml version="1.0" encoding="UTF-8"?>'
+    '<CustomField xmlns="http://soap.sforce.com/2006/04/metadata">'
+    "<fullName>Region__c</fullName><label>Region</label><length>20</length>"
+    "<required>true</required><type>Text</type></CustomField>"
+)
+
+
+def checks_of(env: SyncEnv, config: SyncConfig) -> dict[str, Check]:
+    return {c.name: c for c in run_doctor(env.runtime.settings, config)}
+
+
+def test_record_types_and_what_doctor_tells_before_a_write_fails(tmp_path: Path) -> None:
+    toml = tmp_path / "stripe2sf.toml"
+    toml.write_text('[record_types]\nAccount = "Enterprise"\n')
+    db = f"sqlite:///{tmp_path / 'stripe2sf.db'}"
+    with sync_env(db, config_path=toml) as env:
+        deploy = {
+            "objects/Account/recordTypes/Basic.recordType-meta.xml": record_type(
+                "Basic", ["Current", "At Risk"]
+            ),
+            "objects/Account/recordTypes/Enterprise.recordType-meta.xml": record_type(
+                "Enterprise", ["Current", "Payment Overdue", "At Risk"]
+            ),
+        }
+        env.salesforce.control_call("POST", "deploy", {"files": deploy})
+        ids = {
+            r["DeveloperName"]: r["Id"]
+            for r in env.query("SELECT Id, DeveloperName FROM RecordType")
+        }
+        configured = load_sync_config(env.runtime.settings)
+        found = checks_of(env, configured)
+        assert found["record type of Account"].ok, found["record type of Account"]
+        assert found["validation rules"].detail == "none active on the objects stripe2sf writes"
+        # without the setting, new Accounts get the user's default: Basic, which refuses one
+        # of the billing statuses stripe2sf writes
+        by_default = checks_of(env, SyncConfig())
+        lacking = by_default["Account.Billing_Status__c in record type Basic"]
+        assert not lacking.ok and "Payment Overdue" in lacking.detail
+        assert "INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST" in lacking.detail
+
+        customer = env.client.v1.customers.create({"email": "rt@type.example", "name": "Rita"})
+        env.client.v1.payment_intents.create(
+            {
+                "amount": 1_000,
+                "currency": "usd",
+                "customer": customer.id,
+                "payment_method": "pm_card_visa",
+                "automatic_payment_methods": {"enabled": True, "allow_redirects": "never"},
+                "confirm": True,
+            }
+        )
+        assert env.drain()["dead"] == 0
+        [account] = env.query("SELECT RecordTypeId, RecordType.DeveloperName FROM Account")
+        assert account["RecordTypeId"] == ids["Enterprise"]
+
+        # a required field stripe2sf does not fill, and an active rule: told before a write
+        rule = RULE.format(active="true")
+        env.salesforce.control_call(
+            "POST",
+            "deploy",
+            {
+                "files": {
+                    "objects/Account/fields/Region__c.field-meta.xml": REQUIRED_FIELD,
+                    RULE_FILE: rule,
+                }
+            },
+        )
+        found = checks_of(env, configured)
+        required = found["Account.Region__c"]
+        assert not required.ok and "REQUIRED_FIELD_MISSING" in required.detail
+        assert '[[mappings]] target = "Account.Region__c"' in required.fix
+        warned = found["validation rule Account.Website_Required"]
+        assert warned.ok and warned.warning
+        assert '"Every account needs its web site" (field Website)' in warned.detail

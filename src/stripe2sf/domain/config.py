@@ -13,6 +13,8 @@ Layout of `stripe2sf.toml` (every table optional)::
     [sync]               refetch policy, Bulk API threshold
     [org]                what kind of org: "auto" (as describe reports it) or true/false
     [ownership]          "Object.Field" = "stripe" | "salesforce" | "create_only"
+    [record_types]       Object = "DeveloperName" (or its 012 Id): the record type of the
+                         records stripe2sf creates
     [[mappings]]         source = "charge.amount", target = "Stripe_Payment__c.Amount__c",
                          transform = "money", values = { ... } (picklists)
     replace_default_mappings = false   # true: only the [[mappings]] listed are used
@@ -325,8 +327,21 @@ class SyncConfig(_Strict):
     sync: SyncOptions = SyncOptions()
     org: OrgConfig = OrgConfig()
     ownership: dict[str, Owner] = Field(default_factory=dict)
+    # Object -> the DeveloperName (or the 012 Id) of the record type of the records stripe2sf
+    # creates; names are turned into Ids once per process (`domain.org_profile`). Objects
+    # not listed get the user's default record type.
+    record_types: dict[str, str] = Field(default_factory=dict)
     mappings: tuple[FieldMapping, ...] = ()
     replace_default_mappings: bool = False
+
+    def record_type_id(self, sobject: str) -> str | None:
+        """The Id of the record type stripe2sf gives new `sobject` records (None: the user's
+        default; also before a DeveloperName is resolved, and for person accounts, whose
+        record type `[org]` sets)."""
+        if sobject == "Account" and self.org.account_model == "person":
+            return None
+        value = self.record_types.get(sobject)
+        return value if value is not None and is_record_type_id(value) else None
 
     @cached_property
     def _ownership(self) -> Mapping[str, Owner]:
@@ -451,6 +466,11 @@ class SyncConfig(_Strict):
         }
 
 
+def is_record_type_id(value: str) -> bool:
+    """A record type Id (15 or 18 characters, prefix 012), not a DeveloperName."""
+    return value.startswith("012") and len(value) in (15, 18) and value.isalnum()
+
+
 def _is_api_name(value: str) -> bool:
     return bool(value) and value.replace("_", "").isalnum() and not value[0].isdigit()
 
@@ -529,6 +549,14 @@ def check_config(config: SyncConfig) -> list[str]:
                     f'ownership."{name}.{field}": stripe2sf needs to write {name}.{field} '
                     "(a key, lookup or status field); it cannot be owned by Salesforce"
                 )
+    for sobject, record_type in config.record_types.items():
+        if not _is_api_name(sobject) or not (
+            _is_api_name(record_type) or is_record_type_id(record_type)
+        ):
+            problems.append(
+                f'record_types."{sobject}": expected an object API name = a record type\'s '
+                f"DeveloperName or its Id (012...), got {sobject!r} = {record_type!r}"
+            )
     fp = config.failed_payments
     if fp.owner == "queue" and not fp.queue:
         problems.append("failed_payments.queue: expected a queue name when owner = 'queue'")

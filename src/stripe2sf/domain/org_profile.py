@@ -6,7 +6,8 @@
 object's describe tells (there is no Organization field for it; Apex asks
 `UserInfo.isMultiCurrencyOrganization()`, the SOAP login result `organizationMultiCurrency`).
 An org with Person Accounts shows `IsPersonAccount` on Account, and the Account describe's
-`recordTypeInfos` name the person record type's Id, if the user may use it.
+`recordTypeInfos` name the person record type's Id, if the user may use it. The record types
+`[record_types]` names by DeveloperName get their Ids the same way.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from stripe2sf.domain.config import SyncConfig
+from stripe2sf.domain.config import SyncConfig, is_record_type_id
 from stripe2sf.domain.sources import CURRENCY_FIELD
 
 
@@ -25,7 +26,30 @@ def describes_needed(config: SyncConfig) -> list[str]:
         needed.append(config.objects.payment_object)
     if _reads_account(config):
         needed.append("Account")
+    needed += [name for name in _named_record_types(config) if name not in needed]
     return needed
+
+
+def _named_record_types(config: SyncConfig) -> list[str]:
+    """Objects whose `[record_types]` entry is a DeveloperName still to turn into an Id."""
+    return [o for o, value in config.record_types.items() if not is_record_type_id(value)]
+
+
+def record_type_problem(config: SyncConfig) -> str | None:
+    """Why `[record_types]` cannot be used as (resolved) configured, or None."""
+    unresolved = [
+        f"{sobject} = {value!r}"
+        for sobject, value in config.record_types.items()
+        if not is_record_type_id(value)
+    ]
+    if not unresolved:
+        return None
+    return (
+        f"[record_types] {', '.join(unresolved)}: no such active record type is available to "
+        "stripe2sf's Salesforce user (the object's describe, recordTypeInfos): create or "
+        "activate it, give the user's profile or permission set that record type, or fix the "
+        "DeveloperName; `stripe2sf doctor` lists the ones the user has"
+    )
 
 
 def _reads_account(config: SyncConfig) -> bool:
@@ -90,6 +114,11 @@ def resolved(config: SyncConfig, describes: Mapping[str, Mapping[str, Any] | Non
                 "person_record_type_id": record_type if model == "person" else None,
             }
         )
-    if org == config.org:
+    record_types = dict(config.record_types)
+    for sobject in _named_record_types(config):
+        found = person_record_type_id(describes.get(sobject), record_types[sobject])
+        if found:
+            record_types[sobject] = found
+    if org == config.org and record_types == config.record_types:
         return config
-    return config.model_copy(update={"org": org})
+    return config.model_copy(update={"org": org, "record_types": record_types})

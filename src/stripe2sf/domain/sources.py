@@ -175,6 +175,9 @@ def mapped_fields(
                 currencies[target_field] = str(code).upper()
     if config.multi_currency and currencies and CURRENCY_FIELD not in fields:
         fields.update(record_currency(config, target_obj, currencies, creating, notes))
+    record_type = config.record_type_id(target_obj) if creating else None
+    if record_type is not None:  # `[record_types]`: the record type of the records it creates
+        fields["RecordTypeId"] = record_type
     return fields
 
 

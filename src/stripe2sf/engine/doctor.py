@@ -30,6 +30,7 @@ from stripe2sf.domain.setup.needs import integration_grants, needs
 from stripe2sf.domain.soql import quote
 from stripe2sf.domain.sources import CURRENCY_FIELD
 from stripe2sf.engine.doctor_duplicates import duplicate_rules
+from stripe2sf.engine.doctor_rules import org_rule_checks
 from stripe2sf.engine.org_profile import org_config
 from stripe2sf.salesforce.client import SalesforceClient, connect
 from stripe2sf.settings import Settings
@@ -193,6 +194,7 @@ def run_doctor(settings: Settings, config: SyncConfig) -> list[Check]:
         checks.extend(access_checks(needs(config), view, integration_grants(config)))
         checks.append(currencies(client, config, view, settings))
         checks.append(account_model_check(configured, config, view.describes.get("Account")))
+        checks.extend(org_rule_checks(client, config, view))
         checks.append(duplicate_rules(client, config))
         checks.append(budget_check(client.limits(), RESERVE_SHARE))
     return checks

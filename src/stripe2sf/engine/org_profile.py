@@ -10,7 +10,12 @@ import structlog
 
 from stripe2sf.domain.config import SyncConfig
 from stripe2sf.domain.errors import RetryableError, SyncError
-from stripe2sf.domain.org_profile import describes_needed, person_account_problem, resolved
+from stripe2sf.domain.org_profile import (
+    describes_needed,
+    person_account_problem,
+    record_type_problem,
+    resolved,
+)
 
 log = structlog.get_logger(__name__)
 
@@ -43,4 +48,7 @@ def org_config(config: SyncConfig, salesforce: Describer) -> SyncConfig:
     problem = person_account_problem(out)
     if problem:  # the configuration's, not an event's: events wait until it is fixed
         raise RetryableError(problem, kind="config.person_record_type")
+    problem = record_type_problem(out)
+    if problem:
+        raise RetryableError(problem, kind="config.record_type")
     return out

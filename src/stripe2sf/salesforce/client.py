@@ -242,6 +242,28 @@ class SalesforceClient:
                 results.append(records)
         return results
 
+    def tooling_query_all(self, soql: str) -> list[dict[str, Any]]:
+        """Every record of a Tooling API query (setup objects: ValidationRule, CustomObject)."""
+        what = f"tooling query {soql!r}"
+        body = self._get_json(self.data_path("tooling/query/"), what, "tooling", {"q": soql})
+        records: list[dict[str, Any]] = list(body.get("records") or [])
+        while not body.get("done", True) and body.get("nextRecordsUrl"):
+            body = self._get_json(str(body["nextRecordsUrl"]), what, "tooling")
+            records.extend(body.get("records") or [])
+        return records
+
+    def picklist_values(self, sobject: str, record_type_id: str) -> dict[str, list[str]]:
+        """Picklist field -> the values the record type allows (User Interface API)."""
+        path = self.data_path(
+            f"ui-api/object-info/{quote(sobject, safe='')}/picklist-values/{record_type_id}"
+        )
+        body = self._get_json(path, f"picklist values of {sobject} {record_type_id}", "ui-api")
+        fields = body.get("picklistFieldValues") or {}
+        return {
+            str(name): [str(v.get("value")) for v in (item or {}).get("values") or []]
+            for name, item in fields.items()
+        }
+
     def describe(self, sobject: str) -> dict[str, Any]:
         """The describe of one sObject (fields, picklist values, external ids, ...)."""
         path = self.data_path(f"sobjects/{quote(sobject, safe='')}/describe")

@@ -11,10 +11,14 @@ from typing import Any, Literal
 
 @dataclass(frozen=True)
 class Check:
+    """One finding. `warning`: it passes, but something may refuse stripe2sf's writes later
+    (an active validation rule): shown with its fix, not counted as a failure."""
+
     name: str
     ok: bool
     detail: str
     fix: str = ""
+    warning: bool = False
 
 
 def stripe_mode(key: str | None) -> str | None:
