@@ -95,6 +95,37 @@ def expected_currency(env: SyncEnv, currency: str) -> str | None:
     return currency.upper() if "multi-currency" in env.salesforce.features() else None
 
 
+# An org with Person Accounts (README: "Orgs with Person Accounts"): a new customer is one
+# person account whose hidden person contact is its Contact; an existing one is found by its
+# PersonEmail (its person contact's Email) and linked. Tests seed customers as the org holds them.
+PERSON_ACCOUNTS_ORG = {"salesforce": {"features": ["person-accounts"]}}
+
+
+def person_accounts(env: SyncEnv) -> bool:
+    return "person-accounts" in env.salesforce.features()
+
+
+def seed_customer(
+    env: SyncEnv, company: str, last_name: str, email: str, owner: str | None = None
+) -> tuple[str, str]:
+    """(Account Id, Contact Id) of a customer already in Salesforce: a business Account with a
+    Contact, or in an org with Person Accounts a person account (its person contact)."""
+    owned = {"OwnerId": owner} if owner else {}
+    if not person_accounts(env):
+        [account] = env.salesforce.seed([{"Name": company, **owned}], "Account")
+        [contact] = env.salesforce.seed(
+            [{"LastName": last_name, "Email": email, "AccountId": account}], "Contact"
+        )
+        return account, contact
+    [record_type] = env.query(
+        "SELECT Id FROM RecordType WHERE SobjectType = 'Account' AND IsPersonType = true"
+    )
+    person = {"RecordTypeId": record_type["Id"], "LastName": last_name, "PersonEmail": email}
+    [account] = env.salesforce.seed([{**person, **owned}], "Account")
+    [row] = env.query(f"SELECT PersonContactId FROM Account WHERE Id = '{account}'")
+    return account, str(row["PersonContactId"])
+
+
 def pay(
     client: stripe.StripeClient,
     customer: str,
@@ -117,12 +148,13 @@ def pay(
     return charge if isinstance(charge, str) else str(getattr(charge, "id", ""))
 
 
-@pytest.mark.parametrize(("env", "currency"), IN_CURRENCIES, indirect=["env"])
+@pytest.mark.parametrize(
+    ("env", "currency"),
+    [*IN_CURRENCIES, pytest.param(PERSON_ACCOUNTS_ORG, "usd", id="person-accounts")],
+    indirect=["env"],
+)
 def test_existing_contact_is_linked_not_duplicated(env: SyncEnv, currency: str) -> None:
-    [account] = env.salesforce.seed([{"Name": "Acme Corp"}], "Account")
-    [contact] = env.salesforce.seed(
-        [{"LastName": "Payer", "Email": "Pat@Acme.example", "AccountId": account}], "Contact"
-    )
+    account, contact = seed_customer(env, "Acme Corp", "Payer", "Pat@Acme.example")
     customer = env.client.v1.customers.create({"email": "pat@acme.example", "name": "Pat Payer"})
     charge = pay(env.client, customer.id, currency=currency)
     env.drain()
@@ -145,7 +177,9 @@ def test_existing_contact_is_linked_not_duplicated(env: SyncEnv, currency: str) 
     assert payment["Card_Last4__c"] == "4242"
 
 
-@pytest.mark.parametrize("env", OLDER_STRIPE, indirect=True)
+@pytest.mark.parametrize(
+    "env", [*OLDER_STRIPE, pytest.param(PERSON_ACCOUNTS_ORG, id="person-accounts")], indirect=True
+)
 def test_new_customer_creates_one_account_and_one_contact(env: SyncEnv) -> None:
     customer = env.client.v1.customers.create({"email": "new@buyer.example", "name": "Nora New"})
     pay(env.client, customer.id)
@@ -156,7 +190,23 @@ def test_new_customer_creates_one_account_and_one_contact(env: SyncEnv) -> None:
     assert [a["Stripe_Customer_Id__c"] for a in accounts] == [customer.id]
     assert len(contacts) == 1 and contacts[0]["AccountId"] == accounts[0]["Id"]
     assert contacts[0]["Email"] == "new@buyer.example" and contacts[0]["LastName"] == "New"
-    assert len(env.query("SELECT Id FROM Stripe_Payment__c")) == 2
+    payments = env.query("SELECT Account__c, Contact__c FROM Stripe_Payment__c")
+    assert len(payments) == 2
+    assert {(p["Account__c"], p["Contact__c"]) for p in payments} == {
+        (accounts[0]["Id"], contacts[0]["Id"])
+    }
+    if person_accounts(env):  # one person account, its person contact the customer's Contact
+        [person] = env.query(
+            "SELECT Name, FirstName, LastName, PersonEmail, IsPersonAccount, PersonContactId, "
+            "Stripe_Customer_Id__pc FROM Account"
+        )
+        assert person["IsPersonAccount"] is True and person["PersonContactId"] == contacts[0]["Id"]
+        assert (person["Name"], person["FirstName"], person["PersonEmail"]) == (
+            "Nora New",
+            "Nora",
+            "new@buyer.example",
+        )
+        assert person["Stripe_Customer_Id__pc"] == customer.id
 
 
 @pytest.mark.parametrize("env", [*OLDER_STRIPE, OLDER_PAYLOADS_ONLY], indirect=True)
@@ -269,7 +319,13 @@ def test_updated_delivered_after_deleted_does_not_revive_a_canceled_subscription
 
 
 @pytest.mark.parametrize(
-    ("env", "currency"), [*in_usd(OLDER_STRIPE), MULTI_CURRENCY_EUR], indirect=["env"]
+    ("env", "currency"),
+    [
+        *in_usd(OLDER_STRIPE),
+        MULTI_CURRENCY_EUR,
+        pytest.param(PERSON_ACCOUNTS_ORG, "usd", id="person-accounts"),
+    ],
+    indirect=["env"],
 )
 def test_failed_payment_task_goes_to_the_account_owner_and_closes_on_payment(
     env: SyncEnv, currency: str
@@ -286,10 +342,7 @@ def test_failed_payment_task_goes_to_the_account_owner_and_closes_on_payment(
         ],
         "User",
     )
-    [account] = env.salesforce.seed([{"Name": "Dunning Inc", "OwnerId": owner}], "Account")
-    env.salesforce.seed(
-        [{"LastName": "Ap", "Email": "ap@dunning.example", "AccountId": account}], "Contact"
-    )
+    account, contact = seed_customer(env, "Dunning Inc", "Ap", "ap@dunning.example", owner)
     clock = client.v1.test_helpers.test_clocks.create({"frozen_time": 1_790_000_000})
     customer = client.v1.customers.create(
         {"email": "ap@dunning.example", "name": "Accounts Payable", "test_clock": clock.id}
@@ -314,13 +367,14 @@ def test_failed_payment_task_goes_to_the_account_owner_and_closes_on_payment(
     env.drain()
 
     tasks = env.query(
-        "SELECT Id, OwnerId, Priority, Status, Subject, Description, WhatId, Stripe_Dedupe_Key__c "
-        "FROM Task WHERE Stripe_Dedupe_Key__c LIKE 'in_%'"
+        "SELECT Id, OwnerId, Priority, Status, Subject, Description, WhatId, WhoId, "
+        "Stripe_Dedupe_Key__c FROM Task WHERE Stripe_Dedupe_Key__c LIKE 'in_%'"
     )
     assert len(tasks) == 1
     task = tasks[0]
     assert task["OwnerId"] == owner and task["Priority"] == "High"
     assert task["Status"] != "Completed" and task["WhatId"] == account
+    assert task["WhoId"] == contact  # with person accounts: the person contact
     assert "49.00" in task["Subject"] + task["Description"]
     [acct] = env.query("SELECT Billing_Status__c FROM Account")
     assert acct["Billing_Status__c"] in ("Payment Overdue", "At Risk")
