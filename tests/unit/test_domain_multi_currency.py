@@ -13,6 +13,7 @@ from stripe2sf.domain.errors import PermanentError
 from stripe2sf.domain.reconcile.drift import diff, soql_queries
 from stripe2sf.domain.setup.access import integration_access
 from stripe2sf.domain.setup.currencies import currency_check, stripe_currencies
+from stripe2sf.domain.setup.mapping_doc import mapping_rows
 from stripe2sf.domain.setup.needs import needs
 from tests.unit.test_domain_support import (
     FakeOrg,
@@ -188,3 +189,11 @@ def test_the_currency_is_checked_by_doctor_but_never_granted_by_a_permission_set
     assert not any(n.field == "CurrencyIsoCode" for n in needs(from_toml_text("")))
     # field-level security does not govern it: no permission set lists it
     assert not any("CurrencyIsoCode" in name for name in integration_access(MULTI).fields)
+
+
+def test_the_mapping_document_names_the_currency_stripe2sf_writes() -> None:
+    rows = {r.salesforce_field: r for r in mapping_rows(from_toml_text(""))}
+    assert rows["Stripe_Payment__c.CurrencyIsoCode"].owner == "stripe"
+    assert "multiple currencies only" in rows["Account.CurrencyIsoCode"].note
+    single = from_toml_text("[org]\nmulti_currency = false\n")
+    assert not any("CurrencyIsoCode" in r.salesforce_field for r in mapping_rows(single))

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 from stripe2sf.domain.allowlist import source_spec
 from stripe2sf.domain.config import SyncConfig
+from stripe2sf.domain.sources import CURRENCY_FIELD
 
 COLUMNS = ("stripe_source", "meaning", "salesforce_field", "transform", "values", "owner", "note")
 
@@ -100,6 +101,23 @@ def mapping_rows(config: SyncConfig) -> list[MappingRow]:
                 note,
             )
         )
+    if config.org.multi_currency is not False:
+        money = sorted(
+            {m.target_object for m in config.effective_mappings if m.effective_transform == "money"}
+        )
+        for sobject in money:
+            rows.append(
+                MappingRow(
+                    "(the currency of the amounts written)",
+                    "ISO currency code",
+                    f"{sobject}.{CURRENCY_FIELD}",
+                    "upper",
+                    "",
+                    config.owner_of(sobject, CURRENCY_FIELD),
+                    "orgs with multiple currencies only ([org] multi_currency): the record's "
+                    "amounts are read in it",
+                )
+            )
     for name, owner in sorted(config.effective_ownership.items()):
         if owner == "salesforce":
             rows.append(
