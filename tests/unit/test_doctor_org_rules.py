@@ -9,6 +9,7 @@ import pytest
 
 from stripe2sf.domain.config import ConfigError, SyncConfig, from_mapping
 from stripe2sf.domain.org_profile import record_type_problem, resolved
+from stripe2sf.domain.setup.access import integration_access
 from stripe2sf.domain.setup.org_rules import (
     object_names,
     record_type_checks,
@@ -101,6 +102,8 @@ def test_record_type_setting_is_checked_and_resolved() -> None:
         "RecordTypeId": ENTERPRISE,
     }
     assert "RecordTypeId" not in mapped_fields(ready, "customer", "Account", values, creating=False)
+    # the generated permission set lets the integration user create them
+    assert integration_access(config).record_types == ("Account.Enterprise",)
     missing = resolved(from_mapping({"record_types": {"Account": "Gone"}}), {"Account": None})
     problem = record_type_problem(missing)
     assert problem is not None and "Account = 'Gone'" in problem

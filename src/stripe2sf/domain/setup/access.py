@@ -31,7 +31,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from stripe2sf.domain.config import SyncConfig
+from stripe2sf.domain.config import SyncConfig, is_record_type_id
 from stripe2sf.domain.setup.schema import REQUIRED_ON_CREATE, FieldSpec, required_fields
 
 # standard fields no permission set can grant: they follow their object
@@ -179,7 +179,9 @@ def integration_access(config: SyncConfig) -> Access:
         build.add(
             "Account", matching.domain_field, edit=False, why="Accounts are matched by domain"
         )
-    return build.access((EDIT_TASKS, VIEW_SETUP), person_record_types(config))
+    return build.access(
+        (EDIT_TASKS, VIEW_SETUP), person_record_types(config) + configured_record_types(config)
+    )
 
 
 def person_record_types(config: SyncConfig) -> tuple[str, ...]:
@@ -191,6 +193,18 @@ def person_record_types(config: SyncConfig) -> tuple[str, ...]:
     if config.org.account_model != "person":
         return ()
     return (f"PersonAccount.{config.org.person_record_type}",)
+
+
+def configured_record_types(config: SyncConfig) -> tuple[str, ...]:
+    """The record types `[record_types]` names by DeveloperName: the integration user creates
+    its records with them (one given by Id cannot be named in a permission set: the admin
+    grants it)."""
+    return tuple(
+        f"{sobject}.{name}"
+        for sobject, name in sorted(config.record_types.items())
+        if not is_record_type_id(name)
+        and not (sobject == "Account" and config.org.account_model == "person")
+    )
 
 
 def mapped_targets(config: SyncConfig, source_prefix: str, sobject: str) -> list[str]:
