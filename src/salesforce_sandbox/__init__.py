@@ -59,6 +59,20 @@ are enforced on API writes: ``Block`` always refuses, ``Allow`` with ``Alert`` r
 ``Sforce-Duplicate-Rule-Header: allowSave=true``; REST answers ``DUPLICATES_DETECTED`` with the
 rule's ``duplicateResult``. Rows in DuplicateRule / MatchingRule / MatchingRuleItem.
 
+Validation rules, required fields and record types (``schema.rules``, ``formula``,
+``rule_checks``, ``models.org_rules``): ``ValidationRule`` and ``RecordType`` metadata
+(children of ``CustomObject``: the Metadata API, ``--metadata`` sources) and ``<required>``
+custom fields are enforced on every write (REST, Composite, Collections per record, Bulk per
+row, control-plane seeding too). An active rule whose formula is true answers
+``FIELD_CUSTOM_VALIDATION_EXCEPTION`` with its message and ``fields: [errorDisplayField]``
+(every failing rule, after required fields); a formula that does not compile is a deploy
+component failure ("Field X does not exist. Check spelling."). A record type gets a stable
+RecordType row, the object ``RecordTypeId``; new records get the first active record type by
+DeveloperName (profiles, which choose it in Salesforce, are not deployable here) and its
+picklist defaults; a restricted picklist value it does not list answers
+``INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST``. Tooling ``ValidationRule`` lists the rules, the UI
+API's ``object-info/{object}/picklist-values/{recordTypeId}`` a record type's values.
+
 Login with simple-salesforce: it always builds ``https://{domain}.salesforce.com/...``, so pass
 ``domain="127.0.0.1:8701/login"``; any path ending in ``/services/oauth2/token`` or
 ``/services/Soap/u/NN.0`` is a login endpoint.
