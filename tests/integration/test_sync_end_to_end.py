@@ -101,6 +101,12 @@ def expected_currency(env: SyncEnv, currency: str) -> str | None:
 PERSON_ACCOUNTS_ORG = {"salesforce": {"features": ["person-accounts"]}}
 
 
+# An org with Salesforce's standard duplicate rules on (README: "Orgs with duplicate rules"):
+# the flows are unchanged (stripe2sf finds a customer's Contact by email before it creates one;
+# tests/integration/test_duplicate_rules_flow.py has the creates a rule refuses).
+DUPLICATE_RULES_ORG = {"duplicate_rules": "standard"}
+
+
 def person_accounts(env: SyncEnv) -> bool:
     return "person-accounts" in env.salesforce.features()
 
@@ -150,7 +156,11 @@ def pay(
 
 @pytest.mark.parametrize(
     ("env", "currency"),
-    [*IN_CURRENCIES, pytest.param(PERSON_ACCOUNTS_ORG, "usd", id="person-accounts")],
+    [
+        *IN_CURRENCIES,
+        pytest.param(PERSON_ACCOUNTS_ORG, "usd", id="person-accounts"),
+        pytest.param(DUPLICATE_RULES_ORG, "usd", id="duplicate-rules"),
+    ],
     indirect=["env"],
 )
 def test_existing_contact_is_linked_not_duplicated(env: SyncEnv, currency: str) -> None:
@@ -178,7 +188,13 @@ def test_existing_contact_is_linked_not_duplicated(env: SyncEnv, currency: str) 
 
 
 @pytest.mark.parametrize(
-    "env", [*OLDER_STRIPE, pytest.param(PERSON_ACCOUNTS_ORG, id="person-accounts")], indirect=True
+    "env",
+    [
+        *OLDER_STRIPE,
+        pytest.param(PERSON_ACCOUNTS_ORG, id="person-accounts"),
+        pytest.param(DUPLICATE_RULES_ORG, id="duplicate-rules"),
+    ],
+    indirect=True,
 )
 def test_new_customer_creates_one_account_and_one_contact(env: SyncEnv) -> None:
     customer = env.client.v1.customers.create({"email": "new@buyer.example", "name": "Nora New"})
@@ -324,6 +340,7 @@ def test_updated_delivered_after_deleted_does_not_revive_a_canceled_subscription
         *in_usd(OLDER_STRIPE),
         MULTI_CURRENCY_EUR,
         pytest.param(PERSON_ACCOUNTS_ORG, "usd", id="person-accounts"),
+        pytest.param(DUPLICATE_RULES_ORG, "usd", id="duplicate-rules"),
     ],
     indirect=["env"],
 )

@@ -67,6 +67,7 @@ def sync_env(
     run_worker: bool = True,
     stripe_account_version: str | None = None,
     salesforce: Mapping[str, Any] | None = None,
+    duplicate_rules: str | Mapping[str, str] | None = None,
     **settings: Any,
 ) -> Iterator[SyncEnv]:
     """`run_worker=False`: webhooks are stored, and the test applies them itself.
@@ -74,11 +75,17 @@ def sync_env(
     endpoint's `api_version` (events in that version's shape); stripe2sf's reads follow the
     `stripe_api_version` setting (default: the SDK's pinned version).
     `salesforce`: options of the Salesforce sandbox (`salesforce_sandbox.config.Settings`),
-    e.g. the kind of org: `{"features": ["multi-currency"], "currencies": ["USD", "EUR"]}`."""
+    e.g. the kind of org: `{"features": ["multi-currency"], "currencies": ["USD", "EUR"]}`.
+    `duplicate_rules`: `"standard"` turns on Salesforce's standard Account and Contact duplicate
+    rules; a mapping of SFDX source files (path -> XML) deploys those rules."""
     with ExitStack() as stack:
         tmp = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="sync-env-")))
         metadata = write_metadata(tmp / "metadata")
         sf_box = stack.enter_context(run_salesforce(metadata=[metadata], **(salesforce or {})))
+        if duplicate_rules == "standard":
+            sf_box.enable_standard_duplicate_rules()
+        elif duplicate_rules is not None and not isinstance(duplicate_rules, str):
+            sf_box.deploy_files(dict(duplicate_rules))
         stripe_box = stack.enter_context(run_stripe(api_version=stripe_account_version))
         config = load_settings(
             database_url=db_url,

@@ -230,3 +230,24 @@ def test_refused_creates_are_the_customers_own_records_only() -> None:
         "Account",
         ("001X",),
     )
+
+
+def test_a_graph_refused_by_a_rule_names_it() -> None:
+    call = SalesforceCall("graph", "POST", "/g", {}, (("account", "payment"),))
+    body = {
+        "graphs": [
+            {
+                "graphId": "g0",
+                "isSuccessful": False,
+                "graphResponse": {
+                    "compositeResponse": [
+                        {"httpStatusCode": 400, "body": rest_body("Account", ["001X"], "Acct")}
+                    ]
+                },
+            }
+        ]
+    }
+    outcomes = outcomes_for(call, 200, body)
+    assert {o.error for o in outcomes.values()} == {
+        "duplicate rule Acct matched 001X: Use one of these records?"
+    }

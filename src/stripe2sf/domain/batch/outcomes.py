@@ -122,6 +122,9 @@ def outcomes_for(call: SalesforceCall, status: int, body: Any) -> dict[str, OpOu
                 for r in responses:
                     if isinstance(r, Mapping) and int(r.get("httpStatusCode", 200)) >= 300:
                         code, message = _errors(r.get("body"))
+                        report = report_from_errors(r.get("body"))
+                        if report is not None:  # a duplicate rule refused a node: name it
+                            message = report.describe()
                         break
             for op_id in op_ids:
                 out[op_id] = OpOutcome(
