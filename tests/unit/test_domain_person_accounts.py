@@ -7,6 +7,10 @@ from __future__ import annotations
 from typing import Any
 
 from stripe2sf.domain.config import SyncConfig, from_toml_text
+from stripe2sf.domain.events import parse_event
+from stripe2sf.domain.flows.lookups import context_for, lookups_needed
+from stripe2sf.domain.flows.planner import plan
+from stripe2sf.domain.matching.duplicates import DuplicateReport, seeded
 from stripe2sf.domain.matching.person import person_account_values, person_field
 from stripe2sf.domain.operations import RecordRef
 from stripe2sf.domain.org_profile import (
@@ -185,3 +189,22 @@ def test_permission_set_grants_the_person_record_type_when_configured() -> None:
     assert ("Account", "PersonEmail") not in {
         (n.sobject, n.field) for n in needs(SyncConfig()) if "edit" in n.rights
     }
+
+
+def test_a_person_account_a_duplicate_rule_refused_links_the_matched_account() -> None:
+    org = FakeOrg(
+        stripe={"cus_1": customer()},
+        accounts=[account_row("001X", customer_id=None, IsPersonAccount=True)],
+    )
+    report = DuplicateReport("Account", "m", ("Person_Account_Rule",), (), ("001X",), True)
+    view = parse_event(envelope("charge.succeeded", charge()))
+    org.payload = dict(view.object)
+    ctx = seeded(context_for(PERSON), [report], "cus_1")
+    while needed := lookups_needed(view, PERSON, ctx):
+        ctx = ctx.with_results({lk: org.answer(lk) for lk in needed})
+    ops = ops_by_id(plan(view, ctx, PERSON))
+    assert "account" not in ops and "contact" not in ops  # neither created
+    assert (ops["link_account"].key_value, ops["link_account"].fields["Stripe_Customer_Id__c"]) == (
+        "001X",
+        "cus_1",
+    )

@@ -378,7 +378,14 @@ def customer_writes(
 
     def person_account(reason: str, *, with_email: bool = True) -> None:
         """The customer's own person account: its person contact is the customer's Contact
-        (found by the customer id it carries, `contact_ref`)."""
+        (found by the customer id it carries, `contact_ref`). When a duplicate rule refused to
+        create it, the Account the rule matched is linked instead; its Contact (a person
+        account's person contact) is linked by the customer's next event, which finds the
+        Account by the customer id."""
+        if account_link is not None and account_dup is not None:
+            link_duplicate_account(account_link, account_dup.reason)
+            out.notes.append(f"{customer_id}'s Contact is linked once its Account is read again")
+            return
         values = person_account_values(
             fields("Account", True),
             fields("Contact", True),
