@@ -176,6 +176,8 @@ def remove(schema: Schema) -> None:
     account, contact = schema.get("Account"), schema.get("Contact")
     if account is not None:
         for definition in _account_fields():
+            if definition.name == "RecordTypeId" and account.rules.record_types:
+                continue  # record types deployed as metadata keep it
             account.remove(definition.name)
         for name in [f.name for f in account.fields.values() if f.name.endswith(PERSON_SUFFIX)]:
             account.remove(name)
