@@ -19,6 +19,7 @@ from stripe2sf.domain.money import to_major_units
 from stripe2sf.store.audit_trail import AuditTrail
 from stripe2sf.store.inbox import StoredEvent
 from tests.support.events import signed
+from tests.support.org_rules import ORG_RULES, check_org_rules
 from tests.support.sync_env import SyncEnv, sync_env
 
 DAY = 86_400
@@ -33,6 +34,8 @@ def env(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[SyncEnv]:
         yield e
         if options:
             _check_versions(e, options)
+        if options.get("org_rules"):
+            check_org_rules(e.sf)
 
 
 def _check_versions(env: SyncEnv, options: dict[str, str]) -> None:
@@ -105,6 +108,11 @@ PERSON_ACCOUNTS_ORG = {"salesforce": {"features": ["person-accounts"]}}
 # the flows are unchanged (stripe2sf finds a customer's Contact by email before it creates one;
 # tests/integration/test_duplicate_rules_flow.py has the creates a rule refuses).
 DUPLICATE_RULES_ORG = {"duplicate_rules": "standard"}
+
+# An org with validation rules, a required custom field (with a default) and Account record
+# types (README: "Validation rules, required fields and record types"): rules an admin has on
+# the data stripe2sf writes, which its writes pass; the fixture checks they were in force.
+VALIDATION_RULES_ORG = {"org_rules": ORG_RULES}
 
 
 def person_accounts(env: SyncEnv) -> bool:
@@ -225,7 +233,15 @@ def test_new_customer_creates_one_account_and_one_contact(env: SyncEnv) -> None:
         assert person["Stripe_Customer_Id__pc"] == customer.id
 
 
-@pytest.mark.parametrize("env", [*OLDER_STRIPE, OLDER_PAYLOADS_ONLY], indirect=True)
+@pytest.mark.parametrize(
+    "env",
+    [
+        *OLDER_STRIPE,
+        OLDER_PAYLOADS_ONLY,
+        pytest.param(VALIDATION_RULES_ORG, id="validation-rules"),
+    ],
+    indirect=True,
+)
 def test_new_customers_payment_and_its_refund(env: SyncEnv) -> None:
     """A new customer pays, then half is refunded: one Account, one Contact, one payment that
     ends Partially Refunded, whatever shape the events and reads come in."""
@@ -290,7 +306,13 @@ def test_ten_concurrent_deliveries_and_applications_of_one_event_make_one_paymen
 
 
 @pytest.mark.parametrize(
-    ("env", "currency"), [*in_usd(OLDER_STRIPE), MULTI_CURRENCY_EUR], indirect=["env"]
+    ("env", "currency"),
+    [
+        *in_usd(OLDER_STRIPE),
+        MULTI_CURRENCY_EUR,
+        pytest.param(VALIDATION_RULES_ORG, "usd", id="validation-rules"),
+    ],
+    indirect=["env"],
 )
 def test_updated_delivered_after_deleted_does_not_revive_a_canceled_subscription(
     env: SyncEnv, currency: str
@@ -341,6 +363,7 @@ def test_updated_delivered_after_deleted_does_not_revive_a_canceled_subscription
         MULTI_CURRENCY_EUR,
         pytest.param(PERSON_ACCOUNTS_ORG, "usd", id="person-accounts"),
         pytest.param(DUPLICATE_RULES_ORG, "usd", id="duplicate-rules"),
+        pytest.param(VALIDATION_RULES_ORG, "usd", id="validation-rules"),
     ],
     indirect=["env"],
 )

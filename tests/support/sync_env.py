@@ -68,6 +68,7 @@ def sync_env(
     stripe_account_version: str | None = None,
     salesforce: Mapping[str, Any] | None = None,
     duplicate_rules: str | Mapping[str, str] | None = None,
+    org_rules: Mapping[str, str] | None = None,
     **settings: Any,
 ) -> Iterator[SyncEnv]:
     """`run_worker=False`: webhooks are stored, and the test applies them itself.
@@ -77,7 +78,9 @@ def sync_env(
     `salesforce`: options of the Salesforce sandbox (`salesforce_sandbox.config.Settings`),
     e.g. the kind of org: `{"features": ["multi-currency"], "currencies": ["USD", "EUR"]}`.
     `duplicate_rules`: `"standard"` turns on Salesforce's standard Account and Contact duplicate
-    rules; a mapping of SFDX source files (path -> XML) deploys those rules."""
+    rules; a mapping of SFDX source files (path -> XML) deploys those rules.
+    `org_rules`: SFDX source files of validation rules, fields and record types deployed to the
+    org (`tests.support.org_rules.ORG_RULES`)."""
     with ExitStack() as stack:
         tmp = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="sync-env-")))
         metadata = write_metadata(tmp / "metadata")
@@ -86,6 +89,8 @@ def sync_env(
             sf_box.enable_standard_duplicate_rules()
         elif duplicate_rules is not None and not isinstance(duplicate_rules, str):
             sf_box.deploy_files(dict(duplicate_rules))
+        if org_rules:
+            sf_box.deploy_files(dict(org_rules))
         stripe_box = stack.enter_context(run_stripe(api_version=stripe_account_version))
         config = load_settings(
             database_url=db_url,
