@@ -10,10 +10,12 @@ from pathlib import Path
 import pytest
 
 from stripe2sf.domain.setup.duplicate_rules import NAME
+from stripe2sf.engine.backfill import BackfillOptions
 from stripe2sf.engine.doctor import run_doctor
 from stripe2sf.runtime import load_sync_config
 from stripe2sf.store.audit_trail import AuditTrail
 from tests.integration.test_sync_end_to_end import pay
+from tests.support.history import parts, sandboxes, settings_for
 from tests.support.sync_env import SyncEnv, sync_env
 
 NS = 'xmlns="http://soap.sforce.com/2006/04/metadata"'
@@ -189,3 +191,42 @@ def test_on_duplicate_review_and_two_new_customers_in_one_wave(tmp_path: Path) -
             strict=True,
         ):
             assert contact in task["Description"] and "on_duplicate = review" in task["Description"]
+
+
+def test_backfill_links_what_a_rule_matched_and_reviews_several(tmp_path: Path) -> None:
+    """Backfill meets the same rules: a customer's Contact a name rule matches is linked, one
+    with two matches goes to review; the run succeeds and nothing is duplicated."""
+    with sandboxes() as boxes:
+        boxes.salesforce.deploy_files(CONTACT_NAME)
+        ada, *twins = boxes.salesforce.seed(
+            [
+                {"FirstName": "Ada", "LastName": "Lovelace", "Email": "ada@old.example"},
+                {"FirstName": "Sam", "LastName": "Twin", "Email": "sam1@old.example"},
+                {"FirstName": "Sam", "LastName": "Twin", "Email": "sam2@old.example"},
+            ],
+            "Contact",
+        )
+        client = boxes.stripe.client()
+        linked = client.v1.customers.create({"email": "ada@new.example", "name": "Ada Lovelace"})
+        review = client.v1.customers.create({"email": "sam@new.example", "name": "Sam Twin"})
+        for customer in (linked, review):
+            pay(client, customer.id)
+        p = parts(settings_for(boxes, f"sqlite:///{tmp_path}/db.sqlite"))
+        try:
+            done = p.backfill(BackfillOptions(rate=500, workdir=tmp_path / "bf"))
+            assert done.status == "succeeded", done.message
+        finally:
+            p.close()
+        sf = boxes.salesforce.salesforce()
+        contacts = sf.query("SELECT Id, Stripe_Customer_Id__c FROM Contact")["records"]
+        assert {c["Id"]: c["Stripe_Customer_Id__c"] for c in contacts} == {
+            ada: linked.id,
+            twins[0]: None,
+            twins[1]: None,
+        }
+        [task] = sf.query(
+            f"SELECT Description FROM Task WHERE Stripe_Dedupe_Key__c = 'review:{review.id}'"
+        )["records"]
+        assert all(t in task["Description"] for t in twins)
+        payments = sf.query("SELECT Contact__c FROM Stripe_Payment__c")["records"]
+        assert sorted(str(x["Contact__c"]) for x in payments) == sorted([ada, "None"])

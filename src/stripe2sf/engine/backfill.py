@@ -68,6 +68,7 @@ from stripe2sf.domain.errors import RateLimitedError, RetryableError
 from stripe2sf.domain.events import EventView, parse_event
 from stripe2sf.domain.flows.lookups import context_for, lookups_needed
 from stripe2sf.domain.flows.planner import plan
+from stripe2sf.domain.matching import duplicates
 from stripe2sf.domain.operations import Operation, Plan
 from stripe2sf.engine.org_profile import org_config
 from stripe2sf.store.email_claims import EmailClaims
@@ -571,8 +572,10 @@ class Backfill:
             self._cache[("soql", query)] = self.salesforce.query_all(query)
         return self._cache[("soql", query)]
 
-    def _hydrate(self, view: EventView, staging: Staging) -> PlanContext:
-        ctx = self._empty_context
+    def _hydrate(
+        self, view: EventView, staging: Staging, seed: PlanContext | None = None
+    ) -> PlanContext:
+        ctx = seed or self._empty_context
         for _ in range(MAX_LOOKUP_ROUNDS):
             needed = [
                 x for x in lookups_needed(view, self.config, ctx) if not ctx.has(x.kind, x.key)
@@ -666,6 +669,8 @@ class Backfill:
     ) -> None:
         """Learn the batch's new Ids, then commit its ledger, audit, digests and cursor
         together, with `tally` (the phase's counts so far) plus the batch's."""
+        outcomes = dict(outcomes)
+        refused = self._after_duplicate_rules(run, phase, pending, outcomes, staging)
         self._learn(staging, pending.ops, outcomes)
         tally.add(pending.tally)
         at = datetime.now(UTC).isoformat()
@@ -694,6 +699,7 @@ class Backfill:
 
         def audit() -> Iterator[AuditRecord]:
             # made while they are stored, a page at a time, not all at once
+            yield from refused
             for object_id, _, _, slim, customer_id in pending.objects:
                 for op_id, action, sobject, key_value, field_names in slim:
                     outcome = outcomes.get(op_id)
@@ -724,6 +730,76 @@ class Backfill:
         for oid, ts in ledger.items():
             if oid in self._ledger_cache:
                 self._ledger_cache[oid] = max(ts, self._ledger_cache[oid] or 0)
+
+    def _after_duplicate_rules(
+        self,
+        run: RunRow,
+        phase: str,
+        pending: _Pending,
+        outcomes: dict[str, OpOutcome],
+        staging: Staging,
+    ) -> list[AuditRecord]:
+        """Objects whose customer's Account or Contact a duplicate rule refused to create are
+        planned again knowing what it matched, as the sync does (`domain.matching.duplicates`:
+        the matched record linked, or the review queue); their new writes are sent and their
+        entries in the batch become the new plan's. Returns the audit records of the refused
+        attempts, kept with the rule's name."""
+        if not any(o.duplicates is not None for o in outcomes.values()):
+            return []
+        field_name = self.config.objects.customer_id_field
+        at = datetime.now(UTC).isoformat()
+        kept: list[AuditRecord] = []
+        by_object: dict[str, list[Operation]] = {}
+        for op in pending.ops:
+            by_object.setdefault(op.op_id.split("/", 1)[0], []).append(op)
+        for index, (object_id, digest, _, _, customer_id) in enumerate(pending.objects):
+            attempt = Plan(object_id, phase, tuple(by_object.get(object_id, ())), customer_id)
+            reports: dict[str, duplicates.DuplicateReport] = {}
+            for _ in range(duplicates.MAX_PASSES):
+                refused = duplicates.refused_creates(attempt, outcomes, field_name)
+                obj = staging.get(phase, object_id)
+                if (
+                    not refused
+                    or customer_id is None
+                    or obj is None
+                    or any(r.report.sobject in reports for r in refused)
+                ):
+                    break
+                for found in refused:
+                    report = found.report
+                    if not report.detailed:  # Collections and Bulk name no match: ask alone
+                        alone = self._execute([found.op]).get(found.op.op_id)
+                        if alone is not None and alone.duplicates is not None:
+                            report = replace(alone.duplicates, sobject=found.op.sobject)
+                    reports[found.op.sobject] = report
+                kept.extend(
+                    AuditRecord(
+                        at=at,
+                        event_id=f"backfill:{object_id}",
+                        action=op.action,
+                        outcome="error",
+                        sobject=op.sobject,
+                        external_id=op.key_value,
+                        fields=op.field_names,
+                        error=outcomes[op.op_id].error,
+                        customer_id=customer_id,
+                    )
+                    for op in attempt.operations
+                    if op.op_id in outcomes and not outcomes[op.op_id].ok
+                )
+                doc = synthetic_event(phase, obj, run.as_of)
+                if doc is None:
+                    break
+                view = parse_event(doc)
+                seed = duplicates.seeded(self._empty_context, reports.values(), customer_id)
+                again = plan(view, self._hydrate(view, staging, seed), self.config)
+                entry = _Pending()
+                entry.add(object_id, digest, again)
+                outcomes.update(self._execute(entry.ops))
+                pending.ops.extend(entry.ops)
+                pending.objects[index] = entry.objects[0]
+                attempt = Plan(object_id, phase, tuple(entry.ops), customer_id)
+        return kept
 
     def _write_phase(self, run: RunRow, phase: str, staging: Staging, failures: Any) -> Tally:
         """Plan the phase's objects chunk by chunk; each `job_size` records become a batch.
