@@ -66,13 +66,13 @@ class Org:
         self.records = Records(self.store, lambda: self._schema, ADMIN_USER_ID, self.permissions)
         self.currencies = Currencies(self.store, self.records, lambda: self._schema)
         self.records.hooks.append(self.currencies)
+        self.person_accounts = PersonAccounts(self.store, self.records, lambda: self._schema)
+        self.records.hooks.append(self.person_accounts)
         self.rules = OrgRules(self.store, self.records, lambda: self._schema)
         self.records.hooks.append(self.rules)  # record types, validation rules
         # duplicate rules last: they see the record as the other hooks complete it
         self.duplicates = DuplicateManagement(self.store, self.records, lambda: self._schema)
         self.records.hooks.append(self.duplicates)
-        self.person_accounts = PersonAccounts(self.store, self.records, lambda: self._schema)
-        self.records.hooks.append(self.person_accounts)
         self.sessions = Sessions(settings, self.find_user)
         self.usage = ApiUsage(settings.api_limit)
         self.faults = Faults()
