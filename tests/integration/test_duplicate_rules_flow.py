@@ -12,6 +12,7 @@ import pytest
 from stripe2sf.domain.setup.duplicate_rules import NAME
 from stripe2sf.engine.backfill import BackfillOptions
 from stripe2sf.engine.doctor import run_doctor
+from stripe2sf.engine.reconcile import Reconciler
 from stripe2sf.runtime import load_sync_config
 from stripe2sf.store.audit_trail import AuditTrail
 from tests.integration.test_sync_end_to_end import pay
@@ -230,3 +231,28 @@ def test_backfill_links_what_a_rule_matched_and_reviews_several(tmp_path: Path) 
         assert all(t in task["Description"] for t in twins)
         payments = sf.query("SELECT Contact__c FROM Stripe_Payment__c")["records"]
         assert sorted(str(x["Contact__c"]) for x in payments) == sorted([ada, "None"])
+
+
+def test_reconcile_fix_links_what_a_rule_matched(tmp_path: Path) -> None:
+    """reconcile --fix writes a customer Salesforce lacks: the Contact a rule matches is
+    linked, not duplicated, and the org is clean afterwards."""
+    with sandboxes() as boxes:
+        boxes.salesforce.deploy_files(CONTACT_NAME)
+        [ada] = boxes.salesforce.seed(
+            [{"FirstName": "Ada", "LastName": "Lovelace", "Email": "ada@old.example"}], "Contact"
+        )
+        client = boxes.stripe.client()
+        customer = client.v1.customers.create({"email": "ada@new.example", "name": "Ada Lovelace"})
+        pay(client, customer.id)
+        p = parts(settings_for(boxes, f"sqlite:///{tmp_path}/db.sqlite"))
+        try:
+            reader = p.runtime.stripe_reader()
+            assert reader is not None
+            outcome = Reconciler(p.runtime.engine, reader, p.salesforce, p.config).run(fix=True)
+            assert outcome.fixes and all(f.ok for f in outcome.fixes), outcome.fixes
+            assert outcome.after is not None and outcome.after.clean, outcome.after.to_csv()
+        finally:
+            p.close()
+        sf = boxes.salesforce.salesforce()
+        contacts = sf.query("SELECT Id, Stripe_Customer_Id__c FROM Contact")["records"]
+        assert [(c["Id"], c["Stripe_Customer_Id__c"]) for c in contacts] == [(ada, customer.id)]

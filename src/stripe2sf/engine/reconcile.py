@@ -36,7 +36,7 @@ from stripe2sf.domain.reconcile.drift import (
 )
 from stripe2sf.engine.org_profile import org_config
 from stripe2sf.engine.ports import SalesforcePort
-from stripe2sf.engine.sync import SyncHandler
+from stripe2sf.engine.sync import Executed, SyncHandler
 from stripe2sf.store.audit_trail import AuditTrail, append
 from stripe2sf.store.history import ReconcileStore
 from stripe2sf.store.ledger import Ledger, raise_to
@@ -156,9 +156,10 @@ class Reconciler:
             )
         return diff(stripe_side, sf_side, self.config, at=datetime.now(UTC).isoformat())
 
-    def _execute(self, the_plan: Plan) -> FixOutcome | None:
-        """Send a plan, audit it, raise the ledger when it all succeeded; None when it did."""
-        _, outcomes, records, _ = self.handler.execute_plan(the_plan)
+    def _execute(self, the_plan: Plan, sent: Executed | None = None) -> FixOutcome | None:
+        """Send a plan (unless ``sent`` says how it went), audit it, raise the ledger when it
+        all succeeded; None when it did."""
+        _, outcomes, records, _ = sent if sent is not None else self.handler.execute_plan(the_plan)
         failed = [o for o in outcomes.values() if not o.ok]
         with self.engine.begin() as conn:
             append(conn, records)
@@ -176,7 +177,7 @@ class Reconciler:
         doc = fix_event(phase, obj, int(time.time()))
         if doc is None:
             return FixOutcome(fix_object, False, "nothing to sync for its current state")
-        failed = self._execute(self.handler.plan_event(doc))
+        failed = self._execute(*self.handler.apply_document(doc))  # duplicate rules too
         if failed is not None:
             return FixOutcome(fix_object, False, failed.error)
         return FixOutcome(fix_object, True)

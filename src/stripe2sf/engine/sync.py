@@ -156,6 +156,37 @@ class SyncHandler:
         )
         return Executed(result, outcomes, records, len(calls))
 
+    def apply_document(self, payload: Mapping[str, Any]) -> tuple[Plan, Executed]:
+        """Plan an event document and send it as one plan (a reconcile repair); planned again
+        at once when a duplicate rule refuses to create its customer's Account or Contact, as
+        a wave is. Returns the last plan, and what was sent with every attempt's audit
+        records."""
+        self._read_org()
+        view = parse_event(payload)
+        the_plan = plan(view, self.hydrate(view), self.config)
+        executed = self.execute_plan(the_plan)
+        records = list(executed.records)
+        calls = executed.calls
+        reports: dict[str, DuplicateReport] = {}
+        for _ in range(duplicates.MAX_PASSES):
+            cid = the_plan.customer_id
+            refused = refused_creates(the_plan, executed.outcomes, self._names.customer_id)
+            if cid is None or not refused or any(r.report.sobject in reports for r in refused):
+                break
+            for found in refused:
+                report = found.report if found.report.detailed else self._ask_alone(found)
+                if report is not None:
+                    reports[found.op.sobject] = report
+            seed = duplicates.seeded(context_for(self.config), reports.values(), cid)
+            hydrated = self.hydrator.hydrate_many([view], [seed])
+            if 0 in hydrated.failed:
+                raise hydrated.failed[0]
+            the_plan = plan(view, hydrated.contexts[0], self.config)
+            executed = self.execute_plan(the_plan)
+            records += executed.records
+            calls += executed.calls
+        return the_plan, executed._replace(records=records, calls=calls)
+
     def apply_batch(self, events: Sequence[StoredEvent]) -> list[Applied | Moved | Failed]:
         """Apply a wave (one or more consecutive events of each lane, in lane order); one
         answer per event, in order. Events whose customer's Account or Contact a Salesforce
