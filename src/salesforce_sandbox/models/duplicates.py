@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
-import json
 import xml.etree.ElementTree as ET
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
@@ -74,7 +73,9 @@ class DuplicateManagement:
         self.store = store
         self.records = records
         self.schema = schema
-        self._cache: tuple[str, Parsed] | None = None
+        # the parsed rules, read again after every change (deploy, remove, reset): a write
+        # of an org without rules costs one look at this
+        self._cache: Parsed | None = None
 
     # state ------------------------------------------------------------------------------------
     def documents(self) -> Documents:
@@ -82,14 +83,12 @@ class DuplicateManagement:
         return {kind: dict(raw.get(kind, {})) for kind in TYPES}
 
     def parsed(self) -> Parsed:
-        documents = self.documents()
-        key = json.dumps(documents, sort_keys=True)
-        if self._cache is None or self._cache[0] != key:
+        if self._cache is None:
             try:
-                self._cache = (key, parse_documents(documents, self.schema()))
+                self._cache = parse_documents(self.documents(), self.schema())
             except RuleError:  # a field the rules use went away: nothing is enforced
-                self._cache = (key, Parsed({}, {}))
-        return self._cache[1]
+                self._cache = Parsed({}, {})
+        return self._cache
 
     def check(self, components: Mapping[tuple[str, str], str], schema: Schema) -> Parsed:
         """The rules the org would have with ``components`` deployed (RuleError if not)."""
@@ -106,6 +105,7 @@ class DuplicateManagement:
         parse_documents(documents, schema)
         with self.store.transaction():
             self.store.meta_set(RULES_META, documents)
+            self._cache = None
             self.seed()
         return [f"{kind}:{name}" for kind, name in sorted(mine)]
 
@@ -146,12 +146,15 @@ class DuplicateManagement:
             }
         with self.store.transaction():
             self.store.meta_set(RULES_META, documents)
+            self._cache = None
             self.seed()
         return sorted(gone)
 
     # records for SOQL -------------------------------------------------------------------------
     def restore(self) -> None:
-        """The rules' records again after a reset wiped them (nothing when they are there)."""
+        """The rules' records again after a reset wiped them (nothing when they are there);
+        the rules are read again (a reset of the schema drops them)."""
+        self._cache = None
         documents = self.documents()
         if any(documents.values()) and not self.store.count("MatchingRule"):
             self.seed()
