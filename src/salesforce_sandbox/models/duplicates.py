@@ -219,6 +219,8 @@ class DuplicateManagement:
         """Refuse an API write that active rules find duplicates of (DUPLICATES_DETECTED)."""
         if acting_user() is None:
             return
+        if obj.name == "Contact" and record.get("IsPersonAccount"):
+            return  # a person account's contact: its account's rules (Account) apply
         found = self.parsed()
         active = [
             r
