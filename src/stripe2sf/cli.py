@@ -428,12 +428,27 @@ def demo(
             "2020-08-27 (default: today's); stripe2sf reads in the SDK's version."
         ),
     ] = None,
+    org: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--org",
+            metavar="VARIATION[,VARIATION...]",
+            help="The kind of Salesforce org: person-accounts, multi-currency (USD, EUR, GBP, "
+            "JPY), rules (standard duplicate rules, validation rules, a required field, record "
+            "types); comma-separated or repeated (default: business, single currency, no rules).",
+        ),
+    ] = None,
 ) -> None:
     """The whole system on this machine: both sandboxes, the service, a scenario, a summary."""
     from stripe2sf.demo.processes import Terminated
     from stripe2sf.demo.run import DemoOptions, run_demo
+    from stripe2sf.demo.variations import parse_variations
 
-    options = DemoOptions(customers, months, seed, workdir, exit_after, stripe_version)
+    try:
+        variations = parse_variations(org or [])
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--org") from None
+    options = DemoOptions(customers, months, seed, workdir, exit_after, stripe_version, variations)
     try:
         summary = run_demo(options, console)
     except Terminated as exc:

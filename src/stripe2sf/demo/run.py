@@ -40,8 +40,11 @@ from stripe2sf.demo.processes import (
 from stripe2sf.demo.scenario import ScenarioReport, ScenarioSpec, make_history, play
 from stripe2sf.demo.seed import SeededOrg, seed_salesforce
 from stripe2sf.demo.summary import Summary, check_reconcile, summarize
+from stripe2sf.demo.variations import OrgPlan, plan_org
+from stripe2sf.domain.config import SyncConfig, from_mapping
 from stripe2sf.domain.flows.handled import HANDLED_TYPES
 from stripe2sf.metadata_files import write_metadata
+from stripe2sf.settings import read_config_file
 from stripe2sf.store.db import make_engine
 from stripe2sf.store.inbox import Inbox
 from stripe2sf.web.dashboard.auth import hash_password
@@ -63,13 +66,47 @@ class DemoOptions:
     exit_after: bool = False
     # the Stripe account's and its webhook endpoint's API version (None: today's)
     stripe_version: str | None = None
+    # the kind of Salesforce org (`demo.variations`; empty: business, single currency, no rules)
+    org: tuple[str, ...] = ()
+
+
+def write_config(workdir: Path, plan: OrgPlan) -> tuple[Path | None, SyncConfig | None]:
+    """The variation's stripe2sf.toml in `workdir` and the sync configuration stripe2sf reads
+    from it (as `runtime.load_sync_config` does); (None, None) when the demo needs none."""
+    if plan.config_toml is None:
+        return None, None
+    path = workdir / "stripe2sf.toml"
+    path.write_text(plan.config_toml, encoding="utf-8")
+    doc = read_config_file(path)
+    doc.pop("settings", None)
+    return path, from_mapping(doc)
+
+
+def prepare_org(salesforce: str, ca_path: Path, plan: OrgPlan) -> None:
+    """What the org's administrator has set up before stripe2sf comes: the duplicate rules
+    and the rules deployed as metadata (through the sandbox's control plane)."""
+    with httpx.Client(base_url=salesforce, verify=str(ca_path), timeout=60) as client:
+        if plan.standard_duplicate_rules:
+            client.post("/_sandbox/duplicate-rules/standard", json={}).raise_for_status()
+        if plan.admin_metadata:
+            answer = client.post("/_sandbox/deploy", json={"files": plan.admin_metadata})
+            if answer.status_code >= 300:
+                raise RuntimeError(
+                    f"deploying the org's rules failed: {answer.status_code} {answer.text[:800]}"
+                )
 
 
 def start_sandboxes(
-    procs: ProcessGroup, workdir: Path, console: Console, stripe_version: str | None = None
+    procs: ProcessGroup,
+    workdir: Path,
+    console: Console,
+    stripe_version: str | None = None,
+    org: OrgPlan | None = None,
 ) -> Endpoints:
+    plan = org or OrgPlan()
+    config_path, config = write_config(workdir, plan)
     metadata = workdir / "metadata"
-    write_metadata(metadata)
+    write_metadata(metadata, config)
     sf_port, stripe_port, service_port = free_port(8701), free_port(8702), free_port(8700)
     if len({sf_port, stripe_port, service_port}) < 3:
         service_port = free_port(0)
@@ -84,6 +121,7 @@ def start_sandboxes(
             str(sf_data),
             "--metadata",
             str(metadata),
+            *plan.sandbox_args,
         ],
     )
     stripe_args = [script("stripe-sandbox"), "--port", str(stripe_port)]
@@ -98,6 +136,9 @@ def start_sandboxes(
     ca_path = sf_data / "ca.pem"
     console.print(f"  Stripe sandbox      {stripe_api}")
     console.print(f"  Salesforce sandbox  {salesforce}  (CA {ca_path})")
+    if plan.variations:
+        prepare_org(salesforce, ca_path, plan)
+        console.print(f"  Salesforce org      {plan.label}")
     assign_permission_set(salesforce, ca_path)
     console.print(
         f"  stripe2sf runs as   {INTEGRATION_USER} (Stripe2sf_Integration assigned by the "
@@ -111,6 +152,8 @@ def start_sandboxes(
         "STRIPE2SF_DATABASE_URL": database_url,
         "STRIPE2SF_RETRY_BASE_SECONDS": "1",
     }
+    if config_path is not None:
+        env["STRIPE2SF_CONFIG"] = str(config_path)
     return Endpoints(
         stripe_api,
         salesforce,
@@ -215,7 +258,9 @@ def run_demo(options: DemoOptions, console: Console) -> Summary:
 def _run(options: DemoOptions, console: Console, workdir: Path, procs: ProcessGroup) -> Summary:
     console.rule("stripe2sf demo")
     with console.status("starting the Stripe and Salesforce sandboxes"):
-        ends = start_sandboxes(procs, workdir, console, options.stripe_version)
+        ends = start_sandboxes(
+            procs, workdir, console, options.stripe_version, plan_org(options.org)
+        )
     if options.stripe_version:
         console.print(f"  Stripe API version  {options.stripe_version} (account and webhooks)")
     with console.status("seeding Salesforce with existing Accounts, Contacts and owners"):
