@@ -83,3 +83,73 @@ def test_demo_runs_the_whole_job_and_its_summary_matches_salesforce(tmp_path: Pa
     assert emails.count(shared) == 2, "the ambiguous email must stay on its two Contacts"
     others = [e for e in emails if e != shared]
     assert len(others) == len(set(others)) == 6, "an existing Contact was duplicated"
+
+
+def test_demo_on_an_org_with_person_accounts_currencies_and_rules(tmp_path: Path) -> None:
+    """The small demo with every org variation at once (`--org`): its checks pass, and the org
+    really was that kind of org (person accounts, payments in EUR and JPY, rules active)."""
+    workdir = tmp_path / "demo"
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("STRIPE", "SALESFORCE"))}
+    result = subprocess.run(
+        [
+            *DEMO,
+            *("--customers", "9", "--months", "2", "--exit", "--workdir", str(workdir)),
+            *("--org", "person-accounts,multi-currency,rules"),
+        ],
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-4000:]
+    assert "person-accounts, multi-currency, rules" in result.stdout
+    summary = json.loads((workdir / "summary.json").read_text())
+    assert all(summary["checks"].values()), summary["problems"]
+    assert summary["figures"]["dead letters"] == 0
+    assert 'account_model = "person"' in (workdir / "stripe2sf.toml").read_text()
+
+    with run_sandbox(data_dir=workdir / "salesforce") as org:
+        sf = org.salesforce()
+        accounts = sf.query_all(
+            "SELECT IsPersonAccount, PersonEmail, PersonContactId, Tier__c, "
+            "RecordType.DeveloperName FROM Account WHERE Stripe_Customer_Id__c != null"
+        )["records"]
+        payments = sf.query_all("SELECT Amount__c, CurrencyIsoCode FROM Stripe_Payment__c")[
+            "records"
+        ]
+        rules = sf.restful(
+            "tooling/query",
+            params={"q": "SELECT ValidationName FROM ValidationRule WHERE Active = true"},
+        )["records"]
+        shared_email = sf.query(
+            "SELECT COUNT() FROM Contact WHERE Email = 'billing@shared-inbox.example'"
+        )["totalSize"]
+        duplicate_rules = sf.query_all(
+            "SELECT DeveloperName FROM DuplicateRule WHERE IsActive = true"
+        )["records"]
+
+    # new customers are person accounts; existing business Contacts' Accounts were linked
+    created = [a for a in accounts if a["IsPersonAccount"]]
+    assert len(created) == summary["figures"]["Accounts created"] > 0
+    assert all(a["PersonContactId"] for a in created)
+    # the customer of the email two seeded Contacts share gets a person account without it
+    # when both Contacts' Accounts are already linked (else it waits for review)
+    assert len([a for a in created if not a["PersonEmail"]]) <= 1
+    assert shared_email == 2, "the ambiguous email must stay on its two Contacts"
+    assert {a["RecordType"]["DeveloperName"] for a in created} == {"PersonAccount"}
+    assert len(accounts) - len(created) == summary["figures"]["Accounts linked (existing)"]
+    # payments in their own currencies: the scenario's EUR and JPY plans, JPY without cents
+    currencies = {p["CurrencyIsoCode"] for p in payments}
+    assert {"USD", "EUR", "JPY"} <= currencies
+    assert all(
+        p["Amount__c"] == int(p["Amount__c"]) for p in payments if p["CurrencyIsoCode"] == "JPY"
+    )
+    # the admin's rules were in force: validation rules, the required field's default, and
+    # Salesforce's standard duplicate rules
+    assert {r["ValidationName"] for r in rules} >= {"Email_Format", "Amount_Not_Negative"}
+    assert {a["Tier__c"] for a in accounts} == {"Standard"}
+    assert {r["DeveloperName"] for r in duplicate_rules} == {
+        "Standard_Account_Duplicate_Rule",
+        "Standard_Contact_Duplicate_Rule",
+    }
