@@ -35,8 +35,10 @@ sfcli:
 	@test -x $(SFCLI) || (cd tools/sf-cli && npm ci --no-audit --no-fund --loglevel=error) || \
 		echo "sf CLI not installed (npm unreachable?): its tests will skip"
 
+# Two test processes (this machine has two cores; most tests wait on servers), a test module
+# on one process so its sandboxes are started once.
 test: lint typecheck browser sfcli
-	$(BIN)/pytest -q $(PYTEST_ARGS)
+	$(BIN)/pytest -q -n 2 --dist loadfile $(PYTEST_ARGS)
 
 unit: $(STAMP)
 	$(BIN)/pytest -q tests/unit

@@ -14,6 +14,8 @@ from tests.support.smtp import Mailbox, smtp_server
 # Lanes are due as soon as an event is stored: tests apply what they deliver at once. The batch
 # linger (STRIPE2SF_BATCH_LINGER_MS, 1 s by default) has its own tests, which set it.
 os.environ.setdefault("STRIPE2SF_BATCH_LINGER_MS", "0")
+# Demos started by tests take any free port: tests run side by side (pytest-xdist).
+os.environ.setdefault("STRIPE2SF_DEMO_ANY_PORT", "1")
 
 
 @pytest.fixture

@@ -37,8 +37,11 @@ class Endpoints:
 
 
 def free_port(preferred: int) -> int:
-    """`preferred` if it is free on loopback, else any free port."""
-    for candidate in (preferred, 0):
+    """`preferred` if it is free on loopback, else any free port. With
+    STRIPE2SF_DEMO_ANY_PORT=1 (the tests, which run demos side by side) any free port: two
+    demos starting together could both find the preferred one free."""
+    first = 0 if os.environ.get("STRIPE2SF_DEMO_ANY_PORT") == "1" else preferred
+    for candidate in (first, 0):
         with socket.socket() as sock:
             try:
                 sock.bind(("127.0.0.1", candidate))
