@@ -47,6 +47,7 @@ JOINS_WAVE = frozenset(
         "charge.updated",
         "payment_intent.succeeded",
         "payment_method.attached",
+        "customer.created",  # delivered after the charge of the same second, it still joins
         "customer.updated",
         "customer.subscription.created",
         "customer.subscription.updated",
