@@ -16,6 +16,7 @@ from stripe_sandbox import ids, rendering, shapes
 from stripe_sandbox.errors import missing
 from stripe_sandbox.settings import Faults, Settings
 from stripe_sandbox.store import Record, Store
+from stripe_sandbox.versions import previous_attributes
 
 Obj = dict[str, Any]
 
@@ -200,7 +201,7 @@ class Tx:
 
     def emit_update(self, event_type: str, before: Obj, after: Obj, **kw: Any) -> Obj | None:
         """``*.updated`` with ``previous_attributes``; nothing when nothing changed."""
-        prev = diff(before, after)
+        prev = previous_attributes(before, after)
         if not prev:
             return None
         return self.emit(event_type, after, prev, **kw)
@@ -208,19 +209,3 @@ class Tx:
 
 def matches(enabled: list[str], event_type: str) -> bool:
     return "*" in enabled or event_type in enabled
-
-
-def diff(before: Obj, after: Obj) -> Obj:
-    """Stripe's ``previous_attributes``: old values of changed keys, nested for hashes."""
-    out: Obj = {}
-    for key in set(before) | set(after):
-        old, new = before.get(key), after.get(key)
-        if old == new:
-            continue
-        if isinstance(old, dict) and isinstance(new, dict) and old.get("object") != "list":
-            sub = diff(old, new)
-            if sub:
-                out[key] = sub
-        else:
-            out[key] = old
-    return out

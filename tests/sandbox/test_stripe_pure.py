@@ -13,7 +13,8 @@ from stripe_sandbox.delivery import retry_delay, sign
 from stripe_sandbox.errors import CardError, InvalidRequestError, error_body, missing
 from stripe_sandbox.params import merge_metadata, parse_form, range_filter
 from stripe_sandbox.settings import Faults, Settings
-from stripe_sandbox.state import diff, matches
+from stripe_sandbox.state import matches
+from stripe_sandbox.versions import previous_attributes as diff
 
 
 def ts(y: int, m: int, d: int) -> int:

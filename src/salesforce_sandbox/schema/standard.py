@@ -9,6 +9,7 @@ Only standard fields live here; stripe2sf's custom fields come from SFDX metadat
 from __future__ import annotations
 
 from salesforce_sandbox import ids
+from salesforce_sandbox.schema.duplicate_rules import MATCHING_METHODS
 from salesforce_sandbox.schema.model import FieldDef, ObjectDef, PicklistValue
 from salesforce_sandbox.schema.permission_set import USER_PERMISSIONS
 
@@ -667,17 +668,7 @@ def matching_rule_item() -> ObjectDef:
             "picklist",
             "Matching Method",
             length=40,
-            picklist=picklist(
-                "Exact",
-                "FirstName",
-                "LastName",
-                "CompanyName",
-                "Phone",
-                "City",
-                "Street",
-                "Zip",
-                "Title",
-            ),
+            picklist=picklist(*MATCHING_METHODS),
         )
     )
     obj.add(

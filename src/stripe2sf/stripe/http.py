@@ -1,8 +1,9 @@
 """The stripe SDK's HTTP client interface over one urllib3 pool shared by every thread.
 
 The SDK's default (`stripe.RequestsClient`) goes through requests, whose per-request work
-(merging settings, preparing the request, cookies, adapters, a CA-path check on disk) cost
-the worker more CPU than the request itself: a wave refetches hundreds of objects. urllib3 is
+(merging settings, preparing the request, cookies, adapters, a CA-path check on disk) was
+about 14 % of the worker's CPU in py-spy (urllib3's own sending about 11 %): a wave refetches
+hundreds of objects. urllib3 is
 what requests sends with; the SDK's retries, telemetry and error mapping stay the SDK's
 (`stripe.HTTPClient`): connection errors and timeouts are retried, TLS errors are not.
 """

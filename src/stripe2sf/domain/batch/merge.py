@@ -48,6 +48,11 @@ def is_unchanged(op: Operation, written: Mapping[str, Mapping[str, str]]) -> boo
     return all(last.get(name) == value for name, value in field_hashes(op).items())
 
 
+def customer_record_key(sobject: str, customer_id: str, names: FieldNames) -> str:
+    """The key of the customer's own Account or Contact (written by its customer id)."""
+    return f"{sobject}|{names.customer_id}|{customer_id}"
+
+
 def absent_records(ctx: PlanContext, customer_id: str | None, names: FieldNames) -> set[str]:
     """Record keys of the customer's Account and Contact that Salesforce has just answered
     are not there (deleted, merged away since stripe2sf wrote them): a write to them is never
@@ -61,7 +66,7 @@ def absent_records(ctx: PlanContext, customer_id: str | None, names: FieldNames)
         (LookupKind.SF_CONTACT_BY_CUSTOMER, "Contact"),
     ):
         if ctx.has(kind, customer_id) and not ctx.get(kind, customer_id):
-            out.add(f"{sobject}|{names.customer_id}|{customer_id}")
+            out.add(customer_record_key(sobject, customer_id, names))
     return out
 
 

@@ -347,8 +347,9 @@ def customer_writes(
         )
         out.contact_id, out.contact_ref = contact.id, con_ref
 
-    def link_duplicate_account(account: AccountRecord, reason: str) -> None:
-        """The Account a duplicate rule matched, instead of the one it refused to create."""
+    def link_account(account: AccountRecord, reason: str) -> None:
+        """Link an existing Account (matched by domain, or by a duplicate rule instead of the
+        one it refused to create) to the customer."""
         out.operations.append(
             Operation(
                 "link_account",
@@ -372,7 +373,7 @@ def customer_writes(
 
     def own_account(reason: str) -> None:
         if account_link is not None and account_dup is not None:
-            link_duplicate_account(account_link, account_dup.reason)
+            link_account(account_link, account_dup.reason)
             return
         upsert_account({**(fields("Account", True) or {"Name": customer_id}), **card}, reason)
 
@@ -383,7 +384,7 @@ def customer_writes(
         account's person contact) is linked by the customer's next event, which finds the
         Account by the customer id."""
         if account_link is not None and account_dup is not None:
-            link_duplicate_account(account_link, account_dup.reason)
+            link_account(account_link, account_dup.reason)
             out.notes.append(f"{customer_id}'s Contact is linked once its Account is read again")
             return
         values = person_account_values(
@@ -495,7 +496,7 @@ def customer_writes(
             contact_refs, deps = {}, ()
         else:
             if account_link is not None and account_dup is not None:
-                link_duplicate_account(account_link, account_dup.reason)
+                link_account(account_link, account_dup.reason)
             else:
                 out.operations.append(
                     Operation(
@@ -529,23 +530,7 @@ def customer_writes(
     if kind == "domain_match":
         account = resolution.account
         assert account is not None
-        out.operations.append(
-            Operation(
-                "link_account",
-                "update",
-                "Account",
-                "Id",
-                account.id,
-                {key: customer_id, **(fields("Account", False) if sync_fields else {}), **card},
-                reason=f"link: {resolution.reason}",
-            )
-        )
-        out.account_id = account.id
-        out.account_ref, out.account_op, out.account_owner_id = (
-            acc_ref,
-            "link_account",
-            account.owner_id,
-        )
+        link_account(account, f"link: {resolution.reason}")
         if customer is not None:
             new_contact("link_account", "new Contact under the matched Account")
         return out
