@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: install demo test lint typecheck browser sfcli unit bench soak clean
+.PHONY: install demo test lint typecheck browser sfcli unit bench soak proto clean
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -46,6 +46,11 @@ unit: $(STAMP)
 # The fault soak at full size (bench/soak.py --help); `make test` runs a short one.
 soak: $(STAMP)
 	$(BIN)/python bench/soak.py $(SOAK_ARGS)
+
+# The Pub/Sub API stubs (src/pubsub_api), regenerated from their .proto; committed.
+proto: $(STAMP)
+	cd src && ../$(BIN)/python -m grpc_tools.protoc -I . --python_out=. --pyi_out=. \
+		--grpc_python_out=. pubsub_api/pubsub_api.proto
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache
