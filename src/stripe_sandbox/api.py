@@ -8,7 +8,7 @@ import json
 import random
 import re
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -48,7 +48,17 @@ class Response:
     headers: dict[str, str] = field(default_factory=dict)
 
 
-def authenticate(authorization: str | None) -> str:
+def masked_key(key: str) -> str:
+    """A key as Stripe shows it in errors: its prefix, a star per hidden character, its last
+    four (``sk_test_**********************abcd``)."""
+    prefix = key[:8] if key.startswith(("sk_", "rk_", "pk_")) and key[7:8] == "_" else key[:3]
+    if len(key) <= len(prefix) + 4:
+        return key
+    return prefix + "*" * (len(key) - len(prefix) - 4) + key[-4:]
+
+
+def authenticate(authorization: str | None, accepted: Sequence[str] = ()) -> str:
+    """The request's secret key; `accepted`: the only keys let in (empty: any test key)."""
     if not authorization:
         raise AuthenticationError(
             "You did not provide an API key. You need to provide your API key in the "
@@ -68,13 +78,14 @@ def authenticate(authorization: str | None) -> str:
         key = ""
     match = _KEY.match(key)
     if not match:
-        shown = f"{key[:8]}{'*' * 12}{key[-4:]}" if len(key) > 12 else key
-        raise AuthenticationError(f"Invalid API Key provided: {shown}")
+        raise AuthenticationError(f"Invalid API Key provided: {masked_key(key)}")
     if match.group(2) == "live":
         raise AuthenticationError(
             "This is a local Stripe sandbox in test mode: live mode keys are refused. Use a "
             "sk_test_ key."
         )
+    if accepted and key not in accepted:
+        raise AuthenticationError(f"Invalid API Key provided: {masked_key(key)}")
     return key
 
 
@@ -275,7 +286,7 @@ class Api:
                 injected.status, json.dumps(error_body(injected, request_id)), out_headers
             )
         try:
-            authenticate(headers.get("authorization"))
+            authenticate(headers.get("authorization"), self.sb.settings.api_keys)
             version = self.sb.settings.api_version
             if headers.get("stripe-version"):
                 version = versions.check(headers["stripe-version"].strip())

@@ -9,7 +9,7 @@ from collections.abc import Sequence
 
 from stripe_sandbox import versions
 from stripe_sandbox.errors import InvalidRequestError
-from stripe_sandbox.settings import Settings
+from stripe_sandbox.settings import Settings, parse_api_keys
 from stripe_sandbox.shapes import API_VERSION
 
 DEFAULTS = Settings()
@@ -22,6 +22,13 @@ class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescrip
 def _version(value: str) -> str:
     try:
         return versions.check(value)
+    except InvalidRequestError as exc:
+        raise argparse.ArgumentTypeError(exc.message) from None
+
+
+def _api_keys(value: str) -> list[str]:
+    try:
+        return parse_api_keys(value)
     except InvalidRequestError as exc:
         raise argparse.ArgumentTypeError(exc.message) from None
 
@@ -62,8 +69,9 @@ def build_parser() -> argparse.ArgumentParser:
             f"A local, stateful Stripe in test mode (API version {API_VERSION}) over HTTP, "
             "backed by SQLite. Point the official stripe SDK at it with "
             "stripe.StripeClient('sk_test_...', base_addresses={'api': 'http://HOST:PORT'}). "
-            "Accepts sk_test_/rk_test_ keys only. Control plane under /_sandbox/ (reset, seed, "
-            "settings, faults, deliveries, time, stats, wait_idle).",
+            "Accepts sk_test_/rk_test_ keys only (with --api-keys: only those). Control plane "
+            "under /_sandbox/ (reset, seed, settings, faults, deliveries, time, stats, "
+            "wait_idle).",
             79,
         ),
         epilog=FAULTS_HELP,
@@ -132,6 +140,15 @@ def build_parser() -> argparse.ArgumentParser:
         "api_version are in its shape. Also the api_version setting.",
     )
     parser.add_argument(
+        "--api-keys",
+        type=_api_keys,
+        default="",
+        metavar="KEY[,KEY...]",
+        help="the only secret keys the API accepts (sk_test_/rk_test_, comma-separated); any "
+        "other key is answered 401 'Invalid API Key provided', as Stripe answers a revoked or "
+        "mistyped key (default: any test key). Also the api_keys setting.",
+    )
+    parser.add_argument(
         "--log-level",
         default="info",
         choices=["critical", "error", "warning", "info", "debug"],
@@ -153,6 +170,7 @@ def settings_from(args: argparse.Namespace) -> Settings:
         webhook_timeout_seconds=args.webhook_timeout,
         api_rate_limit=args.rate_limit,
         api_version=_version(args.api_version),
+        api_keys=list(args.api_keys),
     )
 
 

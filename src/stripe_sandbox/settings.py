@@ -31,12 +31,18 @@ class Settings:
     # header, events (GET /v1/events) and webhooks of endpoints without their own api_version
     # are in it (stripe_sandbox.versions lists what each older version changes)
     api_version: str = versions.CURRENT
+    # the secret keys the API accepts (empty: any sk_test_/rk_test_ key), so a revoked or
+    # mistyped key can be rehearsed: another key is answered 401 "Invalid API Key provided"
+    api_keys: list[str] = field(default_factory=list)
 
     def update(self, values: dict[str, Any]) -> None:
         known = {f.name: f for f in fields(self)}
         for key, value in values.items():
             if key not in known:
                 raise InvalidRequestError(f"Unknown setting: {key}", param=key)
+            if key == "api_keys":
+                self.api_keys = parse_api_keys(value)
+                continue
             current = getattr(self, key)
             try:
                 if isinstance(current, list):
@@ -59,6 +65,28 @@ class Settings:
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+
+TEST_KEY_PREFIXES = ("sk_test_", "rk_test_")
+
+
+def parse_api_keys(value: Any) -> list[str]:
+    """The accepted keys from a list or a comma-separated string; each must be a test-mode
+    secret or restricted key (the sandbox refuses live keys whatever this says)."""
+    if isinstance(value, str):
+        value = [part.strip() for part in value.split(",") if part.strip()]
+    if not isinstance(value, list) or not all(isinstance(k, str) for k in value):
+        raise InvalidRequestError(
+            "Invalid value for api_keys: expected a list of sk_test_/rk_test_ keys",
+            param="api_keys",
+        )
+    bad = [k for k in value if not k.startswith(TEST_KEY_PREFIXES) or len(k) <= 12]
+    if bad:
+        raise InvalidRequestError(
+            f"Invalid value for api_keys: {bad[0][:8]!r}... is not a sk_test_/rk_test_ key",
+            param="api_keys",
+        )
+    return list(dict.fromkeys(value))
 
 
 @dataclass

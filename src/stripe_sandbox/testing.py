@@ -14,7 +14,7 @@ import json
 import threading
 import time
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -116,12 +116,17 @@ def run_sandbox(
     host: str = "127.0.0.1",
     port: int = 0,
     api_version: str | None = None,
+    api_keys: Sequence[str] | None = None,
 ) -> Iterator[RunningSandbox]:
     """Start a sandbox in a background thread on a free port; stop it on exit.
-    ``api_version``: the account's default API version (``Settings.api_version``)."""
+    ``api_version``: the account's default API version (``Settings.api_version``);
+    ``api_keys``: the only keys it accepts (``Settings.api_keys``; the first is the client's)."""
     if api_version is not None:
         settings = settings or Settings()
         settings.update({"api_version": api_version})
+    if api_keys:
+        settings = settings or Settings()
+        settings.update({"api_keys": list(api_keys)})
     app = create_app(data_dir, settings)
     config = uvicorn.Config(
         app.asgi, host=host, port=port, log_level="warning", access_log=False, lifespan="on"
@@ -136,7 +141,8 @@ def run_sandbox(
         time.sleep(0.01)
     bound = server.servers[0].sockets[0].getsockname()[1]
     try:
-        yield RunningSandbox(api_base=f"http://{host}:{bound}", app=app)
+        key = api_keys[0] if api_keys else TEST_KEY
+        yield RunningSandbox(api_base=f"http://{host}:{bound}", app=app, api_key=key)
     finally:
         server.should_exit = True
         thread.join(timeout=10)
