@@ -12,6 +12,7 @@ from stripe_sandbox.models import (
     clocks,
     customers,
     invoices,
+    payment_links,
     payments,
     setup_intents,
     subscriptions,
@@ -183,6 +184,7 @@ INCLUDABLE[("invoice", "payments")] = _invoice_payments
 INCLUDABLE[("customer", "subscriptions")] = _customer_subscriptions
 INCLUDABLE[("customer", "sources")] = _empty("/v1/customers/{id}/sources")
 INCLUDABLE[("customer", "tax_ids")] = _empty("/v1/customers/{id}/tax_ids")
+INCLUDABLE[("payment_link", "line_items")] = payment_links.included_line_items
 
 
 def _by_customer(*extra: str, **columns: str) -> Any:
@@ -338,6 +340,16 @@ ROUTES: list[Route] = [
         _listing("invoice_payment", "/v1/invoice_payments", _invoice_payment_filters),
     ),
     ("GET", "/v1/invoice_payments/{id}", _retrieve("invoice_payment")),
+    # payment links
+    ("POST", "/v1/payment_links", _create(payment_links.create)),
+    ("GET", "/v1/payment_links", _listing("payment_link", "/v1/payment_links", _eq("active"))),
+    ("GET", "/v1/payment_links/{id}", _retrieve("payment_link")),
+    ("POST", "/v1/payment_links/{id}", _with_id(payment_links.update)),
+    (
+        "GET",
+        "/v1/payment_links/{id}/line_items",
+        lambda tx, params, path: payment_links.line_items(tx, path["id"]),
+    ),
     # test clocks
     ("POST", "/v1/test_helpers/test_clocks", _create(clocks.create)),
     (
