@@ -1,40 +1,33 @@
-"""The `stripe2sf` command line."""
+"""The `stripe2sf` command line.
+
+Start-up is kept light: only Typer and Rich (which Typer's help needs anyway) load with this
+module; every command imports what it needs (pydantic settings, SQLAlchemy, the Stripe and
+Salesforce clients, uvicorn, structlog, prometheus) inside its function, so `stripe2sf --help`
+and `stripe2sf status` spend little CPU before doing their work (bench/cli_startup.py;
+tests/acceptance/test_cli_startup.py checks `--help` loads none of them). Keep new imports of
+this module, cli_common and cli_history that way."""
 
 from __future__ import annotations
 
 import json
-import secrets
-import signal
 import sys
-import threading
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
-import prometheus_client
 import typer
-import uvicorn
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from stripe2sf import cli_history, logs, metrics
+from stripe2sf import cli_history
+from stripe2sf.cli_common import database_or_exit as _database
 from stripe2sf.cli_common import runtime_or_exit as _runtime
 from stripe2sf.cli_common import settings_or_exit as _settings
 from stripe2sf.cli_common import sync_config_or_exit as _sync_config
-from stripe2sf.domain.errors import SyncError
-from stripe2sf.domain.events import EventParseError
-from stripe2sf.domain.flows.integrity import livemode_refusal
-from stripe2sf.domain.flows.planner import plan as plan_event
-from stripe2sf.domain.setup.doctor import daily_api
-from stripe2sf.domain.setup.mapping_doc import to_csv, to_markdown
-from stripe2sf.engine.catchup import CatchUpFailed, catch_up
-from stripe2sf.engine.doctor import interlock_problem, run_doctor
-from stripe2sf.metadata_files import write_metadata
-from stripe2sf.salesforce.client import connect
-from stripe2sf.settings import Settings
-from stripe2sf.store import db
-from stripe2sf.store.audit_trail import AuditTrail
+
+if TYPE_CHECKING:
+    from stripe2sf.settings import Settings
 
 app = typer.Typer(help="Keeps Salesforce in step with Stripe.", no_args_is_help=True)
 db_app = typer.Typer(help="Database maintenance.", no_args_is_help=True)
@@ -58,6 +51,10 @@ MIXED_MODES = typer.Option(
 def _refuse_mixed_modes(settings: Settings) -> None:
     """The safety interlock: checked at start when Salesforce is reachable (and again by the
     worker whenever it logs in)."""
+    from stripe2sf.domain.errors import SyncError
+    from stripe2sf.engine.doctor import interlock_problem
+    from stripe2sf.salesforce.client import connect
+
     if settings.allow_mixed_modes or not settings.stripe_key:
         return
     if not (settings.salesforce_username or settings.salesforce_client_id):
@@ -84,6 +81,12 @@ def serve(
     allow_mixed_modes: Annotated[bool, MIXED_MODES] = False,
 ) -> None:
     """Webhook endpoint, health checks and an in-process worker."""
+    import secrets
+
+    import uvicorn
+
+    from stripe2sf import logs
+
     logs.configure()
     # Hand the GIL over more often than every 5 ms, so worker threads applying events never
     # hold up the event loop that acknowledges webhooks.
@@ -129,6 +132,11 @@ def worker(
     metrics_host: Annotated[str, typer.Option(help="Address for --metrics-port.")] = "127.0.0.1",
 ) -> None:
     """A worker process; run several against PostgreSQL."""
+    import signal
+    import threading
+
+    from stripe2sf import logs
+
     logs.configure()
     settings = _settings()
     if allow_mixed_modes:
@@ -141,6 +149,9 @@ def worker(
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
     if metrics_port is not None:
+        import prometheus_client
+
+        from stripe2sf import metrics
         from stripe2sf.web.operations import state_collector
 
         every = metrics.process_registry(state_collector(runtime))  # Salesforce calls too
@@ -155,12 +166,15 @@ def status(
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable.")] = False,
 ) -> None:
     """Inbox counts by state, dead letters, lag, and the Salesforce org's API usage today."""
+    from stripe2sf.store.inbox import Inbox
+
     settings = _settings()
-    runtime = _runtime(settings, needs_existing="status")
-    counts = runtime.inbox.counts()
-    oldest = runtime.inbox.oldest_pending_received()
+    engine = _database(settings, needs_existing="status")  # a read: no runtime, no migration
+    inbox = Inbox(engine)
+    counts = inbox.counts()
+    oldest = inbox.oldest_pending_received()
     lag = (datetime.now(UTC) - oldest).total_seconds() if oldest else 0.0
-    runtime.close()
+    engine.dispose()
     report: dict[str, Any] = {
         "inbox": counts,
         "dead_letters": counts["dead"],
@@ -194,6 +208,9 @@ def _salesforce_api(settings: Settings) -> dict[str, Any] | None:
     is not configured, an error message when it cannot be read (status still reports)."""
     if not (settings.salesforce_username or settings.salesforce_client_id):
         return None
+    from stripe2sf.domain.setup.doctor import daily_api
+    from stripe2sf.salesforce.client import connect
+
     try:
         with connect(settings) as client:
             limit, remaining = daily_api(client.limits())
@@ -210,6 +227,8 @@ def replay(
     ] = False,
 ) -> None:
     """Put events back in line to be applied again."""
+    from stripe2sf.domain.flows.integrity import livemode_refusal
+
     settings = _settings()
     runtime = _runtime(settings, needs_existing="replay")
     key = settings.stripe_key
@@ -242,6 +261,8 @@ def replay(
 @db_app.command("upgrade")
 def db_upgrade() -> None:
     """Apply database migrations."""
+    from stripe2sf.store import db
+
     settings = _settings()
     db.upgrade(settings.database_url)
     console.print(f"database at head: {db.describe(settings.database_url)}", soft_wrap=True)
@@ -255,6 +276,8 @@ def catch_up_command() -> None:
     event, or the last 3 days); resumes a round that stopped half-way. Exit 0 when the round
     completed, 1 when it stopped (what it stored is kept) or events are past Stripe's
     retention, 2 when it cannot start."""
+    from stripe2sf.engine.catchup import CatchUpFailed, catch_up
+
     runtime = _runtime(_settings())
     reader = runtime.stripe_reader()
     if reader is None:
@@ -296,6 +319,9 @@ def plan(
 ) -> None:
     """Print the Salesforce operations an event would cause (a dry run: nothing is read or
     written; lookups not done are listed as assumptions)."""
+    from stripe2sf.domain.events import EventParseError
+    from stripe2sf.domain.flows.planner import plan as plan_event
+
     config = _sync_config(_settings())
     try:
         doc = json.loads(event_file.read_text(encoding="utf-8"))
@@ -324,6 +350,8 @@ def mapping_export(
     output: Annotated[Path | None, typer.Option("--output", "-o")] = None,
 ) -> None:
     """Write the mapping document that finance and admins review."""
+    from stripe2sf.domain.setup.mapping_doc import to_csv, to_markdown
+
     if fmt not in ("csv", "markdown"):
         err.print(f"--format must be csv or markdown, not {fmt!r}")
         raise typer.Exit(2)
@@ -339,6 +367,8 @@ def mapping_export(
 @app.command()
 def metadata(out: Annotated[Path, typer.Option("--out", help="Directory to write.")]) -> None:
     """Write SFDX source-format metadata: custom fields, objects and permission sets."""
+    from stripe2sf.metadata_files import write_metadata
+
     count = write_metadata(out, _sync_config(_settings()))
     console.print(f"wrote {count} files under {out}; deploy with: sf project deploy start")
 
@@ -353,6 +383,8 @@ def audit(
     """Show audit entries, oldest first."""
     if ctx.invoked_subcommand:
         return
+    from stripe2sf.store.audit_trail import AuditTrail
+
     runtime = _runtime(_settings(), needs_existing="audit")
     rows = AuditTrail(runtime.engine).rows(event_id=event, customer_id=customer, limit=limit)
     runtime.close()
@@ -378,6 +410,8 @@ def audit(
 def audit_verify() -> None:
     """Check the hash chain of the whole audit trail, and that it ends at its anchor (the
     entry count and newest hash kept apart): edits and deleted entries (at the end too)."""
+    from stripe2sf.store.audit_trail import AuditTrail
+
     runtime = _runtime(_settings(), needs_existing="audit verify")
     check = AuditTrail(runtime.engine).verify()
     runtime.close()
@@ -396,6 +430,8 @@ def audit_verify() -> None:
 @app.command()
 def doctor() -> None:
     """Check the configuration end to end; each failed check says what to do."""
+    from stripe2sf.engine.doctor import run_doctor
+
     settings = _settings()
     checks = run_doctor(settings, _sync_config(settings))
     for check in checks:

@@ -1,13 +1,14 @@
 """`stripe2sf backfill` and `stripe2sf reconcile`: history and truth.
 
-Registered on the main Typer app by `cli.py` (`cli_history.register(app)`)."""
+Registered on the main Typer app by `cli.py` (`cli_history.register(app)`). The engine, the
+store and the clients are imported inside the commands: `stripe2sf --help` loads none of them."""
 
 from __future__ import annotations
 
 import json
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
@@ -28,23 +29,19 @@ from rich.text import Text
 from stripe2sf.cli_common import runtime_or_exit as _runtime
 from stripe2sf.cli_common import settings_or_exit as _settings
 from stripe2sf.cli_common import sync_config_or_exit as _config
-from stripe2sf.domain.backfill.plan import (
-    DEFAULT_JOB_SIZE,
-    BackfillOptionError,
-    Estimate,
-    default_rate,
-    parse_objects,
-)
-from stripe2sf.domain.errors import SyncError
-from stripe2sf.domain.reconcile.drift import CSV_HEADER, KIND_TITLES, DriftReport
-from stripe2sf.engine.backfill import Backfill, BackfillOptions, BackfillResult
-from stripe2sf.engine.handlers import default_registry
-from stripe2sf.engine.monitor import reconcile_alert
-from stripe2sf.engine.reconcile import Reconciler
-from stripe2sf.runtime import Runtime
-from stripe2sf.salesforce.client import SalesforceClient, connect
-from stripe2sf.settings import Settings
-from stripe2sf.stripe.reader import StripeReader
+
+if TYPE_CHECKING:
+    from stripe2sf.domain.backfill.plan import Estimate
+    from stripe2sf.domain.reconcile.drift import DriftReport
+    from stripe2sf.engine.backfill import BackfillResult
+    from stripe2sf.runtime import Runtime
+    from stripe2sf.salesforce.client import SalesforceClient
+    from stripe2sf.settings import Settings
+    from stripe2sf.stripe.reader import StripeReader
+
+# domain.backfill.plan.DEFAULT_JOB_SIZE, written out so that `--help` need not import the
+# planner (tests/unit/test_cli_light.py keeps the two equal).
+DEFAULT_JOB_SIZE = 25_000
 
 console = Console()
 err = Console(stderr=True)
@@ -95,6 +92,10 @@ def _progress() -> Progress:
 def _parts(
     settings: Settings, poll: float, needs_existing: str | None = None
 ) -> tuple[Runtime, StripeReader, SalesforceClient]:
+    from stripe2sf.domain.errors import SyncError
+    from stripe2sf.engine.handlers import default_registry
+    from stripe2sf.salesforce.client import connect
+
     runtime = _runtime(settings, needs_existing=needs_existing, registry=default_registry())
     reader = runtime.stripe_reader()
     if reader is None:
@@ -213,6 +214,9 @@ def backfill(
     ] = 5.0,
 ) -> None:
     """Sync Stripe history into Salesforce: resumable, within rate limits and an API budget."""
+    from stripe2sf.domain.backfill.plan import BackfillOptionError, default_rate, parse_objects
+    from stripe2sf.engine.backfill import Backfill, BackfillOptions
+
     try:
         phases = parse_objects(objects)
     except BackfillOptionError as exc:
@@ -261,6 +265,8 @@ def backfill(
 
 
 def _print_report(report: DriftReport, title: str) -> None:
+    from stripe2sf.domain.reconcile.drift import CSV_HEADER, KIND_TITLES
+
     if report.clean:
         console.print(f"[green]{title}: no drift[/green] ({json.dumps(report.checked)})")
     else:
@@ -296,6 +302,9 @@ def reconcile(
     drift alert (STRIPE2SF_ALERT_*); a clean run after drift sends the recovery.
 
     Exit 0 when no drift remains, 1 otherwise."""
+    from stripe2sf.engine.monitor import reconcile_alert
+    from stripe2sf.engine.reconcile import Reconciler
+
     if fmt not in ("table", "csv", "html"):
         err.print(f"--format must be table, csv or html, not {fmt!r}")
         raise typer.Exit(2)

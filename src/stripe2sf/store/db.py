@@ -7,15 +7,16 @@ import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
-from alembic import command
-from alembic.config import Config
 from sqlalchemy import Engine, create_engine, event, inspect, pool, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.exc import OperationalError
+
+if TYPE_CHECKING:  # Alembic is imported when migrating: commands that only read skip it
+    from alembic.config import Config
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -133,6 +134,8 @@ def make_engine(
 
 
 def alembic_config(url: str) -> Config:
+    from alembic.config import Config
+
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS))
     cfg.set_main_option("sqlalchemy.url", normalize_url(url).replace("%", "%%"))
@@ -150,6 +153,8 @@ def upgrade(url: str) -> None:
     create the same tables; they take turns on a lock (PostgreSQL: an advisory lock; SQLite:
     a lock file beside the database), and the later ones find nothing left to do.
     """
+    from alembic import command
+
     with _migration_lock(normalize_url(url)):
         command.upgrade(alembic_config(url), "head")
 
