@@ -111,8 +111,7 @@ def decode(schema: Mapping[str, Any], elements: Sequence[str]) -> list[str]:
             names.extend(f"{parent}.{n}" for n in _names_at(parts, _bits(tail), parent))
         else:
             names.append(element)
-    seen: set[str] = set()
-    return [n for n in names if n != HEADER_FIELD and not (n in seen or seen.add(n))]
+    return [n for n in dict.fromkeys(names) if n != HEADER_FIELD]
 
 
 def encode(schema: Mapping[str, Any], names: Sequence[str]) -> list[str]:

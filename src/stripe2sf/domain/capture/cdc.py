@@ -142,8 +142,7 @@ def _header(record: Mapping[str, Any]) -> Mapping[str, Any]:
 
 
 def _ordered(names: Sequence[str]) -> tuple[str, ...]:
-    seen: set[str] = set()
-    return tuple(n for n in names if not (n in seen or seen.add(n)))
+    return tuple(dict.fromkeys(names))
 
 
 def changes_of(
@@ -164,6 +163,7 @@ def changes_of(
         )
     values = field_values(schema, record)
     fields: dict[str, Any]
+    changed: tuple[str, ...]
     extra: dict[str, Any] = {"commit_number": header.get("commitNumber")}
     if replay_id is not None:
         extra["replay_id"] = replay_id
