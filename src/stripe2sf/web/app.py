@@ -13,12 +13,14 @@ from starlette.concurrency import run_in_threadpool
 
 from stripe2sf import metrics
 from stripe2sf.domain.flows.integrity import LIVEMODE_REFUSED, livemode_refusal
+from stripe2sf.domain.intake_health import NOT_AN_EVENT, STORE_FAILED, TOO_LARGE, signature_reason
 from stripe2sf.engine.catchup_loop import start_catchup
 from stripe2sf.runtime import Runtime
 from stripe2sf.store.db import ping
+from stripe2sf.store.intake_health import IntakeHealthStore
 from stripe2sf.stripe.signature import SignatureRefused, verify
 from stripe2sf.web.group_commit import GroupCommitter
-from stripe2sf.web.intake import NotAnEvent, parse_event, to_new_event
+from stripe2sf.web.intake import IntakeTally, NotAnEvent, parse_event, to_new_event
 from stripe2sf.web.operations import mount_operations, start_monitor
 
 MAX_BODY_BYTES = 1024 * 1024
@@ -60,6 +62,7 @@ def create_app(runtime: Runtime, run_worker: bool = False) -> FastAPI:
             thread.start()
         start_monitor(runtime, stop)
         start_catchup(runtime, stop)
+        tally_thread = tally.start(stop)
         try:
             yield
         finally:
@@ -67,17 +70,22 @@ def create_app(runtime: Runtime, run_worker: bool = False) -> FastAPI:
             if thread is not None:
                 thread.join(timeout=30)
             committer.stop()
+            tally_thread.join(timeout=30)
 
     committer = GroupCommitter(runtime.inbox)
+    tally = IntakeTally(IntakeHealthStore(runtime.engine))  # accepted/refused, for the overview
     app = FastAPI(title="stripe2sf", lifespan=lifespan, docs_url=None, redoc_url=None)
     app.state.runtime = runtime
+    app.state.intake_tally = tally
     settings = runtime.settings
 
     @app.post("/webhooks/stripe")
     async def stripe_webhook(request: Request) -> JSONResponse:
+        client = request.client.host if request.client else None
         try:
             body = await _read_limited(request, MAX_BODY_BYTES)
         except BodyTooLarge:
+            tally.refused(TOO_LARGE, client, f"body larger than {MAX_BODY_BYTES} bytes")
             metrics.webhook("too_large")
             return _refuse(413, f"body larger than {MAX_BODY_BYTES} bytes")
         try:
@@ -88,12 +96,13 @@ def create_app(runtime: Runtime, run_worker: bool = False) -> FastAPI:
                 settings.webhook_tolerance_seconds,
             )
         except SignatureRefused as exc:
-            log.warning("webhook_refused", reason=str(exc))
+            tally.refused(signature_reason(str(exc)), client, str(exc))
             metrics.webhook("bad_signature")
             return _refuse(400, f"signature refused: {exc}")
         try:
             doc = parse_event(body)
         except NotAnEvent as exc:
+            tally.refused(NOT_AN_EVENT, client, str(exc))
             metrics.webhook("not_an_event")
             return _refuse(400, f"not a Stripe event: {exc}")
         handled = runtime.registry.handles(doc["type"])
@@ -104,11 +113,14 @@ def create_app(runtime: Runtime, run_worker: bool = False) -> FastAPI:
         try:
             is_new = await committer.add(new)
         except Exception as exc:
-            log.error("webhook_store_failed", error=str(exc), event_id=new.event_id)
+            log.error("webhook_store_failed", error=str(exc), event_id=new.event_id, client=client)
+            tally.refused_quietly(STORE_FAILED)
             metrics.webhook("store_failed")
             return _refuse(503, "could not store the event; Stripe will retry the delivery")
         outcome = "stored" if handled else "ignored"
-        metrics.webhook("duplicate" if not is_new else "refused" if refused else outcome)
+        outcome = "duplicate" if not is_new else "refused" if refused else outcome
+        tally.accepted(outcome)
+        metrics.webhook(outcome)
         answer: dict[str, object] = {
             "received": True,
             "id": new.event_id,
