@@ -11,6 +11,7 @@ import os
 import re
 import tempfile
 from collections.abc import Awaitable, Callable, MutableMapping
+from contextvars import Token
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl
@@ -24,6 +25,7 @@ from salesforce_sandbox.models.duplicates import HEADER as DUPLICATE_RULE_HEADER
 from salesforce_sandbox.models.duplicates import request_options
 from salesforce_sandbox.models.faults import fault_error
 from salesforce_sandbox.models.org import Org
+from salesforce_sandbox.pubsub.origin import CALL_OPTIONS_HEADER, CHANGE_ORIGIN, api_of, describe
 from salesforce_sandbox.transport import RESET_EXTENSION
 
 log = logging.getLogger("salesforce_sandbox")
@@ -193,6 +195,7 @@ class SandboxApp:
             # Bulk API jobs have no duplicate rule header: their alerts always refuse
             bulk_job = route.name.startswith(("/jobs/", "/async"))
             header = None if bulk_job else headers.get(DUPLICATE_RULE_HEADER)
+            origin = change_origin(route.name, found.version, headers)
             try:
                 with org.acting_as(session.user_id), request_options(header, found.version):
                     reply = route.handler(org, call)
@@ -200,6 +203,8 @@ class SandboxApp:
                 if reset_after:
                     raise _ResetConnection from None
                 raise
+            finally:
+                CHANGE_ORIGIN.reset(origin)
             if reset_after:
                 raise _ResetConnection
             return reply
@@ -266,6 +271,12 @@ class SandboxApp:
         headers.append((b"content-length", str(len(payload)).encode()))
         await send({"type": "http.response.start", "status": reply.status, "headers": headers})
         await send({"type": "http.response.body", "body": payload})
+
+
+def change_origin(route_name: str, version: str, headers: dict[str, str]) -> Token[str]:
+    """Set the ``changeOrigin`` of this call's change events (reset it with the token)."""
+    call_options = headers.get(CALL_OPTIONS_HEADER)
+    return CHANGE_ORIGIN.set(describe(api_of(route_name), version, call_options))
 
 
 def collapse_slashes(path: str) -> str:

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
 import shutil
 import sys
 from pathlib import Path
 
 import uvicorn
 
-from salesforce_sandbox import config
+from salesforce_sandbox import config, ids
 from salesforce_sandbox.config import Settings
 from salesforce_sandbox.features import FEATURES
 
@@ -83,6 +84,16 @@ control plane (loopback only, no auth; JSON in and out):
   GET|DELETE /_sandbox/latency       list / remove all added latency
   POST   /_sandbox/sessions/expire   {{"token": optional}}  expire one / all issued sessions
   GET    /_sandbox/records/OBJECT    stored records; GET /_sandbox/stats  peak memory, counts
+  GET    /_sandbox/cdc               Change Data Capture: {{"selected": [...], "channels",
+                                     "available"}}  (none selected in a new org)
+  PUT    /_sandbox/cdc               {{"entities": ["Contact", "Account"]}}  the selection
+  POST   /_sandbox/cdc               {{"add": [...], "remove": [...]}}
+  GET    /_sandbox/pubsub            the Pub/Sub API's target, port, TLS, tenant id
+
+Pub/Sub API (Change Data Capture, gRPC eventbus.v1 on --pubsub-port, TLS with ca.pem): call
+metadata accesstoken (a session), instanceurl, tenantid ({ids.ORG_ID}); topics
+/data/ChangeEvents and /data/<Entity>ChangeEvent of the selected entities (also selected by
+deploying PlatformEventChannelMember metadata of the ChangeEvents channel).
   Routes are "METHOD /path-template", e.g. "POST /sobjects/{{sobject}}",
   "PATCH /sobjects/{{sobject}}/{{field}}/{{value}}", "GET /query", "POST /composite".
 """
@@ -157,6 +168,30 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         default=0.0,
         help="a uniform extra of 0..N ms on top of --latency-ms",
     )
+    parser.add_argument(
+        "--pubsub-port",
+        type=int,
+        default=config.DEFAULT_PUBSUB_PORT,
+        help="Pub/Sub API (gRPC, Change Data Capture) port; 0 = any free port "
+        "(default %(default)s)",
+    )
+    parser.add_argument(
+        "--pubsub-insecure",
+        action="store_true",
+        help="serve the Pub/Sub API as plain gRPC (default: TLS with the HTTPS certificate)",
+    )
+    parser.add_argument(
+        "--pubsub-keepalive-seconds",
+        type=float,
+        default=270.0,
+        help="empty FetchResponse after this long without events (default %(default)s)",
+    )
+    parser.add_argument(
+        "--pubsub-retention-hours",
+        type=float,
+        default=72.0,
+        help="how long change events stay replayable (default %(default)s, as Salesforce)",
+    )
     return parser.parse_args(argv)
 
 
@@ -183,6 +218,10 @@ def settings_from(args: argparse.Namespace) -> Settings:
         corporate_currency=args.corporate_currency.strip().upper(),
         currencies=_codes(args.currencies),
         inactive_currencies=_codes(args.inactive_currencies),
+        pubsub_port=args.pubsub_port,
+        pubsub_insecure=args.pubsub_insecure,
+        pubsub_keepalive_seconds=args.pubsub_keepalive_seconds,
+        pubsub_retention_hours=args.pubsub_retention_hours,
     )
     if args.jwt_cert:
         settings.jwt_certificate_pem = args.jwt_cert.read_text()
@@ -191,6 +230,7 @@ def settings_from(args: argparse.Namespace) -> Settings:
 
 def main(argv: list[str] | None = None) -> int:
     from salesforce_sandbox.errors import SalesforceError
+    from salesforce_sandbox.pubsub.server import PubSubServer, serve
     from salesforce_sandbox.server import bind_socket, prepare, uvicorn_config
 
     args = parse_args(argv)
@@ -212,8 +252,17 @@ def main(argv: list[str] | None = None) -> int:
     print(f"  username        {settings.username}", flush=True)
     print(f"  access token    {settings.access_token}", flush=True)
     server = uvicorn.Server(uvicorn_config(app, settings, tls))
+    pubsub = PubSubServer(org, None if settings.pubsub_insecure else tls.server_path)
+
+    async def started() -> None:  # the Pub/Sub port is known once it is bound
+        await pubsub.start()
+        kind = "plain gRPC" if settings.pubsub_insecure else "gRPC over TLS, trust the CA"
+        print(f"  Pub/Sub API     {pubsub.target} ({kind})", flush=True)
+        await serve(server, [sock], None)
+        await pubsub.stop()
+
     try:
-        server.run(sockets=[sock])
+        asyncio.run(started())
     except KeyboardInterrupt:
         pass
     finally:

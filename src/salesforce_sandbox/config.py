@@ -10,6 +10,7 @@ from salesforce_sandbox.jwt_keys import JWT_CERTIFICATE_PEM
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8701
+DEFAULT_PUBSUB_PORT = 8703
 DEFAULT_USERNAME = "admin@sandbox.example.com"
 DEFAULT_PASSWORD = "sandbox-password"
 DEFAULT_SECURITY_TOKEN = "SANDBOXTOKEN"
@@ -51,6 +52,12 @@ class Settings:
     corporate_currency: str = "USD"
     currencies: list[str] = field(default_factory=lambda: ["USD", "EUR", "GBP"])
     inactive_currencies: list[str] = field(default_factory=lambda: ["JPY"])
+    # the Pub/Sub API (Change Data Capture): its gRPC port (0: any free port), plain instead
+    # of TLS, the idle keepalive interval, how long change events are kept for replay
+    pubsub_port: int = DEFAULT_PUBSUB_PORT
+    pubsub_insecure: bool = False
+    pubsub_keepalive_seconds: float = 270.0
+    pubsub_retention_hours: float = 72.0
 
     @property
     def db_path(self) -> Path | None:

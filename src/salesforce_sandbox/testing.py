@@ -9,6 +9,9 @@
         sandbox.reset()                                 # or sandbox.control_call("POST", "reset")
         sandbox.seed([{"attributes": {"type": "Account"}, "Name": "Acme"}])
         sandbox.deploy(Path("force-app"))
+        sandbox.select_cdc(["Contact"])                # Change Data Capture for Contact
+        channel = sandbox.pubsub_channel()              # gRPC (eventbus.v1), metadata:
+        metadata = sandbox.pubsub_metadata()            # accesstoken, instanceurl, tenantid
         rule = sandbox.add_fault("POST /sobjects/{sobject}", "503", count=1)
         sandbox.add_fault("PATCH /composite/sobjects*", "UNABLE_TO_LOCK_ROW", rate=0.2,
                           record_rate=0.3)              # some records of some calls fail
@@ -36,6 +39,7 @@ the server: prefer the control plane while requests are in flight).
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import tempfile
 import threading
@@ -45,13 +49,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import grpc
 import requests
 import uvicorn
 from simple_salesforce import Salesforce
 
 from salesforce_sandbox.config import Settings
+from salesforce_sandbox.ids import ORG_ID
 from salesforce_sandbox.jwt_keys import JWT_PRIVATE_KEY_PEM
 from salesforce_sandbox.models.org import INTEGRATION_USERNAME, Org
+from salesforce_sandbox.pubsub.server import PubSubServer, serve
 from salesforce_sandbox.server import bind_socket, prepare, uvicorn_config
 
 LOGIN_MODES = ("token", "soap", "password", "client_credentials", "jwt")
@@ -64,6 +71,7 @@ class SandboxServer:
     instance_url: str
     ca_path: Path
     data_dir: Path | None
+    pubsub_target: str = ""  # host:port of the Pub/Sub API (gRPC; TLS unless pubsub_insecure)
 
     @property
     def control_url(self) -> str:
@@ -170,6 +178,30 @@ class SandboxServer:
             raise ValueError(f"login must be one of {LOGIN_MODES}")
         args.update(kwargs)
         return Salesforce(session=session, **args)
+
+    # Pub/Sub API (Change Data Capture) -------------------------------------------------------
+    def pubsub_channel(self) -> grpc.Channel:
+        """A gRPC channel to the Pub/Sub API (trusting ``ca_path`` unless it is plain)."""
+        if self.settings.pubsub_insecure:
+            return grpc.insecure_channel(self.pubsub_target)
+        credentials = grpc.ssl_channel_credentials(root_certificates=self.ca_path.read_bytes())
+        return grpc.secure_channel(self.pubsub_target, credentials)
+
+    def pubsub_metadata(self, access_token: str | None = None) -> list[tuple[str, str]]:
+        """The auth metadata headers of every Pub/Sub API call."""
+        return [
+            ("accesstoken", access_token or self.access_token or ""),
+            ("instanceurl", self.instance_url),
+            ("tenantid", ORG_ID),
+        ]
+
+    def cdc_selected(self) -> list[str]:
+        """The entities selected for Change Data Capture."""
+        return list(self.control_call("GET", "cdc")["selected"])
+
+    def select_cdc(self, entities: list[str]) -> list[str]:
+        """Select exactly ``entities`` for Change Data Capture (e.g. ``["Contact"]``)."""
+        return list(self.control_call("PUT", "cdc", {"entities": entities})["selected"])
 
     # control plane --------------------------------------------------------------------------
     def control_call(self, method: str, path: str, payload: Any = None) -> Any:
@@ -291,6 +323,7 @@ def run_sandbox(
             certs = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="sf-sandbox-")))
         else:
             certs = data_dir
+        options.setdefault("pubsub_port", 0)  # any free port
         settings = Settings(
             host=host, port=0, data_dir=data_dir, metadata_dirs=list(metadata or []), **options
         )
@@ -299,16 +332,24 @@ def run_sandbox(
         org, app, tls = prepare(settings, certs)
         server = uvicorn.Server(uvicorn_config(app, settings, tls))
         server.config.lifespan = "off"
-        thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+        pubsub = PubSubServer(org, None if settings.pubsub_insecure else tls.server_path)
+        thread = threading.Thread(
+            target=lambda: asyncio.run(serve(server, [sock], pubsub)), daemon=True
+        )
         thread.start()
         deadline = time.monotonic() + 60
-        while not server.started:
+        while not server.started or pubsub.port is None:
             if not thread.is_alive() or time.monotonic() > deadline:
                 raise RuntimeError("salesforce sandbox did not start")
             time.sleep(0.01)
         hostname = f"[{host}]" if ":" in host else host
         sandbox = SandboxServer(
-            settings, org, f"https://{hostname}:{settings.port}", tls.ca_path, data_dir
+            settings,
+            org,
+            f"https://{hostname}:{settings.port}",
+            tls.ca_path,
+            data_dir,
+            pubsub.target,
         )
         try:
             yield sandbox

@@ -9,8 +9,11 @@ from typing import Any
 
 from salesforce_sandbox.api.http import Call, Reply, ok
 from salesforce_sandbox.errors import SalesforceError
+from salesforce_sandbox.ids import ORG_ID
 from salesforce_sandbox.models.faults import invalid_fault
 from salesforce_sandbox.models.org import Org
+from salesforce_sandbox.pubsub.bus import can_capture
+from salesforce_sandbox.pubsub.schemas import event_name
 from salesforce_sandbox.schema import sfdx
 
 
@@ -279,6 +282,48 @@ def currencies(org: Org, call: Call) -> Reply:
     )
 
 
+def cdc(org: Org, call: Call) -> Reply:
+    """Change Data Capture's entity selection (Setup > Change Data Capture): GET it, PUT
+    ``{"entities": [...]}`` to replace it, POST ``{"add": [...], "remove": [...]}``."""
+    bus = org.pubsub_bus
+    if call.method == "PUT":
+        entities = call.json_object().get("entities")
+        if not isinstance(entities, list):
+            raise SalesforceError("INVALID_INPUT", 'give {"entities": ["Contact", ...]}')
+        bus.select([str(e) for e in entities], org.full_schema)
+    elif call.method == "POST":
+        data = call.json_object()
+        bus.add([str(e) for e in data.get("add") or []], org.full_schema)
+        bus.remove([str(e) for e in data.get("remove") or []])
+    return ok(
+        {
+            "selected": bus.selected(),
+            "channels": ["/data/ChangeEvents"] + [f"/data/{event_name(e)}" for e in bus.selected()],
+            "available": sorted(o.name for o in org.full_schema.objects() if can_capture(o)),
+        }
+    )
+
+
+def pubsub(org: Org, call: Call) -> Reply:
+    """Where the Pub/Sub API listens and how to call it."""
+    s = org.settings
+    host = "127.0.0.1" if s.host in ("0.0.0.0", "::") else s.host
+    return ok(
+        {
+            "target": f"{host}:{s.pubsub_port}",
+            "port": s.pubsub_port,
+            "tls": not s.pubsub_insecure,
+            "ca_path": str(s.data_dir / "ca.pem") if s.data_dir else None,
+            "metadata": ["accesstoken", "instanceurl", "tenantid"],
+            "tenant_id": ORG_ID,
+            "keepalive_seconds": s.pubsub_keepalive_seconds,
+            "retention_hours": s.pubsub_retention_hours,
+            "latest_replay": org.pubsub_bus.latest(),
+            "selected": org.pubsub_bus.selected(),
+        }
+    )
+
+
 ROUTES: dict[tuple[str, str], Any] = {
     ("GET", ""): info,
     ("POST", "reset"): reset,
@@ -303,6 +348,10 @@ ROUTES: dict[tuple[str, str], Any] = {
     ("GET", "duplicate-rules"): duplicate_rules,
     ("DELETE", "duplicate-rules"): duplicate_rules,
     ("POST", "duplicate-rules/standard"): standard_duplicate_rules,
+    ("GET", "cdc"): cdc,
+    ("PUT", "cdc"): cdc,
+    ("POST", "cdc"): cdc,
+    ("GET", "pubsub"): pubsub,
 }
 
 

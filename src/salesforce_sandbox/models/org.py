@@ -37,6 +37,8 @@ from salesforce_sandbox.models.person_accounts import PersonAccounts
 from salesforce_sandbox.models.queries import Queries
 from salesforce_sandbox.models.records import Records
 from salesforce_sandbox.models.store import Store
+from salesforce_sandbox.pubsub.bus import EventBus
+from salesforce_sandbox.pubsub.capture import ChangeCapture
 from salesforce_sandbox.schema import sfdx
 from salesforce_sandbox.schema.model import FieldDef, ObjectDef, Schema
 from salesforce_sandbox.schema.permission_set import (
@@ -73,6 +75,10 @@ class Org:
         # duplicate rules last: they see the record as the other hooks complete it
         self.duplicates = DuplicateManagement(self.store, self.records, lambda: self._schema)
         self.records.hooks.append(self.duplicates)
+        # change events (Pub/Sub API) last of all: they see the record as it is stored
+        self.pubsub_bus = EventBus(self.store, settings.pubsub_retention_hours)
+        self.pubsub_capture = ChangeCapture(self.pubsub_bus, lambda: self._schema)
+        self.records.hooks.append(self.pubsub_capture)
         self.sessions = Sessions(settings, self.find_user)
         self.usage = ApiUsage(settings.api_limit)
         self.faults = Faults()

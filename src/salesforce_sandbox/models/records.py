@@ -316,6 +316,10 @@ class Records:
             self.access.on_write(sobject, None)
         self.store.replace(rid, _sparse(record), deleted=True)
         self.store.drop_keys(rid)
+        for hook in self.hooks:  # optional ``after_delete(sobject, record)`` (change events)
+            deleted = getattr(hook, "after_delete", None)
+            if deleted is not None:
+                deleted(sobject, record)
         return rid
 
     def check_unique(self, obj: ObjectDef, record: Record, record_id: str) -> None:

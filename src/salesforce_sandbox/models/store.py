@@ -19,7 +19,7 @@ import contextlib
 import itertools
 import json
 import sqlite3
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -60,6 +60,10 @@ class Store:
         self.conn.executescript(_SCHEMA)
         self._depth = 0
         self._savepoints = itertools.count()
+        # outermost transactions begun so far (writes with the same number share a
+        # transaction), and what runs after each outermost commit (change events' delivery)
+        self.transaction_number = 0
+        self.after_commit: list[Callable[[], None]] = []
 
     def close(self) -> None:
         self.conn.close()
@@ -70,6 +74,7 @@ class Store:
         """A transaction, or a savepoint inside one; rolled back when the block raises."""
         if self._depth == 0:
             self.conn.execute("BEGIN")
+            self.transaction_number += 1
             self._depth += 1
             try:
                 yield
@@ -79,6 +84,8 @@ class Store:
                 raise
             self._depth -= 1
             self.conn.execute("COMMIT")
+            for callback in self.after_commit:
+                callback()
             return
         name = f"sp{next(self._savepoints)}"
         self.conn.execute(f"SAVEPOINT {name}")
