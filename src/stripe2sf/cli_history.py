@@ -40,7 +40,7 @@ if TYPE_CHECKING:
     from stripe2sf.stripe.reader import StripeReader
 
 # domain.backfill.plan.DEFAULT_JOB_SIZE, written out so that `--help` need not import the
-# planner (tests/unit/test_cli_light.py keeps the two equal).
+# planner (tests/acceptance/test_cli_startup.py keeps the two equal).
 DEFAULT_JOB_SIZE = 25_000
 
 console = Console()
