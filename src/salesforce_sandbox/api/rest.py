@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 from salesforce_sandbox import clock, ids
@@ -204,34 +205,84 @@ def query_more(org: Org, call: Call) -> Reply:
     return ok(org.queries.more(call.params["locator"], call.version, batch_size(call)))
 
 
-def _window(call: Call) -> tuple[str, str]:
-    start = clock.parse_datetime(call.query.get("start", ""))
-    end = clock.parse_datetime(call.query.get("end", ""))
-    if start is None or end is None:
+REPLICATION_DAYS = {"updated": 30, "deleted": 15}  # how far back Salesforce answers
+MAX_REPLICATION_IDS = 600_000
+
+
+def _window(call: Call, kind: str) -> tuple[str, str]:
+    """``start`` and ``end`` as Salesforce reads them (UTC, seconds dropped): the window's
+    start and its latest date covered (``end``, or now when ``end`` is later), both in
+    Salesforce's date-time text, which sorts like the stored SystemModstamp values."""
+    bounds: list[dt.datetime] = []
+    for name in ("start", "end"):
+        text = call.query.get(name, "")
+        if not text.strip():
+            raise SalesforceError(
+                "MISSING_ARGUMENT",
+                f"{name}: a date-time in ISO 8601 (e.g. 2024-05-01T12:00:00Z, URL-encoded) "
+                "is required",
+            )
+        parsed = clock.parse_datetime(text)
+        if parsed is None:
+            raise SalesforceError(
+                "INVALID_REPLICATION_DATE",
+                f"{name}: {text!r} is not an ISO 8601 date-time (e.g. 2024-05-01T12:00:00Z)",
+            )
+        bounds.append(parsed.replace(second=0, microsecond=0))
+    start, end = bounds
+    if end - start < dt.timedelta(minutes=1):
         raise SalesforceError(
-            "INVALID_REPLICATION_DATE", "start and end must be ISO-8601 date-times"
+            "INVALID_REPLICATION_DATE",
+            "startDate must chronologically precede endDate by more than one minute",
         )
-    return clock.format_datetime(start), clock.format_datetime(end)
+    now = clock.now()
+    days = REPLICATION_DAYS[kind]
+    if start < now.replace(hour=0, minute=0, second=0, microsecond=0) - dt.timedelta(days=days):
+        raise SalesforceError(
+            "INVALID_REPLICATION_DATE", f"startDate cannot be more than {days} days ago"
+        )
+    return clock.format_datetime(start), clock.format_datetime(min(end, now))
+
+
+def _at_most(found: list[Any]) -> list[Any]:
+    if len(found) > MAX_REPLICATION_IDS:
+        raise SalesforceError(
+            "EXCEEDED_ID_LIMIT",
+            f"More than {MAX_REPLICATION_IDS} ids: choose start and end dates closer together",
+        )
+    return found
 
 
 def updated(org: Org, call: Call) -> Reply:
-    """Ids of records changed between ``start`` and ``end`` (deleted ones excluded)."""
+    """sObject Get Updated: ids of records added or changed (SystemModstamp) in the window,
+    deleted ones excluded; ``latestDateCovered`` is where the next call should start."""
     obj = org.object(call.params["sobject"])
-    start, end = _window(call)
+    start, latest = _window(call, "updated")
     found = [
         str(r["Id"])
         for r in org.store.scan(obj.name, False)
-        if start <= str(r.get("SystemModstamp", "")) < end
+        if start <= str(r.get("SystemModstamp", "")) < latest
     ]
-    return ok({"ids": found, "latestDateCovered": end})
+    return ok({"ids": _at_most(found), "latestDateCovered": latest})
 
 
 def deleted(org: Org, call: Call) -> Reply:
+    """sObject Get Deleted: records sent to the recycle bin in the window (``deletedDate`` is
+    their SystemModstamp). Nothing is ever physically deleted here, so
+    ``earliestDateAvailable`` is when the org began (its Organization record's CreatedDate)."""
     obj = org.object(call.params["sobject"])
-    start, end = _window(call)
+    start, latest = _window(call, "deleted")
     found = [
         {"id": str(r["Id"]), "deletedDate": str(r.get("SystemModstamp"))}
         for r in org.store.scan(obj.name, True)
-        if r.get("IsDeleted") and start <= str(r.get("SystemModstamp", "")) < end
+        if r.get("IsDeleted") and start <= str(r.get("SystemModstamp", "")) < latest
     ]
-    return ok({"deletedRecords": found, "earliestDateAvailable": start, "latestDateCovered": end})
+    organization = org.store.get(ids.ORG_ID)
+    earliest = str(organization[2].get("CreatedDate")) if organization else start
+    return ok(
+        {
+            "deletedRecords": _at_most(found),
+            "earliestDateAvailable": earliest,
+            "latestDateCovered": latest,
+        }
+    )
