@@ -142,3 +142,14 @@ def test_failed_checks_in_plain_words() -> None:
     )
     assert salesforce_summary("salesforce.timeout") == "cannot reach Salesforce"
     assert salesforce_summary("salesforce.config") == "the Salesforce settings are incomplete"
+
+
+def test_status_reads_the_catchup_interval_as_the_loop_does(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from stripe2sf.engine import catchup_loop, intake_report
+
+    assert intake_report.DEFAULT_CATCHUP_SECONDS == catchup_loop.DEFAULT_INTERVAL
+    for raw in ("", "60", "0", "junk"):
+        monkeypatch.setenv("STRIPE2SF_CATCHUP_SECONDS", raw)
+        assert intake_report.catchup_interval() == catchup_loop.interval_from_env()

@@ -11,6 +11,7 @@ part says why it is unknown, the rest is there.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -26,7 +27,6 @@ from stripe2sf.domain.intake_health import (
     banners,
     signature_alert_firing,
 )
-from stripe2sf.engine.catchup_loop import interval_from_env
 from stripe2sf.engine.reachability import NOT_CONFIGURED, Reachability, ServiceCheck
 from stripe2sf.settings import Settings
 from stripe2sf.store.catchup_state import CatchUpState
@@ -34,6 +34,17 @@ from stripe2sf.store.db import Engine
 from stripe2sf.store.intake_health import AlertSent, IntakeHealthStore, catchup_updated_at
 
 SIGNATURE_ALERT = "bad_signatures"  # the monitor's condition kind (engine.monitor)
+DEFAULT_CATCHUP_SECONDS = 300.0  # engine.catchup_loop.DEFAULT_INTERVAL (a unit test checks)
+
+
+def catchup_interval() -> float:
+    """The catch-up loop's interval in `serve`, read as `engine.catchup_loop` reads it (not
+    imported: it loads the runtime, which `stripe2sf status` does without)."""
+    raw = os.environ.get("STRIPE2SF_CATCHUP_SECONDS", "")
+    try:
+        return float(raw) if raw.strip() else DEFAULT_CATCHUP_SECONDS
+    except ValueError:
+        return DEFAULT_CATCHUP_SECONDS
 
 
 @dataclass(frozen=True)
@@ -197,7 +208,7 @@ def intake_report(
             Counts(), Counts(), Counts(), None, None, None, RECENT_MINUTES, s.alert_window_seconds
         )
         sent, checkpoint, updated_at = None, Checkpoint(), None
-    interval = interval_from_env()
+    interval = catchup_interval()
     catchup = CatchUpView(
         enabled=interval > 0 and bool(s.stripe_key),
         interval_seconds=interval,

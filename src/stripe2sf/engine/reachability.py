@@ -19,14 +19,18 @@ import threading
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from stripe2sf.domain.errors import SyncError
 from stripe2sf.domain.flows.handled import HANDLED_TYPES
 from stripe2sf.domain.setup.doctor import daily_api
-from stripe2sf.salesforce.client import SalesforceClient, connect
-from stripe2sf.settings import Settings
-from stripe2sf.stripe.reader import StripeReader
+
+if TYPE_CHECKING:
+    from stripe2sf.salesforce.client import SalesforceClient
+    from stripe2sf.settings import Settings
+
+# The Stripe and Salesforce clients are imported by the checks that use them, so `stripe2sf
+# status` loads neither when the service is not configured (tests/acceptance/test_cli_startup).
 
 OK = "ok"
 FAILING = "failing"
@@ -90,6 +94,8 @@ def check_stripe(settings: Settings, now: datetime | None = None) -> ServiceChec
     key = settings.stripe_key
     if not key:
         return ServiceCheck("Stripe", NOT_CONFIGURED, "not configured (STRIPE_API_KEY)", "", now)
+    from stripe2sf.stripe.reader import StripeReader
+
     reader = StripeReader(
         key, settings.stripe_api_base, max_retries=0, api_version=settings.stripe_api_version
     )
@@ -124,6 +130,8 @@ class SalesforceProbe:
             )
         try:
             if self._client is None:
+                from stripe2sf.salesforce.client import connect
+
                 self._client = connect(s, timeout=(self.timeout, self.timeout))
             client = self._client
             limit, remaining = daily_api(client.limits())
