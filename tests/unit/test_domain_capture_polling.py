@@ -127,13 +127,16 @@ def test_a_deleted_record_from_query_all_is_a_delete():
 def test_the_interval_keeps_a_day_of_rounds_within_the_api_share():
     plan = plan_polling(
         ["Account", "Contact", "Opportunity"],
-        minimum_seconds=30,
+        minimum_seconds=10,
         api_share=0.05,
         daily_limit=100_000,
     )
-    # 5,000 calls a day for 3 calls a round: a round every 51.84 s at least
-    assert math.isclose(plan.interval_seconds, 86_400 * 3 / 5_000)
+    # 5,000 calls a day, one Composite call a round for three objects: every 17.28 s at most
+    assert math.isclose(plan.interval_seconds, 86_400 / 5_000)
+    assert plan.calls_per_round == 1
     assert plan.calls_per_day <= 5_000 and plan.budget_calls_per_day == 5_000
+    six = plan_polling(list("ABCDEF"), minimum_seconds=30, api_share=0.05, daily_limit=100_000)
+    assert six.calls_per_round == 2 and math.isclose(six.interval_seconds, 86_400 * 2 / 5_000)
     relaxed = plan_polling(["Contact"], minimum_seconds=60, api_share=0.05, daily_limit=1_000_000)
     assert relaxed.interval_seconds == 60 and relaxed.calls_per_day == 1_440
     unknown = plan_polling(["Contact"], minimum_seconds=10, api_share=0.05, daily_limit=None)

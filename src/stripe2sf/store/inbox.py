@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -315,13 +315,22 @@ class Inbox:
         """Store an event once; True when it is new. Commits before returning."""
         return self.add_many([event], now)[0]
 
-    def add_many(self, batch: Sequence[NewEvent], now: datetime) -> list[bool]:
+    def add_many(
+        self,
+        batch: Sequence[NewEvent],
+        now: datetime,
+        also: Callable[[Connection], object] | None = None,
+    ) -> list[bool]:
         """Store events in one transaction (one fsync); for each, whether it was new.
 
         Group commit is what lets the webhook endpoint acknowledge hundreds of events a second
-        with every acknowledged one on disk.
+        with every acknowledged one on disk. `also` runs in the same transaction (change
+        capture moves its replay position with the events it stores).
         """
         if not batch:
+            if also is not None:
+                with self._write(urgent=True) as conn:
+                    also(conn)
             return []
         rows = [
             {
@@ -354,6 +363,8 @@ class Inbox:
                 if e.pending and e.event_id in inserted:
                     wake[e.lane] = min(wake.get(e.lane, e.created), e.created)
             self._wake_lanes(conn, wake, now, linger=self.linger)
+            if also is not None:
+                also(conn)
         seen: set[str] = set()
         result = []
         for e in batch:

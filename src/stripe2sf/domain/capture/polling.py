@@ -1,17 +1,18 @@
 """Polling for Salesforce changes (orgs without Change Data Capture): what to ask, how often,
 and what changed. Pure; `engine.capture` does the calls.
 
-One round asks each watched object once, through ``queryAll`` (deleted records too):
+One round asks each watched object once, through ``queryAll`` (deleted records too), five
+objects to a Composite request:
 
     SELECT Id, <watched fields>, CreatedDate, SystemModstamp, LastModifiedById, IsDeleted
     FROM Contact WHERE SystemModstamp >= <watermark - overlap> ORDER BY SystemModstamp, Id
 
-That is one API call per object per round (two for over 2,000 changed records), whatever
-changed: cheaper than ``sobjects/X/updated`` (one call for the ids, then a retrieve per 200
-records). The window reaches `overlap` seconds behind the newest ``SystemModstamp`` seen, for
-transactions that commit a little after their stamp; a record seen again with the same stamp
-is not a change (the last values seen per record are kept: the snapshot), and a record whose
-watched fields did not change is not one either.
+That is one API call per round for up to five objects (one more per extra page of 2,000
+changed records), whatever changed: cheaper than ``sobjects/X/updated`` (a call per object for
+the ids, then a retrieve per 200 records). The window reaches `overlap` seconds behind the
+newest ``SystemModstamp`` seen, for transactions that commit a little after their stamp; a
+record seen again with the same stamp is not a change (the last values seen per record are
+kept: the snapshot), and a record whose watched fields did not change is not one either.
 
 Polling starts at the moment it first runs (`started_ms`): a record last changed before that
 is remembered, not reported. A record first seen after it is ``created`` when it was created
@@ -70,6 +71,7 @@ DEFAULT_WATCHED: dict[str, tuple[str, ...]] = {
 SYSTEM_FIELDS = ("Id", "CreatedDate", "SystemModstamp", "LastModifiedById", "IsDeleted")
 DEFAULT_FIELDS = ("Name", "OwnerId")  # an object with no default list
 SECONDS_PER_DAY = 86_400
+QUERIES_PER_CALL = 5  # queries one Composite request may hold; it counts as one API call
 
 
 @dataclass(frozen=True)
@@ -220,9 +222,9 @@ def plan_polling(
     daily_limit: int | None,
 ) -> PollPlan:
     """The poll interval: at least `minimum_seconds`, and long enough that a day of rounds
-    (one call per object) stays within `api_share` of the org's daily API limit (when the
-    limit is known)."""
-    per_round = max(1, len(objects))
+    (one Composite call per five objects) stays within `api_share` of the org's daily API
+    limit (when the limit is known)."""
+    per_round = max(1, -(-len(objects) // QUERIES_PER_CALL))
     budget = int(daily_limit * api_share) if daily_limit else None
     interval = max(minimum_seconds, 0.001)
     reason = "the configured interval"

@@ -1,0 +1,100 @@
+"""`stripe2sf capture`: Salesforce change capture as its own process (`serve` runs it too when
+STRIPE2SF_CAPTURE is on). Imports stay inside the command (see cli.py's docstring)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+if TYPE_CHECKING:
+    from stripe2sf.runtime import Runtime
+    from stripe2sf.settings import Settings
+
+
+def capture(
+    mode: Annotated[
+        str | None,
+        typer.Option(
+            "--mode", help="cdc or poll (default: STRIPE2SF_CAPTURE; off refuses to start)."
+        ),
+    ] = None,
+    once: Annotated[
+        bool, typer.Option("--once", help="Polling only: one round, print what it stored, exit.")
+    ] = False,
+) -> None:
+    """Capture Salesforce changes into the inbox until stopped (SIGINT/SIGTERM).
+
+    cdc: Change Data Capture over the Pub/Sub API (SALESFORCE_PUBSUB_ENDPOINT), one stream per
+    object of STRIPE2SF_CAPTURE_OBJECTS, resuming from the replay id stored with the last
+    change. poll: a SystemModstamp window of every object per round, within
+    STRIPE2SF_POLL_API_SHARE of the org's daily API limit. Exit 2 when it cannot start."""
+    import signal
+    import threading
+
+    from stripe2sf.cli_common import runtime_or_exit, settings_or_exit, stderr_console
+    from stripe2sf.logs import configure
+
+    err = stderr_console()
+    overrides = {"capture": mode} if mode else {}
+    settings = settings_or_exit(**overrides)
+    if settings.capture == "off":
+        err.print(
+            "capture is off: set STRIPE2SF_CAPTURE=cdc (Change Data Capture, recommended) or "
+            "poll, or pass --mode cdc|poll"
+        )
+        raise typer.Exit(2)
+    if not (settings.salesforce_username or settings.salesforce_client_id):
+        err.print("capture needs a Salesforce login: set the SALESFORCE_* settings")
+        raise typer.Exit(2)
+    configure()
+    runtime = runtime_or_exit(settings)
+    try:
+        if once:
+            _once(settings, runtime)
+            return
+        from stripe2sf.engine.capture import run_capture
+
+        stop = threading.Event()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(sig, lambda *_: stop.set())
+
+        def ready(how: str) -> None:
+            err.print(
+                f"capturing Salesforce changes ({how}) of {', '.join(settings.capture_objects)}"
+            )
+
+        run_capture(settings, runtime.inbox, runtime.registry.handles, stop, on_ready=ready)
+    finally:
+        runtime.close()
+
+
+def _once(settings: Settings, runtime: Runtime) -> None:
+    from stripe2sf.engine.capture import ChangeWriter, Poller, budget_gate
+    from stripe2sf.salesforce.client import connect
+    from stripe2sf.store.capture import CaptureStore
+
+    if settings.capture != "poll":
+        raise typer.BadParameter("--once is for polling (--mode poll)")
+    with connect(settings) as client:
+        store = CaptureStore(runtime.inbox.engine, runtime.inbox)
+        writer = ChangeWriter(store, runtime.registry.handles, settings.salesforce_api_version)
+        poller = Poller(
+            writer,
+            client,
+            settings.capture_objects,
+            configured_fields=settings.capture_poll_fields,
+            overlap_seconds=settings.capture_poll_overlap_seconds,
+            minimum_seconds=settings.capture_poll_seconds,
+            api_share=settings.poll_api_share,
+            gate=budget_gate(settings, client),
+        )
+        report = poller.round()
+    typer.echo(
+        f"polled {len(settings.capture_objects)} objects with {report.calls} API calls; "
+        f"{report.added} new changes stored" + (f" ({report.skipped})" if report.skipped else "")
+    )
+
+
+def register(app: typer.Typer) -> None:
+    app.command("capture")(capture)

@@ -1,0 +1,394 @@
+"""Salesforce change capture (Step 12): Salesforce-owned changes into the inbox, as events of
+type ``salesforce.<Object>.<change>`` (`domain.capture.change`), applied by whatever handlers
+the registry has for them.
+
+    STRIPE2SF_CAPTURE=cdc    Change Data Capture over the Pub/Sub API: one stream per object
+                             (/data/ContactChangeEvent ...); no REST call per change
+    STRIPE2SF_CAPTURE=poll   a polling round every interval: one Composite call of queryAll
+                             windows per five objects (`domain.capture.polling`)
+
+Both write the changes of one response (or one object's window) and the new position (replay
+id; watermark and snapshots) in ONE transaction (`store.capture.CaptureStore.store`): a process
+killed at any point resumes from what it stored, and a change received again is the same inbox
+event id. Runs inside `serve` (`start_capture`) or as `stripe2sf capture` (`run_capture`).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+from typing import Any
+
+import structlog
+from prometheus_client import Counter, Gauge
+
+from stripe2sf.domain.batch import budget
+from stripe2sf.domain.batch.budget import BudgetPolicy
+from stripe2sf.domain.capture.cdc import changes_of
+from stripe2sf.domain.capture.change import SalesforceChange
+from stripe2sf.domain.capture.polling import (
+    PollPlan,
+    diff_round,
+    plan_polling,
+    watched_fields,
+    window_soql,
+    window_start,
+)
+from stripe2sf.domain.errors import PermanentError, RateLimitedError, SyncError
+from stripe2sf.engine.budget import BudgetGate, is_limit_exceeded
+from stripe2sf.metrics import REGISTRY
+from stripe2sf.salesforce.changes import KIND, field_names, query_windows
+from stripe2sf.salesforce.client import SalesforceClient, connect
+from stripe2sf.salesforce.pubsub import PubSub, topic_of
+from stripe2sf.settings import Settings
+from stripe2sf.store.capture import CaptureStore, to_new_event
+from stripe2sf.store.inbox import Inbox
+
+log = structlog.get_logger(__name__)
+
+CAPTURED = Counter(
+    "stripe2sf_capture_events",
+    "Salesforce changes captured into the inbox (new ones), by source (cdc, poll) and object.",
+    ["source", "entity"],
+    registry=REGISTRY,
+)
+LAG = Gauge(
+    "stripe2sf_capture_lag_seconds",
+    "From the newest captured change's commit in Salesforce to its storing in the inbox.",
+    ["source"],
+    registry=REGISTRY,
+)
+CUSTOMER_PREFIX = "cus_"
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+class ChangeWriter:
+    """Links changes to their Stripe customers and stores them with their position."""
+
+    def __init__(
+        self, store: CaptureStore, handles: Callable[[str], bool], api_version: str | None
+    ) -> None:
+        self.store = store
+        self.handles = handles
+        self.api_version = api_version
+
+    def link(self, changes: Sequence[SalesforceChange]) -> list[SalesforceChange]:
+        """Each change with its record's Stripe customer: the record's own link (Account or
+        Contact), else its Account's (``AccountId`` in the change), else the Stripe customer id
+        the record holds. A local lookup: no Salesforce call."""
+        wanted: set[str] = set()
+        for c in changes:
+            wanted.add(c.record_id)
+            account = c.fields.get("AccountId")
+            if isinstance(account, str):
+                wanted.add(account)
+        found = self.store.customers_of(wanted)
+        out = []
+        for c in changes:
+            account = c.fields.get("AccountId")
+            held = c.fields.get("Stripe_Customer_Id__c")
+            customer = (
+                found.get(c.record_id)
+                or (found.get(account) if isinstance(account, str) else None)
+                or (held if isinstance(held, str) and held.startswith(CUSTOMER_PREFIX) else None)
+            )
+            out.append(replace(c, customer_id=customer) if customer else c)
+        return out
+
+    def write(self, changes: Sequence[SalesforceChange], **position: Any) -> int:
+        """Store `changes` and the position in one transaction; the number of new events."""
+        linked = self.link(changes)
+        events = [to_new_event(c, self.handles(c.type), self.api_version) for c in linked]
+        now = _now()
+        added = self.store.store(events, now, **position)
+        for change, new in zip(linked, added, strict=True):
+            if new:
+                CAPTURED.labels(source=change.source, entity=change.entity).inc()
+        if linked:
+            newest = max(c.commit_ts_ms for c in linked)
+            LAG.labels(source=linked[0].source).set(max(0.0, now.timestamp() - newest / 1000))
+        return sum(added)
+
+
+# -- Change Data Capture ------------------------------------------------------------------------
+
+
+class CdcCapture:
+    """One Pub/Sub stream per object, each in its own thread (`run`)."""
+
+    def __init__(
+        self,
+        writer: ChangeWriter,
+        pubsub: PubSub,
+        objects: Sequence[str],
+        *,
+        batch: int = 100,
+        retry_seconds: float = 5.0,
+    ) -> None:
+        self.writer = writer
+        self.pubsub = pubsub
+        self.objects = list(objects)
+        self.batch = batch
+        self.retry_seconds = retry_seconds
+        self.errors: dict[str, str] = {}
+
+    def resume(self, topic: str) -> bytes | None:
+        state = self.writer.store.channel(topic)
+        return bytes.fromhex(state.replay_id) if state and state.replay_id else None
+
+    def handle(self, topic: str, response: Any) -> int:
+        """Store one FetchResponse's changes and its replay id together; the new events."""
+        if not response.events:  # a keepalive: its latest replay id is where to resume
+            latest = bytes(response.latest_replay_id)
+            if latest and self.resume(topic) is not None:
+                self.writer.write([], channel=topic, replay_id=latest.hex())
+            return 0
+        changes: list[SalesforceChange] = []
+        for consumer in response.events:
+            schema, record = self.pubsub.decode(consumer.event)
+            decoded = changes_of(schema, record, replay_id=bytes(consumer.replay_id).hex())
+            changes.extend(decoded.changes)
+            for entity in decoded.overflows:
+                log.warning(
+                    "capture_gap_overflow",
+                    entity=entity,
+                    hint="over 100,000 changes in one transaction: reconcile this object",
+                )
+        last = bytes(response.events[-1].replay_id).hex()
+        newest = max((c.commit_ts_ms for c in changes), default=None)
+        return self.writer.write(changes, channel=topic, replay_id=last, last_commit_ms=newest)
+
+    def run_topic(self, entity: str, stop: threading.Event) -> None:
+        topic = topic_of(entity)
+        while not stop.is_set():
+            try:
+                self.pubsub.topic(topic)
+                for response in self.pubsub.stream(
+                    topic, lambda: self.resume(topic), stop, batch=self.batch
+                ):
+                    self.handle(topic, response)
+                self.errors.pop(topic, None)
+                return
+            except Exception as exc:  # keep capturing: the next attempt resumes where it was
+                self.errors[topic] = str(exc)
+                permanent = isinstance(exc, PermanentError)
+                log.warning("capture_cdc_failed", topic=topic, error=str(exc), permanent=permanent)
+                stop.wait(self.retry_seconds * (12 if permanent else 1))
+
+    def run(self, stop: threading.Event) -> list[threading.Thread]:
+        threads = [
+            threading.Thread(
+                target=self.run_topic, args=(entity, stop), name=f"cdc-{entity}", daemon=True
+            )
+            for entity in self.objects
+        ]
+        for t in threads:
+            t.start()
+        return threads
+
+
+# -- polling ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PollReport:
+    added: int
+    calls: int
+    skipped: str | None = None
+
+
+class Poller:
+    """Polling rounds; `round()` is one, `run()` repeats them at the planned interval."""
+
+    def __init__(
+        self,
+        writer: ChangeWriter,
+        client: SalesforceClient,
+        objects: Sequence[str],
+        *,
+        configured_fields: Sequence[str] = (),
+        overlap_seconds: float = 10.0,
+        minimum_seconds: float = 60.0,
+        api_share: float = 0.05,
+        gate: BudgetGate | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.writer = writer
+        self.client = client
+        self.objects = list(objects)
+        self.configured_fields = list(configured_fields)
+        self.overlap_seconds = overlap_seconds
+        self.minimum_seconds = minimum_seconds
+        self.api_share = api_share
+        self.gate = gate
+        self.clock = clock
+        self._fields: dict[str, tuple[str, ...]] = {}
+        self.calls = 0
+
+    def plan(self) -> PollPlan:
+        usage = self.client.usage()
+        return plan_polling(
+            self.objects,
+            minimum_seconds=self.minimum_seconds,
+            api_share=self.api_share,
+            daily_limit=usage.limit,
+        )
+
+    def _capture_calls(self) -> int:
+        return sum(n for (kind, _), n in dict(self.client.usage().calls).items() if kind == KIND)
+
+    def fields(self, entity: str) -> tuple[str, ...]:
+        """The watched fields the org has (one describe per object and process)."""
+        if entity not in self._fields:
+            have = field_names(self.client, entity)
+            self._fields[entity] = watched_fields(entity, self.configured_fields, have)
+        return self._fields[entity]
+
+    def round(self) -> PollReport:
+        if self.gate is not None and not self.gate.allows(budget.Priority.BACKFILL):
+            return PollReport(0, 0, "the Salesforce API budget is tight: polling waits")
+        now_ms = int(self.clock() * 1000)
+        marks = {e: self.writer.store.watermark(e, now_ms) for e in self.objects}
+        fields = {e: self.fields(e) for e in self.objects}
+        soqls = [
+            window_soql(
+                e,
+                fields[e],
+                window_start(marks[e].watermark_ms or marks[e].started_ms, self.overlap_seconds),
+            )
+            for e in self.objects
+        ]
+        before = self._capture_calls()
+        try:
+            answers = query_windows(self.client, soqls)
+        except RateLimitedError as exc:
+            if self.gate is not None and is_limit_exceeded(exc):
+                self.gate.limit_exceeded()
+            raise
+        finally:
+            spent = self._capture_calls() - before
+            self.calls += spent
+        added = 0
+        for entity, rows in zip(self.objects, answers, strict=True):
+            snapshots = self.writer.store.snapshots(entity, (str(r.get("Id")) for r in rows))
+            result = diff_round(entity, rows, fields[entity], snapshots, marks[entity].started_ms)
+            added += self.writer.write(
+                result.changes,
+                poll_entity=entity,
+                watermark_ms=result.watermark_ms,
+                snapshots=result.snapshots,
+            )
+        return PollReport(added, spent)
+
+    def run(self, stop: threading.Event) -> None:
+        while not stop.is_set():
+            plan = self.plan()
+            try:
+                report = self.round()
+                if report.added or report.skipped:
+                    log.info(
+                        "capture_poll_round",
+                        added=report.added,
+                        calls=report.calls,
+                        skipped=report.skipped,
+                    )
+            except Exception as exc:  # keep polling: the window resumes at the watermark
+                log.warning("capture_poll_failed", error=str(exc), kind=getattr(exc, "kind", None))
+            if stop.wait(plan.interval_seconds if plan.interval_seconds < 1e9 else 3600):
+                return
+
+
+# -- wiring -----------------------------------------------------------------------------------
+
+
+def _connect(settings: Settings, stop: threading.Event) -> SalesforceClient | None:
+    """A logged-in client, trying again every 30 s until `stop` (Salesforce unreachable)."""
+    while not stop.is_set():
+        try:
+            return connect(settings)
+        except SyncError as exc:
+            log.warning("capture_login_failed", error=str(exc), kind=exc.kind)
+            stop.wait(30.0)
+    return None
+
+
+def budget_gate(settings: Settings, client: SalesforceClient) -> BudgetGate:
+    policy = BudgetPolicy(
+        reserve_share=settings.budget_reserve_share,
+        slow_from=settings.budget_slow_from,
+        defer_seconds=settings.budget_defer_seconds,
+        pause_seconds=settings.budget_pause_seconds,
+    )
+    return BudgetGate(policy, client.usage, refresh=client.limits)
+
+
+def run_capture(
+    settings: Settings,
+    inbox: Inbox,
+    handles: Callable[[str], bool],
+    stop: threading.Event,
+    *,
+    on_ready: Callable[[str], object] | None = None,
+) -> None:
+    """Capture until `stop` (blocking): `settings.capture` says how."""
+    mode = settings.capture
+    if mode == "off":
+        return
+    client = _connect(settings, stop)
+    if client is None:
+        return
+    store = CaptureStore(inbox.engine, inbox)
+    writer = ChangeWriter(store, handles, settings.salesforce_api_version)
+    objects = settings.capture_objects
+    try:
+        if mode == "cdc":
+            pubsub = PubSub.from_client(settings, client)
+            try:
+                cdc = CdcCapture(writer, pubsub, objects, batch=settings.capture_batch)
+                threads = cdc.run(stop)
+                if on_ready:
+                    on_ready(mode)
+                _join(threads, stop)
+            finally:
+                pubsub.close()
+        else:
+            poller = Poller(
+                writer,
+                client,
+                objects,
+                configured_fields=settings.capture_poll_fields,
+                overlap_seconds=settings.capture_poll_overlap_seconds,
+                minimum_seconds=settings.capture_poll_seconds,
+                api_share=settings.poll_api_share,
+                gate=budget_gate(settings, client),
+            )
+            if on_ready:
+                on_ready(mode)
+            poller.run(stop)
+    finally:
+        client.close()
+
+
+def _join(threads: Iterable[threading.Thread], stop: threading.Event) -> None:
+    stop.wait()
+    for t in threads:
+        t.join(timeout=5)
+
+
+def start_capture(
+    settings: Settings, inbox: Inbox, handles: Callable[[str], bool], stop: threading.Event
+) -> threading.Thread | None:
+    """Capture in a daemon thread of `serve` (None when STRIPE2SF_CAPTURE is off)."""
+    if settings.capture == "off":
+        return None
+    thread = threading.Thread(
+        target=run_capture, args=(settings, inbox, handles, stop), name="capture", daemon=True
+    )
+    thread.start()
+    return thread

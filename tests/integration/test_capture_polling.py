@@ -1,0 +1,125 @@
+"""Polling capture against the Salesforce sandbox: a Contact edited through simple-salesforce is
+found by the next round as one inbox event with the captured-change envelope (the linked
+customer's lane when customer_links knows the Contact), at one API call per round; a round with
+no change stores nothing."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+
+from salesforce_sandbox.testing import SandboxServer
+from stripe2sf.domain.capture.change import parse_change
+from stripe2sf.domain.matching.links import Link
+from stripe2sf.engine.capture import ChangeWriter, Poller
+from stripe2sf.runtime import Runtime
+from stripe2sf.salesforce import connect
+from stripe2sf.store.capture import CaptureStore
+from stripe2sf.store.links import Links
+from stripe2sf.store.tables import events
+from tests.integration.salesforce_org import org, salesforce_org, settings_for  # noqa: F401
+
+
+@pytest.fixture
+def runtime(org: SandboxServer, tmp_path: Path) -> Iterator[Runtime]:  # noqa: F811
+    settings = settings_for(
+        org,
+        database_url=f"sqlite:///{tmp_path / 'capture.db'}",
+        capture="poll",
+        capture_objects=["Contact", "Account"],
+        capture_poll_seconds=0.2,
+        capture_poll_overlap_seconds=5,
+    )
+    rt = Runtime.build(settings)
+    yield rt
+    rt.close()
+
+
+def _poller(rt: Runtime, client, start_ms: int | None = None) -> Poller:  # type: ignore[no-untyped-def]
+    store = CaptureStore(rt.inbox.engine, rt.inbox)
+    writer = ChangeWriter(store, lambda t: True, rt.settings.salesforce_api_version)
+    return Poller(
+        writer,
+        client,
+        rt.settings.capture_objects,
+        overlap_seconds=rt.settings.capture_poll_overlap_seconds,
+        minimum_seconds=rt.settings.capture_poll_seconds,
+    )
+
+
+def _captured(rt: Runtime) -> list:  # type: ignore[type-arg]
+    with rt.engine.connect() as conn:
+        return list(
+            conn.execute(
+                select(events).where(events.c.source == "poll").order_by(events.c.id)
+            ).all()
+        )
+
+
+def test_a_contact_email_edit_is_one_inbox_event_in_its_customers_lane(
+    runtime: Runtime,
+    org: SandboxServer,  # noqa: F811
+) -> None:
+    sf = org.salesforce()
+    contact = sf.Contact.create({"LastName": "Poll", "Email": "before@example.com"})["id"]
+    Links(runtime.engine).remember({"cus_POLL1": Link(None, contact, None)})
+    with connect(runtime.settings) as client:
+        poller = _poller(runtime, client)
+        first = poller.round()  # polling begins: what changed before is remembered only
+        assert first.added == 0 and first.calls == 1  # one Composite call for 2 objects
+        time.sleep(1.1)  # SystemModstamp has second precision in SOQL windows
+        sf.Contact.update(contact, {"Email": "after@example.com"})
+        second = poller.round()
+        assert second.added == 1
+        assert second.calls == 1
+        third = poller.round()  # the same stamp again (the window overlaps): nothing new
+        assert third.added == 0
+    [row] = _captured(runtime)
+    assert row.type == "salesforce.Contact.updated"
+    assert row.lane == "cus_POLL1"
+    assert row.state == "pending"
+    change = parse_change(json.loads(row.payload))
+    assert change.record_id == contact and change.source == "poll"
+    assert change.changed == ("Email",) and change.fields == {"Email": "after@example.com"}
+    assert change.customer_id == "cus_POLL1" and change.commit_user
+    assert row.event_id == change.event_id
+
+
+def test_polling_loop_picks_up_a_change_within_an_interval_and_counts_its_calls(
+    runtime: Runtime,
+    org: SandboxServer,  # noqa: F811
+) -> None:
+    sf = org.salesforce()
+    with connect(runtime.settings) as client:
+        poller = _poller(runtime, client)
+        stop = threading.Event()
+        thread = threading.Thread(target=poller.run, args=(stop,), daemon=True)
+        thread.start()
+        try:
+            deadline = time.monotonic() + 10
+            while poller.calls == 0:  # the first round: polling has begun
+                assert time.monotonic() < deadline
+                time.sleep(0.05)
+            created = sf.Contact.create({"LastName": "New", "Email": "n@example.com"})["id"]
+            while not _captured(runtime):
+                assert time.monotonic() < deadline, "no change captured"
+                time.sleep(0.05)
+        finally:
+            stop.set()
+            thread.join(timeout=5)
+        rounds_calls = poller.calls
+        capture_calls = sum(
+            n for (kind, _), n in dict(client.usage().calls).items() if kind == "capture"
+        )
+    [row] = _captured(runtime)
+    assert row.type == "salesforce.Contact.created" and row.lane == f"sf:{created}"
+    change = parse_change(json.loads(row.payload))
+    assert change.fields["LastName"] == "New" and "Email" in change.changed
+    # every call polling made is one Composite round (two objects in one call)
+    assert rounds_calls == capture_calls and rounds_calls >= 2
