@@ -152,7 +152,7 @@ def test_overview_figures_match_the_database(world: World, page: Page) -> None:
     review = Reports(world.env.runtime.engine).review_queue()
     assert int(page.get_by_test_id("review-queue").inner_text()) == len(review)
     used = page.get_by_test_id("api-used").inner_text()
-    assert re.fullmatch(r"\d+ / \d+", used), used
+    assert re.fullmatch(r"[\d,]+ / [\d,]+", used), used
     assert page.locator("svg").count() == 2
     # The chain check on the audit page.
     page.goto(world.env.url + "/audit?verify=1")

@@ -220,6 +220,7 @@ class Reconciler:
             remaining=outcome.remaining,
             counts=report.counts(),
             report_path=report_path,
+            items=[d.to_row() for d in report.items],
         )
         if self.on_drift is not None:
             before = int(previous[0].get("drift") or 0) if previous else None

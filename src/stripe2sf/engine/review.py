@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 from stripe2sf.domain.audit import records_from_plan
 from stripe2sf.domain.batch.calls import batch
 from stripe2sf.domain.operations import Operation, Plan
+from stripe2sf.domain.soql import quote
 from stripe2sf.runtime import Runtime, load_sync_config
 from stripe2sf.store.audit_trail import AuditTrail
 from stripe2sf.store.reports import Reports
@@ -22,6 +23,59 @@ CUSTOMER_ID = re.compile(r"^cus_[A-Za-z0-9]+$")
 
 class ReviewError(ValueError):
     """The resolution cannot be made; the message says why."""
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """A Contact a person may pick for a customer under review (found by its email)."""
+
+    contact_id: str
+    name: str
+    email: str
+    account: str
+    owner: str
+    last_activity: str  # YYYY-MM-DD, "" when none
+    linked_to: str  # the customer id the Contact is linked to, "" when free
+
+
+def candidates_soql(customer_id_field: str, email: str) -> str:
+    return (
+        f"SELECT Id, Name, Email, Account.Name, Account.Owner.Name, LastActivityDate, "
+        f"{customer_id_field} FROM Contact WHERE Email = {quote(email)} "
+        "ORDER BY LastActivityDate DESC NULLS LAST, CreatedDate LIMIT 20"
+    )
+
+
+def _parent(row: dict[str, object], *path: str) -> str:
+    value: object = row
+    for key in path:
+        value = value.get(key) if isinstance(value, dict) else None
+    return "" if value is None else str(value)
+
+
+def candidates(runtime: Runtime, email: str) -> list[Candidate]:
+    """The Contacts with the customer's email, with their Account, its owner and their last
+    activity: what a person needs to pick one. Raises ReviewError when Salesforce is not
+    configured."""
+    salesforce = runtime.salesforce
+    if salesforce is None:
+        raise ReviewError("Salesforce is not configured: no Contacts to show")
+    if not email:
+        return []
+    field = load_sync_config(runtime.settings).objects.customer_id_field
+    rows = salesforce.query_all(candidates_soql(field, email))
+    return [
+        Candidate(
+            contact_id=str(r["Id"]),
+            name=_parent(r, "Name"),
+            email=_parent(r, "Email"),
+            account=_parent(r, "Account", "Name"),
+            owner=_parent(r, "Account", "Owner", "Name"),
+            last_activity=_parent(r, "LastActivityDate"),
+            linked_to=_parent(r, field),
+        )
+        for r in rows
+    ]
 
 
 @dataclass(frozen=True)

@@ -247,6 +247,38 @@ class BackfillStore:
         return out
 
 
+RECONCILE_ITEMS_KEPT = 2000
+
+
+@dataclass(frozen=True)
+class ReconcileDetail:
+    """What a reconcile run's `counts` column holds: drift counts by kind and the first
+    RECONCILE_ITEMS_KEPT report rows (CSV_HEADER's columns), with how many there were."""
+
+    counts: dict[str, int]
+    items: list[list[str]]
+    items_total: int
+
+
+def reconcile_detail(counts_column: str | None) -> ReconcileDetail:
+    """Read the column: `{"counts": {...}, "items": [...], "items_total": n}`, or a plain
+    `{kind: n}` written before the items were kept (no items then)."""
+    try:
+        doc = json.loads(counts_column or "{}")
+    except ValueError:
+        doc = {}
+    if not isinstance(doc, dict):
+        doc = {}
+    if isinstance(doc.get("counts"), dict):
+        items = [[str(c) for c in row] for row in doc.get("items") or [] if isinstance(row, list)]
+        return ReconcileDetail(
+            {str(k): int(v) for k, v in doc["counts"].items()},
+            items,
+            int(doc.get("items_total", len(items))),
+        )
+    return ReconcileDetail({str(k): int(v) for k, v in doc.items() if isinstance(v, int)}, [], 0)
+
+
 class ReconcileStore:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
@@ -261,7 +293,15 @@ class ReconcileStore:
         remaining: int | None,
         counts: Mapping[str, int],
         report_path: str | None,
+        items: Sequence[Sequence[str]] = (),
     ) -> int:
+        """One run; `items`: the report's rows, the first RECONCILE_ITEMS_KEPT kept with it
+        (for the dashboard's page of the run)."""
+        column = {
+            "counts": dict(counts),
+            "items": [list(row) for row in items[:RECONCILE_ITEMS_KEPT]],
+            "items_total": len(items),
+        }
         with self.engine.begin() as conn:
             result = conn.execute(
                 reconcile_runs.insert().values(
@@ -271,7 +311,7 @@ class ReconcileStore:
                     drift=drift,
                     fixed=fixed,
                     remaining=remaining,
-                    counts=json.dumps(dict(counts)),
+                    counts=json.dumps(column),
                     report_path=report_path,
                 )
             )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
@@ -47,6 +48,16 @@ class Reports:
             for r in rows
         ]
 
+    def first_processed_since(self, since: datetime) -> datetime | None:
+        """When the oldest event applied since `since` was committed (None: none)."""
+        with self.engine.connect() as conn:
+            value = conn.execute(
+                select(func.min(events.c.processed_at)).where(
+                    events.c.state == "done", events.c.processed_at >= since
+                )
+            ).scalar()
+        return value if isinstance(value, datetime) else None
+
     def attempt_outcomes_since(self, since: datetime) -> dict[str, int]:
         """Attempts finished since `since` by outcome (done, retry, dead)."""
         with self.engine.connect() as conn:
@@ -83,6 +94,19 @@ class Reports:
 
     # -- events -------------------------------------------------------------------------------
 
+    def _event_filter(
+        self, query: Any, *, text: str, event_type: str, state: str, error_kind: str
+    ) -> Any:
+        if text:
+            query = query.where(or_(events.c.event_id == text, events.c.lane == text))
+        if event_type:
+            query = query.where(events.c.type == event_type)
+        if state:
+            query = query.where(events.c.state == state)
+        if error_kind:
+            query = query.where(events.c.error_kind == error_kind)
+        return query
+
     def search_events(
         self,
         *,
@@ -91,7 +115,9 @@ class Reports:
         state: str = "",
         error_kind: str = "",
         limit: int = 100,
+        offset: int = 0,
     ) -> list[dict[str, Any]]:
+        """Events matching every filter given, newest first (`offset` rows skipped)."""
         query = select(
             events.c.event_id,
             events.c.type,
@@ -105,28 +131,61 @@ class Reports:
             events.c.error_kind,
             events.c.last_error,
         ).order_by(events.c.id.desc())
-        if text:
-            query = query.where(or_(events.c.event_id == text, events.c.lane == text))
-        if event_type:
-            query = query.where(events.c.type == event_type)
-        if state:
-            query = query.where(events.c.state == state)
-        if error_kind:
-            query = query.where(events.c.error_kind == error_kind)
+        query = self._event_filter(
+            query, text=text, event_type=event_type, state=state, error_kind=error_kind
+        )
         with self.engine.connect() as conn:
-            rows = conn.execute(query.limit(limit)).all()
+            rows = conn.execute(query.limit(limit).offset(offset)).all()
         return [dict(r._mapping) for r in rows]
+
+    def count_events(
+        self, *, text: str = "", event_type: str = "", state: str = "", error_kind: str = ""
+    ) -> int:
+        """How many events match the filters of `search_events`."""
+        query = self._event_filter(
+            select(func.count()).select_from(events),
+            text=text,
+            event_type=event_type,
+            state=state,
+            error_kind=error_kind,
+        )
+        with self.engine.connect() as conn:
+            return int(conn.execute(query).scalar() or 0)
+
+    def customer_facts(self, customer_ids: Sequence[str]) -> dict[str, dict[str, str]]:
+        """Email and name of each customer, from the newest customer event stored for it
+        (`{}` for a customer without one)."""
+        out: dict[str, dict[str, str]] = {}
+        ids = list(customer_ids)
+        with self.engine.connect() as conn:
+            for i in range(0, len(ids), 500):
+                rows = conn.execute(
+                    select(events.c.lane, events.c.payload)
+                    .where(events.c.lane.in_(ids[i : i + 500]), events.c.type.like("customer.%"))
+                    .where(events.c.type.not_like("customer.subscription.%"))
+                    .order_by(events.c.id)
+                ).all()
+                for lane, payload in rows:  # oldest first: the newest wins
+                    obj = _object_of(payload)
+                    if obj.get("object") != "customer":
+                        continue
+                    facts = out.setdefault(str(lane), {})
+                    for key in ("email", "name"):
+                        if obj.get(key):
+                            facts[key] = str(obj[key])
+        return out
 
     def event_types(self) -> list[str]:
         with self.engine.connect() as conn:
             return sorted(conn.execute(select(events.c.type).distinct()).scalars())
 
-    def error_kinds(self, state: str) -> list[str]:
+    def error_kinds(self, state: str = "") -> list[str]:
+        """The error kinds of the events in `state` (of every event without one)."""
+        query = select(events.c.error_kind).distinct()
+        if state:
+            query = query.where(events.c.state == state)
         with self.engine.connect() as conn:
-            rows = conn.execute(
-                select(events.c.error_kind).where(events.c.state == state).distinct()
-            ).scalars()
-            return sorted(str(r) for r in rows if r)
+            return sorted(str(r) for r in conn.execute(query).scalars() if r)
 
     def audit_of(self, event_id: str) -> list[dict[str, Any]]:
         with self.engine.connect() as conn:
@@ -168,6 +227,20 @@ class Reports:
             ).all()
         return [dict(r._mapping) for r in rows]
 
+    def reconcile_run(self, run_id: int) -> dict[str, Any] | None:
+        with self.engine.connect() as conn:
+            row = conn.execute(select(reconcile_runs).where(reconcile_runs.c.id == run_id)).first()
+        return dict(row._mapping) if row else None
+
 
 def ids(rows: Sequence[Mapping[str, Any]]) -> list[str]:
     return [str(r["event_id"]) for r in rows]
+
+
+def _object_of(payload: str | None) -> dict[str, Any]:
+    try:
+        doc = json.loads(payload or "{}")
+    except ValueError:
+        return {}
+    obj = (doc.get("data") or {}).get("object") if isinstance(doc, dict) else None
+    return obj if isinstance(obj, dict) else {}

@@ -3,6 +3,7 @@ Everything is served by stripe2sf itself (no CDN, no script)."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Sequence
 from html import escape
 
@@ -18,6 +19,10 @@ td,th{border-bottom:1px solid #e3e5ea;padding:.3rem .5rem;text-align:left;font-s
 vertical-align:top}pre{background:#fff;padding:.6rem;overflow:auto;font-size:.8rem}
 .bad{color:#b3261e}.ok{color:#1b7a3a}.muted{color:#778}.flash{background:#e8f1ff;padding:.5rem}
 svg{background:#fff;border-radius:6px}form.inline{display:inline}
+.charts{display:flex;flex-wrap:wrap;gap:1rem;margin:1rem 0}h2{margin-top:1.6rem}
+td.n,th.n{text-align:right;font-variant-numeric:tabular-nums}.pager{margin:.6rem 0;display:flex;
+gap:.8rem;align-items:center}.filters{margin-bottom:.8rem}.cards+h2{margin-top:1.4rem}
+.reason{color:#554}
 input,select,button{font:inherit;padding:.2rem .4rem}.login{max-width:320px;margin:4rem auto;
 background:#fff;padding:1.5rem;border-radius:6px}.login input{width:100%;margin:.3rem 0 .8rem}
 """
@@ -39,6 +44,7 @@ def layout(
             ("/review", "Review queue"),
             ("/audit", "Audit trail"),
             ("/reconcile", "Reconciliation"),
+            ("/alerts", "Alerts"),
             ("/figures", "Business figures"),
         ]
         nav = " ".join(f'<a href="{href}">{e(text)}</a>' for href, text in links)
@@ -75,81 +81,157 @@ def hidden_csrf(token: str) -> str:
     return f'<input type="hidden" name="csrf" value="{e(token)}">'
 
 
+def nice_top(value: float) -> float:
+    """The axis maximum: `value` rounded up to 1, 2, 2.5 or 5 times a power of ten."""
+    if value <= 0:
+        return 1.0
+    power = 10 ** math.floor(math.log10(value))
+    for step in (1, 2, 2.5, 5, 10):
+        if value <= step * power * (1 + 1e-9):
+            return step * power
+    return 10 * power
+
+
+def _tick(value: float) -> str:
+    return f"{value:,.0f}" if value >= 10 or value == int(value) else f"{value:.2g}"
+
+
 def line_chart(
     series: Sequence[tuple[str, str, Sequence[float | None]]],
     labels: Sequence[str],
     *,
     title: str,
     unit: str = "",
+    x_title: str = "",
+    y_title: str = "",
     width: int = 560,
-    height: int = 180,
+    height: int = 220,
+    test_id: str = "",
 ) -> str:
     """A line chart as inline SVG: `series` = (name, colour, values at evenly spaced x);
-    `labels` are written under the first and last x."""
-    pad_l, pad_b, pad_t = 44, 22, 30
+    `labels` are spread evenly under the x axis (first under the first x, last under the
+    last). The y axis starts at 0 with gridlines at quarters of a rounded maximum; both axes
+    carry their titles."""
+    pad_l, pad_r, pad_t, pad_b = 56, 14, 34, 40
     values = [v for _, _, vs in series for v in vs if v is not None]
-    top = max(values) if values else 1.0
-    top = top if top > 0 else 1.0
+    top = nice_top(max(values) if values else 0.0)
     n = max(1, max((len(vs) for _, _, vs in series), default=1) - 1)  # x steps
-    plot_w, plot_h = width - pad_l - 8, height - pad_b - pad_t
+    plot_w, plot_h = width - pad_l - pad_r, height - pad_b - pad_t
+    bottom = pad_t + plot_h
 
-    def xy(i: int, v: float) -> str:
-        return f"{pad_l + plot_w * i / n:.1f},{pad_t + plot_h * (1 - v / top):.1f}"
+    def xy(i: int, v: float) -> tuple[float, float]:
+        return pad_l + plot_w * i / n, pad_t + plot_h * (1 - v / top)
 
+    attr = f' data-testid="{e(test_id)}"' if test_id else ""
     parts = [
-        f'<svg role="img" aria-label="{e(title)}" width="{width}" height="{height}" '
-        f'viewBox="0 0 {width} {height}" xmlns="http://www.w3.org/2000/svg">',
-        f'<text x="{pad_l}" y="12" font-size="11">{e(title)}</text>',
-        f'<line x1="{pad_l}" y1="{pad_t + plot_h}" x2="{width - 8}" y2="{pad_t + plot_h}" '
-        'stroke="#999"/>',
-        f'<text x="2" y="{pad_t + 8}" font-size="10">{top:.3g}{e(unit)}</text>',
-        f'<text x="2" y="{pad_t + plot_h}" font-size="10">0</text>',
+        f'<svg class="chart" role="img" aria-label="{e(title)}" width="{width}" '
+        f'height="{height}" viewBox="0 0 {width} {height}" '
+        f'xmlns="http://www.w3.org/2000/svg"{attr}>',
+        f'<text x="{pad_l}" y="14" font-size="12" font-weight="600">{e(title)}</text>',
     ]
-    if labels:
+    for k in range(5):  # gridlines and y ticks at 0, 1/4, ..., top
+        value = top * k / 4
+        y = bottom - plot_h * k / 4
         parts.append(
-            f'<text x="{pad_l}" y="{height - 4}" font-size="10">{e(labels[0])}</text>'
-            f'<text x="{width - 8}" y="{height - 4}" font-size="10" text-anchor="end">'
-            f"{e(labels[-1])}</text>"
+            f'<line x1="{pad_l}" y1="{y:.1f}" x2="{width - pad_r}" y2="{y:.1f}" '
+            f'stroke="{"#999" if k == 0 else "#e6e8ee"}"/>'
+            f'<text class="tick" x="{pad_l - 4}" y="{y + 3:.1f}" font-size="10" '
+            f'text-anchor="end">{e(_tick(value))}{e(unit) if k else ""}</text>'
+        )
+    parts.append(f'<line x1="{pad_l}" y1="{pad_t}" x2="{pad_l}" y2="{bottom}" stroke="#999"/>')
+    if y_title:
+        parts.append(
+            f'<text x="12" y="{pad_t + plot_h / 2:.1f}" font-size="10" text-anchor="middle" '
+            f'transform="rotate(-90 12 {pad_t + plot_h / 2:.1f})">{e(y_title)}</text>'
+        )
+    if labels:
+        count = len(labels)
+        for i, label in enumerate(labels):
+            x = pad_l + (plot_w * i / (count - 1) if count > 1 else 0)
+            anchor = "start" if i == 0 else "end" if i == count - 1 else "middle"
+            parts.append(
+                f'<line x1="{x:.1f}" y1="{bottom}" x2="{x:.1f}" y2="{bottom + 4}" stroke="#999"/>'
+                f'<text class="tick" x="{x:.1f}" y="{bottom + 15}" font-size="10" '
+                f'text-anchor="{anchor}">{e(label)}</text>'
+            )
+    if x_title:
+        parts.append(
+            f'<text x="{pad_l + plot_w / 2:.1f}" y="{height - 4}" font-size="10" '
+            f'text-anchor="middle">{e(x_title)}</text>'
         )
     for k, (name, colour, vs) in enumerate(series):
-        coords = [xy(i, v) for i, v in enumerate(vs) if v is not None]
-        if len(coords) > 1:
+        points = [xy(i, v) for i, v in enumerate(vs) if v is not None]
+        if len(points) > 1:
+            coords = " ".join(f"{x:.1f},{y:.1f}" for x, y in points)
             parts.append(
-                f'<polyline fill="none" stroke="{e(colour)}" stroke-width="1.5" '
-                f'points="{" ".join(coords)}"/>'
+                f'<polyline fill="none" stroke="{e(colour)}" stroke-width="1.8" points="{coords}"/>'
             )
-        if len(coords) < 30:  # sparse data: mark each point
-            for c in coords:
-                cx, cy = c.split(",")
-                parts.append(f'<circle cx="{cx}" cy="{cy}" r="2.5" fill="{e(colour)}"/>')
+        if len(points) < 40:  # sparse data: mark each point
+            parts.extend(
+                f'<circle cx="{x:.1f}" cy="{y:.1f}" r="2.5" fill="{e(colour)}"/>' for x, y in points
+            )
+        lx = width - pad_r - 70 * (len(series) - k)
         parts.append(
-            f'<text x="{width - 120 + 60 * k}" y="26" font-size="10" fill="{e(colour)}">'
-            f"{e(name)}</text>"
+            f'<rect x="{lx}" y="20" width="10" height="3" fill="{e(colour)}"/>'
+            f'<text x="{lx + 14}" y="25" font-size="10">{e(name)}</text>'
+        )
+    if not values:
+        parts.append(
+            f'<text x="{pad_l + plot_w / 2:.1f}" y="{pad_t + plot_h / 2:.1f}" font-size="11" '
+            'text-anchor="middle" fill="#778">no data in this range</text>'
         )
     parts.append("</svg>")
     return "".join(parts)
 
 
-def bar_chart(bars: Sequence[tuple[str, float]], *, title: str, width: int = 560) -> str:
-    height, pad_t, pad_b = 160, 18, 30
-    top = max([v for _, v in bars] + [1.0])
-    slot = (width - 20) / max(1, len(bars))
+def bar_chart(
+    bars: Sequence[tuple[str, float]],
+    *,
+    title: str,
+    x_title: str = "",
+    y_title: str = "",
+    width: int = 560,
+    test_id: str = "",
+) -> str:
+    """Bars with their value above each and their label under it; axis titles below and left."""
+    height, pad_l, pad_r, pad_t, pad_b = 220, 44, 10, 34, 44
+    top = nice_top(max([v for _, v in bars] + [0.0]))
+    plot_w, plot_h = width - pad_l - pad_r, height - pad_t - pad_b
+    bottom = pad_t + plot_h
+    slot = plot_w / max(1, len(bars))
+    attr = f' data-testid="{e(test_id)}"' if test_id else ""
     parts = [
-        f'<svg role="img" aria-label="{e(title)}" width="{width}" height="{height}" '
-        f'viewBox="0 0 {width} {height}" xmlns="http://www.w3.org/2000/svg">',
-        f'<text x="10" y="12" font-size="11">{e(title)}</text>',
+        f'<svg class="chart" role="img" aria-label="{e(title)}" width="{width}" '
+        f'height="{height}" viewBox="0 0 {width} {height}" '
+        f'xmlns="http://www.w3.org/2000/svg"{attr}>',
+        f'<text x="{pad_l}" y="14" font-size="12" font-weight="600">{e(title)}</text>',
+        f'<line x1="{pad_l}" y1="{bottom}" x2="{width - pad_r}" y2="{bottom}" stroke="#999"/>',
+        f'<text class="tick" x="{pad_l - 4}" y="{bottom + 3}" font-size="10" '
+        'text-anchor="end">0</text>'
+        f'<text class="tick" x="{pad_l - 4}" y="{pad_t + 3}" font-size="10" '
+        f'text-anchor="end">{e(_tick(top))}</text>'
+        f'<line x1="{pad_l}" y1="{pad_t}" x2="{width - pad_r}" y2="{pad_t}" stroke="#e6e8ee"/>',
     ]
-    plot_h = height - pad_t - pad_b
+    if y_title:
+        parts.append(
+            f'<text x="12" y="{pad_t + plot_h / 2:.1f}" font-size="10" text-anchor="middle" '
+            f'transform="rotate(-90 12 {pad_t + plot_h / 2:.1f})">{e(y_title)}</text>'
+        )
     for i, (label, value) in enumerate(bars):
         h = plot_h * value / top
-        x = 10 + slot * i
+        x = pad_l + slot * i
         parts.append(
-            f'<rect x="{x + 4:.1f}" y="{pad_t + plot_h - h:.1f}" width="{slot - 8:.1f}" '
+            f'<rect x="{x + slot * 0.15:.1f}" y="{bottom - h:.1f}" width="{slot * 0.7:.1f}" '
             f'height="{h:.1f}" fill="#4c6ef5"/>'
-            f'<text x="{x + slot / 2:.1f}" y="{height - 16}" font-size="10" '
+            f'<text x="{x + slot / 2:.1f}" y="{bottom - h - 3:.1f}" font-size="10" '
+            f'text-anchor="middle">{e(_tick(value))}</text>'
+            f'<text class="tick" x="{x + slot / 2:.1f}" y="{bottom + 14}" font-size="10" '
             f'text-anchor="middle">{e(label)}</text>'
-            f'<text x="{x + slot / 2:.1f}" y="{height - 4}" font-size="10" '
-            f'text-anchor="middle">{value:g}</text>'
+        )
+    if x_title:
+        parts.append(
+            f'<text x="{pad_l + plot_w / 2:.1f}" y="{height - 6}" font-size="10" '
+            f'text-anchor="middle">{e(x_title)}</text>'
         )
     parts.append("</svg>")
     return "".join(parts)

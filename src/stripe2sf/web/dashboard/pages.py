@@ -11,23 +11,25 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Annotated
 from urllib.parse import parse_qs, urlencode
 
-from fastapi import FastAPI, Request
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi import FastAPI, Query, Request
+from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from stripe2sf.domain import figures
 from stripe2sf.domain.batch.budget import projection
 from stripe2sf.domain.errors import SyncError
 from stripe2sf.domain.flows.cardguard import redact
-from stripe2sf.domain.money import to_major_units
 from stripe2sf.engine import review
 from stripe2sf.runtime import Runtime
+from stripe2sf.store.alert_log import AlertLog
 from stripe2sf.store.audit_trail import AuditTrail
 from stripe2sf.store.inbox import STATES
 from stripe2sf.store.reports import Reports
+from stripe2sf.web.dashboard import formatting as fmt
+from stripe2sf.web.dashboard.alerts_view import alerts_body
 from stripe2sf.web.dashboard.auth import (
     LoginLimiter,
     Session,
@@ -36,6 +38,7 @@ from stripe2sf.web.dashboard.auth import (
     csrf_ok,
     parse_users,
 )
+from stripe2sf.web.dashboard.events_view import event_detail, event_table, pager
 from stripe2sf.web.dashboard.html import (
     CSS,
     bar_chart,
@@ -45,6 +48,15 @@ from stripe2sf.web.dashboard.html import (
     layout,
     line_chart,
     table,
+)
+from stripe2sf.web.dashboard.paging import paging
+from stripe2sf.web.dashboard.reconcile_view import REPORT_TYPES, report_file, run_page, runs_table
+from stripe2sf.web.dashboard.review_view import review_body
+from stripe2sf.web.dashboard.timeline import (
+    LATENCY_HOURS,
+    latency_buckets,
+    latency_window,
+    time_ticks,
 )
 
 SESSION_COOKIE = "s2s_session"
@@ -253,28 +265,45 @@ def mount(app: FastAPI, runtime: Runtime) -> None:
 
     @app.get("/events", include_in_schema=False)
     def events_page(
-        request: Request, q: str = "", type: str = "", state: str = "", done: str = ""
+        request: Request,
+        q: str = "",
+        type: str = "",
+        state: str = "",
+        kind: str = "",
+        done: str = "",
+        page_no: Annotated[str, Query(alias="page")] = "",
+        size: str = "",
     ) -> HTMLResponse:
         session = session_of(request)
         operator = session.user.is_operator
-        rows = board.reports.search_events(
-            text=q.strip() if operator else "", event_type=type, state=state
-        )
-        types = board.reports.event_types()
+        text = q.strip()
+        filters = {"q": text, "type": type, "state": state, "kind": kind}
+        if text and not operator and not text.startswith("evt_"):
+            text = "\x00"  # a viewer finds an event by its id, never by a customer
+        where = {"text": text, "event_type": type, "state": state, "error_kind": kind}
+        total = board.reports.count_events(**where)
+        paged = paging(page_no, size, total)
+        rows = board.reports.search_events(**where, limit=paged.size, offset=paged.offset)
         search = (
-            '<form method="get" action="/events">'
+            '<form class="filters" method="get" action="/events">'
             + (
                 f'<input name="q" placeholder="event id or customer id" value="{e(q)}"> '
                 if operator
                 else f'<input name="q" placeholder="event id" value="{e(q)}"> '
             )
-            + _select("type", types, type)
+            + _select("type", board.reports.event_types(), type)
             + _select("state", list(STATES), state)
+            + _select("kind", board.reports.error_kinds(), kind, "error kind")
+            + (f'<input type="hidden" name="size" value="{paged.size}">' if size else "")
             + "<button>Search</button></form>"
         )
-        if q and not operator:
-            rows = [r for r in rows if r["event_id"] == q.strip()]
-        body = search + _flash(done) + _event_table(rows, session, "/events")
+        back = "/events?" + urlencode(
+            {k: v for k, v in filters.items() if v} | {"page": paged.page}
+        )
+        listing = pager("/events", filters | {"size": size}, paged, len(rows), "events")
+        body = search + _flash(done) + listing + event_table(rows, session, back)
+        if paged.pages > 1:
+            body += listing
         return page(session, "Event explorer", body)
 
     @app.get("/events/{event_id}", include_in_schema=False)
@@ -283,7 +312,14 @@ def mount(app: FastAPI, runtime: Runtime) -> None:
         row = board.runtime.inbox.row(event_id)
         if row is None:
             return page(session, "Not found", f"<p>No event {e(event_id)}.</p>", 404)
-        return page(session, f"Event {event_id}", _event_detail(board, session, row))
+        detail = event_detail(
+            row,
+            session,
+            board.runtime.inbox.attempts_of(event_id),
+            board.reports.audit_of(event_id),
+            lambda record_id: _record_link(board, record_id),
+        )
+        return page(session, f"Event {event_id}", detail)
 
     @app.get("/events/{event_id}/plan", include_in_schema=False)
     def event_plan(request: Request, event_id: str) -> HTMLResponse:
@@ -326,21 +362,29 @@ def mount(app: FastAPI, runtime: Runtime) -> None:
 
     @app.get("/dead-letters", include_in_schema=False)
     def dead_letters(
-        request: Request, type: str = "", kind: str = "", done: str = ""
+        request: Request,
+        type: str = "",
+        kind: str = "",
+        done: str = "",
+        page_no: Annotated[str, Query(alias="page")] = "",
+        size: str = "",
     ) -> HTMLResponse:
         session = session_of(request)
-        rows = board.reports.search_events(
-            state="dead", event_type=type, error_kind=kind, limit=500
-        )
+        where = {"state": "dead", "event_type": type, "error_kind": kind}
+        total = board.reports.count_events(**where)
+        paged = paging(page_no, size or "200", total)
+        rows = board.reports.search_events(**where, limit=paged.size, offset=paged.offset)
         filters = (
-            '<form method="get" action="/dead-letters">'
+            '<form class="filters" method="get" action="/dead-letters">'
             + _select("type", board.reports.event_types(), type)
-            + _select("kind", board.reports.error_kinds("dead"), kind)
+            + _select("kind", board.reports.error_kinds("dead"), kind, "error kind")
             + "<button>Filter</button></form>"
         )
-        count = f'<p>Dead letters shown: <span data-testid="dead-count">{len(rows)}</span></p>'
-        back = "/dead-letters?" + urlencode({"type": type, "kind": kind})
-        body = filters + _flash(done) + count + _event_table(rows, session, back)
+        count = f'<p>Dead letters: <span data-testid="dead-count">{e(fmt.number(total))}</span></p>'
+        kept = {"type": type, "kind": kind}
+        back = "/dead-letters?" + urlencode(kept | {"page": paged.page, "size": paged.size})
+        listing = pager("/dead-letters", kept | {"size": size}, paged, len(rows), "dead letters")
+        body = filters + _flash(done) + count + listing + event_table(rows, session, back)
         if session.user.is_operator and rows:
             body += (
                 f'<form method="post" action="/events/replay">{hidden_csrf(session.csrf)}'
@@ -349,8 +393,8 @@ def mount(app: FastAPI, runtime: Runtime) -> None:
                     f'<input type="hidden" name="event_id" value="{e(r["event_id"])}">'
                     for r in rows
                 )
-                + f'<button type="submit" data-testid="replay-all">Replay all {len(rows)} '
-                "shown</button></form>"
+                + f'<button type="submit" data-testid="replay-all">Replay all '
+                f"{fmt.number(len(rows))} shown</button></form>"
             )
         return page(session, "Dead letters", body)
 
@@ -358,31 +402,25 @@ def mount(app: FastAPI, runtime: Runtime) -> None:
     def review_page(request: Request, done: str = "") -> HTMLResponse:
         session = session_of(request)
         customers = board.reports.review_queue()
-        body = (
-            f"<p>Customers waiting for a person to pick their Contact: "
-            f'<span data-testid="review-count">{len(customers)}</span>. '
-            "Each has a review Task in Salesforce. An operator links the Contact a person "
-            "picked; stripe2sf then replays the customer's events.</p>"
+        operator = session.user.is_operator
+        facts = board.reports.customer_facts(customers) if operator else {}
+
+        def candidates(email: str) -> list[review.Candidate] | str:
+            try:
+                return review.candidates(board.runtime, email)
+            except review.ReviewError as exc:
+                return str(exc)
+            except Exception as exc:  # Salesforce unreachable: the page still shows the queue
+                return f"Salesforce could not be asked for Contacts: {type(exc).__name__}"
+
+        body = review_body(
+            session,
+            customers,
+            facts,
+            candidates,
+            lambda record_id: _record_link(board, record_id),
+            done,
         )
-        if done:
-            body = f'<p class="flash" data-testid="flash">{e(done)}</p>' + body
-        if session.user.is_operator and customers:
-            body += table(
-                ["customer", "", "link the Contact picked by a person"],
-                [
-                    [
-                        e(c),
-                        f'<a href="/events?{urlencode({"q": c})}">events</a>',
-                        f'<form class="inline" method="post" action="/review/resolve">'
-                        f"{hidden_csrf(session.csrf)}"
-                        f'<input type="hidden" name="customer_id" value="{e(c)}">'
-                        f'<input name="contact_id" placeholder="Contact Id (003...)" '
-                        f'aria-label="Contact for {e(c)}" required> '
-                        "<button>Link and replay</button></form>",
-                    ]
-                    for c in customers
-                ],
-            )
         return page(session, "Review queue", body)
 
     @app.post("/review/resolve", include_in_schema=False)
@@ -441,13 +479,43 @@ def mount(app: FastAPI, runtime: Runtime) -> None:
     @app.get("/reconcile", include_in_schema=False)
     def reconcile(request: Request) -> HTMLResponse:
         session = session_of(request)
-        runs = board.reports.reconcile_runs()
-        if not runs:
-            body = "<p>No reconciliation run yet (`stripe2sf reconcile`).</p>"
-        else:
-            keys = [k for k in runs[0] if "report" not in k]
-            body = table(keys, [[e(r[k]) for k in keys] for r in runs])
+        body = runs_table(board.reports.reconcile_runs(), session)
         return page(session, "Reconciliation runs", body)
+
+    @app.get("/reconcile/{run_id}", include_in_schema=False)
+    def reconcile_run(request: Request, run_id: int) -> HTMLResponse:
+        session = session_of(request)
+        run = board.reports.reconcile_run(run_id)
+        if run is None:
+            return page(session, "Not found", f"<p>No reconciliation run {e(run_id)}.</p>", 404)
+        body = run_page(run, session, lambda record_id: _record_link(board, record_id))
+        return page(session, f"Reconciliation run {run_id}", body)
+
+    @app.get("/reconcile/{run_id}/report", include_in_schema=False)
+    def reconcile_report(request: Request, run_id: int) -> Response:
+        """The report file the run wrote (`reconcile --output`), as a download: it holds ids
+        and amounts, so operators only."""
+        session = session_of(request)
+        if not session.user.is_operator:
+            return refuse(session, 403, "Refused: only operators may read reports (amounts).")
+        run = board.reports.reconcile_run(run_id)
+        found = report_file(run) if run is not None else None
+        if found is None:
+            return page(session, "Not found", "<p>This run has no report file.</p>", 404)
+        return FileResponse(
+            found,
+            media_type=REPORT_TYPES[found.suffix.lower()],
+            filename=found.name,
+            content_disposition_type="attachment",
+            headers={k: v for k, v in SECURITY_HEADERS.items() if k != "Cache-Control"},
+        )
+
+    @app.get("/alerts", include_in_schema=False)
+    def alerts_page(request: Request) -> HTMLResponse:
+        session = session_of(request)
+        log = AlertLog(board.runtime.engine)
+        body = alerts_body(log.kinds(), log.sent(), session, board.runtime.alerter.enabled)
+        return page(session, "Alerts", body)
 
     @app.get("/figures", include_in_schema=False)
     def business(request: Request) -> HTMLResponse:
@@ -469,54 +537,18 @@ def _token() -> str:
     return secrets.token_urlsafe(32)
 
 
-def _select(name: str, options: list[str], chosen: str) -> str:
-    items = ['<option value="">any ' + e(name) + "</option>"] + [
+def _select(name: str, options: list[str], chosen: str, label: str = "") -> str:
+    items = ['<option value="">any ' + e(label or name) + "</option>"] + [
         f'<option value="{e(o)}"{" selected" if o == chosen else ""}>{e(o)}</option>'
         for o in options
     ]
-    return f'<select name="{e(name)}">{"".join(items)}</select> '
+    return f'<select name="{e(name)}" aria-label="{e(label or name)}">{"".join(items)}</select> '
 
 
 def _flash(done: str) -> str:
     if not done:
         return ""
     return f'<p class="flash" data-testid="flash">{e(done)} event(s) put back in line.</p>'
-
-
-def _event_table(rows: list[dict[str, Any]], session: Session, back: str) -> str:
-    now = datetime.now(UTC)
-    operator = session.user.is_operator
-    headers = (["", "event", "type", "state", "attempts", "error kind", "received"]) + (
-        ["customer", "error"] if operator else []
-    )
-    cells = []
-    for r in rows:
-        box = (
-            f'<input type="checkbox" name="event_id" value="{e(r["event_id"])}" '
-            f'aria-label="select {e(r["event_id"])}">'
-            if operator
-            else ""
-        )
-        row = [
-            box,
-            f'<a href="/events/{e(r["event_id"])}">{e(r["event_id"])}</a>',
-            e(r["type"]),
-            f'<span data-testid="state">{e(r["state"])}</span>',
-            e(r["attempts"]),
-            e(r["error_kind"]),
-            e(_ago(r["received_at"], now)),
-        ]
-        if operator:
-            row += [e(r["lane"]), e(redact(str(r["last_error"] or ""))[:300])]
-        cells.append(row)
-    listing = table(headers, cells, "events")
-    if not operator:
-        return listing
-    return (
-        f'<form method="post" action="/events/replay">{hidden_csrf(session.csrf)}'
-        f'<input type="hidden" name="back" value="{e(back)}">{listing}'
-        '<button type="submit" data-testid="replay-selected">Replay selected</button></form>'
-    )
 
 
 def _record_link(board: Dashboard, record_id: str | None) -> str:
@@ -527,66 +559,6 @@ def _record_link(board: Dashboard, record_id: str | None) -> str:
     if client is None:
         return e(record_id)
     return f'<a href="{e(client.instance_url)}/{e(record_id)}" rel="noreferrer">{e(record_id)}</a>'
-
-
-def _event_detail(board: Dashboard, session: Session, row: Any) -> str:
-    now = datetime.now(UTC)
-    operator = session.user.is_operator
-    facts = [
-        ("type", row["type"]),
-        ("state", row["state"]),
-        ("source", row["source"]),
-        ("attempts", row["attempts"]),
-        ("received", _ago(row["received_at"], now)),
-        ("processed", _ago(row["processed_at"], now)),
-        ("next attempt", _ago(row["next_attempt_at"], now)),
-        ("error kind", row["error_kind"]),
-    ]
-    if operator:
-        facts += [("customer", row["lane"]), ("last error", redact(row["last_error"] or ""))]
-    body = table(["", ""], [[e(k), e(v)] for k, v in facts])
-    if operator:
-        body += (
-            f'<form method="post" action="/events/replay">{hidden_csrf(session.csrf)}'
-            f'<input type="hidden" name="event_id" value="{e(row["event_id"])}">'
-            f'<input type="hidden" name="back" value="/events/{e(row["event_id"])}">'
-            '<button type="submit" data-testid="replay">Replay</button></form>'
-            f'<p><a href="/events/{e(row["event_id"])}/plan">Plan (dry run)</a></p>'
-        )
-    attempts = board.runtime.inbox.attempts_of(row["event_id"])
-    body += "<h2>Attempts</h2>" + table(
-        ["#", "worker", "started", "finished", "outcome", "error kind"]
-        + (["error"] if operator else []),
-        [
-            [
-                e(a["attempt"]),
-                e(a["worker"]),
-                e(a["started_at"].strftime("%H:%M:%S.%f")[:-3]),
-                e(a["finished_at"].strftime("%H:%M:%S.%f")[:-3]),
-                e(a["outcome"]),
-                e(a["error_kind"]),
-            ]
-            + ([e(redact(a["error"] or ""))] if operator else [])
-            for a in attempts
-        ],
-    )
-    audit = board.reports.audit_of(row["event_id"])
-    body += "<h2>Salesforce writes (audit trail)</h2>" + table(
-        ["seq", "action", "outcome", "object", "fields"]
-        + (["external id", "record"] if operator else []),
-        [
-            [e(a["seq"]), e(a["action"]), e(a["outcome"]), e(a["sobject"]), e(a["fields"])]
-            + ([e(a["external_id"]), _record_link(board, a["record_id"])] if operator else [])
-            for a in audit
-        ],
-    )
-    if operator:
-        try:
-            pretty = json.dumps(json.loads(row["payload"]), indent=2, sort_keys=True)
-        except ValueError:
-            pretty = row["payload"]
-        body += f'<h2>Payload (card-safe)</h2><pre data-testid="payload">{e(redact(pretty))}</pre>'
-    return body
 
 
 def _overview(board: Dashboard, now: datetime) -> str:
@@ -601,9 +573,13 @@ def _overview(board: Dashboard, now: datetime) -> str:
     usage = runtime.salesforce_usage()
     midnight = now.replace(hour=0, minute=0, second=0, microsecond=0)
     if usage is not None and usage.used is not None:
-        used = f"{usage.used} / {usage.limit}"
+        used = fmt.usage(usage.used, usage.limit)
         proj = projection(usage.used, (now - midnight).total_seconds())
-        projected = f"{proj} ({proj / usage.limit:.0%} of the limit)" if usage.limit else str(proj)
+        projected = (
+            f"{fmt.number(proj)} ({proj / usage.limit:.0%} of the limit)"
+            if usage.limit
+            else fmt.number(proj)
+        )
     else:
         used, projected = "no Salesforce answer yet", "-"
     budget = runtime.budget()
@@ -620,14 +596,19 @@ def _overview(board: Dashboard, now: datetime) -> str:
     )
     cards = "".join(
         [
-            card("inbox depth (pending)", counts["pending"], "inbox-pending"),
-            card("applied", counts["done"], "inbox-done"),
-            card("ignored types", counts["ignored"], "inbox-ignored"),
-            card("dead letters", counts["dead"], "dead-letters", "bad" if counts["dead"] else ""),
-            card("lag (oldest pending)", f"{lag:.1f} s", "lag"),
-            card("review queue", len(reports.review_queue()), "review-queue"),
+            card("inbox depth (pending)", fmt.number(counts["pending"]), "inbox-pending"),
+            card("applied", fmt.number(counts["done"]), "inbox-done"),
+            card("ignored types", fmt.number(counts["ignored"]), "inbox-ignored"),
+            card(
+                "dead letters",
+                fmt.number(counts["dead"]),
+                "dead-letters",
+                "bad" if counts["dead"] else "",
+            ),
+            card("lag (oldest pending)", fmt.seconds(lag), "lag"),
+            card("review queue", fmt.number(len(reports.review_queue())), "review-queue"),
             card("error rate (1 h)", _pct(rate), "error-rate"),
-            card("attempts (1 h)", sum(outcomes.values()), "attempts-hour"),
+            card("attempts (1 h)", fmt.number(sum(outcomes.values())), "attempts-hour"),
             card("SF API used today", used, "api-used"),
             card("projected by midnight", projected, "api-projection"),
             card("API budget allows", budget_text, "api-budget"),
@@ -635,32 +616,41 @@ def _overview(board: Dashboard, now: datetime) -> str:
     )
     start = (now - timedelta(minutes=59)).replace(second=0, microsecond=0)
     per_min = figures.per_minute(reports.received_since(start), start, 60)
-    lat_start = (now - timedelta(hours=3)).replace(second=0, microsecond=0)
-    latencies = reports.latencies_since(lat_start)
-    series = figures.latency_series(latencies, lat_start, 180, step=10)
+    first = reports.first_processed_since(now - timedelta(hours=LATENCY_HOURS))
+    window = latency_window(first, now)
+    latencies = reports.latencies_since(min(window.start, hour_ago))
+    series = latency_buckets(latencies, window)
     charts = line_chart(
         [("events/min", "#4c6ef5", [float(v) for v in per_min])],
-        [start.strftime("%H:%M"), now.strftime("%H:%M")],
+        time_ticks(start, now),
         title="Events received per minute (last hour)",
+        x_title="time (UTC)",
+        y_title="events / min",
+        test_id="chart-events",
     ) + line_chart(
         [
-            ("p50", "#2b8a3e", [p for _, p, _ in series]),
-            ("p95", "#e8590c", [q for _, _, q in series]),
+            ("p50", "#2b8a3e", [p for p, _ in series]),
+            ("p95", "#e8590c", [q for _, q in series]),
         ],
-        [lat_start.strftime("%H:%M"), now.strftime("%H:%M")],
-        title="Sync latency, arrival to Salesforce committed (last 3 h, 10-min buckets)",
+        time_ticks(window.start, window.end),
+        title=f"Sync latency, arrival to Salesforce committed ({window.step_text} buckets)",
         unit=" s",
+        x_title="time (UTC)",
+        y_title="seconds",
+        test_id="chart-latency",
     )
+    charts = f'<div class="charts">{charts}</div>'
     samples = [v for at, v in latencies if at >= hour_ago]
     latency = (
         f"<p>Latency over the last hour: p50 {_secs(figures.percentile(samples, 0.5))}, "
-        f"p95 {_secs(figures.percentile(samples, 0.95))} ({len(samples)} events).</p>"
+        f"p95 {_secs(figures.percentile(samples, 0.95))} "
+        f"({fmt.number(len(samples))} events).</p>"
     )
     return f'<div class="cards">{cards}</div><h2>Flow</h2>{charts}{latency}'
 
 
 def _money(minor: int, currency: str) -> str:
-    return f"{to_major_units(minor, currency)} {currency}"
+    return fmt.money(minor, currency)
 
 
 def _figures(board: Dashboard, session: Session) -> str:
@@ -673,9 +663,9 @@ def _figures(board: Dashboard, session: Session) -> str:
     hours = figures.manual_hours(records, s.manual_minutes_per_record)
     median = found.median_resolve_hours
     cards = [
-        card("failed payments", found.failed_payments, "failed-payments"),
-        card("resolved", found.resolved, "resolved"),
-        card("still open", found.open_failures, "open-failures"),
+        card("failed payments", fmt.number(found.failed_payments), "failed-payments"),
+        card("resolved", fmt.number(found.resolved), "resolved"),
+        card("still open", fmt.number(found.open_failures), "open-failures"),
         card(
             "median time to resolve",
             "-" if median is None else f"{median:.1f} h",
@@ -686,30 +676,50 @@ def _figures(board: Dashboard, session: Session) -> str:
             _pct(found.involuntary_churn_rate),
             "churn-rate",
         ),
-        card("customers billed", found.customers_billed, "customers-billed"),
-        card("data errors caught by reconciliation", drift_total if runs else "-", "drift"),
-        card(f"hours of manual checking replaced ({basis})", f"{hours:.1f}", "hours-saved"),
+        card("customers billed", fmt.number(found.customers_billed), "customers-billed"),
+        card(
+            "data errors caught by reconciliation",
+            fmt.number(drift_total) if runs else fmt.DASH,
+            "drift",
+        ),
+        card(
+            f"hours of manual checking replaced ({basis})",
+            fmt.number(hours, 1),
+            "hours-saved",
+        ),
     ]
     if session.user.is_operator:
         recovered = ", ".join(_money(v, c) for c, v in sorted(found.recovered.items())) or "0"
         cards.insert(3, card("recovered revenue", recovered, "recovered"))
     body = f'<div class="cards">{"".join(cards)}</div>'
-    body += bar_chart(
-        [(label, float(n)) for label, n in found.histogram],
-        title="Time to resolve failed payments (Stripe time)",
+    body += (
+        '<div class="charts">'
+        + bar_chart(
+            [(label, float(n)) for label, n in found.histogram],
+            title="Time to resolve failed payments (Stripe time)",
+            x_title="time to resolve",
+            y_title="failed payments",
+            test_id="chart-resolve",
+        )
+        + "</div>"
     )
     if runs:
         body += "<h2>Data errors caught per reconciliation run</h2>" + table(
             ["run", "started", "drift found", "fixed"],
             [
-                [e(r.get("id")), e(r.get("started_at")), e(r.get("drift")), e(r.get("fixed"))]
+                [
+                    f'<a href="/reconcile/{e(r.get("id"))}">run {e(r.get("id"))}</a>',
+                    e(fmt.when(r.get("started_at"))),
+                    e(fmt.number(r.get("drift"))),
+                    e(fmt.number(r.get("fixed")) if r.get("fix") else fmt.DASH),
+                ]
                 for r in runs
             ],
             "reconcile-runs",
         )
     body += (
         f'<p class="muted">Churn: customers whose subscription was canceled after a failed '
-        f"payment / customers billed. Hours: {records} records x "
+        f"payment / customers billed. Hours: {fmt.number(records)} records x "
         f"{s.manual_minutes_per_record:g} min (STRIPE2SF_MANUAL_MINUTES_PER_RECORD).</p>"
     )
     return body
