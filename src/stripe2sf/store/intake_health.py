@@ -9,7 +9,6 @@ deleted (at most once a minute), so the table holds at most keep/60 minutes x re
 
 from __future__ import annotations
 
-import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -59,6 +58,8 @@ intake_latest = Table(
     Column("at", UTCDateTime, nullable=False),
 )
 
+PRUNE_EVERY = timedelta(minutes=1)
+
 # (minute, outcome, reason) -> (count, last occurrence)
 Tally = Mapping[tuple[int, str, str], tuple[int, datetime]]
 
@@ -79,7 +80,7 @@ class IntakeHealthStore:
     def __init__(self, engine: Engine, keep: timedelta = timedelta(hours=25)) -> None:
         self.engine = engine
         self.keep = keep
-        self._pruned = 0.0
+        self._pruned: datetime | None = None  # when this store last deleted old buckets
 
     def add(self, tally: Tally, now: datetime) -> None:
         """Add counts to their buckets and move the latest times forward (one transaction)."""
@@ -115,8 +116,8 @@ class IntakeHealthStore:
                         where=intake_latest.c.at <= stmt.excluded.at,
                     )
                 )
-            if time.monotonic() - self._pruned >= 60 or not self._pruned:
-                self._pruned = time.monotonic()
+            if self._pruned is None or now - self._pruned >= PRUNE_EVERY:
+                self._pruned = now
                 cutoff = minute_of((now - self.keep).timestamp())
                 conn.execute(delete(intake_minutes).where(intake_minutes.c.minute < cutoff))
 
