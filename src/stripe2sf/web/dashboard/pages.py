@@ -29,6 +29,7 @@ from stripe2sf.store.audit_trail import AuditTrail
 from stripe2sf.store.inbox import STATES
 from stripe2sf.store.reports import Reports
 from stripe2sf.web.dashboard import formatting as fmt
+from stripe2sf.web.dashboard import intake_panel
 from stripe2sf.web.dashboard.alerts_view import alerts_body
 from stripe2sf.web.dashboard.auth import (
     LoginLimiter,
@@ -259,7 +260,9 @@ def mount(app: FastAPI, runtime: Runtime) -> None:
     @app.get("/", include_in_schema=False)
     def overview(request: Request) -> HTMLResponse:
         session = session_of(request)
-        return page(session, "Overview", _overview(board, datetime.now(UTC)))
+        now = datetime.now(UTC)
+        health = intake_panel.render(app.state, board.runtime, session.user.is_operator, now)
+        return page(session, "Overview", health + _overview(board, now))
 
     # -- events -------------------------------------------------------------------------------
 
