@@ -144,9 +144,12 @@ class CdcCapture:
 
     def handle(self, topic: str, response: Any) -> int:
         """Store one FetchResponse's changes and its replay id together; the new events."""
-        if not response.events:  # a keepalive: its latest replay id is where to resume
+        if not response.events:
+            # A keepalive: every event of the topic up to its latest replay id has come (this
+            # loop stored each response before reading the next), so it is where to resume. A
+            # first start subscribes at LATEST; from its first keepalive on, nothing is missed.
             latest = bytes(response.latest_replay_id)
-            if latest and self.resume(topic) is not None:
+            if latest:
                 self.writer.write([], channel=topic, replay_id=latest.hex())
             return 0
         changes: list[SalesforceChange] = []
