@@ -152,3 +152,66 @@ def test_task_for_a_new_customer_references_the_account_by_external_id() -> None
     assert ops["dunning"].refs["WhatId"] == RecordRef("Account", "Stripe_Customer_Id__c", "cus_1")
     assert ops["dunning"].depends_on == ("account", "contact")
     assert ops["account"].fields["Billing_Status__c"] == "Payment Overdue"
+
+
+# Issue #16: an invoice's failed attempts as a worker behind (or a test clock advanced past
+# several retries) meets them: each event is planned after Stripe has retried, so the invoice
+# refetched says attempt 4, no retry left, whichever attempt the event reports.
+NOW_AT_ATTEMPT_4 = invoice(attempt_count=4, next_payment_attempt=None)
+
+
+def _failed(attempt: int) -> dict[str, object]:
+    retry = T0 + attempt * 3 * 86400 if attempt < 4 else None
+    obj = invoice(attempt_count=attempt, next_payment_attempt=retry)
+    return envelope("invoice.payment_failed", obj, event_id=f"evt_{attempt}", created=T0 + attempt)
+
+
+def test_each_failed_attempt_gets_its_own_task_though_the_refetch_says_the_last() -> None:
+    org = FakeOrg(accounts=[account_row()], stripe={"in_1": NOW_AT_ATTEMPT_4})
+    plans = [run(_failed(attempt), org) for attempt in (1, 2, 3, 4)]
+    tasks = [ops_by_id(p)["dunning"] for p in plans]
+    assert [t.key_value for t in tasks] == ["in_1:1", "in_1:2", "in_1:3", "in_1:4"]
+    for attempt, task in enumerate(tasks, start=1):
+        assert f"attempt {attempt}" in task.fields["Subject"]
+        assert f"Attempt: {attempt}" in task.fields["Description"]
+    # the attempt's own facts: a retry was still scheduled after attempts 1 to 3
+    assert ["final attempt" in t.fields["Subject"] for t in tasks] == [False] * 3 + [True]
+    assert "Next retry: 2025-06" in tasks[0].fields["Description"]
+    # the Account shows the invoice as it is now: no retry left
+    for p in plans:
+        assert ops_by_id(p)["account_update"].fields == {"Billing_Status__c": "At Risk"}
+    assert any("at attempt 4 now" in note for note in plans[0].notes)
+    assert not any("at attempt 4 now" in note for note in plans[3].notes)
+
+
+def test_a_payload_without_attempt_count_takes_the_refetched_attempt() -> None:
+    thin = {"id": "in_1", "object": "invoice", "customer": "cus_1"}
+    org = FakeOrg(accounts=[account_row()], stripe={"in_1": NOW_AT_ATTEMPT_4})
+    task = ops_by_id(run(envelope("invoice.payment_failed", thin), org))["dunning"]
+    assert task.key_value == "in_1:4"
+    assert "final attempt" in task.fields["Subject"]
+
+
+def test_recovery_closes_the_task_of_every_attempt() -> None:
+    open_tasks = [
+        {
+            "Id": f"00T{attempt}",
+            "Stripe_Dedupe_Key__c": f"in_1:{attempt}",
+            "CreatedDate": f"2025-06-1{attempt}T00:00:00.000+0000",
+        }
+        for attempt in (1, 2, 3, 4)
+    ]
+    other_invoice = {
+        "Id": "00T9",
+        "Stripe_Dedupe_Key__c": "in_10:1",
+        "CreatedDate": "2025-06-11T00:00:00.000+0000",
+    }
+    org = FakeOrg(
+        accounts=[account_row(Billing_Status__c="At Risk")], dunning=[*open_tasks, other_invoice]
+    )
+    paid = invoice(status="paid", status_transitions={"paid_at": T0 + 20 * 86400})
+    ops = ops_by_id(run(envelope("invoice.paid", paid, created=T0 + 20 * 86400), org))
+    closes = [op for op in ops.values() if op.op_id.startswith("close_")]
+    assert sorted(op.key_value for op in closes) == ["in_1:1", "in_1:2", "in_1:3", "in_1:4"]
+    assert all(op.fields["Status"] == "Completed" for op in closes)
+    assert ops["account_update"].fields == {"Billing_Status__c": "Current"}

@@ -1,5 +1,11 @@
 """Failed payments: invoice.payment_failed opens a Task/Case per attempt; invoice.paid
-closes them, restores the billing status and records how long it took."""
+closes them, restores the billing status and records how long it took.
+
+Which attempt an event reports comes from the event's own payload, not from the invoice as
+refetched: the refetch answers with the invoice as it is now, and when Stripe has retried since
+(a worker behind, or a test clock advanced past several retries) it would name the latest
+attempt, and every older attempt's event would write that attempt's Task. The invoice as it is
+now still decides the Account's billing status and whether it is paid already."""
 
 from __future__ import annotations
 
@@ -46,6 +52,14 @@ def _describe(inv: InvoiceView, attempt: int) -> tuple[str, str]:
     return subject[:255], "\n".join(lines)
 
 
+def failed_attempt(event_object: Mapping[str, Any], now: InvoiceView) -> InvoiceView:
+    """The invoice as of the failed attempt the event reports: its own payload when that names
+    the attempt (the attempt count, the next retry then scheduled), else the invoice as it is
+    now (a payload without attempt_count, such as a thin event's)."""
+    own = invoice_view(event_object)
+    return own if own.attempt_count > 0 and own.id == now.id else now
+
+
 def plan_invoice_failed(b: PlanBuilder) -> None:
     inv = invoice_view(effective_object(b.event, b.ctx))
     fp = b.config.failed_payments
@@ -54,19 +68,25 @@ def plan_invoice_failed(b: PlanBuilder) -> None:
         b.skipped.append(f"invoice {inv.id} is already paid (refetched); no Task/Case")
         b.touch(inv.id)
         return
-    attempt = max(1, inv.attempt_count)
+    then = failed_attempt(b.event.object, inv)
+    attempt = max(1, then.attempt_count)
+    if then.attempt_count < inv.attempt_count:
+        b.notes.append(
+            f"invoice {inv.id} is at attempt {inv.attempt_count} now; this event reports "
+            f"attempt {attempt}, whose Task/Case it writes"
+        )
     cw = customer_records(b, inv.customer_id, may_create=True)
-    status = BILLING_AT_RISK if inv.final_attempt else BILLING_OVERDUE
+    status = BILLING_AT_RISK if inv.final_attempt else BILLING_OVERDUE  # as the invoice is now
     b.merge_account_fields(
         cw, {o.billing_status_field: status}, f"invoice {inv.id} attempt {attempt} failed"
     )
     owner, owner_why = owner_for(b, fp.owner, fp.queue, cw)
-    subject, description = _describe(inv, attempt)
+    subject, description = _describe(then, attempt)
     record = b.config.dunning_object()
     fields: dict[str, Any] = {
         "Subject": subject,
         "Description": description,
-        "Priority": fp.final_attempt_priority if inv.final_attempt else fp.priority,
+        "Priority": fp.final_attempt_priority if then.final_attempt else fp.priority,
     }
     if record == "Task":
         fields["Status"] = "Not Started"
@@ -81,7 +101,7 @@ def plan_invoice_failed(b: PlanBuilder) -> None:
         fields["OwnerId"] = owner
     fields.update(
         mapped_fields(
-            b.config, "invoice", record, invoice_sources(inv), creating=True, notes=b.notes
+            b.config, "invoice", record, invoice_sources(then), creating=True, notes=b.notes
         )
     )
     b.add(
