@@ -55,6 +55,41 @@ SYNC_LATENCY = Histogram(
     buckets=LATENCY_BUCKETS,
     registry=REGISTRY,
 )
+ACTIONS = Counter(
+    "stripe2sf_salesforce_actions",
+    "Salesforce actions (an Opportunity at its stage, a Stripe_Request__c) made into Stripe "
+    "objects, by kind (invoice, subscription, payment_link) and outcome: done, refused.",
+    ["kind", "outcome"],
+    registry=REGISTRY,
+)
+
+
+def action_outcome(kind: str, outcome: str) -> None:
+    ACTIONS.labels(kind, outcome).inc()
+
+
+STRIPE_WRITES = Counter(
+    "stripe2sf_stripe_writes",
+    "Stripe writes by kind (customer_update: a Salesforce change; conflict_reassert: Salesforce's "
+    "value put back after a Stripe edit of a field it owns) and outcome (ok, error).",
+    ["kind", "outcome"],
+    registry=REGISTRY,
+)
+REVERSE_SKIPPED = Counter(
+    "stripe2sf_salesforce_changes_skipped",
+    "Salesforce changes (or parts of them) not sent to Stripe, by reason: echo, stripe_owned, "
+    "unchanged, not_mapped, not_linked, not_primary, deleted, customer_gone, disabled.",
+    ["reason"],
+    registry=REGISTRY,
+)
+
+
+def stripe_write(kind: str, outcome: str) -> None:
+    STRIPE_WRITES.labels(kind=kind, outcome=outcome).inc()
+
+
+def reverse_skipped(reason: str) -> None:
+    REVERSE_SKIPPED.labels(reason=reason).inc()
 
 
 def webhook(outcome: str) -> None:

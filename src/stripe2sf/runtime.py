@@ -10,6 +10,7 @@ from stripe2sf.domain.batch.pools import pool_sizes
 from stripe2sf.domain.batch.retry import RetryPolicy
 from stripe2sf.domain.config import SyncConfig, from_mapping
 from stripe2sf.domain.flows.handled import HANDLED_TYPES
+from stripe2sf.engine.actions import ActionHandler, action_types
 from stripe2sf.engine.alerts import Alerter
 from stripe2sf.engine.budget import BudgetGate
 from stripe2sf.engine.handlers import Registry, default_registry
@@ -19,10 +20,13 @@ from stripe2sf.engine.worker import Worker
 from stripe2sf.salesforce.usage import ApiUsageSnapshot
 from stripe2sf.settings import Settings, read_config_file
 from stripe2sf.store import db
+from stripe2sf.store.actions import ActionLog
 from stripe2sf.store.alert_log import AlertLog
 from stripe2sf.store.audit_trail import AuditTrail
 from stripe2sf.store.inbox import Inbox
 from stripe2sf.store.ledger import Ledger
+from stripe2sf.store.links import Links
+from stripe2sf.stripe.actions import StripeActions
 from stripe2sf.stripe.reader import StripeReader
 
 
@@ -101,8 +105,57 @@ class Runtime:
 
     def sync_registry(self) -> Registry:
         registry = Registry()
-        registry.register_many(HANDLED_TYPES, self.sync_handler())
+        handler = self.sync_handler()
+        registry.register_many(HANDLED_TYPES, handler)
+        if handler.config.salesforce_to_stripe.enabled:
+            self._register_reverse(registry, handler)
+        actions = load_sync_config(self.settings).actions
+        if actions.enabled:
+            registry.register_many(action_types(actions), self.action_handler())
         return registry
+
+    def action_handler(self) -> ActionHandler:
+        """Salesforce actions (`[actions]`): Opportunity / Stripe_Request__c -> Stripe."""
+        reader = self.stripe_reader()
+        if reader is None:
+            raise RuntimeError("STRIPE_API_KEY is needed for Salesforce actions")
+        if self._salesforce is None:
+            self._salesforce = LazySalesforce(self.settings)
+        return ActionHandler(
+            load_sync_config(self.settings).actions,
+            StripeActions(reader.client),
+            self._salesforce,
+            ActionLog(self.worker_db),
+            Links(self.worker_db),
+        )
+
+    def _register_reverse(self, registry: Registry, handler: SyncHandler) -> None:
+        """[salesforce_to_stripe]: captured Salesforce changes -> Stripe, and customer.updated
+        checked for edits of fields Salesforce owns (`engine.reverse`)."""
+        from stripe2sf.engine.doctor import whoami
+        from stripe2sf.engine.reverse import ConflictGuard, OwnUsers, ReverseHandler, change_types
+        from stripe2sf.store.links import Links as LinksStore
+        from stripe2sf.stripe.writer import StripeWriter
+
+        s, sf = self.settings, handler.salesforce
+        assert isinstance(sf, LazySalesforce) and s.stripe_key
+        writer = StripeWriter(
+            s.stripe_key,
+            s.stripe_api_base,
+            http_pool=pool_sizes(s.worker_concurrency).stripe_http,
+            api_version=s.stripe_api_version,
+        )
+        reverse = ReverseHandler(
+            handler.config,
+            writer,
+            sf,
+            LinksStore(self.worker_db),
+            handler.audit,
+            OwnUsers(lambda: whoami(sf.client)[1]),
+        )
+        registry.register_many(change_types(), reverse)
+        if handler.config.salesforce_to_stripe.reassert_on_conflict:
+            registry.register("customer.updated", ConflictGuard(handler, reverse))
 
     def retry_policy(self) -> RetryPolicy:
         s = self.settings

@@ -15,6 +15,9 @@ Layout of `stripe2sf.toml` (every table optional)::
     [ownership]          "Object.Field" = "stripe" | "salesforce" | "create_only"
     [record_types]       Object = "DeveloperName" (or its 012 Id): the record type of the
                          records stripe2sf creates
+    [salesforce_to_stripe]  Salesforce-owned fields written to the linked Stripe customer
+    [actions]            Opportunity stage / Stripe_Request__c -> Stripe invoice, subscription
+                         or payment link (`domain.actions.config`)
     [[mappings]]         source = "charge.amount", target = "Stripe_Payment__c.Amount__c",
                          transform = "money", values = { ... } (picklists)
     replace_default_mappings = false   # true: only the [[mappings]] listed are used
@@ -29,7 +32,10 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from stripe2sf.domain.actions.config import ActionsConfig
 from stripe2sf.domain.allowlist import is_forbidden_path, source_object, source_spec
+from stripe2sf.domain.reverse.config import ReverseConfig
+from stripe2sf.domain.reverse.mapping import reverse_problems
 from stripe2sf.domain.transforms import Transform
 
 if TYPE_CHECKING:
@@ -311,6 +317,11 @@ DEFAULT_OWNERSHIP: dict[str, Owner] = {
     "Account.Description": "salesforce",
     "Account.Website": "salesforce",
     "Account.Rating": "salesforce",
+    "Account.BillingStreet": "salesforce",
+    "Account.BillingCity": "salesforce",
+    "Account.BillingState": "salesforce",
+    "Account.BillingPostalCode": "salesforce",
+    "Account.BillingCountry": "salesforce",
     "Contact.Title": "salesforce",
     "Contact.Phone": "salesforce",
     "Contact.Description": "salesforce",
@@ -333,6 +344,10 @@ class SyncConfig(_Strict):
     record_types: dict[str, str] = Field(default_factory=dict)
     mappings: tuple[FieldMapping, ...] = ()
     replace_default_mappings: bool = False
+    # Salesforce-owned fields -> the linked Stripe customer (`domain.reverse`)
+    salesforce_to_stripe: ReverseConfig = ReverseConfig()
+    # Opportunity stage / Stripe_Request__c -> Stripe objects (`domain.actions`)
+    actions: ActionsConfig = ActionsConfig()
 
     def record_type_id(self, sobject: str) -> str | None:
         """The Id of the record type stripe2sf gives new `sobject` records (None: the user's
@@ -567,6 +582,7 @@ def check_config(config: SyncConfig) -> list[str]:
         )
     if config.disputes.owner == "queue" and not config.disputes.queue:
         problems.append("disputes.queue: expected a queue name when owner = 'queue'")
+    problems.extend(reverse_problems(config))
     return problems
 
 

@@ -31,6 +31,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
+from stripe2sf.domain.actions.schema import REQUEST_INPUT_FIELDS, action_fields
+from stripe2sf.domain.actions.subjects import OPPORTUNITY, REQUEST
 from stripe2sf.domain.config import SyncConfig, is_record_type_id
 from stripe2sf.domain.setup.schema import REQUIRED_ON_CREATE, FieldSpec, required_fields
 
@@ -84,6 +86,7 @@ class ObjectRights:
 
 
 READ = ObjectRights()
+EDIT = ObjectRights(read=True, edit=True)
 UPSERT = ObjectRights(read=True, create=True, edit=True)
 
 
@@ -179,6 +182,12 @@ def integration_access(config: SyncConfig) -> Access:
         build.add(
             "Account", matching.domain_field, edit=False, why="Accounts are matched by domain"
         )
+    if config.actions.enabled:  # Salesforce actions: read the record, write its results back
+        for sobject in (OPPORTUNITY, REQUEST) if config.actions.requests else (OPPORTUNITY,):
+            build.objects[sobject] = EDIT
+        build.add_all(action_fields(config.actions), edit=True, why="Salesforce actions")
+        build.add(OPPORTUNITY, "AccountId", edit=False, why="the Account an action bills")
+        build.add("Contact", "Email", edit=False, why="a new Stripe customer's email")
     return build.access(
         (EDIT_TASKS, VIEW_SETUP), person_record_types(config) + configured_record_types(config)
     )
@@ -222,7 +231,24 @@ def viewer_access(config: SyncConfig) -> Access:
     build = _Builder({"Account": READ})
     for name in (o.subscription_status_field, o.billing_status_field):
         build.add("Account", name, edit=False, why="the customer's standing in Stripe")
+    _action_access(config, build, requester=True)
     return build.access()
+
+
+def _action_access(config: SyncConfig, build: _Builder, *, requester: bool) -> None:
+    """Salesforce actions' fields, read only; a `requester` (sales: the viewer set) also sets
+    the Opportunity's price and creates Stripe_Request__c records, filling in their inputs."""
+    actions = config.actions
+    if not actions.enabled:
+        return
+    build.objects[OPPORTUNITY] = EDIT if requester else READ  # the price is edited
+    if actions.requests:
+        build.objects[REQUEST] = ObjectRights(read=True, create=requester)
+    inputs = {(OPPORTUNITY, actions.price_field), (OPPORTUNITY, actions.quantity_field)}
+    inputs |= {(REQUEST, name) for name in REQUEST_INPUT_FIELDS}
+    for spec in action_fields(actions):
+        editable = requester and (spec.sobject, spec.name) in inputs
+        build.add(spec.sobject, spec.name, edit=editable, why="Salesforce actions")
 
 
 def finance_access(config: SyncConfig) -> Access:
@@ -247,4 +273,5 @@ def finance_access(config: SyncConfig) -> Access:
     ]
     for name in account_fields:
         build.add("Account", name, edit=False, why="billing and subscription of the customer")
+    _action_access(config, build, requester=False)
     return build.access()

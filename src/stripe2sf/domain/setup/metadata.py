@@ -9,6 +9,8 @@
     force-app/main/default/objects/<Obj>/listViews/<View>.listView-meta.xml
     force-app/main/default/layouts/Account-Stripe Account Layout.layout-meta.xml
     force-app/main/default/permissionsets/<Name>.permissionset-meta.xml
+    force-app/main/default/platformEventChannelMembers/ChangeEvents_<Entity>ChangeEvent
+        .platformEventChannelMember-meta.xml      (Change Data Capture; with [actions] on)
 
 What goes in the permission sets is decided in `access` (Stripe2sf_Integration for the
 integration user, Stripe2sf_Viewer, Stripe2sf_Finance); the list views and the layout in
@@ -21,6 +23,13 @@ from __future__ import annotations
 import json
 from xml.sax.saxutils import escape
 
+from stripe2sf.domain.actions.schema import (
+    action_fields,
+    action_objects,
+    change_entities,
+    change_event_name,
+    channel_member_name,
+)
 from stripe2sf.domain.config import SyncConfig
 from stripe2sf.domain.setup.access import (
     Access,
@@ -89,6 +98,8 @@ def field_xml(spec: FieldSpec) -> str:
     lines.append(_tag("type", spec.type))
     if spec.type == "Text":
         lines.append(_tag("unique", spec.unique))
+    if spec.type == "LongTextArea":
+        lines.append(_tag("visibleLines", 3))
     if spec.type == "Picklist":
         lines += [
             "    <valueSet>",
@@ -175,6 +186,15 @@ def permission_set_xml(label: str, description: str, access: Access) -> str:
             "    </userPermissions>",
         ]
     return _doc("PermissionSet", lines)
+
+
+def channel_member_xml(sobject: str) -> str:
+    """A PlatformEventChannelMember selecting `sobject`'s change events on the standard
+    ChangeEvents channel (what Setup > Change Data Capture does)."""
+    return _doc(
+        "PlatformEventChannelMember",
+        [_tag("eventChannel", "ChangeEvents"), _tag("selectedEntity", change_event_name(sobject))],
+    )
 
 
 def list_view_xml(view: ListViewSpec) -> str:
@@ -272,9 +292,9 @@ def generate_metadata(config: SyncConfig) -> dict[str, str]:
         )
         + "\n"
     }
-    for obj in required_objects(config):
+    for obj in [*required_objects(config), *action_objects(config.actions)]:
         files[f"{BASE}/objects/{obj.name}/{obj.name}.object-meta.xml"] = object_xml(obj)
-    for spec in required_fields(config):
+    for spec in [*required_fields(config), *action_fields(config.actions)]:
         path = f"{BASE}/objects/{spec.metadata_object}/fields/{spec.name}.field-meta.xml"
         files[path] = field_xml(spec)
     for view in list_views(config):
@@ -285,4 +305,8 @@ def generate_metadata(config: SyncConfig) -> dict[str, str]:
     for name, label, description, access in PERMISSION_SETS:
         path = f"{BASE}/permissionsets/{name}.permissionset-meta.xml"
         files[path] = permission_set_xml(label, description, access(config))
+    for sobject in change_entities(config.actions):
+        name = channel_member_name(sobject)
+        path = f"{BASE}/platformEventChannelMembers/{name}.platformEventChannelMember-meta.xml"
+        files[path] = channel_member_xml(sobject)
     return files

@@ -16,6 +16,8 @@ import xml.etree.ElementTree as ET
 from collections.abc import Iterable
 
 from stripe2sf.domain import soql
+from stripe2sf.domain.actions import subjects as actions
+from stripe2sf.domain.actions.schema import action_fields
 from stripe2sf.domain.config import SyncConfig
 from stripe2sf.domain.matching.person import person_field
 from stripe2sf.domain.reconcile.drift import soql_queries
@@ -88,6 +90,12 @@ def read_queries(config: SyncConfig) -> list[tuple[str, str]]:
     for queue in {config.failed_payments.queue, config.disputes.queue} - {None}:
         queries.append(("queue owners", soql.queue_by_name(str(queue))))
     queries += [(f"reconcile ({kind})", q) for kind, q in soql_queries(config).items()]
+    if config.actions.enabled:
+        why = "Salesforce actions"
+        queries.append((why, actions.opportunity_soql(config.actions, "006000000000000")))
+        queries.append((why, actions.contacts_soql("001000000000000")))
+        if config.actions.requests:
+            queries.append((why, actions.request_soql("a00000000000000")))
     return queries
 
 
@@ -121,6 +129,10 @@ def written_fields(config: SyncConfig) -> list[tuple[str, str, str]]:
             out.append((m.target_object, m.target_field, f"mapping {m.source}"))
     for spec in required_fields(config):
         out.append((spec.sobject, spec.name, "stripe2sf's custom fields"))
+    for spec in action_fields(config.actions):
+        out.append((spec.sobject, spec.name, "Salesforce actions"))
+    if config.actions.enabled:
+        out.append(("Account", config.objects.customer_id_field, "Salesforce actions link"))
     if config.person_accounts:  # a person account is written with its person contact
         out.append(("Account", "RecordTypeId", "person accounts (their record type)"))
         for sobject, name, why in list(out):
@@ -172,6 +184,10 @@ def needs(config: SyncConfig) -> list[Need]:
     found = _Needs()
     for sobject, why in written_objects(config):
         found.add(sobject, None, UPSERT, why)
+    if config.actions.enabled:  # results written back to the record (never created)
+        found.add(actions.OPPORTUNITY, None, WRITE, "Salesforce actions")
+        if config.actions.requests:
+            found.add(actions.REQUEST, None, WRITE, "Salesforce actions")
     for sobject, name, why in written_fields(config):
         found.add(sobject, None, READ, why)
         found.add(sobject, name, WRITE, why)
@@ -181,7 +197,8 @@ def needs(config: SyncConfig) -> list[Need]:
         for target, name in reads:
             found.add(target, None, READ, why)
             found.add(target, name, READ, why)
-    values = {(s.sobject, s.name): s.values for s in required_fields(config) if s.values}
+    specs = [*required_fields(config), *action_fields(config.actions)]
+    values = {(s.sobject, s.name): s.values for s in specs if s.values}
     for m in config.effective_mappings:
         if m.values:
             values.setdefault(
