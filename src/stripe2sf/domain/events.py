@@ -38,6 +38,9 @@ class EventView:
     customer_id: str | None
     object: Mapping[str, Any]
     previous_attributes: Mapping[str, Any] | None = None
+    # the idempotency key of the API request that caused the event (`request.idempotency_key`;
+    # stripe2sf's own requests' keys start with ``stripe2sf-``: `domain.reverse.echo`)
+    request_key: str | None = None
 
     @property
     def ledger_key(self) -> str | None:
@@ -117,4 +120,11 @@ def parse_event(raw: Mapping[str, Any], *, event_type: str | None = None) -> Eve
         customer_id=_customer_of(obj, object_type),
         object=obj,
         previous_attributes=previous if isinstance(previous, Mapping) else None,
+        request_key=_request_key(envelope.get("request")),
     )
+
+
+def _request_key(request: Any) -> str | None:
+    """`request.idempotency_key` (versions before 2017-05-25 give the request id alone)."""
+    key = request.get("idempotency_key") if isinstance(request, Mapping) else None
+    return key if isinstance(key, str) and key else None

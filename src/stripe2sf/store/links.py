@@ -95,6 +95,19 @@ class Links:
                 rows,
             )
 
+    def linked_to(self, sobject: str, record_ids: Iterable[str]) -> dict[str, Link]:
+        """The customers linked to these Accounts or Contacts (`sobject`), with their links:
+        a Salesforce change finds its Stripe customer without a Salesforce read."""
+        column = {"Account": customer_links.c.account_id, "Contact": customer_links.c.contact_id}
+        if sobject not in column:
+            return {}
+        found: dict[str, Link] = {}
+        with self.engine.connect() as conn:
+            for page in _pages(record_ids):
+                for r in conn.execute(select(customer_links).where(column[sobject].in_(page))):
+                    found[r.customer_id] = Link(r.account_id, r.contact_id, r.account_owner_id)
+        return found
+
     def _known(self, conn: Connection, customer_ids: Iterable[str]) -> dict[str, Link]:
         found: dict[str, Link] = {}
         for page in _pages(customer_ids):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from stripe_sandbox import ids, shapes
 from stripe_sandbox.errors import InvalidRequestError, missing
 from stripe_sandbox.models import payments
@@ -24,7 +26,16 @@ SIMPLE = (
 )
 
 
+# what Stripe accepts as an email: one @, no spaces (it answers 400 email_invalid otherwise)
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+$")
+
+
 def _apply(tx: Tx, data: Obj, params: Params) -> None:
+    email = params.get("email")
+    if isinstance(email, str) and email and not _EMAIL.match(email):
+        raise InvalidRequestError(
+            f"Invalid email address: {email}", code="email_invalid", param="email"
+        )
     apply_simple(data, params, SIMPLE)
     if "balance" in params:
         data["balance"] = int(params["balance"] or 0)

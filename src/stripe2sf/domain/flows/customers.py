@@ -10,6 +10,7 @@ from stripe2sf.domain.flows.builder import PlanBuilder
 from stripe2sf.domain.flows.common import customer_records
 from stripe2sf.domain.flows.lookups import default_pm_changed
 from stripe2sf.domain.flows.subjects import customer_for, effective_object
+from stripe2sf.domain.reverse.echo import is_own_key
 from stripe2sf.domain.sources import mapped_fields, payment_method_sources
 from stripe2sf.domain.stripe_views import (
     PaymentMethodView,
@@ -51,6 +52,10 @@ def plan_customer(b: PlanBuilder) -> None:
                 f"customer {cid} deleted in Stripe: marked, never deleted in Salesforce",
             )
         b.touch(cid)
+        return
+    if b.event.type == "customer.updated" and is_own_key(b.event.request_key):
+        # stripe2sf wrote Salesforce's values to Stripe: nothing to write back (no echo)
+        b.skipped.append(f"echo: {b.event.type} was caused by stripe2sf's own request")
         return
     cw = customer_records(b, cid, may_create=True, sync_fields=True)
     if b.event.type == "customer.updated" and default_pm_changed(b.event):

@@ -8,9 +8,21 @@ from dataclasses import dataclass
 
 from stripe2sf.domain.allowlist import source_spec
 from stripe2sf.domain.config import SyncConfig
+from stripe2sf.domain.reverse.mapping import all_mappings
 from stripe2sf.domain.sources import CURRENCY_FIELD
 
-COLUMNS = ("stripe_source", "meaning", "salesforce_field", "transform", "values", "owner", "note")
+COLUMNS = (
+    "stripe_source",
+    "meaning",
+    "salesforce_field",
+    "transform",
+    "values",
+    "owner",
+    "note",
+    "direction",
+)
+STRIPE_TO_SALESFORCE = "stripe -> salesforce"
+SALESFORCE_TO_STRIPE = "salesforce -> stripe"
 
 
 @dataclass(frozen=True)
@@ -22,6 +34,7 @@ class MappingRow:
     values: str
     owner: str
     note: str
+    direction: str = STRIPE_TO_SALESFORCE
 
     def cells(self) -> tuple[str, ...]:
         return (
@@ -32,6 +45,7 @@ class MappingRow:
             self.values,
             self.owner,
             self.note,
+            self.direction,
         )
 
 
@@ -123,6 +137,42 @@ def mapping_rows(config: SyncConfig) -> list[MappingRow]:
             rows.append(
                 MappingRow("", "", name, "", "", "salesforce", "never written by stripe2sf")
             )
+    return rows + reverse_rows(config)
+
+
+def reverse_rows(config: SyncConfig) -> list[MappingRow]:
+    """The Salesforce -> Stripe direction (`[salesforce_to_stripe]`): each mapping, whether
+    ownership lets it write, and whether the flow is on."""
+    on = config.salesforce_to_stripe.enabled
+    rows = []
+    for m in all_mappings(config):
+        owners = m.owners(config)
+        owner = "salesforce" if m.active(config) else "stripe"
+        if not m.active(config):
+            note = (
+                f"inactive: Stripe owns {', '.join(m.stripe_owned(config))}; set [ownership] "
+                '"...salesforce" to send it'
+            )
+        elif on:
+            note = "written to Stripe when it changes in Salesforce; a Stripe edit is put back"
+        else:
+            note = "not written: [salesforce_to_stripe] is off"
+        if any(o == "create_only" for o in owners.values()) and m.active(config):
+            note += " (create_only: Salesforce's once the record exists)"
+        if len(m.sources) > 1:
+            note += "; joined by a space"
+        rows.append(
+            MappingRow(
+                f"customer.{m.stripe_field}",
+                "Stripe customer field",
+                m.source_text,
+                "none",
+                "",
+                owner,
+                note,
+                SALESFORCE_TO_STRIPE,
+            )
+        )
     return rows
 
 
@@ -144,7 +194,9 @@ def to_markdown(config: SyncConfig) -> str:
         "# stripe2sf field mapping",
         "",
         "Owner `stripe`: stripe2sf keeps the field in step. `create_only`: set when stripe2sf "
-        "creates the record, then Salesforce owns it. `salesforce`: never written.",
+        "creates the record, then Salesforce owns it. `salesforce`: never written to "
+        "Salesforce; with `[salesforce_to_stripe]` on, its mapped fields are written to the "
+        "linked Stripe customer (direction `salesforce -> stripe`).",
         "",
         "| " + " | ".join(COLUMNS) + " |",
         "|" + "---|" * len(COLUMNS),

@@ -1,0 +1,1 @@
+"""Salesforce -> Stripe: Salesforce-owned fields written to the linked Stripe customer (pure)."""
