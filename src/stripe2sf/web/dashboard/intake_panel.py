@@ -91,8 +91,9 @@ def render(state: Any, runtime: Runtime, operator: bool, now: datetime) -> str:
     parts.append(f'<h2>Intake</h2><div class="cards">{"".join(cards)}</div>')
     if h.hour.refused:
         parts.append(
-            table(
-                ["refused in the last hour, by reason", "deliveries"],
+            "<h2>Refused webhooks (last hour)</h2>"
+            + table(
+                ["reason", "deliveries"],
                 [
                     [e(REASON_TEXT.get(reason, reason)), e(n)]
                     for reason, n in sorted(h.hour.refused.items(), key=lambda i: -i[1])
