@@ -62,6 +62,10 @@ def create_app(runtime: Runtime, run_worker: bool = False) -> FastAPI:
             thread.start()
         start_monitor(runtime, stop)
         start_catchup(runtime, stop)
+        if runtime.settings.capture != "off":  # Salesforce changes into the inbox (Step 12)
+            from stripe2sf.engine.capture import start_capture
+
+            start_capture(runtime.settings, runtime.inbox, runtime.registry.handles, stop)
         tally_thread = tally.start(stop)
         try:
             yield
