@@ -9,6 +9,7 @@ import json
 import queue
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import fastavro
@@ -383,3 +384,114 @@ def test_cdc_selection_on_the_control_plane(sandbox: SandboxServer) -> None:
         refused = http.put(f"{sandbox.control_url}/cdc", json={"entities": ["Nope"]})
     assert refused.status_code == 400
     assert "cannot be selected" in refused.json()[0]["message"]
+
+
+def test_invalid_custom_replay_id_is_refused(client: Client) -> None:
+    for replay_id, code in (
+        (b"\x01\x02", "sfdc.platform.eventbus.grpc.subscription.fetch.replayid.corrupted"),
+        (
+            (10**9).to_bytes(8, "big"),
+            "sfdc.platform.eventbus.grpc.subscription.fetch.replayid.validation.failed",
+        ),
+    ):
+        subscription = client.subscribe(
+            "/data/ContactChangeEvent", pb.ReplayPreset.CUSTOM, replay_id
+        )
+        subscription.ask(1)
+        with pytest.raises(grpc.RpcError) as caught:
+            subscription.next_response()
+        assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+        assert "Replay ID validation failed" in str(caught.value.details())
+        assert dict(caught.value.trailing_metadata() or ())["error-code"] == code
+
+
+def test_bulk_ingest_publishes(sandbox: SandboxServer, sf: Salesforce, client: Client) -> None:
+    subscription = start(client, "/data/ContactChangeEvent")
+    rows = [{"LastName": f"Bulk{i}", "Email": f"b{i}@x.com"} for i in range(3)]
+    results = sf.bulk2.Contact.insert(records=rows, wait=0)  # type: ignore[union-attr]
+    assert sum(int(r["numberRecordsProcessed"]) for r in results) == 3
+    events = [client.decode(e) for e in subscription.events(3)]
+    subscription.close()
+    assert sorted(e["Name"]["LastName"] for e in events) == ["Bulk0", "Bulk1", "Bulk2"]
+    origins = {e["ChangeEventHeader"]["changeOrigin"] for e in events}
+    assert origins == {"com/salesforce/api/bulkapi/59.0"}
+
+
+MEMBER = (
+    '<?xml version="1.0" encoding="UTF-8"?>'
+    '<PlatformEventChannelMember xmlns="http://soap.sforce.com/2006/04/metadata">'
+    "<eventChannel>ChangeEvents</eventChannel><selectedEntity>{entity}</selectedEntity>"
+    "</PlatformEventChannelMember>"
+)
+
+
+def test_channel_members_deployed_select_entities(sandbox: SandboxServer) -> None:
+    from tests.sandbox.test_salesforce_metadata_api import deploy, messages, package
+
+    sandbox.select_cdc([])
+    name = "ChangeEvents_ContactChangeEvent"
+    result = deploy(
+        sandbox,
+        {
+            "package.xml": package({"PlatformEventChannelMember": [name]}),
+            f"platformEventChannelMembers/{name}.platformEventChannelMember": MEMBER.format(
+                entity="ContactChangeEvent"
+            ),
+        },
+    )
+    assert result["status"] == "Succeeded"
+    assert sandbox.cdc_selected() == ["Contact"]
+
+    bad = "ChangeEvents_NopeChangeEvent"
+    refused = deploy(
+        sandbox,
+        {
+            "package.xml": package({"PlatformEventChannelMember": [bad]}),
+            f"platformEventChannelMembers/{bad}.platformEventChannelMember": MEMBER.format(
+                entity="NopeChangeEvent"
+            ),
+        },
+    )
+    assert refused["status"] == "Failed"
+    failure = messages(refused, "componentFailures")[("PlatformEventChannelMember", bad)]
+    assert "selectedEntity 'NopeChangeEvent'" in failure["problem"]
+
+    deployed = sandbox.deploy_files(
+        {
+            "platformEventChannelMembers/ChangeEvents_AccountChangeEvent"
+            ".platformEventChannelMember-meta.xml": MEMBER.format(entity="AccountChangeEvent")
+        }
+    )
+    assert deployed == ["PlatformEventChannelMember:ChangeEvents_AccountChangeEvent"]
+    assert sandbox.cdc_selected() == ["Account", "Contact"]
+
+
+def test_events_and_replay_ids_survive_a_restart(tmp_path: Path) -> None:
+    with run_sandbox(data_dir=tmp_path, pubsub_keepalive_seconds=0.3) as first:
+        first.select_cdc(["Contact"])
+        sf = first.salesforce()
+        before = sf.Contact.create({"LastName": "Before"})["id"]
+        client = Client(first)
+        subscription = client.subscribe("/data/ContactChangeEvent", pb.ReplayPreset.EARLIEST)
+        subscription.ask(1)
+        (event,) = subscription.events(1)
+        subscription.close()
+        assert client.decode(event)["ChangeEventHeader"]["recordIds"] == [before]
+        client.close()
+    with run_sandbox(data_dir=tmp_path, pubsub_keepalive_seconds=0.3) as second:
+        assert second.cdc_selected() == ["Contact"]
+        after = second.salesforce().Contact.create({"LastName": "After"})["id"]
+        client = Client(second)
+        custom = client.subscribe(
+            "/data/ContactChangeEvent", pb.ReplayPreset.CUSTOM, event.replay_id
+        )
+        custom.ask(10)
+        (next_event,) = custom.events(1)
+        custom.close()
+        assert client.decode(next_event)["ChangeEventHeader"]["recordIds"] == [after]
+        earliest = client.subscribe("/data/ContactChangeEvent", pb.ReplayPreset.EARLIEST)
+        earliest.ask(2)
+        replayed = [client.decode(e) for e in earliest.events(2)]
+        earliest.close()
+        client.close()
+        assert [e["ChangeEventHeader"]["recordIds"][0] for e in replayed] == [before, after]

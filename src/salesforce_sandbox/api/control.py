@@ -12,8 +12,7 @@ from salesforce_sandbox.errors import SalesforceError
 from salesforce_sandbox.ids import ORG_ID
 from salesforce_sandbox.models.faults import invalid_fault
 from salesforce_sandbox.models.org import Org
-from salesforce_sandbox.pubsub.bus import can_capture
-from salesforce_sandbox.pubsub.schemas import event_name
+from salesforce_sandbox.pubsub.schemas import can_capture, event_name
 from salesforce_sandbox.schema import sfdx
 
 

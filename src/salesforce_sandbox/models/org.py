@@ -158,6 +158,7 @@ class Org:
         for spec in specs:
             check_against(spec, candidate)
         self.duplicates.check(bundle.components, candidate)
+        self.pubsub_bus.member_entities(bundle.components, candidate)  # Change Data Capture
         self._schema = candidate
         self._save_schema()
         touched = {name.split(".", 1)[0] for name in changed}
@@ -175,7 +176,8 @@ class Org:
                 saved.update(bundle.permission_sets)
                 self.store.meta_set(PERMISSION_SETS_META, saved)
             rules = self.duplicates.deploy(bundle.components, self._schema)
-        return changed + [f"PermissionSet:{spec.name}" for spec in specs] + rules
+            members = self.pubsub_bus.deploy_members(bundle.components, self._schema)
+        return changed + [f"PermissionSet:{spec.name}" for spec in specs] + rules + members
 
     def _apply_permission_sets(self, specs: list[PermissionSetSpec]) -> None:
         for spec in specs:

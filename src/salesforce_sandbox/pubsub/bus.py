@@ -24,7 +24,13 @@ from dataclasses import dataclass
 
 from salesforce_sandbox.errors import SalesforceError
 from salesforce_sandbox.models.store import Store
-from salesforce_sandbox.schema.model import ObjectDef, Schema
+from salesforce_sandbox.pubsub.schemas import (
+    CDC_STANDARD,
+    MEMBER_TYPE,
+    can_capture,
+    channel_member_entity,
+)
+from salesforce_sandbox.schema.model import Schema
 
 SELECTION_META = "cdc.selected"
 ALL_CHANNEL = "ChangeEvents"
@@ -40,9 +46,6 @@ CREATE TABLE IF NOT EXISTS cdc_schemas (
     schema_id TEXT PRIMARY KEY, entity TEXT NOT NULL, json TEXT NOT NULL
 );
 """
-
-# objects that publish change events when selected (besides every custom object)
-CDC_STANDARD = frozenset({"Account", "Contact", "Opportunity", "Case", "Task", "User"})
 
 
 @dataclass(frozen=True)
@@ -63,10 +66,6 @@ def replay_number(value: bytes) -> int | None:
     if len(value) != 8:
         return None
     return int.from_bytes(value, "big")
-
-
-def can_capture(obj: ObjectDef) -> bool:
-    return obj.name in CDC_STANDARD or obj.name.endswith("__c")
 
 
 class EventBus:
@@ -107,6 +106,29 @@ class EventBus:
 
     def add(self, entities: list[str], schema: Schema) -> list[str]:
         return self.select(self.selected() + entities, schema)
+
+    def deploy_members(self, components: dict[tuple[str, str], str], schema: Schema) -> list[str]:
+        """Select the entities of deployed PlatformEventChannelMember components (what Setup >
+        Change Data Capture deploys); answers their component names."""
+        entities = self.member_entities(components, schema)
+        if entities:
+            self.add(list(entities.values()), schema)
+        return [f"{MEMBER_TYPE}:{name}" for name in entities]
+
+    def member_entities(
+        self, components: dict[tuple[str, str], str], schema: Schema
+    ) -> dict[str, str]:
+        """Component name -> entity of the PlatformEventChannelMember components;
+        INVALID_INPUT for one that selects nothing this org can capture."""
+        out: dict[str, str] = {}
+        for (kind, name), xml in sorted(components.items()):
+            if kind != MEMBER_TYPE:
+                continue
+            try:
+                out[name] = channel_member_entity(name, xml, schema)
+            except ValueError as exc:
+                raise SalesforceError("INVALID_INPUT", str(exc)) from None
+        return out
 
     def remove(self, entities: list[str]) -> list[str]:
         gone = {e.lower() for e in entities}

@@ -19,9 +19,9 @@ from typing import Any
 from fastavro import schemaless_writer
 
 from salesforce_sandbox.models.store import Record
-from salesforce_sandbox.pubsub.bus import EventBus, can_capture
+from salesforce_sandbox.pubsub.bus import EventBus
 from salesforce_sandbox.pubsub.origin import CHANGE_ORIGIN
-from salesforce_sandbox.pubsub.schemas import ChangeEventSchema
+from salesforce_sandbox.pubsub.schemas import ChangeEventSchema, can_capture
 from salesforce_sandbox.schema.model import ObjectDef, Schema
 
 

@@ -22,6 +22,7 @@ import base64
 import datetime as dt
 import hashlib
 import json
+import xml.etree.ElementTree as ET
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -29,7 +30,7 @@ from typing import Any
 from fastavro import parse_schema
 
 from salesforce_sandbox import clock
-from salesforce_sandbox.schema.model import FieldDef, ObjectDef
+from salesforce_sandbox.schema.model import FieldDef, ObjectDef, Schema
 
 NAMESPACE = "com.sforce.eventbus"
 CHANGE_TYPES = [
@@ -110,6 +111,45 @@ def entity_of(name: str) -> str | None:
     if name.endswith("ChangeEvent") and name != "ChangeEvent":
         return name[: -len("ChangeEvent")]
     return None
+
+
+# objects that publish change events when selected (besides every custom object)
+CDC_STANDARD = frozenset({"Account", "Contact", "Opportunity", "Case", "Task", "User"})
+CHANGE_EVENTS_CHANNEL = "ChangeEvents"
+MEMBER_TYPE = "PlatformEventChannelMember"
+
+
+def can_capture(obj: ObjectDef) -> bool:
+    return obj.name in CDC_STANDARD or obj.name.endswith("__c")
+
+
+def channel_member_entity(full_name: str, xml: str, schema: Schema) -> str:
+    """The entity a PlatformEventChannelMember selects (``eventChannel`` ChangeEvents,
+    ``selectedEntity`` ContactChangeEvent); ValueError saying what is wrong otherwise."""
+    try:
+        root = ET.fromstring(xml)
+    except ET.ParseError as exc:
+        raise ValueError(f"{full_name}: not XML ({exc})") from exc
+    values = {_local(child.tag): (child.text or "").strip() for child in root}
+    channel = values.get("eventChannel", "")
+    selected = values.get("selectedEntity", "")
+    if channel != CHANGE_EVENTS_CHANNEL:
+        raise ValueError(
+            f"{full_name}: eventChannel must be {CHANGE_EVENTS_CHANNEL} (the standard Change "
+            f"Data Capture channel; custom channels are not supported), not {channel!r}"
+        )
+    entity = entity_of(selected)
+    obj = schema.get(entity) if entity else None
+    if obj is None or not can_capture(obj):
+        raise ValueError(
+            f"{full_name}: selectedEntity {selected!r} is not a change event of an object "
+            "that supports Change Data Capture (e.g. ContactChangeEvent, Thing__ChangeEvent)"
+        )
+    return obj.name
+
+
+def _local(tag: str) -> str:
+    return tag.rsplit("}", 1)[-1]
 
 
 @dataclass(frozen=True)

@@ -33,11 +33,10 @@ from salesforce_sandbox.models.org import Org
 from salesforce_sandbox.pubsub.bus import (
     ALL_CHANNEL,
     EventBus,
-    can_capture,
     replay_bytes,
     replay_number,
 )
-from salesforce_sandbox.pubsub.schemas import entity_of
+from salesforce_sandbox.pubsub.schemas import can_capture, entity_of
 
 AUTH_ERROR = "sfdc.platform.eventbus.grpc.service.auth.error"
 TOPIC_ERROR = "sfdc.platform.eventbus.grpc.topic.not.found"

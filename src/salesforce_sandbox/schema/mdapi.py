@@ -32,6 +32,7 @@ from dataclasses import dataclass, field
 
 from salesforce_sandbox.errors import SalesforceError
 from salesforce_sandbox.formula import FormulaError, compile_formula
+from salesforce_sandbox.pubsub.schemas import MEMBER_TYPE, channel_member_entity
 from salesforce_sandbox.schema import duplicate_rules, sfdx
 from salesforce_sandbox.schema.model import ObjectDef, Schema
 from salesforce_sandbox.schema.rules import (
@@ -71,6 +72,11 @@ SUPPORTED: dict[str, MetadataType] = {
         MetadataType("PermissionSet", "permissionsets", "permissionset"),
         MetadataType("MatchingRules", "matchingRules", "matchingRule"),
         MetadataType("DuplicateRule", "duplicateRules", "duplicateRule"),
+        MetadataType(
+            "PlatformEventChannelMember",
+            "platformEventChannelMembers",
+            "platformEventChannelMember",
+        ),
     )
 }
 TOP_LEVEL = [t for t in SUPPORTED.values() if t.parent is None]
@@ -139,6 +145,7 @@ _RANK = {
     "PermissionSet": 4,
     "MatchingRules": 5,  # after the fields they compare
     "DuplicateRule": 6,  # after the matching rules they use
+    "PlatformEventChannelMember": 7,  # after the custom objects it selects
 }
 
 
@@ -603,6 +610,13 @@ def _check(
                 f"for an object that exists: no CustomObject named {object_name} found"
             )
         return None, document(element, "Layout"), kind
+    if kind == MEMBER_TYPE:  # Change Data Capture's entity selection
+        text = document(element, kind)
+        try:
+            channel_member_entity(piece.full_name, text, trial)
+        except ValueError as exc:
+            raise _Refused(str(exc)) from exc
+        return sfdx.Bundle(components={(kind, piece.full_name): text}), text, kind
     if kind == "PermissionSet":
         _check_permission_set(trial, element)
         text = document(element, "PermissionSet")

@@ -45,6 +45,11 @@ _NS = "{http://soap.sforce.com/2006/04/metadata}"
 _KEPT_SUFFIXES = {
     ".matchingRule-meta.xml": ("MatchingRules", "matchingRules"),
     ".duplicateRule-meta.xml": ("DuplicateRule", "duplicateRules"),
+    # Change Data Capture's entity selection: the org selects the entities (``pubsub.bus``)
+    ".platformEventChannelMember-meta.xml": (
+        "PlatformEventChannelMember",
+        "platformEventChannelMembers",
+    ),
 }
 _RULE_SUFFIXES = {
     ".validationRule-meta.xml": ("ValidationRule", "validationRules"),
