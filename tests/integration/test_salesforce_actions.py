@@ -217,6 +217,17 @@ def close_won(env: Env, opp_id: str, source: str = "cdc") -> None:
     env.deliver(env.change("Opportunity", opp_id, {"StageName": "Closed Won"}, source=source))
 
 
+def test_the_org_captures_the_objects_the_metadata_names(boxes: Boxes) -> None:
+    """`stripe2sf metadata` selects the change events (PlatformEventChannelMember) the org
+    then publishes."""
+    assert sorted(boxes.salesforce.cdc_selected()) == [
+        "Account",
+        "Contact",
+        "Opportunity",
+        "Stripe_Request__c",
+    ]
+
+
 # ---- the invoice action, once ----------------------------------------------------------
 
 
