@@ -15,12 +15,12 @@ from typing import Any
 
 from stripe2sf.domain.config import SyncConfig
 from stripe2sf.domain.org_profile import has_field, person_record_type_id
-from stripe2sf.domain.setup.doctor import Check
+from stripe2sf.domain.setup.doctor import DEPLOY_HINT, PERMISSION_SET, Check
 
 NAME = "Salesforce account model"
 METADATA_HINT = (
-    'set [org] account_model = "person", run `stripe2sf metadata` again and deploy it (the '
-    "Stripe2sf_Integration permission set then grants the person record type)"
+    f'set [org] account_model = "person" and redeploy stripe2sf\'s metadata ({DEPLOY_HINT}): '
+    f"the {PERMISSION_SET} permission set then grants the person record type"
 )
 
 

@@ -4,6 +4,7 @@ hands in what it read (keys, describes, limits, the org's type)."""
 from __future__ import annotations
 
 import dataclasses
+import shlex
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -100,14 +101,33 @@ Right = Literal["read", "create", "edit"]
 RIGHT_LABELS: Mapping[str, str] = {"read": "Read", "create": "Create", "edit": "Edit"}
 PERMISSION_SET = "Stripe2sf_Integration"
 ORG_QUERY = "SELECT IsSandbox, OrganizationType FROM Organization"
-# The README's commands (Against real Stripe and Salesforce, step 1; a unit test holds the
-# hints to them): generate the metadata, deploy it, assign the permission set.
+# The one way every message tells how to deploy stripe2sf's metadata (doctor's fixes, the
+# `metadata` command, the account-model check): the README's commands (Against real Stripe and
+# Salesforce, step 1; a unit test holds these to them): generate the metadata, deploy it with
+# the sf CLI, assign the permission set.
 ORG_ALIAS = "<org>"
-GENERATE_COMMAND = "stripe2sf metadata --out sf-metadata"
-DEPLOY_COMMAND = (
-    f"cd sf-metadata && sf project deploy start --source-dir force-app --target-org {ORG_ALIAS}"
-)
-DEPLOY_HINT = f"`{GENERATE_COMMAND}`, then `{DEPLOY_COMMAND}`"
+METADATA_DIR = "sf-metadata"
+
+
+def generate_command(out: str = METADATA_DIR) -> str:
+    return f"stripe2sf metadata --out {shlex.quote(out)}"
+
+
+def deploy_command(out: str = METADATA_DIR) -> str:
+    return (
+        f"cd {shlex.quote(out)} && sf project deploy start --source-dir force-app "
+        f"--target-org {ORG_ALIAS}"
+    )
+
+
+def deploy_hint(out: str = METADATA_DIR) -> str:
+    """'`stripe2sf metadata --out DIR`, then `cd DIR && sf project deploy start ...`'."""
+    return f"`{generate_command(out)}`, then `{deploy_command(out)}`"
+
+
+GENERATE_COMMAND = generate_command()
+DEPLOY_COMMAND = deploy_command()
+DEPLOY_HINT = deploy_hint()
 # Task and Event: every user reads them; writing them takes a user permission, not an
 # object permission.
 ACTIVITY_PERMISSIONS: Mapping[str, tuple[str, str]] = {
@@ -120,6 +140,19 @@ def assign_command(user: str) -> str:
     return (
         f"sf org assign permset --name {PERMISSION_SET} --target-org {ORG_ALIAS} "
         f"--on-behalf-of {user}"
+    )
+
+
+INTEGRATION_USER = "<integration user>"
+
+
+def after_generating(out: str, user: str = INTEGRATION_USER) -> str:
+    """What `stripe2sf metadata --out DIR` tells once it wrote the files: the deploy and the
+    assignment, as the README and doctor say them."""
+    return (
+        f"deploy it with the sf CLI: `{deploy_command(out)}`, then give the integration user "
+        f"its permission set: `{assign_command(user)}` (README: Against real Stripe and "
+        "Salesforce, step 1)"
     )
 
 

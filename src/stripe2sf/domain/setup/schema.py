@@ -22,6 +22,7 @@ from typing import Any, Literal
 from stripe2sf.domain.allowlist import source_spec
 from stripe2sf.domain.config import BILLING_STATUS_VALUES, FieldMapping, SyncConfig
 from stripe2sf.domain.flows.cardguard import Refusal
+from stripe2sf.domain.setup.doctor import DEPLOY_HINT
 
 
 @dataclass(frozen=True)
@@ -216,7 +217,7 @@ def check_against_describe(config: SyncConfig, describe: Mapping[str, set[str]])
         elif spec.name not in fields:
             problems.append(
                 f"{spec.sobject}.{spec.name}: field missing; expected {spec.type} "
-                f"({spec.description}). `stripe2sf metadata --out DIR` generates it."
+                f"({spec.description}); deploy stripe2sf's metadata: {DEPLOY_HINT}"
             )
     for m in config.effective_mappings:
         fields = describe.get(m.target_object)
