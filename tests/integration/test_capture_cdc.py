@@ -25,6 +25,7 @@ from salesforce_sandbox.testing import SandboxServer, run_sandbox
 from stripe2sf.domain.capture.change import parse_change
 from stripe2sf.domain.matching.links import Link
 from stripe2sf.engine.capture import CdcCapture, ChangeWriter
+from stripe2sf.metrics import render
 from stripe2sf.runtime import Runtime
 from stripe2sf.salesforce import connect
 from stripe2sf.salesforce.pubsub import PubSub, topic_of
@@ -115,6 +116,9 @@ def test_a_contact_email_edit_is_one_inbox_event_with_no_rest_call(
     assert other.fields["FirstName"] == "Lo" and other.fields["Email"] == "loose2@example.com"
     state = store.channel(TOPIC)
     assert state is not None and state.replay_id == other.extra["replay_id"]
+    exposition = render().decode()
+    assert 'stripe2sf_capture_events_total{entity="Contact",source="cdc"}' in exposition
+    assert 'stripe2sf_capture_lag_seconds{source="cdc"}' in exposition
     runtime.close()
 
 

@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from salesforce_sandbox.testing import SandboxServer
@@ -23,6 +24,7 @@ from stripe2sf.salesforce import connect
 from stripe2sf.store.capture import CaptureStore
 from stripe2sf.store.links import Links
 from stripe2sf.store.tables import events
+from stripe2sf.web.app import create_app
 from tests.integration.salesforce_org import org, salesforce_org, settings_for  # noqa: F401
 
 
@@ -123,3 +125,22 @@ def test_polling_loop_picks_up_a_change_within_an_interval_and_counts_its_calls(
     assert change.fields["LastName"] == "New" and "Email" in change.changed
     # every call polling made is one Composite round (two objects in one call)
     assert rounds_calls == capture_calls and rounds_calls >= 2
+
+
+def test_serve_captures_when_capture_is_on(
+    runtime: Runtime,
+    org: SandboxServer,  # noqa: F811
+) -> None:
+    sf = org.salesforce()
+    with TestClient(create_app(runtime)):
+        deadline = time.monotonic() + 20
+        store = CaptureStore(runtime.inbox.engine, runtime.inbox)
+        while not store.watermarks():  # the first round: polling has begun
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        account = sf.Account.create({"Name": "Served"})["id"]
+        while not _captured(runtime):
+            assert time.monotonic() < deadline, "serve captured nothing"
+            time.sleep(0.05)
+    [row] = _captured(runtime)
+    assert row.type == "salesforce.Account.created" and row.lane == f"sf:{account}"
