@@ -8,7 +8,7 @@ from decimal import Decimal
 import pytest
 
 from stripe2sf.web.dashboard import formatting as fmt
-from stripe2sf.web.dashboard.html import bar_chart, line_chart, nice_top
+from stripe2sf.web.dashboard.html import axis, bar_chart, line_chart, nice_top
 from stripe2sf.web.dashboard.paging import DEFAULT_SIZE, page_link, paging
 from stripe2sf.web.dashboard.timeline import (
     LATENCY_HOURS,
@@ -124,7 +124,10 @@ def test_latency_buckets_take_percentiles_per_bucket() -> None:
 
 
 def test_charts_carry_axis_titles_ticks_and_rounded_maxima() -> None:
-    assert [nice_top(v) for v in (0, 0.7, 3, 9.5, 11, 240)] == [1, 1, 5, 10, 20, 250]
+    assert [nice_top(v) for v in (0, 0.7, 3, 9.5, 11, 240)] == pytest.approx(
+        [1, 0.8, 3, 10, 15, 250]
+    )
+    assert axis(38) == (40, 10) and axis(2) == (2, 0.5) and axis(12345)[1] == 5000
     svg = line_chart(
         [("p50", "#000", [None, 1.0, 2.0, None])],
         ["10:00", "10:30", "11:00"],
@@ -134,8 +137,8 @@ def test_charts_carry_axis_titles_ticks_and_rounded_maxima() -> None:
         y_title="seconds",
     )
     assert "time (UTC)" in svg and "seconds" in svg and "10:30" in svg
-    assert "2 s" in svg  # the top gridline's label
+    assert "2 s" in svg and "1.5 s" in svg  # gridlines at round steps
     assert "no data" not in svg
     assert "no data in this range" in line_chart([("x", "#000", [None])], [], title="t")
     bars = bar_chart([("< 1 h", 3.0), ("1-24 h", 12.0)], title="t", x_title="time to resolve")
-    assert "time to resolve" in bars and ">12<" in bars and ">20<" in bars
+    assert "time to resolve" in bars and ">12<" in bars and ">15<" in bars

@@ -81,15 +81,20 @@ def hidden_csrf(token: str) -> str:
     return f'<input type="hidden" name="csrf" value="{e(token)}">'
 
 
-def nice_top(value: float) -> float:
-    """The axis maximum: `value` rounded up to 1, 2, 2.5 or 5 times a power of ten."""
+def axis(value: float, most: int = 5) -> tuple[float, float]:
+    """(top, step) of a y axis from 0 holding `value`: the step 1, 2 or 5 times a power of
+    ten, at most `most` steps, the top a whole number of steps."""
     if value <= 0:
-        return 1.0
-    power = 10 ** math.floor(math.log10(value))
-    for step in (1, 2, 2.5, 5, 10):
-        if value <= step * power * (1 + 1e-9):
-            return step * power
-    return 10 * power
+        return 1.0, 0.25
+    raw = value / most
+    power = 10 ** math.floor(math.log10(raw))
+    step = next(m * power for m in (1, 2, 5, 10) if raw <= m * power * (1 + 1e-9))
+    return step * math.ceil(value / step - 1e-9), step
+
+
+def nice_top(value: float) -> float:
+    """The axis maximum for `value` (see `axis`)."""
+    return axis(value)[0]
 
 
 def _tick(value: float) -> str:
@@ -110,11 +115,11 @@ def line_chart(
 ) -> str:
     """A line chart as inline SVG: `series` = (name, colour, values at evenly spaced x);
     `labels` are spread evenly under the x axis (first under the first x, last under the
-    last). The y axis starts at 0 with gridlines at quarters of a rounded maximum; both axes
-    carry their titles."""
+    last). The y axis starts at 0 with gridlines at round steps (`axis`); both axes carry
+    their titles."""
     pad_l, pad_r, pad_t, pad_b = 56, 14, 34, 40
     values = [v for _, _, vs in series for v in vs if v is not None]
-    top = nice_top(max(values) if values else 0.0)
+    top, step = axis(max(values) if values else 0.0)
     n = max(1, max((len(vs) for _, _, vs in series), default=1) - 1)  # x steps
     plot_w, plot_h = width - pad_l - pad_r, height - pad_b - pad_t
     bottom = pad_t + plot_h
@@ -129,9 +134,9 @@ def line_chart(
         f'xmlns="http://www.w3.org/2000/svg"{attr}>',
         f'<text x="{pad_l}" y="14" font-size="12" font-weight="600">{e(title)}</text>',
     ]
-    for k in range(5):  # gridlines and y ticks at 0, 1/4, ..., top
-        value = top * k / 4
-        y = bottom - plot_h * k / 4
+    for k in range(round(top / step) + 1):  # gridlines and y ticks at each step
+        value = step * k
+        y = bottom - plot_h * value / top
         parts.append(
             f'<line x1="{pad_l}" y1="{y:.1f}" x2="{width - pad_r}" y2="{y:.1f}" '
             f'stroke="{"#999" if k == 0 else "#e6e8ee"}"/>'

@@ -465,7 +465,13 @@ def mount(app: FastAPI, runtime: Runtime) -> None:
         headers += ["external id", "record", "event", "error"] if operator else []
         cells = []
         for r in rows:
-            row = [e(r["seq"]), e(r["at"][:19]), e(r["action"]), e(r["outcome"]), e(r["sobject"])]
+            row = [
+                e(r["seq"]),
+                e(fmt.when(r["at"])),
+                e(r["action"]),
+                e(r["outcome"]),
+                e(r["sobject"]),
+            ]
             if operator:
                 row += [
                     e(r["external_id"]),

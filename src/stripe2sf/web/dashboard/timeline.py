@@ -16,11 +16,11 @@ from datetime import datetime, timedelta
 from stripe2sf.domain.figures import percentile
 
 LATENCY_HOURS = 24
-MIN_SECONDS = 60
+MIN_SECONDS = 10
 BUCKETS = 30
 TICKS = 5
-# Bucket lengths in seconds, from 5 s to 1 h.
-STEPS = (5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600)
+# Bucket lengths in seconds, from 1 s to 1 h.
+STEPS = (1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600)
 
 
 @dataclass(frozen=True)
