@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import timedelta
 
+from stripe2sf.domain.actions.config import ActionsConfig
 from stripe2sf.domain.batch.budget import BudgetPolicy
 from stripe2sf.domain.batch.pools import pool_sizes
 from stripe2sf.domain.batch.retry import RetryPolicy
@@ -109,20 +110,21 @@ class Runtime:
         registry.register_many(HANDLED_TYPES, handler)
         if handler.config.salesforce_to_stripe.enabled:
             self._register_reverse(registry, handler)
-        actions = load_sync_config(self.settings).actions
-        if actions.enabled:
-            registry.register_many(action_types(actions), self.action_handler())
+        if handler.config.actions.enabled:
+            actions = handler.config.actions
+            registry.register_many(action_types(actions), self.action_handler(actions))
         return registry
 
-    def action_handler(self) -> ActionHandler:
-        """Salesforce actions (`[actions]`): Opportunity / Stripe_Request__c -> Stripe."""
+    def action_handler(self, config: ActionsConfig | None = None) -> ActionHandler:
+        """Salesforce actions (`[actions]`, read from stripe2sf.toml unless given):
+        Opportunity / Stripe_Request__c -> Stripe."""
         reader = self.stripe_reader()
         if reader is None:
             raise RuntimeError("STRIPE_API_KEY is needed for Salesforce actions")
         if self._salesforce is None:
             self._salesforce = LazySalesforce(self.settings)
         return ActionHandler(
-            load_sync_config(self.settings).actions,
+            config or load_sync_config(self.settings).actions,
             StripeActions(reader.client),
             self._salesforce,
             ActionLog(self.worker_db),
@@ -134,7 +136,6 @@ class Runtime:
         checked for edits of fields Salesforce owns (`engine.reverse`)."""
         from stripe2sf.engine.doctor import whoami
         from stripe2sf.engine.reverse import ConflictGuard, OwnUsers, ReverseHandler, change_types
-        from stripe2sf.store.links import Links as LinksStore
         from stripe2sf.stripe.writer import StripeWriter
 
         s, sf = self.settings, handler.salesforce
@@ -149,7 +150,7 @@ class Runtime:
             handler.config,
             writer,
             sf,
-            LinksStore(self.worker_db),
+            Links(self.worker_db),
             handler.audit,
             OwnUsers(lambda: whoami(sf.client)[1]),
         )

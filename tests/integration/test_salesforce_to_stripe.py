@@ -20,7 +20,7 @@ import pytest
 from stripe2sf.domain.capture.change import SalesforceChange
 from stripe2sf.engine.doctor import whoami
 from stripe2sf.store.audit_trail import AuditTrail
-from stripe2sf.store.inbox import NewEvent
+from stripe2sf.store.capture import to_new_event
 from tests.support.sync_env import SyncEnv, sync_env
 
 CONFIG = """
@@ -92,17 +92,9 @@ class Customer:
 
 
 def deliver(env: SyncEnv, change: SalesforceChange) -> bool:
-    event = NewEvent(
-        event_id=change.event_id,
-        type=change.type,
-        lane=change.lane,
-        created=change.created,
-        livemode=False,
-        api_version=None,
-        payload_text=json.dumps(change.to_payload()),
-        handled=True,
-        source="capture",
-    )
+    """Store the change as the capture does; False when the inbox already had it."""
+    assert env.runtime.registry.handles(change.type)
+    event = to_new_event(change, handled=True, api_version=None)
     return env.runtime.inbox.add_many([event], datetime.now(UTC))[0]
 
 
