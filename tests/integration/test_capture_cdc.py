@@ -192,3 +192,33 @@ def test_a_killed_capture_process_resumes_with_nothing_lost_or_doubled(
     assert state is not None and state.replay_id is not None
     assert int(state.replay_id, 16) >= int(last.extra["replay_id"], 16)
     runtime.close()
+
+
+def test_an_expired_session_logs_in_again_and_capture_goes_on(
+    sandbox: SandboxServer, tmp_path: Path
+) -> None:
+    settings = _settings(sandbox, tmp_path / "relogin.db")
+    runtime = Runtime.build(settings)
+    store = CaptureStore(runtime.inbox.engine, runtime.inbox)
+    sf = sandbox.salesforce()
+    contact = sf.Contact.create({"LastName": "Expired", "Email": "e0@example.com"})["id"]
+    stop = threading.Event()
+    with connect(settings) as client:
+        pubsub = PubSub.from_client(settings, client)
+        pubsub.metadata()  # credentials read now, then the session expires
+        assert sandbox.expire_sessions() >= 1
+        logins = dict(client.usage().calls).get(("login", "ok"), 0)
+        cdc = CdcCapture(ChangeWriter(store, lambda t: True, "62.0"), pubsub, ["Contact"])
+        threads = cdc.run(stop)
+        try:
+            _wait(lambda: store.channel(TOPIC) is not None, "a subscription after logging in")
+            sf.Contact.update(contact, {"Email": "e1@example.com"})
+            _wait(lambda: len(_cdc_rows(runtime.engine)) == 1, "the change")
+        finally:
+            stop.set()
+            for t in threads:
+                t.join(timeout=10)
+            pubsub.close()
+        assert dict(client.usage().calls).get(("login", "ok"), 0) == logins + 1
+    assert parse_change(json.loads(_cdc_rows(runtime.engine)[0].payload)).record_id == contact
+    runtime.close()
