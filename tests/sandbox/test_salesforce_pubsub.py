@@ -495,3 +495,26 @@ def test_events_and_replay_ids_survive_a_restart(tmp_path: Path) -> None:
         earliest.close()
         client.close()
         assert [e["ChangeEventHeader"]["recordIds"][0] for e in replayed] == [before, after]
+
+
+def test_events_older_than_the_retention_are_gone() -> None:
+    with run_sandbox(pubsub_keepalive_seconds=0.3, pubsub_retention_hours=1e-7) as short:
+        short.select_cdc(["Contact"])
+        short.salesforce().Contact.create({"LastName": "Fleeting"})
+        time.sleep(0.01)  # older than the 0.36 ms retention (not a timing assertion)
+        client = Client(short)
+        try:
+            earliest = client.subscribe("/data/ContactChangeEvent", pb.ReplayPreset.EARLIEST)
+            earliest.ask(1)
+            assert earliest.keepalive().pending_num_requested == 1  # nothing left to replay
+            earliest.close()
+            custom = client.subscribe(
+                "/data/ContactChangeEvent", pb.ReplayPreset.CUSTOM, (0).to_bytes(8, "big")
+            )
+            custom.ask(1)
+            with pytest.raises(grpc.RpcError) as caught:
+                custom.next_response()
+            assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+            assert "retention" in str(caught.value.details())
+        finally:
+            client.close()

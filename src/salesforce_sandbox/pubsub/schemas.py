@@ -19,7 +19,6 @@ positions. The first element is left out when only nested fields are named.
 from __future__ import annotations
 
 import base64
-import datetime as dt
 import hashlib
 import json
 import xml.etree.ElementTree as ET
@@ -60,7 +59,6 @@ ADDRESS_PARTS = (
     "Longitude",
     "GeocodeAccuracy",
 )
-_EPOCH = dt.date(1970, 1, 1)
 
 
 def header_schema() -> dict[str, Any]:
@@ -334,8 +332,3 @@ def _avro_value(definition: FieldDef, value: Any) -> Any:
     if isinstance(value, list):
         return ";".join(str(v) for v in value)
     return str(value)
-
-
-def decode_days(days: int) -> dt.date:
-    """An Avro ``date`` (days since 1970-01-01) as a date."""
-    return _EPOCH + dt.timedelta(days=days)
