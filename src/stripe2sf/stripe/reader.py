@@ -17,6 +17,8 @@ from requests.utils import get_environ_proxies
 from stripe2sf.domain.context import Lookup, LookupKind
 from stripe2sf.domain.errors import PermanentError, RateLimitedError, RetryableError
 from stripe2sf.domain.flows.subjects import parse_refetch_key
+from stripe2sf.domain.setup.plain_errors import stripe_unreachable
+from stripe2sf.network_failure import network_problem
 from stripe2sf.stripe.http import PooledClient
 
 # object type -> the path of its API resource (`/v1/<resource>/<id>`)
@@ -67,6 +69,7 @@ class StripeReader:
             stripe_version=api_version,
         )
         self.api_version = api_version or stripe.api_version
+        self.api_base = api_base
         self.calls = 0
 
     def _call(self, fn: Callable[[], Any]) -> Any:
@@ -99,7 +102,8 @@ class StripeReader:
                 kind="stripe.permission",
             ) from exc
         except stripe.APIConnectionError as exc:
-            raise RetryableError(f"cannot reach Stripe: {exc}", kind="stripe.connection") from exc
+            detail, _ = stripe_unreachable(self.api_base, network_problem(exc), str(exc))
+            raise RetryableError(detail, kind="stripe.connection") from exc  # not the SDK's text
         except stripe.StripeError as exc:
             if exc.http_status is None or exc.http_status >= 500:
                 raise RetryableError(
