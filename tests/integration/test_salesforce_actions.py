@@ -361,6 +361,29 @@ def test_a_worker_dying_mid_way_and_stripe_failing_still_makes_one_invoice(env: 
     assert (row["Stripe_Invoice_Id__c"], row["Stripe_Status__c"]) == (invoice.id, "Invoice sent")
 
 
+def test_a_record_changed_between_a_crash_and_its_retry_is_said_so(env: Env) -> None:
+    """The item was made with the old price; its retry (same key, new price) is refused by
+    Stripe's idempotency check: written back as a sentence, not a second item."""
+    client = env.boxes.client
+    account_id = account_with_contact(env.sf, "Changer", email="ap@changer.example")
+    opp_id = opportunity(env.sf, account_id, price(client), "Prospecting")
+    base = env.runtime.action_handler().stripe
+    registry = _handler(env, ActionsConfig(enabled=True), DiesOnce(base, "invoiceitem"))
+    close_won(env, opp_id)
+    worker = env.worker(registry)
+    worker.run_once()
+    env.sf.Opportunity.update(opp_id, {"Stripe_Price_Id__c": price(client, amount=999)})
+    env.clock.now += timedelta(hours=1)
+    assert env.run(worker)["dead"] == 1
+    row = opp_row(env.sf, opp_id)
+    assert row["Stripe_Status__c"] == "Error"
+    assert row["Stripe_Error__c"].startswith(
+        "the record changed while stripe2sf was making its Stripe invoiceitem"
+    )
+    [customer] = customers_with(client, "ap@changer.example")
+    assert len(client.v1.invoice_items.list({"customer": customer.id}).data) == 1
+
+
 # ---- subscription and payment link --------------------------------------------------------
 
 

@@ -50,7 +50,7 @@ from stripe2sf.engine.send import api_version
 from stripe2sf.store.actions import DONE, ERROR, RUNNING, ActionLog, ActionState
 from stripe2sf.store.inbox import Applied, Failed, StoredEvent
 from stripe2sf.store.links import Links
-from stripe2sf.stripe.actions import StripeActions, StripeRefused
+from stripe2sf.stripe.actions import StripeActions, StripeKeyReused, StripeRefused
 
 log = structlog.get_logger(__name__)
 
@@ -196,6 +196,12 @@ class ActionHandler:
         """Send one Stripe request and store what it made; a refusal's readable reason."""
         try:
             answer = self.stripe.send(call)
+        except StripeKeyReused as exc:
+            records.append(self._stripe_record(call, event_id, None, str(exc)))
+            return (
+                f"the record changed while stripe2sf was making its Stripe {call.step} (Stripe "
+                "refused the same request with other values); save the record again to retry"
+            )
         except StripeRefused as exc:
             if call.step == "finalize" and exc.code == "invoice_not_editable":
                 # finalized by an earlier try whose key Stripe no longer remembers
