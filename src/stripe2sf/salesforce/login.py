@@ -29,6 +29,8 @@ from simple_salesforce import Salesforce
 from simple_salesforce.exceptions import SalesforceAuthenticationFailed
 
 from stripe2sf.domain.errors import RetryableError
+from stripe2sf.domain.setup.plain_errors import unreachable
+from stripe2sf.network_failure import network_problem
 from stripe2sf.salesforce.errors import SalesforceConfigError, SalesforceLoginError
 from stripe2sf.settings import Settings
 
@@ -260,12 +262,13 @@ def log_in(spec: LoginSpec, session: requests.Session) -> Salesforce:
             settings=(CA_BUNDLE, LOGIN_URL),
         ) from exc
     except requests.exceptions.Timeout as exc:
-        raise RetryableError(
-            f"Salesforce login at {spec.login_url} timed out: {exc}", kind="salesforce.timeout"
-        ) from exc
+        detail, _ = unreachable("Salesforce", spec.login_url, "timeout", LOGIN_URL)
+        raise RetryableError(detail, kind="salesforce.timeout") from exc
     except requests.exceptions.ConnectionError as exc:
+        # in words: requests' text is urllib3's pool and connection objects
+        detail, _ = unreachable(
+            "Salesforce", spec.login_url, network_problem(exc), LOGIN_URL, str(exc)
+        )
         raise RetryableError(
-            f"cannot reach Salesforce at {spec.login_url}: {exc}; check {LOGIN_URL} and the "
-            "network",
-            kind="salesforce.connection",
+            f"{detail}; check {LOGIN_URL} and the network", kind="salesforce.connection"
         ) from exc
