@@ -58,6 +58,13 @@ class Settings(BaseSettings):
         300,
         "seconds a signature timestamp may be old (or ahead), an integer from 1 to 86400",
     )
+    public_url: str | None = _env(
+        "STRIPE2SF_PUBLIC_URL",
+        "public_url",
+        None,
+        "this service's address as Stripe reaches it, such as https://stripe2sf.example.com "
+        "(doctor checks that a webhook endpoint points at it + /webhooks/stripe)",
+    )
 
     allow_mixed_modes: bool = _env(
         "STRIPE2SF_ALLOW_MIXED_MODES",
@@ -276,6 +283,119 @@ class Settings(BaseSettings):
         "estimated minutes a person spends checking one record by hand (business figures)",
     )
 
+    # Salesforce change capture (Step 12): Salesforce-owned changes into the inbox
+    capture: str = _env(
+        "STRIPE2SF_CAPTURE",
+        "capture",
+        "off",
+        "off, cdc (Change Data Capture over the Pub/Sub API: no REST calls per change) or poll "
+        "(SystemModstamp windows, for orgs without CDC)",
+    )
+    salesforce_pubsub_endpoint: str = _env(
+        "SALESFORCE_PUBSUB_ENDPOINT",
+        "salesforce_pubsub_endpoint",
+        "api.pubsub.salesforce.com:7443",
+        "the Pub/Sub API's host:port (gRPC over TLS; SALESFORCE_CA_BUNDLE is trusted too)",
+    )
+    capture_objects: Annotated[list[str], NoDecode] = _env(
+        "STRIPE2SF_CAPTURE_OBJECTS",
+        "capture_objects",
+        ["Account", "Contact", "Opportunity"],
+        "the objects whose changes are captured, comma-separated API names",
+    )
+    capture_poll_fields: Annotated[list[str], NoDecode] = _env(
+        "STRIPE2SF_CAPTURE_POLL_FIELDS",
+        "capture_poll_fields",
+        [],
+        "fields polling reads, Object.Field comma-separated (an object named here reads only "
+        "these; others their defaults)",
+    )
+    capture_poll_seconds: float = _env(
+        "STRIPE2SF_CAPTURE_POLL_SECONDS",
+        "capture_poll_seconds",
+        60.0,
+        "the shortest time between polling rounds in seconds (the API share may lengthen it), "
+        "a number > 0",
+    )
+    poll_api_share: float = _env(
+        "STRIPE2SF_POLL_API_SHARE",
+        "poll_api_share",
+        0.05,
+        "share of the org's daily Salesforce API limit polling may use, 0 to 1",
+    )
+    capture_poll_overlap_seconds: float = _env(
+        "STRIPE2SF_CAPTURE_POLL_OVERLAP",
+        "capture_poll_overlap_seconds",
+        10.0,
+        "seconds each polling window reaches back behind the newest change seen (changes "
+        "committed a little after their SystemModstamp), a number >= 0",
+    )
+    capture_batch: int = _env(
+        "STRIPE2SF_CAPTURE_BATCH",
+        "capture_batch",
+        100,
+        "change events requested from the Pub/Sub API at a time (flow control), 1 to 1000",
+    )
+
+    @field_validator("capture")
+    @classmethod
+    def _check_capture(cls, value: str) -> str:
+        value = value.strip().lower()
+        if value not in ("off", "cdc", "poll"):
+            raise ValueError("must be off, cdc or poll")
+        return value
+
+    @field_validator("capture_objects", "capture_poll_fields", mode="before")
+    @classmethod
+    def _split_names(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("capture_objects")
+    @classmethod
+    def _check_objects(cls, value: list[str]) -> list[str]:
+        for name in value:
+            if not re.fullmatch(r"[A-Za-z][A-Za-z0-9_]*", name):
+                raise ValueError(f"{name!r} is not an object API name such as Contact or Foo__c")
+        return value
+
+    @field_validator("capture_poll_fields")
+    @classmethod
+    def _check_poll_fields(cls, value: list[str]) -> list[str]:
+        for entry in value:
+            if not re.fullmatch(r"[A-Za-z][A-Za-z0-9_]*\.[A-Za-z][A-Za-z0-9_]*", entry):
+                raise ValueError(f"{entry!r} is not Object.Field, such as Contact.Email")
+        return value
+
+    @field_validator("poll_api_share")
+    @classmethod
+    def _check_poll_share(cls, value: float) -> float:
+        if not 0 <= value <= 1:
+            raise ValueError("must be from 0 to 1")
+        return value
+
+    @field_validator("capture_poll_seconds")
+    @classmethod
+    def _check_poll_seconds(cls, value: float) -> float:
+        if value <= 0:
+            raise ValueError("must be greater than 0")
+        return value
+
+    @field_validator("capture_poll_overlap_seconds")
+    @classmethod
+    def _check_overlap(cls, value: float) -> float:
+        if value < 0:
+            raise ValueError("must be 0 or more")
+        return value
+
+    @field_validator("capture_batch")
+    @classmethod
+    def _check_capture_batch(cls, value: int) -> int:
+        if not 1 <= value <= 1000:
+            raise ValueError("must be from 1 to 1000")
+        return value
+
     @field_validator("dashboard_users", mode="before")
     @classmethod
     def _split_users(cls, value: Any) -> Any:
@@ -331,6 +451,15 @@ class Settings(BaseSettings):
     def _check_stripe_version(cls, value: str | None) -> str | None:
         if value is not None and not re.fullmatch(r"\d{4}-\d{2}-\d{2}(\.[a-z]+)?", value):
             raise ValueError("must be a Stripe API version such as 2024-06-20 or 2025-03-31.basil")
+        return value
+
+    @field_validator("public_url")
+    @classmethod
+    def _check_public_url(cls, value: str | None) -> str | None:
+        if not value:
+            return None
+        if not re.fullmatch(r"https?://[^\s/?#]+(/[^\s?#]*)?", value):
+            raise ValueError("must be an http(s) URL such as https://stripe2sf.example.com")
         return value
 
     @field_validator("database_url")

@@ -17,12 +17,15 @@ import pytest
 from salesforce_sandbox.testing import SandboxServer
 from salesforce_sandbox.testing import run_sandbox as run_salesforce
 from stripe2sf.domain.config import from_mapping
+from stripe2sf.domain.flows.handled import HANDLED_TYPES
 from stripe2sf.metadata_files import write_metadata as write_metadata_files
+from stripe_sandbox.testing import RunningSandbox
 from stripe_sandbox.testing import run_sandbox as run_stripe
 from tests.support.servers import free_port
 from tests.support.sync_env import write_metadata
 
 CLI = [sys.executable, "-m", "stripe2sf"]
+PUBLIC_URL = "https://stripe2sf.example.com"
 
 
 INTEGRATION_SET = "Stripe2sf_Integration"
@@ -83,8 +86,18 @@ def env_for(org: SandboxServer, stripe_base: str, tmp_path: Path, **extra: str) 
         "SALESFORCE_JWT_KEY_FILE": str(key),
         "SALESFORCE_CA_BUNDLE": str(org.ca_path),
         "STRIPE2SF_DATABASE_URL": f"sqlite:///{tmp_path / 'doctor.db'}",
+        "STRIPE2SF_PUBLIC_URL": PUBLIC_URL,
         **extra,
     }
+
+
+def go_live_ready(stripe_box: RunningSandbox, env: dict[str, str], cwd: Path) -> None:
+    """What README steps 3 and 4 do besides the org: the webhook endpoint pointing at the
+    service with every event type, and the database migrated."""
+    stripe_box.client().v1.webhook_endpoints.create(
+        {"url": f"{PUBLIC_URL}/webhooks/stripe", "enabled_events": sorted(HANDLED_TYPES)}
+    )
+    subprocess.run([*CLI, "db", "upgrade"], env=env, cwd=cwd, check=True, capture_output=True)
 
 
 def password_env(
@@ -140,7 +153,9 @@ def test_doctor_names_a_permission_the_integration_set_lacks(
     admin.FieldPermissions.update(ids["Account.MRR__c"], {"PermissionsEdit": False})
     admin.FieldPermissions.delete(ids["Contact.Email"])
     with run_stripe() as stripe_box:
-        result = doctor(env_for(full_org, stripe_box.api_base, tmp_path), tmp_path)
+        env = env_for(full_org, stripe_box.api_base, tmp_path)
+        go_live_ready(stripe_box, env, tmp_path)
+        result = doctor(env, tmp_path)
     out = " ".join(result.stdout.split())
     assert result.returncode == 1, out
     user = full_org.integration_username
@@ -162,11 +177,17 @@ def test_doctor_passes_as_the_integration_user_with_its_set(
     full_org: SandboxServer, tmp_path: Path
 ) -> None:
     """The set stripe2sf generates grants everything the default configuration reads and
-    writes (doctor derives that from the queries and writes, not from the set)."""
+    writes (doctor derives that from the queries and writes, not from the set); the database
+    is migrated and the webhook endpoint points at the service with every event type."""
     with run_stripe() as stripe_box:
-        result = doctor(env_for(full_org, stripe_box.api_base, tmp_path), tmp_path)
+        env = env_for(full_org, stripe_box.api_base, tmp_path)
+        go_live_ready(stripe_box, env, tmp_path)
+        result = doctor(env, tmp_path)
     out = " ".join(result.stdout.split())
     assert result.returncode == 0 and not failed_checks(out), out
+    assert "ok database: sqlite:///" in out and "is reachable and migrated" in out
+    assert "ok Stripe webhook endpoint: we_" in out
+    assert f"({PUBLIC_URL}/webhooks/stripe) is enabled and subscribes to every type" in out
     for sobject in ("Account", "Contact", "Stripe_Payment__c", "Task", "Case"):
         assert f"ok {sobject}: {full_org.integration_username} has Read, Create and Edit" in out
 
@@ -177,6 +198,44 @@ def test_doctor_names_the_wrong_password(org: SandboxServer, tmp_path: Path) -> 
     out = " ".join(result.stdout.split())
     assert result.returncode == 1
     assert "FAIL Salesforce login" in out and "SALESFORCE_PASSWORD" in out
+
+
+def test_doctor_tells_in_words_what_it_cannot_reach(tmp_path: Path) -> None:
+    """A Stripe key the account does not know (the sandbox accepts only its own), a
+    Salesforce and a PostgreSQL nothing listens for: each is named with what to do, none as
+    a library's error text."""
+    sf_port, pg_port = free_port(), free_port()
+    base = {k: v for k, v in os.environ.items() if not k.startswith(("STRIPE", "SALESFORCE"))}
+    with run_stripe(api_keys=["sk_test_the_accounts_key_0001"]) as stripe_box:
+        env = {
+            **base,
+            "STRIPE_API_KEY": "sk_test_revoked_key_000000wxyz",
+            "STRIPE_API_BASE": stripe_box.api_base,
+            "STRIPE_WEBHOOK_SECRET": "whsec_doctor",
+            "SALESFORCE_LOGIN_URL": f"https://127.0.0.1:{sf_port}",
+            "SALESFORCE_USERNAME": "integration@example.com",
+            "SALESFORCE_PASSWORD": "password",
+            "SALESFORCE_SECURITY_TOKEN": "token",
+            "STRIPE2SF_DATABASE_URL": f"postgresql://stripe2sf@127.0.0.1:{pg_port}/stripe2sf",
+        }
+        result = doctor(env, tmp_path)
+    out = " ".join(result.stdout.split())
+    assert result.returncode == 1, out
+    assert "support@stripe.com" not in out and "Max retries" not in out, out
+    assert (
+        "FAIL Stripe API: Stripe refused STRIPE_API_KEY (Invalid API Key provided: "
+        "sk_test_******************wxyz): the key is mistyped, or was revoked, rolled or has "
+        "expired" in out
+    )
+    assert (
+        f"FAIL database: cannot reach the database at postgresql://stripe2sf@127.0.0.1:{pg_port}"
+        "/stripe2sf: the connection was refused" in out
+    )
+    assert (
+        f"FAIL Salesforce login: cannot reach Salesforce at https://127.0.0.1:{sf_port}: the "
+        "connection was refused" in out
+    )
+    assert "fix: check SALESFORCE_LOGIN_URL and that Salesforce is up" in out
 
 
 def test_live_key_with_a_test_org_refuses_to_start_unless_allowed(

@@ -29,8 +29,15 @@ from stripe2sf.domain.setup.doctor import (
 from stripe2sf.domain.setup.needs import integration_grants, needs
 from stripe2sf.domain.soql import quote
 from stripe2sf.domain.sources import CURRENCY_FIELD
+from stripe2sf.engine.capture_status import capture_estimate
 from stripe2sf.engine.doctor_duplicates import duplicate_rules
 from stripe2sf.engine.doctor_rules import org_rule_checks
+from stripe2sf.engine.doctor_services import (
+    database,
+    salesforce_login_failure,
+    stripe_api,
+    webhook_endpoint,
+)
 from stripe2sf.engine.org_profile import org_config
 from stripe2sf.salesforce.client import SalesforceClient, connect
 from stripe2sf.settings import Settings
@@ -140,30 +147,23 @@ def currencies(
 
 
 def run_doctor(settings: Settings, config: SyncConfig) -> list[Check]:
+    """Every check, in the order people fix things: keys and secrets, the database, Stripe and
+    its webhook endpoint, then the org as stripe2sf's user sees it."""
     checks = [
         stripe_key_check(settings.stripe_key),
         webhook_secret_check(settings.stripe_webhook_secrets),
+        database(settings),
     ]
     if settings.stripe_key:
         reader = StripeReader(settings.stripe_key, settings.stripe_api_base, max_retries=0)
-        try:
-            reader.client.v1.customers.list({"limit": 1})
-            checks.append(
-                Check(
-                    "Stripe API",
-                    True,
-                    f"reachable at {settings.stripe_api_base or 'api.stripe.com'}",
-                )
-            )
-        except Exception as exc:
-            checks.append(
-                Check("Stripe API", False, str(exc), "check STRIPE_API_KEY and STRIPE_API_BASE")
-            )
+        api = stripe_api(reader, settings)
+        checks.append(api)
+        if api.ok:
+            checks.extend(webhook_endpoint(reader, settings))
     try:
         client = connect(settings)
     except SyncError as exc:
-        names = ", ".join(getattr(exc, "settings", ()) or ("SALESFORCE_*",))
-        checks.append(Check("Salesforce login", False, str(exc), f"fix {names}"))
+        checks.append(salesforce_login_failure(settings, exc))
         return checks
     with client:
         configured = config
@@ -196,5 +196,7 @@ def run_doctor(settings: Settings, config: SyncConfig) -> list[Check]:
         checks.append(account_model_check(configured, config, view.describes.get("Account")))
         checks.extend(org_rule_checks(client, config, view))
         checks.append(duplicate_rules(client, config))
-        checks.append(budget_check(client.limits(), RESERVE_SHARE))
+        limits = client.limits()
+        checks.append(budget_check(limits, RESERVE_SHARE))
+        checks.append(capture_estimate(settings, limits))
     return checks
