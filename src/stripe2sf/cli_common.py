@@ -13,12 +13,12 @@ import typer
 
 if TYPE_CHECKING:
     from rich.console import Console
-    from sqlalchemy import Engine
 
     from stripe2sf.domain.config import SyncConfig
     from stripe2sf.engine.handlers import Registry
     from stripe2sf.runtime import Runtime
     from stripe2sf.settings import Settings
+    from stripe2sf.store.db import Engine
 
 
 def stderr_console() -> Console:
