@@ -22,6 +22,13 @@ import httpx
 import stripe
 from rich.console import Console
 
+from stripe2sf.demo.access import (
+    dashboard_line,
+    print_unwrapped,
+    shown_path,
+    use_instruction,
+    write_env_file,
+)
 from stripe2sf.demo.integration_user import (
     ADMIN_PASSWORD,
     ADMIN_TOKEN,
@@ -151,6 +158,8 @@ def start_sandboxes(
         **login_env(salesforce, sf_data),
         "STRIPE2SF_DATABASE_URL": database_url,
         "STRIPE2SF_RETRY_BASE_SECONDS": "1",
+        # the address the webhook endpoint is registered with: doctor checks it points here
+        "STRIPE2SF_PUBLIC_URL": f"http://127.0.0.1:{service_port}",
     }
     if config_path is not None:
         env["STRIPE2SF_CONFIG"] = str(config_path)
@@ -177,13 +186,18 @@ def register_webhook(
     return secret
 
 
+def service_env(ends: Endpoints, secret: str, password: str) -> dict[str, str]:
+    """Every setting `stripe2sf serve` runs with in the demo (also written to stripe2sf.env)."""
+    users = f"{DASHBOARD_USER}:operator:{hash_password(password)}"
+    return {**ends.env, "STRIPE_WEBHOOK_SECRET": secret, "STRIPE2SF_DASHBOARD_USERS": users}
+
+
 def start_service(procs: ProcessGroup, ends: Endpoints, secret: str, password: str) -> None:
     port = ends.service.rsplit(":", 1)[1]
-    users = f"{DASHBOARD_USER}:operator:{hash_password(password)}"
     procs.start(
         "stripe2sf",
         [script("stripe2sf"), "serve", "--port", port],
-        env={**ends.env, "STRIPE_WEBHOOK_SECRET": secret, "STRIPE2SF_DASHBOARD_USERS": users},
+        env=service_env(ends, secret, password),
     )
     procs.wait_ready("stripe2sf", ends.service + "/readyz", timeout=90)
 
@@ -289,9 +303,9 @@ def _run(options: DemoOptions, console: Console, workdir: Path, procs: ProcessGr
     password = secrets.token_urlsafe(12)
     with console.status("starting stripe2sf serve"):
         start_service(procs, ends, secret, password)
-    console.print(
-        f"  stripe2sf           {ends.service}  (dashboard: {DASHBOARD_USER} / {password})"
-    )
+    env_file = write_env_file(workdir, service_env(ends, secret, password))
+    console.print(f"  stripe2sf           {ends.service}  (settings: {shown_path(env_file)})")
+    print_unwrapped(console, dashboard_line(ends.service, DASHBOARD_USER, password))
     spec = ScenarioSpec(
         customers=options.customers,
         months=options.months,
@@ -314,13 +328,19 @@ def _run(options: DemoOptions, console: Console, workdir: Path, procs: ProcessGr
         check_reconcile(summary, ends, workdir)
     summary.print(console)
     summary.write(workdir / "summary.json")
+    console.print(
+        f"\nThe settings the demo used are in {shown_path(env_file)}. To point stripe2sf at the "
+        "demo (status, audit; reconcile while it runs), load them in a POSIX shell:"
+    )
+    print_unwrapped(console, f"  {use_instruction(env_file)}")
     if options.exit_after:
         return summary
     console.print(
-        f"\nRunning. Dashboard {ends.service}/ (user {DASHBOARD_USER}, password {password}), "
-        f"metrics {ends.service}/metrics, Stripe {ends.stripe_api}, "
-        f"Salesforce {ends.salesforce}. Press Ctrl-C to stop."
+        f"\nRunning: metrics {ends.service}/metrics, Stripe {ends.stripe_api}, "
+        f"Salesforce {ends.salesforce}."
     )
+    print_unwrapped(console, dashboard_line(ends.service, DASHBOARD_USER, password))
+    console.print("Press Ctrl-C to stop.")
     try:
         while all(p.poll() is None for p in procs.procs.values()):
             time.sleep(1)
