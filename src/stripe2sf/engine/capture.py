@@ -15,6 +15,7 @@ event id. Runs inside `serve` (`start_capture`) or as `stripe2sf capture` (`run_
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
@@ -42,10 +43,10 @@ from stripe2sf.engine.budget import BudgetGate, is_limit_exceeded
 from stripe2sf.metrics import REGISTRY
 from stripe2sf.salesforce.changes import KIND, field_names, query_windows
 from stripe2sf.salesforce.client import SalesforceClient, connect
-from stripe2sf.salesforce.pubsub import PubSub, topic_of
+from stripe2sf.salesforce.pubsub import PubSub, PubSubError, topic_of
 from stripe2sf.settings import Settings
 from stripe2sf.store.capture import CaptureStore, to_new_event
-from stripe2sf.store.inbox import Inbox
+from stripe2sf.store.inbox import Inbox, NewEvent
 
 log = structlog.get_logger(__name__)
 
@@ -101,12 +102,18 @@ class ChangeWriter:
             out.append(replace(c, customer_id=customer) if customer else c)
         return out
 
-    def write(self, changes: Sequence[SalesforceChange], **position: Any) -> int:
-        """Store `changes` and the position in one transaction; the number of new events."""
+    def write(
+        self,
+        changes: Sequence[SalesforceChange],
+        refused: Sequence[NewEvent] = (),
+        **position: Any,
+    ) -> int:
+        """Store `changes` (and `refused` events: kept, never applied) and the position in one
+        transaction; the number of new changes."""
         linked = self.link(changes)
         events = [to_new_event(c, self.handles(c.type), self.api_version) for c in linked]
         now = _now()
-        added = self.store.store(events, now, **position)
+        added = self.store.store([*events, *refused], now, **position)[: len(events)]
         for change, new in zip(linked, added, strict=True):
             if new:
                 CAPTURED.labels(source=change.source, entity=change.entity).inc()
@@ -117,6 +124,32 @@ class ChangeWriter:
 
 
 # -- Change Data Capture ------------------------------------------------------------------------
+
+
+def unreadable_event(topic: str, replay: str, event: Any, error: Exception) -> NewEvent:
+    """The inbox row of a change event that could not be decoded (state refused)."""
+    payload = {
+        "object": "salesforce_change_unreadable",
+        "topic": topic,
+        "replay_id": replay,
+        "event_id": event.id,
+        "schema_id": event.schema_id,
+        "payload_hex": bytes(event.payload).hex(),
+        "error": str(error),
+    }
+    return NewEvent(
+        event_id=f"sf:cdc:{topic}:unreadable:{replay}",
+        type="salesforce.unreadable",
+        lane=f"sf:{topic}",
+        created=int(time.time()),
+        livemode=False,
+        api_version=None,
+        payload_text=json.dumps(payload, sort_keys=True),
+        handled=False,
+        source="cdc",
+        refused=f"change event unreadable: {error}",
+        refused_kind="capture.unreadable",
+    )
 
 
 class CdcCapture:
@@ -153,9 +186,18 @@ class CdcCapture:
                 self.writer.write([], channel=topic, replay_id=latest.hex())
             return 0
         changes: list[SalesforceChange] = []
+        refused: list[NewEvent] = []
         for consumer in response.events:
-            schema, record = self.pubsub.decode(consumer.event)
-            decoded = changes_of(schema, record, replay_id=bytes(consumer.replay_id).hex())
+            replay = bytes(consumer.replay_id).hex()
+            try:
+                schema, record = self.pubsub.decode(consumer.event)
+                decoded = changes_of(schema, record, replay_id=replay)
+            except (ValueError, PubSubError, EOFError) as exc:
+                # A change event this code cannot read (a schema it does not understand):
+                # kept in the inbox as refused, with why, instead of blocking the channel.
+                log.error("capture_event_unreadable", topic=topic, replay_id=replay, error=str(exc))
+                refused.append(unreadable_event(topic, replay, consumer.event, exc))
+                continue
             changes.extend(decoded.changes)
             for entity in decoded.overflows:
                 log.warning(
@@ -165,7 +207,9 @@ class CdcCapture:
                 )
         last = bytes(response.events[-1].replay_id).hex()
         newest = max((c.commit_ts_ms for c in changes), default=None)
-        return self.writer.write(changes, channel=topic, replay_id=last, last_commit_ms=newest)
+        return self.writer.write(
+            changes, refused, channel=topic, replay_id=last, last_commit_ms=newest
+        )
 
     def run_topic(self, entity: str, stop: threading.Event) -> None:
         topic = topic_of(entity)
