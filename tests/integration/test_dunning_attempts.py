@@ -1,7 +1,8 @@
 """Dunning as it happens under a test clock (issue #16): the clock runs through every retry of
 a renewal before stripe2sf applies the events (a worker behind, or the demo's clock advanced
 by a month at once), so each invoice.payment_failed is planned while the invoice, refetched,
-already says attempt 4. Each attempt still gets its own Task, and the payment closes them all.
+already says attempt 4. Each attempt still gets its own Task, and the payment closes them all;
+when stripe2sf applies the failures only after the payment, the Tasks are written closed.
 
 Stripe sandbox (official SDK) -> webhooks -> stripe2sf's app and worker -> Salesforce sandbox."""
 
@@ -9,6 +10,8 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
+
+import pytest
 
 from tests.support.sync_env import SyncEnv, sync_env
 
@@ -30,7 +33,10 @@ def apply_everything(env: SyncEnv, timeout: float = 60) -> None:
     raise AssertionError(f"not applied: {env.runtime.inbox.counts()}")
 
 
-def test_each_failed_attempt_gets_its_task_and_the_payment_closes_them(tmp_path: Path) -> None:
+@pytest.mark.parametrize("applied", ["before the payment", "after the payment"])
+def test_each_failed_attempt_gets_its_task_and_the_payment_closes_them(
+    tmp_path: Path, applied: str
+) -> None:
     with sync_env(f"sqlite:///{tmp_path / 'stripe2sf.db'}", run_worker=False) as env:
         client = env.client
         clock = client.v1.test_helpers.test_clocks.create({"frozen_time": START})
@@ -67,6 +73,8 @@ def test_each_failed_attempt_gets_its_task_and_the_payment_closes_them(tmp_path:
             if inv.attempt_count == 4
         ]
         assert renewal.status == "open" and renewal.next_payment_attempt is None
+        if applied == "after the payment":
+            client.v1.invoices.pay(renewal.id, {"payment_method": good.id})
         apply_everything(env)
 
         tasks = env.query(
@@ -76,15 +84,15 @@ def test_each_failed_attempt_gets_its_task_and_the_payment_closes_them(tmp_path:
         assert sorted(t["Stripe_Dedupe_Key__c"] for t in tasks) == [
             f"{renewal.id}:{attempt}" for attempt in (1, 2, 3, 4)
         ]
-        assert not any(t["IsClosed"] for t in tasks)
         by_key = {t["Stripe_Dedupe_Key__c"]: t for t in tasks}
         assert "final attempt" in by_key[f"{renewal.id}:4"]["Subject"]
         assert "final attempt" not in by_key[f"{renewal.id}:1"]["Subject"]
-        [account] = env.query("SELECT Billing_Status__c FROM Account")
-        assert account["Billing_Status__c"] == "At Risk"
-
-        client.v1.invoices.pay(renewal.id, {"payment_method": good.id})
-        apply_everything(env)
+        if applied == "before the payment":
+            assert not any(t["IsClosed"] for t in tasks)
+            [account] = env.query("SELECT Billing_Status__c FROM Account")
+            assert account["Billing_Status__c"] == "At Risk"
+            client.v1.invoices.pay(renewal.id, {"payment_method": good.id})
+            apply_everything(env)
         closed = env.query(
             "SELECT Stripe_Dedupe_Key__c, Status, Stripe_Resolved_At__c FROM Task "
             f"WHERE Stripe_Dedupe_Key__c LIKE '{renewal.id}:%'"

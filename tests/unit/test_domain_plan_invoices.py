@@ -139,11 +139,31 @@ def test_paid_invoice_without_failure_writes_nothing_when_current() -> None:
     assert p.operations == ()
 
 
-def test_refetched_paid_invoice_creates_no_task() -> None:
-    org = FakeOrg(accounts=[account_row()], stripe={"in_1": invoice(status="paid")})
+def test_an_attempt_planned_after_the_payment_writes_its_task_closed() -> None:
+    """The worker was behind: Stripe retried and the invoice is paid when attempt 1's event is
+    planned. Its Task is written as invoice.paid would have left it: closed, resolved at the
+    payment; the billing status is left to invoice.paid."""
+    paid_at = T0 + 3 * 86400
+    now = invoice(attempt_count=2, status="paid", status_transitions={"paid_at": paid_at})
+    org = FakeOrg(accounts=[account_row(Billing_Status__c="Current")], stripe={"in_1": now})
     p = run(envelope("invoice.payment_failed", invoice()), org)
-    assert p.operations == ()
-    assert "already paid" in p.skipped[0]
+    ops = ops_by_id(p)
+    assert "account_update" not in ops
+    task = ops["dunning"]
+    assert task.key_value == "in_1:1"
+    assert task.fields["Status"] == "Completed"
+    assert task.fields["Stripe_Resolved_At__c"].startswith("2025-06-18")
+    assert task.fields["Stripe_Resolution_Minutes__c"] == 3 * 24 * 60
+    assert "paid since" in task.reason
+
+
+def test_an_attempt_planned_after_the_payment_stays_open_without_close_on_paid() -> None:
+    cfg = from_toml_text("[failed_payments]\nclose_on_paid = false\n")
+    now = invoice(attempt_count=2, status="paid", status_transitions={"paid_at": T0 + 86400})
+    org = FakeOrg(accounts=[account_row()], stripe={"in_1": now})
+    task = ops_by_id(run(envelope("invoice.payment_failed", invoice()), org, cfg))["dunning"]
+    assert task.fields["Status"] == "Not Started"
+    assert "Stripe_Resolved_At__c" not in task.fields
 
 
 def test_task_for_a_new_customer_references_the_account_by_external_id() -> None:

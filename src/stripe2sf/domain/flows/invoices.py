@@ -5,7 +5,12 @@ Which attempt an event reports comes from the event's own payload, not from the 
 refetched: the refetch answers with the invoice as it is now, and when Stripe has retried since
 (a worker behind, or a test clock advanced past several retries) it would name the latest
 attempt, and every older attempt's event would write that attempt's Task. The invoice as it is
-now still decides the Account's billing status and whether it is paid already."""
+now still decides the Account's billing status.
+
+An attempt planned after the invoice was paid (the worker behind the retries, or a test clock
+run past the recovery) still gets its Task/Case, written closed as invoice.paid would have
+closed it, and leaves the billing status alone: Salesforce ends the same however late the
+worker was, and never holds an open Task for a paid invoice."""
 
 from __future__ import annotations
 
@@ -64,10 +69,6 @@ def plan_invoice_failed(b: PlanBuilder) -> None:
     inv = invoice_view(effective_object(b.event, b.ctx))
     fp = b.config.failed_payments
     o = b.config.objects
-    if inv.paid:
-        b.skipped.append(f"invoice {inv.id} is already paid (refetched); no Task/Case")
-        b.touch(inv.id)
-        return
     then = failed_attempt(b.event.object, inv)
     attempt = max(1, then.attempt_count)
     if then.attempt_count < inv.attempt_count:
@@ -76,10 +77,11 @@ def plan_invoice_failed(b: PlanBuilder) -> None:
             f"attempt {attempt}, whose Task/Case it writes"
         )
     cw = customer_records(b, inv.customer_id, may_create=True)
-    status = BILLING_AT_RISK if inv.final_attempt else BILLING_OVERDUE  # as the invoice is now
-    b.merge_account_fields(
-        cw, {o.billing_status_field: status}, f"invoice {inv.id} attempt {attempt} failed"
-    )
+    if not inv.paid:
+        status = BILLING_AT_RISK if inv.final_attempt else BILLING_OVERDUE  # as it is now
+        b.merge_account_fields(
+            cw, {o.billing_status_field: status}, f"invoice {inv.id} attempt {attempt} failed"
+        )
     owner, owner_why = owner_for(b, fp.owner, fp.queue, cw)
     subject, description = _describe(then, attempt)
     record = b.config.dunning_object()
@@ -104,6 +106,13 @@ def plan_invoice_failed(b: PlanBuilder) -> None:
             b.config, "invoice", record, invoice_sources(then), creating=True, notes=b.notes
         )
     )
+    reason = f"invoice {inv.id} attempt {attempt} failed; owner: {owner_why}"
+    if inv.paid and fp.close_on_paid:
+        paid_at = inv.paid_at or b.event.created
+        fields["Status"] = fp.task_closed_status if record == "Task" else fp.case_closed_status
+        fields[o.resolved_at_field] = to_sf_datetime(paid_at)
+        fields[o.resolution_minutes_field] = max(0, int((paid_at - b.event.created) // 60))
+        reason += "; the invoice is paid since (refetched): written closed"
     b.add(
         Operation(
             "dunning",
@@ -114,7 +123,7 @@ def plan_invoice_failed(b: PlanBuilder) -> None:
             fields,
             refs=links,
             depends_on=tuple(op.op_id for op in b.operations),
-            reason=f"invoice {inv.id} attempt {attempt} failed; owner: {owner_why}",
+            reason=reason,
         )
     )
     b.touch(inv.id)
