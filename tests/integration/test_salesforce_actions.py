@@ -361,9 +361,11 @@ def test_a_worker_dying_mid_way_and_stripe_failing_still_makes_one_invoice(env: 
     assert (row["Stripe_Invoice_Id__c"], row["Stripe_Status__c"]) == (invoice.id, "Invoice sent")
 
 
-def test_a_record_changed_between_a_crash_and_its_retry_is_said_so(env: Env) -> None:
-    """The item was made with the old price; its retry (same key, new price) is refused by
-    Stripe's idempotency check: written back as a sentence, not a second item."""
+def test_a_price_changed_between_a_crash_and_its_retry_replaces_the_drafts_item(
+    env: Env,
+) -> None:
+    """The item was made with the old price and the worker died before storing it; the
+    retry reads the draft, deletes that item and adds one of the new price."""
     client = env.boxes.client
     account_id = account_with_contact(env.sf, "Changer", email="ap@changer.example")
     opp_id = opportunity(env.sf, account_id, price(client), "Prospecting")
@@ -372,16 +374,22 @@ def test_a_record_changed_between_a_crash_and_its_retry_is_said_so(env: Env) -> 
     close_won(env, opp_id)
     worker = env.worker(registry)
     worker.run_once()
-    env.sf.Opportunity.update(opp_id, {"Stripe_Price_Id__c": price(client, amount=999)})
+    new_price = price(client, amount=999)
+    env.sf.Opportunity.update(opp_id, {"Stripe_Price_Id__c": new_price})
     env.clock.now += timedelta(hours=1)
-    assert env.run(worker)["dead"] == 1
-    row = opp_row(env.sf, opp_id)
-    assert row["Stripe_Status__c"] == "Error"
-    assert row["Stripe_Error__c"].startswith(
-        "the record changed while stripe2sf was making its Stripe invoiceitem"
-    )
+    assert env.run(worker)["done"] == 1
     [customer] = customers_with(client, "ap@changer.example")
-    assert len(client.v1.invoice_items.list({"customer": customer.id}).data) == 1
+    [invoice] = invoices_of(client, customer.id)
+    assert invoice.amount_due == 999 and len(invoice.lines.data) == 1
+    [item] = client.v1.invoice_items.list({"customer": customer.id}).data
+    assert item.pricing.price_details.price == new_price
+    assert opp_row(env.sf, opp_id)["Stripe_Status__c"] == "Invoice sent"
+    deleted = [
+        r["sobject"]
+        for r in AuditTrail(env.runtime.engine).rows(limit=100)
+        if r["action"] == "stripe_delete"
+    ]
+    assert len(deleted) == 1 and deleted[0].startswith("stripe.drop-ii_")
 
 
 # ---- subscription and payment link --------------------------------------------------------

@@ -153,6 +153,7 @@ def run_to_end(
         "customer": {"id": "cus_new", "object": "customer", "email": "a@b.example"},
         "invoice": {"id": "in_1", "object": "invoice", "status": "draft"},
         "invoiceitem": {"id": "ii_1", "object": "invoiceitem"},
+        "draft_items": {"object": "list", "data": []},
         "finalize": {
             "id": "in_1",
             "status": "open",
@@ -177,7 +178,7 @@ def run_to_end(
         step = next_step(s, progress, config, email=email)
         if isinstance(step, StripeCall):
             calls.append(step)
-            progress[step.step] = kept(step.step, answers[step.step])
+            progress[step.step] = kept(step.step, answers[step.step.split("-")[0]])
         elif isinstance(step, LinkAccount):
             assert (step.account_id, step.customer_id) == (ACCT, "cus_new")
             progress["link"] = {"account_id": step.account_id}
@@ -192,6 +193,7 @@ def test_invoice_steps_keys_and_results() -> None:
         "price",
         "customer",
         "invoice",
+        "draft_items",
         "invoiceitem",
         "finalize",
         "send",
@@ -206,6 +208,7 @@ def test_invoice_steps_keys_and_results() -> None:
     assert posts[1].params["collection_method"] == "send_invoice"
     assert posts[1].params["days_until_due"] == 30
     assert posts[2].params["invoice"] == "in_1" and posts[2].params["price"] == "price_1"
+    assert posts[2].idempotency_key == f"stripe2sf-opp-{OPP}-invoiceitem-price_1-1"
     assert calls[0].idempotency_key is None  # reads carry none
     assert end == Done(
         {
@@ -223,7 +226,42 @@ def test_resumes_after_the_last_step_done_and_a_linked_account_makes_no_customer
     _, _, progress = run_to_end(s)
     partial = {k: progress[k] for k in ("price", "customer", "link", "invoice")}
     step = next_step(s, partial, ON)
-    assert isinstance(step, StripeCall) and step.step == "invoiceitem"
+    assert isinstance(step, StripeCall) and step.step == "draft_items"  # read the draft first
+    assert step.params == {"invoice": "in_1", "limit": 100}
+
+
+def test_the_drafts_items_are_kept_dropped_or_added() -> None:
+    s = subject()
+    _, _, progress = run_to_end(s)
+    base = {k: progress[k] for k in ("price", "customer", "link", "invoice")}
+
+    def listed(*items: tuple[str, str, int]) -> dict[str, Any]:
+        answer = {
+            "data": [
+                {"id": i, "pricing": {"price_details": {"price": p}}, "quantity": q}
+                for i, p, q in items
+            ]
+        }
+        return {**base, "draft_items": kept("draft_items", answer)}
+
+    # an item a try that died made is on the draft: kept, not made again
+    step = next_step(s, listed(("ii_1", "price_1", 1)), ON)
+    assert isinstance(step, StripeCall) and step.step == "finalize"
+    # the price changed meanwhile: the old item is deleted, the new one added
+    changed = listed(("ii_old", "price_0", 1))
+    drop = next_step(s, changed, ON)
+    assert drop == StripeCall("drop-ii_old", "delete", "/v1/invoiceitems/ii_old")
+    add = next_step(s, {**changed, "drop-ii_old": {"id": "ii_old"}}, ON)
+    assert isinstance(add, StripeCall) and add.step == "invoiceitem"
+    # an older API version names the price as an object
+    old = {
+        **base,
+        "draft_items": kept(
+            "draft_items", {"data": [{"id": "ii_2", "price": {"id": "price_1"}, "quantity": 1}]}
+        ),
+    }
+    step = next_step(s, old, ON)
+    assert isinstance(step, StripeCall) and step.step == "finalize"
     linked = subject(Account={"Name": "Acme", "Stripe_Customer_Id__c": "cus_old"})
     calls, end, _ = run_to_end(linked, email=None)
     assert "customer" not in [c.step for c in calls]

@@ -136,6 +136,8 @@ class ActionHandler:
         state = self.actions.get(subject.scope) or ActionState(subject.scope, subject.kind)
         if state.state == DONE:
             return Applied()  # its write-back is done too (stored after it)
+        for listed in [k for k in state.steps if k.startswith("draft_items")]:
+            del state.steps[listed]  # read the draft again: a try that died may have added to it
         if state.state == ERROR:  # changed again after the error was written back: try again
             state.generation += 1
             state.state, state.error, state.error_event = RUNNING, None, None
@@ -228,7 +230,7 @@ class ActionHandler:
             kept["id"], kept["missing"] = subject.price_id, bool((answer or {}).get("missing"))
         state.steps[call.step] = kept
         self.actions.save(state)
-        if call.method == "post":
+        if call.method != "get":
             records.append(self._stripe_record(call, event_id, kept.get("id"), None))
         return None
 
@@ -238,7 +240,7 @@ class ActionHandler:
         return AuditRecord(
             at=_now(),
             event_id=event_id,
-            action="stripe_create",
+            action="stripe_delete" if call.method == "delete" else "stripe_create",
             outcome="error" if error else "ok",
             sobject=f"stripe.{call.step}",
             external_id=str(stripe_id) if stripe_id else call.idempotency_key,

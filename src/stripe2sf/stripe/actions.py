@@ -88,8 +88,8 @@ class StripeActions:
                     f"Stripe error {status} on {call.step}: {exc.user_message or exc}",
                     kind="stripe.server",
                 ) from exc
-            if status == 404 and call.method == "get":
-                return None
+            if status == 404 and call.method in ("get", "delete"):
+                return None  # not there (a delete: gone already)
             raise StripeRefused(
                 str(exc.user_message or exc), status=status, code=exc.code, param=_param(exc)
             ) from exc

@@ -9,7 +9,8 @@ Stripe's answer kept, `kept`) and answers the next thing to do:
     Failure       a readable reason the action cannot be done (written back to the record)
     Done          the results to write back
 
-    invoice        price -> customer -> link -> invoice -> invoiceitem -> finalize -> send
+    invoice        price -> customer -> link -> invoice -> (the draft's items read: one of
+                   this price kept, others deleted) -> invoiceitem -> finalize -> send
     subscription   price -> customer -> link -> subscription
     payment_link   price -> payment_link            (a payment link needs no customer)
 
@@ -93,6 +94,11 @@ def _metadata(subject: Subject) -> dict[str, str]:
 def kept(step: str, answer: Mapping[str, Any]) -> dict[str, Any]:
     """What is remembered of a Stripe answer: ids, statuses and URLs, nothing personal."""
     out: dict[str, Any] = {k: answer.get(k) for k in ("id", "object", "status") if k in answer}
+    if step.startswith("draft_items"):
+        out["items"] = [
+            {"id": i.get("id"), "price": _item_price(i), "quantity": i.get("quantity")}
+            for i in answer.get("data") or []
+        ]
     if step == "price":
         out.update(
             active=answer.get("active", True),
@@ -233,15 +239,10 @@ def next_step(
         }
         return StripeCall("invoice", "post", "/v1/invoices", params, key("invoice"))
     invoice_id = str(invoice["id"])
-    if "invoiceitem" not in progress:
-        params = {
-            "customer": customer_id,
-            "invoice": invoice_id,
-            "price": subject.price_id,
-            "quantity": subject.quantity,
-            "metadata": meta,
-        }
-        return StripeCall("invoiceitem", "post", "/v1/invoiceitems", params, key("invoiceitem"))
+    if "invoiceitem" not in progress and "finalize" not in progress:
+        item = _draft_item(subject, invoice_id, progress, customer_id, meta, generation)
+        if item is not None:
+            return item
     if "finalize" not in progress:
         path = f"/v1/invoices/{invoice_id}/finalize"
         return StripeCall("finalize", "post", path, {}, key("finalize"))
@@ -253,6 +254,57 @@ def next_step(
     return Done(
         {**base, "status": INVOICE_SENT, "invoice_id": invoice_id, "invoice_url": url or ""}
     )
+
+
+def _draft_item(
+    subject: Subject,
+    invoice_id: str,
+    progress: Progress,
+    customer_id: str,
+    meta: Mapping[str, str],
+    generation: int,
+) -> StripeCall | None:
+    """The draft invoice's item, made once: its items are read first (an item Stripe made
+    for a try that died before storing it is on the draft already), one of this price and
+    quantity is kept, others (the record's price changed meanwhile) deleted; then the item is
+    added if none fits (None: the draft is right). The item's key names its price and
+    quantity, so a changed price is a new request, not a refused one."""
+    listed_step = "draft_items" + (f"-g{generation}" if generation else "")
+    listed = progress.get(listed_step)
+    if listed is None:
+        params = {"invoice": invoice_id, "limit": 100}
+        return StripeCall(listed_step, "get", "/v1/invoiceitems", params)
+    fits = None
+    for item in listed.get("items") or []:
+        same = item.get("price") == subject.price_id and item.get("quantity") == subject.quantity
+        if same and fits is None:
+            fits = item
+        elif f"drop-{item['id']}" not in progress:
+            path = f"/v1/invoiceitems/{item['id']}"
+            return StripeCall(f"drop-{item['id']}", "delete", path)
+    if fits is not None:
+        return None
+    params = {
+        "customer": customer_id,
+        "invoice": invoice_id,
+        "price": subject.price_id,
+        "quantity": subject.quantity,
+        "metadata": meta,
+    }
+    step = f"invoiceitem-{subject.price_id}-{subject.quantity}"
+    return StripeCall(
+        "invoiceitem", "post", "/v1/invoiceitems", params, key_for(subject, step, generation)
+    )
+
+
+def _item_price(item: Mapping[str, Any]) -> str | None:
+    """An invoice item's price id (`pricing.price_details.price` since 2025-03-31.basil,
+    `price.id` before)."""
+    details = (item.get("pricing") or {}).get("price_details") or {}
+    price = details.get("price") or item.get("price")
+    if isinstance(price, Mapping):
+        price = price.get("id")
+    return str(price) if price else None
 
 
 def failed_results(reason: str) -> dict[str, str]:
