@@ -1,10 +1,11 @@
-"""Capture's store on SQLite (no servers): the events of a response and the channel's replay id
-are one transaction (a failure in between stores neither), the same change stored twice is one
-event, and a change event that cannot be decoded is kept as refused without blocking those
-after it."""
+"""Capture's store on SQLite and PostgreSQL (no other servers): the events of a response and
+the channel's replay id are one transaction (a failure in between stores neither), the same
+change stored twice is one event, and a change event that cannot be decoded is kept as refused
+without blocking those after it."""
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 from collections.abc import Iterator
@@ -23,18 +24,23 @@ from stripe2sf.store import db
 from stripe2sf.store.capture import CaptureStore
 from stripe2sf.store.inbox import Inbox
 from stripe2sf.store.tables import events
+from tests.support.pg import fresh_database
 from tests.unit.test_domain_capture_cdc import CONTACT, _event
 
 TOPIC = "/data/ContactChangeEvent"
 
 
-@pytest.fixture
-def store(tmp_path: Path) -> Iterator[CaptureStore]:
-    url = f"sqlite:///{tmp_path / 'c.db'}"
-    db.upgrade(url)
-    engine = db.make_engine(url)
-    yield CaptureStore(engine, Inbox(engine))
-    engine.dispose()
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[CaptureStore]:
+    with contextlib.ExitStack() as stack:
+        if request.param == "sqlite":
+            url = f"sqlite:///{tmp_path / 'c.db'}"
+        else:
+            url = stack.enter_context(fresh_database())
+        db.upgrade(url)
+        engine = db.make_engine(url)
+        yield CaptureStore(engine, Inbox(engine))
+        engine.dispose()
 
 
 def _pubsub() -> PubSub:
@@ -105,3 +111,38 @@ def test_a_keepalive_moves_the_position_only(store: CaptureStore) -> None:
     assert store.channel(TOPIC).replay_id == (5).to_bytes(8, "big").hex()
     assert cdc.resume(TOPIC) == (5).to_bytes(8, "big") and _rows(store) == []
     assert datetime.now(UTC) >= store.channel(TOPIC).updated_at
+
+
+def test_record_ids_find_their_stripe_customer_from_stored_links(store: CaptureStore) -> None:
+    from stripe2sf.domain.matching.links import Link
+    from stripe2sf.store.links import Links
+
+    account, contact = "001000000000001AAA", "003000000000001AAA"
+    Links(store.engine).remember({"cus_A": Link(account, contact, None)})
+    found = store.customers_of([account, contact[:15], "003000000000009AAA"])
+    assert found == {account: "cus_A", contact[:15]: "cus_A"}
+    # an Opportunity's change finds the customer through its AccountId
+    writer = ChangeWriter(store, lambda t: True, "62.0")
+    from stripe2sf.domain.capture.change import SalesforceChange
+
+    opp = SalesforceChange(
+        "Opportunity",
+        "updated",
+        "006000000000001AAA",
+        {"AccountId": account},
+        ("AccountId",),
+        1,
+        "cdc",
+        "t:1",
+    )
+    unknown = SalesforceChange(
+        "Contact",
+        "updated",
+        "003000000000002AAA",
+        {"Stripe_Customer_Id__c": "cus_HELD"},
+        ("Stripe_Customer_Id__c",),
+        1,
+        "cdc",
+        "t:2",
+    )
+    assert [c.lane for c in writer.link([opp, unknown])] == ["cus_A", "cus_HELD"]
