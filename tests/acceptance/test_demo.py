@@ -84,6 +84,25 @@ def test_demo_runs_the_whole_job_and_its_summary_matches_salesforce(tmp_path: Pa
     others = [e for e in emails if e != shared]
     assert len(others) == len(set(others)) == 6, "an existing Contact was duplicated"
 
+    # dunning as it happened: a Task per failed attempt (a summary check), recovery closed some
+    assert summary["checks"]["a collection Task/Case for every failed payment attempt"]
+    assert figures["failed payment attempts in Stripe"] > figures["collection Tasks/Cases closed"]
+    assert figures["collection Tasks/Cases closed"] >= 1
+    # the line the demo prints points `stripe2sf status` at the demo's database
+    [load] = [line.strip() for line in result.stdout.splitlines() if "set -a; . " in line]
+    status = subprocess.run(
+        ["sh", "-c", f"{load}; {sys.executable} -m stripe2sf status --json"],
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert status.returncode == 0, status.stderr
+    assert (
+        json.loads(status.stdout.splitlines()[-1])["inbox"]["done"] >= figures["events processed"]
+    )
+
 
 def test_demo_on_an_org_with_person_accounts_currencies_and_rules(tmp_path: Path) -> None:
     """The small demo with every org variation at once (`--org`): its checks pass, and the org

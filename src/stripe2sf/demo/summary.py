@@ -8,6 +8,7 @@ import os
 import statistics
 import subprocess
 from collections import Counter
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -61,6 +62,18 @@ class Summary:
             console.print(f"  [red]{problem}[/red]")
 
 
+def failed_attempt_keys(invoices: Iterable[Mapping[str, Any]]) -> set[str]:
+    """The dedupe key of every failed payment attempt of these invoices: attempts 1 to
+    attempt_count of an unpaid invoice, all but the last of a paid one (that one paid it)."""
+    keys: set[str] = set()
+    for inv in invoices:
+        attempts = int(inv.get("attempt_count") or 0)
+        if inv.get("status") == "paid":
+            attempts -= 1
+        keys.update(f"{inv['id']}:{n}" for n in range(1, attempts + 1))
+    return keys
+
+
 def _records(client: httpx.Client, sobject: str) -> list[dict[str, Any]]:
     response = client.get(f"/_sandbox/records/{sobject}")
     response.raise_for_status()
@@ -93,6 +106,7 @@ def summarize(
         cases = _records(sf, "Case")
         api = sf.get("/_sandbox/requests").json()
     charges = [c for c in client.v1.charges.list({"limit": 100}).auto_paging_iter()]
+    invoices = [i.to_dict() for i in client.v1.invoices.list({"limit": 100}).auto_paging_iter()]
     succeeded = [c for c in charges if c.status == "succeeded"]
 
     key = names.customer_id_field
@@ -119,6 +133,7 @@ def summarize(
         "subscription statuses": dict(
             Counter(a.get(names.subscription_status_field) for a in accounts if a.get(key))
         ),
+        "failed payment attempts in Stripe": len(failed_attempt_keys(invoices)),
         "collection Tasks/Cases open": len(open_dunning),
         "collection Tasks/Cases closed": len(dunning) - len(open_dunning),
         "customers in the review queue (ambiguous email)": len(in_review),
@@ -150,6 +165,12 @@ def summarize(
         "no open collection Task for a paid invoice",
         not stale,
         f"open for paid invoices: {stale}",
+    )
+    missing = sorted(failed_attempt_keys(invoices) - {str(t.get(dedupe)) for t in dunning})
+    summary.check(
+        "a collection Task/Case for every failed payment attempt",
+        not missing,
+        f"no Task/Case for {len(missing)} attempt(s), e.g. {missing[:3]}",
     )
     summary.check(
         "disputes opened a Case", len(disputes) >= len(report.disputed), "missing dispute Case"
