@@ -143,10 +143,10 @@ def assign_command(user: str) -> str:
     )
 
 
-INTEGRATION_USER = "<integration user>"
+USER_PLACEHOLDER = "<integration user>"
 
 
-def after_generating(out: str, user: str = INTEGRATION_USER) -> str:
+def after_generating(out: str, user: str = USER_PLACEHOLDER) -> str:
     """What `stripe2sf metadata --out DIR` tells once it wrote the files: the deploy and the
     assignment, as the README and doctor say them."""
     return (
