@@ -206,12 +206,16 @@ class SalesforceClient:
             records.extend(body.get("records") or [])
         return records
 
-    def query_many(self, soqls: Sequence[str]) -> list[list[dict[str, Any]]]:
+    def query_many(
+        self, soqls: Sequence[str], *, include_deleted: bool = False, kind: str = "composite"
+    ) -> list[list[dict[str, Any]]]:
         """Several small queries in as few calls as possible: up to five per Composite request
         (Salesforce's limit), which counts as one API call. Pages beyond the first are followed
-        with `query_all`'s paging."""
-        if len(soqls) <= 1:
+        with `query_all`'s paging. `include_deleted`: ``queryAll`` (deleted and archived rows
+        too); `kind`: how the calls count in the usage snapshot."""
+        if len(soqls) <= 1 and not include_deleted:
             return [self.query_all(q) for q in soqls]
+        resource = self.data_path("queryAll/" if include_deleted else "query/")
         results: list[list[dict[str, Any]]] = []
         for start in range(0, len(soqls), MAX_COMPOSITE_QUERIES):
             chunk = soqls[start : start + MAX_COMPOSITE_QUERIES]
@@ -220,13 +224,13 @@ class SalesforceClient:
                 "compositeRequest": [
                     {
                         "method": "GET",
-                        "url": self.data_path("query/") + "?q=" + quote(q, safe=""),
+                        "url": resource + "?q=" + quote(q, safe=""),
                         "referenceId": f"q{i}",
                     }
                     for i, q in enumerate(chunk)
                 ],
             }
-            response = self.send("POST", self.data_path("composite"), kind="composite", json=body)
+            response = self.send("POST", self.data_path("composite"), kind=kind, json=body)
             answer = body_of(response)
             if not 200 <= response.status_code < 300:
                 wait = retry_after_header(response.headers.get("Retry-After"))
