@@ -125,7 +125,7 @@ class Runtime:
             self._salesforce = LazySalesforce(self.settings)
         return ActionHandler(
             config or load_sync_config(self.settings).actions,
-            StripeActions(reader.client),
+            StripeActions(reader.client, reader.api_base),
             self._salesforce,
             ActionLog(self.worker_db),
             Links(self.worker_db),

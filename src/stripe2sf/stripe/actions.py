@@ -24,6 +24,8 @@ import stripe
 from stripe2sf.domain.actions.steps import StripeCall
 from stripe2sf.domain.capture.change import IDEMPOTENCY_PREFIX
 from stripe2sf.domain.errors import PermanentError, RateLimitedError, RetryableError
+from stripe2sf.domain.setup.plain_errors import stripe_unreachable
+from stripe2sf.network_failure import network_problem
 
 
 class StripeRefused(PermanentError):
@@ -51,8 +53,9 @@ def _param(exc: stripe.StripeError) -> str | None:
 class StripeActions:
     """Sends action requests; `calls` counts them (metrics)."""
 
-    def __init__(self, client: stripe.StripeClient) -> None:
+    def __init__(self, client: stripe.StripeClient, api_base: str | None = None) -> None:
         self.client = client
+        self.api_base = api_base
         self.calls = 0
 
     def send(self, call: StripeCall) -> dict[str, Any] | None:
@@ -76,7 +79,8 @@ class StripeActions:
                 f"Stripe rate limit: {exc.user_message or exc}", kind="stripe.rate_limited"
             ) from exc
         except stripe.APIConnectionError as exc:
-            raise RetryableError(f"cannot reach Stripe: {exc}", kind="stripe.connection") from exc
+            detail, _ = stripe_unreachable(self.api_base, network_problem(exc), str(exc))
+            raise RetryableError(detail, kind="stripe.connection") from exc  # not the SDK's text
         except stripe.AuthenticationError as exc:
             raise PermanentError(
                 "Stripe refused the API key: check STRIPE_API_KEY", kind="stripe.authentication"
