@@ -57,6 +57,25 @@ def test_demo_runs_the_whole_job_and_its_summary_matches_salesforce(tmp_path: Pa
         seeded_emails = sf.query_all("SELECT Email FROM Contact WHERE Email LIKE 'billing@%'")[
             "records"
         ]
+        # Salesforce -> Stripe: the rep's correction, the won Opportunity, its paid invoice
+        reps = {
+            u["Id"]
+            for u in sf.query_all("SELECT Id FROM User WHERE Username LIKE '%@sales.example'")[
+                "records"
+            ]
+        }
+        corrected = sf.query_all(
+            "SELECT Id, Stripe_Customer_Id__c, LastModifiedById FROM Contact "
+            "WHERE Email LIKE 'billing@%-corp.example'"
+        )["records"]
+        [won] = sf.query_all(
+            "SELECT Id, AccountId, StageName, OwnerId, Stripe_Status__c, Stripe_Invoice_Id__c, "
+            "Stripe_Invoice_Url__c, Account.Stripe_Customer_Id__c FROM Opportunity"
+        )["records"]
+        deal_payments = sf.query_all(
+            "SELECT Amount__c, Invoice_Id__c, CreatedById FROM Stripe_Payment__c "
+            f"WHERE Account__c = '{won['AccountId']}'"
+        )["records"]
 
     assert len(backfilled) == 5 and all(c["AccountId"] for c in backfilled)
     assert len(linked) == figures["Accounts linked (existing)"] + figures["Accounts created"]
@@ -65,7 +84,8 @@ def test_demo_runs_the_whole_job_and_its_summary_matches_salesforce(tmp_path: Pa
     # email two seeded Contacts share (it also gets an Account of its own when both Contacts'
     # Accounts were already linked to other customers when it came).
     in_review = {t["Stripe_Dedupe_Key__c"].removeprefix("review:") for t in review}
-    assert len({a["Stripe_Customer_Id__c"] for a in linked} | in_review) == 25
+    # ... and the customer stripe2sf made in Stripe for the won Opportunity's Account
+    assert len({a["Stripe_Customer_Id__c"] for a in linked} | in_review) == 25 + 1
     assert len(payments) == figures["payments in Salesforce"]
     # stripe2sf ran as the least-privileged integration user, not as the admin who seeded
     assert summary["checks"]["stripe2sf doctor passes as integration@sandbox.example.com"]
@@ -76,13 +96,35 @@ def test_demo_runs_the_whole_job_and_its_summary_matches_salesforce(tmp_path: Pa
     assert len(open_tasks) == figures["collection Tasks/Cases open"]
     assert all(t["Priority"] == "High" for t in collection)
     assert len(review) == figures["customers in the review queue (ambiguous email)"] == 1
-    statuses = {a["Subscription_Status__c"] for a in linked}
+    # (the won Opportunity's Account has an invoice, no subscription)
+    statuses = {a["Subscription_Status__c"] for a in linked if a["Id"] != won["AccountId"]}
     assert statuses <= {"Active", "Trialing", "Past Due", "Unpaid", "Canceled", "Paused"}
     emails = [c["Email"].lower() for c in seeded_emails]
     shared = "billing@shared-inbox.example"
     assert emails.count(shared) == 2, "the ambiguous email must stay on its two Contacts"
     others = [e for e in emails if e != shared]
     assert len(others) == len(set(others)) == 6, "an existing Contact was duplicated"
+
+    # the other direction, each step a check of the summary
+    two_way = [
+        "a rep's email correction in Salesforce reached the Stripe customer",
+        "no echo: one Stripe update, and the Contact stays as the rep left it",
+        "a won Opportunity sent a Stripe invoice, its link on the Opportunity",
+        "the invoice paid in Stripe shows as a payment on that Account",
+    ]
+    assert all(summary["checks"][name] for name in two_way)
+    assert figures["Salesforce changes captured (CDC)"] > 0
+    # the rep's edit is the Contact's last: stripe2sf did not write it back after Stripe
+    [contact] = corrected
+    assert contact["Stripe_Customer_Id__c"] and contact["LastModifiedById"] in reps
+    assert won["StageName"] == "Closed Won" and won["OwnerId"] in reps
+    assert won["Stripe_Status__c"] == "Invoice sent"
+    assert won["Stripe_Invoice_Id__c"].startswith("in_")
+    assert won["Stripe_Invoice_Url__c"].startswith("http")
+    assert won["Account"]["Stripe_Customer_Id__c"].startswith("cus_")
+    [paid] = deal_payments
+    assert paid["Amount__c"] == 1500 and paid["CreatedById"] == integration["Id"]
+    assert paid["Invoice_Id__c"] in (None, won["Stripe_Invoice_Id__c"])
 
     # dunning as it happened: a Task per failed attempt (a summary check), recovery closed some
     assert summary["checks"]["a collection Task/Case for every failed payment attempt"]

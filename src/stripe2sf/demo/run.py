@@ -47,6 +47,15 @@ from stripe2sf.demo.processes import (
 from stripe2sf.demo.scenario import ScenarioReport, ScenarioSpec, make_history, play
 from stripe2sf.demo.seed import SeededOrg, seed_salesforce
 from stripe2sf.demo.summary import Summary, check_reconcile, summarize
+from stripe2sf.demo.two_way import (
+    DEAL_COMPANY,
+    after_corrections,
+    capture_env,
+    check_two_way,
+    config_toml,
+    play_two_way,
+    seed_deal,
+)
 from stripe2sf.demo.variations import OrgPlan, plan_org
 from stripe2sf.domain.config import SyncConfig, from_mapping
 from stripe2sf.domain.flows.handled import HANDLED_TYPES
@@ -77,13 +86,17 @@ class DemoOptions:
     org: tuple[str, ...] = ()
 
 
-def write_config(workdir: Path, plan: OrgPlan) -> tuple[Path | None, SyncConfig | None]:
-    """The variation's stripe2sf.toml in `workdir` and the sync configuration stripe2sf reads
-    from it (as `runtime.load_sync_config` does); (None, None) when the demo needs none."""
-    if plan.config_toml is None:
+def write_config(
+    workdir: Path, plan: OrgPlan, two_way: bool = False
+) -> tuple[Path | None, SyncConfig | None]:
+    """The variation's stripe2sf.toml in `workdir` (with `two_way`, the Salesforce -> Stripe
+    sections added) and the sync configuration stripe2sf reads from it (as
+    `runtime.load_sync_config` does); (None, None) when the demo needs none."""
+    text = config_toml(plan.config_toml) if two_way else plan.config_toml
+    if text is None:
         return None, None
     path = workdir / "stripe2sf.toml"
-    path.write_text(plan.config_toml, encoding="utf-8")
+    path.write_text(text, encoding="utf-8")
     doc = read_config_file(path)
     doc.pop("settings", None)
     return path, from_mapping(doc)
@@ -109,14 +122,19 @@ def start_sandboxes(
     console: Console,
     stripe_version: str | None = None,
     org: OrgPlan | None = None,
+    two_way: bool = False,
 ) -> Endpoints:
+    """Both sandboxes as processes and the settings that point stripe2sf at them. With
+    `two_way` the configuration turns on Salesforce -> Stripe and the settings Change Data
+    Capture from the Salesforce sandbox's Pub/Sub API (`demo.two_way`)."""
     plan = org or OrgPlan()
-    config_path, config = write_config(workdir, plan)
+    config_path, config = write_config(workdir, plan, two_way)
     metadata = workdir / "metadata"
     write_metadata(metadata, config)
     sf_port, stripe_port, service_port = free_port(8701), free_port(8702), free_port(8700)
     if len({sf_port, stripe_port, service_port}) < 3:
         service_port = free_port(0)
+    pubsub_port = free_port(8703) if two_way else 0
     sf_data = workdir / "salesforce"
     procs.start(
         "salesforce-sandbox",
@@ -128,6 +146,8 @@ def start_sandboxes(
             str(sf_data),
             "--metadata",
             str(metadata),
+            "--pubsub-port",
+            str(pubsub_port),
             *plan.sandbox_args,
         ],
     )
@@ -163,6 +183,8 @@ def start_sandboxes(
     }
     if config_path is not None:
         env["STRIPE2SF_CONFIG"] = str(config_path)
+    if two_way:
+        env.update(capture_env(pubsub_port))
     return Endpoints(
         stripe_api,
         salesforce,
@@ -273,7 +295,7 @@ def _run(options: DemoOptions, console: Console, workdir: Path, procs: ProcessGr
     console.rule("stripe2sf demo")
     with console.status("starting the Stripe and Salesforce sandboxes"):
         ends = start_sandboxes(
-            procs, workdir, console, options.stripe_version, plan_org(options.org)
+            procs, workdir, console, options.stripe_version, plan_org(options.org), two_way=True
         )
     if options.stripe_version:
         console.print(f"  Stripe API version  {options.stripe_version} (account and webhooks)")
@@ -286,6 +308,8 @@ def _run(options: DemoOptions, console: Console, workdir: Path, procs: ProcessGr
     client = stripe.StripeClient(
         STRIPE_KEY, base_addresses={"api": ends.stripe_api}, max_network_retries=2
     )
+    deal = seed_deal(client, ends, org)
+    console.print(f"  seeded an open Opportunity with a Stripe price ({DEAL_COMPANY})")
     with console.status("creating Stripe history from before stripe2sf") as status:
         history = make_history(client, max(2, options.customers // 4), lambda m: status.update(m))
     with console.status("backfilling that history"):
@@ -316,9 +340,13 @@ def _run(options: DemoOptions, console: Console, workdir: Path, procs: ProcessGr
     with console.status("playing the scenario on test clocks") as status:
         report: ScenarioReport = play(client, spec, lambda m: status.update(m))
     with console.status("waiting until every event is synced"):
+        wait_drained(ends)
+    with console.status("Salesforce -> Stripe: sales reps at work") as status:
+        two_way = play_two_way(client, ends, org, deal, lambda m: status.update(m))
         counts = wait_drained(ends)
     report.customers = history + report.customers
-    summary = summarize(client, ends, report, org, counts)
+    summary = summarize(client, ends, report, after_corrections(org, two_way), counts)
+    check_two_way(summary, client, ends, two_way)
     summary.check(
         f"stripe2sf doctor passes as {INTEGRATION_USER}",
         doctor_ok,
