@@ -17,6 +17,9 @@ Decisions (pure functions below, ``object_access`` / ``field_access`` / ``visibl
 * Task and Event are readable by every user; writing them takes "Edit Tasks" / "Edit Events".
 * Every other object (Account, Contact, Case, custom objects, ...) needs object permissions;
   "View All Data" reads them all.
+* Change events (Change Data Capture ignores sharing) take View All Records on their object,
+  View All Users for User, View All Data for Task and Event (``change_events_denied``); the
+  fields of a delivered event are those the user may read.
 * A field that field-level security governs (``schema.permission_set.permissionable``) is
   visible with a read FieldPermissions row and writable with an edit row; other fields follow
   their object.
@@ -195,6 +198,27 @@ def write_denied(grants: Grants, obj: ObjectDef, operation: str) -> SalesforceEr
             "INSUFFICIENT_ACCESS_OR_READONLY", "insufficient access rights on object id"
         )
     return None
+
+
+def change_events_denied(grants: Grants, obj: ObjectDef) -> str | None:
+    """The permission ``grants`` lack to receive ``obj``'s change events, in Setup's words
+    (None: they may). Change Data Capture ignores sharing, so it asks for more than read
+    ("Required Permissions for Change Event Subscribers"): View All Records on the object, View
+    All Users for User, View All Data for objects without View All Records (Task, Event) or
+    instead of any of them; "Modify All Data" (System Administrator) may receive everything."""
+    if grants.modify_all_data:
+        return None
+    name = obj.name.lower()
+    if name == "user":
+        return None if "ViewAllUsers" in grants.user_permissions else "View All Users"
+    if grants.view_all_data:
+        return None
+    if name in ACTIVITY_PERMISSION or name in SETUP_OBJECTS:
+        return "View All Data"
+    grant = grants.objects.get(name)
+    if grant is not None and grant.view_all:
+        return None
+    return f"View All Records on {obj.name} (or View All Data)"
 
 
 def api_disabled() -> SalesforceError:

@@ -332,3 +332,53 @@ def _avro_value(definition: FieldDef, value: Any) -> Any:
     if isinstance(value, list):
         return ";".join(str(v) for v in value)
     return str(value)
+
+
+# reading a stored schema back (delivery filters events by field-level security) ---------------
+def positions_of(doc: Mapping[str, Any]) -> dict[str, tuple[int, int | None]]:
+    """sObject field -> (top-level position, nested index or None) of a change event schema
+    (its JSON, as ``ChangeEventSchema.schema`` or GetSchema gives it): the inverse of
+    ``ChangeEventSchema.where`` for an event written with an older schema too."""
+    records: dict[str, Mapping[str, Any]] = {}
+    out: dict[str, tuple[int, int | None]] = {}
+    for position, item in enumerate(doc["fields"]):
+        if position == 0:
+            continue  # ChangeEventHeader
+        nested = next((t for t in item["type"] if t != "null"), None)
+        if isinstance(nested, dict) and nested.get("type") == "record":
+            records[str(nested["name"])] = nested
+        record = records.get(nested) if isinstance(nested, str) else nested
+        if item.get("doc") != "Data:Compound" or not isinstance(record, Mapping):
+            out[str(item["name"])] = (position, None)
+            continue
+        compound = str(item["name"])
+        prefix = "" if compound == "Name" else compound.removesuffix("Address")
+        for index, part in enumerate(record["fields"]):
+            out[prefix + str(part["name"])] = (position, index)
+    return out
+
+
+def clear_bits(bitmap: Iterable[str], positions: Iterable[tuple[int, int | None]]) -> list[str]:
+    """A bitmap list (``changedFields`` ...) without the fields at ``positions``."""
+    top_mask = 0
+    nested_mask: dict[int, int] = {}
+    for position, index in positions:
+        if index is None:
+            top_mask |= 1 << position
+        else:
+            nested_mask[position] = nested_mask.get(position, 0) | (1 << index)
+    top = 0
+    nested: dict[int, int] = {}
+    for item in bitmap:
+        if item.startswith("0x"):
+            top = int(item, 16)
+        else:
+            where, _, hex_bits = item.partition("-")
+            nested[int(where)] = int(hex_bits, 16)
+    top &= ~top_mask
+    out = [_hex(top)] if top else []
+    for position, nested_bits in sorted(nested.items()):
+        kept = nested_bits & ~nested_mask.get(position, 0)
+        if kept:
+            out.append(f"{position}-{_hex(kept)}")
+    return out

@@ -49,6 +49,7 @@ USER_PERMISSIONS = (
     "ManageUsers",
     "ModifyAllData",
     "ViewAllData",
+    "ViewAllUsers",
     "ViewSetup",
 )
 
