@@ -72,6 +72,10 @@ def test_permission_sets() -> None:
     assert integration.readable("Opportunity.AccountId")
     assert not integration.editable("Opportunity.AccountId")
     assert "Opportunity.StageName" not in integration.fields  # required: no field permission
+    # their change events (Change Data Capture) take View All Records on each captured object
+    captured = ("Account", "Contact", "Opportunity", "Stripe_Request__c")
+    assert {o for o, r in integration.objects.items() if r.view_all} == set(captured)
+    assert not any(r.view_all for r in viewer_access(ON).objects.values())
     viewer = viewer_access(ON)
     assert viewer.editable("Opportunity.Stripe_Price_Id__c")
     assert viewer.readable("Opportunity.Stripe_Status__c")

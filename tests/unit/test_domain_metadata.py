@@ -15,9 +15,10 @@ from stripe2sf.domain.batch.lookups import queries as lookup_queries
 from stripe2sf.domain.config import SyncConfig, from_toml_text
 from stripe2sf.domain.context import FieldNames, Lookup, LookupKind
 from stripe2sf.domain.reconcile.drift import soql_queries
-from stripe2sf.domain.setup.access import fls_governed, integration_access
+from stripe2sf.domain.setup.access import captured_objects, fls_governed, integration_access
 from stripe2sf.domain.setup.mapping_doc import to_csv, to_markdown
 from stripe2sf.domain.setup.metadata import generate_metadata
+from stripe2sf.domain.setup.needs import needs
 from stripe2sf.domain.setup.schema import check_against_describe, required_fields
 
 NS = "{http://soap.sforce.com/2006/04/metadata}"
@@ -187,6 +188,48 @@ def test_integration_set_follows_the_configuration() -> None:
     assert renamed.fields["Account.Dunning_State__c"] and "Account.Billing_Status__c" not in (
         renamed.fields
     )
+
+
+def _members(files: dict[str, str]) -> list[str]:
+    return sorted(
+        parse(t).findtext(f"{NS}selectedEntity") or ""
+        for p, t in files.items()
+        if "/platformEventChannelMembers/" in p
+    )
+
+
+def test_view_all_records_only_on_the_objects_whose_changes_are_captured() -> None:
+    # both directions off: nothing captured, no View All anywhere, no channel member
+    off = generate_metadata(SyncConfig())
+    for name in ("Stripe2sf_Integration", "Stripe2sf_Viewer", "Stripe2sf_Finance"):
+        assert not any("viewAllRecords" in rights for rights in _objects(off, name).values())
+    assert captured_objects(SyncConfig()) == ()
+    assert _members(off) == []
+    # Salesforce -> Stripe: Change Data Capture of Account and Contact takes View All Records
+    config = from_toml_text("[salesforce_to_stripe]\nenabled = true\n")
+    assert captured_objects(config) == ("Account", "Contact")
+    files = generate_metadata(config)
+    objects = _objects(files, "Stripe2sf_Integration")
+    assert objects["Account"] == (*UPSERT_RIGHTS, "viewAllRecords")
+    assert objects["Contact"] == (*UPSERT_RIGHTS, "viewAllRecords")
+    assert objects["Stripe_Payment__c"] == UPSERT_RIGHTS  # not captured: read, no View All
+    assert not any("modifyAllRecords" in rights for rights in objects.values())
+    assert _members(files) == ["AccountChangeEvent", "ContactChangeEvent"]
+    # the fields a change must carry to reach Stripe are readable (field-level security
+    # filters change events); Salesforce owns them, so they stay read only
+    fields = _perms(files, "Stripe2sf_Integration")
+    for name in ("Contact.Phone", "Account.BillingStreet", "Account.BillingCountry"):
+        assert fields[name] is False
+    assert fields["Contact.AccountId"] is True  # written too: edit stays
+    wanted = {(n.sobject, n.field): n for n in needs(config)}
+    assert wanted[("Contact", "Phone")].rights == {"read"}
+    assert "sent to Stripe as customer phone" in wanted[("Contact", "Phone")].why
+    # a dropped mapping is not read
+    no_phone = from_toml_text('[salesforce_to_stripe]\nenabled = true\nfields = { phone = "" }\n')
+    assert "Contact.Phone" not in integration_access(no_phone).fields
+    # the viewer and finance sets never get View All
+    for name in ("Stripe2sf_Viewer", "Stripe2sf_Finance"):
+        assert not any("viewAllRecords" in rights for rights in _objects(files, name).values())
 
 
 def test_viewer_reads_two_status_fields_and_finance_reads_payments() -> None:

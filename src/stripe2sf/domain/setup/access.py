@@ -1,7 +1,8 @@
 """What each kind of Salesforce user needs to see and change, derived from the configuration.
 
 Three roles, each a permission set `metadata` generates (least privilege: read, create and
-edit, never delete, never "View All" / "Modify All"):
+edit, never delete, never "Modify All"; "View All Records" only where Change Data Capture asks
+for it, see `captured_objects`):
 
 * `integration_access`: the integration user stripe2sf logs in as. Read/create/edit on the
   objects it upserts (Account, Contact, the payment object, Case when disputes or failed
@@ -12,7 +13,9 @@ edit, never delete, never "View All" / "Modify All"):
   (dunning and review Tasks: Task and Event have no object permissions) and "View Setup and
   Configuration" (GET /limits, which the API budget, `status` and `doctor` read). With
   `[org] account_model = "person"`, the person account record type (a person account's
-  person fields follow their Contact fields' grants).
+  person fields follow their Contact fields' grants). When stripe2sf reads Salesforce changes
+  (`captured_objects`), View All Records on exactly those objects and read on the fields it
+  reads from them (`captured_fields`).
 * `viewer_access`: reads the subscription and billing status of Accounts; nothing else.
 * `finance_access`: reads the payment object (every field stripe2sf writes there), and on
   Account the Stripe customer id, the subscription fields and the billing status.
@@ -31,9 +34,11 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from stripe2sf.domain.actions.schema import REQUEST_INPUT_FIELDS, action_fields
+from stripe2sf.domain.actions.schema import REQUEST_INPUT_FIELDS, action_fields, change_entities
 from stripe2sf.domain.actions.subjects import OPPORTUNITY, REQUEST
 from stripe2sf.domain.config import SyncConfig, is_record_type_id
+from stripe2sf.domain.reverse.config import SOURCE_OBJECTS
+from stripe2sf.domain.reverse.mapping import active_mappings
 from stripe2sf.domain.setup.schema import REQUIRED_ON_CREATE, FieldSpec, required_fields
 
 # standard fields no permission set can grant: they follow their object
@@ -83,6 +88,7 @@ class ObjectRights:
     read: bool = True
     create: bool = False
     edit: bool = False
+    view_all: bool = False  # View All Records: only for Change Data Capture (`captured_objects`)
 
 
 READ = ObjectRights()
@@ -162,6 +168,38 @@ def written_objects(config: SyncConfig) -> list[str]:
     return out
 
 
+def captured_objects(config: SyncConfig) -> tuple[str, ...]:
+    """The objects whose Salesforce changes the configuration uses: Account and Contact with
+    `[salesforce_to_stripe]` on, and with `[actions]` on theirs (`change_entities`: Account,
+    Contact, Opportunity, and Stripe_Request__c with requests). Empty when both are off.
+
+    Least privilege: Change Data Capture ignores sharing and sends every record's changes, so
+    Salesforce lets a user receive an object's change events only with "View All Records" on
+    it (View All Data otherwise). The integration set grants it on exactly these objects and
+    nowhere else; with both directions off it grants none, and `stripe2sf metadata` writes no
+    channel member. Polling (STRIPE2SF_CAPTURE=poll) reads through SOQL and needs only read,
+    but the set is the same for both ways of capturing."""
+    out: list[str] = list(SOURCE_OBJECTS) if config.salesforce_to_stripe.enabled else []
+    out.extend(change_entities(config.actions))
+    return tuple(dict.fromkeys(out))
+
+
+def captured_fields(config: SyncConfig) -> list[tuple[str, str, str]]:
+    """(object, field, why) of the fields stripe2sf reads from captured changes: the sources
+    of the active `[salesforce_to_stripe]` mappings, and the Contact's Account (its lane).
+    A change event holds only the fields its subscriber may read (field-level security): a
+    field missing here would never arrive. The actions' fields are granted with `[actions]`."""
+    if not config.salesforce_to_stripe.enabled:
+        return []
+    out = [
+        (m.sobject, name, f"sent to Stripe as customer {m.stripe_field}")
+        for m in active_mappings(config)
+        for name in m.fields
+    ]
+    out.append(("Contact", "AccountId", "the Account (and Stripe customer) of a changed Contact"))
+    return out
+
+
 def integration_access(config: SyncConfig) -> Access:
     """Exactly what stripe2sf's flows, backfill, reconcile, review and doctor read and write."""
     build = _Builder(dict.fromkeys(written_objects(config), UPSERT))
@@ -188,6 +226,11 @@ def integration_access(config: SyncConfig) -> Access:
         build.add_all(action_fields(config.actions), edit=True, why="Salesforce actions")
         build.add(OPPORTUNITY, "AccountId", edit=False, why="the Account an action bills")
         build.add("Contact", "Email", edit=False, why="a new Stripe customer's email")
+    for sobject in captured_objects(config):  # Change Data Capture's requirement
+        rights = build.objects.get(sobject, READ)
+        build.objects[sobject] = ObjectRights(rights.read, rights.create, rights.edit, True)
+    for sobject, name, why in captured_fields(config):
+        build.add(sobject, name, edit=False, why=why)
     return build.access(
         (EDIT_TASKS, VIEW_SETUP), person_record_types(config) + configured_record_types(config)
     )

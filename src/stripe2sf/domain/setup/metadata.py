@@ -10,7 +10,8 @@
     force-app/main/default/layouts/Account-Stripe Account Layout.layout-meta.xml
     force-app/main/default/permissionsets/<Name>.permissionset-meta.xml
     force-app/main/default/platformEventChannelMembers/ChangeEvents_<Entity>ChangeEvent
-        .platformEventChannelMember-meta.xml      (Change Data Capture; with [actions] on)
+        .platformEventChannelMember-meta.xml      (Change Data Capture; with [actions] or
+                                                   [salesforce_to_stripe] on)
 
 What goes in the permission sets is decided in `access` (Stripe2sf_Integration for the
 integration user, Stripe2sf_Viewer, Stripe2sf_Finance); the list views and the layout in
@@ -26,13 +27,13 @@ from xml.sax.saxutils import escape
 from stripe2sf.domain.actions.schema import (
     action_fields,
     action_objects,
-    change_entities,
     change_event_name,
     channel_member_name,
 )
 from stripe2sf.domain.config import SyncConfig
 from stripe2sf.domain.setup.access import (
     Access,
+    captured_objects,
     finance_access,
     integration_access,
     viewer_access,
@@ -146,8 +147,8 @@ def object_xml(spec: ObjectSpec) -> str:
 
 def permission_set_xml(label: str, description: str, access: Access) -> str:
     """A PermissionSet: field permissions (readable, editable as `access` says), object
-    permissions (never delete, view all or modify all), record type visibilities, enabled
-    user permissions."""
+    permissions (never delete or modify all; view all only where `access` says: Change Data
+    Capture), record type visibilities, enabled user permissions."""
     lines = [_tag("description", description)]
     for name, editable in access.fields.items():
         lines += [
@@ -168,7 +169,7 @@ def permission_set_xml(label: str, description: str, access: Access) -> str:
             _tag("allowRead", rights.read, 2),
             _tag("modifyAllRecords", False, 2),
             _tag("object", name, 2),
-            _tag("viewAllRecords", False, 2),
+            _tag("viewAllRecords", rights.view_all, 2),
             "    </objectPermissions>",
         ]
     for name in access.record_types:
@@ -257,8 +258,8 @@ PERMISSION_SETS = (
     (
         "Stripe2sf_Integration",
         "stripe2sf Integration",
-        "What stripe2sf reads and writes (no delete, no view/modify all). Assign to the "
-        "integration user only.",
+        "What stripe2sf reads and writes (no delete, no modify all; view all only on the "
+        "objects whose changes it captures). Assign to the integration user only.",
         integration_access,
     ),
     (
@@ -305,7 +306,7 @@ def generate_metadata(config: SyncConfig) -> dict[str, str]:
     for name, label, description, access in PERMISSION_SETS:
         path = f"{BASE}/permissionsets/{name}.permissionset-meta.xml"
         files[path] = permission_set_xml(label, description, access(config))
-    for sobject in change_entities(config.actions):
+    for sobject in captured_objects(config):
         name = channel_member_name(sobject)
         path = f"{BASE}/platformEventChannelMembers/{name}.platformEventChannelMember-meta.xml"
         files[path] = channel_member_xml(sobject)

@@ -5,8 +5,11 @@ user's describes against both (`domain.setup.doctor.access_checks`).
 
 Reads come from the SOQL stripe2sf sends, built here by the same functions the lookups, the
 matching and reconcile use and read back (`soql_reads`), so a new query or field is checked
-without a list to keep in step. Writes are the planner's structural fields, the mapped fields
-stripe2sf owns, and the custom fields of `schema.required_fields`.
+without a list to keep in step; and the fields it reads from captured Salesforce changes
+(`access.captured_fields`: a change event holds only the fields its subscriber may read). The
+"View All Records" capture takes cannot be seen in a describe: doctor subscribes to check it.
+Writes are the planner's structural fields, the mapped fields stripe2sf owns, and the custom
+fields of `schema.required_fields`.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from stripe2sf.domain.actions.schema import action_fields
 from stripe2sf.domain.config import SyncConfig
 from stripe2sf.domain.matching.person import person_field
 from stripe2sf.domain.reconcile.drift import soql_queries
+from stripe2sf.domain.setup.access import captured_fields
 from stripe2sf.domain.setup.doctor import ORG_QUERY, PERMISSION_SET, Grants, Need, Right
 from stripe2sf.domain.setup.metadata import NS, generate_metadata
 from stripe2sf.domain.setup.schema import required_fields
@@ -191,6 +195,9 @@ def needs(config: SyncConfig) -> list[Need]:
     for sobject, name, why in written_fields(config):
         found.add(sobject, None, READ, why)
         found.add(sobject, name, WRITE, why)
+    for sobject, name, why in captured_fields(config):
+        found.add(sobject, None, READ, why)
+        found.add(sobject, name, READ, why)
     for why, query in read_queries(config):
         sobject, reads = soql_reads(query)
         found.add(sobject, None, READ, why)
