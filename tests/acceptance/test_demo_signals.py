@@ -74,7 +74,7 @@ def test_a_stop_signal_stops_the_demo_and_every_child(sig: signal.Signals, tmp_p
             assert proc.poll() is None, text[-4000:]
             assert time.monotonic() < deadline, text[-4000:]
             time.sleep(0.5)
-        running = text[text.index("Running.") :]
+        running = text[text.index("\nRunning") :]
         ports = {int(p) for p in re.findall(r"127\.0\.0\.1:(\d+)", running)}
         kids = children(proc.pid)
         assert len(ports) == 3 and len(kids) == 3, (ports, kids, running)
