@@ -30,6 +30,7 @@ from stripe2sf.domain.setup.needs import integration_grants, needs
 from stripe2sf.domain.soql import quote
 from stripe2sf.domain.sources import CURRENCY_FIELD
 from stripe2sf.engine.capture_status import capture_estimate
+from stripe2sf.engine.doctor_capture import capture_access
 from stripe2sf.engine.doctor_duplicates import duplicate_rules
 from stripe2sf.engine.doctor_rules import org_rule_checks
 from stripe2sf.engine.doctor_services import (
@@ -199,4 +200,5 @@ def run_doctor(settings: Settings, config: SyncConfig) -> list[Check]:
         limits = client.limits()
         checks.append(budget_check(limits, RESERVE_SHARE))
         checks.append(capture_estimate(settings, limits))
+        checks.extend(capture_access(settings, config, client, view.username))
     return checks

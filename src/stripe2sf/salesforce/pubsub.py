@@ -199,6 +199,37 @@ class PubSub:
             )
         return info
 
+    def probe(self, name: str, wait: float = 2.0) -> None:
+        """Prove this user may subscribe to `name` without reading from it (doctor): GetTopic,
+        then a Subscribe at LATEST asking for one event, cancelled once it answers or after
+        `wait` seconds unrefused. Raises PubSubError (kind ``pubsub.not_found``,
+        ``pubsub.permission``) or RetryableError (the API cannot be reached)."""
+        info = self._unary("GetTopic", self.stub.GetTopic, pb2.TopicRequest(topic_name=name))
+        if not info.can_subscribe:
+            raise PubSubError(
+                f"GetTopic answers can_subscribe false for {name}", kind="pubsub.permission"
+            )
+        done = threading.Event()
+
+        def requests() -> Iterator[Any]:
+            yield pb2.FetchRequest(
+                topic_name=name, replay_preset=pb2.ReplayPreset.LATEST, num_requested=1
+            )
+            done.wait(wait + 1)
+
+        self._count("Subscribe")
+        call = self.stub.Subscribe(requests(), metadata=self.metadata(), timeout=wait)
+        try:
+            for _ in call:  # an event or a keepalive: subscribed
+                return
+        except grpc.RpcError as exc:
+            if exc.code() in (grpc.StatusCode.DEADLINE_EXCEEDED, grpc.StatusCode.CANCELLED):
+                return  # nothing refused it while it waited
+            raise _error("Subscribe", exc) from exc
+        finally:
+            done.set()
+            call.cancel()
+
     def schema(self, schema_id: str) -> dict[str, Any]:
         """GetSchema, once per schema id (the parsed Avro JSON)."""
         return self._schema(schema_id)[0]
@@ -342,6 +373,12 @@ def _error(rpc: str, exc: grpc.RpcError) -> Exception:
         return RetryableError(text, kind="pubsub.unavailable")
     if code == grpc.StatusCode.UNAUTHENTICATED:
         return RetryableError(text + " (logging in again did not help)", kind="pubsub.auth")
+    if code == grpc.StatusCode.NOT_FOUND:
+        return PubSubError(
+            text + ": select the object for Change Data Capture (Setup > Integrations > Change "
+            "Data Capture)",
+            kind="pubsub.not_found",
+        )
     if code == grpc.StatusCode.PERMISSION_DENIED:
         return PubSubError(
             text + ": give the Salesforce user access to the change events (select the object "
