@@ -61,7 +61,12 @@ def test_capture_settings_are_read_as_cdc_from_the_sandboxes_pubsub_port(
     settings = load_settings(config_path=None)
     assert settings.capture == "cdc"
     assert settings.salesforce_pubsub_endpoint == "127.0.0.1:48703"
-    assert set(settings.capture_objects) == {"Account", "Contact", "Opportunity"}
+    assert set(settings.capture_objects) == {
+        "Account",
+        "Contact",
+        "Opportunity",
+        "Stripe_Request__c",
+    }
 
 
 def test_the_rep_corrects_the_domain_and_the_summary_looks_for_the_new_email() -> None:

@@ -51,6 +51,7 @@ from stripe2sf.demo.two_way import (
     DEAL_COMPANY,
     after_corrections,
     capture_env,
+    captured_changes,
     check_two_way,
     config_toml,
     play_two_way,
@@ -345,7 +346,9 @@ def _run(options: DemoOptions, console: Console, workdir: Path, procs: ProcessGr
         two_way = play_two_way(client, ends, org, deal, lambda m: status.update(m))
         counts = wait_drained(ends)
     report.customers = history + report.customers
-    summary = summarize(client, ends, report, after_corrections(org, two_way), counts)
+    summary = summarize(
+        client, ends, report, after_corrections(org, two_way), counts, captured_changes(ends)
+    )
     check_two_way(summary, client, ends, two_way)
     summary.check(
         f"stripe2sf doctor passes as {INTEGRATION_USER}",

@@ -114,7 +114,8 @@ def capture_env(pubsub_port: int) -> dict[str, str]:
     return {
         "STRIPE2SF_CAPTURE": "cdc",
         "SALESFORCE_PUBSUB_ENDPOINT": f"127.0.0.1:{pubsub_port}",
-        "STRIPE2SF_CAPTURE_OBJECTS": "Account,Contact,Opportunity",
+        # the objects whose changes [salesforce_to_stripe] and [actions] use
+        "STRIPE2SF_CAPTURE_OBJECTS": "Account,Contact,Opportunity,Stripe_Request__c",
     }
 
 
