@@ -370,7 +370,8 @@ def check_two_way(
             "invoice paid -> payment on the Account (s)": _seconds(report.payment_seconds),
         }
     )
-    errors = "; ".join(report.errors)
+    email_error = "; ".join(e for e in report.errors if e.startswith("email correction"))
+    deal_error = "; ".join(e for e in report.errors if e.startswith("won Opportunity"))
     contacts = {c["Id"]: c for c in records(ends, "Contact")}
     contact = contacts.get(report.contact_id, {})
     stripe_email = (
@@ -379,7 +380,7 @@ def check_two_way(
     summary.check(
         "a rep's email correction in Salesforce reached the Stripe customer",
         bool(report.new_email) and stripe_email == report.new_email,
-        errors or f"Stripe has {stripe_email!r}, the rep set {report.new_email!r}",
+        email_error or f"Stripe has {stripe_email!r}, the rep set {report.new_email!r}",
     )
     writes = _stripe2sf_writes(client, report.customer_id) if report.customer_id else 0
     kept = (
@@ -405,12 +406,13 @@ def check_two_way(
         and opp.get("Stripe_Invoice_Url__c") == invoice.hosted_invoice_url
         and bool(invoice.hosted_invoice_url)
         and invoice.customer == account.get(key),
-        errors
+        deal_error
         or f"Opportunity {opp.get('Stripe_Status__c')!r} {opp.get('Stripe_Invoice_Id__c')!r}; "
         f"Account's customer {account.get(key)!r}",
     )
     summary.check(
         "the invoice paid in Stripe shows as a payment on that Account",
         invoice is not None and invoice.status == "paid" and bool(report.charge_id),
-        errors or f"invoice {invoice.status if invoice else None}, payment {report.charge_id!r}",
+        deal_error
+        or f"invoice {invoice.status if invoice else None}, payment {report.charge_id!r}",
     )
