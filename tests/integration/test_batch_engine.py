@@ -13,6 +13,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -203,7 +204,7 @@ CREATE TRIGGER test_count_extension AFTER UPDATE ON audit_head
 """
 
 
-def worker_process(env: SyncEnv, db_url: str) -> subprocess.Popen[bytes]:
+def worker_process(env: SyncEnv, db_url: str, log: Path) -> subprocess.Popen[bytes]:
     box = env.salesforce
     settings = {
         "STRIPE_API_KEY": env.stripe.api_key,
@@ -224,12 +225,12 @@ def worker_process(env: SyncEnv, db_url: str) -> subprocess.Popen[bytes]:
         cwd=ROOT,
         env={**os.environ, "PYTHONPATH": str(ROOT), **settings},
         stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+        stderr=log.open("wb"),
     )
 
 
 def test_c_two_worker_processes_apply_a_burst_once_in_lane_order_one_audit_lock_per_wave(
-    pg_url: str,
+    pg_url: str, tmp_path: Path
 ) -> None:
     with sync_env(pg_url, run_worker=False) as env:
         client = env.client
@@ -244,9 +245,20 @@ def test_c_two_worker_processes_apply_a_burst_once_in_lane_order_one_audit_lock_
             conn.exec_driver_sql(COUNT_EXTENSIONS)
         env.salesforce.reset_requests()
 
-        workers = [worker_process(env, pg_url) for _ in range(2)]
+        # The burst waits until both processes run (either alone drains it before the other
+        # has started): its lanes are due only once both said so.
+        with env.runtime.engine.begin() as conn:
+            conn.execute(text("UPDATE lanes SET next_due_at = next_due_at + interval '1 day'"))
+        logs = [tmp_path / f"worker{i}.log" for i in range(2)]
+        workers = [worker_process(env, pg_url, log) for log in logs]
         try:
             deadline = time.monotonic() + 240
+            while not all(b"worker started" in log.read_bytes() for log in logs):
+                assert time.monotonic() < deadline, [log.read_text() for log in logs]
+                assert all(w.poll() is None for w in workers), "a worker process died"
+                time.sleep(0.1)
+            with env.runtime.engine.begin() as conn:
+                conn.execute(text("UPDATE lanes SET next_due_at = next_due_at - interval '1 day'"))
             while env.runtime.inbox.counts()[DONE] < total:
                 assert time.monotonic() < deadline, env.runtime.inbox.counts()
                 assert all(w.poll() is None for w in workers), "a worker process died"
