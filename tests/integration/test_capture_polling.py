@@ -6,6 +6,7 @@ no change stores nothing."""
 from __future__ import annotations
 
 import json
+import re
 import threading
 import time
 from collections.abc import Iterator
@@ -25,6 +26,7 @@ from stripe2sf.store.capture import CaptureStore
 from stripe2sf.store.links import Links
 from stripe2sf.store.tables import events
 from stripe2sf.web.app import create_app
+from stripe2sf.web.dashboard.auth import hash_password
 from tests.integration.salesforce_org import org, salesforce_org, settings_for  # noqa: F401
 
 
@@ -37,6 +39,7 @@ def runtime(org: SandboxServer, tmp_path: Path) -> Iterator[Runtime]:  # noqa: F
         capture_objects=["Contact", "Account"],
         capture_poll_seconds=0.2,
         capture_poll_overlap_seconds=5,
+        dashboard_users=[f"olga:operator:{hash_password('olga-pass', n=2**12)}"],
     )
     rt = Runtime.build(settings)
     yield rt
@@ -132,7 +135,7 @@ def test_serve_captures_when_capture_is_on(
     org: SandboxServer,  # noqa: F811
 ) -> None:
     sf = org.salesforce()
-    with TestClient(create_app(runtime)):
+    with TestClient(create_app(runtime)) as web:
         deadline = time.monotonic() + 20
         store = CaptureStore(runtime.inbox.engine, runtime.inbox)
         while not store.watermarks():  # the first round: polling has begun
@@ -142,5 +145,16 @@ def test_serve_captures_when_capture_is_on(
         while not _captured(runtime):
             assert time.monotonic() < deadline, "serve captured nothing"
             time.sleep(0.05)
+        # the overview says how changes are captured and how many
+        form = web.get("/login").text
+        token = re.search(r'name="csrf" value="([^"]+)"', form)
+        assert token is not None
+        login = {"username": "olga", "password": "olga-pass", "csrf": token[1]}
+        web.post("/login", data=login)
+        overview = web.get("/").text
+        panel = overview[overview.index("Salesforce changes to Stripe") :]
+        assert 'data-testid="capture-state">polling<' in panel
+        stored = re.search(r'data-testid="capture-stored">([\d,]+)<', panel)
+        assert stored is not None and int(stored[1].replace(",", "")) >= 1
     [row] = _captured(runtime)
     assert row.type == "salesforce.Account.created" and row.lane == f"sf:{account}"

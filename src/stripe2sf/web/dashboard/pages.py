@@ -28,8 +28,8 @@ from stripe2sf.store.alert_log import AlertLog
 from stripe2sf.store.audit_trail import AuditTrail
 from stripe2sf.store.inbox import STATES
 from stripe2sf.store.reports import Reports
+from stripe2sf.web.dashboard import capture_panel, intake_panel
 from stripe2sf.web.dashboard import formatting as fmt
-from stripe2sf.web.dashboard import intake_panel
 from stripe2sf.web.dashboard.alerts_view import alerts_body
 from stripe2sf.web.dashboard.auth import (
     LoginLimiter,
@@ -262,7 +262,8 @@ def mount(app: FastAPI, runtime: Runtime) -> None:
         session = session_of(request)
         now = datetime.now(UTC)
         health = intake_panel.render(app.state, board.runtime, session.user.is_operator, now)
-        return page(session, "Overview", health + _overview(board, now))
+        capture = capture_panel.render(board.runtime, now)
+        return page(session, "Overview", health + capture + _overview(board, now))
 
     # -- events -------------------------------------------------------------------------------
 
