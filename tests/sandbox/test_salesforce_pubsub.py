@@ -405,6 +405,33 @@ def test_invalid_custom_replay_id_is_refused(client: Client) -> None:
         assert dict(caught.value.trailing_metadata() or ())["error-code"] == code
 
 
+def test_abort_fault_ends_open_streams_unavailable(
+    sandbox: SandboxServer, sf: Salesforce, client: Client
+) -> None:
+    """POST /_sandbox/pubsub/abort ends every open stream with UNAVAILABLE; a new Subscribe
+    from the last replay id received misses nothing."""
+    first = start(client, "/data/ContactChangeEvent")
+    second = start(client, "/data/AccountChangeEvent")
+    before = sf.Contact.create({"LastName": "Before"})["id"]
+    (seen,) = first.events(1)
+    # both streams (a stream of an earlier test may still be ending)
+    assert sandbox.control_call("POST", "pubsub/abort")["aborted"] >= 2
+    for subscription in (first, second):
+        with pytest.raises(grpc.RpcError) as caught:
+            while True:  # a keepalive may come before the end
+                subscription.keepalive()
+        assert caught.value.code() == grpc.StatusCode.UNAVAILABLE
+        trailers = dict(caught.value.trailing_metadata() or ())
+        assert trailers["error-code"] == "sfdc.platform.eventbus.grpc.service.unavailable"
+    after = sf.Contact.create({"LastName": "After"})["id"]
+    resumed = client.subscribe("/data/ContactChangeEvent", pb.ReplayPreset.CUSTOM, seen.replay_id)
+    resumed.ask(10)
+    (event,) = resumed.events(1)
+    resumed.close()
+    assert client.decode(seen)["ChangeEventHeader"]["recordIds"] == [before]
+    assert client.decode(event)["ChangeEventHeader"]["recordIds"] == [after]
+
+
 def test_bulk_ingest_publishes(sandbox: SandboxServer, sf: Salesforce, client: Client) -> None:
     subscription = start(client, "/data/ContactChangeEvent")
     rows = [{"LastName": f"Bulk{i}", "Email": f"b{i}@x.com"} for i in range(3)]

@@ -323,6 +323,12 @@ def pubsub(org: Org, call: Call) -> Reply:
     )
 
 
+def pubsub_abort(org: Org, call: Call) -> Reply:
+    """``POST /_sandbox/pubsub/abort``: a fault, every open Subscribe stream ends with
+    UNAVAILABLE (clients reconnect from their last replay id); answers how many were open."""
+    return ok({"aborted": org.pubsub_bus.abort_streams()})
+
+
 ROUTES: dict[tuple[str, str], Any] = {
     ("GET", ""): info,
     ("POST", "reset"): reset,
@@ -351,6 +357,7 @@ ROUTES: dict[tuple[str, str], Any] = {
     ("PUT", "cdc"): cdc,
     ("POST", "cdc"): cdc,
     ("GET", "pubsub"): pubsub,
+    ("POST", "pubsub/abort"): pubsub_abort,
 }
 
 

@@ -78,6 +78,9 @@ class EventBus:
         self._changed = asyncio.Event()
         self._dirty = False
         self._appended = 0
+        # bumped by `abort_streams` (the control plane's fault): open Subscribe streams end
+        self.abort_generation = 0
+        self.open_streams = 0
 
     # selection ------------------------------------------------------------------------------
     def selected(self) -> list[str]:
@@ -235,3 +238,10 @@ class EventBus:
     def _wake(self) -> None:
         event, self._changed = self._changed, asyncio.Event()
         event.set()
+
+    def abort_streams(self) -> int:
+        """End every open Subscribe stream with UNAVAILABLE (a fault, as when Salesforce
+        restarts a Pub/Sub node); the subscribers must reconnect. Returns how many were open."""
+        self.abort_generation += 1
+        self.notify()
+        return self.open_streams

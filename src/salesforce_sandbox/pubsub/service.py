@@ -54,6 +54,9 @@ SCHEMA_ERROR = "sfdc.platform.eventbus.grpc.schema.not.found"
 # Salesforce documents for missing permissions; the exact error-code string was not found in
 # the public documentation: this one follows the naming of the documented fetch errors.
 AUTHORIZATION_ERROR = "sfdc.platform.eventbus.grpc.subscription.fetch.authorization.failed"
+# A stream ended by the control plane's fault (`POST /_sandbox/pubsub/abort`), as a Pub/Sub
+# node going away ends it: UNAVAILABLE, which clients retry. The error-code is this sandbox's.
+STREAM_ABORTED_CODE = "sfdc.platform.eventbus.grpc.service.unavailable"
 MAX_BATCH = 100  # events per FetchResponse at most
 MAX_REQUESTED = 100  # Salesforce caps num_requested at 100
 
@@ -64,6 +67,14 @@ class PubSubAbort(Exception):
         self.code = code
         self.error_code = error_code
         self.message = message
+
+
+STREAM_ABORTED = PubSubAbort(
+    grpc.StatusCode.UNAVAILABLE,
+    STREAM_ABORTED_CODE,
+    "The service is temporarily unavailable: the stream was closed, subscribe again from the "
+    "last replay id received.",
+)
 
 
 class PubSubService(pubsub_api_pb2_grpc.PubSubServicer):
@@ -170,9 +181,14 @@ class PubSubService(pubsub_api_pb2_grpc.PubSubServicer):
                 wake.set()
 
         reader = asyncio.create_task(read_requests())
+        generation = self.bus.abort_generation
+        self.bus.open_streams += 1
         try:
             while not state["closed"] or int(state["pending"]) > 0:
                 changed = self.bus.changed
+                if self.bus.abort_generation != generation:  # POST /_sandbox/pubsub/abort
+                    await _abort(context, STREAM_ABORTED, rpc_id)
+                    return
                 wanted = min(int(state["pending"]), MAX_BATCH)
                 try:
                     entities = self._receivable(topic, delivery)
@@ -213,6 +229,7 @@ class PubSubService(pubsub_api_pb2_grpc.PubSubServicer):
                         pending_num_requested=int(state["pending"]),
                     )
         finally:
+            self.bus.open_streams -= 1
             reader.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await reader
