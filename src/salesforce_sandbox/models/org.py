@@ -34,6 +34,7 @@ from salesforce_sandbox.models.org_rules import OrgRules
 from salesforce_sandbox.models.permission_sets import apply_permission_set, seed_profiles
 from salesforce_sandbox.models.permissions import PermissionModel, acting_user
 from salesforce_sandbox.models.person_accounts import PersonAccounts
+from salesforce_sandbox.models.products import Products
 from salesforce_sandbox.models.queries import Queries
 from salesforce_sandbox.models.records import Records
 from salesforce_sandbox.models.store import Store
@@ -70,6 +71,8 @@ class Org:
         self.records.hooks.append(self.currencies)
         self.person_accounts = PersonAccounts(self.store, self.records, lambda: self._schema)
         self.records.hooks.append(self.person_accounts)
+        self.products = Products(self.store, self.records, lambda: self._schema)
+        self.records.hooks.append(self.products)  # a line's product and prices, primary roles
         self.rules = OrgRules(self.store, self.records, lambda: self._schema)
         self.records.hooks.append(self.rules)  # record types, validation rules
         # duplicate rules last: they see the record as the other hooks complete it
@@ -223,6 +226,7 @@ class Org:
         with self.store.transaction():
             seed_profiles(self.records, schema)
             self.rules.sync_rows(schema)  # deployed record types' rows (again after a reset)
+            self.products.seed()  # the standard price book
             if self.store.get(ids.ORG_ID) is None:
                 self.records.create(
                     schema.get("Organization"),  # type: ignore[arg-type]

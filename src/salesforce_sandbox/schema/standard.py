@@ -1,4 +1,5 @@
 """Standard objects: Account, Contact, Opportunity, Case, Task, User, Group, Organization,
+products and price books (``schema.products``),
 RecordType, the duplicate management setup objects (DuplicateRule, MatchingRule,
 MatchingRuleItem), and the permission model's Profile, PermissionSet, PermissionSetAssignment,
 ObjectPermissions and FieldPermissions.
@@ -217,6 +218,9 @@ def opportunity() -> ObjectDef:
     )
     obj.add(FieldDef("IsClosed", "boolean", "Closed", createable=False, updateable=False))
     obj.add(FieldDef("IsWon", "boolean", "Won", createable=False, updateable=False))
+    obj.add(
+        lookup("Pricebook2Id", ["Pricebook2"], "Pricebook2", "Opportunities", label="Price Book ID")
+    )
     return obj
 
 
@@ -685,6 +689,8 @@ def matching_rule_item() -> ObjectDef:
 
 
 def standard_objects() -> list[ObjectDef]:
+    from salesforce_sandbox.schema.products import product_objects  # it builds on this module
+
     return [
         account(),
         contact(),
@@ -703,4 +709,5 @@ def standard_objects() -> list[ObjectDef]:
         permission_set_assignment(),
         object_permissions(),
         field_permissions(),
+        *product_objects(),
     ]
