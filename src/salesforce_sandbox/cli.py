@@ -87,7 +87,11 @@ control plane (loopback only, no auth; JSON in and out):
   GET    /_sandbox/cdc               Change Data Capture: {{"selected": [...], "channels",
                                      "available"}}  (none selected in a new org)
   PUT    /_sandbox/cdc               {{"entities": ["Contact", "Account"]}}  the selection
-  POST   /_sandbox/cdc               {{"add": [...], "remove": [...]}}
+  POST   /_sandbox/cdc               {{"add": [...], "remove": [...]}}; faults:
+                                     {{"gap": {{"Contact": 2}}}} the next 2 Contact changes
+                                     are GAP_* events (header only), {{"overflow_threshold":
+                                     K}} past K changes of an entity in one transaction one
+                                     GAP_OVERFLOW event (0: off)
   GET    /_sandbox/pubsub            the Pub/Sub API's target, port, TLS, tenant id
 
 Pub/Sub API (Change Data Capture, gRPC eventbus.v1 on --pubsub-port, TLS with ca.pem): call

@@ -283,8 +283,17 @@ def currencies(org: Org, call: Call) -> Reply:
 
 def cdc(org: Org, call: Call) -> Reply:
     """Change Data Capture's entity selection (Setup > Change Data Capture): GET it, PUT
-    ``{"entities": [...]}`` to replace it, POST ``{"add": [...], "remove": [...]}``."""
+    ``{"entities": [...]}`` to replace it, POST ``{"add": [...], "remove": [...]}``; POST
+    faults ``{"gap": {"Contact": 2}, "overflow_threshold": K}`` (the next 2 Contact changes
+    are GAP_* events; more than K changes of an entity in one transaction end in one
+    GAP_OVERFLOW event; 0 turns it off)."""
     bus = org.pubsub_bus
+    if call.method == "POST":
+        data = call.json_object()
+        gaps = data.get("gap")
+        if gaps is not None and not isinstance(gaps, dict):
+            raise SalesforceError("INVALID_INPUT", 'give {"gap": {"Contact": 2}}')
+        bus.set_faults(gaps, data.get("overflow_threshold"))
     if call.method == "PUT":
         entities = call.json_object().get("entities")
         if not isinstance(entities, list):
@@ -299,6 +308,8 @@ def cdc(org: Org, call: Call) -> Reply:
             "selected": bus.selected(),
             "channels": ["/data/ChangeEvents"] + [f"/data/{event_name(e)}" for e in bus.selected()],
             "available": sorted(o.name for o in org.full_schema.objects() if can_capture(o)),
+            "gap": dict(bus.gaps),
+            "overflow_threshold": bus.overflow_threshold,
         }
     )
 

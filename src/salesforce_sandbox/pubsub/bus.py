@@ -81,6 +81,32 @@ class EventBus:
         # bumped by `abort_streams` (the control plane's fault): open Subscribe streams end
         self.abort_generation = 0
         self.open_streams = 0
+        # faults (the control plane's): entity -> how many of its next changes are published
+        # as GAP_* events (header only); more than `overflow_threshold` changes of an entity in
+        # one transaction -> one GAP_OVERFLOW event instead of the rest (Salesforce: 100,000)
+        self.gaps: dict[str, int] = {}
+        self.overflow_threshold: int | None = None
+
+    # faults ---------------------------------------------------------------------------------
+    def set_faults(self, gaps: dict[str, int] | None, overflow_threshold: object) -> None:
+        """``gaps`` {"Contact": 2} adds GAP changes to come; ``overflow_threshold`` a count
+        (None leaves it, 0 or a negative turns it off)."""
+        for entity, n in (gaps or {}).items():
+            if not isinstance(n, int) or isinstance(n, bool) or n < 0:
+                raise SalesforceError("INVALID_INPUT", f"gap {entity!r}: give a count >= 0")
+            self.gaps[entity] = n
+        if overflow_threshold is not None:
+            if not isinstance(overflow_threshold, int) or isinstance(overflow_threshold, bool):
+                raise SalesforceError("INVALID_INPUT", "overflow_threshold: give a whole number")
+            self.overflow_threshold = overflow_threshold if overflow_threshold > 0 else None
+
+    def take_gap(self, entity: str) -> bool:
+        """Whether this change of `entity` is to be a GAP event (uses one up)."""
+        left = self.gaps.get(entity, 0)
+        if left <= 0:
+            return False
+        self.gaps[entity] = left - 1
+        return True
 
     # selection ------------------------------------------------------------------------------
     def selected(self) -> list[str]:

@@ -6,6 +6,11 @@ field; an update only the fields whose values changed (the others null), listed 
 writes of one transaction (one API call) share a ``transactionKey``, numbered by
 ``sequenceNumber`` from 1; ``commitUser`` is the user who wrote, ``changeOrigin`` the API
 call's (``origin``).
+
+Faults (``EventBus.set_faults``, ``POST /_sandbox/cdc {"gap": {...}, "overflow_threshold":
+K}``): a change to be a gap is published as ``GAP_<type>`` with only the header (no field
+values, empty bitmaps), as Salesforce does when it cannot build an event's body; past K changes
+of an entity in one transaction, one ``GAP_OVERFLOW`` event (no record ids) stands for the rest.
 """
 
 from __future__ import annotations
@@ -35,6 +40,7 @@ class ChangeCapture:
         self._key = ""
         self._sequence = 0
         self._commit_number = 0
+        self._counts: dict[str, int] = {}  # entity -> changes in the current transaction
 
     # RecordHook -----------------------------------------------------------------------------
     def before_write(
@@ -52,11 +58,16 @@ class ChangeCapture:
         if current is None:
             changed: list[str] = []
             nulled: list[str] = []
-            body = event_schema.body(self._header(obj, rid, "CREATE", record), record, None)
+            header = self._header(obj, rid, "CREATE", record)
+            if self._faulted(event_schema, header):
+                return
+            body = event_schema.body(header, record, None)
         else:
             changed = [name for name in event_schema.where if record.get(name) != current.get(name)]
             nulled = [name for name in changed if record.get(name) is None]
             header = self._header(obj, rid, "UPDATE", record)
+            if self._faulted(event_schema, header):
+                return
             header["changedFields"] = event_schema.bitmap(changed)
             header["nulledFields"] = event_schema.bitmap(nulled)
             body = event_schema.body(header, record, changed)
@@ -69,7 +80,27 @@ class ChangeCapture:
             return
         event_schema = self.schema_of(obj)
         header = self._header(obj, str(record["Id"]), "DELETE", record)
+        if self._faulted(event_schema, header):
+            return
         self._publish(event_schema, event_schema.body(header, {}, []))
+
+    def _faulted(self, event_schema: ChangeEventSchema, header: dict[str, Any]) -> bool:
+        """Publish the change as a fault instead (a GAP event, or past the overflow threshold
+        the transaction's one GAP_OVERFLOW event, then nothing); whether it was one."""
+        entity = event_schema.entity
+        count = self._counts.get(entity, 0) + 1
+        self._counts[entity] = count
+        limit = self.bus.overflow_threshold
+        if limit is not None and count > limit:
+            if count == limit + 1:
+                overflow = {**header, "changeType": "GAP_OVERFLOW", "recordIds": []}
+                self._publish(event_schema, event_schema.body(overflow, {}, []))
+            return True
+        if self.bus.take_gap(entity):
+            gap = {**header, "changeType": "GAP_" + str(header["changeType"])}
+            self._publish(event_schema, event_schema.body(gap, {}, []))
+            return True
+        return False
 
     # helpers --------------------------------------------------------------------------------
     def schema_of(self, obj: ObjectDef) -> ChangeEventSchema:
@@ -88,6 +119,7 @@ class ChangeCapture:
             self._transaction = store.transaction_number if store.conn.in_transaction else -1
             self._key = str(uuid.uuid4())
             self._sequence = 0
+            self._counts = {}
             self._commit_number = time.time_ns() // 1000
         self._sequence += 1
         return {
