@@ -229,6 +229,16 @@ def ago(then: datetime, now: datetime) -> str:
     return f"{seconds / 86400:.1f} days ago"
 
 
+SIGNATURE_ALERT = "bad_signatures"  # the refused-signature alert's kind (`engine.monitor`)
+
+
+def signature_alert_fires(window: Counts, threshold: int) -> bool:
+    """The refused-signature condition: deliveries refused for their signature in the alert's
+    window (the shared counts of every process) reach the threshold. The monitor raises the
+    alert by it, and the overview and `stripe2sf status` say "firing" by it."""
+    return window.bad_signatures >= threshold
+
+
 def signature_alert_firing(health: IntakeHealth, threshold: int) -> bool:
-    """The monitor's `bad_signatures` condition over the shared counts (`engine.monitor`)."""
-    return health.alert_window.bad_signatures >= threshold
+    """`signature_alert_fires` over a health report's alert window."""
+    return signature_alert_fires(health.alert_window, threshold)

@@ -28,13 +28,21 @@ class Alerter:
         s = self.settings
         return bool((s.smtp_host and s.alert_email_to) or s.alert_slack_webhook_url)
 
-    def notify(self, kind: str, subject: str, body: str, now: datetime | None = None) -> bool:
-        """Send unless an alert of this kind went out within the period; True when sent."""
+    def notify(
+        self,
+        kind: str,
+        subject: str,
+        body: str,
+        now: datetime | None = None,
+        recovered: bool = False,
+    ) -> bool:
+        """Send unless an alert of this kind went out within the period; True when sent (the
+        alert log's history then holds it; `recovered`: a condition's recovery message)."""
         if not self.enabled:
             return False
         now = now or datetime.now(UTC)
         period = timedelta(seconds=self.settings.alert_period_seconds)
-        suppressed = self.log.try_acquire(kind, now, period, subject)
+        suppressed = self.log.try_acquire(kind, now, period, subject, body, recovered)
         if suppressed is None:
             return False
         if suppressed:
@@ -71,7 +79,7 @@ class Alerter:
             return "alert" if self.notify(kind, subject, body, now) else None
         if was_firing:
             title = f"Recovered: {recovered or kind}"
-            sent = self.notify(f"{kind}:recovered", title, body, now)
+            sent = self.notify(f"{kind}:recovered", title, body, now, recovered=True)
             return "recovered" if sent else None
         return None
 

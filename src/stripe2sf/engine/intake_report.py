@@ -20,6 +20,7 @@ from stripe2sf.domain.backfill.catchup import Checkpoint
 from stripe2sf.domain.intake_health import (
     REASON_TEXT,
     RECENT_MINUTES,
+    SIGNATURE_ALERT,
     Banner,
     Counts,
     IntakeHealth,
@@ -33,7 +34,6 @@ from stripe2sf.store.catchup_state import CatchUpState
 from stripe2sf.store.db import Engine
 from stripe2sf.store.intake_health import AlertSent, IntakeHealthStore, catchup_updated_at
 
-SIGNATURE_ALERT = "bad_signatures"  # the monitor's condition kind (engine.monitor)
 DEFAULT_CATCHUP_SECONDS = 300.0  # engine.catchup_loop.DEFAULT_INTERVAL (a unit test checks)
 
 

@@ -1,7 +1,9 @@
 """Watches the health of stripe2sf and raises (and clears) condition alerts.
 
 Conditions: the error rate of attempts over a threshold, the org's Salesforce API usage over a
-threshold, a spike of webhooks with bad signatures, catch-up nearing Stripe's 30-day event
+threshold, a spike of webhooks with bad signatures (counted in the per-minute intake buckets
+every `serve` process shares, `store.intake_health`: the alert fires on the total, as the
+overview and `stripe2sf status` judge it), catch-up nearing Stripe's 30-day event
 retention, and reconciliation drift (`reconcile_alert`, called by every reconcile run:
 `stripe2sf reconcile` passes it to `engine.reconcile.Reconciler` as `on_drift`; serve does not
 reconcile by itself). Each alerts at most once per period (the `Alerter`'s throttle) and sends
@@ -16,14 +18,15 @@ from datetime import UTC, datetime, timedelta
 
 import structlog
 
-from stripe2sf import metrics
 from stripe2sf.domain.backfill.catchup import behind
 from stripe2sf.domain.figures import error_rate
+from stripe2sf.domain.intake_health import SIGNATURE_ALERT, signature_alert_fires
 from stripe2sf.engine.alerts import Alerter
 from stripe2sf.salesforce.usage import ApiUsageSnapshot
 from stripe2sf.settings import Settings
 from stripe2sf.store.catchup_state import CatchUpState
 from stripe2sf.store.inbox import Inbox
+from stripe2sf.store.intake_health import IntakeHealthStore
 from stripe2sf.store.reports import Reports
 
 log = structlog.get_logger(__name__)
@@ -39,14 +42,15 @@ class Monitor:
         reports: Reports,
         inbox: Inbox,
         usage: Callable[[], ApiUsageSnapshot | None],
-        bad_signatures: metrics.RecentCount = metrics.BAD_SIGNATURES,
+        intake: IntakeHealthStore | None = None,
     ) -> None:
         self.settings = settings
         self.alerter = alerter
         self.reports = reports
         self.inbox = inbox
         self.usage = usage
-        self.bad_signatures = bad_signatures
+        # the per-minute intake counts every serve process adds to (not this process's own)
+        self.intake = intake or IntakeHealthStore(inbox.engine)
         self.catchup = CatchUpState(inbox.engine)
 
     def check(self, now: datetime | None = None) -> dict[str, str | None]:
@@ -83,10 +87,11 @@ class Monitor:
             f"Salesforce API usage back under {s.alert_api_usage:.0%}",
         )
 
-        bad = self.bad_signatures.since(now.timestamp() - window.total_seconds())
-        sent["bad_signatures"] = self.alerter.condition(
-            "bad_signatures",
-            bad >= s.alert_bad_signatures,
+        refused = self.intake.window(now, window.total_seconds())
+        bad = refused.bad_signatures
+        sent[SIGNATURE_ALERT] = self.alerter.condition(
+            SIGNATURE_ALERT,
+            signature_alert_fires(refused, s.alert_bad_signatures),
             f"{bad} webhooks with bad signatures in {window}",
             "Check STRIPE_WEBHOOK_SECRET (rotated in Stripe but not here?) or whether someone "
             "is posting forged events to the endpoint.",

@@ -38,7 +38,7 @@ from stripe2sf.engine.org_profile import org_config
 from stripe2sf.engine.ports import SalesforcePort
 from stripe2sf.engine.sync import Executed, SyncHandler
 from stripe2sf.store.audit_trail import AuditTrail, append
-from stripe2sf.store.history import ReconcileStore
+from stripe2sf.store.history import ReconcileItem, ReconcileStore
 from stripe2sf.store.ledger import Ledger, raise_to
 from stripe2sf.store.reports import Reports
 from stripe2sf.stripe.reader import StripeReader
@@ -84,6 +84,26 @@ class ReconcileOutcome:
     def remaining(self) -> int:
         final = self.after if self.after is not None else self.report
         return len(final.drift)
+
+
+def drift_items(report: DriftReport, fixes: list[FixOutcome]) -> list[ReconcileItem]:
+    """The report's items as recorded with the run, each with whether `--fix` repaired its
+    Stripe object (None: not tried)."""
+    fixed = {f.item: f.ok for f in fixes}
+    return [
+        ReconcileItem(
+            kind=d.kind,
+            stripe_id=d.stripe_id,
+            customer_id=d.customer_id,
+            salesforce_id=d.salesforce_id,
+            expected=d.expected,
+            actual=d.actual,
+            fixable=d.fixable,
+            fix_object=d.fix_object,
+            fixed=fixed.get(d.fix_object) if d.fix_object else None,
+        )
+        for d in report.items
+    ]
 
 
 def read_stripe(reader: StripeReader, since: int | None = None) -> StripeSide:
@@ -220,7 +240,7 @@ class Reconciler:
             remaining=outcome.remaining,
             counts=report.counts(),
             report_path=report_path,
-            items=[d.to_row() for d in report.items],
+            items=drift_items(report, outcome.fixes),
         )
         if self.on_drift is not None:
             before = int(previous[0].get("drift") or 0) if previous else None

@@ -1,23 +1,54 @@
-"""Alert throttling that every process shares: at most one message per kind per period.
+"""Alert throttling that every process shares (at most one message per kind per period), and
+the history of the alerts sent.
 
-Each kind's row also keeps its recent history (the `last_message` column holds a JSON list of
-the last HISTORY_KEPT alerts sent: when, subject, how many were held back before it), which
-the dashboard's alerts page reads. A row written before that holds the last subject as text.
+`alerts` holds one row per kind: when its last message went out, how many were held back since,
+and that message's subject. `alert_history` (migration 0010) holds one row per alert sent, in
+the same transaction as the throttle's claim, so two processes never both record one. It is
+bounded on insert: rows older than HISTORY_DAYS and beyond the newest HISTORY_PER_KIND of their
+kind are deleted (alerts are throttled, so this is a few rows at most).
 """
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
-from sqlalchemy import Engine, or_, select, update
+from sqlalchemy import (
+    Boolean,
+    Column,
+    Engine,
+    Index,
+    Integer,
+    String,
+    Table,
+    Text,
+    delete,
+    func,
+    or_,
+    select,
+    update,
+)
+from sqlalchemy.engine import Connection
 
 from stripe2sf.store.db import dialect_insert
-from stripe2sf.store.tables import alerts
+from stripe2sf.store.tables import PK, UTCDateTime, alerts, metadata
 
-HISTORY_KEPT = 50
+HISTORY_PER_KIND = 200
+HISTORY_DAYS = 90
+
+alert_history = Table(
+    "alert_history",
+    metadata,
+    Column("id", PK, primary_key=True, autoincrement=True),
+    Column("kind", String(128), nullable=False),
+    Column("sent_at", UTCDateTime, nullable=False),
+    Column("subject", Text, nullable=False),
+    Column("message", Text),  # the body sent (NULL for alerts sent before it was kept)
+    Column("held_back", Integer, nullable=False, default=0),  # suppressed since the one before
+    Column("recovered", Boolean, nullable=False, default=False),  # a recovery message
+    Index("ix_alert_history_sent_at", "sent_at"),
+    Index("ix_alert_history_kind_id", "kind", "id"),
+)
 
 
 @dataclass(frozen=True)
@@ -26,6 +57,8 @@ class SentAlert:
     at: datetime
     subject: str
     held_back: int  # alerts of this kind suppressed since the one before
+    recovered: bool = False
+    message: str | None = None
 
 
 @dataclass(frozen=True)
@@ -33,35 +66,24 @@ class AlertKind:
     kind: str
     last_sent_at: datetime | None
     suppressed: int  # held back since the last one sent
-    sent: list[SentAlert]  # newest first
-
-
-def _history(kind: str, column: str | None, last_sent_at: datetime | None) -> list[SentAlert]:
-    if not column:
-        return []
-    try:
-        doc: Any = json.loads(column)
-    except ValueError:
-        doc = None
-    if not isinstance(doc, list):  # a subject written before the history was kept
-        return [SentAlert(kind, last_sent_at, column, 0)] if last_sent_at else []
-    out = []
-    for item in doc:
-        try:
-            at = datetime.fromisoformat(str(item["at"]))
-        except (KeyError, TypeError, ValueError):
-            continue
-        at = at if at.tzinfo else at.replace(tzinfo=UTC)
-        out.append(SentAlert(kind, at, str(item.get("subject") or ""), int(item.get("held") or 0)))
-    return sorted(out, key=lambda a: a.at, reverse=True)
+    kept: int  # alerts of this kind in the history
 
 
 class AlertLog:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
 
-    def try_acquire(self, kind: str, now: datetime, period: timedelta, message: str) -> int | None:
-        """Claim the right to send an alert of `kind` now.
+    def try_acquire(
+        self,
+        kind: str,
+        now: datetime,
+        period: timedelta,
+        message: str,
+        body: str | None = None,
+        recovered: bool = False,
+    ) -> int | None:
+        """Claim the right to send an alert of `kind` now (`message`: its subject; `body`: its
+        text), and record it in the history when granted.
 
         Returns the number of alerts of this kind suppressed since the last one sent, or None
         when one was already sent within `period` (this one is then counted as suppressed).
@@ -72,55 +94,96 @@ class AlertLog:
                 .values(kind=kind, last_sent_at=None, suppressed=0)
                 .on_conflict_do_nothing(index_elements=["kind"])
             )
-            row = conn.execute(
-                select(alerts.c.suppressed, alerts.c.last_message, alerts.c.last_sent_at)
-                .where(alerts.c.kind == kind)
-                .with_for_update()
-            ).one()
-            suppressed = int(row.suppressed)
-            history = [
-                {"at": a.at.isoformat(), "subject": a.subject, "held": a.held_back}
-                for a in reversed(_history(kind, row.last_message, row.last_sent_at))
-            ]
-            history.append({"at": now.isoformat(), "subject": message, "held": suppressed})
+            suppressed = int(
+                conn.execute(
+                    select(alerts.c.suppressed).where(alerts.c.kind == kind).with_for_update()
+                ).scalar_one()
+            )
             sent = conn.execute(
                 update(alerts)
                 .where(
                     alerts.c.kind == kind,
                     or_(alerts.c.last_sent_at.is_(None), alerts.c.last_sent_at <= now - period),
                 )
-                .values(
-                    last_sent_at=now,
-                    suppressed=0,
-                    last_message=json.dumps(history[-HISTORY_KEPT:]),
-                )
+                .values(last_sent_at=now, suppressed=0, last_message=message)
             ).rowcount
-            if sent:
-                return suppressed
+            if not sent:
+                conn.execute(
+                    update(alerts)
+                    .where(alerts.c.kind == kind)
+                    .values(suppressed=alerts.c.suppressed + 1)
+                )
+                return None
             conn.execute(
-                update(alerts)
-                .where(alerts.c.kind == kind)
-                .values(suppressed=alerts.c.suppressed + 1)
+                alert_history.insert().values(
+                    kind=kind,
+                    sent_at=now,
+                    subject=message,
+                    message=body,
+                    held_back=suppressed,
+                    recovered=recovered,
+                )
             )
-            return None
+            _prune(conn, kind, now)
+            return suppressed
 
     def kinds(self) -> list[AlertKind]:
-        """Every kind of alert ever raised, with its recent history, most recent first."""
+        """Every kind of alert ever raised, with how many of it the history keeps, most
+        recently sent first."""
         with self.engine.connect() as conn:
             rows = conn.execute(select(alerts)).all()
+            kept: dict[str, int] = {
+                str(kind): int(n)
+                for kind, n in conn.execute(
+                    select(alert_history.c.kind, func.count()).group_by(alert_history.c.kind)
+                )
+            }
         found = [
-            AlertKind(
-                str(r.kind),
-                r.last_sent_at,
-                int(r.suppressed or 0),
-                _history(str(r.kind), r.last_message, r.last_sent_at),
-            )
+            AlertKind(str(r.kind), r.last_sent_at, int(r.suppressed or 0), kept.get(str(r.kind), 0))
             for r in rows
         ]
         oldest = datetime.min.replace(tzinfo=UTC)
         return sorted(found, key=lambda k: k.last_sent_at or oldest, reverse=True)
 
-    def sent(self, limit: int = 200) -> list[SentAlert]:
-        """The alerts sent, every kind together, newest first."""
-        every = [a for k in self.kinds() for a in k.sent]
-        return sorted(every, key=lambda a: a.at, reverse=True)[:limit]
+    def count_sent(self) -> int:
+        """How many alerts the history holds, every kind together."""
+        with self.engine.connect() as conn:
+            return int(conn.execute(select(func.count()).select_from(alert_history)).scalar_one())
+
+    def sent(self, limit: int = 50, offset: int = 0) -> list[SentAlert]:
+        """The alerts sent, every kind together, newest first (`offset` rows skipped)."""
+        h = alert_history.c
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(alert_history)
+                .order_by(h.sent_at.desc(), h.id.desc())
+                .limit(limit)
+                .offset(offset)
+            ).all()
+        return [
+            SentAlert(
+                str(r.kind),
+                r.sent_at,
+                str(r.subject),
+                int(r.held_back),
+                bool(r.recovered),
+                r.message,
+            )
+            for r in rows
+        ]
+
+
+def _prune(conn: Connection, kind: str, now: datetime) -> None:
+    """Drop what the history no longer keeps: rows older than HISTORY_DAYS (every kind), and
+    rows of `kind` beyond its newest HISTORY_PER_KIND."""
+    h = alert_history.c
+    conn.execute(delete(alert_history).where(h.sent_at < now - timedelta(days=HISTORY_DAYS)))
+    last_kept = (
+        select(h.id)
+        .where(h.kind == kind)
+        .order_by(h.id.desc())
+        .limit(1)
+        .offset(HISTORY_PER_KIND - 1)
+        .scalar_subquery()
+    )
+    conn.execute(delete(alert_history).where(h.kind == kind, h.id < last_kept))

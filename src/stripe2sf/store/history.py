@@ -1,4 +1,4 @@
-"""Backfill runs and checkpoints, digests of what was written, reconcile runs.
+"""Backfill runs and checkpoints, digests of what was written, reconcile runs and their items.
 
 `commit_batch` is the checkpoint: in one transaction it raises the sync ledger, appends the
 audit entries, stores the digests of the objects written and moves the phase's cursor, so a
@@ -13,7 +13,20 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Engine, select, update
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    Engine,
+    Index,
+    String,
+    Table,
+    Text,
+    delete,
+    func,
+    select,
+    update,
+)
 
 from stripe2sf.domain.audit import AuditRecord
 from stripe2sf.store.audit_trail import append
@@ -25,6 +38,7 @@ from stripe2sf.store.history_tables import (
     reconcile_runs,
 )
 from stripe2sf.store.ledger import raise_to
+from stripe2sf.store.tables import PK, metadata
 
 OPEN_STATUSES = ("running", "stopped")
 
@@ -247,36 +261,56 @@ class BackfillStore:
         return out
 
 
-RECONCILE_ITEMS_KEPT = 2000
+# Drift items kept: the first ITEMS_PER_RUN of a run, for the newest RUNS_WITH_ITEMS runs (an
+# older run keeps its counts; its report file, when written, has every item).
+ITEMS_PER_RUN = 20_000
+RUNS_WITH_ITEMS = 100
+
+# One row per drift item a reconcile run found (migration 0010), in the report's order. The
+# kind names the field compared (`domain.reconcile.drift.KIND_TITLES`); `fixed`: whether
+# `--fix` repaired its Stripe object (NULL: not tried).
+reconcile_items = Table(
+    "reconcile_items",
+    metadata,
+    Column("id", PK, primary_key=True, autoincrement=True),
+    Column("run_id", BigInteger, nullable=False),
+    Column("kind", String(64), nullable=False),
+    Column("stripe_id", String(255), nullable=False),
+    Column("customer_id", String(255)),
+    Column("salesforce_id", String(32)),
+    Column("expected", Text, nullable=False),
+    Column("actual", Text, nullable=False),
+    Column("fixable", Boolean, nullable=False),
+    Column("fix_object", String(255)),
+    Column("fixed", Boolean),
+    Index("ix_reconcile_items_run_id_id", "run_id", "id"),
+)
 
 
 @dataclass(frozen=True)
-class ReconcileDetail:
-    """What a reconcile run's `counts` column holds: drift counts by kind and the first
-    RECONCILE_ITEMS_KEPT report rows (CSV_HEADER's columns), with how many there were."""
+class ReconcileItem:
+    """A drift item as recorded with its run."""
 
-    counts: dict[str, int]
-    items: list[list[str]]
-    items_total: int
+    kind: str
+    stripe_id: str
+    customer_id: str | None
+    salesforce_id: str | None
+    expected: str
+    actual: str
+    fixable: bool
+    fix_object: str | None = None  # "<phase>:<stripe id>" that `--fix` plans again
+    fixed: bool | None = None  # None: no fix tried
 
 
-def reconcile_detail(counts_column: str | None) -> ReconcileDetail:
-    """Read the column: `{"counts": {...}, "items": [...], "items_total": n}`, or a plain
-    `{kind: n}` written before the items were kept (no items then)."""
+def reconcile_counts(counts_column: str | None) -> dict[str, int]:
+    """A run's `counts` column: items found by kind (drift and not)."""
     try:
         doc = json.loads(counts_column or "{}")
     except ValueError:
         doc = {}
     if not isinstance(doc, dict):
-        doc = {}
-    if isinstance(doc.get("counts"), dict):
-        items = [[str(c) for c in row] for row in doc.get("items") or [] if isinstance(row, list)]
-        return ReconcileDetail(
-            {str(k): int(v) for k, v in doc["counts"].items()},
-            items,
-            int(doc.get("items_total", len(items))),
-        )
-    return ReconcileDetail({str(k): int(v) for k, v in doc.items() if isinstance(v, int)}, [], 0)
+        return {}
+    return {str(k): int(v) for k, v in doc.items() if isinstance(v, int)}
 
 
 class ReconcileStore:
@@ -293,15 +327,10 @@ class ReconcileStore:
         remaining: int | None,
         counts: Mapping[str, int],
         report_path: str | None,
-        items: Sequence[Sequence[str]] = (),
+        items: Sequence[ReconcileItem] = (),
     ) -> int:
-        """One run; `items`: the report's rows, the first RECONCILE_ITEMS_KEPT kept with it
-        (for the dashboard's page of the run)."""
-        column = {
-            "counts": dict(counts),
-            "items": [list(row) for row in items[:RECONCILE_ITEMS_KEPT]],
-            "items_total": len(items),
-        }
+        """One run with its first ITEMS_PER_RUN items, in one transaction; the items of runs
+        older than the newest RUNS_WITH_ITEMS go."""
         with self.engine.begin() as conn:
             result = conn.execute(
                 reconcile_runs.insert().values(
@@ -311,8 +340,70 @@ class ReconcileStore:
                     drift=drift,
                     fixed=fixed,
                     remaining=remaining,
-                    counts=json.dumps(column),
+                    counts=json.dumps(dict(counts)),
                     report_path=report_path,
                 )
             )
-            return int(result.inserted_primary_key[0])  # type: ignore[index]
+            run_id = int(result.inserted_primary_key[0])  # type: ignore[index]
+            rows = [
+                {
+                    "run_id": run_id,
+                    "kind": item.kind,
+                    "stripe_id": item.stripe_id,
+                    "customer_id": item.customer_id or None,
+                    "salesforce_id": item.salesforce_id or None,
+                    "expected": item.expected,
+                    "actual": item.actual,
+                    "fixable": item.fixable,
+                    "fix_object": item.fix_object,
+                    "fixed": item.fixed,
+                }
+                for item in items[:ITEMS_PER_RUN]
+            ]
+            for i in range(0, len(rows), 2000):
+                conn.execute(reconcile_items.insert(), rows[i : i + 2000])
+            oldest_kept = (
+                select(reconcile_runs.c.id)
+                .order_by(reconcile_runs.c.id.desc())
+                .limit(1)
+                .offset(RUNS_WITH_ITEMS - 1)
+                .scalar_subquery()
+            )
+            conn.execute(delete(reconcile_items).where(reconcile_items.c.run_id < oldest_kept))
+            return run_id
+
+    def count_items(self, run_id: int) -> int:
+        with self.engine.connect() as conn:
+            return int(
+                conn.execute(
+                    select(func.count())
+                    .select_from(reconcile_items)
+                    .where(reconcile_items.c.run_id == run_id)
+                ).scalar_one()
+            )
+
+    def items(self, run_id: int, limit: int = 50, offset: int = 0) -> list[ReconcileItem]:
+        """A run's items in the report's order (`offset` rows skipped)."""
+        t = reconcile_items.c
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(reconcile_items)
+                .where(t.run_id == run_id)
+                .order_by(t.id)
+                .limit(limit)
+                .offset(offset)
+            ).all()
+        return [
+            ReconcileItem(
+                str(r.kind),
+                str(r.stripe_id),
+                r.customer_id,
+                r.salesforce_id,
+                str(r.expected),
+                str(r.actual),
+                bool(r.fixable),
+                r.fix_object,
+                None if r.fixed is None else bool(r.fixed),
+            )
+            for r in rows
+        ]

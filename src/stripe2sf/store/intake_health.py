@@ -30,6 +30,7 @@ from stripe2sf.domain.intake_health import (
     ACCEPTED,
     RECENT_MINUTES,
     REFUSED,
+    Counts,
     IntakeHealth,
     first_minute,
     minute_of,
@@ -156,6 +157,21 @@ class IntakeHealthStore:
             recent_minutes=recent_minutes,
             alert_window_seconds=alert_window_seconds,
         )
+
+    def window(self, now: datetime, seconds: float, outcome: str = REFUSED) -> Counts:
+        """The counts of one outcome in the window of `seconds` ending at `now` (one query:
+        the alert monitor reads this every tick)."""
+        t = intake_minutes.c
+        with self.engine.connect() as conn:
+            rows = [
+                (int(minute), str(o), str(reason), int(count))
+                for minute, o, reason, count in conn.execute(
+                    select(t.minute, t.outcome, t.reason, t.count).where(
+                        t.minute >= first_minute(now, seconds), t.outcome == outcome
+                    )
+                )
+            ]
+        return sum_buckets(rows, first_minute(now, seconds))
 
     def bucket_count(self) -> int:
         with self.engine.connect() as conn:

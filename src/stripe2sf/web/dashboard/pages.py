@@ -26,6 +26,7 @@ from stripe2sf.engine import review
 from stripe2sf.runtime import Runtime
 from stripe2sf.store.alert_log import AlertLog
 from stripe2sf.store.audit_trail import AuditTrail
+from stripe2sf.store.history import ReconcileStore
 from stripe2sf.store.inbox import STATES
 from stripe2sf.store.reports import Reports
 from stripe2sf.web.dashboard import capture_panel, intake_panel
@@ -493,12 +494,28 @@ def mount(app: FastAPI, runtime: Runtime) -> None:
         return page(session, "Reconciliation runs", body)
 
     @app.get("/reconcile/{run_id}", include_in_schema=False)
-    def reconcile_run(request: Request, run_id: int) -> HTMLResponse:
+    def reconcile_run(
+        request: Request,
+        run_id: int,
+        page_no: Annotated[str, Query(alias="page")] = "",
+        size: str = "",
+    ) -> HTMLResponse:
         session = session_of(request)
         run = board.reports.reconcile_run(run_id)
         if run is None:
             return page(session, "Not found", f"<p>No reconciliation run {e(run_id)}.</p>", 404)
-        body = run_page(run, session, lambda record_id: _record_link(board, record_id))
+        store = ReconcileStore(board.runtime.engine)
+        paged = paging(page_no, size, store.count_items(run_id))
+        items = store.items(run_id, limit=paged.size, offset=paged.offset)
+        listing = pager(f"/reconcile/{run_id}", {"size": size}, paged, len(items), "items")
+        body = run_page(
+            run,
+            session,
+            lambda record_id: _record_link(board, record_id),
+            items,
+            paged.total,
+            listing,
+        )
         return page(session, f"Reconciliation run {run_id}", body)
 
     @app.get("/reconcile/{run_id}/report", include_in_schema=False)
@@ -521,10 +538,17 @@ def mount(app: FastAPI, runtime: Runtime) -> None:
         )
 
     @app.get("/alerts", include_in_schema=False)
-    def alerts_page(request: Request) -> HTMLResponse:
+    def alerts_page(
+        request: Request,
+        page_no: Annotated[str, Query(alias="page")] = "",
+        size: str = "",
+    ) -> HTMLResponse:
         session = session_of(request)
         log = AlertLog(board.runtime.engine)
-        body = alerts_body(log.kinds(), log.sent(), session, board.runtime.alerter.enabled)
+        paged = paging(page_no, size, log.count_sent())
+        sent = log.sent(limit=paged.size, offset=paged.offset)
+        listing = pager("/alerts", {"size": size}, paged, len(sent), "alerts")
+        body = alerts_body(log.kinds(), sent, session, board.runtime.alerter.enabled, listing)
         return page(session, "Alerts", body)
 
     @app.get("/figures", include_in_schema=False)

@@ -10,8 +10,8 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from stripe2sf.domain.reconcile.drift import CSV_HEADER, KIND_TITLES, NOT_DRIFT
-from stripe2sf.store.history import reconcile_detail
+from stripe2sf.domain.reconcile.drift import KIND_TITLES, NOT_DRIFT
+from stripe2sf.store.history import RUNS_WITH_ITEMS, ReconcileItem, reconcile_counts
 from stripe2sf.web.dashboard import formatting as fmt
 from stripe2sf.web.dashboard.auth import Session
 from stripe2sf.web.dashboard.html import card, e, table
@@ -44,7 +44,7 @@ def runs_table(runs: list[Mapping[str, Any]], session: Session) -> str:
         return "<p>No reconciliation run yet (<code>stripe2sf reconcile</code>).</p>"
     rows = []
     for r in runs:
-        detail = reconcile_detail(r.get("counts"))
+        counts = reconcile_counts(r.get("counts"))
         report = ""
         if session.user.is_operator and report_file(r) is not None:
             report = f'<a href="/reconcile/{e(r["id"])}/report">report</a>'
@@ -57,7 +57,7 @@ def runs_table(runs: list[Mapping[str, Any]], session: Session) -> str:
                 f'<span data-testid="run-drift">{e(fmt.number(r.get("drift")))}</span>',
                 e(fmt.number(r.get("fixed")) if r.get("fix") else fmt.DASH),
                 e(fmt.number(r.get("remaining"))),
-                e(_kinds(detail.counts)),
+                e(_kinds(counts)),
                 report,
             ]
         )
@@ -68,11 +68,23 @@ def runs_table(runs: list[Mapping[str, Any]], session: Session) -> str:
     )
 
 
+def _fixed(item: ReconcileItem) -> str:
+    if item.fixed is None:
+        return fmt.DASH
+    return "fixed" if item.fixed else "fix failed"
+
+
 def run_page(
-    run: Mapping[str, Any], session: Session, record_link: Callable[[str | None], str]
+    run: Mapping[str, Any],
+    session: Session,
+    record_link: Callable[[str | None], str],
+    items: list[ReconcileItem],
+    kept: int,
+    pager: str,
 ) -> str:
+    """`items`: the page of the run's items shown, of `kept` kept; `pager`: its links."""
     operator = session.user.is_operator
-    detail = reconcile_detail(run.get("counts"))
+    counts = reconcile_counts(run.get("counts"))
     cards = [
         card("started", fmt.when(run.get("started_at")), "run-started"),
         card("took", fmt.took(run.get("started_at"), run.get("finished_at")), "run-took"),
@@ -98,32 +110,34 @@ def run_page(
         ["kind", "items", "counts as drift"],
         [
             [e(kind_title(k)), e(fmt.number(n)), e(fmt.yes_no(k not in NOT_DRIFT))]
-            for k, n in sorted(detail.counts.items())
+            for k, n in sorted(counts.items())
         ],
         "run-kinds",
     )
-    if not detail.items:
-        if detail.counts:
-            body += '<p class="muted">This run kept no items (recorded before they were).</p>'
+    found = sum(counts.values())
+    if not kept:
+        if found:
+            body += (
+                '<p class="muted" data-testid="items-gone">This run\'s items are not kept '
+                f"(the newest {fmt.number(RUNS_WITH_ITEMS)} runs keep theirs).</p>"
+            )
         return body
-    shown = f"{fmt.number(len(detail.items))} of {fmt.number(detail.items_total)}"
+    shown = f"{fmt.number(kept)} kept of {fmt.number(max(found, kept))}"
     body += f'<h2>Items <span class="muted" data-testid="items-shown">{e(shown)}</span></h2>'
-    index = {name: i for i, name in enumerate(CSV_HEADER)}
     rows = []
-    for item in detail.items:
-        values = {name: item[i] if i < len(item) else "" for name, i in index.items()}
-        row = [e(kind_title(values["kind"])), e(values["fixable"])]
+    for item in items:
+        row = [e(kind_title(item.kind)), e(fmt.yes_no(item.fixable)), e(_fixed(item))]
         if operator:
             row += [
-                e(values["customer_id"]),
-                e(values["stripe_id"]),
-                record_link(values["salesforce_id"] or None),
-                e(values["expected"]),
-                e(values["actual"]),
+                e(item.customer_id or ""),
+                e(item.stripe_id),
+                record_link(item.salesforce_id or None),
+                e(item.expected),
+                e(item.actual),
             ]
         rows.append(row)
-    headers = ["kind", "fixable"]
+    headers = ["kind", "fixable", "fix"]
     headers += (
         ["customer", "Stripe object", "Salesforce record", "expected", "actual"] if operator else []
     )
-    return body + table(headers, rows, "drift-items")
+    return body + pager + table(headers, rows, "drift-items")
