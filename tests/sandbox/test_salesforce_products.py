@@ -167,3 +167,33 @@ def test_contact_roles_have_one_primary(sf: Salesforce) -> None:
         ("ann@acme.example", False, "Economic Buyer"),
         ("bob@acme.example", True, None),
     ]
+
+
+def test_products_and_contact_roles_follow_their_parents_permissions() -> None:
+    """No permission set names OpportunityLineItem, OpportunityContactRole or
+    PricebookEntry: read on Opportunity reads them, edit on it writes them."""
+    from salesforce_sandbox.models.permissions import Grants, object_access
+    from salesforce_sandbox.schema.permission_set import ObjectGrant
+    from salesforce_sandbox.schema.products import product_objects
+
+    objects = {o.name: o for o in product_objects()}
+    reader = Grants(
+        "005X",
+        frozenset({"ApiEnabled"}),
+        {"opportunity": ObjectGrant("Opportunity", read=True)},
+        {},
+    )
+    editor = Grants(
+        "005Y",
+        frozenset({"ApiEnabled"}),
+        {"opportunity": ObjectGrant("Opportunity", read=True, edit=True)},
+        {},
+    )
+    nobody = Grants("005Z", frozenset({"ApiEnabled"}), {}, {})
+    for name in ("OpportunityLineItem", "OpportunityContactRole"):
+        read, wrote = object_access(reader, objects[name]), object_access(editor, objects[name])
+        assert (read.read, read.create, read.edit) == (True, False, False)
+        assert (wrote.read, wrote.create, wrote.edit, wrote.delete) == (True, True, True, True)
+        assert not object_access(nobody, objects[name]).read
+    assert not object_access(reader, objects["PricebookEntry"]).read  # Pricebook2's
+    assert not object_access(reader, objects["Product2"]).read  # its own permission

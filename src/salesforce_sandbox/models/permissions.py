@@ -16,7 +16,8 @@ Decisions (pure functions below, ``object_access`` / ``field_access`` / ``visibl
   Application").
 * Task and Event are readable by every user; writing them takes "Edit Tasks" / "Edit Events".
 * Every other object (Account, Contact, Case, custom objects, ...) needs object permissions;
-  "View All Data" reads them all.
+  "View All Data" reads them all. Opportunity products and contact roles follow Opportunity's,
+  price book entries Pricebook2's (``CONTROLLED_BY_PARENT``): no permission set names them.
 * Change events (Change Data Capture ignores sharing) take View All Records on their object,
   View All Users for User, View All Data for Task and Event (``change_events_denied``); the
   fields of a delivered event are those the user may read.
@@ -115,11 +116,28 @@ class Grants:
 
 
 # decisions (pure) -----------------------------------------------------------------------------
+# Objects a permission set cannot name: their access is their parent's ("controlled by
+# parent"): an Opportunity's products and contact roles follow Opportunity (editing the
+# Opportunity adds, edits and deletes them), a price book's entries follow Pricebook2.
+CONTROLLED_BY_PARENT = {
+    "opportunitylineitem": "opportunity",
+    "opportunitycontactrole": "opportunity",
+    "pricebookentry": "pricebook2",
+}
+
+
 def object_access(grants: Grants, obj: ObjectDef) -> ObjectAccess:
     perms = grants.user_permissions
     if grants.modify_all_data:
         return FULL_OBJECT
     name = obj.name.lower()
+    parent = CONTROLLED_BY_PARENT.get(name)
+    if parent is not None:
+        grant = grants.objects.get(parent)
+        if grant is None:
+            return READ_ONLY if grants.view_all_data else NO_OBJECT
+        read = grant.read or grants.view_all_data
+        return ObjectAccess(read, grant.edit, grant.edit, grant.edit)
     if name in SETUP_OBJECTS:
         if name in VIEW_SETUP_OBJECTS and not ({"ViewSetup", "ViewAllData"} & perms):
             return NO_OBJECT
