@@ -151,6 +151,8 @@ def test_alerts_page_lists_what_was_sent(world: World, page: Page) -> None:
     sent = page.get_by_test_id("alerts-sent").inner_text()
     subjects = [" ".join(str(m["Subject"]).split()) for m in world.mailbox.messages]
     assert len(page.locator("[data-testid=alerts-sent] tbody tr").all()) == len(subjects)
+    total = len(subjects)
+    assert page.get_by_test_id("page-summary").inner_text() == f"1-{total} of {total} alerts"
     for subject in subjects:
         assert subject.removeprefix("[stripe2sf] ") in sent
 

@@ -16,6 +16,8 @@ import stripe
 
 from stripe2sf.engine.backfill import BackfillOptions
 from stripe2sf.engine.reconcile import Reconciler
+from stripe2sf.store.history import ReconcileStore
+from stripe2sf.store.reports import Reports
 from tests.support.history import CLI, Boxes, env_for, parts, records, sandboxes, settings_for
 from tests.support.smtp import Mailbox
 
@@ -96,6 +98,9 @@ def test_reconcile_finds_each_kind_of_drift_and_fix_removes_it(
         # a backfill opens no Case for an open dispute (it reads no disputes): --fix does
         first = reconciler.run(fix=True)
         assert first.report.counts() == {"dispute_missing": 1}, first.report.to_csv()
+        assert first.run_id is not None
+        [kept] = ReconcileStore(p.runtime.engine).items(first.run_id)
+        assert (kept.kind, kept.fixable, kept.fixed) == ("dispute_missing", True, True)
         assert first.after is not None and first.after.clean, first.after.to_csv()
         clean = reconciler.run()
         assert clean.report.clean, clean.report.to_csv()
@@ -219,6 +224,14 @@ def test_reconcile_finds_each_kind_of_drift_and_fix_removes_it(
         assert doc["before"]["drift"] == len(report.drift)
         assert doc["fix_failures"] == []
         assert doc["after"]["counts"] == {"contact_duplicated": 1}, doc
+        # the run keeps every item, each fixable one marked fixed, the rest not tried
+        [newest] = Reports(p.runtime.engine).reconcile_runs(limit=1)
+        kept_items = ReconcileStore(p.runtime.engine).items(int(newest["id"]), limit=100)
+        assert sorted((i.kind, i.stripe_id) for i in kept_items) == sorted(
+            (d.kind, d.stripe_id) for d in report.items
+        )
+        assert {i.fixed for i in kept_items if i.fixable} == {True}
+        assert {i.fixed for i in kept_items if not i.fixable} == {None}
         assert [r["ok"] for r in doc["review_tasks"]] == [True]
         [review] = [
             t
