@@ -266,11 +266,17 @@ def test_closed_won_makes_one_customer_and_one_sent_invoice_under_redelivery(env
     assert made == [
         "stripe.customer",
         "stripe.invoice",
-        "stripe.invoiceitem",
+        f"stripe.invoiceitem-{price_id}-1",
         "stripe.finalize",
         "stripe.send",
     ]
-    assert {r["sobject"] for r in audit if r["action"] == "update"} == {"Account", "Opportunity"}
+    # the Account, the Contact whose email the customer was made with, the results
+    updated = {r["sobject"] for r in audit if r["action"] == "update"}
+    assert updated == {"Account", "Contact", "Opportunity"}
+    [contact] = env.sf.query_all(
+        f"SELECT Stripe_Customer_Id__c FROM Contact WHERE AccountId = '{account_id}'"
+    )["records"]
+    assert contact["Stripe_Customer_Id__c"] == customer.id
 
     # days later: Stripe forgot the keys and our step log is gone; the Opportunity's
     # invoice id says it is done
@@ -315,7 +321,7 @@ class DiesOnce(StripeActions):
 
     def send(self, call: StripeCall) -> dict[str, Any] | None:
         answer = super().send(call)
-        if call.step == self.step and not self.died:
+        if call.step.startswith(self.step) and not self.died:
             self.died = True
             raise ConnectionResetError("worker killed after Stripe answered")
         return answer

@@ -98,3 +98,36 @@ def test_permission_sets() -> None:
     for (sobject, name), rights in wanted.items():
         if name is not None and name.endswith("__c"):
             assert grants.fields[f"{sobject}.{name}"] >= rights, (sobject, name)
+
+
+def test_products_price_field_and_the_reads_of_products_and_contact_roles() -> None:
+    """With products billed (price_source auto or products) `metadata` adds Product2's price
+    field; the integration set reads it and Product2, never edits them, and names no
+    OpportunityLineItem or OpportunityContactRole object (their access is Opportunity's)."""
+    files = generate_metadata(ON)
+    price = ET.fromstring(
+        files[f"{BASE}/objects/Product2/fields/Stripe_Price_Id__c.field-meta.xml"]
+    )
+    assert price.findtext(f"{NS}type") == "Text"
+    integration = integration_access(ON)
+    assert integration.objects["Product2"] == integration.objects["Product2"].__class__()  # read
+    assert integration.readable("Product2.Stripe_Price_Id__c")
+    assert not integration.editable("Product2.Stripe_Price_Id__c")
+    assert integration.readable("OpportunityLineItem.Product2Id")
+    assert integration.readable("OpportunityContactRole.IsPrimary")
+    assert not {"OpportunityLineItem", "OpportunityContactRole"} & set(integration.objects)
+    grants = parse_permission_set(
+        generate_metadata(ON)[f"{BASE}/permissionsets/Stripe2sf_Integration.permissionset-meta.xml"]
+    )
+    assert grants.objects["Product2"] == {"read"}
+    wanted = {(n.sobject, n.field) for n in needs(ON) if "Salesforce actions" in n.why}
+    assert {("OpportunityLineItem", None), ("OpportunityContactRole", None)} <= wanted
+    assert ("Product2", "Stripe_Price_Id__c") in wanted
+    # a custom product field; and none with the Opportunity's field only
+    custom = from_mapping({"actions": {"enabled": True, "product_price_field": "Price_Ref__c"}})
+    assert f"{BASE}/objects/Product2/fields/Price_Ref__c.field-meta.xml" in generate_metadata(
+        custom
+    )
+    field_only = from_mapping({"actions": {"enabled": True, "price_source": "field"}})
+    assert not [p for p in generate_metadata(field_only) if "Product2" in p]
+    assert "Product2" not in integration_access(field_only).objects

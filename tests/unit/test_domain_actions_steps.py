@@ -194,7 +194,7 @@ def test_invoice_steps_keys_and_results() -> None:
         "customer",
         "invoice",
         "draft_items",
-        "invoiceitem",
+        "invoiceitem-price_1-1",
         "finalize",
         "send",
     ]
@@ -252,7 +252,10 @@ def test_the_drafts_items_are_kept_dropped_or_added() -> None:
     drop = next_step(s, changed, ON)
     assert drop == StripeCall("drop-ii_old", "delete", "/v1/invoiceitems/ii_old")
     add = next_step(s, {**changed, "drop-ii_old": {"id": "ii_old"}}, ON)
-    assert isinstance(add, StripeCall) and add.step == "invoiceitem"
+    # its key names the price, quantity and the items deleted so far (-d1): a line edited
+    # back to an earlier value is a new request, not Stripe's answer of the deleted item
+    assert isinstance(add, StripeCall) and add.step == "invoiceitem-price_1-1-d1"
+    assert add.idempotency_key == f"stripe2sf-opp-{OPP}-invoiceitem-price_1-1-d1"
     # an older API version names the price as an object
     old = {
         **base,
@@ -326,4 +329,4 @@ def test_failures_are_sentences() -> None:
     other = readable_stripe_error(
         item, s, code="parameter_invalid", param="quantity", message="Bad"
     )
-    assert other == "Stripe refused to create the invoiceitem: Bad"
+    assert other == "Stripe refused to create the invoice item: Bad"

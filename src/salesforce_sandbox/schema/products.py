@@ -139,7 +139,7 @@ def opportunity_line_item() -> ObjectDef:
     obj.add(FieldDef("Discount", "percent", precision=18, scale=2))
     obj.add(FieldDef("ServiceDate", "date", "Date"))
     obj.add(FieldDef("Description", "string", "Line Description", length=255))
-    obj.add(FieldDef("SortOrder", "int", "Sort Order", precision=9))
+    obj.add(_fixed("SortOrder", "int", "Sort Order", precision=9))
     return obj
 
 

@@ -32,8 +32,12 @@ from stripe2sf.domain.actions.subjects import (
     REQUEST,
     Skip,
     Subject,
+    choose_contact,
+    contact_roles_soql,
     contacts_soql,
+    lines_soql,
     may_act,
+    opportunity_skip,
     opportunity_soql,
     opportunity_subject,
     request_soql,
@@ -60,7 +64,7 @@ ACTION_TYPES = (
     "salesforce.Opportunity.undeleted",
     "salesforce.Stripe_Request__c.created",
 )
-MAX_STEPS = 20  # a guard: an action has at most 8
+MAX_STEPS = 20  # a guard: an action has at most 8, and 2 more per product
 
 
 class ActionRefused(PermanentError):
@@ -119,16 +123,29 @@ class ActionHandler:
     def _subject(self, change: SalesforceChange) -> Subject | Skip:
         if change.entity == OPPORTUNITY:
             rows = self.salesforce.query_all(opportunity_soql(self.config, change.record_id))
-            return opportunity_subject(rows[0], self.config) if rows else Skip("deleted")
+            if not rows:
+                return Skip("deleted")
+            skip = opportunity_skip(rows[0], self.config)
+            if skip is not None:
+                return skip  # no read of its products
+            lines: list[dict[str, Any]] = []
+            if self.config.uses_products:
+                lines = self.salesforce.query_all(lines_soql(self.config, change.record_id))
+            return opportunity_subject(rows[0], self.config, lines)
         rows = self.salesforce.query_all(request_soql(change.record_id))
         return request_subject(rows[0], self.config) if rows else Skip("deleted")
 
-    def _email(self, account_id: str | None) -> str | None:
-        if not account_id:
-            return None
-        rows = self.salesforce.query_all(contacts_soql(account_id))
-        email = rows[0].get("Email") if rows else None
-        return str(email) if email else None
+    def _contact(self, subject: Subject) -> tuple[str | None, str] | None:
+        """(Contact Id, email) of the new customer: the Opportunity's primary contact role,
+        else its first with an email, else the Account's oldest Contact with one."""
+        roles: list[dict[str, Any]] = []
+        if subject.opportunity_id:
+            roles = self.salesforce.query_all(contact_roles_soql(subject.opportunity_id))
+        found = choose_contact(roles, account_id=subject.account_id)
+        if found is None and subject.account_id:
+            contacts = self.salesforce.query_all(contacts_soql(subject.account_id))
+            found = choose_contact((), contacts, subject.account_id)
+        return found
 
     # -- the steps --------------------------------------------------------------------------
 
@@ -136,23 +153,27 @@ class ActionHandler:
         state = self.actions.get(subject.scope) or ActionState(subject.scope, subject.kind)
         if state.state == DONE:
             return Applied()  # its write-back is done too (stored after it)
-        for listed in [k for k in state.steps if k.startswith("draft_items")]:
+        for listed in [
+            k for k in state.steps if k.startswith("draft_items") or action_steps.is_item_step(k)
+        ]:
             del state.steps[listed]  # read the draft again: a try that died may have added to it
         if state.state == ERROR:  # changed again after the error was written back: try again
             state.generation += 1
             state.state, state.error, state.error_event = RUNNING, None, None
             self.actions.save(state)
         email: str | None = None
+        contact_id: str | None = None
         needs_customer = subject.kind != "payment_link" and subject.customer_id is None
-        if needs_customer and "customer" not in state.steps and not subject.problem:
-            email = self._email(subject.account_id)
+        if needs_customer and "link" not in state.steps and not subject.problem:
+            contact_id, email = self._contact(subject) or (None, None)
         price_field = self.config.price_field if subject.sobject == OPPORTUNITY else "Price_Id__c"
-        for _ in range(MAX_STEPS):
+        for _ in range(MAX_STEPS + 4 * len(subject.billed)):
             step = next_step(
                 subject,
                 state.steps,
                 self.config,
                 email=email,
+                contact_id=contact_id,
                 generation=state.generation,
                 price_field=price_field,
             )
@@ -162,7 +183,7 @@ class ActionHandler:
                     step = Failure(refused)
             elif isinstance(step, LinkAccount):
                 self._link(step, event.event_id, records)
-                state.steps["link"] = {"account_id": step.account_id}
+                state.steps["link"] = {"account_id": step.account_id, "contact_id": step.contact_id}
                 self.actions.save(state)
                 continue
             if isinstance(step, Failure):
@@ -223,11 +244,13 @@ class ActionHandler:
                     customer_id=customer,
                     price_field=price_field,
                 )
-        if call.step == "price" and answer is None:
-            answer = {"id": subject.price_id, "missing": True}
-        kept = action_steps.kept(call.step, answer or {})
-        if call.step == "price":
-            kept["id"], kept["missing"] = subject.price_id, bool((answer or {}).get("missing"))
+        if action_steps.is_price_step(call.step):
+            price_id = call.path.rsplit("/", 1)[-1]
+            answer = answer or {"id": price_id, "missing": True}
+            kept = action_steps.kept(call.step, answer)
+            kept["id"], kept["missing"] = price_id, bool(answer.get("missing"))
+        else:
+            kept = action_steps.kept(call.step, answer or {})
         state.steps[call.step] = kept
         self.actions.save(state)
         if call.method != "get":
@@ -257,19 +280,36 @@ class ActionHandler:
         result.raise_for_failures()
 
     def _link(self, link: LinkAccount, event_id: str, records: list[AuditRecord]) -> None:
-        """The new customer's id on its Account, and in the links the sync reads."""
-        op = Operation(
-            "link",
-            "update",
-            "Account",
-            "Id",
-            link.account_id,
-            {CUSTOMER_FIELD: link.customer_id},
-            reason="the Stripe customer made for this Account by a Salesforce action",
-        )
-        plan = Plan(event_id, "action.link", (op,), customer_id=link.customer_id)
+        """The new customer's id on its Account and on the Contact it was made from, and in
+        the links the sync reads (so the customer's own events find both, not new ones)."""
+        ops = [
+            Operation(
+                "link",
+                "update",
+                "Account",
+                "Id",
+                link.account_id,
+                {CUSTOMER_FIELD: link.customer_id},
+                reason="the Stripe customer made for this Account by a Salesforce action",
+            )
+        ]
+        if link.contact_id:
+            ops.append(
+                Operation(
+                    "link_contact",
+                    "update",
+                    "Contact",
+                    "Id",
+                    link.contact_id,
+                    {CUSTOMER_FIELD: link.customer_id},
+                    reason="the Contact whose email the Stripe customer was made with",
+                )
+            )
+        plan = Plan(event_id, "action.link", tuple(ops), customer_id=link.customer_id)
         self._execute(plan, records)
-        self.links.remember({link.customer_id: Link(account_id=link.account_id)})
+        self.links.remember(
+            {link.customer_id: Link(account_id=link.account_id, contact_id=link.contact_id)}
+        )
 
     def _write_back(
         self,

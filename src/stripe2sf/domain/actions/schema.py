@@ -2,6 +2,8 @@
 (with `[actions] enabled = true`); `domain.setup.schema` adds them to what `stripe2sf
 metadata` generates, `domain.setup.access` grants them.
 
+    Product2           Stripe_Price_Id__c (`product_price_field`: a product's Stripe price,
+                       billed for the Opportunity's products; not with price_source "field")
     Opportunity        Stripe_Price_Id__c (the input; the `price_field`), the results:
                        Stripe_Status__c (picklist), Stripe_Error__c (long text, readable),
                        Stripe_Invoice_Id__c, Stripe_Invoice_Url__c (URL),
@@ -21,6 +23,7 @@ from stripe2sf.domain.actions.config import ACTION_KINDS, ActionsConfig
 from stripe2sf.domain.actions.subjects import (
     CUSTOMER_FIELD,
     OPPORTUNITY,
+    PRODUCT,
     REQUEST,
     REQUEST_STATUS_VALUES,
     STATUS_VALUES,
@@ -92,6 +95,18 @@ def action_fields(config: ActionsConfig) -> list[FieldSpec]:
                 "How many of the Stripe price to bill",
                 precision=18,
                 scale=0,
+            )
+        )
+    if config.uses_products:
+        specs.append(
+            FieldSpec(
+                PRODUCT,
+                config.product_price_field,
+                "Text",
+                _label(config.product_price_field),
+                "The Stripe price (price_...) billed for this product when an Opportunity "
+                f"with it is {config.stage}",
+                length=255,
             )
         )
     specs += _results(OPPORTUNITY, "Stripe_Status__c", "Stripe_Error__c")

@@ -8,7 +8,7 @@ fields) -> a `Subject` to act on, or a `Skip` saying why not.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -18,6 +18,10 @@ from stripe2sf.domain.capture.change import SalesforceChange
 
 OPPORTUNITY = "Opportunity"
 REQUEST = "Stripe_Request__c"
+PRODUCT = "Product2"
+LINE_ITEM = "OpportunityLineItem"
+CONTACT_ROLE = "OpportunityContactRole"
+PRICEBOOK_ENTRY = "PricebookEntry"
 CUSTOMER_FIELD = "Stripe_Customer_Id__c"  # on Account (the sync's link) and on the request
 
 # result key -> the field it is written to, per object (None: not written there)
@@ -69,6 +73,23 @@ DONE_WHEN: Mapping[ActionKind, str] = {
 
 
 @dataclass(frozen=True)
+class Line:
+    """One thing to bill: an Opportunity product (`line_id`, its product's `name`, its number
+    in the Opportunity's order), or the Opportunity's price field (`line_id` None)."""
+
+    number: int
+    line_id: str | None
+    name: str
+    price_id: str | None
+    quantity: int
+
+    @property
+    def label(self) -> str:
+        """How an error names the line: 'line 2 (Widget Pro)'."""
+        return f"line {self.number} ({self.name})" if self.line_id else ""
+
+
+@dataclass(frozen=True)
 class Subject:
     """One action to do: on which record (`sobject`, `record_id`), for which Account, with
     which price. `problem`: a readable reason it cannot be done (written back as the error)."""
@@ -83,6 +104,12 @@ class Subject:
     quantity: int
     opportunity_id: str | None = None
     problem: str | None = None
+    lines: tuple[Line, ...] = ()  # the Opportunity's products; empty: `price_id`, `quantity`
+
+    @property
+    def billed(self) -> tuple[Line, ...]:
+        """What is billed: the products, or the one price of the record's price field."""
+        return self.lines or (Line(1, None, "", self.price_id, self.quantity),)
 
     @property
     def scope(self) -> str:
@@ -130,10 +157,34 @@ def request_soql(record_id: str) -> str:
     return f"SELECT {', '.join(dict.fromkeys(fields))} FROM {REQUEST} WHERE Id = '{_id(record_id)}'"
 
 
+def lines_soql(config: ActionsConfig, opportunity_id: str) -> str:
+    """The Opportunity's products, in the order Salesforce shows them."""
+    fields = [
+        "Id",
+        "Quantity",
+        "Product2Id",
+        "Product2.Name",
+        f"Product2.{config.product_price_field}",
+    ]
+    return (
+        f"SELECT {', '.join(fields)} FROM {LINE_ITEM} WHERE OpportunityId = "
+        f"'{_id(opportunity_id)}' ORDER BY SortOrder, CreatedDate, Id"
+    )
+
+
+def contact_roles_soql(opportunity_id: str) -> str:
+    """The Opportunity's contact roles: the new customer's email comes from the primary."""
+    return (
+        f"SELECT ContactId, Contact.Email, Contact.AccountId, Contact.{CUSTOMER_FIELD}, IsPrimary "
+        f"FROM {CONTACT_ROLE} WHERE OpportunityId = "
+        f"'{_id(opportunity_id)}' ORDER BY CreatedDate, Id"
+    )
+
+
 def contacts_soql(account_id: str) -> str:
     """The Account's Contacts with an email, oldest first: the new customer's email."""
     return (
-        "SELECT Id, Email FROM Contact WHERE AccountId = "
+        f"SELECT Id, Email, AccountId, {CUSTOMER_FIELD} FROM Contact WHERE AccountId = "
         f"'{_id(account_id)}' AND Email != null ORDER BY CreatedDate LIMIT 1"
     )
 
@@ -198,26 +249,112 @@ def already_done(row: Mapping[str, Any], fields: Mapping[str, str], kind: Action
     return bool(_str(row, fields[DONE_WHEN[kind]]))
 
 
-def opportunity_subject(row: Mapping[str, Any], config: ActionsConfig) -> Subject | Skip:
-    """The action an Opportunity (as read now) asks for."""
-    record_id = str(row["Id"])
+def opportunity_skip(row: Mapping[str, Any], config: ActionsConfig) -> Skip | None:
+    """Why the Opportunity (as read now) asks for nothing (None: it asks for its action)."""
     if row.get("StageName") != config.stage:
         return Skip(f"stage is {row.get('StageName')!r}, not {config.stage!r}")
     if already_done(row, OPPORTUNITY_FIELDS, config.kind):
         return Skip(f"already done: {OPPORTUNITY_FIELDS[DONE_WHEN[config.kind]]} is set")
-    quantity = _quantity(row.get(config.quantity_field)) if config.quantity_field else 1
+    return None
+
+
+def opportunity_subject(
+    row: Mapping[str, Any],
+    config: ActionsConfig,
+    line_rows: Sequence[Mapping[str, Any]] = (),
+) -> Subject | Skip:
+    """The action an Opportunity (as read now) asks for; `line_rows`: its products
+    (`lines_soql`), billed instead of its price field by `[actions] price_source`."""
+    skip = opportunity_skip(row, config)
+    if skip is not None:
+        return skip
+    record_id = str(row["Id"])
+    account = _parent(row, "Account") or {}
     subject = Subject(
         OPPORTUNITY,
         record_id,
         config.kind,
         account_id=_str(row, "AccountId"),
-        account_name=_str(_parent(row, "Account") or {}, "Name"),
-        customer_id=_str(_parent(row, "Account") or {}, CUSTOMER_FIELD),
-        price_id=_str(row, config.price_field),
-        quantity=quantity or 1,
+        account_name=_str(account, "Name"),
+        customer_id=_str(account, CUSTOMER_FIELD),
+        price_id=None,
+        quantity=1,
         opportunity_id=record_id,
     )
+    if config.price_source == "products" or (config.price_source == "auto" and line_rows):
+        return _with_lines(subject, line_rows, config)
+    quantity = _quantity(row.get(config.quantity_field)) if config.quantity_field else 1
+    subject = replace(subject, price_id=_str(row, config.price_field), quantity=quantity or 1)
     return _with_problem(subject, quantity, config.price_field, config.quantity_field)
+
+
+def _with_lines(
+    subject: Subject, line_rows: Sequence[Mapping[str, Any]], config: ActionsConfig
+) -> Subject:
+    """The subject billing the Opportunity's products, with every line's problem said."""
+    if not line_rows:
+        return replace(
+            subject,
+            problem="the Opportunity has no products: add its products, or set [actions] "
+            'price_source = "auto" to bill its ' + config.price_field,
+        )
+    field = f"{PRODUCT}.{config.product_price_field}"
+    lines: list[Line] = []
+    problems: list[str] = []
+    for number, row in enumerate(line_rows, start=1):
+        product = _parent(row, "Product2") or {}
+        name = _str(product, "Name") or _str(row, "Product2Id") or str(row.get("Id"))
+        price_id = _str(product, config.product_price_field)
+        quantity = _quantity(row.get("Quantity"))
+        line = Line(number, str(row["Id"]), name, price_id, quantity or 1)
+        lines.append(line)
+        if price_id is None:
+            problems.append(
+                f"{line.label}: the product has no Stripe price: set {field} of {name} "
+                "to the id of a Stripe price (price_...)"
+            )
+        elif not price_id.startswith(("price_", "plan_")):
+            problems.append(
+                f"{line.label}: the product's {field} is {price_id!r}, which is not a Stripe "
+                "price id (they start with 'price_')"
+            )
+        elif quantity is None:
+            problems.append(
+                f"{line.label}: the quantity is {row.get('Quantity')!r}; Stripe bills whole "
+                "quantities of at least 1"
+            )
+    subject = replace(subject, lines=tuple(lines))
+    if problems:
+        return replace(subject, problem="; ".join(problems))
+    if subject.kind != "payment_link" and subject.account_id is None:
+        return replace(
+            subject, problem="no Account: the Stripe customer is made from the Account; set one"
+        )
+    return subject
+
+
+def choose_contact(
+    roles: Sequence[Mapping[str, Any]],
+    account_contacts: Sequence[Mapping[str, Any]] = (),
+    account_id: str | None = None,
+) -> tuple[str | None, str] | None:
+    """(Contact Id, email) of the new customer: the Opportunity's primary contact role's
+    Contact (`contact_roles_soql`), else its first contact role with an email, else the
+    Account's oldest Contact with an email (`contacts_soql`); None when none has one. The
+    Contact Id (to link to the new customer) is None for a Contact of another Account, or one
+    linked to a Stripe customer already: its email is used, its link left alone."""
+    people = [(r.get("IsPrimary") is True, _parent(r, "Contact") or {}, r) for r in roles]
+    with_email = [p for p in people if _str(p[1], "Email")]
+    ordered = [p for p in with_email if p[0]] + [p for p in with_email if not p[0]]
+    candidates = [(contact, _str(role, "ContactId")) for _, contact, role in ordered]
+    candidates += [(c, _str(c, "Id")) for c in account_contacts if _str(c, "Email")]
+    if not candidates:
+        return None
+    contact, contact_id = candidates[0]
+    linkable = _str(contact, CUSTOMER_FIELD) is None and (
+        account_id is None or _str(contact, "AccountId") in (None, account_id)
+    )
+    return (contact_id if linkable else None), str(_str(contact, "Email"))
 
 
 def request_subject(row: Mapping[str, Any], config: ActionsConfig) -> Subject | Skip:

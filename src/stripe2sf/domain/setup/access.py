@@ -35,7 +35,13 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from stripe2sf.domain.actions.schema import REQUEST_INPUT_FIELDS, action_fields, change_entities
-from stripe2sf.domain.actions.subjects import OPPORTUNITY, REQUEST
+from stripe2sf.domain.actions.subjects import (
+    CONTACT_ROLE,
+    LINE_ITEM,
+    OPPORTUNITY,
+    PRODUCT,
+    REQUEST,
+)
 from stripe2sf.domain.config import SyncConfig, is_record_type_id
 from stripe2sf.domain.reverse.config import SOURCE_OBJECTS
 from stripe2sf.domain.reverse.mapping import active_mappings
@@ -68,6 +74,13 @@ NOT_GOVERNED = frozenset(
     }
 )
 ACTIVITIES = frozenset({"Task", "Event"})
+# objects no permission set names: their access is their parent's (their fields have
+# field-level security of their own)
+CONTROLLED_BY_PARENT = {
+    "OpportunityLineItem": "Opportunity",
+    "OpportunityContactRole": "Opportunity",
+    "PricebookEntry": "Pricebook2",
+}
 # the org's configuration: readable by API users, no field-level security
 SETUP_OBJECTS = frozenset({"User", "Group", "Organization", "Profile", "PermissionSet"})
 EDIT_TASKS = "EditTask"
@@ -128,7 +141,10 @@ class _Builder:
         self.notes: dict[str, str] = {}
 
     def add(self, sobject: str, field_name: str, *, edit: bool, why: str) -> None:
-        if sobject not in self.objects and sobject not in ACTIVITIES:
+        if sobject in CONTROLLED_BY_PARENT:
+            if CONTROLLED_BY_PARENT[sobject] not in self.objects:
+                return
+        elif sobject not in self.objects and sobject not in ACTIVITIES:
             return  # no object access: a field permission would grant nothing
         if not fls_governed(sobject, field_name):
             return
@@ -223,9 +239,21 @@ def integration_access(config: SyncConfig) -> Access:
     if config.actions.enabled:  # Salesforce actions: read the record, write its results back
         for sobject in (OPPORTUNITY, REQUEST) if config.actions.requests else (OPPORTUNITY,):
             build.objects[sobject] = EDIT
-        build.add_all(action_fields(config.actions), edit=True, why="Salesforce actions")
+        specs = action_fields(config.actions)
+        build.add_all(
+            [s for s in specs if s.sobject != PRODUCT], edit=True, why="Salesforce actions"
+        )
         build.add(OPPORTUNITY, "AccountId", edit=False, why="the Account an action bills")
         build.add("Contact", "Email", edit=False, why="a new Stripe customer's email")
+        build.add("Contact", "AccountId", edit=False, why="a new Stripe customer's Contact")
+        # the Opportunity's contact roles (their access is Opportunity's: controlled by parent)
+        build.add(CONTACT_ROLE, "IsPrimary", edit=False, why="a new Stripe customer's email")
+        if config.actions.uses_products:  # the Opportunity's products, each with its price
+            build.objects.setdefault(PRODUCT, READ)
+            build.add_all(
+                [s for s in specs if s.sobject == PRODUCT], edit=False, why="Salesforce actions"
+            )
+            build.add(LINE_ITEM, "Product2Id", edit=False, why="the Opportunity's products")
     for sobject in captured_objects(config):  # Change Data Capture's requirement
         rights = build.objects.get(sobject, READ)
         build.objects[sobject] = ObjectRights(rights.read, rights.create, rights.edit, True)

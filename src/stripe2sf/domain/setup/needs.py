@@ -98,6 +98,9 @@ def read_queries(config: SyncConfig) -> list[tuple[str, str]]:
         why = "Salesforce actions"
         queries.append((why, actions.opportunity_soql(config.actions, "006000000000000")))
         queries.append((why, actions.contacts_soql("001000000000000")))
+        queries.append((why, actions.contact_roles_soql("006000000000000")))
+        if config.actions.uses_products:
+            queries.append((why, actions.lines_soql(config.actions, "006000000000000")))
         if config.actions.requests:
             queries.append((why, actions.request_soql("a00000000000000")))
     return queries
@@ -134,7 +137,8 @@ def written_fields(config: SyncConfig) -> list[tuple[str, str, str]]:
     for spec in required_fields(config):
         out.append((spec.sobject, spec.name, "stripe2sf's custom fields"))
     for spec in action_fields(config.actions):
-        out.append((spec.sobject, spec.name, "Salesforce actions"))
+        if spec.sobject != actions.PRODUCT:  # a product's Stripe price is only read
+            out.append((spec.sobject, spec.name, "Salesforce actions"))
     if config.actions.enabled:
         out.append(("Account", config.objects.customer_id_field, "Salesforce actions link"))
     if config.person_accounts:  # a person account is written with its person contact
