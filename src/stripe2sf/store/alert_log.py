@@ -4,8 +4,8 @@ the history of the alerts sent.
 `alerts` holds one row per kind: when its last message went out, how many were held back since,
 and that message's subject. `alert_history` (migration 0010) holds one row per alert sent, in
 the same transaction as the throttle's claim, so two processes never both record one. It is
-bounded on insert: rows older than HISTORY_DAYS and beyond the newest HISTORY_PER_KIND of their
-kind are deleted (alerts are throttled, so this is a few rows at most).
+bounded on insert: rows beyond the newest HISTORY_PER_KIND of their kind are deleted with the
+claim, then rows older than HISTORY_DAYS (alerts are throttled: a few rows at most).
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+import structlog
 from sqlalchemy import (
     Boolean,
     Column,
@@ -29,9 +30,12 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.engine import Connection
+from sqlalchemy.exc import SQLAlchemyError
 
 from stripe2sf.store.db import dialect_insert
 from stripe2sf.store.tables import PK, UTCDateTime, alerts, metadata
+
+log = structlog.get_logger(__name__)
 
 HISTORY_PER_KIND = 200
 HISTORY_DAYS = 90
@@ -124,8 +128,9 @@ class AlertLog:
                     recovered=recovered,
                 )
             )
-            _prune(conn, kind, now)
-            return suppressed
+            _cap(conn, kind)
+        _drop_old(self.engine, now)
+        return suppressed
 
     def kinds(self) -> list[AlertKind]:
         """Every kind of alert ever raised, with how many of it the history keeps, most
@@ -173,11 +178,10 @@ class AlertLog:
         ]
 
 
-def _prune(conn: Connection, kind: str, now: datetime) -> None:
-    """Drop what the history no longer keeps: rows older than HISTORY_DAYS (every kind), and
-    rows of `kind` beyond its newest HISTORY_PER_KIND."""
+def _cap(conn: Connection, kind: str) -> None:
+    """Drop the rows of `kind` beyond its newest HISTORY_PER_KIND (in the claim's transaction:
+    the kind's row lock serializes the processes alerting on it)."""
     h = alert_history.c
-    conn.execute(delete(alert_history).where(h.sent_at < now - timedelta(days=HISTORY_DAYS)))
     last_kept = (
         select(h.id)
         .where(h.kind == kind)
@@ -187,3 +191,15 @@ def _prune(conn: Connection, kind: str, now: datetime) -> None:
         .scalar_subquery()
     )
     conn.execute(delete(alert_history).where(h.kind == kind, h.id < last_kept))
+
+
+def _drop_old(engine: Engine, now: datetime) -> None:
+    """Drop rows older than HISTORY_DAYS, every kind, in a transaction of its own (holding no
+    other lock, so two processes alerting on different kinds cannot deadlock over it). Best
+    effort: the alert was sent and recorded; the next one prunes again."""
+    cutoff = now - timedelta(days=HISTORY_DAYS)
+    try:
+        with engine.begin() as conn:
+            conn.execute(delete(alert_history).where(alert_history.c.sent_at < cutoff))
+    except SQLAlchemyError as exc:
+        log.warning("alert_history_prune_failed", error=str(exc))
