@@ -49,6 +49,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from soak_chaos import Chaos, SalesforceControl, StripeControl
 from soak_pg import PgCluster, stable_port
 from soak_traffic import EmailBook, Traffic
+from soak_two_way import RepStory
 from soak_verify import Verdict, Verifier
 from stripe2sf.demo.processes import ProcessGroup, script
 from stripe2sf.demo.run import (
@@ -76,6 +77,7 @@ class System:
     env: dict[str, str] = field(default_factory=dict)
     current: dict[str, str] = field(default_factory=dict)  # role -> name in procs
     argv: dict[str, list[str]] = field(default_factory=dict)
+    role_env: dict[str, dict[str, str]] = field(default_factory=dict)
     expected_down: set[str] = field(default_factory=set)
     unexpected_exits: list[str] = field(default_factory=list)
     restarts: int = 0
@@ -95,7 +97,7 @@ class System:
         with self._lock:
             n = sum(1 for name in self.procs.procs if name.split("~")[0] == role)
             name = role if n == 0 else f"{role}~{n}"
-            self.procs.start(name, self.argv[role], env=self.env)
+            self.procs.start(name, self.argv[role], env={**self.env, **self.role_env.get(role, {})})
             self.current[role] = name
 
     def start_stripe2sf(self, secret: str) -> None:
@@ -113,11 +115,15 @@ class System:
         }
         port = self.ends.service.rsplit(":", 1)[1]
         self.argv["serve"] = [script("stripe2sf"), "serve", "--no-worker", "--port", port]
+        # Salesforce changes are captured by their own process (it can be SIGKILLed alone)
+        self.role_env["serve"] = {"STRIPE2SF_CAPTURE": "off"}
         self.start_role("serve")
         self.procs.wait_ready("serve", self.ends.service + "/readyz", timeout=120)
         for i in range(1, self.workers + 1):
             self.argv[f"worker-{i}"] = [script("stripe2sf"), "worker"]
             self.start_role(f"worker-{i}")
+        self.argv["capture"] = [script("stripe2sf"), "capture"]
+        self.start_role("capture")
         threading.Thread(target=self._supervise, name="supervisor", daemon=True).start()
 
     def _supervise(self) -> None:
@@ -133,8 +139,7 @@ class System:
                 print(f"  supervisor: {name} exited {proc.returncode}; restarting", flush=True)
                 self.start_role(role)
 
-    def kill_worker(self) -> str:
-        role = "worker-1"
+    def kill_worker(self, role: str = "worker-1") -> str:
         name = self.current[role]
         self.expected_down.add(role)
         os.killpg(self.procs.procs[name].pid, signal.SIGKILL)
@@ -144,6 +149,9 @@ class System:
         self.expected_down.discard(role)
         self.restarts += 1
         return f"{name} killed, {self.current[role]} started"
+
+    def kill_capture(self) -> str:
+        return self.kill_worker("capture")
 
     def restart_postgres(self) -> str:
         down = self.pg.restart("immediate", down_seconds=2.0)
@@ -166,6 +174,11 @@ class System:
             self.pg.stop("fast")
         except Exception as exc:  # already down: nothing to stop
             print(f"  (PostgreSQL stop: {exc})")
+
+
+def rep_size(args: argparse.Namespace) -> int:
+    """The sales rep's customers: 8 in a short soak, up to 40 in a long one."""
+    return int(args.rep_customers or max(8, min(40, args.events // 120)))
 
 
 def salesforce_client(ends: Endpoints) -> Salesforce:
@@ -261,7 +274,9 @@ def run(args: argparse.Namespace, workdir: Path) -> tuple[Verdict, dict[str, Any
             f"soak in {workdir}; stripe2sf and the sandboxes run from {freeze_sources(workdir)}"
         )
         system.start_database()
-        system.ends = ends = start_sandboxes(system.procs, workdir, console)
+        # two_way: [salesforce_to_stripe], [actions], Contact.Email create_only, the metadata
+        # with the CDC channel members, the Pub/Sub API on (as the demo runs)
+        system.ends = ends = start_sandboxes(system.procs, workdir, console, two_way=True)
         stripe_ctl = StripeControl(ends.stripe_api)
         sf_ctl = SalesforceControl(ends.salesforce, ends.ca_path)
         sf = salesforce_client(ends)
@@ -286,19 +301,29 @@ def run(args: argparse.Namespace, workdir: Path) -> tuple[Verdict, dict[str, Any
             rate=args.rate,
         )
         traffic.setup()
+        rep = RepStory(ends, sf, traffic.client, rep_size(args), args.seed)
         chaos = Chaos(
             stripe_ctl,
             sf_ctl,
             traffic.progress,
-            {"kill_worker": system.kill_worker, "restart_postgres": system.restart_postgres},
+            {
+                "kill_worker": system.kill_worker,
+                "kill_capture": system.kill_capture,
+                "restart_postgres": system.restart_postgres,
+                "pubsub_abort": sf_ctl.abort_pubsub,
+            },
         )
         t0 = time.monotonic()
         chaos.start()
+        rep.start(traffic.progress)
         traffic.run()
+        rep.join()
         traffic_s = time.monotonic() - t0
         console.print(f"  traffic done: {traffic.events_seen} Stripe events in {traffic_s:.0f} s")
         console.print(f"  traffic: {dict(traffic.done)}; emails {dict(traffic.book.kinds)}")
+        console.print(f"  sales rep: {dict(rep.done)}")
         chaos.finish()
+        time.sleep(3)  # the capture's last changes: stored within a second of their commit
         system.pg.ensure_up()  # whatever happened to the chaos step, verify against the data
 
         stripe_ctl.retry_deliveries()
@@ -311,7 +336,7 @@ def run(args: argparse.Namespace, workdir: Path) -> tuple[Verdict, dict[str, Any
         calls = api_calls(sf_ctl)
         console.print(f"  settled in {duration - traffic_s:.0f} s; status {status.get('inbox')}")
 
-        verdict = Verifier(client, sf, seeded_ids, system.pg.dsn()).run()
+        verdict = Verifier(client, sf, seeded_ids, system.pg.dsn(), rep).run()
         counts = verdict.counts()
         figures = {
             "benchmark": "soak",
@@ -322,6 +347,8 @@ def run(args: argparse.Namespace, workdir: Path) -> tuple[Verdict, dict[str, Any
             "settle_s": round(duration - traffic_s, 1),
             "events_per_s": round(verdict.stripe_events / duration, 1) if duration else None,
             **counts,
+            "by_direction": verdict.by_direction(),
+            "two_way": verdict.two_way,
             "events_never_stored": verdict.events_never_stored,
             "by_check": verdict.by_check(),
             "salesforce_api_calls": calls,
@@ -331,9 +358,10 @@ def run(args: argparse.Namespace, workdir: Path) -> tuple[Verdict, dict[str, Any
             "catchup_exit": catchup.returncode,
             "unexpected_exits": len(system.unexpected_exits),
             "traffic_failures": sum(n for k, n in traffic.done.items() if k.startswith("story")),
+            "rep_failures": sum(n for k, n in rep.done.items() if k.endswith("failed")),
         }
         console.print("  chaos: " + "; ".join(line.split("  ", 1)[-1] for line in chaos.log))
-        for problem in chaos.errors + traffic.errors[:5]:
+        for problem in chaos.errors + traffic.errors[:5] + rep.errors[:8]:
             console.print(f"  [yellow]harness note:[/yellow] {problem}")
         for exit_note in system.unexpected_exits:
             console.print(f"  [red]unexpected exit:[/red] {exit_note}")
@@ -351,6 +379,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--threads", type=int, default=6, help="concurrent traffic stories")
     parser.add_argument("--rate", type=float, default=15, help="Stripe events/s (0: no limit)")
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument(
+        "--rep-customers", type=int, default=0, help="the sales rep's customers (0: by --events)"
+    )
     parser.add_argument("--drain-timeout", type=float, default=600)
     parser.add_argument("--workdir", type=Path, default=None, help="kept; else a temp folder")
     args = parser.parse_args(argv)

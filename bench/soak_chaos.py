@@ -4,7 +4,8 @@ traffic runs, plus process chaos (a worker SIGKILLed, PostgreSQL crash-restarted
 Each row of SCHEDULE is one knob: on at `start`, off at `stop` (fractions of the target number
 of Stripe events) or after `seconds`. A new sandbox knob is one more row. Stripe knobs are
 `POST /_sandbox/faults` bodies (switched off by posting the values they had before: knobs must
-not share a key); Salesforce knobs are one fault rule each (`POST /_sandbox/faults`, removed by
+not share a key, except list values such as `api_outage`, joined while both are on);
+Salesforce knobs are one fault rule each (`POST /_sandbox/faults`, removed by
 `DELETE /_sandbox/faults/{id}`) or the added latency (`POST /_sandbox/latency`).
 """
 
@@ -70,6 +71,19 @@ SCHEDULE: tuple[Knob, ...] = (
         0.5,
         seconds=20,
     ),
+    Knob(
+        "Stripe 500s on half the customer updates and invoice sends/finalizes for 20 s",
+        "stripe",
+        {
+            "api_outage": [
+                {"path": "/v1/customers/cus_*", "method": "POST", "status": 500, "rate": 0.5},
+                {"path": "/v1/invoices/*/send", "method": "POST", "status": 500, "rate": 0.5},
+                {"path": "/v1/invoices/*/finalize", "method": "POST", "status": 500, "rate": 0.5},
+            ]
+        },
+        0.3,
+        seconds=20,
+    ),
     # Salesforce
     Knob("Salesforce 503s 5 %", "salesforce", _rule("503", 0.05)),
     Knob("Salesforce UNABLE_TO_LOCK_ROW 3 %", "salesforce", _rule("UNABLE_TO_LOCK_ROW", 0.03)),
@@ -96,8 +110,11 @@ SCHEDULE: tuple[Knob, ...] = (
 )
 
 ACTIONS: tuple[Action, ...] = (
+    Action("Pub/Sub streams aborted (UNAVAILABLE)", 0.25, "pubsub_abort"),
     Action("SIGKILL a worker (restarted 3 s later)", 0.3, "kill_worker"),
+    Action("SIGKILL the capture process (restarted 3 s later)", 0.42, "kill_capture"),
     Action("PostgreSQL crash-restart (immediate stop, 2 s down)", 0.6, "restart_postgres"),
+    Action("Pub/Sub streams aborted again (UNAVAILABLE)", 0.7, "pubsub_abort"),
 )
 
 
@@ -156,6 +173,10 @@ class SalesforceControl:
     def requests(self) -> dict[str, Any]:
         result: dict[str, Any] = self.call("GET", "requests")
         return result
+
+    def abort_pubsub(self) -> str:
+        """End every open Pub/Sub Subscribe stream with UNAVAILABLE (the capture reconnects)."""
+        return f"{self.call('POST', 'pubsub/abort')['aborted']} Subscribe streams ended"
 
 
 @dataclass
@@ -231,7 +252,12 @@ class Chaos:
             }
             for k in self.schedule:
                 if k.target == "stripe" and k.name in self._on:
-                    body.update(k.setting)
+                    for key, value in k.setting.items():
+                        if isinstance(value, list) and key in body and body[key] is not None:
+                            # outages of two knobs on at once: both apply
+                            body[key] = [*(body[key] or []), *value]
+                        else:
+                            body[key] = value
             self.stripe.faults(**body)
         elif "rule" in knob.setting:
             if on:

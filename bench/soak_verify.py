@@ -5,7 +5,9 @@ every expected value is computed here from Stripe's objects. The one read of str
 database is its inbox, to tell events that were never stored from records that went wrong.
 
 Findings fall in five kinds: lost (an event never stored, a record missing), duplicated,
-drifted (a record with a wrong value), dead_lettered, undrained (still pending at the end).
+drifted (a record with a wrong value), dead_lettered, undrained (still pending at the end), and
+two directions: stripe_to_sf (the webhook path) and sf_to_stripe (the sales rep's changes and
+won Opportunities, `soak_two_way`; checked in `check_two_way` from the rep's own values).
 """
 
 from __future__ import annotations
@@ -14,13 +16,20 @@ from collections import Counter, defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import psycopg
 import stripe
 from simple_salesforce import Salesforce
 
+if TYPE_CHECKING:
+    from soak_two_way import RepStory
+
 KINDS = ("lost", "duplicated", "drifted", "dead_lettered", "undrained")
+DIRECTIONS = ("stripe_to_sf", "sf_to_stripe")
+SF_TO_STRIPE_CHECKS = frozenset(
+    {"rep edit", "owner", "two-way field", "echo", "invoice", "opportunity", "action error"}
+)
 # Stripe's zero-decimal currencies: amounts are already in the major unit.
 ZERO_DECIMAL = frozenset(
     {"bif", "clp", "djf", "gnf", "jpy", "kmf", "krw", "mga"}
@@ -50,6 +59,12 @@ class Finding:
     def line(self) -> str:
         return f"[{self.check}] {self.subject}: {self.detail}"
 
+    @property
+    def direction(self) -> str:
+        if self.check in SF_TO_STRIPE_CHECKS or self.detail.startswith("salesforce."):
+            return "sf_to_stripe"
+        return "stripe_to_sf"
+
 
 @dataclass
 class Verdict:
@@ -59,6 +74,7 @@ class Verdict:
     events_never_stored: int = 0
     inbox: dict[str, int] = field(default_factory=dict)
     checked: Counter[str] = field(default_factory=Counter)
+    two_way: dict[str, int] = field(default_factory=dict)
 
     def add(self, kind: str, check: str, subject: str, detail: str) -> None:
         self.findings.append(Finding(kind, check, subject, detail))
@@ -66,6 +82,10 @@ class Verdict:
     def counts(self) -> dict[str, int]:
         found = Counter(f.kind for f in self.findings)
         return {kind: found[kind] for kind in KINDS}
+
+    def by_direction(self) -> dict[str, dict[str, int]]:
+        found = Counter((f.direction, f.kind) for f in self.findings)
+        return {d: {kind: found[(d, kind)] for kind in KINDS} for d in DIRECTIONS}
 
     def by_check(self) -> dict[str, int]:
         return dict(Counter(f"{f.kind}/{f.check}" for f in self.findings))
@@ -93,6 +113,10 @@ class Verdict:
             print(f"{kind:>14}: {counts[kind]}{extra}")
             for example in self.examples(kind):
                 print(f"{'':>16}{example}")
+        for direction, counts_of in self.by_direction().items():
+            print(f"{direction:>14}: " + ", ".join(f"{k} {n}" for k, n in counts_of.items()))
+        if self.two_way:
+            print(f"{'two-way':>14}: {self.two_way}")
         if self.findings:
             print(f"by check: {self.by_check()}")
 
@@ -125,12 +149,21 @@ class Verifier:
         sf: Salesforce,
         seeded_contact_ids: Iterable[str],
         inbox_dsn: str,
+        rep: RepStory | None = None,
     ) -> None:
         self.c = client
         self.sf = sf
+        self.rep = rep
         self.seeded = {i[:15] for i in seeded_contact_ids}
+        if rep is not None:
+            self.seeded |= {i[:15] for i in rep.seeded_contacts}
         self.inbox_dsn = inbox_dsn
         self.v = Verdict()
+        # Opportunities whose price Stripe does not know: their dead letter is the documented
+        # outcome ("a refusal is written back and dead-lettered with the same reason")
+        self.refused = {
+            d.opportunity_id[:15] for d in (rep.deals if rep else []) if not d.known_price
+        }
 
     # ---- reads ---------------------------------------------------------------------------
     def soql(self, query: str) -> list[dict[str, Any]]:
@@ -174,7 +207,10 @@ class Verifier:
             "SELECT Id, Stripe_Dedupe_Key__c, Status FROM Case WHERE Stripe_Dedupe_Key__c != null"
         )
         self.check_disputes(self.stripe_list(c.disputes), dunning)
-        self.check_invoices(self.stripe_list(c.invoices), dunning)
+        invoices = self.stripe_list(c.invoices)
+        self.check_invoices(invoices, dunning)
+        if self.rep is not None:
+            self.check_two_way(self.rep, events, invoices)
         return self.v
 
     def check_events(self, events: list[Any]) -> None:
@@ -186,7 +222,8 @@ class Verifier:
         self.v.stripe_events, self.v.handled_events = len(events), len(handled)
         with psycopg.connect(self.inbox_dsn) as conn:
             rows = conn.execute(
-                "SELECT event_id, type, state, attempts, error_kind, last_error FROM events"
+                "SELECT event_id, type, state, attempts, error_kind, last_error, payload "
+                "FROM events"
             ).fetchall()
         stored = {r[0]: r for r in rows}
         self.v.inbox = dict(Counter(r[2] for r in rows))
@@ -194,8 +231,11 @@ class Verifier:
             if e.id not in stored:
                 self.v.events_never_stored += 1
                 self.v.add("lost", "event", e.id, f"{e.type} never stored in the inbox")
-        for event_id, type_, state, attempts, kind, error in rows:
-            if state == "dead":
+        expected_dead = 0
+        for event_id, type_, state, attempts, kind, error, payload in rows:
+            if state == "dead" and self._refusal_expected(type_, payload or ""):
+                expected_dead += 1
+            elif state == "dead":
                 self.v.add(
                     "dead_lettered",
                     "event",
@@ -205,6 +245,15 @@ class Verifier:
             elif state == "pending":
                 self.v.add("undrained", "event", event_id, f"{type_} still pending: {kind}")
         self.v.checked["events"] = len(handled)
+        self.v.checked["Salesforce changes"] = sum(
+            1 for r in rows if r[1].startswith("salesforce.")
+        )
+        self.v.two_way["expected_dead_letters"] = expected_dead
+
+    def _refusal_expected(self, type_: str, payload: str) -> bool:
+        return type_.startswith("salesforce.Opportunity.") and any(
+            opp in payload for opp in self.refused
+        )
 
     def check_accounts(
         self,
@@ -387,3 +436,212 @@ class Verifier:
                     self.v.add("drifted", "task", inv.id, f"paid, Task/Case still open: {ids}")
                 # No Task at all is fine: a failure applied after the invoice was paid (the
                 # refetch says paid) opens nothing.
+
+    # ---- Salesforce -> Stripe --------------------------------------------------------------
+    def check_two_way(self, rep: RepStory, events: list[Any], invoices: list[Any]) -> None:
+        """The rep's changes against Stripe (README "Salesforce-owned fields back to Stripe",
+        "Actions from Salesforce"): the owner's value (Salesforce's) on both sides, each change
+        in one of stripe2sf's Stripe writes (its idempotency keys start with stripe2sf-), no
+        more writes than changes and Stripe-side edits (no echo loop), one invoice per won
+        Opportunity with a known price, an error sentence on the others."""
+        ours = [
+            e
+            for e in events
+            if e.type == "customer.updated"
+            and str(getattr(e.request, "idempotency_key", None) or "").startswith("stripe2sf-")
+        ]
+        writes = Counter(str(e.data.object["id"]) for e in ours)
+        written: dict[tuple[str, str], list[Any]] = defaultdict(list)
+        for e in ours:
+            obj = e.data.object.to_dict()
+            cid = str(obj["id"])
+            written[(cid, "email")].append(obj.get("email"))
+            written[(cid, "phone")].append(obj.get("phone"))
+            written[(cid, "address")].append(_address(obj.get("address")))
+        mine = {rc.customer: rc for rc in rep.customers}
+        edits_of: dict[str, list[Any]] = defaultdict(list)
+        for edit in sorted(rep.edits, key=lambda e: e.seq):
+            edits_of[edit.customer].append(edit)
+        contacts = self._by_id(
+            "Contact", "Email, Phone", [rc.contact_id for rc in rep.customers if rc.contact_id]
+        )
+        accounts = self._by_id(
+            "Account",
+            "BillingStreet, BillingCity, BillingState, BillingPostalCode, BillingCountry",
+            [rc.account_id for rc in rep.customers if rc.account_id],
+        )
+        for rc in rep.customers:
+            customer = self.c.v1.customers.retrieve(rc.customer).to_dict()
+            contact = contacts.get(rc.contact_id[:15], {})
+            account = accounts.get(rc.account_id[:15], {})
+            salesforce = {
+                "email": contact.get("Email"),
+                "phone": contact.get("Phone"),
+                "address": _address({part: account.get(f) for part, f in ADDRESS_FIELDS.items()}),
+            }
+            in_stripe = {
+                "email": customer.get("email"),
+                "phone": customer.get("phone"),
+                "address": _address(customer.get("address")),
+            }
+            last: dict[str, Any] = {}
+            for edit in edits_of[rc.customer]:
+                last[edit.field] = edit.value
+                self.v.checked["rep edits"] += 1
+                value = _address(edit.value) if edit.field == "address" else edit.value
+                if value not in written[(rc.customer, edit.field)]:
+                    self.v.add(
+                        "lost",
+                        "rep edit",
+                        rc.customer,
+                        f"the rep's {edit.sobject} {edit.field} {value!r} is in none of "
+                        f"stripe2sf's {writes[rc.customer]} Stripe updates",
+                    )
+            for name, rep_value in last.items():
+                if (rc.customer, name) in rep.unsure:
+                    continue  # a call whose outcome the rep never learned
+                want = _address(rep_value) if name == "address" else rep_value
+                if salesforce[name] != want:
+                    self.v.add(
+                        "drifted",
+                        "owner",
+                        rc.customer,
+                        f"Salesforce {name} {salesforce[name]!r}, the rep set {want!r}",
+                    )
+            for name in last:
+                if salesforce[name] != in_stripe[name]:
+                    self.v.add(
+                        "drifted",
+                        "two-way field",
+                        rc.customer,
+                        f"{name}: Salesforce {salesforce[name]!r}, Stripe {in_stripe[name]!r}",
+                    )
+            allowed = len(edits_of[rc.customer]) + rep.stripe_edits[rc.customer]
+            if writes[rc.customer] > allowed:
+                self.v.add(
+                    "duplicated",
+                    "echo",
+                    rc.customer,
+                    f"{writes[rc.customer]} Stripe updates by stripe2sf for "
+                    f"{len(edits_of[rc.customer])} rep changes and "
+                    f"{rep.stripe_edits[rc.customer]} Stripe-side edits",
+                )
+            self.v.checked["rep customers"] += 1
+        for cid, n in sorted(writes.items()):
+            if cid not in mine:
+                self.v.add(
+                    "duplicated",
+                    "echo",
+                    cid,
+                    f"{n} Stripe updates by stripe2sf of a customer no rep changed",
+                )
+        self.check_deals(rep, invoices)
+        self.v.two_way.update(
+            {
+                "rep_customers": len(rep.customers),
+                "rep_edits": len(rep.edits),
+                "stripe_side_edits": sum(rep.stripe_edits.values()),
+                "stripe2sf_customer_updates": sum(writes.values()),
+            }
+        )
+
+    def check_deals(self, rep: RepStory, invoices: list[Any]) -> None:
+        by_opportunity: dict[str, list[Any]] = defaultdict(list)
+        for inv in invoices:
+            opp = (inv.to_dict().get("metadata") or {}).get("salesforce_opportunity_id")
+            if opp:
+                by_opportunity[str(opp)[:15]].append(inv)
+        rows = self._by_id(
+            "Opportunity",
+            "StageName, Stripe_Status__c, Stripe_Error__c, Stripe_Invoice_Id__c, "
+            "Stripe_Invoice_Url__c, Account.Stripe_Customer_Id__c",
+            [d.opportunity_id for d in rep.deals],
+        )
+        prices: dict[str, int] = {}
+        sent = errors = 0
+        for deal in rep.deals:
+            if not deal.won:
+                continue
+            key = deal.opportunity_id[:15]
+            opp = rows.get(key, {})
+            found = by_opportunity.get(key, [])
+            status, error = opp.get("Stripe_Status__c"), opp.get("Stripe_Error__c") or ""
+            self.v.checked["won opportunities"] += 1
+            if not deal.known_price:
+                if found:
+                    ids = ", ".join(i.id for i in found)
+                    self.v.add("duplicated", "invoice", key, f"unknown price, invoiced: {ids}")
+                if status != "Error" or deal.price_id not in error:
+                    self.v.add(
+                        "drifted",
+                        "action error",
+                        key,
+                        f"unknown price {deal.price_id}: Stripe_Status__c {status!r}, "
+                        f"Stripe_Error__c {error!r}",
+                    )
+                else:
+                    errors += 1
+                continue
+            if not found:
+                self.v.add("lost", "invoice", key, f"won, no Stripe invoice ({status!r} {error!r})")
+                continue
+            if len(found) > 1:
+                ids = ", ".join(i.id for i in found)
+                self.v.add("duplicated", "invoice", key, f"{len(found)} Stripe invoices: {ids}")
+            inv = found[0]
+            if deal.price_id not in prices:
+                prices[deal.price_id] = int(self.c.v1.prices.retrieve(deal.price_id).unit_amount)
+            account = opp.get("Account") or {}
+            wrong = []
+            if int(inv.subtotal or 0) != prices[deal.price_id]:
+                wrong.append(f"subtotal {inv.subtotal}, price {prices[deal.price_id]} once")
+            if inv.status not in ("open", "paid"):
+                wrong.append(f"invoice {inv.status}, not sent")
+            if opp.get("Stripe_Invoice_Id__c") != inv.id:
+                wrong.append(f"Stripe_Invoice_Id__c {opp.get('Stripe_Invoice_Id__c')!r}")
+            if not inv.hosted_invoice_url or opp.get("Stripe_Invoice_Url__c") != (
+                inv.hosted_invoice_url
+            ):
+                wrong.append(f"Stripe_Invoice_Url__c {opp.get('Stripe_Invoice_Url__c')!r}")
+            if status != "Invoice sent":
+                wrong.append(f"Stripe_Status__c {status!r} {error!r}")
+            if inv.customer != account.get("Stripe_Customer_Id__c"):
+                wrong.append(
+                    f"invoice customer {inv.customer}, Account's "
+                    f"{account.get('Stripe_Customer_Id__c')}"
+                )
+            if wrong:
+                self.v.add("drifted", "opportunity", key, f"{inv.id}: " + "; ".join(wrong))
+            else:
+                sent += 1
+        self.v.two_way.update(
+            {
+                "opportunities_won": sum(1 for d in rep.deals if d.won),
+                "invoices_sent_and_linked": sent,
+                "unknown_price_errors_written": errors,
+            }
+        )
+
+    def _by_id(self, sobject: str, fields: str, ids: list[str]) -> dict[str, dict[str, Any]]:
+        if not ids:
+            return {}
+        quoted = ", ".join(f"'{i}'" for i in ids)
+        rows = self.soql(f"SELECT Id, {fields} FROM {sobject} WHERE Id IN ({quoted})")
+        return {str(r["Id"])[:15]: r for r in rows}
+
+
+ADDRESS_PARTS = ("line1", "city", "state", "postal_code", "country")
+ADDRESS_FIELDS = {
+    "line1": "BillingStreet",
+    "city": "BillingCity",
+    "state": "BillingState",
+    "postal_code": "BillingPostalCode",
+    "country": "BillingCountry",
+}
+
+
+def _address(value: Any) -> tuple[str, ...]:
+    """An address as comparable parts (a missing part and an empty one are the same)."""
+    if not value:
+        return ("",) * len(ADDRESS_PARTS)
+    return tuple(str(value.get(part) or "") for part in ADDRESS_PARTS)

@@ -1,7 +1,10 @@
 """The short fault soak: bench/soak.py at about 900 Stripe events with the same faults and chaos
 (duplicated, shuffled and dropped webhooks, Stripe 500s, Salesforce 503s, row locks, a request
-limit window, latency, a worker SIGKILLed, PostgreSQL crash-restarted), verified through the
-stripe SDK and SOQL only. Any lost, duplicated, drifted, dead-lettered or stuck record fails.
+limit window, latency, a worker SIGKILLed, PostgreSQL crash-restarted), and both directions: a
+sales rep's Contact/Account edits and won Opportunities reach Stripe through Change Data Capture
+(the capture process SIGKILLed, Pub/Sub streams aborted, Stripe 500s on customer updates and
+invoice sends), verified through the stripe SDK and SOQL only. Any lost, duplicated, drifted,
+dead-lettered (besides the unknown-price Opportunities' documented ones) or stuck record fails.
 
 Deselect with `-m "not soak"`. It needs PostgreSQL's server binaries (initdb, pg_ctl) and to
 run as root or as the postgres user: it starts a private cluster, never the machine's own.
@@ -71,3 +74,10 @@ def test_short_soak_loses_nothing(tmp_path: Path) -> None:
     }
     assert counts == dict.fromkeys(counts, 0), f"{counts}\n{report}"
     assert figures["events"] >= EVENTS * 0.9, report
+    # the Salesforce -> Stripe part ran: the rep's edits, conflicts and won deals were checked
+    two_way = figures["two_way"]
+    assert figures["rep_failures"] == 0, output[-6000:]
+    assert two_way["rep_edits"] >= 24 and two_way["stripe_side_edits"] >= 1, two_way
+    assert two_way["invoices_sent_and_linked"] >= 1, two_way
+    assert two_way["unknown_price_errors_written"] >= 1, two_way
+    assert figures["by_direction"]["sf_to_stripe"] == dict.fromkeys(counts, 0), report

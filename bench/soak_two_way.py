@@ -1,0 +1,382 @@
+"""The soak's Salesforce -> Stripe traffic: a sales rep at work while the Stripe traffic runs.
+
+A seeded sales rep (a Salesforce user who is not stripe2sf's integration user, logged in with
+simple-salesforce as `stripe2sf.demo.two_way` logs in) works on customers of their own:
+
+- setup (in the rep's thread, while the Stripe traffic starts): `size` Stripe customers made
+  through the stripe SDK (the rep's accounts), waited for until stripe2sf has linked an Account
+  and a Contact to each; one-time Stripe prices; Opportunities (owned by the rep) on some of
+  those Accounts and on Accounts no Stripe customer has yet (each with a Contact email), most
+  with a known price, some with a price Stripe does not know;
+- then, paced along the Stripe traffic's progress: each linked Contact's email (sometimes
+  twice in a row, fast) and phone, each Account's billing address, each Opportunity set to
+  Closed Won (some edited again right after); for some emails a colleague edits the same
+  customer's email in Stripe at the same moment (a conflict: Salesforce owns the field, so the
+  rep's value must end on both sides).
+
+Every rep call is retried through the soak's faults (503s, row locks, the request limit
+window) until Salesforce accepts it; an edit is recorded when it was accepted. Nothing here
+decides what the outcome must be beyond the rep's own values: the verifier
+(`soak_verify.TwoWayVerifier`) reads Stripe and Salesforce.
+"""
+
+from __future__ import annotations
+
+import random
+import threading
+import time
+import traceback
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from typing import Any
+
+import httpx
+import stripe
+from simple_salesforce import Salesforce
+
+from stripe2sf.demo.processes import Endpoints
+from stripe2sf.demo.two_way import rep_login, sobject
+
+REP_USERNAME = "rep@sales.soak.example"
+WON = "Closed Won"
+OPEN_STAGE = "Prospecting"
+CUSTOMER_ID_FIELD = "Stripe_Customer_Id__c"  # README "What it does to Salesforce"
+ADDRESS_FIELDS = {  # Stripe address part -> Account field (README [salesforce_to_stripe])
+    "line1": "BillingStreet",
+    "city": "BillingCity",
+    "state": "BillingState",
+    "postal_code": "BillingPostalCode",
+    "country": "BillingCountry",
+}
+CITIES = (
+    ("Berlin", "BE", "10115", "DE"),
+    ("Austin", "TX", "73301", "US"),
+    ("Lyon", "", "69001", "FR"),
+)
+
+
+@dataclass
+class RepCustomer:
+    customer: str
+    account_id: str = ""
+    contact_id: str = ""
+
+
+@dataclass(frozen=True)
+class Edit:
+    """A change the rep made and Salesforce accepted: `field` is the Stripe customer field it
+    must reach (email, phone, address), `value` its value there."""
+
+    customer: str
+    sobject: str
+    record_id: str
+    field: str
+    value: Any
+    seq: int
+
+
+@dataclass
+class Deal:
+    opportunity_id: str
+    account_id: str
+    price_id: str
+    known_price: bool
+    fresh_account: bool  # an Account without a Stripe customer before the action
+    won: bool = False
+    edited_after_won: bool = False
+
+
+@dataclass
+class RepStory:
+    ends: Endpoints
+    admin: Salesforce
+    stripe_client: Callable[[], stripe.StripeClient]
+    size: int
+    seed: int
+    customers: list[RepCustomer] = field(default_factory=list)
+    edits: list[Edit] = field(default_factory=list)
+    stripe_edits: Counter[str] = field(default_factory=Counter)  # customer -> conflict edits
+    deals: list[Deal] = field(default_factory=list)
+    seeded_contacts: list[str] = field(default_factory=list)  # Contacts made here, by the admin
+    done: Counter[str] = field(default_factory=Counter)
+    errors: list[str] = field(default_factory=list)
+    unsure: set[tuple[str, str]] = field(default_factory=set)  # (customer, field) a call lost
+    ready: threading.Event = field(default_factory=threading.Event)
+    _seq: int = 0
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+    _thread: threading.Thread | None = None
+    _conflicts: list[threading.Thread] = field(default_factory=list)
+
+    # ---- plumbing -------------------------------------------------------------------------
+    def note(self, text: str) -> None:
+        with self._lock:
+            if len(self.errors) < 30:
+                self.errors.append(text)
+
+    def retried(self, what: str, call: Callable[[], Any], seconds: float = 90) -> Any:
+        """`call` until Salesforce or Stripe accepts it (the soak's faults refuse some)."""
+        deadline = time.monotonic() + seconds
+        wait = 0.3
+        while True:
+            try:
+                return call()
+            except Exception as exc:
+                if time.monotonic() > deadline:
+                    raise RuntimeError(
+                        f"{what}: still failing after {seconds:.0f} s: {exc}"
+                    ) from exc
+                self.done["rep call retried"] += 1
+                time.sleep(wait)
+                wait = min(wait * 2, 4.0)
+
+    def record(self, customer: str, obj: str, record_id: str, name: str, value: Any) -> None:
+        with self._lock:
+            self._seq += 1
+            self.edits.append(Edit(customer, obj, record_id, name, value, self._seq))
+
+    # ---- setup ----------------------------------------------------------------------------
+    def start(self, progress: Callable[[], float]) -> None:
+        self._thread = threading.Thread(
+            target=self._run, args=(progress,), name="sales-rep", daemon=True
+        )
+        self._thread.start()
+
+    def join(self, timeout: float = 600) -> None:
+        if self._thread is not None:
+            self._thread.join(timeout)
+        for thread in self._conflicts:
+            thread.join(60)
+
+    def _run(self, progress: Callable[[], float]) -> None:
+        try:
+            rep = self.setup()
+            self.ready.set()
+            self.work(rep, progress)
+        except Exception as exc:
+            self.done["rep story failed"] += 1
+            self.note("rep story: " + "".join(traceback.format_exception_only(exc)).strip())
+        finally:
+            self.ready.set()
+
+    def _seed(self, sobject_name: str, rows: list[dict[str, Any]]) -> list[str]:
+        with httpx.Client(
+            base_url=self.ends.salesforce, verify=str(self.ends.ca_path), timeout=60
+        ) as http:
+            answer = http.post("/_sandbox/seed", json={"sobject": sobject_name, "records": rows})
+            answer.raise_for_status()
+            return [str(i) for i in answer.json()["ids"]]
+
+    def setup(self) -> Salesforce:
+        rng = random.Random(self.seed)
+        [rep_id] = self._seed(
+            "User",
+            [
+                {
+                    "Username": REP_USERNAME,
+                    "FirstName": "Riley",
+                    "LastName": "Rep",
+                    "Email": REP_USERNAME,
+                    "Alias": "riley",
+                }
+            ],
+        )
+        rep = rep_login(self.ends, REP_USERNAME)
+        c = self.stripe_client()
+        for i in range(self.size):
+            customer = c.v1.customers.create(
+                {
+                    "email": f"rep.customer{i}@soak-two-way.example",
+                    "name": f"Rep Customer {i}",
+                    "metadata": {"soak": "two_way"},
+                }
+            )
+            self.customers.append(RepCustomer(str(customer.id)))
+        self._wait_linked()
+        product = c.v1.products.create({"name": "Soak onboarding"})
+        price = c.v1.prices.create(
+            {"product": product.id, "currency": "usd", "unit_amount": 50_000}
+        )
+        close = (date.today() + timedelta(days=14)).isoformat()
+        opportunities: list[dict[str, Any]] = []
+        plans: list[tuple[str, str, bool, bool]] = []
+        n_linked = max(2, self.size // 2)
+        for k, rc in enumerate(self.customers[:n_linked]):
+            known = k % 4 != 3
+            plans.append(
+                (rc.account_id, price.id if known else f"price_soakUnknown{k}", known, False)
+            )
+        for k in range(max(1, self.size // 4)):  # Accounts with no Stripe customer yet
+            account = self.retried(
+                "admin Account",
+                lambda k=k: self.admin.Account.create({"Name": f"Soak Deal Co {k}"}),
+            )
+            contact = self.retried(
+                "admin Contact",
+                lambda k=k, a=account: self.admin.Contact.create(
+                    {
+                        "LastName": f"Buyer {k}",
+                        "Email": f"buyer{k}@soak-deal-co.example",
+                        "AccountId": a["id"],
+                    }
+                ),
+            )
+            self.seeded_contacts.append(str(contact["id"]))
+            plans.append((str(account["id"]), price.id, True, True))
+        rng.shuffle(plans)
+        for k, (account_id, price_id, _known, _fresh) in enumerate(plans):
+            opportunities.append(
+                {
+                    "Name": f"Soak deal {k}",
+                    "AccountId": account_id,
+                    "OwnerId": rep_id,
+                    "StageName": OPEN_STAGE,
+                    "CloseDate": close,
+                    "Amount": 500,
+                    "Stripe_Price_Id__c": price_id,
+                }
+            )
+        ids = self._seed("Opportunity", opportunities)
+        for opp_id, (account_id, price_id, known, fresh) in zip(ids, plans, strict=True):
+            self.deals.append(Deal(opp_id, account_id, price_id, known, fresh))
+        self.done["rep customers"] = len(self.customers)
+        self.done["opportunities"] = len(self.deals)
+        return rep
+
+    def _wait_linked(self, timeout: float = 240) -> None:
+        """Until stripe2sf has linked an Account and a Contact to each of the rep's customers."""
+        deadline = time.monotonic() + timeout
+        wanted = {rc.customer: rc for rc in self.customers}
+        ids = ", ".join(f"'{c}'" for c in wanted)
+        where = f"FROM {{}} WHERE {CUSTOMER_ID_FIELD} IN ({ids})"
+        while True:
+            try:
+                select = f"SELECT Id, {CUSTOMER_ID_FIELD} "
+                accounts = self.admin.query_all(select + where.format("Account"))["records"]
+                contacts = self.admin.query_all(select + where.format("Contact"))["records"]
+            except Exception:  # a fault: ask again
+                accounts, contacts = [], []
+            for a in accounts:
+                wanted[a[CUSTOMER_ID_FIELD]].account_id = a["Id"]
+            for ct in contacts:
+                wanted[ct[CUSTOMER_ID_FIELD]].contact_id = ct["Id"]
+            if all(rc.account_id and rc.contact_id for rc in self.customers):
+                return
+            if time.monotonic() > deadline:
+                missing = [rc.customer for rc in self.customers if not rc.contact_id]
+                raise RuntimeError(f"rep customers not linked after {timeout:.0f} s: {missing}")
+            time.sleep(1)
+
+    # ---- the rep's day ----------------------------------------------------------------------
+    def plan(self, rng: random.Random) -> list[tuple[float, str, int]]:
+        """(progress at which, what, index) for every edit, spread over the traffic."""
+        steps: list[tuple[str, int]] = []
+        for i in range(len(self.customers)):
+            steps += [("email", i), ("phone", i), ("address", i)]
+            if rng.random() < 0.5:
+                steps.append(("email", i))  # a second correction later on
+        steps += [("win", k) for k in range(len(self.deals))]
+        rng.shuffle(steps)
+        n = len(steps)
+        return [(0.1 + 0.75 * j / max(1, n - 1), what, i) for j, (what, i) in enumerate(steps)]
+
+    def work(self, rep: Salesforce, progress: Callable[[], float]) -> None:
+        rng = random.Random(self.seed + 1)
+        contacts, accounts = sobject(rep, "Contact"), sobject(rep, "Account")
+        opportunities = sobject(rep, "Opportunity")
+        for at, what, i in self.plan(rng):
+            while progress() < at:
+                time.sleep(0.2)
+            try:
+                if what == "win":
+                    self.win(opportunities, self.deals[i], rng)
+                    continue
+                rc = self.customers[i]
+                if what == "email":
+                    self.edit_email(contacts, rc, rng)
+                elif what == "phone":
+                    phone = f"+1 512 555 {rng.randrange(10_000):04d}"
+                    self._update(
+                        contacts, rc, "Contact", rc.contact_id, {"Phone": phone}, "phone", phone
+                    )
+                else:
+                    city, state, postal, country = rng.choice(CITIES)
+                    street = f"{rng.randrange(1, 999)} Soak Street"
+                    values = dict(
+                        zip(
+                            ADDRESS_FIELDS.values(),
+                            (street, city, state, postal, country),
+                            strict=True,
+                        )
+                    )
+                    address = dict(
+                        zip(ADDRESS_FIELDS, (street, city, state, postal, country), strict=True)
+                    )
+                    self._update(accounts, rc, "Account", rc.account_id, values, "address", address)
+            except Exception as exc:
+                self.done[f"rep {what} failed"] += 1
+                self.note(f"rep {what}: {type(exc).__name__}: {exc}")
+
+    def _update(
+        self,
+        api: Any,
+        rc: RepCustomer,
+        obj: str,
+        record_id: str,
+        values: dict[str, Any],
+        name: str,
+        value: Any,
+    ) -> None:
+        try:
+            self.retried(f"rep {obj} {record_id}", lambda: api.update(record_id, values))
+        except Exception:
+            self.unsure.add((rc.customer, name))  # it may have been saved: do not judge it
+            raise
+        self.record(rc.customer, obj, record_id, name, value)
+        self.done[f"rep {name} edits"] += 1
+
+    def edit_email(self, contacts: Any, rc: RepCustomer, rng: random.Random) -> None:
+        n = self._seq
+        email = f"rep.fix{n}.{rc.customer[-6:].lower()}@soak-two-way.example"
+        conflict = rng.random() < 0.35
+        if conflict:  # a colleague edits the same customer's email in Stripe meanwhile
+            thread = threading.Thread(
+                target=self._stripe_edit, args=(rc, rng.uniform(0, 0.6), n), daemon=True
+            )
+            self._conflicts.append(thread)
+            thread.start()
+        self._update(contacts, rc, "Contact", rc.contact_id, {"Email": email}, "email", email)
+        if rng.random() < 0.3:  # a typo fixed at once: two changes in a row
+            again = email.replace("rep.fix", "rep.refix")
+            self._update(contacts, rc, "Contact", rc.contact_id, {"Email": again}, "email", again)
+            self.done["rep quick double edits"] += 1
+
+    def _stripe_edit(self, rc: RepCustomer, delay: float, n: int) -> None:
+        time.sleep(delay)
+        try:
+            self.stripe_client().v1.customers.update(
+                rc.customer, {"email": f"stripe.side{n}@soak-two-way.example"}
+            )
+            with self._lock:
+                self.stripe_edits[rc.customer] += 1
+            self.done["Stripe-side email edits (conflicts)"] += 1
+        except Exception as exc:
+            self.note(f"Stripe-side edit of {rc.customer}: {type(exc).__name__}: {exc}")
+
+    def win(self, opportunities: Any, deal: Deal, rng: random.Random) -> None:
+        self.retried(
+            f"win {deal.opportunity_id}",
+            lambda: opportunities.update(deal.opportunity_id, {"StageName": WON}),
+        )
+        deal.won = True
+        self.done["opportunities won"] += 1
+        if rng.random() < 0.4:  # the rep adds a note right after: one more change event
+            self.retried(
+                f"note on {deal.opportunity_id}",
+                lambda: opportunities.update(
+                    deal.opportunity_id, {"Description": "Signed; kickoff next week"}
+                ),
+            )
+            deal.edited_after_won = True
+            self.done["won opportunities edited again"] += 1
