@@ -531,3 +531,152 @@ def test_a_stripe_request_record_makes_its_action_and_gets_the_result(env: Env) 
     assert (row["Stripe_Invoice_Id__c"], row["Stripe_Customer_Id__c"]) == (invoice.id, customer.id)
     assert row["Stripe_Invoice_Url__c"] == invoice.hosted_invoice_url
     assert invoice.amount_due == 7_500
+
+
+# ---- the Opportunity's products ---------------------------------------------------------
+
+
+def product(sf: Salesforce, name: str, price_id: str | None, list_price: float = 100.0) -> str:
+    """A Product2 with its Stripe price and its standard price book entry (the entry's Id)."""
+    product_id = sf.Product2.create(
+        {"Name": name, "IsActive": True, "Stripe_Price_Id__c": price_id}
+    )["id"]
+    [book] = sf.query("SELECT Id FROM Pricebook2 WHERE IsStandard = true")["records"]
+    entry = sf.PricebookEntry.create(
+        {
+            "Pricebook2Id": book["Id"],
+            "Product2Id": product_id,
+            "UnitPrice": list_price,
+            "IsActive": True,
+        }
+    )
+    return str(entry["id"])
+
+
+def add_line(sf: Salesforce, opp_id: str, entry_id: str, quantity: float) -> str:
+    created = sf.OpportunityLineItem.create(
+        {
+            "OpportunityId": opp_id,
+            "PricebookEntryId": entry_id,
+            "Quantity": quantity,
+            "UnitPrice": 1,
+        }
+    )
+    return str(created["id"])
+
+
+def contact_role(sf: Salesforce, opp_id: str, account_id: str, email: str, primary: bool) -> str:
+    contact_id = str(
+        sf.Contact.create({"LastName": "Role", "Email": email, "AccountId": account_id})["id"]
+    )
+    sf.OpportunityContactRole.create(
+        {"OpportunityId": opp_id, "ContactId": contact_id, "IsPrimary": primary}
+    )
+    return contact_id
+
+
+def test_two_products_make_one_invoice_with_two_items_for_the_primary_contact(env: Env) -> None:
+    client = env.boxes.client
+    widget = price(client, amount=5_000)
+    setup_fee = price(client, amount=20_000)
+    account_id = account_with_contact(env.sf, "Products Co", email="oldest@products.example")
+    opp_id = opportunity(env.sf, account_id, None, "Negotiation/Review")
+    lines = [
+        add_line(env.sf, opp_id, product(env.sf, "Widget Pro", widget), 3),
+        add_line(env.sf, opp_id, product(env.sf, "Setup", setup_fee), 1),
+    ]
+    contact_role(env.sf, opp_id, account_id, "evaluator@products.example", primary=False)
+    buyer = contact_role(env.sf, opp_id, account_id, "buyer@products.example", primary=True)
+    close_won(env, opp_id)
+    close_won(env, opp_id, source="poll")  # delivered twice
+    env.deliver(env.change("Opportunity", opp_id, {"StageName": "Closed Won"}))
+    assert env.run()["done"] == 3
+
+    assert customers_with(client, "oldest@products.example") == []
+    [customer] = customers_with(client, "buyer@products.example")  # the primary's email
+    assert customer.name == "Products Co"
+    [invoice] = invoices_of(client, customer.id)
+    assert invoice.status == "open" and invoice.amount_due == 3 * 5_000 + 20_000
+    items = client.v1.invoice_items.list({"invoice": invoice.id}).data
+    assert sorted((i.pricing.price_details.price, i.quantity) for i in items) == sorted(
+        [(widget, 3), (setup_fee, 1)]
+    )
+    assert sorted(i.metadata["salesforce_line_id"] for i in items) == sorted(lines)
+    row = opp_row(env.sf, opp_id)
+    assert (row["Stripe_Status__c"], row["Stripe_Invoice_Id__c"]) == ("Invoice sent", invoice.id)
+    # the primary contact role's Contact is linked to the customer, for Stripe's own events
+    assert env.sf.Contact.get(buyer)["Stripe_Customer_Id__c"] == customer.id
+    link = Links(env.runtime.engine).known([customer.id])[customer.id]
+    assert (link.account_id, link.contact_id) == (account_id, buyer)
+
+
+def test_a_line_edited_and_one_removed_between_a_crash_and_its_retry(env: Env) -> None:
+    """The worker dies after Stripe made the first line's item; the rep then changes that
+    line's quantity and removes the other line: the draft ends with one item, of the line as
+    it is now."""
+    client = env.boxes.client
+    account_id = account_with_contact(env.sf, "Editors", email="ap@editors.example")
+    opp_id = opportunity(env.sf, account_id, None, "Prospecting")
+    first_price, second_price = price(client, amount=1_000), price(client, amount=7_000)
+    first = add_line(env.sf, opp_id, product(env.sf, "Seats", first_price), 2)
+    second = add_line(env.sf, opp_id, product(env.sf, "Extras", second_price), 1)
+    base = env.runtime.action_handler().stripe
+    registry = _handler(env, ActionsConfig(enabled=True), DiesOnce(base, "item-"))
+    close_won(env, opp_id)
+    worker = env.worker(registry)
+    worker.run_once()
+    env.sf.OpportunityLineItem.update(first, {"Quantity": 5})
+    env.sf.OpportunityLineItem.delete(second)
+    env.clock.now += timedelta(hours=1)
+    assert env.run(worker)["done"] == 1
+    [customer] = customers_with(client, "ap@editors.example")
+    [invoice] = invoices_of(client, customer.id)
+    [item] = client.v1.invoice_items.list({"invoice": invoice.id}).data
+    assert (item.pricing.price_details.price, item.quantity) == (first_price, 5)
+    assert invoice.amount_due == 5_000 and invoice.status == "open"
+    assert opp_row(env.sf, opp_id)["Stripe_Status__c"] == "Invoice sent"
+
+
+def test_a_product_without_a_stripe_price_is_said_on_the_opportunity(env: Env) -> None:
+    client = env.boxes.client
+    account_id = account_with_contact(env.sf, "Half Priced", email="ap@half.example")
+    opp_id = opportunity(env.sf, account_id, price(client), "Prospecting")  # products win
+    add_line(env.sf, opp_id, product(env.sf, "Widget", price(client)), 1)
+    add_line(env.sf, opp_id, product(env.sf, "Widget Pro", None), 2)
+    close_won(env, opp_id)
+    counts = env.run()
+    assert counts["dead"] == 1
+    row = opp_row(env.sf, opp_id)
+    assert row["Stripe_Status__c"] == "Error"
+    assert row["Stripe_Error__c"] == (
+        "line 2 (Widget Pro): the product has no Stripe price: set Product2.Stripe_Price_Id__c "
+        "of Widget Pro to the id of a Stripe price (price_...)"
+    )
+    assert client.v1.customers.list().data == [] and client.v1.invoices.list().data == []
+
+
+def test_a_subscription_of_products_recurring_items_and_a_one_time_fee(env: Env) -> None:
+    client = env.boxes.client
+    monthly = price(client, recurring=True, amount=4_900)
+    onboarding = price(client, amount=15_000)
+    account_id = account_with_contact(env.sf, "Subscribing Products", email="ap@subp.example")
+    opp_id = opportunity(env.sf, account_id, None, "Prospecting")
+    seats = product(env.sf, "Seats", monthly)
+    add_line(env.sf, opp_id, seats, 2)
+    add_line(env.sf, opp_id, product(env.sf, "Onboarding", onboarding), 1)
+    add_line(env.sf, opp_id, seats, 1)  # the same price again: one item of 3
+    config = ActionsConfig(
+        enabled=True, kind="subscription", subscription_collection="send_invoice"
+    )
+    close_won(env, opp_id)
+    assert env.run(env.worker(_handler(env, config)))["done"] == 1
+    [customer] = customers_with(client, "ap@subp.example")
+    [sub] = client.v1.subscriptions.list({"customer": customer.id}).data
+    assert [(i.price.id, i.quantity) for i in sub["items"].data] == [(monthly, 3)]
+    first_invoice = client.v1.invoices.retrieve(str(sub.latest_invoice))
+    assert first_invoice.amount_due == 3 * 4_900 + 15_000  # the fee on the first invoice
+    row = opp_row(env.sf, opp_id)
+    assert (row["Stripe_Subscription_Id__c"], row["Stripe_Status__c"]) == (
+        sub.id,
+        "Subscription active",
+    )

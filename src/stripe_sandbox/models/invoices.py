@@ -59,7 +59,7 @@ def create_item(tx: Tx, params: Params) -> Obj:
     if invoice_id:
         inv = tx.get("invoice", invoice_id, "invoice")
         _require_draft(inv)
-        _add_item_line(tx, inv, rec)
+        add_item_line(tx, inv, rec)
         tx.save(inv)
         tx.save(rec)
     return data
@@ -94,7 +94,8 @@ def delete_item(tx: Tx, item_id: str) -> Obj:
     return shapes.deleted(item_id, "invoiceitem")
 
 
-def _add_item_line(tx: Tx, inv: Record, item: Record) -> None:
+def add_item_line(tx: Tx, inv: Record, item: Record) -> None:
+    """The invoice item as a line of the draft `inv` (its totals recomputed)."""
     data = item.data
     price_obj = None
     details = (data.get("pricing") or {}).get("price_details")
@@ -252,7 +253,7 @@ def create(tx: Tx, params: Params) -> Obj:
     if behavior == "include":
         for item in pending:
             if item.data["currency"] == cur:
-                _add_item_line(tx, rec, item)
+                add_item_line(tx, rec, item)
                 tx.save(item)
         tx.save(rec)
     return data

@@ -169,6 +169,7 @@ def create(tx: Tx, params: Params) -> Obj:
         period=(now, now),
     )
     invoices.subscription_lines(tx, inv, data, start, end, trial=data["status"] == "trialing")
+    _add_invoice_items(tx, inv, params, customer_id, cur)
     data["latest_invoice"] = inv.id
     tx.save(rec)
     tx.save(inv)
@@ -195,6 +196,37 @@ def create(tx: Tx, params: Params) -> Obj:
     if rec.data["status"] == "trialing":
         process_due(tx, rec)
     return rec.data
+
+
+def _add_invoice_items(tx: Tx, inv: Record, params: Params, customer_id: str, cur: str) -> None:
+    """`add_invoice_items`: one-time prices billed once, as invoice items of the first
+    invoice (up to 20)."""
+    raw_items = get_list(params, "add_invoice_items")
+    if len(raw_items) > 20:
+        raise param_invalid("add_invoice_items", "You may pass up to 20 add_invoice_items.")
+    for i, raw in enumerate(raw_items):
+        if not isinstance(raw, dict) or not raw.get("price"):
+            raise param_invalid(f"add_invoice_items[{i}][price]", "Missing required param.")
+        price = tx.get("price", str(raw["price"]), "price").data
+        if price.get("recurring"):
+            raise param_invalid(
+                f"add_invoice_items[{i}][price]",
+                f"The price specified is set to `type=recurring` but this field only accepts "
+                f"prices with `type=one_time`: {price['id']}",
+            )
+        if price["currency"] != cur:
+            raise param_invalid(
+                f"add_invoice_items[{i}][price]",
+                f"The price currency ({price['currency']}) does not match the subscription "
+                f"currency ({cur}).",
+            )
+        item = {"customer": customer_id, "price": price["id"], "quantity": raw.get("quantity", 1)}
+        if isinstance(raw.get("metadata"), dict):
+            item["metadata"] = raw["metadata"]
+        made = invoices.create_item(tx, item)
+        rec = tx.get("invoiceitem", str(made["id"]))
+        invoices.add_item_line(tx, inv, rec)
+        tx.save(rec)
 
 
 def _set_status_if(tx: Tx, sub_id: str, old: str, new: str) -> None:
