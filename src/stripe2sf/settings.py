@@ -337,6 +337,22 @@ class Settings(BaseSettings):
         "change events requested from the Pub/Sub API at a time (flow control), 1 to 1000",
     )
 
+    capture_own_changes: str = _env(
+        "STRIPE2SF_CAPTURE_OWN_CHANGES",
+        "capture_own_changes",
+        "drop",
+        "drop (default: stripe2sf's own Salesforce writes coming back as changes are counted, "
+        "not stored) or keep (the Salesforce user is shared with other tools)",
+    )
+
+    @field_validator("capture_own_changes")
+    @classmethod
+    def _check_own_changes(cls, value: str) -> str:
+        value = value.strip().lower()
+        if value not in ("drop", "keep"):
+            raise ValueError("must be drop or keep")
+        return value
+
     @field_validator("capture")
     @classmethod
     def _check_capture(cls, value: str) -> str:

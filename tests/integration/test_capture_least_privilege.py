@@ -114,7 +114,7 @@ def test_the_integration_user_receives_a_contact_edit(
 
     assign_permission_set(org.instance_url, org.ca_path)  # as `sf org assign permset` does
     try:
-        capture(lambda: store.channel(topic) is not None, "the subscription's first position")
+        capture(lambda: _replay_id(store, topic), "the subscription's first position")
         # a rep edits the Contact (the admin session stands for any Salesforce user)
         admin.Contact.update(contact, {"Phone": "555-0199", "Department": "Research"})
         capture(lambda: len(_rows(runtime.engine)) >= 1, "the captured Contact edit")
@@ -130,6 +130,13 @@ def test_the_integration_user_receives_a_contact_edit(
     assert change.fields.get("Department") is None and "Department" not in change.changed
     users = admin.query(f"SELECT Id FROM User WHERE Username = '{org.integration_username}'")
     assert change.commit_user != users["records"][0]["Id"]  # the rep's change, not its own
+
+
+def _replay_id(store: CaptureStore, topic: str) -> str | None:
+    """The channel's stored replay id (a first start stores its start time before it
+    subscribes: the row alone does not say the subscription is live)."""
+    state = store.channel(topic)
+    return state.replay_id if state else None
 
 
 def _refusal(settings: Any, topic: str) -> str:

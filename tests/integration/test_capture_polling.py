@@ -27,6 +27,7 @@ from stripe2sf.store.links import Links
 from stripe2sf.store.tables import events
 from stripe2sf.web.app import create_app
 from stripe2sf.web.dashboard.auth import hash_password
+from tests.integration.capture_users import as_rep
 from tests.integration.salesforce_org import org, salesforce_org, settings_for  # noqa: F401
 
 
@@ -134,7 +135,7 @@ def test_serve_captures_when_capture_is_on(
     runtime: Runtime,
     org: SandboxServer,  # noqa: F811
 ) -> None:
-    sf = org.salesforce()
+    sf = as_rep(org)  # serve's capture drops its own user's (the admin's) changes
     with TestClient(create_app(runtime)) as web:
         deadline = time.monotonic() + 20
         store = CaptureStore(runtime.inbox.engine, runtime.inbox)

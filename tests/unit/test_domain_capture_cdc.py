@@ -283,7 +283,8 @@ def test_delete_undelete_and_gap_events():
     (gap,) = changes_of(CONTACT, _wire(_event("GAP_UPDATE"))).changes
     assert gap.change == "updated" and gap.extra["gap"] is True and gap.fields == {}
     overflow = changes_of(CONTACT, _wire(_event("GAP_OVERFLOW", ids=[])))
-    assert overflow.changes == [] and overflow.overflows == ["Contact"]
+    assert overflow.changes == [] and [o.entity for o in overflow.overflows] == ["Contact"]
+    assert overflow.overflows[0].commit_ts_ms > 0
 
 
 def test_a_malformed_event_says_what_is_missing():

@@ -38,14 +38,16 @@ from stripe2sf.domain.capture.polling import (
     window_soql,
     window_start,
 )
+from stripe2sf.domain.capture.recovery import plan_start, split_own
 from stripe2sf.domain.errors import PermanentError, RateLimitedError, SyncError
 from stripe2sf.engine.budget import BudgetGate, is_limit_exceeded
+from stripe2sf.engine.capture_recovery import RECOVERIES, CatchUpReader
 from stripe2sf.metrics import REGISTRY
 from stripe2sf.salesforce.changes import KIND, field_names, query_windows
 from stripe2sf.salesforce.client import SalesforceClient, connect
 from stripe2sf.salesforce.pubsub import PubSub, PubSubError, topic_of
 from stripe2sf.settings import Settings
-from stripe2sf.store.capture import CaptureStore, to_new_event
+from stripe2sf.store.capture import CaptureStore, counter, to_new_event
 from stripe2sf.store.inbox import Inbox, NewEvent
 
 log = structlog.get_logger(__name__)
@@ -54,6 +56,13 @@ CAPTURED = Counter(
     "stripe2sf_capture_events",
     "Salesforce changes captured into the inbox (new ones), by source (cdc, poll) and object.",
     ["source", "entity"],
+    registry=REGISTRY,
+)
+OWN = Counter(
+    "stripe2sf_capture_own_changes",
+    "stripe2sf's own Salesforce writes coming back as captured changes, dropped at capture "
+    "(STRIPE2SF_CAPTURE_OWN_CHANGES=drop), by object.",
+    ["entity"],
     registry=REGISTRY,
 )
 LAG = Gauge(
@@ -73,11 +82,17 @@ class ChangeWriter:
     """Links changes to their Stripe customers and stores them with their position."""
 
     def __init__(
-        self, store: CaptureStore, handles: Callable[[str], bool], api_version: str | None
+        self,
+        store: CaptureStore,
+        handles: Callable[[str], bool],
+        api_version: str | None,
+        own_user_ids: Sequence[str] = (),
     ) -> None:
         self.store = store
         self.handles = handles
         self.api_version = api_version
+        # stripe2sf's own Salesforce user: its changes are echoes, counted and dropped
+        self.own_user_ids = tuple(own_user_ids)
 
     def link(self, changes: Sequence[SalesforceChange]) -> list[SalesforceChange]:
         """Each change with its record's Stripe customer: the record's own link (Account or
@@ -109,11 +124,21 @@ class ChangeWriter:
         **position: Any,
     ) -> int:
         """Store `changes` (and `refused` events: kept, never applied) and the position in one
-        transaction; the number of new changes."""
-        linked = self.link(changes)
+        transaction; the number of new changes. stripe2sf's own changes are not stored: they
+        are counted (metric and ``#own`` counter) and the position moves past them."""
+        kept, own = split_own(changes, self.own_user_ids)
+        counters = dict(position.pop("counters", None) or {})
+        if own:
+            key = position.get("channel") or f"poll:{position.get('poll_entity')}"
+            counters[counter(key, "own")] = counters.get(counter(key, "own"), 0) + len(own)
+            for c in own:
+                OWN.labels(entity=c.entity).inc()
+        linked = self.link(kept)
         events = [to_new_event(c, self.handles(c.type), self.api_version) for c in linked]
         now = _now()
-        added = self.store.store([*events, *refused], now, **position)[: len(events)]
+        added = self.store.store([*events, *refused], now, counters=counters, **position)[
+            : len(events)
+        ]
         for change, new in zip(linked, added, strict=True):
             if new:
                 CAPTURED.labels(source=change.source, entity=change.entity).inc()
@@ -163,20 +188,87 @@ class CdcCapture:
         *,
         batch: int = 100,
         retry_seconds: float = 5.0,
+        reader: CatchUpReader | None = None,
+        overlap_seconds: float = 10.0,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         self.writer = writer
         self.pubsub = pubsub
         self.objects = list(objects)
         self.batch = batch
         self.retry_seconds = retry_seconds
+        self.reader = reader
+        self.overlap_seconds = overlap_seconds
+        self.clock = clock
         self.errors: dict[str, str] = {}
+        self.entities = {topic_of(e): e for e in self.objects}
+        # topic -> where its catch-up starts (ms), run at the stream's first answer
+        self.pending: dict[str, int] = {}
 
     def resume(self, topic: str) -> bytes | None:
+        """The replay id to subscribe from (None: LATEST), asked at every (re)connection;
+        plans a catch-up when a known channel has no usable replay id, and stores a first
+        start's position before it subscribes (`domain.capture.recovery.plan_start`)."""
         state = self.writer.store.channel(topic)
-        return bytes.fromhex(state.replay_id) if state and state.replay_id else None
+        now_ms = int(self.clock() * 1000)
+        plan = plan_start(
+            exists=state is not None,
+            replay_id_hex=state.replay_id if state else None,
+            complete_to_ms=state.last_commit_ms if state else None,
+            saved_ms=int(state.updated_at.timestamp() * 1000) if state else now_ms,
+            now_ms=now_ms,
+            overlap_seconds=self.overlap_seconds,
+        )
+        if plan.store_start_ms is not None:
+            self.writer.store.start(topic, plan.store_start_ms)
+        if plan.catch_up_from_ms is not None and topic not in self.pending:
+            self.pending[topic] = plan.catch_up_from_ms
+            log.warning(
+                "capture_catch_up_planned",
+                topic=topic,
+                since_ms=plan.catch_up_from_ms,
+                reason=plan.reason,
+            )
+        return plan.replay_id
+
+    def forget(self, topic: str, detail: str) -> None:
+        """Salesforce refused the stored replay id: forget it; the next subscription starts
+        at LATEST and catches up from the newest change stored."""
+        log.warning("capture_replay_id_refused", topic=topic, detail=detail)
+        self.writer.store.forget_replay(topic)
+
+    def catch_up(self, topic: str, entity: str, since_ms: int, reason: str) -> int:
+        """One polling round for `entity` from `since_ms`, stored as ``poll`` changes (the
+        channel's replay id untouched); the new changes."""
+        if self.reader is None:
+            log.error("capture_catch_up_impossible", topic=topic, reason="no Salesforce client")
+            return 0
+        started = int(self.clock() * 1000)
+        changes = self.reader.since(entity, since_ms)
+        added = self.writer.write(
+            changes,
+            channel=topic,
+            last_commit_ms=max([started, *(c.commit_ts_ms for c in changes)]),
+            counters={counter(topic, "recovered"): 1},
+        )
+        RECOVERIES.labels(entity=entity, reason=reason).inc()
+        log.warning(
+            "capture_caught_up",
+            topic=topic,
+            reason=reason,
+            since_ms=since_ms,
+            found=len(changes),
+            added=added,
+        )
+        return added
 
     def handle(self, topic: str, response: Any) -> int:
-        """Store one FetchResponse's changes and its replay id together; the new events."""
+        """Store one FetchResponse's changes and its replay id together; the new events. The
+        first answer of a stream that needs a catch-up runs it first (the stream is live)."""
+        since = self.pending.get(topic)
+        if since is not None:
+            self.catch_up(topic, self.entities.get(topic) or _entity(topic), since, "restart")
+            del self.pending[topic]
         if not response.events:
             # A keepalive: every event of the topic up to its latest replay id has come (this
             # loop stored each response before reading the next), so it is where to resume. A
@@ -187,6 +279,7 @@ class CdcCapture:
             return 0
         changes: list[SalesforceChange] = []
         refused: list[NewEvent] = []
+        overflows = []
         for consumer in response.events:
             replay = bytes(consumer.replay_id).hex()
             try:
@@ -199,16 +292,26 @@ class CdcCapture:
                 refused.append(unreadable_event(topic, replay, consumer.event, exc))
                 continue
             changes.extend(decoded.changes)
-            for entity in decoded.overflows:
-                log.warning(
-                    "capture_gap_overflow",
-                    entity=entity,
-                    hint="over 100,000 changes in one transaction: reconcile this object",
-                )
+            overflows.extend(decoded.overflows)
+        for overflow in overflows:
+            # too many changes in one transaction for Salesforce to send each: read them
+            log.warning("capture_gap_overflow", entity=overflow.entity, topic=topic)
+            since = overflow.commit_ts_ms - int(self.overlap_seconds * 1000)
+            self.catch_up(topic, overflow.entity, since, "overflow")
+        gaps = sum(1 for c in changes if c.extra.get("gap"))
+        if gaps and self.reader is not None:
+            changes = self.reader.fill_gaps(changes)
+        elif gaps:
+            log.error("capture_gap_unfilled", topic=topic, gaps=gaps, reason="no Salesforce client")
         last = bytes(response.events[-1].replay_id).hex()
         newest = max((c.commit_ts_ms for c in changes), default=None)
         return self.writer.write(
-            changes, refused, channel=topic, replay_id=last, last_commit_ms=newest
+            changes,
+            refused,
+            channel=topic,
+            replay_id=last,
+            last_commit_ms=newest,
+            counters={counter(topic, "recovered"): gaps} if gaps and self.reader else None,
         )
 
     def run_topic(self, entity: str, stop: threading.Event) -> None:
@@ -217,7 +320,11 @@ class CdcCapture:
             try:
                 self.pubsub.topic(topic)
                 for response in self.pubsub.stream(
-                    topic, lambda: self.resume(topic), stop, batch=self.batch
+                    topic,
+                    lambda: self.resume(topic),
+                    stop,
+                    batch=self.batch,
+                    on_replay_refused=lambda detail: self.forget(topic, detail),
                 ):
                     self.handle(topic, response)
                 self.errors.pop(topic, None)
@@ -238,6 +345,12 @@ class CdcCapture:
         for t in threads:
             t.start()
         return threads
+
+
+def _entity(topic: str) -> str:
+    """``/data/ContactChangeEvent`` -> Contact, ``/data/Foo__ChangeEvent`` -> Foo__c."""
+    name = topic.rsplit("/", 1)[-1].removesuffix("ChangeEvent")
+    return name + "c" if name.endswith("__") else name
 
 
 # -- polling ----------------------------------------------------------------------------------
@@ -365,6 +478,28 @@ def _connect(settings: Settings, stop: threading.Event) -> SalesforceClient | No
     return None
 
 
+def own_user_ids(
+    settings: Settings, client: SalesforceClient, stop: threading.Event
+) -> tuple[str, ...]:
+    """stripe2sf's own Salesforce user id, whose changes capture drops (none with
+    STRIPE2SF_CAPTURE_OWN_CHANGES=keep). Asked until userinfo answers: dropping nothing
+    meanwhile would store every echo."""
+    if settings.capture_own_changes == "keep":
+        return ()
+    while not stop.is_set():
+        try:
+            user = client.userinfo().get("user_id")
+        except SyncError as exc:
+            log.warning("capture_whoami_failed", error=str(exc), kind=exc.kind)
+            stop.wait(10.0)
+            continue
+        if user:
+            return (str(user),)
+        log.warning("capture_whoami_failed", error="userinfo gave no user_id: own changes kept")
+        return ()
+    return ()
+
+
 def budget_gate(settings: Settings, client: SalesforceClient) -> BudgetGate:
     policy = BudgetPolicy(
         reserve_share=settings.budget_reserve_share,
@@ -391,13 +526,21 @@ def run_capture(
     if client is None:
         return
     store = CaptureStore(inbox.engine, inbox)
-    writer = ChangeWriter(store, handles, settings.salesforce_api_version)
+    own = own_user_ids(settings, client, stop)
+    writer = ChangeWriter(store, handles, settings.salesforce_api_version, own)
     objects = settings.capture_objects
     try:
         if mode == "cdc":
             pubsub = PubSub.from_client(settings, client)
             try:
-                cdc = CdcCapture(writer, pubsub, objects, batch=settings.capture_batch)
+                cdc = CdcCapture(
+                    writer,
+                    pubsub,
+                    objects,
+                    batch=settings.capture_batch,
+                    reader=CatchUpReader(client, settings.capture_poll_fields),
+                    overlap_seconds=settings.capture_poll_overlap_seconds,
+                )
                 threads = cdc.run(stop)
                 if on_ready:
                     on_ready(mode)

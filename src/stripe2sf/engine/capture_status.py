@@ -11,7 +11,7 @@ from typing import Any
 from stripe2sf.domain.capture.estimate import capture_check
 from stripe2sf.domain.setup.doctor import Check, daily_api
 from stripe2sf.settings import Settings
-from stripe2sf.store.capture import CaptureStore
+from stripe2sf.store.capture import CaptureStore, ChannelState, counter
 from stripe2sf.store.db import Engine
 from stripe2sf.store.inbox import Inbox
 
@@ -26,6 +26,7 @@ def capture_status(settings: Settings, engine: Engine) -> dict[str, Any]:
     try:
         channels = store.channels()
         marks = store.watermarks()
+        counters = store.counters()
     except Exception as exc:  # a database before migration 0007: say so, status still reports
         return {"mode": settings.capture, "error": str(exc).splitlines()[0]}
     return {
@@ -38,6 +39,7 @@ def capture_status(settings: Settings, engine: Engine) -> dict[str, Any]:
                 "events": c.events,
                 "newest_change_age_seconds": _age(c.last_commit_ms, now),
                 "updated_at": c.updated_at.isoformat(),
+                **_counted(counters, c.channel),
             }
             for c in channels
         ],
@@ -47,10 +49,31 @@ def capture_status(settings: Settings, engine: Engine) -> dict[str, Any]:
                 "watermark_age_seconds": _age(w.watermark_ms, now),
                 "events": w.events,
                 "updated_at": w.updated_at.isoformat(),
+                **_counted(counters, f"poll:{w.entity}"),
             }
             for w in marks
         ],
     }
+
+
+def _counted(counters: Mapping[str, ChannelState], key: str) -> dict[str, Any]:
+    """A channel's (or polled object's) counters: own changes dropped, recoveries run."""
+    own = counters.get(counter(key, "own"))
+    recovered = counters.get(counter(key, "recovered"))
+    return {
+        "own_changes_dropped": own.events if own else 0,
+        "recoveries": recovered.events if recovered else 0,
+        "last_recovery_at": recovered.updated_at.isoformat() if recovered else None,
+    }
+
+
+def _counts_text(item: Mapping[str, Any]) -> str:
+    parts = []
+    if item.get("own_changes_dropped"):
+        parts.append(f"{item['own_changes_dropped']} own changes dropped")
+    if item.get("recoveries"):
+        parts.append(f"{item['recoveries']} recoveries (last {item['last_recovery_at']})")
+    return "".join(f", {p}" for p in parts)
 
 
 def capture_lines(report: dict[str, Any]) -> list[str]:
@@ -64,15 +87,17 @@ def capture_lines(report: dict[str, Any]) -> list[str]:
     for c in report.get("channels", []):
         age = c["newest_change_age_seconds"]
         newest = f"newest change {age:.0f} s old" if age is not None else "no change yet"
+        replay = c["replay_id"] or "none yet (a catch-up round runs at the next start)"
         lines.append(
-            f"  {c['channel']}: {c['events']} stored, {newest}, replay id {c['replay_id']}, "
-            f"position saved {c['updated_at']}"
+            f"  {c['channel']}: {c['events']} stored, {newest}, replay id {replay}, "
+            f"position saved {c['updated_at']}{_counts_text(c)}"
         )
     for p in report.get("polling", []):
         age = p["watermark_age_seconds"]
         mark = f"newest change seen {age:.0f} s ago" if age is not None else "no change yet"
         lines.append(
             f"  poll {p['object']}: {p['events']} stored, {mark}, last round {p['updated_at']}"
+            f"{_counts_text(p)}"
         )
     return lines
 

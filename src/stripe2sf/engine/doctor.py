@@ -73,12 +73,9 @@ def _versions(client: SalesforceClient) -> list[str]:
 def whoami(client: SalesforceClient) -> tuple[str | None, str | None]:
     """(username, user id) of the session's user, from the OAuth userinfo endpoint."""
     try:
-        response = client.send("GET", "/services/oauth2/userinfo", kind="rest")
+        body = client.userinfo()
     except SyncError:
         return None, None
-    if response.status_code != 200:
-        return None, None
-    body = response.json()
     return body.get("preferred_username"), body.get("user_id")
 
 

@@ -66,6 +66,7 @@ class SalesforceClient:
         self.bulk_timeout = bulk_timeout
         self.tracker = UsageTracker()
         self._lock = threading.Lock()
+        self._userinfo: dict[str, Any] | None = None
         self._sf = self._log_in()
 
     # session -------------------------------------------------------------------------------
@@ -191,6 +192,27 @@ class SalesforceClient:
         return body
 
     # reads ---------------------------------------------------------------------------------
+    def userinfo(self) -> dict[str, Any]:
+        """The session user's OAuth userinfo (``user_id``, ``organization_id``,
+        ``preferred_username``, ...): asked once per client, then remembered (the Pub/Sub
+        credentials, capture's own user and doctor all read it). RetryableError (kind
+        ``salesforce.userinfo``) when Salesforce does not answer it."""
+        with self._lock:
+            cached = self._userinfo
+        if cached is not None:
+            return cached
+        response = self.send("GET", "/services/oauth2/userinfo", kind="identity")
+        body = body_of(response) if response.status_code == 200 else None
+        if not isinstance(body, dict):
+            raise RetryableError(
+                f"Salesforce's userinfo answered {response.status_code}: cannot tell who "
+                "the session's user is",
+                kind="salesforce.userinfo",
+            )
+        with self._lock:
+            self._userinfo = body
+        return body
+
     def query_all(self, soql: str, *, batch_size: int | None = None) -> list[dict[str, Any]]:
         """Every record of a SOQL query, following `nextRecordsUrl` page by page.
 

@@ -17,7 +17,8 @@ through too: their ``latest_replay_id`` is a position to resume from. When the c
 drops (UNAVAILABLE, a server restart, an idle timeout) it reconnects with backoff from
 `resume()` (the caller's last stored replay id: nothing in between is lost or doubled); an
 expired session logs in again first; a replay id the server no longer knows (older than its
-retention) restarts from the earliest event it keeps and says so.
+retention) is handed to the caller's `on_replay_refused` (capture catches up by polling, then
+goes on from the newest event), else restarts from the earliest event it keeps.
 """
 
 from __future__ import annotations
@@ -98,13 +99,10 @@ class ClientAuth:
         return PubSubAuth(self.client.sf.session_id, self.client.instance_url, self._tenant)
 
     def _org_id(self) -> str:
-        response = self.client.send("GET", "/services/oauth2/userinfo", kind="identity")
-        body = response.json() if response.status_code == 200 else {}
-        org = body.get("organization_id") if isinstance(body, dict) else None
+        org = self.client.userinfo().get("organization_id")
         if not org:
             raise RetryableError(
-                f"cannot read the org id for the Pub/Sub API (userinfo answered "
-                f"{response.status_code})",
+                "cannot read the org id for the Pub/Sub API (userinfo gave none)",
                 kind="pubsub.auth",
             )
         return str(org)
@@ -262,10 +260,14 @@ class PubSub:
         *,
         batch: int = 100,
         earliest: bool = False,
+        on_replay_refused: Callable[[str], None] | None = None,
     ) -> Iterator[Any]:
         """FetchResponses of `topic` until `stop` is set, reconnecting as needed (see the
         module docstring). `resume()` is asked at every (re)connection; without a replay id
-        the stream starts at the newest event (or the earliest kept, with `earliest`)."""
+        the stream starts at the newest event (or the earliest kept, with `earliest`). When
+        the server refuses the replay id (older than its retention, corrupt),
+        `on_replay_refused(detail)` is called (the caller forgets it and catches up; `resume`
+        is asked again) or, without it, the stream restarts from the earliest event kept."""
         failures = 0
         fresh = False
         start_earliest = earliest
@@ -320,10 +322,15 @@ class PubSub:
                         "pubsub_replay_id_unknown",
                         topic=topic,
                         detail=_details(exc),
-                        resumed_from="earliest",
+                        resumed_from="latest, after a catch-up"
+                        if on_replay_refused
+                        else "earliest",
                     )
-                    start_earliest = True
-                    resume = _none
+                    if on_replay_refused is not None:
+                        on_replay_refused(_details(exc))
+                    else:
+                        start_earliest = True
+                        resume = _none
                 elif code not in RETRYABLE_CODES and code != grpc.StatusCode.CANCELLED:
                     raise _error("Subscribe", exc) from exc
                 failures += 1

@@ -11,6 +11,14 @@ is the same inbox event id (stored once).
                         commit time captured, counts
     poll_watermarks     object -> newest SystemModstamp seen, when polling began
     poll_snapshots      (object, record id) -> its SystemModstamp and watched values (JSON)
+
+A channel row without a replay id holds the time its first start subscribed (stored before
+subscribing) or, after Salesforce refused its replay id, the newest change stored: the time
+up to which capture is complete, where a catch-up round starts (`domain.capture.recovery`).
+Counters live in ``capture_positions`` rows named ``<channel or poll:Object>#<counter>``
+(``#own``: stripe2sf's own changes dropped; ``#recovered``: catch-up rounds and GAP events
+filled), their ``events`` the count and ``updated_at`` the latest; `channels()` leaves them
+out, `counters()` reads them.
 """
 
 from __future__ import annotations
@@ -66,6 +74,12 @@ Index("ix_customer_links_account_id", customer_links.c.account_id)
 Index("ix_customer_links_contact_id", customer_links.c.contact_id)
 
 _PAGE = 500
+COUNTER_MARK = "#"
+
+
+def counter(key: str, name: str) -> str:
+    """The row name of counter `name` (own, recovered) of a channel or ``poll:<Object>``."""
+    return f"{key}{COUNTER_MARK}{name}"
 
 
 @dataclass(frozen=True)
@@ -152,12 +166,16 @@ class CaptureStore:
         poll_entity: str | None = None,
         watermark_ms: int | None = None,
         snapshots: Mapping[str, Snapshot] | None = None,
+        counters: Mapping[str, int] | None = None,
     ) -> list[bool]:
         """Store `events` in the inbox and move the channel's replay id (CDC) or the object's
-        watermark and snapshots (polling), all in one transaction; for each event, whether it
-        was new."""
+        watermark and snapshots (polling), and add to `counters` (name -> n, see the module
+        docstring), all in one transaction; for each event, whether it was new."""
 
         def position(conn: Connection) -> None:
+            for name, n in sorted((counters or {}).items()):
+                if n:
+                    self._move_channel(conn, name, None, None, n, now)
             if channel is not None:
                 self._move_channel(conn, channel, replay_id, last_commit_ms, len(events), now)
             if poll_entity is not None:
@@ -227,6 +245,32 @@ class CaptureStore:
             rows,
         )
 
+    def start(self, channel: str, now_ms: int) -> bool:
+        """A first start's position, stored before subscribing: no replay id, complete up to
+        `now_ms`. False when the channel already has a row (left as it is)."""
+        with self.engine.begin() as conn:
+            done = conn.execute(
+                dialect_insert(conn)(capture_positions)
+                .values(
+                    channel=channel,
+                    replay_id=None,
+                    last_commit_ms=now_ms,
+                    events=0,
+                    updated_at=_now(),
+                )
+                .on_conflict_do_nothing(index_elements=["channel"])
+            )
+        return bool(done.rowcount)
+
+    def forget_replay(self, channel: str) -> None:
+        """Salesforce refused the stored replay id (too old, corrupt): drop it, keeping the
+        newest change's time (where the catch-up starts)."""
+        t = capture_positions
+        with self.engine.begin() as conn:
+            conn.execute(
+                t.update().where(t.c.channel == channel).values(replay_id=None, updated_at=_now())
+            )
+
     # -- reads ------------------------------------------------------------------------------
     def channel(self, channel: str) -> ChannelState | None:
         with self.engine.connect() as conn:
@@ -238,7 +282,14 @@ class CaptureStore:
     def channels(self) -> list[ChannelState]:
         with self.engine.connect() as conn:
             rows = conn.execute(select(capture_positions).order_by(capture_positions.c.channel))
-            return [_channel(r) for r in rows]
+            return [_channel(r) for r in rows if COUNTER_MARK not in r.channel]
+
+    def counters(self) -> dict[str, ChannelState]:
+        """Counter name (``/data/ContactChangeEvent#own``) -> its count and latest time."""
+        t = capture_positions
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(t).where(t.c.channel.like(f"%{COUNTER_MARK}%")))
+            return {r.channel: _channel(r) for r in rows}
 
     def watermark(self, entity: str, now_ms: int) -> Watermark:
         """The object's watermark; the first call records `now_ms` as when polling began."""

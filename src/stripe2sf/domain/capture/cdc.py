@@ -13,9 +13,10 @@ depends on the change type (Salesforce's "Change Event Body Fields"):
   `fields`: it is not the new value).
 - DELETE: no field values.
 - GAP_*: Salesforce could not build the event body (too large, an internal change): only the
-  header; the change carries ``extra["gap"] = True`` and no fields (a handler must read the
-  record). GAP_OVERFLOW names no record ids (over 100,000 changes in one transaction) and is
-  returned in `Decoded.overflows` for the loop to report.
+  header; the change carries ``extra["gap"] = True`` and no fields (capture reads the record's
+  current values before storing it: `domain.capture.recovery.fill_gap`). GAP_OVERFLOW names no
+  record ids (over 100,000 changes in one transaction) and is returned in `Decoded.overflows`
+  (capture runs a catch-up round for the object from its commit time).
 
 Compound fields arrive nested and are flattened to the REST API's names (`flatten_name`).
 """
@@ -44,9 +45,18 @@ class CdcEventError(ValueError):
 
 
 @dataclass(frozen=True)
+class Overflow:
+    """A GAP_OVERFLOW event: too many changes of `entity` in one transaction for Salesforce to
+    send each; the subscriber must read the object's changes since `commit_ts_ms` itself."""
+
+    entity: str
+    commit_ts_ms: int
+
+
+@dataclass(frozen=True)
 class Decoded:
     changes: list[SalesforceChange]
-    overflows: list[str] = field(default_factory=list)  # entity names of GAP_OVERFLOW events
+    overflows: list[Overflow] = field(default_factory=list)  # its GAP_OVERFLOW events
 
 
 def flatten_name(parent: str, child: str) -> str:
@@ -155,7 +165,7 @@ def changes_of(
     gap = raw_type.startswith("GAP_")
     kind = CHANGE_TYPES.get(raw_type.removeprefix("GAP_"))
     if raw_type == "GAP_OVERFLOW":
-        return Decoded([], [entity])
+        return Decoded([], [Overflow(entity, int(header["commitTimestamp"]))])
     if kind is None:
         raise CdcEventError(
             f"{HEADER_FIELD}.changeType {raw_type!r} is not one of CREATE, UPDATE, DELETE, "
