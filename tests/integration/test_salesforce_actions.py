@@ -22,6 +22,7 @@ from sqlalchemy import delete
 
 from salesforce_sandbox.testing import SandboxServer
 from salesforce_sandbox.testing import run_sandbox as run_salesforce
+from stripe2sf.demo.integration_user import assign_permission_set
 from stripe2sf.domain.actions.config import ActionsConfig
 from stripe2sf.domain.actions.steps import StripeCall
 from stripe2sf.domain.capture.change import SalesforceChange
@@ -40,6 +41,7 @@ from stripe2sf.stripe.actions import StripeActions
 from stripe2sf.web.intake import to_new_event
 from stripe_sandbox.testing import RunningSandbox
 from stripe_sandbox.testing import run_sandbox as run_stripe
+from tests.integration.test_doctor_capture import settings_for
 from tests.support.events import encode
 
 TOML = """
@@ -680,3 +682,41 @@ def test_a_subscription_of_products_recurring_items_and_a_one_time_fee(env: Env)
         sub.id,
         "Subscription active",
     )
+
+
+def test_the_integration_user_bills_products_with_the_generated_set(
+    boxes: Boxes, tmp_path: Path
+) -> None:
+    """As in production: the API-only integration user (JWT) holding only the permission set
+    `stripe2sf metadata` generated reads the Opportunity's products (Product2 and its price
+    field granted; OpportunityLineItem and OpportunityContactRole through Opportunity) and
+    links the primary contact role's Contact."""
+    boxes.salesforce.reset()
+    boxes.stripe.reset()
+    assign_permission_set(boxes.salesforce.instance_url, boxes.salesforce.ca_path)
+    settings = settings_for(
+        boxes.salesforce,
+        tmp_path,
+        stripe_api_key=boxes.stripe.api_key,
+        stripe_api_base=boxes.stripe.api_base,
+        config_path=boxes.config_path,
+        retry_base_seconds=1,
+    )
+    runtime = Runtime.build(settings)
+    try:
+        env = Env(boxes, runtime, Clock())
+        client = boxes.client
+        widget = price(client, amount=3_000)
+        account_id = account_with_contact(env.sf, "Least Co")
+        opp_id = opportunity(env.sf, account_id, None, "Prospecting")
+        add_line(env.sf, opp_id, product(env.sf, "Widget", widget), 2)
+        buyer = contact_role(env.sf, opp_id, account_id, "buyer@least.example", primary=True)
+        close_won(env, opp_id)
+        assert env.run()["done"] == 1
+    finally:
+        runtime.close()
+    [customer] = customers_with(client, "buyer@least.example")
+    [invoice] = invoices_of(client, customer.id)
+    assert invoice.amount_due == 6_000
+    assert opp_row(env.sf, opp_id)["Stripe_Status__c"] == "Invoice sent"
+    assert env.sf.Contact.get(buyer)["Stripe_Customer_Id__c"] == customer.id
