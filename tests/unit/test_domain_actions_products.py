@@ -131,6 +131,26 @@ def test_lines_from_the_opportunitys_products_by_price_source() -> None:
     assert "OpportunityId = '" + OPP + "'" in contact_roles_soql(OPP)
 
 
+def test_a_changed_amount_may_act_when_products_are_billed() -> None:
+    """Salesforce sums an Opportunity's products into Amount: a line added, edited or
+    removed changes it, so a corrected line tries again; not with the price field only."""
+    from stripe2sf.domain.actions.subjects import may_act
+    from stripe2sf.domain.capture.change import SalesforceChange
+
+    amount = SalesforceChange(
+        entity="Opportunity",
+        change="updated",
+        record_id=OPP,
+        fields={"Amount": 300.0},
+        changed=("Amount",),
+        commit_ts_ms=1,
+        source="cdc",
+        position="t:1",
+    )
+    assert may_act(amount, ON)
+    assert not may_act(amount, ActionsConfig(enabled=True, price_source="field"))
+
+
 def test_each_line_says_its_own_problem() -> None:
     s = subject(ON, WIDGET, line(L2, "Widget Pro", None), line(L3, "Gadget", "gold", 1.5))
     assert s.problem == (

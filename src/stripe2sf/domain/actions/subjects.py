@@ -207,6 +207,8 @@ def may_act(change: SalesforceChange, config: ActionsConfig) -> bool:
     watched = {"StageName", config.price_field}
     if config.quantity_field:
         watched.add(config.quantity_field)
+    if config.uses_products:  # Salesforce sums the products into Amount: a line changed
+        watched.add("Amount")
     if change.change == "updated" and not watched & set(change.changed):
         return False
     stage = change.fields.get("StageName")
