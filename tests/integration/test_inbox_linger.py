@@ -1,11 +1,14 @@
 """The batch linger (`STRIPE2SF_BATCH_LINGER_MS`): a lane woken by a delivery is due `linger`
 later, so a customer's burst of events is claimed together; a lane already due (a backlog)
-is never pushed back by a new delivery (SQLite and PostgreSQL)."""
+is never pushed back by a new delivery; captured Salesforce changes never linger (SQLite and
+PostgreSQL)."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+from stripe2sf.domain.capture.change import SalesforceChange
+from stripe2sf.store.capture import to_new_event as capture_event
 from stripe2sf.store.db import make_engine, upgrade
 from stripe2sf.store.inbox import Inbox
 from stripe2sf.web.intake import to_new_event
@@ -47,3 +50,24 @@ def test_no_linger_makes_a_lane_due_at_once(db_url: str) -> None:
     _put(inbox, "evt_now", "cus_now", T0, "charge.succeeded")
     [claim] = inbox.claim_batch("A", T0, LEASE, 10, 10)
     assert [e.event_id for e in claim.events] == ["evt_now"]
+
+
+def test_a_captured_salesforce_change_skips_the_linger(db_url: str) -> None:
+    """Captured changes become Stripe writes, one request each: lingering gains nothing."""
+    upgrade(db_url)
+    inbox = Inbox(make_engine(db_url), linger=LINGER)
+    change = SalesforceChange(
+        entity="Contact",
+        change="updated",
+        record_id="003000000000001AAA",
+        fields={"Email": "a@example.com"},
+        changed=("Email",),
+        commit_ts_ms=int(T0.timestamp() * 1000),
+        source="cdc",
+        position="tx:1",
+        customer_id="cus_rep",
+    )
+    inbox.add(capture_event(change, True, "62.0"), T0)
+    _put(inbox, "evt_stripe", "cus_burst2", T0, "customer.created")  # a webhook lingers
+    [claim] = inbox.claim_batch("A", T0, LEASE, 10, 10)
+    assert [e.event_id for e in claim.events] == [change.event_id]

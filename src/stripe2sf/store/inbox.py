@@ -288,6 +288,11 @@ def _writer_lock(engine: Engine) -> WriterLock:
         return _WRITER_LOCKS.setdefault(key, WriterLock(exclusive=engine.dialect.name == "sqlite"))
 
 
+# Sources whose events wake their lane at once, never after the batch linger: captured
+# Salesforce changes (Change Data Capture, polling), applied as Stripe writes.
+UNLINGERED_SOURCES = frozenset({"cdc", "poll"})
+
+
 class Inbox:
     """All inbox reads and writes; one instance per process, shared by its threads."""
 
@@ -359,10 +364,15 @@ class Inbox:
             )
             inserted = set(conn.execute(stmt, rows).scalars())
             wake: dict[str, int] = {}
+            wake_now: dict[str, int] = {}
             for e in batch:
                 if e.pending and e.event_id in inserted:
-                    wake[e.lane] = min(wake.get(e.lane, e.created), e.created)
+                    # captured Salesforce changes skip the linger: each is one Stripe request
+                    # whatever comes with it, and a burst of them arrives in one transaction
+                    lanes_to = wake_now if e.source in UNLINGERED_SOURCES else wake
+                    lanes_to[e.lane] = min(lanes_to.get(e.lane, e.created), e.created)
             self._wake_lanes(conn, wake, now, linger=self.linger)
+            self._wake_lanes(conn, wake_now, now)
             if also is not None:
                 also(conn)
         seen: set[str] = set()
