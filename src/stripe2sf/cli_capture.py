@@ -70,7 +70,9 @@ def capture(
 
 
 def _once(settings: Settings, runtime: Runtime) -> None:
-    from stripe2sf.engine.capture import ChangeWriter, Poller, budget_gate
+    import threading
+
+    from stripe2sf.engine.capture import ChangeWriter, Poller, budget_gate, own_user_ids
     from stripe2sf.salesforce.client import connect
     from stripe2sf.store.capture import CaptureStore
 
@@ -78,7 +80,8 @@ def _once(settings: Settings, runtime: Runtime) -> None:
         raise typer.BadParameter("--once is for polling (--mode poll)")
     with connect(settings) as client:
         store = CaptureStore(runtime.inbox.engine, runtime.inbox)
-        writer = ChangeWriter(store, runtime.registry.handles, settings.salesforce_api_version)
+        own = own_user_ids(settings, client, threading.Event())
+        writer = ChangeWriter(store, runtime.registry.handles, settings.salesforce_api_version, own)
         poller = Poller(
             writer,
             client,
