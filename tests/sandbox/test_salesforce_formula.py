@@ -10,7 +10,8 @@ import pytest
 
 from salesforce_sandbox.formula import Env, FormulaError, compile_formula, evaluate
 from salesforce_sandbox.schema.model import FieldDef, ObjectDef, Schema
-from salesforce_sandbox.schema.standard import picklist, standard_objects
+from salesforce_sandbox.schema.objects import standard_objects
+from salesforce_sandbox.schema.standard import picklist
 
 NOW = dt.datetime(2026, 3, 10, 12, 0, tzinfo=dt.UTC)
 

@@ -26,13 +26,14 @@ from salesforce_sandbox.models.permissions import (
     write_denied,
 )
 from salesforce_sandbox.schema.model import FieldDef, Schema
+from salesforce_sandbox.schema.objects import standard_objects
 from salesforce_sandbox.schema.permission_set import (
     ObjectGrant,
     check_against,
     parse_permission_set,
     permissionable,
 )
-from salesforce_sandbox.schema.standard import API_ONLY_PROFILE_ID, standard_objects
+from salesforce_sandbox.schema.standard import API_ONLY_PROFILE_ID
 from salesforce_sandbox.testing import SandboxServer, run_sandbox
 from stripe2sf.metadata_files import write_metadata
 from tests.support.sf_cli import SfCli

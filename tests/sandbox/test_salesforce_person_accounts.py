@@ -15,12 +15,12 @@ from simple_salesforce.exceptions import SalesforceMalformedRequest
 from salesforce_sandbox.models.permissions import FieldAccess, Grants, visible_schema
 from salesforce_sandbox.schema import person_accounts
 from salesforce_sandbox.schema.model import Schema
+from salesforce_sandbox.schema.objects import standard_objects
 from salesforce_sandbox.schema.permission_set import ObjectGrant
 from salesforce_sandbox.schema.person_accounts import (
     BUSINESS_RECORD_TYPE_ID,
     PERSON_RECORD_TYPE_ID,
 )
-from salesforce_sandbox.schema.standard import standard_objects
 from salesforce_sandbox.testing import SandboxServer, run_sandbox
 from tests.sandbox.salesforce_fixtures import SFDX_EXAMPLE
 

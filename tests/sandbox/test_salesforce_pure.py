@@ -13,7 +13,7 @@ from salesforce_sandbox.models.records import Records, StoreSource
 from salesforce_sandbox.models.store import Store
 from salesforce_sandbox.schema import sfdx
 from salesforce_sandbox.schema.model import Schema
-from salesforce_sandbox.schema.standard import standard_objects
+from salesforce_sandbox.schema.objects import standard_objects
 from salesforce_sandbox.soql import bind, execute, parse
 from salesforce_sandbox.soql.dates import date_range
 from salesforce_sandbox.validation import coerce_payload, missing_required

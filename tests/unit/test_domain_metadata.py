@@ -265,7 +265,7 @@ def test_viewer_reads_two_status_fields_and_finance_reads_payments() -> None:
 def _sandbox_schema(cfg: SyncConfig) -> Any:
     from salesforce_sandbox.schema import sfdx
     from salesforce_sandbox.schema.model import Schema
-    from salesforce_sandbox.schema.standard import standard_objects
+    from salesforce_sandbox.schema.objects import standard_objects
 
     schema = Schema(standard_objects())
     sfdx.apply(schema, sfdx.parse_files(generate_metadata(cfg)), 1)
@@ -502,7 +502,7 @@ def test_generated_metadata_loads_into_the_salesforce_sandbox_schema() -> None:
     """Interop: the local org (salesforce_sandbox) accepts what `stripe2sf metadata` writes."""
     from salesforce_sandbox.schema import sfdx
     from salesforce_sandbox.schema.model import Schema
-    from salesforce_sandbox.schema.standard import standard_objects
+    from salesforce_sandbox.schema.objects import standard_objects
 
     schema = Schema(standard_objects())
     cfg = from_toml_text("[subscriptions]\nper_subscription_records = true\n")

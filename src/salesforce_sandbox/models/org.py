@@ -42,16 +42,13 @@ from salesforce_sandbox.pubsub.bus import EventBus
 from salesforce_sandbox.pubsub.capture import ChangeCapture
 from salesforce_sandbox.schema import sfdx
 from salesforce_sandbox.schema.model import FieldDef, ObjectDef, Schema
+from salesforce_sandbox.schema.objects import standard_objects
 from salesforce_sandbox.schema.permission_set import (
     PermissionSetSpec,
     check_against,
     parse_permission_set,
 )
-from salesforce_sandbox.schema.standard import (
-    API_ONLY_PROFILE_ID,
-    SYSTEM_ADMINISTRATOR_PROFILE_ID,
-    standard_objects,
-)
+from salesforce_sandbox.schema.standard import API_ONLY_PROFILE_ID, SYSTEM_ADMINISTRATOR_PROFILE_ID
 
 SCHEMA_META = "schema.custom"
 PERMISSION_SETS_META = "permission_sets.deployed"

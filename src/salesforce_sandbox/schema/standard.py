@@ -688,9 +688,9 @@ def matching_rule_item() -> ObjectDef:
     return obj
 
 
-def standard_objects() -> list[ObjectDef]:
-    from salesforce_sandbox.schema.products import product_objects  # it builds on this module
-
+def crm_objects() -> list[ObjectDef]:
+    """The CRM and setup objects; `schema.objects.standard_objects` adds products and price
+    books (`schema.products`, which builds on this module)."""
     return [
         account(),
         contact(),
@@ -709,5 +709,4 @@ def standard_objects() -> list[ObjectDef]:
         permission_set_assignment(),
         object_permissions(),
         field_permissions(),
-        *product_objects(),
     ]
