@@ -25,7 +25,7 @@ from sqlalchemy import select
 
 from salesforce_sandbox.testing import SandboxServer, run_sandbox
 from stripe2sf.domain.capture.change import SalesforceChange, parse_change
-from stripe2sf.engine.capture import CdcCapture, ChangeWriter
+from stripe2sf.engine.capture import CdcCapture, ChangeWriter, Poller
 from stripe2sf.engine.capture_recovery import CatchUpReader
 from stripe2sf.engine.capture_status import capture_lines, capture_status
 from stripe2sf.metrics import render
@@ -249,3 +249,32 @@ def test_own_changes_are_dropped_and_counted_and_the_position_moves_on(
     assert status["channels"][0]["own_changes_dropped"] == 1
     assert "1 own changes dropped" in "\n".join(capture_lines(status))
     assert 'stripe2sf_capture_own_changes_total{entity="Contact"}' in render().decode()
+
+
+def test_a_refused_replay_id_is_forgotten_keeping_where_the_channel_was_complete(
+    capture: Capture,
+) -> None:
+    # a channel that only ever stored keepalives: complete up to the last one it saved
+    saved = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
+    capture.store.store([], saved, channel=TOPIC, replay_id="00000000000000aa")
+    capture.store.forget_replay(TOPIC)
+    state = capture.store.channel(TOPIC)
+    assert state is not None and state.replay_id is None
+    assert state.last_commit_ms == int(saved.timestamp() * 1000)
+
+
+def test_polling_drops_own_changes_too(
+    capture: Capture, rep: Salesforce, sandbox: SandboxServer
+) -> None:
+    contact = rep.Contact.create({"LastName": "Polled", "Email": "p0@example.com"})["id"]
+    writer = ChangeWriter(capture.store, lambda t: True, "62.0", (capture.own,))
+    poller = Poller(writer, capture.client, ["Contact"], overlap_seconds=0)
+    poller.round()  # polling begins now
+    time.sleep(1.1)  # SystemModstamp has whole seconds in its window (not an assertion)
+    sandbox.salesforce().Contact.update(contact, {"Email": "admin@example.com"})
+    other = rep.Contact.create({"LastName": "Other", "Email": "p1@example.com"})["id"]
+    poller.round()
+    assert capture.of(contact) == [] and [c.change for c in capture.of(other)] == ["created"]
+    status = capture_status(capture.settings, capture.runtime.engine)
+    (polled,) = status["polling"]
+    assert polled["own_changes_dropped"] == 1

@@ -263,12 +263,23 @@ class CaptureStore:
         return bool(done.rowcount)
 
     def forget_replay(self, channel: str) -> None:
-        """Salesforce refused the stored replay id (too old, corrupt): drop it, keeping the
-        newest change's time (where the catch-up starts)."""
+        """Salesforce refused the stored replay id (too old, corrupt): drop it, keeping where
+        the channel was complete (where the catch-up starts): the newest change's time, or,
+        for a channel that never stored one, when its position was last saved (a keepalive:
+        every change up to it had come)."""
         t = capture_positions
         with self.engine.begin() as conn:
+            row = conn.execute(select(t).where(t.c.channel == channel)).first()
+            if row is None:
+                return
+            state = _channel(row)
+            complete = state.last_commit_ms
+            if complete is None:
+                complete = int(state.updated_at.timestamp() * 1000)
             conn.execute(
-                t.update().where(t.c.channel == channel).values(replay_id=None, updated_at=_now())
+                t.update()
+                .where(t.c.channel == channel)
+                .values(replay_id=None, last_commit_ms=complete, updated_at=_now())
             )
 
     # -- reads ------------------------------------------------------------------------------
