@@ -259,8 +259,9 @@ class CaptureStore:
                     updated_at=_now(),
                 )
                 .on_conflict_do_nothing(index_elements=["channel"])
+                .returning(capture_positions.c.channel)
             )
-        return bool(done.rowcount)
+            return done.first() is not None
 
     def forget_replay(self, channel: str) -> None:
         """Salesforce refused the stored replay id (too old, corrupt): drop it, keeping where
