@@ -87,7 +87,10 @@ def capture_lines(report: dict[str, Any]) -> list[str]:
     for c in report.get("channels", []):
         age = c["newest_change_age_seconds"]
         newest = f"newest change {age:.0f} s old" if age is not None else "no change yet"
-        replay = c["replay_id"] or "none yet (a catch-up round runs at the next start)"
+        replay = c["replay_id"]
+        if not replay:  # its time is the start or the newest change: where a catch-up begins
+            newest = f"complete up to {age:.0f} s ago" if age is not None else "no change yet"
+            replay = "none yet (a catch-up round runs at the next start)"
         lines.append(
             f"  {c['channel']}: {c['events']} stored, {newest}, replay id {replay}, "
             f"position saved {c['updated_at']}{_counts_text(c)}"
