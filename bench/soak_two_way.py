@@ -28,6 +28,7 @@ import time
 import traceback
 from collections import Counter
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any
@@ -36,10 +37,12 @@ import httpx
 import stripe
 from simple_salesforce import Salesforce
 
+from stripe2sf.demo.integration_user import assign_permission_set
 from stripe2sf.demo.processes import Endpoints
 from stripe2sf.demo.two_way import rep_login, sobject
 
 REP_USERNAME = "rep@sales.soak.example"
+VIEWER_SET = "Stripe2sf_Viewer"  # README "Actions from Salesforce": viewers set the price
 WON = "Closed Won"
 OPEN_STAGE = "Prospecting"
 CUSTOMER_ID_FIELD = "Stripe_Customer_Id__c"  # README "What it does to Salesforce"
@@ -86,6 +89,7 @@ class Deal:
     fresh_account: bool  # an Account without a Stripe customer before the action
     won: bool = False
     edited_after_won: bool = False
+    corrected: bool = False  # an unknown price set to a known one after the error
 
 
 @dataclass
@@ -98,6 +102,7 @@ class RepStory:
     customers: list[RepCustomer] = field(default_factory=list)
     edits: list[Edit] = field(default_factory=list)
     stripe_edits: Counter[str] = field(default_factory=Counter)  # customer -> conflict edits
+    price_id: str = ""
     deals: list[Deal] = field(default_factory=list)
     seeded_contacts: list[str] = field(default_factory=list)  # Contacts made here, by the admin
     done: Counter[str] = field(default_factory=Counter)
@@ -108,6 +113,7 @@ class RepStory:
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _thread: threading.Thread | None = None
     _conflicts: list[threading.Thread] = field(default_factory=list)
+    _field_locks: dict[tuple[str, int], threading.Lock] = field(default_factory=dict)
 
     # ---- plumbing -------------------------------------------------------------------------
     def note(self, text: str) -> None:
@@ -182,6 +188,8 @@ class RepStory:
                 }
             ],
         )
+        # the set stripe2sf's metadata gives sales users: it lets them set the Stripe price
+        assign_permission_set(self.ends.salesforce, self.ends.ca_path, REP_USERNAME, VIEWER_SET)
         rep = rep_login(self.ends, REP_USERNAME)
         c = self.stripe_client()
         for i in range(self.size):
@@ -198,12 +206,13 @@ class RepStory:
         price = c.v1.prices.create(
             {"product": product.id, "currency": "usd", "unit_amount": 50_000}
         )
+        self.price_id = str(price.id)
         close = (date.today() + timedelta(days=14)).isoformat()
         opportunities: list[dict[str, Any]] = []
         plans: list[tuple[str, str, bool, bool]] = []
         n_linked = max(2, self.size // 2)
         for k, rc in enumerate(self.customers[:n_linked]):
-            known = k % 4 != 3
+            known = k % 2 == 0  # half the rep's deals carry a price Stripe does not know
             plans.append(
                 (rc.account_id, price.id if known else f"price_soakUnknown{k}", known, False)
             )
@@ -277,46 +286,67 @@ class RepStory:
             if rng.random() < 0.5:
                 steps.append(("email", i))  # a second correction later on
         steps += [("win", k) for k in range(len(self.deals))]
+        # every other unknown price is corrected by the rep after the error (once won)
+        unknown = [k for k, d in enumerate(self.deals) if not d.known_price]
+        steps += [("fix", k) for k in unknown[::2]]
         rng.shuffle(steps)
+        for k in [k for what, k in steps if what == "fix"]:  # a price is fixed after the win
+            win, fix = steps.index(("win", k)), steps.index(("fix", k))
+            if fix < win:
+                steps[win], steps[fix] = steps[fix], steps[win]
         n = len(steps)
         return [(0.1 + 0.75 * j / max(1, n - 1), what, i) for j, (what, i) in enumerate(steps)]
 
     def work(self, rep: Salesforce, progress: Callable[[], float]) -> None:
+        """The plan's steps, each started when the traffic reaches its point, up to three at
+        once (two edits of one customer may meet; one field of a record is edited by one
+        step at a time, so the rep's last value is known)."""
         rng = random.Random(self.seed + 1)
-        contacts, accounts = sobject(rep, "Contact"), sobject(rep, "Account")
-        opportunities = sobject(rep, "Opportunity")
-        for at, what, i in self.plan(rng):
-            while progress() < at:
+        with ThreadPoolExecutor(3, thread_name_prefix="rep") as pool:
+            for at, what, i in self.plan(rng):
+                while progress() < at:
+                    time.sleep(0.2)
+                pool.submit(self.step, rep, what, i, random.Random(rng.randrange(2**32)))
+
+    def step(self, rep: Salesforce, what: str, i: int, rng: random.Random) -> None:
+        if what == "fix":  # after the win (its step may still be waiting for its lock)
+            deadline = time.monotonic() + 180
+            while not self.deals[i].won and time.monotonic() < deadline:
                 time.sleep(0.2)
+        key = (what if what not in ("win", "fix") else "deal", i)
+        with self._lock:
+            lock = self._field_locks.setdefault(key, threading.Lock())
+        with lock:
             try:
-                if what == "win":
-                    self.win(opportunities, self.deals[i], rng)
-                    continue
-                rc = self.customers[i]
-                if what == "email":
-                    self.edit_email(contacts, rc, rng)
-                elif what == "phone":
-                    phone = f"+1 512 555 {rng.randrange(10_000):04d}"
-                    self._update(
-                        contacts, rc, "Contact", rc.contact_id, {"Phone": phone}, "phone", phone
-                    )
-                else:
-                    city, state, postal, country = rng.choice(CITIES)
-                    street = f"{rng.randrange(1, 999)} Soak Street"
-                    values = dict(
-                        zip(
-                            ADDRESS_FIELDS.values(),
-                            (street, city, state, postal, country),
-                            strict=True,
-                        )
-                    )
-                    address = dict(
-                        zip(ADDRESS_FIELDS, (street, city, state, postal, country), strict=True)
-                    )
-                    self._update(accounts, rc, "Account", rc.account_id, values, "address", address)
+                self._step(rep, what, i, rng)
             except Exception as exc:
                 self.done[f"rep {what} failed"] += 1
                 self.note(f"rep {what}: {type(exc).__name__}: {exc}")
+
+    def _step(self, rep: Salesforce, what: str, i: int, rng: random.Random) -> None:
+        contacts, accounts = sobject(rep, "Contact"), sobject(rep, "Account")
+        opportunities = sobject(rep, "Opportunity")
+        if what == "win":
+            self.win(opportunities, self.deals[i], rng)
+        elif what == "fix":
+            self.fix_price(opportunities, self.deals[i])
+        else:
+            rc = self.customers[i]
+            if what == "email":
+                self.edit_email(contacts, rc, rng)
+            elif what == "phone":
+                phone = f"+1 512 555 {rng.randrange(10_000):04d}"
+                if rng.random() < 0.25:  # a colleague edits the phone in Stripe meanwhile
+                    other = f"+49 30 555 {rng.randrange(10_000):04d}"
+                    self._conflict(rc, {"phone": other}, rng, ("phone", phone))
+                self._update(
+                    contacts, rc, "Contact", rc.contact_id, {"Phone": phone}, "phone", phone
+                )
+            else:
+                parts = (f"{rng.randrange(1, 999)} Soak Street", *rng.choice(CITIES))
+                values = dict(zip(ADDRESS_FIELDS.values(), parts, strict=True))
+                address = dict(zip(ADDRESS_FIELDS, parts, strict=True))
+                self._update(accounts, rc, "Account", rc.account_id, values, "address", address)
 
     def _update(
         self,
@@ -339,30 +369,71 @@ class RepStory:
     def edit_email(self, contacts: Any, rc: RepCustomer, rng: random.Random) -> None:
         n = self._seq
         email = f"rep.fix{n}.{rc.customer[-6:].lower()}@soak-two-way.example"
-        conflict = rng.random() < 0.35
-        if conflict:  # a colleague edits the same customer's email in Stripe meanwhile
-            thread = threading.Thread(
-                target=self._stripe_edit, args=(rc, rng.uniform(0, 0.6), n), daemon=True
-            )
-            self._conflicts.append(thread)
-            thread.start()
+        if rng.random() < 0.35:  # a colleague edits the same customer's email in Stripe meanwhile
+            other = f"stripe.side{n}@soak-two-way.example"
+            self._conflict(rc, {"email": other}, rng, ("email", email))
         self._update(contacts, rc, "Contact", rc.contact_id, {"Email": email}, "email", email)
         if rng.random() < 0.3:  # a typo fixed at once: two changes in a row
             again = email.replace("rep.fix", "rep.refix")
             self._update(contacts, rc, "Contact", rc.contact_id, {"Email": again}, "email", again)
             self.done["rep quick double edits"] += 1
 
-    def _stripe_edit(self, rc: RepCustomer, delay: float, n: int) -> None:
+    def _conflict(
+        self,
+        rc: RepCustomer,
+        values: dict[str, str],
+        rng: random.Random,
+        reps: tuple[str, str],
+    ) -> None:
+        """A Stripe-side edit of a field Salesforce owns: half of them 0-0.6 s from the rep's
+        edit (before stripe2sf writes it, most likely), half once Stripe shows the rep's value
+        `reps` (field, value): then stripe2sf must put it back."""
+        after = reps if rng.random() < 0.5 else None
+        thread = threading.Thread(
+            target=self._stripe_edit,
+            args=(rc, values, rng.uniform(0, 0.6), after),
+            daemon=True,
+        )
+        self._conflicts.append(thread)
+        thread.start()
+
+    def _stripe_edit(
+        self,
+        rc: RepCustomer,
+        values: dict[str, str],
+        delay: float,
+        after: tuple[str, str] | None,
+    ) -> None:
         time.sleep(delay)
+        if after is not None:
+            name, value = after
+            deadline = time.monotonic() + 60
+            while time.monotonic() < deadline:
+                try:
+                    customer = self.stripe_client().v1.customers.retrieve(rc.customer)
+                    if getattr(customer, name, None) == value:
+                        break
+                except Exception:  # a Stripe 500 of the soak: look again
+                    pass
+                time.sleep(0.3)
         try:
-            self.stripe_client().v1.customers.update(
-                rc.customer, {"email": f"stripe.side{n}@soak-two-way.example"}
-            )
+            self.stripe_client().v1.customers.update(rc.customer, values)  # type: ignore[arg-type]
             with self._lock:
                 self.stripe_edits[rc.customer] += 1
-            self.done["Stripe-side email edits (conflicts)"] += 1
+            self.done[f"Stripe-side {'/'.join(values)} edits (conflicts)"] += 1
         except Exception as exc:
             self.note(f"Stripe-side edit of {rc.customer}: {type(exc).__name__}: {exc}")
+
+    def fix_price(self, opportunities: Any, deal: Deal) -> None:
+        """The rep reads the error on the won Opportunity and sets a price Stripe knows."""
+        self.retried(
+            f"price of {deal.opportunity_id}",
+            lambda: opportunities.update(
+                deal.opportunity_id, {"Stripe_Price_Id__c": self.price_id}
+            ),
+        )
+        deal.price_id, deal.corrected = self.price_id, True
+        self.done["unknown prices corrected"] += 1
 
     def win(self, opportunities: Any, deal: Deal, rng: random.Random) -> None:
         self.retried(

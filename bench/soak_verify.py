@@ -567,7 +567,7 @@ class Verifier:
             found = by_opportunity.get(key, [])
             status, error = opp.get("Stripe_Status__c"), opp.get("Stripe_Error__c") or ""
             self.v.checked["won opportunities"] += 1
-            if not deal.known_price:
+            if not deal.known_price and not deal.corrected:
                 if found:
                     ids = ", ".join(i.id for i in found)
                     self.v.add("duplicated", "invoice", key, f"unknown price, invoiced: {ids}")
@@ -619,6 +619,7 @@ class Verifier:
                 "opportunities_won": sum(1 for d in rep.deals if d.won),
                 "invoices_sent_and_linked": sent,
                 "unknown_price_errors_written": errors,
+                "unknown_prices_corrected": sum(1 for d in rep.deals if d.corrected),
             }
         )
 
