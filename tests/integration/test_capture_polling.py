@@ -146,7 +146,11 @@ def test_serve_captures_when_capture_is_on(
         while not _captured(runtime):
             assert time.monotonic() < deadline, "serve captured nothing"
             time.sleep(0.05)
-        # the overview says how changes are captured and how many
+        org.salesforce().Contact.create({"LastName": "Own"})  # serve's own user: dropped
+        while ("poll:Contact", "own") not in store.counters():
+            assert time.monotonic() < deadline, "serve's own change not counted"
+            time.sleep(0.05)
+        # the overview says how changes are captured, how many, and the own ones dropped
         form = web.get("/login").text
         token = re.search(r'name="csrf" value="([^"]+)"', form)
         assert token is not None
@@ -157,5 +161,7 @@ def test_serve_captures_when_capture_is_on(
         assert 'data-testid="capture-state">polling<' in panel
         stored = re.search(r'data-testid="capture-stored">([\d,]+)<', panel)
         assert stored is not None and int(stored[1].replace(",", "")) >= 1
+        assert 'data-testid="capture-own">1<' in panel
+        assert 'data-testid="capture-recoveries">0<' in panel
     [row] = _captured(runtime)
     assert row.type == "salesforce.Account.created" and row.lane == f"sf:{account}"

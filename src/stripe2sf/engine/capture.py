@@ -47,7 +47,7 @@ from stripe2sf.salesforce.changes import KIND, field_names, query_windows
 from stripe2sf.salesforce.client import SalesforceClient, connect
 from stripe2sf.salesforce.pubsub import PubSub, PubSubError, topic_of
 from stripe2sf.settings import Settings
-from stripe2sf.store.capture import CaptureStore, counter, to_new_event
+from stripe2sf.store.capture import OWN_DROPPED, RECOVERED, CaptureStore, to_new_event
 from stripe2sf.store.inbox import Inbox, NewEvent
 
 log = structlog.get_logger(__name__)
@@ -125,12 +125,12 @@ class ChangeWriter:
     ) -> int:
         """Store `changes` (and `refused` events: kept, never applied) and the position in one
         transaction; the number of new changes. stripe2sf's own changes are not stored: they
-        are counted (metric and ``#own`` counter) and the position moves past them."""
+        are counted (metric and ``own`` counter) and the position moves past them."""
         kept, own = split_own(changes, self.own_user_ids)
         counters = dict(position.pop("counters", None) or {})
         if own:
             key = position.get("channel") or f"poll:{position.get('poll_entity')}"
-            counters[counter(key, "own")] = counters.get(counter(key, "own"), 0) + len(own)
+            counters[(key, OWN_DROPPED)] = counters.get((key, OWN_DROPPED), 0) + len(own)
             for c in own:
                 OWN.labels(entity=c.entity).inc()
         linked = self.link(kept)
@@ -249,7 +249,7 @@ class CdcCapture:
             changes,
             channel=topic,
             last_commit_ms=max([started, *(c.commit_ts_ms for c in changes)]),
-            counters={counter(topic, "recovered"): 1},
+            counters={(topic, RECOVERED): 1},
         )
         RECOVERIES.labels(entity=entity, reason=reason).inc()
         log.warning(
@@ -311,7 +311,7 @@ class CdcCapture:
             channel=topic,
             replay_id=last,
             last_commit_ms=newest,
-            counters={counter(topic, "recovered"): gaps} if gaps and self.reader else None,
+            counters={(topic, RECOVERED): gaps} if gaps and self.reader else None,
         )
 
     def run_topic(self, entity: str, stop: threading.Event) -> None:

@@ -11,7 +11,13 @@ from typing import Any
 from stripe2sf.domain.capture.estimate import capture_check
 from stripe2sf.domain.setup.doctor import Check, daily_api
 from stripe2sf.settings import Settings
-from stripe2sf.store.capture import CaptureStore, ChannelState, counter
+from stripe2sf.store.capture import (
+    OWN_DROPPED,
+    RECOVERED,
+    CaptureStore,
+    Count,
+    CounterKey,
+)
 from stripe2sf.store.db import Engine
 from stripe2sf.store.inbox import Inbox
 
@@ -27,7 +33,7 @@ def capture_status(settings: Settings, engine: Engine) -> dict[str, Any]:
         channels = store.channels()
         marks = store.watermarks()
         counters = store.counters()
-    except Exception as exc:  # a database before migration 0007: say so, status still reports
+    except Exception as exc:  # a database before migration 0011: say so, status still reports
         return {"mode": settings.capture, "error": str(exc).splitlines()[0]}
     return {
         "mode": settings.capture,
@@ -56,14 +62,14 @@ def capture_status(settings: Settings, engine: Engine) -> dict[str, Any]:
     }
 
 
-def _counted(counters: Mapping[str, ChannelState], key: str) -> dict[str, Any]:
+def _counted(counters: Mapping[CounterKey, Count], key: str) -> dict[str, Any]:
     """A channel's (or polled object's) counters: own changes dropped, recoveries run."""
-    own = counters.get(counter(key, "own"))
-    recovered = counters.get(counter(key, "recovered"))
+    own = counters.get((key, OWN_DROPPED))
+    recovered = counters.get((key, RECOVERED))
     return {
-        "own_changes_dropped": own.events if own else 0,
-        "recoveries": recovered.events if recovered else 0,
-        "last_recovery_at": recovered.updated_at.isoformat() if recovered else None,
+        "own_changes_dropped": own.total if own else 0,
+        "recoveries": recovered.total if recovered else 0,
+        "last_recovery_at": recovered.last_at.isoformat() if recovered else None,
     }
 
 

@@ -1,4 +1,4 @@
-"""Capture state on disk (migration 0007): where each Change Data Capture channel is (its
+"""Capture state on disk (migrations 0007, 0011): where each Change Data Capture channel is (its
 replay id), how far each polled object is (its watermark) with the last values seen per
 record, and which Stripe customer a Salesforce record belongs to.
 
@@ -11,14 +11,14 @@ is the same inbox event id (stored once).
                         commit time captured, counts
     poll_watermarks     object -> newest SystemModstamp seen, when polling began
     poll_snapshots      (object, record id) -> its SystemModstamp and watched values (JSON)
+    capture_counters    (channel or ``poll:<Object>``, counter) -> total, when it last moved:
+                        ``own`` (stripe2sf's own changes dropped), ``recovered`` (catch-up
+                        rounds run and GAP events filled)
 
 A channel row without a replay id holds the time its first start subscribed (stored before
 subscribing) or, after Salesforce refused its replay id, the newest change stored: the time
 up to which capture is complete, where a catch-up round starts (`domain.capture.recovery`).
-Counters live in ``capture_positions`` rows named ``<channel or poll:Object>#<counter>``
-(``#own``: stripe2sf's own changes dropped; ``#recovered``: catch-up rounds and GAP events
-filled), their ``events`` the count and ``updated_at`` the latest; `channels()` leaves them
-out, `counters()` reads them.
+The counters move in the same transaction as the changes they count.
 """
 
 from __future__ import annotations
@@ -59,6 +59,15 @@ poll_watermarks = Table(
     Column("updated_at", UTCDateTime, nullable=False),
 )
 
+capture_counters = Table(
+    "capture_counters",
+    metadata,
+    Column("channel", String(255), primary_key=True),  # a CDC channel or poll:<Object>
+    Column("name", String(32), primary_key=True),  # own, recovered
+    Column("total", BigInteger, nullable=False, default=0),
+    Column("last_at", UTCDateTime, nullable=False),  # when it last moved
+)
+
 poll_snapshots = Table(
     "poll_snapshots",
     metadata,
@@ -74,12 +83,12 @@ Index("ix_customer_links_account_id", customer_links.c.account_id)
 Index("ix_customer_links_contact_id", customer_links.c.contact_id)
 
 _PAGE = 500
-COUNTER_MARK = "#"
 
+OWN_DROPPED = "own"  # stripe2sf's own changes dropped
+RECOVERED = "recovered"  # catch-up rounds run and GAP events filled
 
-def counter(key: str, name: str) -> str:
-    """The row name of counter `name` (own, recovered) of a channel or ``poll:<Object>``."""
-    return f"{key}{COUNTER_MARK}{name}"
+CounterKey = tuple[str, str]
+"""(channel or ``poll:<Object>``, counter name)"""
 
 
 @dataclass(frozen=True)
@@ -89,6 +98,14 @@ class ChannelState:
     last_commit_ms: int | None
     events: int
     updated_at: datetime
+
+
+@dataclass(frozen=True)
+class Count:
+    channel: str
+    name: str
+    total: int
+    last_at: datetime
 
 
 @dataclass(frozen=True)
@@ -166,16 +183,16 @@ class CaptureStore:
         poll_entity: str | None = None,
         watermark_ms: int | None = None,
         snapshots: Mapping[str, Snapshot] | None = None,
-        counters: Mapping[str, int] | None = None,
+        counters: Mapping[CounterKey, int] | None = None,
     ) -> list[bool]:
         """Store `events` in the inbox and move the channel's replay id (CDC) or the object's
-        watermark and snapshots (polling), and add to `counters` (name -> n, see the module
-        docstring), all in one transaction; for each event, whether it was new."""
+        watermark and snapshots (polling), and add to `counters` ((channel, name) -> n), all
+        in one transaction; for each event, whether it was new."""
 
         def position(conn: Connection) -> None:
-            for name, n in sorted((counters or {}).items()):
+            for (key, name), n in sorted((counters or {}).items()):
                 if n:
-                    self._move_channel(conn, name, None, None, n, now)
+                    self._add_count(conn, key, name, n, now)
             if channel is not None:
                 self._move_channel(conn, channel, replay_id, last_commit_ms, len(events), now)
             if poll_entity is not None:
@@ -207,6 +224,16 @@ class CaptureStore:
         if last_commit_ms is not None:
             updates["last_commit_ms"] = last_commit_ms
         conn.execute(ins.on_conflict_do_update(index_elements=["channel"], set_=updates))
+
+    def _add_count(self, conn: Connection, key: str, name: str, n: int, now: datetime) -> None:
+        t = capture_counters
+        ins = dialect_insert(conn)(t).values(channel=key, name=name, total=n, last_at=now)
+        conn.execute(
+            ins.on_conflict_do_update(
+                index_elements=["channel", "name"],
+                set_={"total": t.c.total + n, "last_at": now},
+            )
+        )
 
     def _move_watermark(
         self, conn: Connection, entity: str, watermark_ms: int | None, added: int, now: datetime
@@ -294,14 +321,15 @@ class CaptureStore:
     def channels(self) -> list[ChannelState]:
         with self.engine.connect() as conn:
             rows = conn.execute(select(capture_positions).order_by(capture_positions.c.channel))
-            return [_channel(r) for r in rows if COUNTER_MARK not in r.channel]
+            return [_channel(r) for r in rows]
 
-    def counters(self) -> dict[str, ChannelState]:
-        """Counter name (``/data/ContactChangeEvent#own``) -> its count and latest time."""
-        t = capture_positions
+    def counters(self) -> dict[CounterKey, Count]:
+        """(channel or ``poll:<Object>``, counter name) -> its count and when it last moved."""
         with self.engine.connect() as conn:
-            rows = conn.execute(select(t).where(t.c.channel.like(f"%{COUNTER_MARK}%")))
-            return {r.channel: _channel(r) for r in rows}
+            rows = conn.execute(select(capture_counters))
+            return {
+                (r.channel, r.name): Count(r.channel, r.name, int(r.total), r.last_at) for r in rows
+            }
 
     def watermark(self, entity: str, now_ms: int) -> Watermark:
         """The object's watermark; the first call records `now_ms` as when polling began."""

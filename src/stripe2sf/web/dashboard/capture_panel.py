@@ -1,6 +1,7 @@
 """The overview's Salesforce -> Stripe panel: how changes are captured (Change Data Capture or
-polling), how many each channel or polled object stored, how old the newest captured change is
-and when the position was last saved; the same facts as `stripe2sf status`
+polling), how many each channel or polled object stored, how old the newest captured change is,
+when the position was last saved, how many of stripe2sf's own changes were dropped and how
+many recoveries (catch-up rounds, GAP events filled) ran; the same facts as `stripe2sf status`
 (`engine.capture_status`), read from the database only. Replay ids are left out (they mean
 nothing to a person); every role sees the rest."""
 
@@ -21,6 +22,15 @@ def _newest_age(report: dict[str, Any]) -> float | None:
     ages += [p["watermark_age_seconds"] for p in report.get("polling", [])]
     known = [a for a in ages if a is not None]
     return min(known) if known else None
+
+
+def _recoveries(sources: list[dict[str, Any]], now: datetime) -> str:
+    """How many recoveries ran, and when the last one did."""
+    total = sum(int(s.get("recoveries") or 0) for s in sources)
+    last = [
+        datetime.fromisoformat(s["last_recovery_at"]) for s in sources if s.get("last_recovery_at")
+    ]
+    return f"{number(total)} (last {ago(max(last), now)})" if last and total else number(total)
 
 
 def render(runtime: Runtime, now: datetime) -> str:
@@ -53,5 +63,11 @@ def render(runtime: Runtime, now: datetime) -> str:
             ago(max(saved), now) if saved else "not yet",
             "capture-saved",
         ),
+        card(
+            "own changes dropped",
+            number(sum(int(s.get("own_changes_dropped") or 0) for s in sources)),
+            "capture-own",
+        ),
+        card("recoveries", _recoveries(sources, now), "capture-recoveries"),
     ]
     return heading + f'<div class="cards">{"".join(cards)}</div>'
