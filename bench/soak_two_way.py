@@ -65,6 +65,7 @@ class RepCustomer:
     customer: str
     account_id: str = ""
     contact_id: str = ""
+    other_contact_id: str = ""  # a second Contact of the Account: not the customer's
 
 
 @dataclass(frozen=True)
@@ -103,6 +104,9 @@ class RepStory:
     edits: list[Edit] = field(default_factory=list)
     stripe_edits: Counter[str] = field(default_factory=Counter)  # customer -> conflict edits
     price_id: str = ""
+    # (customer, email) set on a Contact of the Account that is not the linked one: README
+    # "only the primary Contact of a customer (the linked one) reaches it"
+    other_edits: list[tuple[str, str]] = field(default_factory=list)
     deals: list[Deal] = field(default_factory=list)
     seeded_contacts: list[str] = field(default_factory=list)  # Contacts made here, by the admin
     done: Counter[str] = field(default_factory=Counter)
@@ -202,6 +206,19 @@ class RepStory:
             )
             self.customers.append(RepCustomer(str(customer.id)))
         self._wait_linked()
+        for i, rc in enumerate(self.customers[: max(2, self.size // 3)]):
+            other = self.retried(
+                "admin Contact",
+                lambda i=i, rc=rc: self.admin.Contact.create(
+                    {
+                        "LastName": f"Colleague {i}",
+                        "Email": f"colleague{i}@soak-two-way.example",
+                        "AccountId": rc.account_id,
+                    }
+                ),
+            )
+            rc.other_contact_id = str(other["id"])
+            self.seeded_contacts.append(rc.other_contact_id)
         product = c.v1.products.create({"name": "Soak onboarding"})
         price = c.v1.prices.create(
             {"product": product.id, "currency": "usd", "unit_amount": 50_000}
@@ -283,6 +300,10 @@ class RepStory:
         steps: list[tuple[str, int]] = []
         for i in range(len(self.customers)):
             steps += [("email", i), ("phone", i), ("address", i)]
+            if self.customers[i].other_contact_id:
+                steps.append(("other", i))
+            if rng.random() < 0.4:
+                steps.append(("name", i))
             if rng.random() < 0.5:
                 steps.append(("email", i))  # a second correction later on
         steps += [("win", k) for k in range(len(self.deals))]
@@ -334,6 +355,18 @@ class RepStory:
             rc = self.customers[i]
             if what == "email":
                 self.edit_email(contacts, rc, rng)
+            elif what == "name":
+                name = f"Rep Customer {i} {rng.choice(('GmbH', 'Ltd', 'Inc', 'SAS'))}"
+                self._update(accounts, rc, "Account", rc.account_id, {"Name": name}, "name", name)
+            elif what == "other":
+                email = f"colleague{i}.new{rng.randrange(1000)}@soak-two-way.example"
+                self.retried(
+                    f"Contact {rc.other_contact_id}",
+                    lambda: contacts.update(rc.other_contact_id, {"Email": email}),
+                )
+                with self._lock:
+                    self.other_edits.append((rc.customer, email))
+                self.done["rep edits of other Contacts"] += 1
             elif what == "phone":
                 phone = f"+1 512 555 {rng.randrange(10_000):04d}"
                 if rng.random() < 0.25:  # a colleague edits the phone in Stripe meanwhile

@@ -457,6 +457,7 @@ class Verifier:
             cid = str(obj["id"])
             written[(cid, "email")].append(obj.get("email"))
             written[(cid, "phone")].append(obj.get("phone"))
+            written[(cid, "name")].append(obj.get("name"))
             written[(cid, "address")].append(_address(obj.get("address")))
         mine = {rc.customer: rc for rc in rep.customers}
         edits_of: dict[str, list[Any]] = defaultdict(list)
@@ -467,7 +468,7 @@ class Verifier:
         )
         accounts = self._by_id(
             "Account",
-            "BillingStreet, BillingCity, BillingState, BillingPostalCode, BillingCountry",
+            "Name, BillingStreet, BillingCity, BillingState, BillingPostalCode, BillingCountry",
             [rc.account_id for rc in rep.customers if rc.account_id],
         )
         for rc in rep.customers:
@@ -477,11 +478,13 @@ class Verifier:
             salesforce = {
                 "email": contact.get("Email"),
                 "phone": contact.get("Phone"),
+                "name": account.get("Name"),
                 "address": _address({part: account.get(f) for part, f in ADDRESS_FIELDS.items()}),
             }
             in_stripe = {
                 "email": customer.get("email"),
                 "phone": customer.get("phone"),
+                "name": customer.get("name"),
                 "address": _address(customer.get("address")),
             }
             last: dict[str, Any] = {}
@@ -527,6 +530,15 @@ class Verifier:
                     f"{rep.stripe_edits[rc.customer]} Stripe-side edits",
                 )
             self.v.checked["rep customers"] += 1
+        for cid, email in rep.other_edits:
+            self.v.checked["edits of other Contacts"] += 1
+            if email in written[(cid, "email")]:
+                self.v.add(
+                    "drifted",
+                    "two-way field",
+                    cid,
+                    f"{email!r} of a Contact that is not the customer's reached Stripe",
+                )
         for cid, n in sorted(writes.items()):
             if cid not in mine:
                 self.v.add(
