@@ -9,6 +9,7 @@ import typer
 
 if TYPE_CHECKING:
     from stripe2sf.runtime import Runtime
+    from stripe2sf.salesforce.client import SalesforceClient
     from stripe2sf.settings import Settings
 
 
@@ -69,30 +70,59 @@ def capture(
         runtime.close()
 
 
-def _once(settings: Settings, runtime: Runtime) -> None:
-    import threading
+ONCE_WHOAMI_TRIES = 3  # --once asks userinfo this many times, then exits 2
 
-    from stripe2sf.engine.capture import ChangeWriter, Poller, budget_gate, own_user_ids
+
+def _once(settings: Settings, runtime: Runtime) -> None:
     from stripe2sf.salesforce.client import connect
-    from stripe2sf.store.capture import CaptureStore
 
     if settings.capture != "poll":
         raise typer.BadParameter("--once is for polling (--mode poll)")
     with connect(settings) as client:
-        store = CaptureStore(runtime.inbox.engine, runtime.inbox)
-        own = own_user_ids(settings, client, threading.Event())
-        writer = ChangeWriter(store, runtime.registry.handles, settings.salesforce_api_version, own)
-        poller = Poller(
-            writer,
+        _poll_once(settings, runtime, client)
+
+
+def _poll_once(
+    settings: Settings, runtime: Runtime, client: SalesforceClient, whoami_wait: float = 2.0
+) -> None:
+    """One polling round, printed. Exit 2 when Salesforce's userinfo keeps failing (capture
+    would not know which changes are stripe2sf's own)."""
+    import threading
+
+    from stripe2sf.cli_common import stderr_console
+    from stripe2sf.engine.capture import (
+        ChangeWriter,
+        OwnUserUnknown,
+        Poller,
+        budget_gate,
+        own_user_ids,
+    )
+    from stripe2sf.store.capture import CaptureStore
+
+    store = CaptureStore(runtime.inbox.engine, runtime.inbox)
+    try:
+        own = own_user_ids(
+            settings,
             client,
-            settings.capture_objects,
-            configured_fields=settings.capture_poll_fields,
-            overlap_seconds=settings.capture_poll_overlap_seconds,
-            minimum_seconds=settings.capture_poll_seconds,
-            api_share=settings.poll_api_share,
-            gate=budget_gate(settings, client),
+            threading.Event(),
+            tries=ONCE_WHOAMI_TRIES,
+            retry_seconds=whoami_wait,
         )
-        report = poller.round()
+    except OwnUserUnknown as exc:
+        stderr_console().print(f"capture --once: {exc}", markup=False)
+        raise typer.Exit(2) from exc
+    writer = ChangeWriter(store, runtime.registry.handles, settings.salesforce_api_version, own)
+    poller = Poller(
+        writer,
+        client,
+        settings.capture_objects,
+        configured_fields=settings.capture_poll_fields,
+        overlap_seconds=settings.capture_poll_overlap_seconds,
+        minimum_seconds=settings.capture_poll_seconds,
+        api_share=settings.poll_api_share,
+        gate=budget_gate(settings, client),
+    )
+    report = poller.round()
     typer.echo(
         f"polled {len(settings.capture_objects)} objects with {report.calls} API calls; "
         f"{report.added} new changes stored" + (f" ({report.skipped})" if report.skipped else "")

@@ -13,10 +13,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import typer
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from salesforce_sandbox.testing import SandboxServer
+from stripe2sf.cli_capture import ONCE_WHOAMI_TRIES, _poll_once
 from stripe2sf.domain.capture.change import parse_change
 from stripe2sf.domain.matching.links import Link
 from stripe2sf.engine.capture import ChangeWriter, Poller
@@ -165,3 +167,23 @@ def test_serve_captures_when_capture_is_on(
         assert 'data-testid="capture-recoveries">0<' in panel
     [row] = _captured(runtime)
     assert row.type == "salesforce.Account.created" and row.lane == f"sf:{account}"
+
+
+def test_once_gives_up_when_userinfo_keeps_failing(
+    runtime: Runtime,
+    org: SandboxServer,  # noqa: F811
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """`stripe2sf capture --once` cannot tell its own changes without userinfo: after a few
+    tries it exits 2 saying why and what to do, polling nothing (the loop would wait)."""
+    expired = "00D000000000001!expired"  # userinfo answers 401; a given session cannot re-login
+    with connect(settings_for(org, "session"), session_id=expired) as client:
+        with pytest.raises(typer.Exit) as exited:
+            _poll_once(runtime.settings, runtime, client, whoami_wait=0)
+        calls = dict(client.usage().calls)
+    assert exited.value.exit_code == 2
+    said = " ".join(capsys.readouterr().err.split())
+    assert f"userinfo failed {ONCE_WHOAMI_TRIES} times" in said
+    assert "STRIPE2SF_CAPTURE_OWN_CHANGES=keep" in said
+    assert sum(n for (kind, _), n in calls.items() if kind == "identity") == ONCE_WHOAMI_TRIES
+    assert CaptureStore(runtime.inbox.engine, runtime.inbox).watermarks() == []

@@ -478,20 +478,39 @@ def _connect(settings: Settings, stop: threading.Event) -> SalesforceClient | No
     return None
 
 
+class OwnUserUnknown(Exception):
+    """Salesforce's userinfo kept failing: capture cannot tell which changes are its own."""
+
+
 def own_user_ids(
-    settings: Settings, client: SalesforceClient, stop: threading.Event
+    settings: Settings,
+    client: SalesforceClient,
+    stop: threading.Event,
+    *,
+    tries: int | None = None,
+    retry_seconds: float = 10.0,
 ) -> tuple[str, ...]:
     """stripe2sf's own Salesforce user id, whose changes capture drops (none with
-    STRIPE2SF_CAPTURE_OWN_CHANGES=keep). Asked until userinfo answers: dropping nothing
-    meanwhile would store every echo."""
+    STRIPE2SF_CAPTURE_OWN_CHANGES=keep). Asked until userinfo answers (every `retry_seconds`):
+    dropping nothing meanwhile would store every echo. With `tries` (a one-shot run), raises
+    `OwnUserUnknown` after that many failures instead of waiting for ever."""
     if settings.capture_own_changes == "keep":
         return ()
+    failures = 0
     while not stop.is_set():
         try:
             user = client.userinfo().get("user_id")
         except SyncError as exc:
             log.warning("capture_whoami_failed", error=str(exc), kind=exc.kind)
-            stop.wait(10.0)
+            failures += 1
+            if tries is not None and failures >= tries:
+                raise OwnUserUnknown(
+                    f"Salesforce's userinfo failed {failures} times (last: {exc}): capture "
+                    "cannot tell stripe2sf's own changes, which it drops. Check that the "
+                    "SALESFORCE_* login can read /services/oauth2/userinfo and try again, or "
+                    "set STRIPE2SF_CAPTURE_OWN_CHANGES=keep to capture them too"
+                ) from exc
+            stop.wait(retry_seconds)
             continue
         if user:
             return (str(user),)
