@@ -311,6 +311,7 @@ def run(args: argparse.Namespace, workdir: Path) -> tuple[Verdict, dict[str, Any
                 "kill_capture": system.kill_capture,
                 "restart_postgres": system.restart_postgres,
                 "pubsub_abort": sf_ctl.abort_pubsub,
+                "cdc_gaps": sf_ctl.cdc_gaps,
             },
         )
         t0 = time.monotonic()

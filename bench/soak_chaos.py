@@ -113,6 +113,11 @@ ACTIONS: tuple[Action, ...] = (
     Action("Pub/Sub streams aborted (UNAVAILABLE)", 0.25, "pubsub_abort"),
     Action("SIGKILL a worker (restarted 3 s later)", 0.3, "kill_worker"),
     Action("SIGKILL the capture process (restarted 3 s later)", 0.42, "kill_capture"),
+    Action(
+        "CDC gaps: the next 3 Contact and 2 Account changes are GAP events (header only)",
+        0.5,
+        "cdc_gaps",
+    ),
     Action("PostgreSQL crash-restart (immediate stop, 2 s down)", 0.6, "restart_postgres"),
     Action("Pub/Sub streams aborted again (UNAVAILABLE)", 0.7, "pubsub_abort"),
 )
@@ -173,6 +178,12 @@ class SalesforceControl:
     def requests(self) -> dict[str, Any]:
         result: dict[str, Any] = self.call("GET", "requests")
         return result
+
+    def cdc_gaps(self) -> str:
+        """The next changes of Contact and Account published as GAP events (no field values:
+        the subscriber reads the records)."""
+        answer = self.call("POST", "cdc", {"gap": {"Contact": 3, "Account": 2}})
+        return f"pending GAP events {answer.get('gap')}"
 
     def abort_pubsub(self) -> str:
         """End every open Pub/Sub Subscribe stream with UNAVAILABLE (the capture reconnects)."""
