@@ -680,7 +680,8 @@ def _overview(board: Dashboard, now: datetime) -> str:
         f"p95 {_secs(figures.percentile(samples, 0.95))} "
         f"({fmt.number(len(samples))} events).</p>"
     )
-    return f'<div class="cards">{cards}</div><h2>Flow</h2>{charts}{latency}'
+    inbox = f'<h2>Inbox and Salesforce API</h2><div class="cards">{cards}</div>'
+    return f"{inbox}<h2>Flow</h2>{charts}{latency}"
 
 
 def _money(minor: int, currency: str) -> str:
