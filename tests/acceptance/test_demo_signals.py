@@ -85,8 +85,8 @@ def test_a_stop_signal_stops_the_demo_and_every_child(sig: signal.Signals, tmp_p
         assert [k for k in kids if alive(k)] == []
         assert [p for p in ports if not port_free(p)] == []
         assert f"stopped by {sig.name}" in log.read_text()
-    finally:
-        for pid in [proc.pid, *kids]:
+    finally:  # a failure before `kids` was read must not leave the demo's children running
+        for pid in [proc.pid, *(kids or children(proc.pid))]:
             if alive(pid):
                 os.killpg(pid, signal.SIGKILL)
         proc.wait(timeout=30)
