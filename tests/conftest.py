@@ -11,6 +11,9 @@ import pytest
 from tests.support.pg import fresh_database
 from tests.support.smtp import Mailbox, smtp_server
 
+# `browser` and `page`: Debian's chromium through Playwright, for the dashboard's browser tests
+pytest_plugins = ["tests.support.browser"]
+
 # Lanes are due as soon as an event is stored: tests apply what they deliver at once. The batch
 # linger (STRIPE2SF_BATCH_LINGER_MS, 1 s by default) has its own tests, which set it.
 os.environ.setdefault("STRIPE2SF_BATCH_LINGER_MS", "0")

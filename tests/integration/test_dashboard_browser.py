@@ -12,21 +12,13 @@ from pathlib import Path
 
 import httpx
 import pytest
-from playwright.sync_api import Browser, Page, sync_playwright
+from playwright.sync_api import Page
 
 from stripe2sf.store.reports import Reports
 from stripe2sf.web.dashboard.auth import hash_password
+from tests.support.browser import CHROMIUM
 from tests.support.sync_env import SyncEnv, sync_env
 
-CHROMIUM = "/usr/bin/chromium"
-ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 USERS = [
     f"olga:operator:{hash_password('olga-pass', n=2**12)}",
     f"vera:viewer:{hash_password('vera-pass', n=2**12)}",
@@ -88,21 +80,6 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
         env.drain()
         dead = env.runtime.inbox.dead_letter_ids()
         yield World(env, alice.id, bob.id, dead[0], carol.id, contacts)
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with sync_playwright() as pw:
-        launched = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        yield launched
-        launched.close()
-
-
-@pytest.fixture
-def page(browser: Browser) -> Iterator[Page]:
-    context = browser.new_context()
-    yield context.new_page()
-    context.close()
 
 
 def login(page: Page, base: str, user: str, password: str) -> None:

@@ -12,12 +12,11 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
 import structlog
-from playwright.sync_api import Browser, Page, sync_playwright
+from playwright.sync_api import Page
 from typer.testing import CliRunner
 
 from stripe2sf.cli import app as cli
@@ -28,8 +27,6 @@ from stripe2sf.web.dashboard.auth import hash_password
 from stripe2sf.web.intake import IntakeTally
 from tests.support.sync_env import SyncEnv, sync_env
 
-CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--no-first-run"]
 USERS = [
     f"olga:operator:{hash_password('olga-pass', n=2**12)}",
     f"vera:viewer:{hash_password('vera-pass', n=2**12)}",
@@ -208,23 +205,6 @@ def test_status_says_why_stripe_and_salesforce_refuse(world: World) -> None:
 
 
 # -- the overview in a browser ----------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    if not Path(CHROMIUM).exists():
-        pytest.skip("needs Debian's chromium")
-    with sync_playwright() as pw:
-        launched = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        yield launched
-        launched.close()
-
-
-@pytest.fixture
-def page(browser: Browser) -> Iterator[Page]:
-    context = browser.new_context()
-    yield context.new_page()
-    context.close()
 
 
 def login(page: Page, base: str, user: str, password: str) -> None:
