@@ -156,7 +156,9 @@ class Runtime:
         )
         registry.register_many(change_types(), reverse)
         if handler.config.salesforce_to_stripe.reassert_on_conflict:
-            registry.register("customer.updated", ConflictGuard(handler, reverse))
+            # every Stripe type, not only customer.updated (the only one it checks): a wave
+            # goes to the worker's handlers by identity, and one handler keeps it one batch
+            registry.register_many(HANDLED_TYPES, ConflictGuard(handler, reverse))
 
     def retry_policy(self) -> RetryPolicy:
         s = self.settings

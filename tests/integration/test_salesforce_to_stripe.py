@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 
 from stripe2sf.domain.capture.change import SalesforceChange
+from stripe2sf.domain.flows.handled import HANDLED_TYPES
 from stripe2sf.engine.doctor import whoami
 from stripe2sf.store.audit_trail import AuditTrail
 from stripe2sf.store.capture import to_new_event
@@ -218,3 +219,14 @@ def test_mapping_document_shows_both_directions(env: SyncEnv, tmp_path: Path) ->
     text = to_markdown(load_sync_config(env.runtime.settings))
     assert "| customer.email | Stripe customer field | Contact.Email |" in text
     assert "salesforce -> stripe" in text and "stripe -> salesforce" in text
+
+
+def test_a_wave_of_stripe_events_stays_one_batch_with_the_conflict_check_on(env: SyncEnv) -> None:
+    """The worker gives a wave to each distinct handler: customer.updated (checked for
+    conflicts) and the other Stripe types must share one, or a customer's burst costs two
+    Salesforce round trips; the dashboard's dry-run plan still reaches the sync handler."""
+    registry = env.runtime.registry
+    handlers = {id(registry.get(t)) for t in HANDLED_TYPES}
+    assert len(handlers) == 1
+    guard = registry.get("customer.updated")
+    assert callable(getattr(guard, "plan_event", None))

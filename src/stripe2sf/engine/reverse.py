@@ -243,16 +243,17 @@ class ReverseHandler:
 
 
 class ConflictGuard:
-    """The sync handler for customer.updated, plus ownership: a Stripe edit of a field
-    Salesforce owns is put back to Salesforce's value (one SOQL per object for the wave)."""
+    """The sync handler plus ownership for customer.updated: a Stripe edit of a field
+    Salesforce owns is put back to Salesforce's value (one SOQL per object for the wave).
+    Registered for every Stripe type so a wave stays one batch; other types pass through."""
 
     def __init__(self, inner: Any, reverse: ReverseHandler) -> None:
         self.inner = inner  # the SyncHandler
         self.reverse = reverse
 
-    @property
-    def stripe(self) -> Any:
-        return self.inner.stripe
+    def __getattr__(self, name: str) -> Any:
+        """The sync handler's own (its Stripe reader, the dashboard's `plan_event`, ...)."""
+        return getattr(self.inner, name)
 
     @property
     def config(self) -> SyncConfig:
