@@ -25,6 +25,7 @@ from sqlalchemy import select
 
 from salesforce_sandbox.testing import SandboxServer, run_sandbox
 from stripe2sf.domain.capture.change import SalesforceChange, parse_change
+from stripe2sf.domain.capture.polling import parse_datetime_ms
 from stripe2sf.engine.capture import CdcCapture, ChangeWriter, Poller
 from stripe2sf.engine.capture_recovery import CatchUpReader
 from stripe2sf.engine.capture_status import capture_lines, capture_status
@@ -267,9 +268,13 @@ def test_polling_drops_own_changes_too(
     capture: Capture, rep: Salesforce, sandbox: SandboxServer
 ) -> None:
     contact = rep.Contact.create({"LastName": "Polled", "Email": "p0@example.com"})["id"]
+    # polling begins 1 ms after the Contact's stamp, not at this process's clock: one loaded CI
+    # run saw the creation reported as made after polling began (cause not found)
+    stamp = parse_datetime_ms(rep.Contact.get(contact)["SystemModstamp"])
+    capture.store.watermark("Contact", stamp + 1)
     writer = ChangeWriter(capture.store, lambda t: True, "62.0", (capture.own,))
     poller = Poller(writer, capture.client, ["Contact"], overlap_seconds=0)
-    poller.round()  # polling begins now
+    poller.round()
     time.sleep(1.1)  # SystemModstamp has whole seconds in its window (not an assertion)
     sandbox.salesforce().Contact.update(contact, {"Email": "admin@example.com"})
     other = rep.Contact.create({"LastName": "Other", "Email": "p1@example.com"})["id"]
