@@ -27,9 +27,10 @@ def capture(
     """Capture Salesforce changes into the inbox until stopped (SIGINT/SIGTERM).
 
     cdc: Change Data Capture over the Pub/Sub API (SALESFORCE_PUBSUB_ENDPOINT), one stream per
-    object of STRIPE2SF_CAPTURE_OBJECTS, resuming from the replay id stored with the last
-    change. poll: a SystemModstamp window of every object per round, within
-    STRIPE2SF_POLL_API_SHARE of the org's daily API limit. Exit 2 when it cannot start."""
+    object of STRIPE2SF_CAPTURE_OBJECTS (unset: those the configuration uses), resuming from
+    the replay id stored with the last change. poll: a SystemModstamp window of every object
+    per round, within STRIPE2SF_POLL_API_SHARE of the org's daily API limit. Exit 2 when it
+    cannot start."""
     import signal
     import threading
 
@@ -55,6 +56,7 @@ def capture(
             _once(settings, runtime)
             return
         from stripe2sf.engine.capture import run_capture
+        from stripe2sf.settings import capture_objects
 
         stop = threading.Event()
         for sig in (signal.SIGINT, signal.SIGTERM):
@@ -62,7 +64,7 @@ def capture(
 
         def ready(how: str) -> None:
             err.print(
-                f"capturing Salesforce changes ({how}) of {', '.join(settings.capture_objects)}"
+                f"capturing Salesforce changes ({how}) of {', '.join(capture_objects(settings))}"
             )
 
         run_capture(settings, runtime.inbox, runtime.registry.handles, stop, on_ready=ready)
@@ -97,6 +99,7 @@ def _poll_once(
         budget_gate,
         own_user_ids,
     )
+    from stripe2sf.settings import capture_objects
     from stripe2sf.store.capture import CaptureStore
 
     store = CaptureStore(runtime.inbox.engine, runtime.inbox)
@@ -112,10 +115,11 @@ def _poll_once(
         stderr_console().print(f"capture --once: {exc}", markup=False)
         raise typer.Exit(2) from exc
     writer = ChangeWriter(store, runtime.registry.handles, settings.salesforce_api_version, own)
+    objects = capture_objects(settings)
     poller = Poller(
         writer,
         client,
-        settings.capture_objects,
+        objects,
         configured_fields=settings.capture_poll_fields,
         overlap_seconds=settings.capture_poll_overlap_seconds,
         minimum_seconds=settings.capture_poll_seconds,
@@ -124,7 +128,7 @@ def _poll_once(
     )
     report = poller.round()
     typer.echo(
-        f"polled {len(settings.capture_objects)} objects with {report.calls} API calls; "
+        f"polled {len(objects)} objects with {report.calls} API calls; "
         f"{report.added} new changes stored" + (f" ({report.skipped})" if report.skipped else "")
     )
 

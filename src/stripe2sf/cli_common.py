@@ -40,7 +40,7 @@ def settings_or_exit(**overrides: Any) -> Settings:
 
 def sync_config_or_exit(settings: Settings) -> SyncConfig:
     from stripe2sf.domain.config import ConfigError
-    from stripe2sf.runtime import load_sync_config
+    from stripe2sf.settings import load_sync_config
 
     try:
         return load_sync_config(settings)

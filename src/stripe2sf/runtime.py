@@ -9,7 +9,6 @@ from stripe2sf.domain.actions.config import ActionsConfig
 from stripe2sf.domain.batch.budget import BudgetPolicy
 from stripe2sf.domain.batch.pools import pool_sizes
 from stripe2sf.domain.batch.retry import RetryPolicy
-from stripe2sf.domain.config import SyncConfig, from_mapping
 from stripe2sf.domain.flows.handled import HANDLED_TYPES
 from stripe2sf.engine.actions import ActionHandler, action_types
 from stripe2sf.engine.alerts import Alerter
@@ -19,7 +18,7 @@ from stripe2sf.engine.salesforce_port import LazySalesforce
 from stripe2sf.engine.sync import SyncHandler
 from stripe2sf.engine.worker import Worker
 from stripe2sf.salesforce.usage import ApiUsageSnapshot
-from stripe2sf.settings import Settings, read_config_file
+from stripe2sf.settings import Settings, load_sync_config
 from stripe2sf.store import db
 from stripe2sf.store.actions import ActionLog
 from stripe2sf.store.alert_log import AlertLog
@@ -29,14 +28,6 @@ from stripe2sf.store.ledger import Ledger
 from stripe2sf.store.links import Links
 from stripe2sf.stripe.actions import StripeActions
 from stripe2sf.stripe.reader import StripeReader
-
-
-def load_sync_config(settings: Settings) -> SyncConfig:
-    """The mapping, matching and flow configuration: stripe2sf.toml without its [settings].
-    Raises domain.config.ConfigError listing every problem."""
-    doc = read_config_file(settings.config_path)
-    doc.pop("settings", None)
-    return from_mapping(doc)
 
 
 @dataclass

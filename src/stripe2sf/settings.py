@@ -8,10 +8,13 @@ import os
 import re
 import tomllib
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, PydanticBaseSettingsSource, SettingsConfigDict
+
+if TYPE_CHECKING:
+    from stripe2sf.domain.config import SyncConfig
 
 DEFAULT_CONFIG_FILE = "stripe2sf.toml"
 
@@ -300,8 +303,10 @@ class Settings(BaseSettings):
     capture_objects: Annotated[list[str], NoDecode] = _env(
         "STRIPE2SF_CAPTURE_OBJECTS",
         "capture_objects",
-        ["Account", "Contact", "Opportunity"],
-        "the objects whose changes are captured, comma-separated API names",
+        [],
+        "the objects whose changes are captured, comma-separated API names (unset: those the "
+        "configuration uses: Account and Contact with [salesforce_to_stripe], Opportunity and "
+        "Stripe_Request__c with [actions])",
     )
     capture_poll_fields: Annotated[list[str], NoDecode] = _env(
         "STRIPE2SF_CAPTURE_POLL_FIELDS",
@@ -567,6 +572,32 @@ def read_config_file(path: Path | None) -> dict[str, Any]:
         ) from exc
     except tomllib.TOMLDecodeError as exc:
         raise SettingsError(f"{path}: not valid TOML ({exc}); fix the file") from exc
+
+
+def load_sync_config(settings: Settings) -> SyncConfig:
+    """The mapping, matching and flow configuration: stripe2sf.toml without its [settings].
+    Raises domain.config.ConfigError listing every problem."""
+    from stripe2sf.domain.config import from_mapping
+
+    doc = read_config_file(settings.config_path)
+    doc.pop("settings", None)
+    return from_mapping(doc)
+
+
+def capture_objects(settings: Settings, config: SyncConfig | None = None) -> list[str]:
+    """The objects capture follows: STRIPE2SF_CAPTURE_OBJECTS, else those the configuration
+    uses (`domain.setup.access.objects_to_capture`; the configuration read when not given)."""
+    if settings.capture_objects:
+        return list(settings.capture_objects)
+    from stripe2sf.domain.config import ConfigError
+    from stripe2sf.domain.setup.access import objects_to_capture
+
+    if config is None:
+        try:
+            config = load_sync_config(settings)
+        except (ConfigError, SettingsError):  # reported by config check and serve's start
+            return list(objects_to_capture(None))
+    return list(objects_to_capture(config))
 
 
 def _field_of(name: str) -> str:

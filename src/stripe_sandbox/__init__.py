@@ -53,6 +53,6 @@ POST     /_sandbox/wait_idle                          ``{"timeout": 10}`` -> ``{
 GET      /_sandbox/stats                              object counts, events, deliveries by
                                                       status, request counts per route
 GET      /_sandbox/webhook_endpoints/{id}/secret      ``{"id", "secret"}``
-GET      /_sandbox/health                             ``{"ok": true, "api_version"}``
+GET      /_sandbox/health                             ``{"ok": true, "api_version", "pid"}``
 =======  ===========================================  ==========================================
 """

@@ -5,6 +5,7 @@ Bodies and answers are JSON."""
 from __future__ import annotations
 
 import json
+import os
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any, Protocol
@@ -203,6 +204,8 @@ def health(app: RunningSandbox, body: dict[str, Any], query: dict[str, str]) -> 
         "ok": True,
         "api_version": API_VERSION,
         "default_api_version": app.sandbox.settings.api_version,
+        # which process answers: a launcher tells its own sandbox from another on the port
+        "pid": os.getpid(),
     }
 
 

@@ -6,12 +6,13 @@ call for them, polling made some); the latency figures are printed, never assert
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+
+from tests.support.procs import clean_env
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -19,7 +20,7 @@ pytestmark = pytest.mark.timeout(300)
 
 
 def test_tiny_run_reaches_stripe_with_no_salesforce_call_per_cdc_change(tmp_path: Path) -> None:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("STRIPE", "SALESFORCE"))}
+    env = clean_env()
     env["STRIPE2SF_DEMO_ANY_PORT"] = "1"
     done = subprocess.run(
         [

@@ -4,7 +4,6 @@ one; `stripe2sf catch-up` ends with a message and an exit code, never a tracebac
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 import uuid
@@ -17,6 +16,7 @@ import stripe
 
 from stripe_sandbox.testing import RunningSandbox, run_sandbox
 from tests.support import pg
+from tests.support.procs import clean_env
 
 CLI = [sys.executable, "-m", "stripe2sf"]
 READERS = [["status"], ["status", "--json"], ["audit"], ["audit", "verify"], ["replay", "evt_1"]]
@@ -30,11 +30,7 @@ def run(args: list[str], env: dict[str, str], cwd: Path) -> subprocess.Completed
 
 @pytest.fixture
 def env() -> dict[str, str]:
-    return {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith(("STRIPE", "SALESFORCE")) and k != "STRIPE2SF_DATABASE_URL"
-    }
+    return clean_env()
 
 
 @pytest.mark.parametrize("args", [*READERS, ["reconcile"]], ids=" ".join)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 import time
@@ -19,6 +18,7 @@ from stripe2sf.store.db import make_engine, upgrade
 from stripe2sf.store.inbox import Inbox
 from stripe2sf.web.intake import to_new_event
 from tests.support.events import encode, event, signed
+from tests.support.procs import clean_env
 from tests.support.servers import free_port
 
 SECRET = "whsec_cli"
@@ -33,7 +33,7 @@ def run(args: list[str], env: dict[str, str], cwd: Path) -> subprocess.Completed
 
 @pytest.fixture
 def env(tmp_path: Path) -> dict[str, str]:
-    base = {k: v for k, v in os.environ.items() if not k.startswith(("STRIPE", "SALESFORCE"))}
+    base = clean_env()
     return {
         **base,
         "STRIPE_WEBHOOK_SECRET": SECRET,

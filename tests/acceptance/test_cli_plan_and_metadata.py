@@ -4,19 +4,19 @@ exist) and `stripe2sf metadata` telling the README's deploy and assign commands,
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
 
 from stripe2sf.domain.setup.doctor import assign_command, deploy_command
+from tests.support.procs import clean_env
 
 CLI = [sys.executable, "-m", "stripe2sf"]
 DATA_PART = {"object": {"id": "in_1", "object": "invoice", "customer": "cus_1", "attempt_count": 1}}
 
 
 def run(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("STRIPE", "SALESFORCE"))}
+    env = clean_env()
     return subprocess.run(
         [*CLI, *args],
         env={**env, "COLUMNS": "200"},

@@ -5,7 +5,6 @@ second (the CPU figure is bench/cli_startup.py's; no timing is asserted here).""
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -14,6 +13,7 @@ import pytest
 
 from stripe2sf import cli_history
 from stripe2sf.domain.backfill.plan import DEFAULT_JOB_SIZE
+from tests.support.procs import clean_env
 
 # Runs the real entry point (`stripe2sf.cli:main`, as the console script does) with the given
 # arguments, then prints which modules of interest the process loaded.
@@ -54,12 +54,7 @@ def loaded(args: list[str], watched: list[str], env: dict[str, str]) -> tuple[in
 @pytest.fixture
 def env(tmp_path: Path) -> dict[str, str]:
     """No Stripe or Salesforce configured; a database of its own."""
-    clean = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith(("STRIPE", "SALESFORCE")) and k != "STRIPE2SF_DATABASE_URL"
-    }
-    return {**clean, "STRIPE2SF_DATABASE_URL": f"sqlite:///{tmp_path}/stripe2sf.db"}
+    return {**clean_env(), "STRIPE2SF_DATABASE_URL": f"sqlite:///{tmp_path}/stripe2sf.db"}
 
 
 @pytest.mark.parametrize(

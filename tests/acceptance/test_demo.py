@@ -4,19 +4,19 @@ against Salesforce queries (the Salesforce sandbox reopened on the demo's data d
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
 
 from salesforce_sandbox.testing import run_sandbox
+from tests.support.procs import clean_env
 
 DEMO = [sys.executable, "-m", "stripe2sf", "demo"]
 
 
 def test_demo_runs_the_whole_job_and_its_summary_matches_salesforce(tmp_path: Path) -> None:
     workdir = tmp_path / "demo"
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("STRIPE", "SALESFORCE"))}
+    env = clean_env()
     result = subprocess.run(
         [*DEMO, "--customers", "20", "--months", "3", "--exit", "--workdir", str(workdir)],
         env=env,
@@ -150,7 +150,7 @@ def test_demo_on_an_org_with_person_accounts_currencies_and_rules(tmp_path: Path
     """The small demo with every org variation at once (`--org`): its checks pass, and the org
     really was that kind of org (person accounts, payments in EUR and JPY, rules active)."""
     workdir = tmp_path / "demo"
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("STRIPE", "SALESFORCE"))}
+    env = clean_env()
     result = subprocess.run(
         [
             *DEMO,

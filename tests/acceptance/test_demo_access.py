@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import io
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -25,6 +24,7 @@ from stripe2sf.demo.access import (
     write_env_file,
 )
 from stripe2sf.web.dashboard.auth import hash_password
+from tests.support.procs import clean_env
 
 CLI = f"{sys.executable} -m stripe2sf"
 
@@ -50,11 +50,7 @@ def demo_like_env(tmp_path: Path) -> dict[str, str]:
 
 def shell_env() -> dict[str, str]:
     """The user's shell before loading the file: no Stripe or Salesforce settings."""
-    return {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith(("STRIPE", "SALESFORCE")) and k != "STRIPE2SF_DATABASE_URL"
-    }
+    return clean_env()
 
 
 def sh(line: str, cwd: Path) -> subprocess.CompletedProcess[str]:

@@ -14,6 +14,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.procs import clean_env
+
 DEMO = [sys.executable, "-m", "stripe2sf", "demo"]
 UP = "Press Ctrl-C to stop."
 
@@ -55,7 +57,7 @@ def port_free(port: int) -> bool:
 
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGHUP], ids=["SIGTERM", "SIGHUP"])
 def test_a_stop_signal_stops_the_demo_and_every_child(sig: signal.Signals, tmp_path: Path) -> None:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("STRIPE", "SALESFORCE"))}
+    env = clean_env()
     log = tmp_path / "demo.out"
     args = ["--customers", "4", "--months", "1", "--workdir", str(tmp_path / "demo")]
     with log.open("wb") as out:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import re
 import subprocess
 import sys
@@ -21,6 +20,7 @@ from stripe2sf.domain.flows.handled import HANDLED_TYPES
 from stripe2sf.metadata_files import write_metadata as write_metadata_files
 from stripe_sandbox.testing import RunningSandbox
 from stripe_sandbox.testing import run_sandbox as run_stripe
+from tests.support.procs import clean_env
 from tests.support.servers import free_port
 from tests.support.sync_env import write_metadata
 
@@ -74,7 +74,7 @@ def env_for(org: SandboxServer, stripe_base: str, tmp_path: Path, **extra: str) 
     app's consumer key, the private key of the certificate it trusts)."""
     key = tmp_path / "jwt-private-key.pem"
     key.write_text(org.jwt_private_key)
-    base = {k: v for k, v in os.environ.items() if not k.startswith(("STRIPE", "SALESFORCE"))}
+    base = clean_env()
     return {
         **base,
         "STRIPE_API_KEY": "sk_test_doctor_000000000000",
@@ -205,7 +205,7 @@ def test_doctor_tells_in_words_what_it_cannot_reach(tmp_path: Path) -> None:
     Salesforce and a PostgreSQL nothing listens for: each is named with what to do, none as
     a library's error text."""
     sf_port, pg_port = free_port(), free_port()
-    base = {k: v for k, v in os.environ.items() if not k.startswith(("STRIPE", "SALESFORCE"))}
+    base = clean_env()
     with run_stripe(api_keys=["sk_test_the_accounts_key_0001"]) as stripe_box:
         env = {
             **base,

@@ -4,7 +4,6 @@ what it says is what stripe2sf reads. README points at it and at docs/mapping.md
 
 from __future__ import annotations
 
-import os
 import re
 import subprocess
 import sys
@@ -15,6 +14,7 @@ from pydantic import BaseModel
 
 from stripe2sf.domain.config import SyncConfig, from_mapping
 from stripe2sf.settings import load_settings
+from tests.support.procs import clean_env
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = ROOT / "examples" / "stripe2sf.toml"
@@ -23,7 +23,7 @@ LINES = TEXT.splitlines()
 
 
 def test_config_check_accepts_the_example(tmp_path: Path) -> None:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("STRIPE", "SALESFORCE"))}
+    env = clean_env()
     done = subprocess.run(
         [sys.executable, "-m", "stripe2sf", "config", "check"],
         env={**env, "STRIPE2SF_CONFIG": str(EXAMPLE)},

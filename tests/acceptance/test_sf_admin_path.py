@@ -24,7 +24,6 @@ order (the last one edits the set and puts it back). Skipped when the CLI is not
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 import time
@@ -51,6 +50,7 @@ from stripe2sf.store.inbox import Inbox
 from stripe2sf.store.tables import attempts
 from stripe_sandbox.testing import RunningSandbox
 from stripe_sandbox.testing import run_sandbox as run_stripe
+from tests.support.procs import clean_env
 from tests.support.servers import free_port
 from tests.support.sf_cli import SfCli, sf_binary
 
@@ -76,7 +76,7 @@ STATUS_REVOKED = """    <fieldPermissions>
 
 
 def _clean_env() -> dict[str, str]:
-    return {k: v for k, v in os.environ.items() if not k.startswith(("STRIPE", "SALESFORCE"))}
+    return clean_env()
 
 
 def stripe2sf(

@@ -4,7 +4,6 @@ and from where, and the command exits non-zero; entries appended while it runs a
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -15,6 +14,7 @@ from stripe2sf.domain.audit import AuditRecord, verify_chain
 from stripe2sf.store import db
 from stripe2sf.store.audit_trail import AuditTrail
 from stripe2sf.store.tables import audit_head, audit_log
+from tests.support.procs import clean_env
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -33,7 +33,7 @@ def rec(i: int) -> AuditRecord:
 
 
 def verify_cli(db_url: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("STRIPE", "SALESFORCE"))}
+    env = clean_env()
     env.update(PYTHONPATH=str(ROOT), STRIPE2SF_DATABASE_URL=db_url, COLUMNS="200")
     return subprocess.run(
         [sys.executable, "-m", "stripe2sf", "audit", "verify"],

@@ -9,7 +9,6 @@ sandbox refuses the subscription; fields the set does not grant never arrive."""
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 import threading
@@ -31,6 +30,7 @@ from stripe2sf.salesforce.pubsub import PubSub, topic_of
 from stripe2sf.store.capture import CaptureStore
 from stripe2sf.store.tables import events
 from tests.integration.test_doctor_capture import settings_for
+from tests.support.procs import clean_env
 
 CONFIG = "[salesforce_to_stripe]\nenabled = true\n"
 
@@ -40,7 +40,7 @@ def generated(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """`stripe2sf metadata --out DIR` with [salesforce_to_stripe] on, as the admin runs it."""
     work = tmp_path_factory.mktemp("least-privilege")
     (work / "stripe2sf.toml").write_text(CONFIG)
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("STRIPE", "SALESFORCE"))}
+    env = clean_env()
     env["STRIPE2SF_CONFIG"] = str(work / "stripe2sf.toml")
     subprocess.run(
         [sys.executable, "-m", "stripe2sf", "metadata", "--out", str(work / "sf-metadata")],

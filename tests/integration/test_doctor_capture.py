@@ -18,7 +18,7 @@ from stripe2sf.domain.setup.doctor import DEPLOY_HINT, Check, assign_command
 from stripe2sf.engine.doctor_capture import capture_access
 from stripe2sf.metadata_files import write_metadata
 from stripe2sf.salesforce.client import connect
-from stripe2sf.settings import Settings, load_settings
+from stripe2sf.settings import Settings, capture_objects, load_settings
 from tests.acceptance.test_doctor_interlock import assign_integration_set
 
 REVERSE = from_mapping({"salesforce_to_stripe": {"enabled": True}})
@@ -90,10 +90,20 @@ def test_an_object_the_configuration_does_not_use_is_to_be_left_out(
     fresh: SandboxServer, tmp_path: Path
 ) -> None:
     assign_integration_set(fresh)
-    # the default objects include Opportunity, which [salesforce_to_stripe] never uses: it is
-    # not selected for CDC, and selected it is refused (no View All Records on it)
-    settings = settings_for(fresh, tmp_path, capture="cdc")
-    assert settings.capture_objects == ["Account", "Contact", "Opportunity"]
+    # unset, the objects are those the configuration uses: all pass
+    following = settings_for(fresh, tmp_path, capture="cdc")
+    assert capture_objects(following, REVERSE) == ["Account", "Contact"]
+    checks = doctor(fresh, following)
+    assert [c.name for c in checks] == [
+        "Salesforce capture access: /data/AccountChangeEvent",
+        "Salesforce capture access: /data/ContactChangeEvent",
+    ]
+    assert all(c.ok for c in checks), failures(checks)
+    # Opportunity, which [salesforce_to_stripe] never uses, named by hand: not selected for
+    # CDC, and selected it is refused (no View All Records on it)
+    settings = settings_for(
+        fresh, tmp_path, capture="cdc", capture_objects=["Account", "Contact", "Opportunity"]
+    )
     opportunity = "Salesforce capture access: /data/OpportunityChangeEvent"
     for selected in (False, True):
         if selected:

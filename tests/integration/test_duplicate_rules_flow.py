@@ -13,7 +13,7 @@ from stripe2sf.domain.setup.duplicate_rules import NAME
 from stripe2sf.engine.backfill import BackfillOptions
 from stripe2sf.engine.doctor import run_doctor
 from stripe2sf.engine.reconcile import Reconciler
-from stripe2sf.runtime import load_sync_config
+from stripe2sf.settings import load_sync_config
 from stripe2sf.store.audit_trail import AuditTrail
 from tests.integration.test_sync_end_to_end import pay
 from tests.support.history import parts, sandboxes, settings_for

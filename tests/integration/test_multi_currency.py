@@ -17,7 +17,7 @@ from simple_salesforce import Salesforce
 from stripe2sf.engine.backfill import BackfillOptions
 from stripe2sf.engine.doctor import run_doctor
 from stripe2sf.engine.reconcile import Reconciler
-from stripe2sf.runtime import load_sync_config
+from stripe2sf.settings import load_sync_config
 from tests.support.history import parts, sandboxes, settings_for
 from tests.support.sync_env import SyncEnv, sync_env
 

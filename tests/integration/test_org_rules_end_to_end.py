@@ -12,7 +12,7 @@ from pathlib import Path
 from stripe2sf.domain.config import SyncConfig
 from stripe2sf.domain.setup.doctor import Check
 from stripe2sf.engine.doctor import run_doctor
-from stripe2sf.runtime import load_sync_config
+from stripe2sf.settings import load_sync_config
 from tests.support.smtp import Mailbox
 from tests.support.sync_env import SyncEnv, sync_env
 

@@ -214,7 +214,7 @@ def test_a_stripe_owned_field_is_not_sent_and_an_invalid_value_is_a_readable_dea
 
 def test_mapping_document_shows_both_directions(env: SyncEnv, tmp_path: Path) -> None:
     from stripe2sf.domain.setup.mapping_doc import to_markdown
-    from stripe2sf.runtime import load_sync_config
+    from stripe2sf.settings import load_sync_config
 
     text = to_markdown(load_sync_config(env.runtime.settings))
     assert "| customer.email | Stripe customer field | Contact.Email |" in text

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from stripe2sf.engine.monitor import reconcile_alert
 from stripe2sf.engine.reconcile import Reconciler
-from stripe2sf.runtime import load_sync_config
+from stripe2sf.settings import load_sync_config
 from stripe2sf.web.dashboard.auth import hash_password
 from tests.support.smtp import Mailbox, smtp_server
 from tests.support.sync_env import SyncEnv, sync_env

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import sys
 import tempfile
 from collections.abc import Iterator
@@ -20,6 +19,7 @@ from stripe2sf.salesforce.client import SalesforceClient, connect
 from stripe2sf.settings import Settings, load_settings
 from stripe_sandbox.testing import RunningSandbox
 from stripe_sandbox.testing import run_sandbox as run_stripe
+from tests.support.procs import clean_env
 from tests.support.sync_env import write_metadata
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -57,7 +57,7 @@ def settings_for(boxes: Boxes, db_url: str, **overrides: Any) -> Settings:
 
 def env_for(boxes: Boxes, db_url: str) -> dict[str, str]:
     """Environment of a `stripe2sf` process talking to these sandboxes."""
-    keep = {k: v for k, v in os.environ.items() if not k.startswith(("STRIPE", "SALESFORCE"))}
+    keep = clean_env()
     return {
         **keep,
         "PYTHONPATH": str(ROOT),

@@ -8,6 +8,19 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
+# set by tests/conftest.py for every process the tests start: demos run side by side (make
+# test's two pytest processes) and must not both want the default ports
+KEPT = ("STRIPE2SF_DEMO_ANY_PORT",)
+
+
+def clean_env() -> dict[str, str]:
+    """os.environ without the Stripe and Salesforce settings (STRIPE*, SALESFORCE*) that a
+    developer's shell or the test session may hold, except `KEPT`."""
+    return {
+        k: v
+        for k, v in os.environ.items()
+        if k in KEPT or not k.startswith(("STRIPE", "SALESFORCE"))
+    }
 
 
 def start_worker(url: str, *args: str) -> subprocess.Popen[bytes]:

@@ -15,7 +15,13 @@ from stripe2sf.domain.batch.lookups import queries as lookup_queries
 from stripe2sf.domain.config import SyncConfig, from_toml_text
 from stripe2sf.domain.context import FieldNames, Lookup, LookupKind
 from stripe2sf.domain.reconcile.drift import soql_queries
-from stripe2sf.domain.setup.access import captured_objects, fls_governed, integration_access
+from stripe2sf.domain.setup.access import (
+    DEFAULT_CAPTURED,
+    captured_objects,
+    fls_governed,
+    integration_access,
+    objects_to_capture,
+)
 from stripe2sf.domain.setup.mapping_doc import to_csv, to_markdown
 from stripe2sf.domain.setup.metadata import generate_metadata
 from stripe2sf.domain.setup.needs import needs
@@ -224,6 +230,13 @@ def test_view_all_records_only_on_the_objects_whose_changes_are_captured() -> No
     wanted = {(n.sobject, n.field): n for n in needs(config)}
     assert wanted[("Contact", "Phone")].rights == {"read"}
     assert "sent to Stripe as customer phone" in wanted[("Contact", "Phone")].why
+    # capture follows these when STRIPE2SF_CAPTURE_OBJECTS is unset; with none, the defaults
+    assert objects_to_capture(config) == ("Account", "Contact")
+    assert objects_to_capture(SyncConfig()) == objects_to_capture(None) == DEFAULT_CAPTURED
+    both = from_toml_text(
+        "[salesforce_to_stripe]\nenabled = true\n[actions]\nenabled = true\nrequests = true\n"
+    )
+    assert objects_to_capture(both) == ("Account", "Contact", "Opportunity", "Stripe_Request__c")
     # a dropped mapping is not read
     no_phone = from_toml_text('[salesforce_to_stripe]\nenabled = true\nfields = { phone = "" }\n')
     assert "Contact.Phone" not in integration_access(no_phone).fields

@@ -3,6 +3,7 @@ module docstring for the request and response shapes."""
 
 from __future__ import annotations
 
+import os
 import resource
 from pathlib import Path
 from typing import Any
@@ -31,6 +32,8 @@ def info(org: Org, call: Call) -> Reply:
             "data_dir": str(s.data_dir) if s.data_dir else None,
             "api_limit": org.usage.daily_limit,
             "objects": [o.name for o in org.schema.objects()],
+            # which process answers: a launcher tells its own sandbox from another on the port
+            "pid": os.getpid(),
         }
     )
 

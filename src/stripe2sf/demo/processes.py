@@ -52,6 +52,21 @@ def free_port(preferred: int) -> int:
     raise RuntimeError("no free port on 127.0.0.1")
 
 
+def _check_owner(name: str, url: str, answer: httpx.Response, pid: int) -> None:
+    """The server answering at `url` is the process started as `name` (the sandboxes say their
+    pid): when another program took the port between `free_port` and the bind, say so rather
+    than go on with someone else's sandbox."""
+    try:
+        said = answer.json().get("pid")
+    except (ValueError, AttributeError):
+        said = None
+    if said is not None and said != pid:
+        raise RuntimeError(
+            f"{name}: {url} is answered by another process (pid {said}), which took the port "
+            "as the demo started; stop it (another demo?) or run the demo again"
+        )
+
+
 STOP_SIGNALS = (signal.SIGTERM, signal.SIGHUP)
 
 
@@ -131,10 +146,13 @@ class ProcessGroup:
                     f"{name} exited with {proc.returncode}; see {self.log_dir / (name + '.log')}"
                 )
             try:
-                if httpx.get(url, verify=verify, timeout=2).status_code < 500:
-                    return
+                answer = httpx.get(url, verify=verify, timeout=2)
             except httpx.HTTPError:
-                pass
+                time.sleep(0.2)
+                continue
+            if answer.status_code < 500:
+                _check_owner(name, url, answer, proc.pid)
+                return
             time.sleep(0.2)
         raise RuntimeError(f"{name} was not ready at {url} after {timeout:.0f} s")
 

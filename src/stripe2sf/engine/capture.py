@@ -46,7 +46,7 @@ from stripe2sf.metrics import REGISTRY
 from stripe2sf.salesforce.changes import KIND, field_names, query_windows
 from stripe2sf.salesforce.client import SalesforceClient, connect
 from stripe2sf.salesforce.pubsub import PubSub, PubSubError, topic_of
-from stripe2sf.settings import Settings
+from stripe2sf.settings import Settings, capture_objects
 from stripe2sf.store.capture import OWN_DROPPED, RECOVERED, CaptureStore, to_new_event
 from stripe2sf.store.inbox import Inbox, NewEvent
 
@@ -547,7 +547,7 @@ def run_capture(
     store = CaptureStore(inbox.engine, inbox)
     own = own_user_ids(settings, client, stop)
     writer = ChangeWriter(store, handles, settings.salesforce_api_version, own)
-    objects = settings.capture_objects
+    objects = capture_objects(settings)
     try:
         if mode == "cdc":
             pubsub = PubSub.from_client(settings, client)

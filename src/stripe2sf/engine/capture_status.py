@@ -10,7 +10,7 @@ from typing import Any
 
 from stripe2sf.domain.capture.estimate import capture_check
 from stripe2sf.domain.setup.doctor import Check, daily_api
-from stripe2sf.settings import Settings
+from stripe2sf.settings import Settings, capture_objects
 from stripe2sf.store.capture import (
     OWN_DROPPED,
     RECOVERED,
@@ -37,7 +37,7 @@ def capture_status(settings: Settings, engine: Engine) -> dict[str, Any]:
         return {"mode": settings.capture, "error": str(exc).splitlines()[0]}
     return {
         "mode": settings.capture,
-        "objects": list(settings.capture_objects),
+        "objects": capture_objects(settings),
         "channels": [
             {
                 "channel": c.channel,
@@ -116,7 +116,7 @@ def capture_estimate(settings: Settings, limits: Mapping[str, Any]) -> Check:
     maximum, _ = daily_api(limits)
     return capture_check(
         settings.capture,
-        settings.capture_objects,
+        capture_objects(settings),
         poll_seconds=settings.capture_poll_seconds,
         api_share=settings.poll_api_share,
         daily_limit=maximum or None,

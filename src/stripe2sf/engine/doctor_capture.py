@@ -21,7 +21,7 @@ from stripe2sf.domain.setup.doctor_capture import (
 )
 from stripe2sf.salesforce.changes import field_names
 from stripe2sf.salesforce.client import SalesforceClient
-from stripe2sf.settings import Settings
+from stripe2sf.settings import Settings, capture_objects
 
 OUTCOMES: dict[str, Outcome] = {"pubsub.not_found": "not_found", "pubsub.permission": "denied"}
 
@@ -31,7 +31,7 @@ def capture_access(
 ) -> list[Check]:
     """The capture checks (none when capture is off and the configuration needs none)."""
     captured = captured_objects(config)
-    objects = list(settings.capture_objects)
+    objects = capture_objects(settings, config)
     checks: list[Check] = []
     missing = missing_objects(settings.capture, objects, captured)
     if missing is not None:

@@ -12,7 +12,8 @@ from stripe2sf.domain.audit import records_from_plan
 from stripe2sf.domain.batch.calls import batch
 from stripe2sf.domain.operations import Operation, Plan
 from stripe2sf.domain.soql import quote
-from stripe2sf.runtime import Runtime, load_sync_config
+from stripe2sf.runtime import Runtime
+from stripe2sf.settings import load_sync_config
 from stripe2sf.store.audit_trail import AuditTrail
 from stripe2sf.store.reports import Reports
 

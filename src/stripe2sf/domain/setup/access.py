@@ -200,6 +200,16 @@ def captured_objects(config: SyncConfig) -> tuple[str, ...]:
     return tuple(dict.fromkeys(out))
 
 
+DEFAULT_CAPTURED = ("Account", "Contact", "Opportunity")
+
+
+def objects_to_capture(config: SyncConfig | None) -> tuple[str, ...]:
+    """What capture follows when STRIPE2SF_CAPTURE_OBJECTS is unset: the objects the
+    configuration uses (`captured_objects`), so that capture asks for no View All Records the
+    integration set does not grant; `DEFAULT_CAPTURED` when it uses none or cannot be read."""
+    return (captured_objects(config) if config is not None else ()) or DEFAULT_CAPTURED
+
+
 def captured_fields(config: SyncConfig) -> list[tuple[str, str, str]]:
     """(object, field, why) of the fields stripe2sf reads from captured changes: the sources
     of the active `[salesforce_to_stripe]` mappings, and the Contact's Account (its lane).
