@@ -27,4 +27,3 @@ def test_a_port_answered_by_another_process_stops_the_demo(tmp_path: Path) -> No
         finally:
             procs.stop_all()
     assert "stop it (another demo?) or run the demo again" in str(caught.value)
-
