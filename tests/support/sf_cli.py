@@ -71,6 +71,9 @@ def isolated_env(home: Path, ca_path: Path) -> dict[str, str]:
         "NODE_EXTRA_CA_CERTS": str(ca_path),
         "SF_DISABLE_TELEMETRY": "true",
         "SF_AUTOUPDATE_DISABLE": "true",
+        # what @oclif/plugin-update's init hook reads: without it each command may leave an
+        # `sf update --autoupdate` process running after the tests (nine after one CI run)
+        "SF_DISABLE_AUTOUPDATE": "true",
         "SF_USE_PROGRESS_BAR": "false",
         "SF_HIDE_RELEASE_NOTES": "true",
         "SF_SKIP_NEW_VERSION_CHECK": "true",
