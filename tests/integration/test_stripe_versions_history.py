@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import stripe
 
 from stripe2sf.engine.backfill import BackfillOptions
 from stripe2sf.engine.reconcile import Reconciler
@@ -22,7 +23,15 @@ def boxes() -> Iterator[Boxes]:
 
 
 @pytest.mark.parametrize(
-    "version", ["2020-08-27", "2022-11-15", "2023-10-16", "2024-06-20", "2025-03-31.basil"]
+    "version",
+    [
+        "2020-08-27",
+        "2022-11-15",
+        "2023-10-16",
+        "2024-06-20",
+        "2025-03-31.basil",
+        stripe.api_version,
+    ],
 )
 def test_backfill_then_reconcile_on_an_older_version(
     boxes: Boxes, tmp_path: Path, version: str
@@ -46,6 +55,13 @@ def test_backfill_then_reconcile_on_an_older_version(
 
         payments = {r["Stripe_Charge_Id__c"]: r for r in records(boxes, "Stripe_Payment__c")}
         assert payments[partly]["Status__c"] == "Partially Refunded"
+        # every payment names the invoice it paid, as Stripe's invoice payments say (from
+        # basil on the charge does not), and a payment of no invoice names none
+        paid = invoices_paid(client)
+        assert paid, "the seed paid no invoice"
+        assert {c: r.get("Invoice_Id__c") for c, r in payments.items()} == {
+            c: paid.get(c) for c in payments
+        }
         assert {a.get("Subscription_Status__c") for a in records(boxes, "Account")} >= {"Active"}
         [dunning] = [
             t
@@ -57,3 +73,17 @@ def test_backfill_then_reconcile_on_an_older_version(
         assert reads.get(f"GET {version}", 0) > 0, reads
     finally:
         p.close()
+
+
+def invoices_paid(client: stripe.StripeClient) -> dict[str, str]:
+    """charge id -> the invoice it paid, from Stripe (today's version: invoice payments)."""
+    out: dict[str, str] = {}
+    for payment in client.v1.invoice_payments.list({"limit": 100}).auto_paging_iter():
+        intent = payment.payment.payment_intent
+        if intent is None:
+            continue
+        pi_id = intent if isinstance(intent, str) else intent.id
+        charge = client.v1.payment_intents.retrieve(pi_id).latest_charge
+        if charge is not None:
+            out[charge if isinstance(charge, str) else charge.id] = str(payment.invoice)
+    return out

@@ -433,6 +433,11 @@ def test_failed_payment_task_goes_to_the_account_owner_and_closes_on_payment(
     assert {record_currency(env, "Stripe_Payment__c", p["Id"]) for p in paid} == {
         expected_currency(env, currency)
     }
+    # each names its invoice (the first one, the renewal), though from API basil on neither
+    # the charge nor its payment intent says which: Stripe's invoice payments do
+    invoices = {i.id for i in client.v1.invoices.list({"customer": customer.id}).data}
+    named = env.query("SELECT Invoice_Id__c FROM Stripe_Payment__c")
+    assert len(invoices) == 2 and {p["Invoice_Id__c"] for p in named} == invoices
 
 
 def test_a_card_number_smuggled_into_stripe_data_never_reaches_salesforce(env: SyncEnv) -> None:

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from stripe2sf.domain.config import SyncConfig
+from stripe2sf.domain.config import SyncConfig, from_mapping
 from stripe2sf.domain.context import Lookup, LookupKind
 from stripe2sf.domain.events import parse_event
 from stripe2sf.domain.flows.lookups import context_for
@@ -168,10 +168,19 @@ def test_dispute_is_refetched_with_its_charge_in_one_get_and_the_case_shows_its_
 
 
 def test_payment_events_cost_one_stripe_get_each() -> None:
+    # PI is of API basil and later (no `invoice` key): its payment's first write also asks
+    # which invoice it paid, along with the refetch; once written, one read
     for raw in [e for _, e in events([0, 0, 0])]:
-        org = FakeOrg(accounts=[account_row()], stripe=STATES[2])
-        run(raw, org)
-        assert len([lk for lk in org.asked if lk.is_stripe]) == 1, raw["type"]
+        for written in (False, True):
+            org = FakeOrg(
+                accounts=[account_row()],
+                stripe=STATES[2],
+                ledger={"ch_1": T0 - 100} if written else {},
+            )
+            run(raw, org)
+            reads = [lk for lk in org.asked if lk.is_stripe]
+            asks = raw["type"] == "payment_intent.succeeded" and not written
+            assert len(reads) == 1 + asks, (raw["type"], written, reads)
 
 
 # ---- 404: Stripe does not know the subject --------------------------------------------------
@@ -211,6 +220,7 @@ def test_subject_unknown_to_stripe_writes_nothing_and_says_why(
         LookupKind.LEDGER,
         LookupKind.LINKED,
         LookupKind.STRIPE_REFETCH,
+        LookupKind.STRIPE_PAYMENT_INVOICE,  # a basil payment intent's, asked with its refetch
         LookupKind.SF_ACCOUNT_BY_CUSTOMER,
         LookupKind.SF_CONTACT_BY_CUSTOMER,
         LookupKind.STRIPE_SUBSCRIPTIONS,  # a subscription's siblings, read with its refetch
@@ -253,3 +263,54 @@ def test_deleted_customer_is_not_a_404() -> None:
         FakeOrg(accounts=[account_row()], stripe={"cus_1": stub}),
     )
     assert not any("404" in s for s in later.skipped)
+
+
+# ---- the invoice of a payment, API 2025-03-31.basil and later --------------------------------
+
+
+def basil_charge(**kw: Any) -> dict[str, Any]:
+    """A charge as API basil and later write it: no `invoice` key at all."""
+    return {k: v for k, v in charge(**kw).items() if k != "invoice"}
+
+
+def test_a_basil_payments_first_write_names_the_invoice_stripe_says_it_paid() -> None:
+    org = FakeOrg(accounts=[account_row()], payment_invoices={"pi_1": "in_1"})
+    p = run(envelope("charge.succeeded", basil_charge()), org)
+    assert Lookup(LookupKind.STRIPE_PAYMENT_INVOICE, "pi_1") in org.asked
+    payment = next(op for op in p.operations if op.sobject == "Stripe_Payment__c")
+    assert payment.fields["Invoice_Id__c"] == "in_1"
+
+
+def test_a_written_payment_is_not_asked_again_and_keeps_its_invoice() -> None:
+    org = FakeOrg(
+        accounts=[account_row()], ledger={"ch_1": T0 - 100}, payment_invoices={"pi_1": "in_1"}
+    )
+    p = run(envelope("charge.refunded", basil_charge(amount_refunded=500, refunded=False)), org)
+    assert all(lk.kind != LookupKind.STRIPE_PAYMENT_INVOICE for lk in org.asked)
+    payment = next(op for op in p.operations if op.sobject == "Stripe_Payment__c")
+    assert "Invoice_Id__c" not in payment.fields  # left as the first write made it
+
+
+def test_a_payment_of_no_invoice_asks_once_and_writes_none() -> None:
+    org = FakeOrg(accounts=[account_row()])
+    p = run(envelope("charge.succeeded", basil_charge()), org)
+    assert Lookup(LookupKind.STRIPE_PAYMENT_INVOICE, "pi_1") in org.asked
+    payment = next(op for op in p.operations if op.sobject == "Stripe_Payment__c")
+    assert "Invoice_Id__c" not in payment.fields
+
+
+def test_an_older_charge_says_its_invoice_itself() -> None:
+    for named in (None, "in_9"):
+        org = FakeOrg(accounts=[account_row()], payment_invoices={"pi_1": "in_1"})
+        p = run(envelope("charge.succeeded", charge(invoice=named)), org)
+        assert all(lk.kind != LookupKind.STRIPE_PAYMENT_INVOICE for lk in org.asked)
+        payment = next(op for op in p.operations if op.sobject == "Stripe_Payment__c")
+        assert payment.fields.get("Invoice_Id__c") == named
+
+
+def test_without_the_invoice_mapping_nothing_is_asked() -> None:
+    amount_only = [{"source": "charge.amount", "target": "Stripe_Payment__c.Amount__c"}]
+    config = from_mapping({"replace_default_mappings": True, "mappings": amount_only})
+    org = FakeOrg(accounts=[account_row()], payment_invoices={"pi_1": "in_1"})
+    run(envelope("charge.succeeded", basil_charge()), org, config)
+    assert all(lk.kind != LookupKind.STRIPE_PAYMENT_INVOICE for lk in org.asked)

@@ -221,6 +221,8 @@ class FakeOrg:
     # payload of the event being planned has it (`payload`, set by `gather`)
     missing: set[str] = field(default_factory=set)
     payload: dict[str, Any] | None = None
+    # payment intent id -> the invoice it paid (Stripe's invoice payments, API basil and later)
+    payment_invoices: dict[str, str] = field(default_factory=dict)
 
     def _refetch(self, key: str) -> Any:
         _, object_id, expand = parse_refetch_key(key)
@@ -273,6 +275,8 @@ class FakeOrg:
             ]
         if k == LookupKind.STRIPE_REFETCH:
             return self._refetch(key)
+        if k == LookupKind.STRIPE_PAYMENT_INVOICE:
+            return self.payment_invoices.get(key)
         if lookup.is_stripe:
             return None if key in self.missing else self.stripe.get(key)
         if k == LookupKind.SF_ACCOUNT_BY_CUSTOMER:

@@ -26,6 +26,9 @@ class LookupKind(StrEnum):
     STRIPE_SUBSCRIPTIONS = "stripe.customer_subscriptions"  # key: customer id -> list (status=all)
     STRIPE_OPEN_INVOICES = "stripe.customer_open_invoices"  # key: customer id -> list (status=open)
     STRIPE_REFETCH = "stripe.refetch"  # key: "<object type>:<id>" -> fresh object dict | None
+    # key: payment intent id -> the id of the invoice it paid | None (charges and payment
+    # intents stopped naming their invoice in 2025-03-31.basil: Stripe's invoice payments do)
+    STRIPE_PAYMENT_INVOICE = "stripe.payment_invoice"
     SF_ACCOUNT_BY_CUSTOMER = "salesforce.account_by_customer"  # SOQL -> records
     SF_CONTACT_BY_CUSTOMER = "salesforce.contact_by_customer"  # SOQL -> records
     SF_CONTACTS_BY_EMAIL = "salesforce.contacts_by_email"  # SOQL -> records
@@ -231,7 +234,7 @@ class PlanContext:
             value = tuple(list_data(raw))
         elif lookup.kind == LookupKind.LEDGER:
             value = int(raw) if isinstance(raw, int | float) and not isinstance(raw, bool) else None
-        elif lookup.kind == LookupKind.EMAIL_CLAIM:
+        elif lookup.kind in (LookupKind.EMAIL_CLAIM, LookupKind.STRIPE_PAYMENT_INVOICE):
             value = as_str(raw)
         elif lookup.kind == LookupKind.LINKED:
             value = raw if isinstance(raw, bool) else None
@@ -268,6 +271,11 @@ class PlanContext:
     def stripe(self, kind: LookupKind, key: str) -> Mapping[str, Any] | None:
         value = self.get(kind, key)
         return value if isinstance(value, Mapping) else None
+
+    def payment_invoice(self, payment_intent_id: str | None) -> str | None:
+        """The invoice a payment intent paid, when asked (`STRIPE_PAYMENT_INVOICE`)."""
+        value = self.get(LookupKind.STRIPE_PAYMENT_INVOICE, payment_intent_id or "")
+        return value if isinstance(value, str) else None
 
     def remembered(self, customer_id: str) -> bool | None:
         """Whether stripe2sf remembers the customer's Account and Contact; None: unknown."""

@@ -311,6 +311,16 @@ class InvoiceView:
         return self.attempt_count > 0 and self.amount_remaining > 0 and not self.paid
 
 
+def intents_paid(obj: Mapping[str, Any]) -> list[str]:
+    """The payment intents an invoice of API 2025-03-31.basil or later was paid (or tried)
+    with: `payments.data[].payment.payment_intent`, present when `payments` was expanded."""
+    return [
+        pi
+        for payment in list_data(obj.get("payments"))
+        if (pi := id_of(get_path(payment, "payment.payment_intent")))
+    ]
+
+
 def invoice_view(obj: Mapping[str, Any]) -> InvoiceView:
     subscription = id_of(obj.get("subscription")) or id_of(
         get_path(obj, "parent.subscription_details.subscription")

@@ -41,7 +41,6 @@ from stripe2sf.domain.audit import AuditRecord, OpOutcome
 from stripe2sf.domain.backfill.plan import (
     DEFAULT_JOB_SIZE,
     FAILURES_HEADER,
-    LIST_PARAMS,
     PHASES,
     RESOURCE_OF_PHASE,
     BudgetDecision,
@@ -50,6 +49,7 @@ from stripe2sf.domain.backfill.plan import (
     Tally,
     check_budget,
     estimate,
+    list_params,
     object_digest,
     stripe_retry_delay,
     synthetic_event,
@@ -70,6 +70,7 @@ from stripe2sf.domain.flows.lookups import context_for, lookups_needed
 from stripe2sf.domain.flows.planner import plan
 from stripe2sf.domain.matching import duplicates
 from stripe2sf.domain.operations import Operation, Plan
+from stripe2sf.domain.stripe_views import intents_paid
 from stripe2sf.engine.org_profile import org_config
 from stripe2sf.store.email_claims import EmailClaims
 from stripe2sf.store.history import BackfillStore, Checkpoint, RunRow
@@ -97,6 +98,8 @@ RETRYABLE_CLASSES = frozenset({"retryable", "rate_limited", "halted"})
 
 
 class StripeSource(Protocol):
+    api_version: str
+
     def list_page(
         self, resource: str, params: Mapping[str, Any]
     ) -> tuple[list[dict[str, Any]], bool]: ...
@@ -106,6 +109,8 @@ class StripeSource(Protocol):
     def customer_subscriptions(self, customer_id: str) -> list[dict[str, Any]]: ...
 
     def customer_open_invoices(self, customer_id: str) -> list[dict[str, Any]]: ...
+
+    def payment_invoice(self, payment_intent_id: str) -> str | None: ...
 
 
 class SalesforceTarget(Protocol):
@@ -259,6 +264,8 @@ class Backfill:
         # (kind, key) -> rows; kept in step with `_learn`
         self._rows_cache: dict[tuple[str, str], list[dict[str, Any]]] = {}
         self._subs_cache: dict[str, list[Any]] = {}
+        # payment intent -> the staged invoice it paid (API basil and later; `_index`)
+        self._invoice_of_intent: dict[str, str] = {}
 
     # ---- Stripe reads ---------------------------------------------------------------------
     def _paced(self, fn: Callable[[], Any]) -> Any:
@@ -305,7 +312,7 @@ class Backfill:
         if ck.done:
             return
         resource = RESOURCE_OF_PHASE[phase]
-        params: dict[str, Any] = {"limit": 100, **LIST_PARAMS.get(resource, {})}
+        params: dict[str, Any] = {"limit": 100, **list_params(resource, self.stripe.api_version)}
         created: dict[str, int] = {"lte": run.as_of}
         if run.since is not None:
             created["gte"] = run.since
@@ -343,6 +350,12 @@ class Backfill:
 
     # ---- Salesforce index -----------------------------------------------------------------
     def _index(self, staging: Staging) -> None:
+        if "invoices" in self._staged:
+            self._invoice_of_intent = {
+                pi: str(invoice["id"])
+                for invoice in staging.iter_objects("invoices")
+                for pi in intents_paid(invoice)
+            }
         o = self.config.objects
         cust, dedupe = o.customer_id_field, o.dedupe_key_field
         staging.clear_index()
@@ -563,6 +576,10 @@ class Backfill:
                 invoices = staging.of_customer("invoices", key)
                 return [i for i in invoices if i.get("status") == "open"]
             return self._cached("open", key, lambda: self.stripe.customer_open_invoices(key))
+        if kind == LookupKind.STRIPE_PAYMENT_INVOICE:
+            if "invoices" in staged:  # an intent no staged invoice names paid none here
+                return self._invoice_of_intent.get(key)
+            return self._cached("paid", key, lambda: self.stripe.payment_invoice(key))
         if lookup.is_stripe:
             otype = _STRIPE_RETRIEVE[kind]
             return self._cached(otype, key, lambda: self.stripe.retrieve(otype, key))

@@ -40,6 +40,19 @@ LIST_PARAMS: Mapping[str, Mapping[str, Any]] = {
         "expand": ["data.invoice_settings.default_payment_method", "data.default_source"]
     },
 }
+BASIL = "2025-03-31"  # from this API version charges no longer name their invoice
+
+
+def list_params(resource: str, api_version: str) -> dict[str, Any]:
+    """`LIST_PARAMS` for the API version read: from 2025-03-31.basil invoices come with their
+    payments expanded, so that a charge's invoice is found in the staged invoices (older
+    versions name it on the charge, and know no `payments` to expand)."""
+    params = dict(LIST_PARAMS.get(resource, {}))
+    if resource == "invoices" and api_version[:10] >= BASIL:
+        params["expand"] = ["data.payments"]
+    return params
+
+
 # Salesforce records one Stripe object usually writes (estimate only).
 RECORDS_PER_OBJECT: Mapping[str, float] = {
     "customers": 2.0,  # Account + Contact

@@ -33,6 +33,7 @@ from stripe2sf.domain.flows.subjects import (
     customer_id_for,
     effective_object,
     fresh_charge,
+    invoice_unnamed,
     payload_may_be_stale,
     refetch_key,
     unknown_to_stripe,
@@ -116,6 +117,19 @@ def lookups_needed(event: EventView, config: SyncConfig, ctx: PlanContext) -> tu
             need(LookupKind.LEDGER, charge_id)
             if fresh_charge(event, ctx) is None:
                 need(LookupKind.STRIPE_CHARGE, charge_id)
+
+    if (
+        flow == Flow.PAYMENT
+        and all(ctx.ledger(k) is None for k in ledger_keys(event))
+        and any(
+            m.source == "charge.invoice_id"
+            for m in config.mappings_for("charge", config.objects.payment_object)
+        )
+    ):
+        # A payment's first write names its invoice; later ones leave the field as it is (a
+        # value absent is not written), so one Stripe read per payment, not per event. Asked
+        # with the refetch, from the payload (same API version): no round of its own.
+        need(LookupKind.STRIPE_PAYMENT_INVOICE, invoice_unnamed(obj) or "")
 
     cid = customer_id_for(event, ctx)
     # A customer we do not remember is most likely new: it is read from Stripe along with the

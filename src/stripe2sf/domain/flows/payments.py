@@ -90,6 +90,10 @@ def plan_payment(b: PlanBuilder) -> None:
             charge = found
     else:
         charge = charge_view(fresh if fresh is not None else effective_object(b.event, b.ctx))
+    if charge.invoice_id is None and (
+        invoice_id := b.ctx.payment_invoice(charge.payment_intent_id)
+    ):
+        charge = replace(charge, invoice_id=invoice_id)  # API 2025-03-31.basil and later
     written_from = b.ctx.ledger(charge.id)
     if charge.id != b.event.object_id and written_from and written_from > b.event.created:
         b.skipped.append(f"late event: payment {charge.id} already written from newer state")

@@ -108,6 +108,19 @@ def fresh_charge(event: EventView, ctx: PlanContext) -> Mapping[str, Any] | None
     return None
 
 
+def invoice_unnamed(obj: Mapping[str, Any]) -> str | None:
+    """The payment intent whose invoice must be asked for: a charge or payment intent of API
+    2025-03-31.basil or later, which no longer names its invoice (the `invoice` key is gone,
+    not null: null says it paid none). None when the object names it or is something else."""
+    if "invoice" in obj:
+        return None
+    if obj.get("object") == "charge":
+        return id_of(obj.get("payment_intent"))
+    if obj.get("object") == "payment_intent":
+        return id_of(obj.get("id"))
+    return None
+
+
 def unknown_to_stripe(event: EventView, ctx: PlanContext) -> str | None:
     """Why nothing may be written because Stripe answered 404 for the event's subject (its
     refetch) or its customer; None otherwise. A lookup not done is not a 404."""
