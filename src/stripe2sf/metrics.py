@@ -9,9 +9,6 @@ counted by the Salesforce client and the Stripe reader) are read at scrape time 
 from __future__ import annotations
 
 import contextlib
-import threading
-import time
-from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from datetime import datetime
 
@@ -94,8 +91,6 @@ def reverse_skipped(reason: str) -> None:
 
 def webhook(outcome: str) -> None:
     WEBHOOKS.labels(outcome=outcome).inc()
-    if outcome == "bad_signature":
-        BAD_SIGNATURES.add()
 
 
 def event_outcome(event_type: str, outcome: str) -> None:
@@ -198,22 +193,3 @@ def render(extra: Collector | None = None) -> bytes:
     registry = CollectorRegistry(auto_describe=False)
     registry.register(extra)
     return generate_latest(REGISTRY) + generate_latest(registry)
-
-
-class RecentCount:
-    """Timestamps of recent occurrences (e.g. refused signatures), for windowed alerts."""
-
-    def __init__(self, keep: int = 10000) -> None:
-        self._lock = threading.Lock()
-        self._times: deque[float] = deque(maxlen=keep)
-
-    def add(self, at: float | None = None) -> None:
-        with self._lock:
-            self._times.append(time.time() if at is None else at)
-
-    def since(self, start: float) -> int:
-        with self._lock:
-            return sum(1 for t in self._times if t >= start)
-
-
-BAD_SIGNATURES = RecentCount()

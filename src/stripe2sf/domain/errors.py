@@ -50,10 +50,3 @@ RETRYABLE_SALESFORCE_CODES = frozenset(
         "UNKNOWN_EXCEPTION",
     }
 )
-
-
-def is_retryable_http(status: int, error_code: str | None = None) -> bool:
-    """Whether an HTTP answer from Stripe or Salesforce is worth retrying."""
-    if error_code and error_code in RETRYABLE_SALESFORCE_CODES:
-        return True
-    return status in (408, 409, 425, 429) or status >= 500

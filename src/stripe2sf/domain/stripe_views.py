@@ -70,14 +70,6 @@ class ChargeView:
     disputed: bool
 
     @property
-    def amount_major(self) -> Decimal:
-        return to_major_units(self.amount, self.currency)
-
-    @property
-    def amount_refunded_major(self) -> Decimal:
-        return to_major_units(self.amount_refunded, self.currency)
-
-    @property
     def payment_status(self) -> str:
         """One status for the payment record: Refunded/Partially Refunded win over Succeeded."""
         if self.refunded or (self.amount and self.amount_refunded >= self.amount):
@@ -432,10 +424,6 @@ class DisputeView:
     status: str | None
     created: int | None
     evidence_due_by: int | None
-
-    @property
-    def amount_major(self) -> Decimal:
-        return to_major_units(self.amount, self.currency)
 
 
 def dispute_view(obj: Mapping[str, Any]) -> DisputeView:

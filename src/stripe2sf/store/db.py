@@ -73,10 +73,6 @@ def missing_database(url: str) -> str | None:
     return f"{describe(url)} holds no stripe2sf tables"
 
 
-def is_sqlite(engine: Engine) -> bool:
-    return engine.dialect.name == "sqlite"
-
-
 def make_engine(
     url: str,
     *,

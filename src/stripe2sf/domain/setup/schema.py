@@ -43,10 +43,6 @@ class FieldSpec:
     relationship_label: str | None = None
 
     @property
-    def is_custom(self) -> bool:
-        return self.name.endswith("__c")
-
-    @property
     def metadata_object(self) -> str:
         """Task and Event custom fields are defined on Activity."""
         return "Activity" if self.sobject in ("Task", "Event") else self.sobject
