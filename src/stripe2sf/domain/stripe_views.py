@@ -4,7 +4,8 @@ Where a field moved, each reader looks in every place it has lived, newest first
 
 - charge card details: `payment_method_details.card` (2019+), `source` (card object,
   before PaymentMethods), `card` (very old);
-- charge invoice: `invoice` (removed from charges in 2025-03-31.basil);
+- charge invoice: `invoice` (removed from charges in 2025-03-31.basil; then asked of Stripe's
+  invoice payments by payment intent, `LookupKind.STRIPE_PAYMENT_INVOICE`);
 - payment intent's charge: `latest_charge` (2022-11-15+), `charges.data[0]` (older);
 - subscription period end: `current_period_end` on the subscription (before 2025-03-31),
   on each subscription item afterwards;
