@@ -138,7 +138,7 @@ class Runtime:
             api_version=s.stripe_api_version,
         )
         reverse = ReverseHandler(
-            handler.config,
+            handler.org_config,
             writer,
             sf,
             Links(self.worker_db),

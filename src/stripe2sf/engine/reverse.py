@@ -160,19 +160,23 @@ class ReverseHandler:
 
     def __init__(
         self,
-        config: SyncConfig,
+        config: Callable[[], SyncConfig],
         writer: StripeWriter,
         salesforce: SalesforcePort,
         links: Links,
         audit: AuditTrail,
         own_users: Callable[[], Iterable[str]],
     ) -> None:
-        self.config = config
+        self._config = config  # the sync handler's, once it has read the org (`org_config`)
         self.stripe = writer  # its `calls` are counted with the process's Stripe requests
         self.salesforce = salesforce
         self.links = links
         self.audit = audit
         self.own_users = own_users
+
+    @property
+    def config(self) -> SyncConfig:
+        return self._config()
 
     def plan(self, change: SalesforceChange) -> ChangePlan:
         """The change planned; the changed record's other fields read once when a name or an

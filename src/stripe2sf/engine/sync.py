@@ -116,15 +116,17 @@ class SyncHandler:
         self._names = context_for(config).names
         self._org_read = False
 
-    def _read_org(self) -> None:
-        """Decide the `[org]` "auto" settings from the org, once (on the first wave: the
-        connection is made on first use)."""
+    def org_config(self) -> SyncConfig:
+        """The configuration with its `[org]` "auto" settings decided from the org, once (on
+        first use: the connection is made then). The Salesforce -> Stripe handler asks it
+        too: a person-account org's changes carry the person fields."""
         if not self._org_read:
             self.config = org_config(self.config, self.salesforce)
             self.hydrator.config = self.config
             # the rows read now say more (person accounts: IsPersonAccount, PersonContactId)
             self._names = self.hydrator._names = context_for(self.config).names
             self._org_read = True
+        return self.config
 
     def hydrate(self, view: EventView) -> PlanContext:
         """Answer one event's lookups until it needs nothing more."""
@@ -134,7 +136,7 @@ class SyncHandler:
         return found.contexts[0]
 
     def plan_event(self, payload: Mapping[str, Any]) -> Plan:
-        self._read_org()
+        self.org_config()
         view = parse_event(payload)
         return plan(view, self.hydrate(view), self.config)
 
@@ -162,7 +164,7 @@ class SyncHandler:
         at once when a duplicate rule refuses to create its customer's Account or Contact, as
         a wave is. Returns the last plan, and what was sent with every attempt's audit
         records."""
-        self._read_org()
+        self.org_config()
         view = parse_event(payload)
         the_plan = plan(view, self.hydrate(view), self.config)
         executed = self.execute_plan(the_plan)
@@ -194,7 +196,7 @@ class SyncHandler:
         duplicate rule refused to create are planned again at once, knowing what it matched
         (`domain.matching.duplicates`)."""
         try:
-            self._read_org()
+            self.org_config()
         except Exception as exc:  # the org could not be read: every event waits for it
             return [Failed(exc) for _ in events]
         results: dict[int, Applied | Moved | Failed] = {}
