@@ -37,7 +37,8 @@ def capture_status(settings: Settings, engine: Engine) -> dict[str, Any]:
         return {"mode": settings.capture, "error": str(exc).splitlines()[0]}
     return {
         "mode": settings.capture,
-        "objects": capture_objects(settings),
+        # with capture off, not worth reading the configuration for (`status` starts fast)
+        "objects": capture_objects(settings) if settings.capture != "off" else [],
         "channels": [
             {
                 "channel": c.channel,
@@ -89,7 +90,8 @@ def capture_lines(report: dict[str, Any]) -> list[str]:
     lines = []
     if mode == "off" and not report.get("channels") and not report.get("polling"):
         return ["Salesforce capture: off (STRIPE2SF_CAPTURE=cdc or poll to capture changes)"]
-    lines.append(f"Salesforce capture: {mode} ({', '.join(report.get('objects', []))})")
+    objects = report.get("objects") or []
+    lines.append(f"Salesforce capture: {mode}" + (f" ({', '.join(objects)})" if objects else ""))
     for c in report.get("channels", []):
         age = c["newest_change_age_seconds"]
         newest = f"newest change {age:.0f} s old" if age is not None else "no change yet"
