@@ -96,10 +96,8 @@ def _poll_once(
         ChangeWriter,
         OwnUserUnknown,
         Poller,
-        budget_gate,
         own_user_ids,
     )
-    from stripe2sf.settings import capture_objects
     from stripe2sf.store.capture import CaptureStore
 
     store = CaptureStore(runtime.inbox.engine, runtime.inbox)
@@ -115,20 +113,10 @@ def _poll_once(
         stderr_console().print(f"capture --once: {exc}", markup=False)
         raise typer.Exit(2) from exc
     writer = ChangeWriter(store, runtime.registry.handles, settings.salesforce_api_version, own)
-    objects = capture_objects(settings)
-    poller = Poller(
-        writer,
-        client,
-        objects,
-        configured_fields=settings.capture_poll_fields,
-        overlap_seconds=settings.capture_poll_overlap_seconds,
-        minimum_seconds=settings.capture_poll_seconds,
-        api_share=settings.poll_api_share,
-        gate=budget_gate(settings, client),
-    )
+    poller = Poller.configured(settings, writer, client)
     report = poller.round()
     typer.echo(
-        f"polled {len(objects)} objects with {report.calls} API calls; "
+        f"polled {len(poller.objects)} objects with {report.calls} API calls; "
         f"{report.added} new changes stored" + (f" ({report.skipped})" if report.skipped else "")
     )
 

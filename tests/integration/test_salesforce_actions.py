@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import tempfile
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -66,15 +67,26 @@ class Boxes:
         return self.stripe.client()
 
 
-@pytest.fixture(scope="module")
-def boxes() -> Iterator[Boxes]:
+@contextmanager
+def actions_boxes(**salesforce: Any) -> Iterator[Boxes]:
+    """Both sandboxes, the org with the metadata of `[actions]` (`salesforce`: the sandbox's
+    options, e.g. its features) and stripe2sf.toml turning actions on."""
     with tempfile.TemporaryDirectory(prefix="actions-") as tmp:
         config_path = Path(tmp) / "stripe2sf.toml"
         config_path.write_text(TOML, encoding="utf-8")
         metadata = Path(tmp) / "metadata"
         write_metadata(metadata, from_mapping({"actions": {"enabled": True}}))
-        with run_salesforce(metadata=[metadata]) as sf_box, run_stripe() as stripe_box:
+        with (
+            run_salesforce(metadata=[metadata], **salesforce) as sf_box,
+            run_stripe() as stripe_box,
+        ):
             yield Boxes(stripe_box, sf_box, config_path)
+
+
+@pytest.fixture(scope="module")
+def boxes() -> Iterator[Boxes]:
+    with actions_boxes() as made:
+        yield made
 
 
 class Clock:

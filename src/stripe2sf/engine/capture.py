@@ -391,6 +391,22 @@ class Poller:
         self._fields: dict[str, tuple[str, ...]] = {}
         self.calls = 0
 
+    @classmethod
+    def configured(
+        cls, settings: Settings, writer: ChangeWriter, client: SalesforceClient
+    ) -> Poller:
+        """The poller the settings describe (`serve`, `stripe2sf capture` and its `--once`)."""
+        return cls(
+            writer,
+            client,
+            capture_objects(settings),
+            configured_fields=settings.capture_poll_fields,
+            overlap_seconds=settings.capture_poll_overlap_seconds,
+            minimum_seconds=settings.capture_poll_seconds,
+            api_share=settings.poll_api_share,
+            gate=budget_gate(settings, client),
+        )
+
     def plan(self) -> PollPlan:
         usage = self.client.usage()
         return plan_polling(
@@ -547,7 +563,6 @@ def run_capture(
     store = CaptureStore(inbox.engine, inbox)
     own = own_user_ids(settings, client, stop)
     writer = ChangeWriter(store, handles, settings.salesforce_api_version, own)
-    objects = capture_objects(settings)
     try:
         if mode == "cdc":
             pubsub = PubSub.from_client(settings, client)
@@ -555,7 +570,7 @@ def run_capture(
                 cdc = CdcCapture(
                     writer,
                     pubsub,
-                    objects,
+                    capture_objects(settings),
                     batch=settings.capture_batch,
                     reader=CatchUpReader(client, settings.capture_poll_fields),
                     overlap_seconds=settings.capture_poll_overlap_seconds,
@@ -567,16 +582,7 @@ def run_capture(
             finally:
                 pubsub.close()
         else:
-            poller = Poller(
-                writer,
-                client,
-                objects,
-                configured_fields=settings.capture_poll_fields,
-                overlap_seconds=settings.capture_poll_overlap_seconds,
-                minimum_seconds=settings.capture_poll_seconds,
-                api_share=settings.poll_api_share,
-                gate=budget_gate(settings, client),
-            )
+            poller = Poller.configured(settings, writer, client)
             if on_ready:
                 on_ready(mode)
             poller.run(stop)

@@ -32,7 +32,7 @@ refused request's answer under its key, and the retry must really be tried again
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -188,19 +188,29 @@ def is_recurring(price: Mapping[str, Any]) -> bool:
     return bool(price.get("recurring")) or price.get("type") == "recurring"
 
 
+def _apart(
+    lines: Sequence[Line], prices: Mapping[str, Mapping[str, Any]], key: str
+) -> tuple[Line, Line, Mapping[str, Any], Mapping[str, Any]] | None:
+    """The first line whose price differs from the first line's in `key`, with both prices."""
+    first, a = lines[0], prices[lines[0].price_id or ""]
+    for line in lines[1:]:
+        b = prices[line.price_id or ""]
+        if a.get(key) != b.get(key):
+            return first, line, a, b
+    return None
+
+
 def lines_problem(subject: Subject, prices: Mapping[str, Mapping[str, Any]]) -> str | None:
     """Why the products together cannot make one Stripe object (None: they can): one
     currency; a subscription needs a recurring price and bills at one interval."""
     lines = subject.billed
-    first = lines[0]
-    for line in lines[1:]:
-        a, b = prices[first.price_id or ""], prices[line.price_id or ""]
-        if a.get("currency") != b.get("currency"):
-            return (
-                f"{first.label} is in {str(a.get('currency')).upper()} and {line.label} in "
-                f"{str(b.get('currency')).upper()}: one Stripe "
-                f"{subject.kind.replace('_', ' ')} has one currency; bill them apart"
-            )
+    if found := _apart(lines, prices, "currency"):
+        first, line, a, b = found
+        return (
+            f"{first.label} is in {str(a.get('currency')).upper()} and {line.label} in "
+            f"{str(b.get('currency')).upper()}: one Stripe "
+            f"{subject.kind.replace('_', ' ')} has one currency; bill them apart"
+        )
     if subject.kind != "subscription" or not subject.lines:
         return None
     recurring = [line for line in lines if is_recurring(prices[line.price_id or ""])]
@@ -210,15 +220,13 @@ def lines_problem(subject: Subject, prices: Mapping[str, Mapping[str, Any]]) -> 
             "subscription needs one: give a product a recurring price, or use the action "
             "'invoice'"
         )
-    first = recurring[0]
-    for line in recurring[1:]:
-        a, b = prices[first.price_id or ""], prices[line.price_id or ""]
-        if a.get("interval") != b.get("interval"):
-            return (
-                f"{first.label} bills every {a.get('interval')} and {line.label} every "
-                f"{b.get('interval')}: one subscription bills at one interval; put them on "
-                "two Opportunities"
-            ).replace("every 1 ", "every ")
+    if found := _apart(recurring, prices, "interval"):
+        first, line, a, b = found
+        return (
+            f"{first.label} bills every {a.get('interval')} and {line.label} every "
+            f"{b.get('interval')}: one subscription bills at one interval; put them on "
+            "two Opportunities"
+        ).replace("every 1 ", "every ")
     return None
 
 
